@@ -1,0 +1,146 @@
+//! The service catalog (事项清单): what residents can order, who handles it by
+//! default, and how fast.
+//!
+//! An item enters the grid catalog only after review (`admitted`). An item a
+//! department pushed down without review cannot be dispatched to grid
+//! volunteers or teams: it goes to its department, which keeps the
+//! responsibility for it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DepartmentId, ItemCode, Skill};
+use crate::time::Millis;
+use crate::Error;
+
+/// Luohu's four categories of grid work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// 信息核采
+    InformationCollection,
+    /// 网格巡查
+    GridPatrol,
+    /// 社区服务
+    CommunityService,
+    /// 街社统筹
+    StreetCommunityCoordination,
+}
+
+/// Who handles an item by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlingMode {
+    /// 巡办合一: the grid worker fixes it on the spot.
+    SelfHandle,
+    /// Light matters go to the grid's volunteers, chosen by skill.
+    Volunteer,
+    /// 巡办分离: dispatched to the functional department.
+    Department,
+}
+
+/// Service-level durations, counted from submission (accept, resolve) and
+/// from resolution (feedback).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sla {
+    pub accept_within: Millis,
+    pub resolve_within: Millis,
+    pub feedback_window: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub code: DepartmentId,
+    pub name: String,
+    pub name_en: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogItem {
+    pub code: ItemCode,
+    pub name: String,
+    pub name_en: String,
+    pub category: Category,
+    pub mode: HandlingMode,
+    pub department: DepartmentId,
+    pub skills: Vec<Skill>,
+    pub sla: Sla,
+    /// Points a volunteer earns for it, 0..=POINTS_PER_ITEM_MAX.
+    pub points: u32,
+    /// Reviewed and admitted to the grid catalog.
+    pub admitted: bool,
+    /// Part of the emergency categories (typhoon, epidemic...).
+    pub emergency: bool,
+}
+
+impl CatalogItem {
+    /// Whether grid volunteers or teams may be dispatched this item.
+    pub fn dispatchable_to_grid(&self) -> bool {
+        self.admitted && self.mode != HandlingMode::Department
+    }
+}
+
+pub const POINTS_PER_ITEM_MAX: u32 = 100;
+pub const CATALOG_ITEMS_MAX: usize = 1_000;
+
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    items: BTreeMap<ItemCode, CatalogItem>,
+    departments: BTreeMap<DepartmentId, Department>,
+}
+
+impl Catalog {
+    /// Builds a catalog, checking that codes are unique, every item's
+    /// department exists, an item not admitted is a department item, and
+    /// every SLA is ordered (accept no later than resolve).
+    pub fn new(departments: Vec<Department>, items: Vec<CatalogItem>) -> Result<Self, Error> {
+        if items.len() > CATALOG_ITEMS_MAX {
+            return Err(Error::invalid("catalog", "has more than 1,000 items"));
+        }
+        let mut catalog = Catalog::default();
+        for d in departments {
+            if catalog.departments.insert(d.code.clone(), d).is_some() {
+                return Err(Error::invalid("catalog", "has a duplicate department"));
+            }
+        }
+        for item in items {
+            let fail = |why: &str| Err(Error::invalid("catalog", format!("item {}: {why}", item.code)));
+            if !catalog.departments.contains_key(&item.department) {
+                return fail("names an unknown department");
+            }
+            if !item.admitted && item.mode != HandlingMode::Department {
+                return fail("is not admitted, so its mode must be department");
+            }
+            if item.sla.accept_within > item.sla.resolve_within {
+                return fail("must be accepted no later than it is due to be resolved");
+            }
+            if item.points > POINTS_PER_ITEM_MAX {
+                return fail("awards more than 100 points");
+            }
+            if item.mode == HandlingMode::Volunteer && item.skills.is_empty() {
+                return fail("is a volunteer item but needs no skill");
+            }
+            if catalog.items.insert(item.code.clone(), item).is_some() {
+                return Err(Error::invalid("catalog", "has a duplicate item code"));
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub fn item(&self, code: &ItemCode) -> Result<&CatalogItem, Error> {
+        self.items.get(code).ok_or_else(|| Error::not_found("catalog item", code))
+    }
+
+    pub fn department(&self, code: &DepartmentId) -> Result<&Department, Error> {
+        self.departments.get(code).ok_or_else(|| Error::not_found("department", code))
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &CatalogItem> {
+        self.items.values()
+    }
+
+    pub fn departments(&self) -> impl Iterator<Item = &Department> {
+        self.departments.values()
+    }
+}

@@ -1,0 +1,357 @@
+//! The event envelope: what every stored event carries, whatever its payload.
+//!
+//! The envelope is schema-neutral on purpose. Its payload is kept as the JSON
+//! value that was written, next to the schema name and version it was written
+//! under, so that
+//!
+//! - the hash chain is computed and verified over the bytes that were stored,
+//!   not over a re-serialisation by a newer build;
+//! - old payload versions are upcast on read ([`EventPayload::decode`]) and
+//!   never rewritten.
+//!
+//! A store assigns `version`, `position`, `prev_hash` and `hash` when it
+//! appends ([`NewEvent::record`]); everything else comes from the command
+//! service.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::ids::{ActorId, CommandId, CorrelationId, StreamId};
+use crate::time::Timestamp;
+use crate::Error;
+
+/// Who acts, in which role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    GridWorker,
+    Dispatcher,
+    Volunteer,
+    Department,
+    Auditor,
+    /// Timers and policies of the engine itself.
+    System,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::GridWorker => "grid worker",
+            Role::Dispatcher => "dispatcher",
+            Role::Volunteer => "volunteer",
+            Role::Department => "department",
+            Role::Auditor => "auditor",
+            Role::System => "system",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    pub id: ActorId,
+}
+
+impl Actor {
+    pub fn new(role: Role, id: &str) -> Result<Self, Error> {
+        Ok(Self { role, id: ActorId::new(id)? })
+    }
+    /// The engine's own timers and policies.
+    pub fn system() -> Self {
+        Self { role: Role::System, id: ActorId::new("gridloop").expect("valid id") }
+    }
+}
+
+/// A payload's type and version: `ticket.accepted/1`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Schema {
+    pub name: String,
+    pub version: u32,
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.name, self.version)
+    }
+}
+
+impl Schema {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let bad = || Error::invalid("schema", "expected name/version, like ticket.accepted/1");
+        let (name, version) = text.split_once('/').ok_or_else(bad)?;
+        let ok_name = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+        let version: u32 = version.parse().map_err(|_| bad())?;
+        if !ok_name || version == 0 {
+            return Err(bad());
+        }
+        Ok(Self { name: name.to_string(), version })
+    }
+}
+
+impl Serialize for Schema {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schema {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Schema::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A BLAKE3 digest, shown as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// The `prev_hash` of a stream's first event.
+    pub const GENESIS: Hash = Hash([0; 32]);
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return Err(serde::de::Error::custom("a hash is 64 hex digits"));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok());
+            out[i] = hex.ok_or_else(|| serde::de::Error::custom("a hash is 64 hex digits"))?;
+        }
+        Ok(Hash(out))
+    }
+}
+
+/// An event as the command service hands it to a store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub event_id: uuid::Uuid,
+    pub occurred_at: Timestamp,
+    pub actor: Actor,
+    pub command_id: CommandId,
+    pub correlation_id: CorrelationId,
+    pub schema: Schema,
+    pub payload: Value,
+}
+
+/// An event as stored: the envelope of the design, field for field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    pub event_id: uuid::Uuid,
+    pub stream: StreamId,
+    /// 1, 2, 3... within the stream, no gaps.
+    pub version: u64,
+    /// Global order in the log, assigned by the store; strictly increasing,
+    /// not necessarily dense. Not covered by the hash, so a log moved to
+    /// another store (which numbers positions its own way) still verifies.
+    pub position: u64,
+    pub occurred_at: Timestamp,
+    pub actor: Actor,
+    pub command_id: CommandId,
+    pub correlation_id: CorrelationId,
+    pub schema: Schema,
+    pub payload: Value,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+}
+
+/// The fields the hash covers, in a fixed shape.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    event_id: &'a uuid::Uuid,
+    stream: &'a StreamId,
+    version: u64,
+    occurred_at: &'a Timestamp,
+    actor: &'a Actor,
+    command_id: &'a CommandId,
+    correlation_id: &'a CorrelationId,
+    schema: &'a Schema,
+    payload: &'a Value,
+}
+
+impl NewEvent {
+    /// Seals the event into the log: the store calls this with the stream's
+    /// next version, the event's global position and the stream head's hash.
+    pub fn record(self, stream: StreamId, version: u64, position: u64, prev_hash: Hash) -> RecordedEvent {
+        let mut event = RecordedEvent {
+            event_id: self.event_id,
+            stream,
+            version,
+            position,
+            occurred_at: self.occurred_at,
+            actor: self.actor,
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            schema: self.schema,
+            payload: self.payload,
+            prev_hash,
+            hash: Hash::GENESIS,
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+}
+
+impl RecordedEvent {
+    /// BLAKE3 over the previous hash and the canonical JSON of the covered
+    /// fields. Canonical: struct fields in declaration order, and object keys
+    /// inside the payload sorted (serde_json's map is a BTreeMap; a test in
+    /// this crate fails if a dependency turns on `preserve_order`).
+    pub fn compute_hash(&self) -> Hash {
+        let covered = Hashed {
+            event_id: &self.event_id,
+            stream: &self.stream,
+            version: self.version,
+            occurred_at: &self.occurred_at,
+            actor: &self.actor,
+            command_id: &self.command_id,
+            correlation_id: &self.correlation_id,
+            schema: &self.schema,
+            payload: &self.payload,
+        };
+        let bytes = serde_json::to_vec(&covered).expect("the envelope always serialises");
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.prev_hash.0);
+        hasher.update(&bytes);
+        Hash(*hasher.finalize().as_bytes())
+    }
+
+    /// Checks this event's own hash and that it chains onto `prev`.
+    pub fn verify(&self, prev: &Hash) -> Result<(), Error> {
+        if &self.prev_hash != prev {
+            return Err(Error::Corrupt(format!(
+                "{} v{} (position {}): prev_hash does not match the previous event's hash",
+                self.stream, self.version, self.position
+            )));
+        }
+        if self.compute_hash() != self.hash {
+            return Err(Error::Corrupt(format!(
+                "{} v{} (position {}): hash does not match its contents",
+                self.stream, self.version, self.position
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes the payload into the aggregate's event type, upcasting old
+    /// schema versions.
+    pub fn decode<E: EventPayload>(&self) -> Result<E, Error> {
+        E::decode(&self.schema, &self.payload)
+    }
+}
+
+/// Verifies a whole stream read in version order: versions 1..=n without
+/// gaps, each hash correct and chained onto the one before.
+pub fn verify_stream(events: &[RecordedEvent]) -> Result<Hash, Error> {
+    let mut prev = Hash::GENESIS;
+    for (i, event) in events.iter().enumerate() {
+        if event.version != i as u64 + 1 {
+            return Err(Error::Corrupt(format!("{} has a gap before version {}", event.stream, event.version)));
+        }
+        event.verify(&prev)?;
+        prev = event.hash;
+    }
+    Ok(prev)
+}
+
+/// A typed event of one aggregate, with its schema and upcasters.
+pub trait EventPayload: Sized {
+    /// The schema name prefix: `ticket`, `volunteer`.
+    const KIND: &'static str;
+    fn schema(&self) -> Schema;
+    fn encode(&self) -> Value;
+    /// Turns a stored payload into the current type, upcasting older schema
+    /// versions first.
+    fn decode(schema: &Schema, payload: &Value) -> Result<Self, Error>;
+}
+
+/// Encodes an adjacently tagged enum (`{"type": ..., "data": {...}}`) as a
+/// schema name and the bare payload.
+pub(crate) fn encode_tagged<T: Serialize>(kind: &str, event: &T, version_of: fn(&str) -> u32) -> (Schema, Value) {
+    let Value::Object(mut tagged) = serde_json::to_value(event).expect("events always serialise") else {
+        unreachable!("events are adjacently tagged enums")
+    };
+    let Some(Value::String(tag)) = tagged.remove("type") else { unreachable!("events carry a type tag") };
+    let payload = tagged.remove("data").unwrap_or(Value::Object(Default::default()));
+    let version = version_of(&tag);
+    (Schema { name: format!("{kind}.{tag}"), version }, payload)
+}
+
+/// The inverse of [`encode_tagged`], after `upcast` brought the payload to
+/// the current version.
+pub(crate) fn decode_tagged<T: DeserializeOwned>(
+    kind: &str,
+    schema: &Schema,
+    payload: &Value,
+    version_of: fn(&str) -> u32,
+    upcast: fn(&str, u32, Value) -> Result<Value, Error>,
+) -> Result<T, Error> {
+    let tag = schema
+        .name
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .ok_or_else(|| Error::Corrupt(format!("schema {schema} is not a {kind} event")))?;
+    let current = version_of(tag);
+    if schema.version > current {
+        return Err(Error::Corrupt(format!(
+            "schema {schema} is newer than this build knows (version {current}); upgrade gridloop"
+        )));
+    }
+    let mut data = payload.clone();
+    let mut version = schema.version;
+    while version < current {
+        data = upcast(tag, version, data)?;
+        version += 1;
+    }
+    let tagged = serde_json::json!({ "type": tag, "data": data });
+    serde_json::from_value(tagged).map_err(|e| Error::Corrupt(format!("payload of {schema} does not decode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_object_keys_are_sorted_for_canonical_hashing() {
+        let value: Value = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), r#"{"a":2,"b":1}"#);
+    }
+
+    #[test]
+    fn schema_parses_name_and_version() {
+        let s = Schema::parse("ticket.accepted/1").unwrap();
+        assert_eq!((s.name.as_str(), s.version), ("ticket.accepted", 1));
+        for bad in ["ticket.accepted", "ticket.accepted/0", "Ticket/1", "/1", "a/x"] {
+            assert!(Schema::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

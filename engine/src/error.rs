@@ -1,0 +1,128 @@
+//! The one error type of the engine.
+//!
+//! Every refusal the domain can make, and every failure a store can report
+//! through the [`EventStore`](crate::store::EventStore) contract, is a variant
+//! here with a stable machine code ([`Error::code`]) that the HTTP API, the chat
+//! bot and the CLI show next to the sentence. Each variant says how a caller
+//! handles it.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// A field of the input is malformed or out of its bounds.
+    /// Caller: show the sentence and let the user correct the input (HTTP 422).
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+
+    /// A grid code does not parse; `part` names the segment that is wrong.
+    /// Caller: as for `Invalid`.
+    #[error("bad grid code {code:?}: the {part} part {reason}")]
+    BadGridCode { code: String, part: &'static str, reason: String },
+
+    /// The ticket, volunteer, grid, catalog item or department does not exist.
+    /// Caller: HTTP 404; check the id.
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+
+    /// Creating something that exists already (a second submit of one ticket
+    /// id, registering a volunteer twice). Caller: HTTP 409; use a new id.
+    #[error("{kind} {id} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+
+    /// The command is not allowed in the ticket's current status (accepting a
+    /// closed ticket, resolving one nobody accepted). Caller: HTTP 409; reload
+    /// the ticket and offer the actions its status allows.
+    #[error("cannot {command}: the ticket is {status}")]
+    IllegalTransition { command: &'static str, status: &'static str },
+
+    /// A volunteer (or department) tried to accept an offer that was not made
+    /// to them. Caller: HTTP 403; tell them it was not offered to them.
+    #[error("ticket {ticket} was not offered to {who}")]
+    NotOffered { ticket: String, who: String },
+
+    /// Someone else accepted first (抢单: the first acceptance wins).
+    /// Caller: HTTP 409; tell the volunteer it is taken, nothing to retry.
+    #[error("ticket {ticket} has already been taken by another handler")]
+    AlreadyTaken { ticket: String },
+
+    /// The offer's deadline passed before this acceptance arrived.
+    /// Caller: HTTP 409; the ticket will be offered again.
+    #[error("the offer of ticket {ticket} has expired")]
+    OfferExpired { ticket: String },
+
+    /// The actor does not hold the ticket but tried to act as its handler.
+    /// Caller: HTTP 403.
+    #[error("{who} does not hold ticket {ticket}")]
+    NotHolder { ticket: String, who: String },
+
+    /// The actor's role may not issue this command (a volunteer closing a
+    /// ticket, a resident offering one). Caller: HTTP 403.
+    #[error("a {role} may not {command}")]
+    NotPermitted { role: &'static str, command: &'static str },
+
+    /// The catalog item was not admitted to the grid catalog, so it cannot be
+    /// dispatched to grid volunteers or teams: it goes to its department.
+    /// Caller: HTTP 422; route to the department named in the sentence.
+    #[error("item {item} is not admitted to the grid catalog; it goes to department {department}")]
+    NotAdmitted { item: String, department: String },
+
+    /// A redemption asked for more points than the volunteer has.
+    /// Caller: HTTP 422; show the balance.
+    #[error("cannot redeem {asked} points: the balance is {balance}")]
+    InsufficientPoints { balance: u64, asked: u64 },
+
+    /// The append's expected version did not match the stream's head.
+    /// Caller: the command service reloads and decides again; others retry
+    /// after reading the stream.
+    #[error("stream {stream}: expected version {expected}, but it is at {actual}")]
+    WrongExpectedVersion { stream: String, expected: String, actual: u64 },
+
+    /// The command service gave up after its bounded retries on version
+    /// conflicts (a very hot stream). Caller: HTTP 503; retry later.
+    #[error("stream {stream} stayed contended after {attempts} attempts")]
+    Contended { stream: String, attempts: u32 },
+
+    /// The store failed (I/O, disk full, lost connection). Nothing was
+    /// acknowledged. Caller: HTTP 503; retry with the same command id.
+    #[error("store failure: {0}")]
+    Storage(String),
+
+    /// Stored data does not decode, or its hash chain does not verify.
+    /// Caller: stop and alert an operator; never write on top of it.
+    #[error("corrupt event log: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// A stable machine code for this error, shown by every surface.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_input",
+            Error::BadGridCode { .. } => "bad_grid_code",
+            Error::NotFound { .. } => "not_found",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::IllegalTransition { .. } => "illegal_transition",
+            Error::NotOffered { .. } => "not_offered",
+            Error::AlreadyTaken { .. } => "already_taken",
+            Error::OfferExpired { .. } => "offer_expired",
+            Error::NotHolder { .. } => "not_holder",
+            Error::NotPermitted { .. } => "not_permitted",
+            Error::NotAdmitted { .. } => "not_admitted",
+            Error::InsufficientPoints { .. } => "insufficient_points",
+            Error::WrongExpectedVersion { .. } => "version_conflict",
+            Error::Contended { .. } => "contended",
+            Error::Storage(_) => "storage_failure",
+            Error::Corrupt(_) => "corrupt_log",
+        }
+    }
+
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid { field, reason: reason.into() }
+    }
+
+    pub(crate) fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        Error::NotFound { kind, id: id.to_string() }
+    }
+}

@@ -1,0 +1,55 @@
+//! gridloop-engine: the domain of the closed loop (居民点单 · 社区派单 ·
+//! 志愿接单), with no I/O.
+//!
+//! # Map
+//!
+//! - [`time`], [`ids`], [`rng`]: values the rest is made of. Time is an
+//!   input, randomness is seeded.
+//! - [`grid`]: the grid tree and its codes; point and address lookup.
+//! - [`catalog`]: what can be ordered, who handles it, how fast.
+//! - [`ticket`], [`volunteer`]: the aggregates, each a `decide`/`evolve` pair.
+//! - [`envelope`]: the stored event's envelope and its hash chain.
+//! - [`store`]: the [`EventStore`](store::EventStore) contract, the
+//!   catch-up-then-live [`Subscription`](store::Subscription), and
+//!   [`MemoryStore`](store::MemoryStore).
+//! - [`service`]: the command service (load, decide, append, retry).
+//!
+//! # Invariants
+//!
+//! - Nothing here opens a file or a socket, reads the clock, or depends on an
+//!   async runtime: `tests/it/purity.rs` checks the dependency tree.
+//! - `decide` holds every business rule; `evolve` holds none.
+//! - Quantities are integers: milliseconds, micro-degrees, points, minutes.
+
+pub mod catalog;
+pub mod envelope;
+mod error;
+pub mod grid;
+pub mod ids;
+pub mod rng;
+pub mod service;
+pub mod store;
+pub mod ticket;
+pub mod time;
+pub mod volunteer;
+
+pub use error::Error;
+
+use catalog::Catalog;
+use grid::GridTree;
+use time::Timestamp;
+
+/// The fixed facts of one deployment: its grid tree and catalog.
+#[derive(Debug, Default)]
+pub struct World {
+    pub grids: GridTree,
+    pub catalog: Catalog,
+}
+
+/// What `decide` may consult besides the aggregate's own state.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub now: Timestamp,
+    pub catalog: &'a Catalog,
+    pub grids: &'a GridTree,
+}

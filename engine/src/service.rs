@@ -1,0 +1,285 @@
+//! The command service: load, decide, append, and retry on conflict.
+//!
+//! For one command it reads the target stream, folds it into the aggregate's
+//! state, asks the aggregate to `decide`, and appends the resulting events
+//! with `ExpectedVersion::Exact` (or `NoStream`) of the version it decided on.
+//! If another writer got there first the store refuses with a version
+//! conflict, and the service reloads and decides again, at most
+//! `attempts_max` times. This is what makes "first acceptance wins" hold: of
+//! 64 volunteers racing to accept one offer, one append lands, and the 63
+//! others decide again on a ticket that is taken and get `AlreadyTaken`.
+//!
+//! Idempotency: before deciding, the service looks for the command id among
+//! the stream's events; if it is there, the command ran before, and the
+//! service returns what it wrote then and writes nothing. Two copies of one
+//! command racing end the same way: the loser's append conflicts, it reloads,
+//! and finds the winner's events under its own command id.
+
+use std::sync::{Arc, Mutex};
+
+use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
+use crate::ids::{CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
+use crate::rng::SplitMix64;
+use crate::store::{AppendResult, EventStore, ExpectedVersion};
+use crate::ticket::{Ticket, TicketCommand, TicketEvent};
+use crate::time::Timestamp;
+use crate::volunteer::{Volunteer, VolunteerCommand, VolunteerEvent};
+use crate::{Context, Error, World};
+
+/// Where time comes from. The engine ships only [`ManualClock`]; the binary
+/// supplies a system clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> Timestamp;
+}
+
+/// A clock that moves only when told to: for tests and simulations.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(start.as_millis()))
+    }
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.as_millis(), std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance(&self, by: crate::time::Millis) {
+        self.set(self.now().plus(by));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(std::sync::atomic::Ordering::SeqCst)).expect("set from a valid timestamp")
+    }
+}
+
+/// One aggregate kind, as the service drives it.
+pub trait Aggregate: Default {
+    type Id: std::fmt::Display;
+    type Command;
+    type Event: EventPayload;
+    fn stream(id: &Self::Id) -> StreamId;
+    fn apply(&mut self, event: &Self::Event, at: Timestamp);
+    fn decide(&self, id: &Self::Id, command: &Self::Command, actor: &Actor, ctx: &Context) -> Result<Vec<Self::Event>, Error>;
+}
+
+impl Aggregate for Ticket {
+    type Id = TicketId;
+    type Command = TicketCommand;
+    type Event = TicketEvent;
+    fn stream(id: &TicketId) -> StreamId {
+        StreamId::ticket(id)
+    }
+    fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
+        self.evolve(event, at);
+    }
+    fn decide(&self, id: &TicketId, command: &TicketCommand, actor: &Actor, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+        Ticket::decide(self, id, command, actor, ctx)
+    }
+}
+
+impl Aggregate for Volunteer {
+    type Id = VolunteerId;
+    type Command = VolunteerCommand;
+    type Event = VolunteerEvent;
+    fn stream(id: &VolunteerId) -> StreamId {
+        StreamId::volunteer(id)
+    }
+    fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
+        self.evolve(event);
+    }
+    fn decide(&self, id: &VolunteerId, command: &VolunteerCommand, actor: &Actor, ctx: &Context) -> Result<Vec<VolunteerEvent>, Error> {
+        Volunteer::decide(self, id, command, actor, ctx)
+    }
+}
+
+/// Folds a stream's recorded events into the aggregate's state.
+pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<A, Error> {
+    let mut state = A::default();
+    for event in events {
+        state.apply(&event.decode::<A::Event>()?, event.occurred_at);
+    }
+    Ok(state)
+}
+
+/// A command addressed to one aggregate instance.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Ticket { id: TicketId, command: TicketCommand },
+    Volunteer { id: VolunteerId, command: VolunteerCommand },
+}
+
+/// A command with who sent it and its idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    pub command_id: CommandId,
+    /// Defaults to the ticket id for ticket commands, else the command id.
+    pub correlation_id: Option<CorrelationId>,
+    pub actor: Actor,
+    pub command: Command,
+}
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// `None` when the command decided that nothing needed to happen.
+    pub append: Option<AppendResult>,
+    /// The events written (for a repeated command id: written the first time).
+    pub events: Vec<NewEvent>,
+}
+
+impl Outcome {
+    pub fn is_duplicate(&self) -> bool {
+        self.append.as_ref().is_some_and(|a| a.duplicate)
+    }
+}
+
+/// The most times one command is decided again after version conflicts.
+pub const ATTEMPTS_MAX: u32 = 16;
+
+#[derive(Debug)]
+pub struct CommandService<S> {
+    store: S,
+    world: Arc<World>,
+    clock: Arc<dyn Clock>,
+    ids: Mutex<SplitMix64>,
+}
+
+impl<S: EventStore> CommandService<S> {
+    /// `id_seed` seeds the random bits of event ids: a fixed seed (with a
+    /// manual clock) makes a run reproducible.
+    pub fn new(store: S, world: Arc<World>, clock: Arc<dyn Clock>, id_seed: u64) -> Self {
+        Self { store, world, clock, ids: Mutex::new(SplitMix64::new(id_seed)) }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub async fn execute(&self, envelope: Envelope) -> Result<Outcome, Error> {
+        let Envelope { command_id, correlation_id, actor, command } = envelope;
+        match command {
+            Command::Ticket { id, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(id.as_str())?,
+                };
+                self.run::<Ticket>(&id, &command, &actor, command_id, correlation).await
+            }
+            Command::Volunteer { id, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(command_id.as_str())?,
+                };
+                self.run::<Volunteer>(&id, &command, &actor, command_id, correlation).await
+            }
+        }
+    }
+
+    /// Loads a ticket's current state.
+    pub async fn ticket(&self, id: &TicketId) -> Result<Ticket, Error> {
+        fold(&self.store.read_stream(&StreamId::ticket(id), 1).await?)
+    }
+
+    /// Loads a volunteer's current state.
+    pub async fn volunteer(&self, id: &VolunteerId) -> Result<Volunteer, Error> {
+        fold(&self.store.read_stream(&StreamId::volunteer(id), 1).await?)
+    }
+
+    async fn run<A: Aggregate>(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        actor: &Actor,
+        command_id: CommandId,
+        correlation_id: CorrelationId,
+    ) -> Result<Outcome, Error> {
+        let stream = A::stream(id);
+        for _attempt in 0..ATTEMPTS_MAX {
+            let history = self.store.read_stream(&stream, 1).await?;
+            if let Some(earlier) = earlier_outcome(&history, &command_id) {
+                return Ok(earlier);
+            }
+            let state: A = fold(&history)?;
+            let now = self.clock.now();
+            let ctx = Context { now, catalog: &self.world.catalog, grids: &self.world.grids };
+            let decided = state.decide(id, command, actor, &ctx)?;
+            if decided.is_empty() {
+                return Ok(Outcome { append: None, events: vec![] });
+            }
+            let head = history.last().map_or(0, |e| e.version);
+            let expected = if head == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(head) };
+            let events = self.envelopes(&decided, now, actor, &command_id, &correlation_id);
+            match self.store.append(&stream, expected, events.clone()).await {
+                Ok(append) if append.duplicate => return self.duplicate_outcome(&stream, append).await,
+                Ok(append) => return Ok(Outcome { append: Some(append), events }),
+                Err(Error::WrongExpectedVersion { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Contended { stream: stream.to_string(), attempts: ATTEMPTS_MAX })
+    }
+
+    fn envelopes<E: EventPayload>(&self, decided: &[E], now: Timestamp, actor: &Actor, command_id: &CommandId, correlation_id: &CorrelationId) -> Vec<NewEvent> {
+        let mut ids = self.ids.lock().expect("id generator lock");
+        decided
+            .iter()
+            .map(|event| NewEvent {
+                event_id: ids.uuid_v7(now.as_millis()),
+                occurred_at: now,
+                actor: actor.clone(),
+                command_id: command_id.clone(),
+                correlation_id: correlation_id.clone(),
+                schema: event.schema(),
+                payload: event.encode(),
+            })
+            .collect()
+    }
+
+    /// The store says this command id was appended before. When it was on
+    /// this stream that is a repeat: answer with what was written. On another
+    /// stream it is a client reusing a key for a different command.
+    async fn duplicate_outcome(&self, stream: &StreamId, append: AppendResult) -> Result<Outcome, Error> {
+        if &append.stream != stream {
+            return Err(Error::invalid("command id", format!("was already used for {}", append.stream)));
+        }
+        let written = self.store.read_stream(stream, append.first_version).await?;
+        let events = written.iter().take((append.last_version - append.first_version + 1) as usize).map(to_new_event).collect();
+        Ok(Outcome { append: Some(append), events })
+    }
+}
+
+/// If `command_id` wrote events to this stream before, the outcome it had.
+fn earlier_outcome(history: &[RecordedEvent], command_id: &CommandId) -> Option<Outcome> {
+    let mine: Vec<&RecordedEvent> = history.iter().filter(|e| &e.command_id == command_id).collect();
+    let (first, last) = (mine.first()?, mine.last()?);
+    let append = AppendResult {
+        stream: first.stream.clone(),
+        first_version: first.version,
+        last_version: last.version,
+        position: last.position,
+        duplicate: true,
+    };
+    Some(Outcome { append: Some(append), events: mine.into_iter().map(to_new_event).collect() })
+}
+
+fn to_new_event(e: &RecordedEvent) -> NewEvent {
+    NewEvent {
+        event_id: e.event_id,
+        occurred_at: e.occurred_at,
+        actor: e.actor.clone(),
+        command_id: e.command_id.clone(),
+        correlation_id: e.correlation_id.clone(),
+        schema: e.schema.clone(),
+        payload: e.payload.clone(),
+    }
+}

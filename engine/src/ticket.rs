@@ -1,0 +1,816 @@
+//! The ticket aggregate: one resident request, from order (点单) to closure
+//! (销号).
+//!
+//! ```text
+//!             Submit            Offer              Accept          Start
+//!  (none) ──────────▶ Submitted ─────▶ Offered ───────────▶ Accepted ─────▶ InProgress
+//!                       │ Triage        │ expire/decline-all  ▲  │ Resolve       │ Resolve
+//!                       ▼               ▼                     │  ▼               ▼
+//!                     Triaged ◀──── (re-dispatch) ──── Assign/SelfHandle   Resolved ──Close──▶ Closed
+//!                                                                             │ unsatisfied
+//!  Escalated / Reopened wait for dispatch like Triaged.                       ▼
+//!  Cancel and MarkDuplicate end any open ticket.                           Reopened
+//! ```
+//!
+//! `decide` holds every rule: who may act, in which status, before which
+//! deadline. `evolve` only records what the events say. Deadlines are
+//! computed in `decide` from the catalog and written into the events, so a
+//! later change to the catalog never rewrites the past.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::HandlingMode;
+use crate::envelope::{decode_tagged, encode_tagged, Actor, EventPayload, Role, Schema};
+use crate::grid::{GeoPoint, GridCode, Level};
+use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, VolunteerId};
+use crate::time::{Millis, Timestamp};
+use crate::{Context, Error};
+
+/// The most candidates one offer may go to at once (抢单).
+pub const OFFER_CANDIDATES_MAX: usize = 64;
+/// The most offer rounds before a ticket must be escalated or assigned.
+pub const OFFER_ROUNDS_MAX: u32 = 16;
+/// The longest description, note, reason or result text, in characters.
+pub const TEXT_CHARS_MAX: usize = 2_000;
+/// The most minutes one resolution may report (30 days).
+pub const MINUTES_SPENT_MAX: u32 = 30 * 24 * 60;
+/// The latest an offer may expire, counted from now.
+pub const OFFER_WINDOW_MAX: Millis = Millis(7 * 24 * 60 * 60 * 1000);
+
+/// Who can hold a ticket.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Assignee {
+    Volunteer(VolunteerId),
+    Team(TeamId),
+    Department(DepartmentId),
+    GridWorker(ActorId),
+}
+
+impl Assignee {
+    /// Whether `actor` speaks for this assignee (a dispatcher speaks for anyone).
+    fn is_spoken_for_by(&self, actor: &Actor) -> bool {
+        match (self, actor.role) {
+            (_, Role::Dispatcher) => true,
+            (Assignee::Volunteer(v), Role::Volunteer) => v.as_str() == actor.id.as_str(),
+            (Assignee::Team(t), Role::Volunteer) => t.as_str() == actor.id.as_str(),
+            (Assignee::Department(d), Role::Department) => d.as_str() == actor.id.as_str(),
+            (Assignee::GridWorker(w), Role::GridWorker) => w == &actor.id,
+            _ => false,
+        }
+    }
+
+    fn goes_to_grid(&self) -> bool {
+        matches!(self, Assignee::Volunteer(_) | Assignee::Team(_))
+    }
+}
+
+impl std::fmt::Display for Assignee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Assignee::Volunteer(id) => write!(f, "volunteer {id}"),
+            Assignee::Team(id) => write!(f, "team {id}"),
+            Assignee::Department(id) => write!(f, "department {id}"),
+            Assignee::GridWorker(id) => write!(f, "grid worker {id}"),
+        }
+    }
+}
+
+/// The handling levels of the escalation ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Grid,
+    /// 网格化管理站
+    Community,
+    /// 分中心
+    Street,
+    /// 管理中心
+    District,
+}
+
+impl Tier {
+    pub fn above(self) -> Option<Tier> {
+        match self {
+            Tier::Grid => Some(Tier::Community),
+            Tier::Community => Some(Tier::Street),
+            Tier::Street => Some(Tier::District),
+            Tier::District => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// An accept or resolve deadline passed.
+    Timeout,
+    /// The holder reports it beyond them.
+    Difficulty,
+    /// The resident complained.
+    Complaint,
+    /// 吹哨: a dispatcher escalates.
+    Whistle,
+    /// 平急转换: straight to the district centre.
+    Emergency,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Normal,
+    Urgent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    QrCode,
+    Phone,
+    Chat,
+    Web,
+    Patrol,
+    Open311,
+}
+
+/// The resident's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryReason {
+    /// Nobody accepted before the deadline.
+    Deadline,
+    /// Every candidate declined.
+    AllDeclined,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The resident was satisfied or basically satisfied.
+    Confirmed,
+    /// The feedback window passed without feedback.
+    NoFeedback,
+}
+
+/// What a ticket's events say, as the typed payloads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum TicketEvent {
+    Submitted {
+        ticket: TicketId,
+        item: ItemCode,
+        grid: GridCode,
+        resident: ResidentId,
+        description: String,
+        urgency: Urgency,
+        channel: Channel,
+        location: Option<GeoPoint>,
+        tier: Tier,
+        accept_by: Timestamp,
+        resolve_by: Timestamp,
+    },
+    Triaged { mode: HandlingMode, item: ItemCode },
+    SelfHandled { worker: ActorId },
+    Offered { round: u32, candidates: Vec<Assignee>, expires_at: Timestamp },
+    OfferExpired { round: u32, reason: ExpiryReason },
+    Accepted { by: Assignee, round: u32 },
+    Declined { by: Assignee, round: u32, reason: String },
+    Started { by: Assignee },
+    NoteAdded { text: String },
+    Escalated { from: Tier, to: Tier, reason: EscalationReason, note: String },
+    Reassigned { to: Assignee, reason: String },
+    Resolved { by: Assignee, result: String, minutes_spent: u32, feedback_by: Timestamp },
+    FeedbackGiven { rating: Rating, comment: String },
+    Reopened { reason: String, resolve_by: Timestamp },
+    Closed { reason: CloseReason },
+    Cancelled { reason: String },
+    MarkedDuplicate { of: TicketId },
+}
+
+fn ticket_schema_version(_tag: &str) -> u32 {
+    // Every ticket payload is at version 1. When a payload's shape changes,
+    // bump its version here and teach `upcast_ticket` the step up.
+    1
+}
+
+fn upcast_ticket(tag: &str, version: u32, _payload: serde_json::Value) -> Result<serde_json::Value, Error> {
+    Err(Error::Corrupt(format!("no upcaster for ticket.{tag}/{version}")))
+}
+
+impl EventPayload for TicketEvent {
+    const KIND: &'static str = "ticket";
+    fn schema(&self) -> Schema {
+        encode_tagged(Self::KIND, self, ticket_schema_version).0
+    }
+    fn encode(&self) -> serde_json::Value {
+        encode_tagged(Self::KIND, self, ticket_schema_version).1
+    }
+    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
+        decode_tagged(Self::KIND, schema, payload, ticket_schema_version, upcast_ticket)
+    }
+}
+
+/// What a caller asks of a ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TicketCommand {
+    Submit {
+        item: ItemCode,
+        grid: GridCode,
+        resident: ResidentId,
+        description: String,
+        urgency: Urgency,
+        channel: Channel,
+        location: Option<GeoPoint>,
+    },
+    Triage { mode: HandlingMode, item: Option<ItemCode> },
+    SelfHandle,
+    Offer { candidates: Vec<Assignee>, expires_at: Timestamp },
+    ExpireOffer { round: u32 },
+    AcceptOffer { by: Assignee },
+    DeclineOffer { by: Assignee, reason: String },
+    Start,
+    AddNote { text: String },
+    Escalate { reason: EscalationReason, note: String },
+    Assign { to: Assignee, reason: String },
+    Resolve { result: String, minutes_spent: u32 },
+    GiveFeedback { rating: Rating, comment: String },
+    Reopen { reason: String },
+    Close,
+    Cancel { reason: String },
+    MarkDuplicate { of: TicketId },
+}
+
+impl TicketCommand {
+    /// The verb used in refusals: "cannot accept: the ticket is closed".
+    pub fn verb(&self) -> &'static str {
+        match self {
+            TicketCommand::Submit { .. } => "submit",
+            TicketCommand::Triage { .. } => "triage",
+            TicketCommand::SelfHandle => "self-handle",
+            TicketCommand::Offer { .. } => "offer",
+            TicketCommand::ExpireOffer { .. } => "expire the offer",
+            TicketCommand::AcceptOffer { .. } => "accept",
+            TicketCommand::DeclineOffer { .. } => "decline",
+            TicketCommand::Start => "start",
+            TicketCommand::AddNote { .. } => "add a note",
+            TicketCommand::Escalate { .. } => "escalate",
+            TicketCommand::Assign { .. } => "assign",
+            TicketCommand::Resolve { .. } => "resolve",
+            TicketCommand::GiveFeedback { .. } => "give feedback",
+            TicketCommand::Reopen { .. } => "reopen",
+            TicketCommand::Close => "close",
+            TicketCommand::Cancel { .. } => "cancel",
+            TicketCommand::MarkDuplicate { .. } => "mark as duplicate",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// No event yet: the stream does not exist.
+    #[default]
+    None,
+    Submitted,
+    /// Waiting for dispatch (triaged, or an offer ran out).
+    Triaged,
+    Offered,
+    Accepted,
+    InProgress,
+    /// Waiting for dispatch at a higher tier.
+    Escalated,
+    Resolved,
+    /// Unsatisfied feedback or a dispatcher reopened it: waiting for dispatch.
+    Reopened,
+    Closed,
+    Cancelled,
+    Duplicate,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::None => "not submitted",
+            Status::Submitted => "submitted",
+            Status::Triaged => "triaged",
+            Status::Offered => "offered",
+            Status::Accepted => "accepted",
+            Status::InProgress => "in progress",
+            Status::Escalated => "escalated",
+            Status::Resolved => "resolved",
+            Status::Reopened => "reopened",
+            Status::Closed => "closed",
+            Status::Cancelled => "cancelled",
+            Status::Duplicate => "a duplicate",
+        }
+    }
+
+    /// Closed, cancelled or duplicate: nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Closed | Status::Cancelled | Status::Duplicate)
+    }
+
+    /// Waiting for a dispatcher (or the router) to send it somewhere.
+    pub fn awaits_dispatch(self) -> bool {
+        matches!(self, Status::Submitted | Status::Triaged | Status::Escalated | Status::Reopened)
+    }
+
+    /// Someone holds it and is working on it.
+    pub fn is_held(self) -> bool {
+        matches!(self, Status::Accepted | Status::InProgress)
+    }
+}
+
+/// The offer currently out, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub round: u32,
+    pub candidates: Vec<Assignee>,
+    pub declined: Vec<Assignee>,
+    pub expires_at: Timestamp,
+}
+
+/// A ticket's state, folded from its events.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: Option<TicketId>,
+    pub status: Status,
+    pub item: Option<ItemCode>,
+    pub grid: Option<GridCode>,
+    pub resident: Option<ResidentId>,
+    pub urgency: Option<Urgency>,
+    pub tier: Option<Tier>,
+    pub mode: Option<HandlingMode>,
+    pub offer: Option<Offer>,
+    pub holder: Option<Assignee>,
+    pub offer_rounds: u32,
+    pub escalations: u32,
+    pub reopenings: u32,
+    pub submitted_at: Option<Timestamp>,
+    pub accepted_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub accept_by: Option<Timestamp>,
+    pub resolve_by: Option<Timestamp>,
+    pub feedback_by: Option<Timestamp>,
+    pub feedback: Option<Rating>,
+    pub duplicate_of: Option<TicketId>,
+    /// How many events were folded.
+    pub version: u64,
+}
+
+impl Ticket {
+    /// Folds one event in. No rules here: only what the event says.
+    pub fn evolve(&mut self, event: &TicketEvent, at: Timestamp) {
+        use TicketEvent as E;
+        self.version += 1;
+        match event {
+            E::Submitted { ticket, item, grid, resident, urgency, tier, accept_by, resolve_by, .. } => {
+                self.id = Some(ticket.clone());
+                self.status = Status::Submitted;
+                self.item = Some(item.clone());
+                self.grid = Some(grid.clone());
+                self.resident = Some(resident.clone());
+                self.urgency = Some(*urgency);
+                self.tier = Some(*tier);
+                self.submitted_at = Some(at);
+                self.accept_by = Some(*accept_by);
+                self.resolve_by = Some(*resolve_by);
+            }
+            E::Triaged { mode, item } => {
+                self.status = Status::Triaged;
+                self.mode = Some(*mode);
+                self.item = Some(item.clone());
+            }
+            E::SelfHandled { worker } => self.take(Assignee::GridWorker(worker.clone()), at),
+            E::Offered { round, candidates, expires_at } => {
+                self.status = Status::Offered;
+                self.offer_rounds = *round;
+                self.offer = Some(Offer { round: *round, candidates: candidates.clone(), declined: vec![], expires_at: *expires_at });
+            }
+            E::OfferExpired { .. } => {
+                self.status = Status::Triaged;
+                self.offer = None;
+            }
+            E::Accepted { by, .. } => self.take(by.clone(), at),
+            E::Declined { by, .. } => {
+                if let Some(offer) = &mut self.offer {
+                    offer.declined.push(by.clone());
+                }
+            }
+            E::Started { .. } => self.status = Status::InProgress,
+            E::NoteAdded { .. } => {}
+            E::Escalated { to, .. } => {
+                self.status = Status::Escalated;
+                self.tier = Some(*to);
+                self.escalations += 1;
+                self.offer = None;
+                self.holder = None;
+            }
+            E::Reassigned { to, .. } => self.take(to.clone(), at),
+            E::Resolved { feedback_by, .. } => {
+                self.status = Status::Resolved;
+                self.resolved_at = Some(at);
+                self.feedback_by = Some(*feedback_by);
+                self.feedback = None;
+            }
+            E::FeedbackGiven { rating, .. } => self.feedback = Some(*rating),
+            E::Reopened { resolve_by, .. } => {
+                self.status = Status::Reopened;
+                self.reopenings += 1;
+                self.resolve_by = Some(*resolve_by);
+                self.resolved_at = None;
+                self.feedback_by = None;
+                self.holder = None;
+            }
+            E::Closed { .. } => {
+                self.status = Status::Closed;
+                self.closed_at = Some(at);
+            }
+            E::Cancelled { .. } => {
+                self.status = Status::Cancelled;
+                self.offer = None;
+                self.closed_at = Some(at);
+            }
+            E::MarkedDuplicate { of } => {
+                self.status = Status::Duplicate;
+                self.offer = None;
+                self.duplicate_of = Some(of.clone());
+                self.closed_at = Some(at);
+            }
+        }
+    }
+
+    fn take(&mut self, holder: Assignee, at: Timestamp) {
+        self.status = Status::Accepted;
+        self.holder = Some(holder);
+        self.offer = None;
+        self.accepted_at.get_or_insert(at);
+    }
+
+    /// Decides what a command does to this ticket: the events to append, or
+    /// the reason it is refused. Pure: everything it needs is in `self`,
+    /// `actor` and `ctx`.
+    pub fn decide(&self, id: &TicketId, command: &TicketCommand, actor: &Actor, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+        use TicketCommand as C;
+        if !matches!(command, C::Submit { .. }) && self.status == Status::None {
+            return Err(Error::not_found("ticket", id));
+        }
+        let illegal = || Error::IllegalTransition { command: command.verb(), status: self.status.name() };
+        match command {
+            C::Submit { item, grid, resident, description, urgency, channel, location } => {
+                self.decide_submit(id, item, grid, resident, description, *urgency, *channel, *location, actor, ctx)
+            }
+            C::Triage { mode, item } => {
+                permit(actor, &[Role::Dispatcher, Role::GridWorker], command.verb())?;
+                if self.status != Status::Submitted {
+                    return Err(illegal());
+                }
+                let item = item.clone().unwrap_or_else(|| self.item().clone());
+                let entry = ctx.catalog.item(&item)?;
+                if *mode != HandlingMode::Department && !entry.admitted {
+                    return Err(not_admitted(entry));
+                }
+                Ok(vec![TicketEvent::Triaged { mode: *mode, item }])
+            }
+            C::SelfHandle => {
+                permit(actor, &[Role::GridWorker], command.verb())?;
+                if !self.status.awaits_dispatch() {
+                    return Err(illegal());
+                }
+                let entry = ctx.catalog.item(self.item())?;
+                if !entry.admitted {
+                    return Err(not_admitted(entry));
+                }
+                Ok(vec![TicketEvent::SelfHandled { worker: actor.id.clone() }])
+            }
+            C::Offer { candidates, expires_at } => self.decide_offer(candidates, *expires_at, actor, ctx, command),
+            C::ExpireOffer { round } => {
+                permit(actor, &[Role::System, Role::Dispatcher], command.verb())?;
+                match &self.offer {
+                    Some(offer) if offer.round == *round && ctx.now >= offer.expires_at => {
+                        Ok(vec![TicketEvent::OfferExpired { round: *round, reason: ExpiryReason::Deadline }])
+                    }
+                    _ => Err(illegal()),
+                }
+            }
+            C::AcceptOffer { by } => self.decide_accept(by, actor, ctx, command),
+            C::DeclineOffer { by, reason } => self.decide_decline(by, reason, actor, command),
+            C::Start => {
+                if self.status != Status::Accepted {
+                    return Err(illegal());
+                }
+                let by = self.check_holder(actor)?;
+                Ok(vec![TicketEvent::Started { by }])
+            }
+            C::AddNote { text } => {
+                permit(actor, &[Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System], command.verb())?;
+                Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
+            }
+            C::Escalate { reason, note } => self.decide_escalate(*reason, note, actor, command),
+            C::Assign { to, reason } => {
+                permit(actor, &[Role::Dispatcher], command.verb())?;
+                if self.status.is_final() || self.status == Status::Resolved {
+                    return Err(illegal());
+                }
+                if self.holder.as_ref() == Some(to) {
+                    return Err(Error::invalid("assignee", format!("{to} already holds the ticket")));
+                }
+                self.check_assignee(to, ctx)?;
+                Ok(vec![TicketEvent::Reassigned { to: to.clone(), reason: bounded_text("reason", reason, false)? }])
+            }
+            C::Resolve { result, minutes_spent } => {
+                if !self.status.is_held() {
+                    return Err(illegal());
+                }
+                let by = self.check_holder(actor)?;
+                if *minutes_spent > MINUTES_SPENT_MAX {
+                    return Err(Error::invalid("minutes spent", "must be at most 30 days"));
+                }
+                let window = ctx.catalog.item(self.item())?.sla.feedback_window;
+                Ok(vec![TicketEvent::Resolved {
+                    by,
+                    result: bounded_text("result", result, false)?,
+                    minutes_spent: *minutes_spent,
+                    feedback_by: ctx.now.plus(window),
+                }])
+            }
+            C::GiveFeedback { rating, comment } => self.decide_feedback(*rating, comment, actor, ctx, command),
+            C::Reopen { reason } => {
+                permit(actor, &[Role::Dispatcher], command.verb())?;
+                if self.status != Status::Resolved {
+                    return Err(illegal());
+                }
+                let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
+                let reason = bounded_text("reason", reason, false)?;
+                Ok(vec![TicketEvent::Reopened { reason, resolve_by: ctx.now.plus(resolve_within) }])
+            }
+            C::Close => {
+                permit(actor, &[Role::Dispatcher, Role::System], command.verb())?;
+                if self.status != Status::Resolved {
+                    return Err(illegal());
+                }
+                let reason = match self.feedback {
+                    Some(Rating::Satisfied | Rating::BasicallySatisfied) => CloseReason::Confirmed,
+                    Some(Rating::Unsatisfied) => return Err(illegal()),
+                    None if self.feedback_by.is_some_and(|by| ctx.now >= by) => CloseReason::NoFeedback,
+                    None => {
+                        return Err(Error::IllegalTransition { command: "close", status: "waiting for the resident's feedback" })
+                    }
+                };
+                Ok(vec![TicketEvent::Closed { reason }])
+            }
+            C::Cancel { reason } => {
+                permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
+                self.check_own_resident(actor)?;
+                if self.status.is_final() || self.status == Status::Resolved {
+                    return Err(illegal());
+                }
+                Ok(vec![TicketEvent::Cancelled { reason: bounded_text("reason", reason, false)? }])
+            }
+            C::MarkDuplicate { of } => {
+                permit(actor, &[Role::Dispatcher], command.verb())?;
+                if self.status.is_final() || self.status == Status::Resolved {
+                    return Err(illegal());
+                }
+                if Some(of) == self.id.as_ref() {
+                    return Err(Error::invalid("duplicate of", "a ticket cannot duplicate itself"));
+                }
+                Ok(vec![TicketEvent::MarkedDuplicate { of: of.clone() }])
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_submit(
+        &self,
+        id: &TicketId,
+        item: &ItemCode,
+        grid: &GridCode,
+        resident: &ResidentId,
+        description: &str,
+        urgency: Urgency,
+        channel: Channel,
+        location: Option<GeoPoint>,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Resident, Role::GridWorker, Role::Dispatcher], "submit")?;
+        if self.status != Status::None {
+            let id = self.id.as_ref().map_or_else(String::new, ToString::to_string);
+            return Err(Error::AlreadyExists { kind: "ticket", id });
+        }
+        if actor.role == Role::Resident && actor.id.as_str() != resident.as_str() {
+            return Err(Error::NotPermitted { role: "resident", command: "submit for another resident" });
+        }
+        let entry = ctx.catalog.item(item)?;
+        ctx.grids.require(grid)?;
+        if grid.level() < Level::Grid {
+            return Err(Error::invalid("grid", "a ticket is placed in a grid or sub-grid, not a whole street or community"));
+        }
+        Ok(vec![TicketEvent::Submitted {
+            ticket: id.clone(),
+            item: item.clone(),
+            grid: grid.clone(),
+            resident: resident.clone(),
+            description: bounded_text("description", description, false)?,
+            urgency,
+            channel,
+            location,
+            tier: Tier::Grid,
+            accept_by: ctx.now.plus(entry.sla.accept_within),
+            resolve_by: ctx.now.plus(entry.sla.resolve_within),
+        }])
+    }
+
+    fn decide_offer(
+        &self,
+        candidates: &[Assignee],
+        expires_at: Timestamp,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher, Role::System], command.verb())?;
+        if !self.status.awaits_dispatch() {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        }
+        if candidates.is_empty() || candidates.len() > OFFER_CANDIDATES_MAX {
+            return Err(Error::invalid("candidates", "an offer goes to 1 to 64 candidates"));
+        }
+        let mut seen = candidates.to_vec();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != candidates.len() {
+            return Err(Error::invalid("candidates", "a candidate is named twice"));
+        }
+        if expires_at <= ctx.now || expires_at > ctx.now.plus(OFFER_WINDOW_MAX) {
+            return Err(Error::invalid("expires at", "must be after now and within 7 days"));
+        }
+        if self.offer_rounds >= OFFER_ROUNDS_MAX {
+            return Err(Error::invalid("offer", "the ticket ran out of offer rounds: assign or escalate it"));
+        }
+        for candidate in candidates {
+            self.check_assignee(candidate, ctx)?;
+        }
+        Ok(vec![TicketEvent::Offered { round: self.offer_rounds + 1, candidates: candidates.to_vec(), expires_at }])
+    }
+
+    fn decide_accept(&self, by: &Assignee, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher], command.verb())?;
+        if !by.is_spoken_for_by(actor) {
+            return Err(Error::NotPermitted { role: actor.role.name(), command: "accept for someone else" });
+        }
+        let ticket = self.id_string();
+        if self.status.is_held() || self.status == Status::Resolved {
+            return Err(Error::AlreadyTaken { ticket });
+        }
+        let Some(offer) = self.offer.as_ref().filter(|_| self.status == Status::Offered) else {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        };
+        if !offer.candidates.contains(by) || offer.declined.contains(by) {
+            return Err(Error::NotOffered { ticket, who: by.to_string() });
+        }
+        if ctx.now >= offer.expires_at {
+            return Err(Error::OfferExpired { ticket });
+        }
+        Ok(vec![TicketEvent::Accepted { by: by.clone(), round: offer.round }])
+    }
+
+    fn decide_decline(&self, by: &Assignee, reason: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher], command.verb())?;
+        if !by.is_spoken_for_by(actor) {
+            return Err(Error::NotPermitted { role: actor.role.name(), command: "decline for someone else" });
+        }
+        let Some(offer) = self.offer.as_ref().filter(|_| self.status == Status::Offered) else {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        };
+        if !offer.candidates.contains(by) || offer.declined.contains(by) {
+            return Err(Error::NotOffered { ticket: self.id_string(), who: by.to_string() });
+        }
+        let reason = bounded_text("reason", reason, true)?;
+        let mut events = vec![TicketEvent::Declined { by: by.clone(), round: offer.round, reason }];
+        if offer.declined.len() + 1 == offer.candidates.len() {
+            events.push(TicketEvent::OfferExpired { round: offer.round, reason: ExpiryReason::AllDeclined });
+        }
+        Ok(events)
+    }
+
+    fn decide_escalate(&self, reason: EscalationReason, note: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        let allowed: &[Role] = match reason {
+            EscalationReason::Timeout => &[Role::System, Role::Dispatcher],
+            EscalationReason::Difficulty => &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher],
+            EscalationReason::Complaint => &[Role::Resident, Role::Dispatcher],
+            EscalationReason::Whistle | EscalationReason::Emergency => &[Role::Dispatcher],
+        };
+        permit(actor, allowed, command.verb())?;
+        if reason == EscalationReason::Difficulty && actor.role != Role::Dispatcher {
+            self.check_holder(actor)?;
+        }
+        if reason == EscalationReason::Complaint {
+            self.check_own_resident(actor)?;
+        }
+        if self.status.is_final() || self.status == Status::Resolved {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        }
+        let from = self.tier.unwrap_or(Tier::Grid);
+        let to = match reason {
+            EscalationReason::Emergency if from != Tier::District => Tier::District,
+            _ => from.above().ok_or(Error::IllegalTransition { command: "escalate", status: "already at the district centre" })?,
+        };
+        let note = bounded_text("note", note, true)?;
+        Ok(vec![TicketEvent::Escalated { from, to, reason, note }])
+    }
+
+    fn decide_feedback(&self, rating: Rating, comment: &str, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
+        self.check_own_resident(actor)?;
+        if self.status != Status::Resolved {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        }
+        if self.feedback_by.is_some_and(|by| ctx.now > by) {
+            return Err(Error::IllegalTransition { command: command.verb(), status: "past its feedback window" });
+        }
+        let comment = bounded_text("comment", comment, true)?;
+        let mut events = vec![TicketEvent::FeedbackGiven { rating, comment }];
+        if rating == Rating::Unsatisfied {
+            let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
+            events.push(TicketEvent::Reopened { reason: "unsatisfied feedback".into(), resolve_by: ctx.now.plus(resolve_within) });
+        }
+        Ok(events)
+    }
+
+    /// The holder the actor speaks for, or `NotHolder`.
+    fn check_holder(&self, actor: &Actor) -> Result<Assignee, Error> {
+        match &self.holder {
+            Some(holder) if holder.is_spoken_for_by(actor) => Ok(holder.clone()),
+            _ => Err(Error::NotHolder { ticket: self.id_string(), who: format!("{} {}", actor.role.name(), actor.id) }),
+        }
+    }
+
+    /// A resident may act only on their own ticket.
+    fn check_own_resident(&self, actor: &Actor) -> Result<(), Error> {
+        let own = self.resident.as_ref().is_some_and(|r| r.as_str() == actor.id.as_str());
+        if actor.role == Role::Resident && !own {
+            return Err(Error::NotPermitted { role: "resident", command: "act on another resident's ticket" });
+        }
+        Ok(())
+    }
+
+    /// Volunteers and teams only for admitted items; departments must exist.
+    fn check_assignee(&self, to: &Assignee, ctx: &Context) -> Result<(), Error> {
+        let entry = ctx.catalog.item(self.item())?;
+        if to.goes_to_grid() && !entry.dispatchable_to_grid() {
+            return Err(not_admitted(entry));
+        }
+        if let Assignee::Department(d) = to {
+            ctx.catalog.department(d)?;
+        }
+        Ok(())
+    }
+
+    fn item(&self) -> &ItemCode {
+        self.item.as_ref().expect("a submitted ticket has an item")
+    }
+
+    fn id_string(&self) -> String {
+        self.id.as_ref().map_or_else(String::new, ToString::to_string)
+    }
+}
+
+fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error> {
+    if roles.contains(&actor.role) {
+        Ok(())
+    } else {
+        Err(Error::NotPermitted { role: actor.role.name(), command: verb })
+    }
+}
+
+fn not_admitted(entry: &crate::catalog::CatalogItem) -> Error {
+    Error::NotAdmitted { item: entry.code.to_string(), department: entry.department.to_string() }
+}
+
+/// Trims and bounds free text; control characters other than newline and
+/// tab are refused so that nothing can forge lines in a log or a chat.
+pub fn bounded_text(field: &'static str, text: &str, may_be_empty: bool) -> Result<String, Error> {
+    let text = text.trim();
+    if text.is_empty() && !may_be_empty {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if text.chars().count() > TEXT_CHARS_MAX {
+        return Err(Error::invalid(field, "must be at most 2,000 characters"));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(text.to_string())
+}

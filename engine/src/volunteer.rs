@@ -1,0 +1,180 @@
+//! The volunteer aggregate: registration (team, home grid, skills),
+//! availability, and the points card (积分卡): points awarded for service and
+//! redeemed for rewards. A redemption beyond the balance is refused.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{decode_tagged, encode_tagged, Actor, EventPayload, Role, Schema};
+use crate::grid::{GridCode, Level};
+use crate::ids::{Skill, TeamId, TicketId, VolunteerId};
+use crate::ticket::bounded_text;
+use crate::{Context, Error};
+
+/// The most skills one volunteer may list.
+pub const SKILLS_MAX: usize = 16;
+/// The most points one award or redemption may move.
+pub const POINTS_PER_CHANGE_MAX: u64 = 10_000;
+/// The most orders a volunteer may be allowed to hold at once.
+pub const OPEN_ORDERS_LIMIT_MAX: u32 = 50;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum VolunteerEvent {
+    Registered { volunteer: VolunteerId, team: TeamId, home_grid: GridCode, skills: BTreeSet<Skill>, open_orders_max: u32 },
+    SkillsChanged { skills: BTreeSet<Skill> },
+    AvailabilityChanged { available: bool },
+    PointsAwarded { points: u64, ticket: Option<TicketId>, reason: String },
+    PointsRedeemed { points: u64, reward: String },
+}
+
+fn volunteer_schema_version(_tag: &str) -> u32 {
+    1
+}
+
+fn upcast_volunteer(tag: &str, version: u32, _payload: serde_json::Value) -> Result<serde_json::Value, Error> {
+    Err(Error::Corrupt(format!("no upcaster for volunteer.{tag}/{version}")))
+}
+
+impl EventPayload for VolunteerEvent {
+    const KIND: &'static str = "volunteer";
+    fn schema(&self) -> Schema {
+        encode_tagged(Self::KIND, self, volunteer_schema_version).0
+    }
+    fn encode(&self) -> serde_json::Value {
+        encode_tagged(Self::KIND, self, volunteer_schema_version).1
+    }
+    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
+        decode_tagged(Self::KIND, schema, payload, volunteer_schema_version, upcast_volunteer)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum VolunteerCommand {
+    Register { team: TeamId, home_grid: GridCode, skills: BTreeSet<Skill>, open_orders_max: u32 },
+    ChangeSkills { skills: BTreeSet<Skill> },
+    ChangeAvailability { available: bool },
+    AwardPoints { points: u64, ticket: Option<TicketId>, reason: String },
+    RedeemPoints { points: u64, reward: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct Volunteer {
+    pub id: Option<VolunteerId>,
+    pub team: Option<TeamId>,
+    pub home_grid: Option<GridCode>,
+    pub skills: BTreeSet<Skill>,
+    pub available: bool,
+    pub open_orders_max: u32,
+    pub points_balance: u64,
+    pub points_awarded: u64,
+    pub points_redeemed: u64,
+    pub version: u64,
+}
+
+impl Volunteer {
+    pub fn evolve(&mut self, event: &VolunteerEvent) {
+        use VolunteerEvent as E;
+        self.version += 1;
+        match event {
+            E::Registered { volunteer, team, home_grid, skills, open_orders_max } => {
+                self.id = Some(volunteer.clone());
+                self.team = Some(team.clone());
+                self.home_grid = Some(home_grid.clone());
+                self.skills = skills.clone();
+                self.open_orders_max = *open_orders_max;
+                self.available = true;
+            }
+            E::SkillsChanged { skills } => self.skills = skills.clone(),
+            E::AvailabilityChanged { available } => self.available = *available,
+            E::PointsAwarded { points, .. } => {
+                self.points_balance += points;
+                self.points_awarded += points;
+            }
+            E::PointsRedeemed { points, .. } => {
+                self.points_balance -= points;
+                self.points_redeemed += points;
+            }
+        }
+    }
+
+    pub fn decide(&self, id: &VolunteerId, command: &VolunteerCommand, actor: &Actor, ctx: &Context) -> Result<Vec<VolunteerEvent>, Error> {
+        use VolunteerCommand as C;
+        let registered = self.id.is_some();
+        match command {
+            C::Register { team, home_grid, skills, open_orders_max } => {
+                permit(actor, &[Role::Dispatcher, Role::System], "register a volunteer")?;
+                if registered {
+                    return Err(Error::AlreadyExists { kind: "volunteer", id: id.to_string() });
+                }
+                ctx.grids.require(home_grid)?;
+                if home_grid.level() < Level::Grid {
+                    return Err(Error::invalid("home grid", "must be a grid or sub-grid"));
+                }
+                check_skills(skills)?;
+                if *open_orders_max == 0 || *open_orders_max > OPEN_ORDERS_LIMIT_MAX {
+                    return Err(Error::invalid("open orders limit", "must be 1 to 50"));
+                }
+                Ok(vec![VolunteerEvent::Registered {
+                    volunteer: id.clone(),
+                    team: team.clone(),
+                    home_grid: home_grid.clone(),
+                    skills: skills.clone(),
+                    open_orders_max: *open_orders_max,
+                }])
+            }
+            _ if !registered => Err(Error::not_found("volunteer", id)),
+            C::ChangeSkills { skills } => {
+                self.permit_self_or_dispatcher(id, actor, "change skills")?;
+                check_skills(skills)?;
+                Ok(vec![VolunteerEvent::SkillsChanged { skills: skills.clone() }])
+            }
+            C::ChangeAvailability { available } => {
+                self.permit_self_or_dispatcher(id, actor, "change availability")?;
+                Ok(vec![VolunteerEvent::AvailabilityChanged { available: *available }])
+            }
+            C::AwardPoints { points, ticket, reason } => {
+                permit(actor, &[Role::System, Role::Dispatcher], "award points")?;
+                check_points(*points)?;
+                Ok(vec![VolunteerEvent::PointsAwarded { points: *points, ticket: ticket.clone(), reason: bounded_text("reason", reason, false)? }])
+            }
+            C::RedeemPoints { points, reward } => {
+                self.permit_self_or_dispatcher(id, actor, "redeem points")?;
+                check_points(*points)?;
+                if *points > self.points_balance {
+                    return Err(Error::InsufficientPoints { balance: self.points_balance, asked: *points });
+                }
+                Ok(vec![VolunteerEvent::PointsRedeemed { points: *points, reward: bounded_text("reward", reward, false)? }])
+            }
+        }
+    }
+
+    fn permit_self_or_dispatcher(&self, id: &VolunteerId, actor: &Actor, verb: &'static str) -> Result<(), Error> {
+        let own = actor.role == Role::Volunteer && actor.id.as_str() == id.as_str();
+        if own || actor.role == Role::Dispatcher {
+            Ok(())
+        } else {
+            Err(Error::NotPermitted { role: actor.role.name(), command: verb })
+        }
+    }
+}
+
+fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error> {
+    if roles.contains(&actor.role) { Ok(()) } else { Err(Error::NotPermitted { role: actor.role.name(), command: verb }) }
+}
+
+fn check_skills(skills: &BTreeSet<Skill>) -> Result<(), Error> {
+    if skills.len() > SKILLS_MAX {
+        return Err(Error::invalid("skills", "at most 16 skills"));
+    }
+    Ok(())
+}
+
+fn check_points(points: u64) -> Result<(), Error> {
+    if points == 0 || points > POINTS_PER_CHANGE_MAX {
+        return Err(Error::invalid("points", "must be 1 to 10,000"));
+    }
+    Ok(())
+}
