@@ -5,7 +5,7 @@
 //! get one `#[tokio::test]` per check:
 //!
 //! ```text
-//! gridloop_store_conformance::conformance_tests!(async { MemoryStore::new() });
+//! gridloop_store_conformance::conformance_tests!(async { (MemoryStore::new(), ()) });
 //! ```
 //!
 //! What is checked is the contract written in `gridloop_engine::store`:
@@ -27,7 +27,8 @@ use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::{Error, World};
 
-/// Generates one `#[tokio::test]` per conformance check.
+/// Generates one `#[tokio::test]` per conformance check. The expression is
+/// a future of `(store, guard)`; the guard is dropped after the check.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -46,7 +47,9 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
-                let store = $make.await;
+                // `make` returns the store and a guard (a temporary
+                // directory, say) that must outlive it.
+                let (store, _guard) = $make.await;
                 $crate::$check(store).await;
             }
         )*

@@ -1,1 +1,410 @@
-//! (being written)
+//! The embedded event store, on sled: gridloop's default, with zero set-up.
+//!
+//! # Layout
+//!
+//! A data directory holds a marker file `GRIDLOOP` (so that gridloop never
+//! writes into a directory that holds something else) and the sled database
+//! in `log/`. Everything lives in sled's default tree, under one-byte key
+//! prefixes, so that one `apply_batch` covers every key an append touches:
+//!
+//! | key                                  | value                              |
+//! |--------------------------------------|------------------------------------|
+//! | `e` position (u64 BE)                | the event, JSON (the envelope)     |
+//! | `s` stream `\0` version (u64 BE)     | position (u64 BE)                  |
+//! | `h` stream                           | head: version, hash, position      |
+//! | `c` command id                       | the append's result, JSON          |
+//!
+//! # Writing: one writer, group commit
+//!
+//! Appends are sent to a single writer thread. It takes every request that
+//! is waiting (up to [`GROUP_MAX`]), checks each against the stream heads
+//! (in sled, or earlier in the same group), builds one `sled::Batch` for the
+//! whole group, applies it atomically, and flushes once (fsync). Only then
+//! does it answer the callers and publish the new durable head. Many
+//! concurrent appends thus share one flush, and an `Ok` always means "on
+//! disk". Since there is one writer, positions are assigned without locks
+//! and are dense.
+//!
+//! # Reading
+//!
+//! Readers never see past the durable head: an event that is applied but not
+//! yet flushed is invisible, so a projection can never get ahead of what a
+//! crash would keep. [`EventStore::wait_for`] waits on a watch channel of the
+//! durable head.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
+use gridloop_engine::ids::{CommandId, StreamId};
+use gridloop_engine::store::{validate_append, AppendResult, EventStore, ExpectedVersion, READ_BATCH_MAX};
+use gridloop_engine::Error as EngineError;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The most appends one group commit takes.
+pub const GROUP_MAX: usize = 1_024;
+/// The marker file's name and first line.
+pub const MARKER_FILE: &str = "GRIDLOOP";
+const MARKER_TEXT: &str = "gridloop data directory\nformat = 1\n";
+
+/// The one error type of this crate: what can go wrong opening a store.
+/// (Once open, failures are reported as the engine's `Error::Storage` or
+/// `Error::Corrupt`, per the store contract.)
+#[derive(Debug, thiserror::Error)]
+pub enum SledStoreError {
+    /// The directory exists and holds files that are not a gridloop store.
+    /// Caller: pick an empty or new directory; never delete it for them.
+    #[error("{path} holds something else ({found}); give --data an empty directory or a gridloop data directory")]
+    NotADataDirectory { path: PathBuf, found: String },
+    /// Another process (or another handle in this one) has the store open.
+    /// Caller: stop the other gridloop, or use another --data directory.
+    #[error("{path} is in use by another gridloop process")]
+    InUse { path: PathBuf },
+    /// The database files do not read back. Caller: restore from a backup or
+    /// an export; do not write.
+    #[error("{path} is corrupt: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    /// The file system refused (permissions, disk full). Caller: fix and retry.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The store handle: cheap to clone, shared by every task.
+#[derive(Clone, Debug)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: sled::Db,
+    requests: Option<mpsc::UnboundedSender<Request>>,
+    durable: watch::Receiver<u64>,
+    writer: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Request {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<AppendResult, EngineError>>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
+        prepare_directory(dir)?;
+        let path = dir.join("log");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let next_position = last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
+        let (durable_tx, durable) = watch::channel(next_position - 1);
+        let (requests, receiver) = mpsc::unbounded_channel();
+        let writer = Writer { db: db.clone(), next_position, durable: durable_tx };
+        let writer = std::thread::Builder::new()
+            .name("gridloop-sled-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
+        Ok(Self { inner: Arc::new(Inner { db, requests: Some(requests), durable, writer: Some(writer) }) })
+    }
+
+    /// The last durable position (0 for an empty log).
+    pub fn head_position(&self) -> u64 {
+        *self.inner.durable.borrow()
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
+    }
+
+    fn durable_head(&self) -> u64 {
+        *self.inner.durable.borrow()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after it has answered every
+        // request already sent; join it so the database is flushed and its
+        // lock released before `open` can be called again.
+        self.requests.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl EventStore for SledStore {
+    async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, EngineError> {
+        validate_append(&events)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Request { stream: stream.clone(), expected, events, reply };
+        let sender = self.inner.requests.as_ref().ok_or_else(|| EngineError::Storage("the store is closed".into()))?;
+        sender.send(request).map_err(|_| EngineError::Storage("the store's writer has stopped".into()))?;
+        answer.await.map_err(|_| EngineError::Storage("the store's writer stopped before answering".into()))?
+    }
+
+    async fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<RecordedEvent>, EngineError> {
+        let durable = self.durable_head();
+        let start = stream_key(stream, from_version.max(1));
+        let end = stream_key(stream, u64::MAX);
+        let mut events = Vec::new();
+        for entry in self.inner.db.range(start..=end) {
+            let (_, position) = entry.map_err(storage)?;
+            let position = u64_from(&position)?;
+            if position > durable {
+                break;
+            }
+            let bytes = self.inner.db.get(event_key(position)).map_err(storage)?.ok_or_else(|| {
+                EngineError::Corrupt(format!("{stream}: index names position {position}, which holds no event"))
+            })?;
+            events.push(decode_event(&bytes)?);
+        }
+        Ok(events)
+    }
+
+    async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, EngineError> {
+        let durable = self.durable_head();
+        let from = from_position.max(1);
+        if from > durable {
+            return Ok(vec![]);
+        }
+        let take = max.min(READ_BATCH_MAX);
+        self.inner
+            .db
+            .range(event_key(from)..=event_key(durable))
+            .take(take)
+            .map(|entry| decode_event(&entry.map_err(storage)?.1))
+            .collect()
+    }
+
+    async fn wait_for(&self, position: u64) -> Result<(), EngineError> {
+        let mut durable = self.inner.durable.clone();
+        durable
+            .wait_for(|&head| head >= position)
+            .await
+            .map(|_| ())
+            .map_err(|_| EngineError::Storage("the store's writer has stopped".into()))
+    }
+}
+
+/// The single writer: owns position assignment and the group commit.
+struct Writer {
+    db: sled::Db,
+    next_position: u64,
+    durable: watch::Sender<u64>,
+}
+
+/// What earlier appends of the same group changed, not yet in sled.
+#[derive(Default)]
+struct Pending {
+    heads: HashMap<StreamId, Head>,
+    commands: HashMap<CommandId, AppendResult>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Head {
+    version: u64,
+    hash: Hash,
+}
+
+impl Writer {
+    fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
+        while let Some(first) = requests.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < GROUP_MAX {
+                match requests.try_recv() {
+                    Ok(request) => group.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.commit(group);
+        }
+        let _ = self.db.flush();
+    }
+
+    /// Plans every request of the group into one batch, applies and flushes
+    /// it, then answers. If the batch fails, every request that had been
+    /// planned fails with it, and positions are rolled back.
+    fn commit(&mut self, group: Vec<Request>) {
+        let _span = tracing::debug_span!("group_commit", appends = group.len()).entered();
+        let start_position = self.next_position;
+        let mut batch = sled::Batch::default();
+        let mut pending = Pending::default();
+        let mut answers = Vec::with_capacity(group.len());
+        for request in group {
+            let result = self.plan(&request, &mut batch, &mut pending);
+            answers.push((request.reply, result));
+        }
+        if self.next_position != start_position {
+            let written = self.db.apply_batch(batch).and_then(|()| self.db.flush().map(|_| ()));
+            if let Err(e) = written {
+                tracing::error!(error = %e, "group commit failed");
+                self.next_position = start_position;
+                let message = format!("writing to disk failed: {e}");
+                for (_, result) in &mut answers {
+                    if matches!(result, Ok(r) if !r.duplicate) {
+                        *result = Err(EngineError::Storage(message.clone()));
+                    }
+                }
+            } else {
+                self.durable.send_replace(self.next_position - 1);
+            }
+        }
+        for (reply, result) in answers {
+            let _ = reply.send(result);
+        }
+    }
+
+    fn plan(&mut self, request: &Request, batch: &mut sled::Batch, pending: &mut Pending) -> Result<AppendResult, EngineError> {
+        let command = &request.events[0].command_id;
+        if let Some(first) = self.earlier_result(command, pending)? {
+            return Ok(AppendResult { duplicate: true, ..first });
+        }
+        let head = match pending.heads.get(&request.stream) {
+            Some(head) => *head,
+            None => self.stored_head(&request.stream)?,
+        };
+        if !request.expected.matches(head.version) {
+            return Err(EngineError::WrongExpectedVersion {
+                stream: request.stream.to_string(),
+                expected: request.expected.describe(),
+                actual: head.version,
+            });
+        }
+        let mut next = head;
+        for event in &request.events {
+            next.version += 1;
+            let position = self.next_position;
+            self.next_position += 1;
+            let recorded = event.clone().record(request.stream.clone(), next.version, position, next.hash);
+            next.hash = recorded.hash;
+            let bytes = serde_json::to_vec(&recorded).map_err(|e| EngineError::Storage(e.to_string()))?;
+            batch.insert(event_key(position).to_vec(), bytes);
+            batch.insert(stream_key(&request.stream, next.version), position.to_be_bytes().to_vec());
+        }
+        let result = AppendResult {
+            stream: request.stream.clone(),
+            first_version: head.version + 1,
+            last_version: next.version,
+            position: self.next_position - 1,
+            duplicate: false,
+        };
+        batch.insert(head_key(&request.stream), encode_head(next));
+        let result_bytes = serde_json::to_vec(&result).map_err(|e| EngineError::Storage(e.to_string()))?;
+        batch.insert(command_key(command), result_bytes);
+        pending.heads.insert(request.stream.clone(), next);
+        pending.commands.insert(command.clone(), result.clone());
+        Ok(result)
+    }
+
+    fn earlier_result(&self, command: &CommandId, pending: &Pending) -> Result<Option<AppendResult>, EngineError> {
+        if let Some(result) = pending.commands.get(command) {
+            return Ok(Some(result.clone()));
+        }
+        let Some(bytes) = self.db.get(command_key(command)).map_err(storage)? else { return Ok(None) };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| EngineError::Corrupt(format!("command index of {command}: {e}")))
+    }
+
+    fn stored_head(&self, stream: &StreamId) -> Result<Head, EngineError> {
+        let Some(bytes) = self.db.get(head_key(stream)).map_err(storage)? else { return Ok(Head::default()) };
+        if bytes.len() != 40 {
+            return Err(EngineError::Corrupt(format!("head of {stream} has {} bytes", bytes.len())));
+        }
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&bytes[8..]);
+        Ok(Head { version: u64_from(&bytes[..8])?, hash: Hash(hash) })
+    }
+}
+
+fn event_key(position: u64) -> [u8; 9] {
+    let mut key = [b'e'; 9];
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn stream_key(stream: &StreamId, version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.as_str().len() + 10);
+    key.push(b's');
+    key.extend_from_slice(stream.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn head_key(stream: &StreamId) -> Vec<u8> {
+    [b"h", stream.as_str().as_bytes()].concat()
+}
+
+fn command_key(command: &CommandId) -> Vec<u8> {
+    [b"c", command.as_str().as_bytes()].concat()
+}
+
+fn encode_head(head: Head) -> Vec<u8> {
+    [&head.version.to_be_bytes()[..], &head.hash.0[..]].concat()
+}
+
+fn u64_from(bytes: &[u8]) -> Result<u64, EngineError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| EngineError::Corrupt("an index entry is not 8 bytes".into()))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn decode_event(bytes: &[u8]) -> Result<RecordedEvent, EngineError> {
+    serde_json::from_slice(bytes).map_err(|e| EngineError::Corrupt(format!("an event does not decode: {e}")))
+}
+
+fn storage(e: sled::Error) -> EngineError {
+    EngineError::Storage(e.to_string())
+}
+
+/// The position of the last event in the log, or 0.
+fn last_position(db: &sled::Db) -> Result<u64, String> {
+    match db.scan_prefix(b"e").next_back() {
+        None => Ok(0),
+        Some(Ok((key, _))) => u64_from(&key[1..]).map_err(|e| e.to_string()),
+        Some(Err(e)) => Err(e.to_string()),
+    }
+}
+
+/// Makes sure `dir` is ours: new, empty, or marked by gridloop.
+fn prepare_directory(dir: &Path) -> Result<(), SledStoreError> {
+    let io = |source| SledStoreError::Io { path: dir.to_path_buf(), source };
+    let marker = dir.join(MARKER_FILE);
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: "a file, not a directory".into() });
+        }
+        if marker.exists() {
+            let text = std::fs::read_to_string(&marker).map_err(io)?;
+            if text != MARKER_TEXT {
+                return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: "a GRIDLOOP marker of another format".into() });
+            }
+            return Ok(());
+        }
+        let mut entries = std::fs::read_dir(dir).map_err(io)?;
+        if let Some(entry) = entries.next() {
+            let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
+            return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: format!("for example {name:?}") });
+        }
+    } else {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(&marker, MARKER_TEXT).map_err(io)
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> SledStoreError {
+    let path = dir.to_path_buf();
+    match e {
+        sled::Error::Io(source) if source.to_string().contains("lock") => SledStoreError::InUse { path },
+        sled::Error::Io(source) => SledStoreError::Io { path, source },
+        other => SledStoreError::Corrupt { path, detail: other.to_string() },
+    }
+}

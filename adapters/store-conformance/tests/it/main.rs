@@ -2,4 +2,4 @@
 
 use gridloop_engine::store::MemoryStore;
 
-gridloop_store_conformance::conformance_tests!(async { MemoryStore::new() });
+gridloop_store_conformance::conformance_tests!(async { (MemoryStore::new(), ()) });

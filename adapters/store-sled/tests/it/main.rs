@@ -1,0 +1,77 @@
+//! The sled store passes the shared conformance suite, and keeps its own
+//! promises: durability across reopen, refusing foreign or busy directories.
+
+use gridloop_engine::envelope::verify_stream;
+use gridloop_engine::ids::StreamId;
+use gridloop_engine::store::{EventStore, ExpectedVersion};
+use gridloop_store_conformance::event;
+use gridloop_store_sled::{SledStore, SledStoreError};
+
+/// A store in a fresh temporary directory, removed when the guard drops.
+async fn fresh() -> (SledStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(&dir.path().join("data")).expect("open");
+    (store, dir)
+}
+
+gridloop_store_conformance::conformance_tests!(fresh());
+
+fn stream(name: &str) -> StreamId {
+    StreamId::new(format!("test-{name}")).expect("valid")
+}
+
+#[tokio::test]
+async fn events_survive_reopen_and_positions_continue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    {
+        let store = SledStore::open(&data).expect("open");
+        store.append(&stream("a"), ExpectedVersion::NoStream, vec![event("a1", 1), event("a1", 2)]).await.expect("append");
+        store.append(&stream("b"), ExpectedVersion::NoStream, vec![event("b1", 3)]).await.expect("append");
+    }
+    let store = SledStore::open(&data).expect("reopen");
+    assert_eq!(store.head_position(), 3);
+    let a = store.read_stream(&stream("a"), 1).await.expect("read");
+    assert_eq!(a.len(), 2);
+    verify_stream(&a).expect("chain intact");
+    let appended = store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("a2", 4)]).await.expect("append after reopen");
+    assert_eq!((appended.last_version, appended.position), (3, 4));
+    verify_stream(&store.read_stream(&stream("a"), 1).await.expect("read")).expect("chain continues across reopen");
+    let repeat = store.append(&stream("b"), ExpectedVersion::Any, vec![event("b1", 3)]).await.expect("repeat");
+    assert!(repeat.duplicate, "the command index survives reopen");
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = SledStore::open(dir.path()).expect("open");
+    match SledStore::open(dir.path()) {
+        Err(SledStoreError::InUse { .. }) => {}
+        other => panic!("expected InUse, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_directory_holding_something_else_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("thesis.docx"), b"precious").expect("write");
+    let err = SledStore::open(dir.path()).expect_err("refused");
+    assert!(matches!(err, SledStoreError::NotADataDirectory { .. }), "{err:?}");
+    assert!(err.to_string().contains("thesis.docx"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("thesis.docx")).expect("untouched"), b"precious");
+}
+
+#[test]
+fn a_corrupt_database_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SledStore::open(dir.path()).expect("open"));
+    let log = dir.path().join("log");
+    for entry in std::fs::read_dir(&log).expect("log dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::write(&path, vec![0xA5; 4096]).expect("scribble");
+        }
+    }
+    let err = SledStore::open(dir.path()).expect_err("refused");
+    assert!(matches!(err, SledStoreError::Corrupt { .. } | SledStoreError::Io { .. }), "{err:?}");
+}
