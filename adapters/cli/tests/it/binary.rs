@@ -1,0 +1,80 @@
+//! The binary as a user meets it: help, the demo on sled, and refusals with
+//! a clear message and a non-zero exit.
+
+use std::process::{Command, Output};
+
+fn gridloop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridloop")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The demo's output without the lines that carry wall-clock figures.
+fn stable_lines(text: &str) -> Vec<String> {
+    text.lines().filter(|l| !l.contains(" in ") && !l.starts_with("store:")).map(str::to_string).collect()
+}
+
+#[test]
+fn help_names_every_subcommand_and_the_data_flag() {
+    let out = gridloop(&["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for word in ["demo", "metrics", "closed loop"] {
+        assert!(text.contains(word), "help lacks {word}: {text}");
+    }
+    let demo = stdout(&gridloop(&["demo", "--help"]));
+    assert!(demo.contains("--data <DIR>") && demo.contains("--seed") && demo.contains("--days"), "{demo}");
+}
+
+#[test]
+fn demo_on_sled_prints_the_rates_and_is_reproducible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let run = |d: &std::path::Path| gridloop(&["demo", "--days", "1", "--seed", "4", "--orders-per-day", "40", "--data", d.to_str().expect("utf-8")]);
+    let (first, second) = (run(&a), run(&b));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stdout(&first);
+    for column in ["accepted", "resolved", "on time", "satisfied", "in-grid", "赤坎区 (all)"] {
+        assert!(text.contains(column), "the table lacks {column}: {text}");
+    }
+    assert_eq!(stable_lines(&text), stable_lines(&stdout(&second)), "same seed, same table");
+
+    let metrics = gridloop(&["metrics", "--data", a.to_str().expect("utf-8"), "--json"]);
+    assert!(metrics.status.success(), "{}", stderr(&metrics));
+    let rows: serde_json::Value = serde_json::from_slice(&metrics.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(9), "8 streets and the district");
+
+    let again = run(&a);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already holds"), "{}", stderr(&again));
+}
+
+#[test]
+fn a_directory_holding_something_else_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "mine").expect("write");
+    let out = gridloop(&["demo", "--days", "1", "--data", dir.path().to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("holds something else"), "{}", stderr(&out));
+    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(names, ["notes.txt"], "nothing was written");
+}
+
+#[test]
+fn bad_flags_exit_non_zero_with_a_message() {
+    for args in [&["demo", "--days", "0"][..], &["demo", "--days", "many"], &["demo", "--seed", "-1"], &["frobnicate"]] {
+        let out = gridloop(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(!stderr(&out).is_empty(), "{args:?} should say why");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = gridloop(&["metrics", "--data", dir.path().join("nothing").to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a gridloop data directory"), "{}", stderr(&out));
+}

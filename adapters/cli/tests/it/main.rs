@@ -1,0 +1,4 @@
+//! The `gridloop` binary and its demo, end to end.
+
+mod binary;
+mod demo;
