@@ -1,1 +1,2 @@
-//! Benches live in benches/.
+//! Criterion benches live in `benches/`; run them with
+//! `cargo bench -p gridloop-benches`. Figures go to BENCHMARKS.md.

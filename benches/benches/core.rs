@@ -1,0 +1,176 @@
+//! The core paths, each measured next to a baseline in the same run:
+//!
+//! - `lifecycle`: one ticket's whole life (8 commands) decided and folded in
+//!   memory: the engine's pure cost per command.
+//! - `fold`: the metrics projection folding a demo log from memory, against
+//!   merely decoding the same payloads (the floor of any typed fold).
+//! - `append`: the sled store appending one event per command, one at a time
+//!   and 64 at once (group commit), against sled itself doing an insert and
+//!   a flush per write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::ids::{ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
+use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
+use gridloop_engine::ticket::{Assignee, Channel, Rating, Ticket, TicketCommand, TicketEvent, Urgency};
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::envelope::EventPayload as _;
+use gridloop_engine::Context;
+use gridloop_store_conformance::{event, tiny_world};
+use gridloop_store_sled::SledStore;
+
+fn lifecycle(c: &mut Criterion) {
+    let world = tiny_world();
+    let id = TicketId::new("T-1").expect("valid");
+    let t0 = Timestamp::parse("2026-11-23T08:00:00Z").expect("valid");
+    let volunteer = VolunteerId::from_number(1);
+    let by = Assignee::Volunteer(volunteer.clone());
+    let steps: Vec<(Actor, TicketCommand)> = vec![
+        (Actor::new(Role::Resident, "r-1").expect("valid"), TicketCommand::Submit {
+            item: ItemCode::new("CS-001").expect("valid"),
+            grid: GridCode::parse("440802-001-001-001").expect("valid"),
+            resident: ResidentId::new("r-1").expect("valid"),
+            description: "楼道灯坏了".into(),
+            urgency: Urgency::Normal,
+            channel: Channel::QrCode,
+            location: None,
+        }),
+        (dispatcher(), TicketCommand::Triage { mode: gridloop_engine::catalog::HandlingMode::Volunteer, item: None }),
+        (dispatcher(), TicketCommand::Offer { candidates: vec![by.clone()], expires_at: t0.plus(Millis::minutes(30)) }),
+        (vol(&volunteer), TicketCommand::AcceptOffer { by: by.clone() }),
+        (vol(&volunteer), TicketCommand::Start),
+        (vol(&volunteer), TicketCommand::Resolve { result: "已修好".into(), minutes_spent: 30 }),
+        (Actor::new(Role::Resident, "r-1").expect("valid"), TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() }),
+        (dispatcher(), TicketCommand::Close),
+    ];
+    let mut group = c.benchmark_group("lifecycle");
+    group.throughput(Throughput::Elements(steps.len() as u64));
+    group.bench_function("decide_and_evolve_8_commands", |b| {
+        b.iter(|| {
+            let mut ticket = Ticket::default();
+            for (actor, command) in &steps {
+                let ctx = Context { now: t0, catalog: &world.catalog, grids: &world.grids };
+                for e in ticket.decide(&id, command, actor, &ctx).expect("legal") {
+                    ticket.evolve(&e, t0);
+                }
+            }
+            ticket
+        });
+    });
+    group.finish();
+}
+
+fn dispatcher() -> Actor {
+    Actor::new(Role::Dispatcher, "d-1").expect("valid")
+}
+
+fn vol(id: &VolunteerId) -> Actor {
+    Actor::new(Role::Volunteer, id.as_str()).expect("valid")
+}
+
+fn demo_log() -> Vec<RecordedEvent> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = MemoryStore::new();
+        let district = Arc::new(gridloop_fixtures::chikan(1).expect("fixture"));
+        let config = gridloop_cli::demo::DemoConfig { orders_per_day: 400, ..gridloop_cli::demo::DemoConfig::new(3, 1) };
+        gridloop_cli::demo::run(store.clone(), district, &config, |_, _| {}).await.expect("demo");
+        store.snapshot()
+    })
+}
+
+fn fold(c: &mut Criterion) {
+    let log = demo_log();
+    let mut group = c.benchmark_group("fold");
+    group.throughput(Throughput::Elements(log.len() as u64));
+    group.bench_function("baseline_decode_payloads", |b| {
+        b.iter(|| log.iter().filter(|e| e.stream.kind() == "ticket").map(|e| TicketEvent::decode(&e.schema, &e.payload).is_ok() as u64).sum::<u64>());
+    });
+    group.bench_function("metrics_projection", |b| {
+        b.iter(|| {
+            let mut metrics = gridloop_projections::Metrics::new();
+            for e in &log {
+                metrics.apply(e).expect("folds");
+            }
+            metrics.checkpoint
+        });
+    });
+    group.finish();
+}
+
+fn append(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut group = c.benchmark_group("append");
+    group.throughput(Throughput::Elements(64));
+
+    let raw = sled::open(dir.path().join("raw")).expect("sled");
+    let value = serde_json_bytes();
+    let mut key = 0u64;
+    group.bench_function("baseline_sled_insert_flush_x64", |b| {
+        b.iter(|| {
+            for _ in 0..64 {
+                key += 1;
+                raw.insert(key.to_be_bytes(), value.as_slice()).expect("insert");
+                raw.flush().expect("flush");
+            }
+        });
+    });
+
+    let store = SledStore::open(&dir.path().join("store")).expect("store");
+    let mut n = 0u64;
+    group.bench_function("store_append_sequential_x64", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                for _ in 0..64 {
+                    n += 1;
+                    let s = StreamId::new(format!("bench-{}", n % 512)).expect("valid");
+                    store.append(&s, ExpectedVersion::Any, vec![event(&format!("seq-{n}"), n)]).await.expect("append");
+                }
+            });
+        });
+    });
+    group.bench_function("store_append_concurrent_x64", |b| {
+        b.iter_batched(
+            || {
+                n += 64;
+                n
+            },
+            |base| {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..64)
+                        .map(|i| {
+                            let store = store.clone();
+                            tokio::spawn(async move {
+                                let s = StreamId::new(format!("bench-{}", (base + i) % 512)).expect("valid");
+                                store.append(&s, ExpectedVersion::Any, vec![event(&format!("con-{base}-{i}"), i)]).await.expect("append");
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.expect("task");
+                    }
+                });
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+/// A stored event's bytes, for the raw baseline to write the same size.
+fn serde_json_bytes() -> Vec<u8> {
+    let e = event("size", 1).record(StreamId::new("bench-0").expect("valid"), 1, 1, Default::default());
+    serde_json::to_vec(&e).unwrap_or_default()
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = lifecycle, fold, append
+}
+criterion_main!(benches);
