@@ -514,6 +514,9 @@ impl Ticket {
             }
             C::AddNote { text } => {
                 permit(actor, &[Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System], command.verb())?;
+                if self.status.is_final() {
+                    return Err(illegal());
+                }
                 Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
             }
             C::Escalate { reason, note } => self.decide_escalate(*reason, note, actor, command),
@@ -675,6 +678,11 @@ impl Ticket {
             return Err(Error::AlreadyTaken { ticket });
         }
         let Some(offer) = self.offer.as_ref().filter(|_| self.status == Status::Offered) else {
+            // An offer that ran out and was withdrawn: say so, in the words a
+            // volunteer answering late in chat understands.
+            if self.status == Status::Triaged && self.offer_rounds > 0 {
+                return Err(Error::OfferExpired { ticket });
+            }
             return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
         };
         if !offer.candidates.contains(by) || offer.declined.contains(by) {
@@ -740,6 +748,9 @@ impl Ticket {
         if self.feedback_by.is_some_and(|by| ctx.now > by) {
             return Err(Error::IllegalTransition { command: command.verb(), status: "past its feedback window" });
         }
+        if self.feedback.is_some() {
+            return Err(Error::IllegalTransition { command: command.verb(), status: "already rated" });
+        }
         let comment = bounded_text("comment", comment, true)?;
         let mut events = vec![TicketEvent::FeedbackGiven { rating, comment }];
         if rating == Rating::Unsatisfied {
@@ -766,10 +777,15 @@ impl Ticket {
         Ok(())
     }
 
-    /// Volunteers and teams only for admitted items; departments must exist.
+    /// Volunteers and teams only for admitted items that are not department
+    /// items; grid workers only for admitted items (as `SelfHandle`);
+    /// departments must exist.
     fn check_assignee(&self, to: &Assignee, ctx: &Context) -> Result<(), Error> {
         let entry = ctx.catalog.item(self.item())?;
         if to.goes_to_grid() && !entry.dispatchable_to_grid() {
+            return Err(not_admitted(entry));
+        }
+        if matches!(to, Assignee::GridWorker(_)) && !entry.admitted {
             return Err(not_admitted(entry));
         }
         if let Assignee::Department(d) = to {
