@@ -11,15 +11,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use gridloop_engine::Context;
+use gridloop_engine::envelope::EventPayload as _;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
 use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Rating, Ticket, TicketCommand, TicketEvent, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
-use gridloop_engine::envelope::EventPayload as _;
-use gridloop_engine::Context;
 use gridloop_store_conformance::{event, tiny_world};
 use gridloop_store_sled::SledStore;
 
@@ -30,21 +30,27 @@ fn lifecycle(c: &mut Criterion) {
     let volunteer = VolunteerId::from_number(1);
     let by = Assignee::Volunteer(volunteer.clone());
     let steps: Vec<(Actor, TicketCommand)> = vec![
-        (Actor::new(Role::Resident, "r-1").expect("valid"), TicketCommand::Submit {
-            item: ItemCode::new("CS-001").expect("valid"),
-            grid: GridCode::parse("440802-001-001-001").expect("valid"),
-            resident: ResidentId::new("r-1").expect("valid"),
-            description: "楼道灯坏了".into(),
-            urgency: Urgency::Normal,
-            channel: Channel::QrCode,
-            location: None,
-        }),
+        (
+            Actor::new(Role::Resident, "r-1").expect("valid"),
+            TicketCommand::Submit {
+                item: ItemCode::new("CS-001").expect("valid"),
+                grid: GridCode::parse("440802-001-001-001").expect("valid"),
+                resident: ResidentId::new("r-1").expect("valid"),
+                description: "楼道灯坏了".into(),
+                urgency: Urgency::Normal,
+                channel: Channel::QrCode,
+                location: None,
+            },
+        ),
         (dispatcher(), TicketCommand::Triage { mode: gridloop_engine::catalog::HandlingMode::Volunteer, item: None }),
         (dispatcher(), TicketCommand::Offer { candidates: vec![by.clone()], expires_at: t0.plus(Millis::minutes(30)) }),
         (vol(&volunteer), TicketCommand::AcceptOffer { by: by.clone() }),
         (vol(&volunteer), TicketCommand::Start),
         (vol(&volunteer), TicketCommand::Resolve { result: "已修好".into(), minutes_spent: 30 }),
-        (Actor::new(Role::Resident, "r-1").expect("valid"), TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() }),
+        (
+            Actor::new(Role::Resident, "r-1").expect("valid"),
+            TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() },
+        ),
         (dispatcher(), TicketCommand::Close),
     ];
     let mut group = c.benchmark_group("lifecycle");
@@ -77,7 +83,8 @@ fn demo_log() -> Vec<RecordedEvent> {
     runtime.block_on(async {
         let store = MemoryStore::new();
         let district = Arc::new(gridloop_fixtures::chikan(1).expect("fixture"));
-        let config = gridloop_cli::demo::DemoConfig { orders_per_day: 400, ..gridloop_cli::demo::DemoConfig::new(3, 1) };
+        let config =
+            gridloop_cli::demo::DemoConfig { orders_per_day: 400, ..gridloop_cli::demo::DemoConfig::new(3, 1) };
         gridloop_cli::demo::run(store.clone(), district, &config, |_, _| {}).await.expect("demo");
         store.snapshot()
     })
@@ -88,7 +95,12 @@ fn fold(c: &mut Criterion) {
     let mut group = c.benchmark_group("fold");
     group.throughput(Throughput::Elements(log.len() as u64));
     group.bench_function("baseline_decode_payloads", |b| {
-        b.iter(|| log.iter().filter(|e| e.stream.kind() == "ticket").map(|e| TicketEvent::decode(&e.schema, &e.payload).is_ok() as u64).sum::<u64>());
+        b.iter(|| {
+            log.iter()
+                .filter(|e| e.stream.kind() == "ticket")
+                .map(|e| TicketEvent::decode(&e.schema, &e.payload).is_ok() as u64)
+                .sum::<u64>()
+        });
     });
     group.bench_function("metrics_projection", |b| {
         b.iter(|| {
@@ -147,7 +159,10 @@ fn append(c: &mut Criterion) {
                             let store = store.clone();
                             tokio::spawn(async move {
                                 let s = StreamId::new(format!("bench-{}", (base + i) % 512)).expect("valid");
-                                store.append(&s, ExpectedVersion::Any, vec![event(&format!("con-{base}-{i}"), i)]).await.expect("append");
+                                store
+                                    .append(&s, ExpectedVersion::Any, vec![event(&format!("con-{base}-{i}"), i)])
+                                    .await
+                                    .expect("append");
                             })
                         })
                         .collect();

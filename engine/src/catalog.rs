@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::ids::{DepartmentId, ItemCode, Skill};
 use crate::time::Millis;
-use crate::Error;
 
 /// Luohu's four categories of grid work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -19,9 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::Error;
 use crate::ids::{ActorId, CommandId, CorrelationId, StreamId};
 use crate::time::Timestamp;
-use crate::Error;
 
 /// Who acts, in which role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -116,7 +116,8 @@ impl GridCode {
     /// Builds the code of a child from this code and the child's number.
     pub fn child(&self, number: u32) -> Result<GridCode, Error> {
         let depth = self.0.matches('-').count() + 1;
-        let width = *SEGMENT_WIDTHS.get(depth).ok_or_else(|| Error::invalid("grid code", "a sub-grid has no children"))?;
+        let width =
+            *SEGMENT_WIDTHS.get(depth).ok_or_else(|| Error::invalid("grid code", "a sub-grid has no children"))?;
         GridCode::parse(&format!("{}-{:0width$}", self.0, number))
     }
 }
@@ -224,7 +225,10 @@ impl GridTree {
             }
             let class_ok = node.management_class.is_none_or(|c| (1..=3).contains(&c));
             if node.kind.is_some() != (node.code.level() == Level::Grid) || !class_ok {
-                return Err(Error::invalid("grid tree", format!("{} has grid attributes at the wrong level", node.code)));
+                return Err(Error::invalid(
+                    "grid tree",
+                    format!("{} has grid attributes at the wrong level", node.code),
+                ));
             }
             if tree.nodes.insert(node.code.clone(), node).is_some() {
                 return Err(Error::invalid("grid tree", "has a duplicate code"));
@@ -291,7 +295,10 @@ impl GridTree {
     pub fn match_address(&self, address: &str) -> Option<&GridCode> {
         self.nodes
             .values()
-            .filter(|n| !n.name.is_empty() && (address.contains(&n.name) || (!n.name_en.is_empty() && address.contains(&n.name_en))))
+            .filter(|n| {
+                !n.name.is_empty()
+                    && (address.contains(&n.name) || (!n.name_en.is_empty() && address.contains(&n.name_en)))
+            })
             .max_by_key(|n| (n.code.level(), n.name.chars().count(), std::cmp::Reverse(n.code.clone())))
             .map(|n| &n.code)
     }

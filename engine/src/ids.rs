@@ -174,7 +174,11 @@ impl StreamId {
     pub fn new(text: impl Into<String>) -> Result<Self, Error> {
         let text = text.into();
         let (kind, id) = text.split_once('-').ok_or_else(|| Error::invalid("stream", "must be kind-id"))?;
-        if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase()) || token(id).is_some() || text.len() > ID_LEN_MAX {
+        if kind.is_empty()
+            || !kind.bytes().all(|b| b.is_ascii_lowercase())
+            || token(id).is_some()
+            || text.len() > ID_LEN_MAX
+        {
             return Err(Error::invalid("stream", "must be a lower-case kind, '-', and an id"));
         }
         Ok(Self(text))

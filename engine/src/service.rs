@@ -61,7 +61,13 @@ pub trait Aggregate: Default {
     type Event: EventPayload;
     fn stream(id: &Self::Id) -> StreamId;
     fn apply(&mut self, event: &Self::Event, at: Timestamp);
-    fn decide(&self, id: &Self::Id, command: &Self::Command, actor: &Actor, ctx: &Context) -> Result<Vec<Self::Event>, Error>;
+    fn decide(
+        &self,
+        id: &Self::Id,
+        command: &Self::Command,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<Self::Event>, Error>;
 }
 
 impl Aggregate for Ticket {
@@ -74,7 +80,13 @@ impl Aggregate for Ticket {
     fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
         self.evolve(event, at);
     }
-    fn decide(&self, id: &TicketId, command: &TicketCommand, actor: &Actor, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+    fn decide(
+        &self,
+        id: &TicketId,
+        command: &TicketCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<TicketEvent>, Error> {
         Ticket::decide(self, id, command, actor, ctx)
     }
 }
@@ -89,7 +101,13 @@ impl Aggregate for Volunteer {
     fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
         self.evolve(event);
     }
-    fn decide(&self, id: &VolunteerId, command: &VolunteerCommand, actor: &Actor, ctx: &Context) -> Result<Vec<VolunteerEvent>, Error> {
+    fn decide(
+        &self,
+        id: &VolunteerId,
+        command: &VolunteerCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<VolunteerEvent>, Error> {
         Volunteer::decide(self, id, command, actor, ctx)
     }
 }
@@ -229,7 +247,14 @@ impl<S: EventStore> CommandService<S> {
         Err(Error::Contended { stream: stream.to_string(), attempts: ATTEMPTS_MAX })
     }
 
-    fn envelopes<E: EventPayload>(&self, decided: &[E], now: Timestamp, actor: &Actor, command_id: &CommandId, correlation_id: &CorrelationId) -> Vec<NewEvent> {
+    fn envelopes<E: EventPayload>(
+        &self,
+        decided: &[E],
+        now: Timestamp,
+        actor: &Actor,
+        command_id: &CommandId,
+        correlation_id: &CorrelationId,
+    ) -> Vec<NewEvent> {
         let mut ids = self.ids.lock().expect("id generator lock");
         decided
             .iter()
@@ -253,7 +278,8 @@ impl<S: EventStore> CommandService<S> {
             return Err(Error::invalid("command id", format!("was already used for {}", append.stream)));
         }
         let written = self.store.read_stream(stream, append.first_version).await?;
-        let events = written.iter().take((append.last_version - append.first_version + 1) as usize).map(to_new_event).collect();
+        let events =
+            written.iter().take((append.last_version - append.first_version + 1) as usize).map(to_new_event).collect();
         Ok(Outcome { append: Some(append), events })
     }
 }

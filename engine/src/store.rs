@@ -28,9 +28,9 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::envelope::{Hash, NewEvent, RecordedEvent};
 use crate::ids::{CommandId, StreamId};
-use crate::Error;
 
 /// The most events one append may carry.
 pub const APPEND_EVENTS_MAX: usize = 64;
@@ -102,10 +102,18 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<AppendResult, Error>> + Send;
 
     /// The stream's events from `from_version` (1-based) on, in version order.
-    fn read_stream(&self, stream: &StreamId, from_version: u64) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
     /// Up to `max` events at `from_position` or later, in global order.
-    fn read_all(&self, from_position: u64, max: usize) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+    fn read_all(
+        &self,
+        from_position: u64,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
     /// Resolves once an event at `position` or later is readable.
     fn wait_for(&self, position: u64) -> impl Future<Output = Result<(), Error>> + Send;
@@ -219,7 +227,12 @@ impl MemoryStore {
         self.inner.lock().expect("memory store lock").log.clone()
     }
 
-    fn append_now(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    fn append_now(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         validate_append(&events)?;
         let mut guard = self.inner.lock().expect("memory store lock");
         let log = &mut *guard;
@@ -227,9 +240,15 @@ impl MemoryStore {
             return Ok(AppendResult { duplicate: true, ..first.clone() });
         }
         let indices = log.streams.entry(stream.clone()).or_default();
-        let head = indices.last().map_or(StreamHead::default(), |&i| StreamHead { version: log.log[i].version, hash: log.log[i].hash });
+        let head = indices
+            .last()
+            .map_or(StreamHead::default(), |&i| StreamHead { version: log.log[i].version, hash: log.log[i].hash });
         if !expected.matches(head.version) {
-            return Err(Error::WrongExpectedVersion { stream: stream.to_string(), expected: expected.describe(), actual: head.version });
+            return Err(Error::WrongExpectedVersion {
+                stream: stream.to_string(),
+                expected: expected.describe(),
+                actual: head.version,
+            });
         }
         let command_id = events[0].command_id.clone();
         let (mut version, mut prev) = (head.version, head.hash);
@@ -257,7 +276,12 @@ impl MemoryStore {
 }
 
 impl EventStore for MemoryStore {
-    async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         self.append_now(stream, expected, events)
     }
 

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::HandlingMode;
-use crate::envelope::{decode_tagged, encode_tagged, Actor, EventPayload, Role, Schema};
+use crate::envelope::{Actor, EventPayload, Role, Schema, decode_tagged, encode_tagged};
 use crate::grid::{GeoPoint, GridCode, Level};
 use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, VolunteerId};
 use crate::time::{Millis, Timestamp};
@@ -177,22 +177,70 @@ pub enum TicketEvent {
         accept_by: Timestamp,
         resolve_by: Timestamp,
     },
-    Triaged { mode: HandlingMode, item: ItemCode },
-    SelfHandled { worker: ActorId },
-    Offered { round: u32, candidates: Vec<Assignee>, expires_at: Timestamp },
-    OfferExpired { round: u32, reason: ExpiryReason },
-    Accepted { by: Assignee, round: u32 },
-    Declined { by: Assignee, round: u32, reason: String },
-    Started { by: Assignee },
-    NoteAdded { text: String },
-    Escalated { from: Tier, to: Tier, reason: EscalationReason, note: String },
-    Reassigned { to: Assignee, reason: String },
-    Resolved { by: Assignee, result: String, minutes_spent: u32, feedback_by: Timestamp },
-    FeedbackGiven { rating: Rating, comment: String },
-    Reopened { reason: String, resolve_by: Timestamp },
-    Closed { reason: CloseReason },
-    Cancelled { reason: String },
-    MarkedDuplicate { of: TicketId },
+    Triaged {
+        mode: HandlingMode,
+        item: ItemCode,
+    },
+    SelfHandled {
+        worker: ActorId,
+    },
+    Offered {
+        round: u32,
+        candidates: Vec<Assignee>,
+        expires_at: Timestamp,
+    },
+    OfferExpired {
+        round: u32,
+        reason: ExpiryReason,
+    },
+    Accepted {
+        by: Assignee,
+        round: u32,
+    },
+    Declined {
+        by: Assignee,
+        round: u32,
+        reason: String,
+    },
+    Started {
+        by: Assignee,
+    },
+    NoteAdded {
+        text: String,
+    },
+    Escalated {
+        from: Tier,
+        to: Tier,
+        reason: EscalationReason,
+        note: String,
+    },
+    Reassigned {
+        to: Assignee,
+        reason: String,
+    },
+    Resolved {
+        by: Assignee,
+        result: String,
+        minutes_spent: u32,
+        feedback_by: Timestamp,
+    },
+    FeedbackGiven {
+        rating: Rating,
+        comment: String,
+    },
+    Reopened {
+        reason: String,
+        resolve_by: Timestamp,
+    },
+    Closed {
+        reason: CloseReason,
+    },
+    Cancelled {
+        reason: String,
+    },
+    MarkedDuplicate {
+        of: TicketId,
+    },
 }
 
 fn ticket_schema_version(_tag: &str) -> u32 {
@@ -231,22 +279,55 @@ pub enum TicketCommand {
         channel: Channel,
         location: Option<GeoPoint>,
     },
-    Triage { mode: HandlingMode, item: Option<ItemCode> },
+    Triage {
+        mode: HandlingMode,
+        item: Option<ItemCode>,
+    },
     SelfHandle,
-    Offer { candidates: Vec<Assignee>, expires_at: Timestamp },
-    ExpireOffer { round: u32 },
-    AcceptOffer { by: Assignee },
-    DeclineOffer { by: Assignee, reason: String },
+    Offer {
+        candidates: Vec<Assignee>,
+        expires_at: Timestamp,
+    },
+    ExpireOffer {
+        round: u32,
+    },
+    AcceptOffer {
+        by: Assignee,
+    },
+    DeclineOffer {
+        by: Assignee,
+        reason: String,
+    },
     Start,
-    AddNote { text: String },
-    Escalate { reason: EscalationReason, note: String },
-    Assign { to: Assignee, reason: String },
-    Resolve { result: String, minutes_spent: u32 },
-    GiveFeedback { rating: Rating, comment: String },
-    Reopen { reason: String },
+    AddNote {
+        text: String,
+    },
+    Escalate {
+        reason: EscalationReason,
+        note: String,
+    },
+    Assign {
+        to: Assignee,
+        reason: String,
+    },
+    Resolve {
+        result: String,
+        minutes_spent: u32,
+    },
+    GiveFeedback {
+        rating: Rating,
+        comment: String,
+    },
+    Reopen {
+        reason: String,
+    },
     Close,
-    Cancel { reason: String },
-    MarkDuplicate { of: TicketId },
+    Cancel {
+        reason: String,
+    },
+    MarkDuplicate {
+        of: TicketId,
+    },
 }
 
 impl TicketCommand {
@@ -395,7 +476,12 @@ impl Ticket {
             E::Offered { round, candidates, expires_at } => {
                 self.status = Status::Offered;
                 self.offer_rounds = *round;
-                self.offer = Some(Offer { round: *round, candidates: candidates.clone(), declined: vec![], expires_at: *expires_at });
+                self.offer = Some(Offer {
+                    round: *round,
+                    candidates: candidates.clone(),
+                    declined: vec![],
+                    expires_at: *expires_at,
+                });
             }
             E::OfferExpired { .. } => {
                 self.status = Status::Triaged;
@@ -460,7 +546,13 @@ impl Ticket {
     /// Decides what a command does to this ticket: the events to append, or
     /// the reason it is refused. Pure: everything it needs is in `self`,
     /// `actor` and `ctx`.
-    pub fn decide(&self, id: &TicketId, command: &TicketCommand, actor: &Actor, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+    pub fn decide(
+        &self,
+        id: &TicketId,
+        command: &TicketCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<TicketEvent>, Error> {
         use TicketCommand as C;
         if !matches!(command, C::Submit { .. }) && self.status == Status::None {
             return Err(Error::not_found("ticket", id));
@@ -513,7 +605,11 @@ impl Ticket {
                 Ok(vec![TicketEvent::Started { by }])
             }
             C::AddNote { text } => {
-                permit(actor, &[Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System], command.verb())?;
+                permit(
+                    actor,
+                    &[Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System],
+                    command.verb(),
+                )?;
                 if self.status.is_final() {
                     return Err(illegal());
                 }
@@ -567,7 +663,10 @@ impl Ticket {
                     Some(Rating::Unsatisfied) => return Err(illegal()),
                     None if self.feedback_by.is_some_and(|by| ctx.now >= by) => CloseReason::NoFeedback,
                     None => {
-                        return Err(Error::IllegalTransition { command: "close", status: "waiting for the resident's feedback" })
+                        return Err(Error::IllegalTransition {
+                            command: "close",
+                            status: "waiting for the resident's feedback",
+                        });
                     }
                 };
                 Ok(vec![TicketEvent::Closed { reason }])
@@ -618,7 +717,10 @@ impl Ticket {
         let entry = ctx.catalog.item(item)?;
         ctx.grids.require(grid)?;
         if grid.level() < Level::Grid {
-            return Err(Error::invalid("grid", "a ticket is placed in a grid or sub-grid, not a whole street or community"));
+            return Err(Error::invalid(
+                "grid",
+                "a ticket is placed in a grid or sub-grid, not a whole street or community",
+            ));
         }
         Ok(vec![TicketEvent::Submitted {
             ticket: id.clone(),
@@ -668,7 +770,13 @@ impl Ticket {
         Ok(vec![TicketEvent::Offered { round: self.offer_rounds + 1, candidates: candidates.to_vec(), expires_at }])
     }
 
-    fn decide_accept(&self, by: &Assignee, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+    fn decide_accept(
+        &self,
+        by: &Assignee,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
         permit(actor, &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher], command.verb())?;
         if !by.is_spoken_for_by(actor) {
             return Err(Error::NotPermitted { role: actor.role.name(), command: "accept for someone else" });
@@ -694,7 +802,13 @@ impl Ticket {
         Ok(vec![TicketEvent::Accepted { by: by.clone(), round: offer.round }])
     }
 
-    fn decide_decline(&self, by: &Assignee, reason: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+    fn decide_decline(
+        &self,
+        by: &Assignee,
+        reason: &str,
+        actor: &Actor,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
         permit(actor, &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher], command.verb())?;
         if !by.is_spoken_for_by(actor) {
             return Err(Error::NotPermitted { role: actor.role.name(), command: "decline for someone else" });
@@ -713,7 +827,13 @@ impl Ticket {
         Ok(events)
     }
 
-    fn decide_escalate(&self, reason: EscalationReason, note: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+    fn decide_escalate(
+        &self,
+        reason: EscalationReason,
+        note: &str,
+        actor: &Actor,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
         let allowed: &[Role] = match reason {
             EscalationReason::Timeout => &[Role::System, Role::Dispatcher],
             EscalationReason::Difficulty => &[Role::Volunteer, Role::Department, Role::GridWorker, Role::Dispatcher],
@@ -733,13 +853,22 @@ impl Ticket {
         let from = self.tier.unwrap_or(Tier::Grid);
         let to = match reason {
             EscalationReason::Emergency if from != Tier::District => Tier::District,
-            _ => from.above().ok_or(Error::IllegalTransition { command: "escalate", status: "already at the district centre" })?,
+            _ => from
+                .above()
+                .ok_or(Error::IllegalTransition { command: "escalate", status: "already at the district centre" })?,
         };
         let note = bounded_text("note", note, true)?;
         Ok(vec![TicketEvent::Escalated { from, to, reason, note }])
     }
 
-    fn decide_feedback(&self, rating: Rating, comment: &str, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+    fn decide_feedback(
+        &self,
+        rating: Rating,
+        comment: &str,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
         permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
         self.check_own_resident(actor)?;
         if self.status != Status::Resolved {
@@ -755,7 +884,10 @@ impl Ticket {
         let mut events = vec![TicketEvent::FeedbackGiven { rating, comment }];
         if rating == Rating::Unsatisfied {
             let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
-            events.push(TicketEvent::Reopened { reason: "unsatisfied feedback".into(), resolve_by: ctx.now.plus(resolve_within) });
+            events.push(TicketEvent::Reopened {
+                reason: "unsatisfied feedback".into(),
+                resolve_by: ctx.now.plus(resolve_within),
+            });
         }
         Ok(events)
     }

@@ -66,9 +66,8 @@ impl Timestamp {
 
     /// Parses RFC 3339 in UTC: `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`).
     pub fn parse(text: &str) -> Result<Self, Error> {
-        parse_rfc3339(text).ok_or_else(|| {
-            Error::invalid("timestamp", "expected RFC 3339 UTC, like 2026-11-23T08:00:00Z")
-        })?
+        parse_rfc3339(text)
+            .ok_or_else(|| Error::invalid("timestamp", "expected RFC 3339 UTC, like 2026-11-23T08:00:00Z"))?
     }
 }
 
@@ -218,7 +217,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_dates_and_far_years() {
-        for bad in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "1999-12-31T23:59:59Z", "2026-11-23T04:30:12", "x"] {
+        for bad in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "1999-12-31T23:59:59Z", "2026-11-23T04:30:12", "x"]
+        {
             assert!(Timestamp::parse(bad).is_err(), "{bad} should be refused");
         }
     }

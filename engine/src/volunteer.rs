@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{decode_tagged, encode_tagged, Actor, EventPayload, Role, Schema};
+use crate::envelope::{Actor, EventPayload, Role, Schema, decode_tagged, encode_tagged};
 use crate::grid::{GridCode, Level};
 use crate::ids::{Skill, TeamId, TicketId, VolunteerId};
 use crate::ticket::bounded_text;
@@ -22,11 +22,28 @@ pub const OPEN_ORDERS_LIMIT_MAX: u32 = 50;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum VolunteerEvent {
-    Registered { volunteer: VolunteerId, team: TeamId, home_grid: GridCode, skills: BTreeSet<Skill>, open_orders_max: u32 },
-    SkillsChanged { skills: BTreeSet<Skill> },
-    AvailabilityChanged { available: bool },
-    PointsAwarded { points: u64, ticket: Option<TicketId>, reason: String },
-    PointsRedeemed { points: u64, reward: String },
+    Registered {
+        volunteer: VolunteerId,
+        team: TeamId,
+        home_grid: GridCode,
+        skills: BTreeSet<Skill>,
+        open_orders_max: u32,
+    },
+    SkillsChanged {
+        skills: BTreeSet<Skill>,
+    },
+    AvailabilityChanged {
+        available: bool,
+    },
+    PointsAwarded {
+        points: u64,
+        ticket: Option<TicketId>,
+        reason: String,
+    },
+    PointsRedeemed {
+        points: u64,
+        reward: String,
+    },
 }
 
 fn volunteer_schema_version(_tag: &str) -> u32 {
@@ -100,7 +117,13 @@ impl Volunteer {
         }
     }
 
-    pub fn decide(&self, id: &VolunteerId, command: &VolunteerCommand, actor: &Actor, ctx: &Context) -> Result<Vec<VolunteerEvent>, Error> {
+    pub fn decide(
+        &self,
+        id: &VolunteerId,
+        command: &VolunteerCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<VolunteerEvent>, Error> {
         use VolunteerCommand as C;
         let registered = self.id.is_some();
         match command {
@@ -138,7 +161,11 @@ impl Volunteer {
             C::AwardPoints { points, ticket, reason } => {
                 permit(actor, &[Role::System, Role::Dispatcher], "award points")?;
                 check_points(*points)?;
-                Ok(vec![VolunteerEvent::PointsAwarded { points: *points, ticket: ticket.clone(), reason: bounded_text("reason", reason, false)? }])
+                Ok(vec![VolunteerEvent::PointsAwarded {
+                    points: *points,
+                    ticket: ticket.clone(),
+                    reason: bounded_text("reason", reason, false)?,
+                }])
             }
             C::RedeemPoints { points, reward } => {
                 self.permit_self_or_dispatcher(id, actor, "redeem points")?;
@@ -146,7 +173,10 @@ impl Volunteer {
                 if *points > self.points_balance {
                     return Err(Error::InsufficientPoints { balance: self.points_balance, asked: *points });
                 }
-                Ok(vec![VolunteerEvent::PointsRedeemed { points: *points, reward: bounded_text("reward", reward, false)? }])
+                Ok(vec![VolunteerEvent::PointsRedeemed {
+                    points: *points,
+                    reward: bounded_text("reward", reward, false)?,
+                }])
             }
         }
     }
@@ -162,7 +192,11 @@ impl Volunteer {
 }
 
 fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error> {
-    if roles.contains(&actor.role) { Ok(()) } else { Err(Error::NotPermitted { role: actor.role.name(), command: verb }) }
+    if roles.contains(&actor.role) {
+        Ok(())
+    } else {
+        Err(Error::NotPermitted { role: actor.role.name(), command: verb })
+    }
 }
 
 fn check_skills(skills: &BTreeSet<Skill>) -> Result<(), Error> {

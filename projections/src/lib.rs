@@ -27,12 +27,12 @@ use std::fmt;
 
 use serde::Serialize;
 
+use gridloop_engine::Error;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{ItemCode, TicketId};
-use gridloop_engine::ticket::{Rating, Tier, TicketEvent};
+use gridloop_engine::ticket::{Rating, TicketEvent, Tier};
 use gridloop_engine::time::{Millis, Timestamp};
-use gridloop_engine::Error;
 
 /// What the metrics need to know of one ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -139,24 +139,30 @@ impl Metrics {
         let payload: TicketEvent = event.decode()?;
         let at = event.occurred_at;
         if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, tier, .. } = &payload {
-            self.tickets.insert(ticket, TicketFacts {
-                grid: grid.clone(),
-                item: item.clone(),
-                submitted_at: at,
-                accept_by: *accept_by,
-                resolve_by: *resolve_by,
-                accepted_at: None,
-                resolved_at: None,
-                resolved_on_time: false,
-                feedback: None,
-                highest_tier: *tier,
-                closed: false,
-                cancelled_before_acceptance: false,
-                duplicate: false,
-            });
+            self.tickets.insert(
+                ticket,
+                TicketFacts {
+                    grid: grid.clone(),
+                    item: item.clone(),
+                    submitted_at: at,
+                    accept_by: *accept_by,
+                    resolve_by: *resolve_by,
+                    accepted_at: None,
+                    resolved_at: None,
+                    resolved_on_time: false,
+                    feedback: None,
+                    highest_tier: *tier,
+                    closed: false,
+                    cancelled_before_acceptance: false,
+                    duplicate: false,
+                },
+            );
             return Ok(());
         }
-        let facts = self.tickets.get_mut(&ticket).ok_or_else(|| Error::Corrupt(format!("{ticket} has events before its submission")))?;
+        let facts = self
+            .tickets
+            .get_mut(&ticket)
+            .ok_or_else(|| Error::Corrupt(format!("{ticket} has events before its submission")))?;
         fold_facts(facts, &payload, at);
         Ok(())
     }
@@ -168,7 +174,9 @@ impl Metrics {
     /// The rates of a cohort, evaluated as of `as_of`.
     pub fn rates(&self, cohort: &Cohort, as_of: Timestamp) -> Rates {
         let in_cohort = self.tickets.values().filter(|t| {
-            t.submitted_at >= cohort.from && t.submitted_at < cohort.to && cohort.scope.as_ref().is_none_or(|s| t.grid.is_within(s))
+            t.submitted_at >= cohort.from
+                && t.submitted_at < cohort.to
+                && cohort.scope.as_ref().is_none_or(|s| t.grid.is_within(s))
         });
         let mut r = Tally::default();
         for t in in_cohort {

@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use gridloop_engine::Error;
 use gridloop_engine::catalog::{CatalogItem, HandlingMode};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
@@ -30,12 +31,11 @@ use gridloop_engine::ids::{CommandId, Skill, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
 use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock, Outcome};
 use gridloop_engine::store::EventStore;
-use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, Tier, TicketCommand};
-use gridloop_engine::time::{Millis, Timestamp, DAY_MS, MINUTE_MS};
+use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, TicketCommand, Tier};
+use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerCommand;
-use gridloop_engine::Error;
-use gridloop_fixtures::traffic::{day_orders, Order};
 use gridloop_fixtures::District;
+use gridloop_fixtures::traffic::{Order, day_orders};
 use tokio::task::JoinSet;
 
 /// The simulation's time step.
@@ -93,7 +93,11 @@ pub async fn run<S: EventStore>(
     config: &DemoConfig,
     progress: impl Fn(u64, u64),
 ) -> Result<DemoSummary, Error> {
-    if config.days == 0 || config.days > DAYS_MAX || config.orders_per_day == 0 || config.orders_per_day > ORDERS_PER_DAY_MAX {
+    if config.days == 0
+        || config.days > DAYS_MAX
+        || config.orders_per_day == 0
+        || config.orders_per_day > ORDERS_PER_DAY_MAX
+    {
         return Err(Error::invalid("demo", "days must be 1 to 366 and orders per day 1 to 100,000"));
     }
     let clock = Arc::new(ManualClock::new(config.start));
@@ -132,7 +136,8 @@ pub async fn run<S: EventStore>(
             tasks.spawn(async move { sim.advance(script, now).await });
         }
         while let Some(joined) = tasks.join_next().await {
-            let (script, tally) = joined.map_err(|e| Error::Storage(format!("a simulated ticket's task failed: {e}")))?;
+            let (script, tally) =
+                joined.map_err(|e| Error::Storage(format!("a simulated ticket's task failed: {e}")))?;
             summary.commands += tally.commands;
             summary.races_lost += tally.races_lost;
             for code in tally.unexpected {
@@ -305,7 +310,9 @@ impl<S: EventStore> Sim<S> {
             Phase::Triage => self.triage(&mut s, &item, now, &mut tally).await,
             Phase::Cancel => {
                 let actor = resident(&s);
-                self.simple(&mut s, actor, TicketCommand::Cancel { reason: "已自行解决".into() }, &mut tally).await.map(|_| s.done())
+                self.simple(&mut s, actor, TicketCommand::Cancel { reason: "已自行解决".into() }, &mut tally)
+                    .await
+                    .map(|_| s.done())
             }
             Phase::MarkDuplicate => {
                 let of = TicketId::from_number(s.number() - 1);
@@ -325,7 +332,9 @@ impl<S: EventStore> Sim<S> {
                 let actor = dispatcher(&s.order.grid, Tier::Community);
                 self.simple(&mut s, actor, TicketCommand::Close, &mut tally).await.map(|_| s.done())
             }
-            Phase::CloseWithoutFeedback => self.simple(&mut s, Actor::system(), TicketCommand::Close, &mut tally).await.map(|_| s.done()),
+            Phase::CloseWithoutFeedback => {
+                self.simple(&mut s, Actor::system(), TicketCommand::Close, &mut tally).await.map(|_| s.done())
+            }
         };
         if let Err(error) = result {
             tally.unexpected.push(error.code().to_string());
@@ -335,7 +344,13 @@ impl<S: EventStore> Sim<S> {
         (s, tally)
     }
 
-    async fn send(&self, s: &mut Script, actor: Actor, command: TicketCommand, tally: &mut Tally) -> Result<Outcome, Error> {
+    async fn send(
+        &self,
+        s: &mut Script,
+        actor: Actor,
+        command: TicketCommand,
+        tally: &mut Tally,
+    ) -> Result<Outcome, Error> {
         s.sent += 1;
         tally.commands += 1;
         let envelope = Envelope {
@@ -347,14 +362,23 @@ impl<S: EventStore> Sim<S> {
         self.service.execute(envelope).await
     }
 
-    async fn simple(&self, s: &mut Script, actor: Actor, command: TicketCommand, tally: &mut Tally) -> Result<(), Error> {
+    async fn simple(
+        &self,
+        s: &mut Script,
+        actor: Actor,
+        command: TicketCommand,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
         self.send(s, actor, command, tally).await.map(|_| ())
     }
 
     async fn submit(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
         let o = &s.order;
         let actor = if o.channel == Channel::Patrol {
-            Actor { role: Role::GridWorker, id: self.district.grid_worker_for(&o.grid).expect("every grid has a worker").clone() }
+            Actor {
+                role: Role::GridWorker,
+                id: self.district.grid_worker_for(&o.grid).expect("every grid has a worker").clone(),
+            }
         } else {
             resident(s)
         };
@@ -386,7 +410,8 @@ impl<S: EventStore> Sim<S> {
 
     async fn triage(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
         let mode = if item.dispatchable_to_grid() { item.mode } else { HandlingMode::Department };
-        self.send(s, dispatcher(&s.order.grid, Tier::Community), TicketCommand::Triage { mode, item: None }, tally).await?;
+        self.send(s, dispatcher(&s.order.grid, Tier::Community), TicketCommand::Triage { mode, item: None }, tally)
+            .await?;
         match mode {
             HandlingMode::SelfHandle => {
                 let wait = s.minutes(10, 120);
@@ -417,7 +442,13 @@ impl<S: EventStore> Sim<S> {
         }
         let expires_at = now.plus(OFFER_WINDOW);
         let offered: Vec<Assignee> = candidates.iter().map(|v| Assignee::Volunteer(v.clone())).collect();
-        self.send(s, dispatcher(&s.order.grid, s.tier), TicketCommand::Offer { candidates: offered, expires_at }, tally).await?;
+        self.send(
+            s,
+            dispatcher(&s.order.grid, s.tier),
+            TicketCommand::Offer { candidates: offered, expires_at },
+            tally,
+        )
+        .await?;
         s.round += 1;
         s.offer_expires = expires_at;
         s.answers = candidates
@@ -473,7 +504,14 @@ impl<S: EventStore> Sim<S> {
         let mut offer_closed = false;
         for answer in due.iter().filter(|a| !a.accept) {
             let by = Assignee::Volunteer(answer.volunteer.clone());
-            let outcome = self.send(s, volunteer(&answer.volunteer), TicketCommand::DeclineOffer { by, reason: "时间冲突".into() }, tally).await?;
+            let outcome = self
+                .send(
+                    s,
+                    volunteer(&answer.volunteer),
+                    TicketCommand::DeclineOffer { by, reason: "时间冲突".into() },
+                    tally,
+                )
+                .await?;
             offer_closed |= outcome.events.iter().any(|e| e.schema.name == "ticket.offer_expired");
         }
         let racers: Vec<&Answer> = due.iter().filter(|a| a.accept).collect();
@@ -540,7 +578,13 @@ impl<S: EventStore> Sim<S> {
         Ok(())
     }
 
-    async fn escalate(&self, s: &mut Script, reason: EscalationReason, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
+    async fn escalate(
+        &self,
+        s: &mut Script,
+        reason: EscalationReason,
+        now: Timestamp,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
         self.send(s, Actor::system(), TicketCommand::Escalate { reason, note: "期限已过".into() }, tally).await?;
         s.tier = s.tier.above().unwrap_or(Tier::District);
         s.holder = None;
@@ -559,7 +603,13 @@ impl<S: EventStore> Sim<S> {
             _ => Assignee::Department(item.department.clone()),
         };
         if s.holder.as_ref() != Some(&to) {
-            self.send(s, dispatcher(&s.order.grid, s.tier), TicketCommand::Assign { to: to.clone(), reason: "按类别派单".into() }, tally).await?;
+            self.send(
+                s,
+                dispatcher(&s.order.grid, s.tier),
+                TicketCommand::Assign { to: to.clone(), reason: "按类别派单".into() },
+                tally,
+            )
+            .await?;
         }
         s.holder = Some(to);
         self.schedule_resolution(s, now);
@@ -578,7 +628,11 @@ impl<S: EventStore> Sim<S> {
     fn schedule_resolution(&self, s: &mut Script, now: Timestamp) {
         let window = s.resolve_by.since(now).0.max(STEP.0 * 4);
         let late = s.rng.chance(125) && s.tier < Tier::District;
-        let at = if late { s.resolve_by.plus(Millis(window / 4 + STEP.0)) } else { now.plus(Millis(window / 10 + s.rng.below(window * 7 / 10))) };
+        let at = if late {
+            s.resolve_by.plus(Millis(window / 4 + STEP.0))
+        } else {
+            now.plus(Millis(window / 10 + s.rng.below(window * 7 / 10)))
+        };
         if late {
             let resolve_by = s.resolve_by;
             s.next(Phase::EscalateTimeout, resolve_by);
@@ -587,10 +641,22 @@ impl<S: EventStore> Sim<S> {
         }
     }
 
-    async fn resolve(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
+    async fn resolve(
+        &self,
+        s: &mut Script,
+        item: &CatalogItem,
+        now: Timestamp,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
         let holder = s.holder.clone().expect("resolved tickets are held");
         let minutes_spent = 20 + s.rng.below(220) as u32;
-        self.send(s, speaker(&holder, &s.order.grid, s.tier), TicketCommand::Resolve { result: "已处理完毕".into(), minutes_spent }, tally).await?;
+        self.send(
+            s,
+            speaker(&holder, &s.order.grid, s.tier),
+            TicketCommand::Resolve { result: "已处理完毕".into(), minutes_spent },
+            tally,
+        )
+        .await?;
         s.feedback_by = now.plus(item.sla.feedback_window);
         if s.rng.chance(700) {
             let latest = item.sla.feedback_window.0 * 8 / 10 / MINUTE_MS;
@@ -603,7 +669,13 @@ impl<S: EventStore> Sim<S> {
         Ok(())
     }
 
-    async fn feedback(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
+    async fn feedback(
+        &self,
+        s: &mut Script,
+        item: &CatalogItem,
+        now: Timestamp,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
         let roll = s.rng.below(100);
         let rating = match roll {
             _ if s.reopened => Rating::Satisfied,
@@ -624,7 +696,6 @@ impl<S: EventStore> Sim<S> {
         }
         Ok(())
     }
-
 }
 
 /// Awards points to the volunteers who resolved closed tickets, reading the
@@ -642,7 +713,9 @@ pub async fn award_points<S: EventStore>(service: &CommandService<S>) -> Result<
             let ticket = event.stream.id().to_string();
             match event.schema.name.as_str() {
                 "ticket.resolved" => {
-                    if let Some(v) = event.payload["by"]["id"].as_str().filter(|_| event.payload["by"]["kind"] == "volunteer") {
+                    if let Some(v) =
+                        event.payload["by"]["id"].as_str().filter(|_| event.payload["by"]["kind"] == "volunteer")
+                    {
                         holders.insert(ticket, VolunteerId::new(v)?);
                     } else {
                         holders.remove(&ticket);
@@ -662,7 +735,11 @@ pub async fn award_points<S: EventStore>(service: &CommandService<S>) -> Result<
                         actor: Actor::system(),
                         command: Command::Volunteer {
                             id: volunteer,
-                            command: VolunteerCommand::AwardPoints { points: u64::from(item.points), ticket: Some(ticket_id), reason: item.name.clone() },
+                            command: VolunteerCommand::AwardPoints {
+                                points: u64::from(item.points),
+                                ticket: Some(ticket_id),
+                                reason: item.name.clone(),
+                            },
                         },
                     };
                     if !service.execute(envelope).await?.is_duplicate() {
@@ -677,7 +754,10 @@ pub async fn award_points<S: EventStore>(service: &CommandService<S>) -> Result<
 }
 
 fn resident(s: &Script) -> Actor {
-    Actor { role: Role::Resident, id: gridloop_engine::ids::ActorId::new(s.order.resident.as_str()).expect("resident ids are actor ids") }
+    Actor {
+        role: Role::Resident,
+        id: gridloop_engine::ids::ActorId::new(s.order.resident.as_str()).expect("resident ids are actor ids"),
+    }
 }
 
 fn volunteer(id: &VolunteerId) -> Actor {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -84,7 +84,8 @@ fn install_tracing() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     match cli.command {
         Cmd::Demo { days, seed, orders_per_day, data } => runtime.block_on(run_demo(days, seed, orders_per_day, data)),
         Cmd::Metrics { as_of, json, data } => runtime.block_on(run_metrics(as_of, json, data)),
@@ -140,7 +141,11 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     println!(
         "\ntickets ordered in the {days} days, as of {} when {}:",
         summary.end,
-        if summary.open == 0 { "the last one was closed".to_string() } else { format!("{} were still open", summary.open) }
+        if summary.open == 0 {
+            "the last one was closed".to_string()
+        } else {
+            format!("{} were still open", summary.open)
+        }
     );
     let rows = report::rates_by_street(&metrics, &district.world.grids, summary.orders_end, summary.end);
     print!("{}", report::rates_table(&rows));
@@ -165,7 +170,8 @@ async fn run_metrics(as_of: Option<String>, json: bool, data: DataDir) -> Result
     let as_of = as_of.plus(gridloop_engine::time::Millis(1));
     let rows = report::rates_by_street(&metrics, &district.world.grids, as_of, as_of);
     if json {
-        let rows: Vec<serde_json::Value> = rows.iter().map(|(place, rates)| serde_json::json!({ "place": place, "rates": rates })).collect();
+        let rows: Vec<serde_json::Value> =
+            rows.iter().map(|(place, rates)| serde_json::json!({ "place": place, "rates": rates })).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         print!("{}", report::rates_table(&rows));
@@ -175,7 +181,8 @@ async fn run_metrics(as_of: Option<String>, json: bool, data: DataDir) -> Result
 
 fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(what);
     bar

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
+use gridloop_engine::Error;
 use gridloop_engine::grid::{GridTree, Level};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
-use gridloop_engine::Error;
 use gridloop_projections::{Cohort, Metrics, Rate, Rates};
 
 /// Folds the whole log into the metrics, calling `progress(position, head)`
@@ -29,7 +29,12 @@ pub async fn fold_metrics<S: EventStore>(store: &S, progress: impl Fn(u64)) -> R
 
 /// One row per street and a district total, for every ticket submitted
 /// before `submitted_before`, evaluated as of `as_of`.
-pub fn rates_by_street(metrics: &Metrics, grids: &GridTree, submitted_before: Timestamp, as_of: Timestamp) -> Vec<(String, Rates)> {
+pub fn rates_by_street(
+    metrics: &Metrics,
+    grids: &GridTree,
+    submitted_before: Timestamp,
+    as_of: Timestamp,
+) -> Vec<(String, Rates)> {
     let from = Timestamp::from_millis(946_684_800_000).expect("year 2000 is in range");
     let cohort = |scope| Cohort { from, to: submitted_before, scope };
     let mut rows: Vec<(String, Rates)> = grids
@@ -44,7 +49,11 @@ pub fn rates_by_street(metrics: &Metrics, grids: &GridTree, submitted_before: Ti
 pub fn rates_table(rows: &[(String, Rates)]) -> String {
     let mut out = String::new();
     let header = ["place", "tickets", "accepted", "resolved", "on time", "satisfied", "in-grid", "closed"];
-    let _ = writeln!(out, "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7]);
+    let _ = writeln!(
+        out,
+        "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7]
+    );
     for (place, r) in rows {
         let _ = writeln!(
             out,

@@ -18,9 +18,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gridloop_engine::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode, Sla};
-use gridloop_engine::envelope::{verify_stream, Actor, NewEvent, Role, Schema};
+use gridloop_engine::envelope::{Actor, NewEvent, Role, Schema, verify_stream};
 use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, GridTree};
-use gridloop_engine::ids::{CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{
+    CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TicketId, VolunteerId,
+};
 use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
 use gridloop_engine::store::{EventStore, ExpectedVersion};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
@@ -61,7 +63,8 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// A new event with a payload of `n`, under `command`, with a unique id.
 pub fn event(command: &str, n: u64) -> NewEvent {
     NewEvent {
-        event_id: gridloop_engine::rng::SplitMix64::new(NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).uuid_v7(1_800_000_000_000),
+        event_id: gridloop_engine::rng::SplitMix64::new(NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            .uuid_v7(1_800_000_000_000),
         occurred_at: Timestamp::from_millis(1_800_000_000_000).expect("valid"),
         actor: Actor::system(),
         command_id: CommandId::new(command).expect("valid command id"),
@@ -85,7 +88,8 @@ async fn log_len<S: EventStore>(store: &S) -> usize {
 
 pub async fn expected_version_semantics<S: EventStore>(store: S) {
     let s = stream("ev");
-    let first = store.append(&s, ExpectedVersion::NoStream, vec![event("c1", 1)]).await.expect("NoStream on a new stream");
+    let first =
+        store.append(&s, ExpectedVersion::NoStream, vec![event("c1", 1)]).await.expect("NoStream on a new stream");
     assert_eq!((first.first_version, first.last_version, first.duplicate), (1, 1, false));
     assert_conflict(store.append(&s, ExpectedVersion::NoStream, vec![event("c2", 2)]).await);
     assert_conflict(store.append(&s, ExpectedVersion::Exact(0), vec![event("c3", 3)]).await);
@@ -94,7 +98,10 @@ pub async fn expected_version_semantics<S: EventStore>(store: S) {
     assert_eq!(second.last_version, 2);
     let third = store.append(&s, ExpectedVersion::Any, vec![event("c6", 6)]).await.expect("Any");
     assert_eq!(third.last_version, 3);
-    store.append(&stream("ev2"), ExpectedVersion::Exact(0), vec![event("c7", 7)]).await.expect("Exact(0) on a new stream");
+    store
+        .append(&stream("ev2"), ExpectedVersion::Exact(0), vec![event("c7", 7)])
+        .await
+        .expect("Exact(0) on a new stream");
     let versions: Vec<u64> = store.read_stream(&s, 1).await.expect("read").iter().map(|e| e.version).collect();
     assert_eq!(versions, [1, 2, 3]);
     let tail: Vec<u64> = store.read_stream(&s, 2).await.expect("read").iter().map(|e| e.version).collect();
@@ -134,7 +141,10 @@ pub async fn refused_appends_write_nothing<S: EventStore>(store: S) {
 pub async fn read_all_pages_cover_the_log_once<S: EventStore>(store: S) {
     for i in 0..30u64 {
         let s = stream(&format!("page{}", i % 4));
-        store.append(&s, ExpectedVersion::Any, vec![event(&format!("p{i}"), i), event(&format!("p{i}"), i + 100)]).await.expect("append");
+        store
+            .append(&s, ExpectedVersion::Any, vec![event(&format!("p{i}"), i), event(&format!("p{i}"), i + 100)])
+            .await
+            .expect("append");
     }
     let all = store.read_all(1, usize::MAX).await.expect("read_all");
     assert_eq!(all.len(), 60);
@@ -171,12 +181,18 @@ pub async fn hash_chain_links_every_stream<S: EventStore>(store: S) {
 
 pub async fn repeated_command_id_returns_first_result<S: EventStore>(store: S) {
     let s = stream("idem");
-    let first = store.append(&s, ExpectedVersion::NoStream, vec![event("same", 1), event("same", 2)]).await.expect("first");
+    let first =
+        store.append(&s, ExpectedVersion::NoStream, vec![event("same", 1), event("same", 2)]).await.expect("first");
     let before = log_len(&store).await;
-    let again = store.append(&s, ExpectedVersion::NoStream, vec![event("same", 1), event("same", 2)]).await.expect("repeat");
+    let again =
+        store.append(&s, ExpectedVersion::NoStream, vec![event("same", 1), event("same", 2)]).await.expect("repeat");
     assert!(again.duplicate);
-    assert_eq!((again.first_version, again.last_version, again.position), (first.first_version, first.last_version, first.position));
-    let other_stream = store.append(&stream("idem2"), ExpectedVersion::Any, vec![event("same", 3)]).await.expect("repeat elsewhere");
+    assert_eq!(
+        (again.first_version, again.last_version, again.position),
+        (first.first_version, first.last_version, first.position)
+    );
+    let other_stream =
+        store.append(&stream("idem2"), ExpectedVersion::Any, vec![event("same", 3)]).await.expect("repeat elsewhere");
     assert!(other_stream.duplicate && other_stream.stream == s, "the first result names the first stream");
     assert_eq!(log_len(&store).await, before, "a repeat writes nothing");
 }
@@ -248,7 +264,11 @@ pub fn tiny_world() -> World {
             mode: HandlingMode::Volunteer,
             department,
             skills: vec![Skill::new("elderly_care").expect("valid")],
-            sla: Sla { accept_within: Millis::hours(2), resolve_within: Millis::days(2), feedback_window: Millis::days(3) },
+            sla: Sla {
+                accept_within: Millis::hours(2),
+                resolve_within: Millis::days(2),
+                feedback_window: Millis::days(3),
+            },
             points: 10,
             admitted: true,
             emergency: false,

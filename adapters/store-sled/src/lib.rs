@@ -37,10 +37,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use gridloop_engine::Error as EngineError;
 use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
 use gridloop_engine::ids::{CommandId, StreamId};
-use gridloop_engine::store::{validate_append, AppendResult, EventStore, ExpectedVersion, READ_BATCH_MAX};
-use gridloop_engine::Error as EngineError;
+use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, READ_BATCH_MAX, validate_append};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// The most appends one group commit takes.
@@ -104,7 +104,8 @@ impl SledStore {
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| open_error(dir, e))?;
-        let next_position = last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
+        let next_position =
+            last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
         let (durable_tx, durable) = watch::channel(next_position - 1);
         let (requests, receiver) = mpsc::unbounded_channel();
         let writer = Writer { db: db.clone(), next_position, durable: durable_tx };
@@ -143,7 +144,12 @@ impl Drop for Inner {
 }
 
 impl EventStore for SledStore {
-    async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, EngineError> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, EngineError> {
         validate_append(&events)?;
         let (reply, answer) = oneshot::channel();
         let request = Request { stream: stream.clone(), expected, events, reply };
@@ -264,7 +270,12 @@ impl Writer {
         }
     }
 
-    fn plan(&mut self, request: &Request, batch: &mut sled::Batch, pending: &mut Pending) -> Result<AppendResult, EngineError> {
+    fn plan(
+        &mut self,
+        request: &Request,
+        batch: &mut sled::Batch,
+        pending: &mut Pending,
+    ) -> Result<AppendResult, EngineError> {
         let command = &request.events[0].command_id;
         if let Some(first) = self.earlier_result(command, pending)? {
             return Ok(AppendResult { duplicate: true, ..first });
@@ -311,7 +322,9 @@ impl Writer {
             return Ok(Some(result.clone()));
         }
         let Some(bytes) = self.db.get(command_key(command)).map_err(storage)? else { return Ok(None) };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| EngineError::Corrupt(format!("command index of {command}: {e}")))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| EngineError::Corrupt(format!("command index of {command}: {e}")))
     }
 
     fn stored_head(&self, stream: &StreamId) -> Result<Head, EngineError> {
@@ -380,19 +393,28 @@ fn prepare_directory(dir: &Path) -> Result<(), SledStoreError> {
     let marker = dir.join(MARKER_FILE);
     if dir.exists() {
         if !dir.is_dir() {
-            return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: "a file, not a directory".into() });
+            return Err(SledStoreError::NotADataDirectory {
+                path: dir.to_path_buf(),
+                found: "a file, not a directory".into(),
+            });
         }
         if marker.exists() {
             let text = std::fs::read_to_string(&marker).map_err(io)?;
             if text != MARKER_TEXT {
-                return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: "a GRIDLOOP marker of another format".into() });
+                return Err(SledStoreError::NotADataDirectory {
+                    path: dir.to_path_buf(),
+                    found: "a GRIDLOOP marker of another format".into(),
+                });
             }
             return Ok(());
         }
         let mut entries = std::fs::read_dir(dir).map_err(io)?;
         if let Some(entry) = entries.next() {
             let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
-            return Err(SledStoreError::NotADataDirectory { path: dir.to_path_buf(), found: format!("for example {name:?}") });
+            return Err(SledStoreError::NotADataDirectory {
+                path: dir.to_path_buf(),
+                found: format!("for example {name:?}"),
+            });
         }
     } else {
         std::fs::create_dir_all(dir).map_err(io)?;

@@ -69,10 +69,26 @@ pub mod support {
     pub const CIVIL_AFFAIRS: &str = "civil_affairs";
     pub const URBAN_MANAGEMENT: &str = "urban_management";
 
-    pub const VISIT_SLA: Sla = Sla { accept_within: Millis(2 * 3_600_000), resolve_within: Millis(2 * 86_400_000), feedback_window: Millis(3 * 86_400_000) };
-    pub const FLYERS_SLA: Sla = Sla { accept_within: Millis(3_600_000), resolve_within: Millis(86_400_000), feedback_window: Millis(2 * 86_400_000) };
-    pub const STREET_LIGHT_SLA: Sla = Sla { accept_within: Millis(4 * 3_600_000), resolve_within: Millis(5 * 86_400_000), feedback_window: Millis(5 * 86_400_000) };
-    pub const UNREVIEWED_SLA: Sla = Sla { accept_within: Millis(8 * 3_600_000), resolve_within: Millis(10 * 86_400_000), feedback_window: Millis(7 * 86_400_000) };
+    pub const VISIT_SLA: Sla = Sla {
+        accept_within: Millis(2 * 3_600_000),
+        resolve_within: Millis(2 * 86_400_000),
+        feedback_window: Millis(3 * 86_400_000),
+    };
+    pub const FLYERS_SLA: Sla = Sla {
+        accept_within: Millis(3_600_000),
+        resolve_within: Millis(86_400_000),
+        feedback_window: Millis(2 * 86_400_000),
+    };
+    pub const STREET_LIGHT_SLA: Sla = Sla {
+        accept_within: Millis(4 * 3_600_000),
+        resolve_within: Millis(5 * 86_400_000),
+        feedback_window: Millis(5 * 86_400_000),
+    };
+    pub const UNREVIEWED_SLA: Sla = Sla {
+        accept_within: Millis(8 * 3_600_000),
+        resolve_within: Millis(10 * 86_400_000),
+        feedback_window: Millis(7 * 86_400_000),
+    };
 
     pub fn world() -> &'static World {
         static WORLD: OnceLock<World> = OnceLock::new();
@@ -81,15 +97,18 @@ pub mod support {
 
     fn build_world() -> World {
         let p = |lon, lat| GeoPoint { lon, lat };
-        let node = |code: &str, kind: Option<GridKind>, form: Option<PropertyForm>, class: Option<u8>, x0: i32, x1: i32| GridNode {
-            code: GridCode::parse(code).expect("valid code"),
-            name: format!("网格 {code}"),
-            name_en: format!("Grid {code}"),
-            kind,
-            property_form: form,
-            management_class: class,
-            boundary: vec![p(x0, 0), p(x1, 0), p(x1, 1_000), p(x0, 1_000)],
-        };
+        let node =
+            |code: &str, kind: Option<GridKind>, form: Option<PropertyForm>, class: Option<u8>, x0: i32, x1: i32| {
+                GridNode {
+                    code: GridCode::parse(code).expect("valid code"),
+                    name: format!("网格 {code}"),
+                    name_en: format!("Grid {code}"),
+                    kind,
+                    property_form: form,
+                    management_class: class,
+                    boundary: vec![p(x0, 0), p(x1, 0), p(x1, 1_000), p(x0, 1_000)],
+                }
+            };
         let grids = GridTree::new([
             node(DISTRICT, None, None, None, 0, 4_000),
             node(STREET, None, None, None, 0, 4_000),
@@ -101,7 +120,11 @@ pub mod support {
             node(FAR_GRID, Some(GridKind::Exclusive), Some(PropertyForm::Mixed), Some(3), 2_000, 4_000),
         ])
         .expect("the test district is a valid tree");
-        let department = |code: &str, name: &str, name_en: &str| Department { code: dept_id(code), name: name.into(), name_en: name_en.into() };
+        let department = |code: &str, name: &str, name_en: &str| Department {
+            code: dept_id(code),
+            name: name.into(),
+            name_en: name_en.into(),
+        };
         let item = |code: &str, name: &str, category, mode, dept: &str, skills: &[&str], sla, admitted| CatalogItem {
             code: item_code(code),
             name: name.into(),
@@ -116,12 +139,51 @@ pub mod support {
             emergency: false,
         };
         let catalog = Catalog::new(
-            vec![department(CIVIL_AFFAIRS, "民政", "Civil affairs"), department(URBAN_MANAGEMENT, "城管", "Urban management")],
             vec![
-                item(VISIT, "探访", Category::CommunityService, HandlingMode::Volunteer, CIVIL_AFFAIRS, &["elderly_care"], VISIT_SLA, true),
-                item(FLYERS, "清理小广告", Category::GridPatrol, HandlingMode::SelfHandle, URBAN_MANAGEMENT, &[], FLYERS_SLA, true),
-                item(STREET_LIGHT, "路灯维修", Category::StreetCommunityCoordination, HandlingMode::Department, URBAN_MANAGEMENT, &["electrician"], STREET_LIGHT_SLA, true),
-                item(UNREVIEWED, "违建核查", Category::StreetCommunityCoordination, HandlingMode::Department, URBAN_MANAGEMENT, &[], UNREVIEWED_SLA, false),
+                department(CIVIL_AFFAIRS, "民政", "Civil affairs"),
+                department(URBAN_MANAGEMENT, "城管", "Urban management"),
+            ],
+            vec![
+                item(
+                    VISIT,
+                    "探访",
+                    Category::CommunityService,
+                    HandlingMode::Volunteer,
+                    CIVIL_AFFAIRS,
+                    &["elderly_care"],
+                    VISIT_SLA,
+                    true,
+                ),
+                item(
+                    FLYERS,
+                    "清理小广告",
+                    Category::GridPatrol,
+                    HandlingMode::SelfHandle,
+                    URBAN_MANAGEMENT,
+                    &[],
+                    FLYERS_SLA,
+                    true,
+                ),
+                item(
+                    STREET_LIGHT,
+                    "路灯维修",
+                    Category::StreetCommunityCoordination,
+                    HandlingMode::Department,
+                    URBAN_MANAGEMENT,
+                    &["electrician"],
+                    STREET_LIGHT_SLA,
+                    true,
+                ),
+                item(
+                    UNREVIEWED,
+                    "违建核查",
+                    Category::StreetCommunityCoordination,
+                    HandlingMode::Department,
+                    URBAN_MANAGEMENT,
+                    &[],
+                    UNREVIEWED_SLA,
+                    false,
+                ),
             ],
         )
         .expect("the test catalog is valid");
@@ -346,7 +408,10 @@ pub mod support {
     /// Resolved and closed, the resident satisfied.
     pub fn h_closed() -> Vec<TicketEvent> {
         let mut h = h_resolved();
-        h.push(TicketEvent::FeedbackGiven { rating: gridloop_engine::ticket::Rating::Satisfied, comment: String::new() });
+        h.push(TicketEvent::FeedbackGiven {
+            rating: gridloop_engine::ticket::Rating::Satisfied,
+            comment: String::new(),
+        });
         h.push(TicketEvent::Closed { reason: gridloop_engine::ticket::CloseReason::Confirmed });
         h
     }
@@ -366,7 +431,12 @@ pub mod support {
         let mut from = Tier::Grid;
         while from < to {
             let next = from.above().expect("below the district");
-            h.push(TicketEvent::Escalated { from, to: next, reason: gridloop_engine::ticket::EscalationReason::Timeout, note: String::new() });
+            h.push(TicketEvent::Escalated {
+                from,
+                to: next,
+                reason: gridloop_engine::ticket::EscalationReason::Timeout,
+                note: String::new(),
+            });
             from = next;
         }
         h
@@ -389,7 +459,13 @@ pub mod support {
 
     /// V-1 of team TM-1, living in `GRID`, an elderly carer and driver.
     pub fn registered() -> VolunteerEvent {
-        VolunteerEvent::Registered { volunteer: vid(1), team: team_id(1), home_grid: grid(GRID), skills: skills(&["elderly_care", "driving"]), open_orders_max: 3 }
+        VolunteerEvent::Registered {
+            volunteer: vid(1),
+            team: team_id(1),
+            home_grid: grid(GRID),
+            skills: skills(&["elderly_care", "driving"]),
+            open_orders_max: 3,
+        }
     }
     pub fn awarded(points: u64) -> VolunteerEvent {
         VolunteerEvent::PointsAwarded { points, ticket: Some(tid(1)), reason: "探访".into() }
@@ -406,7 +482,13 @@ pub mod support {
         /// The instance the scenarios talk about: T-1, V-1.
         fn default_id() -> Self::Id;
         fn apply(&mut self, event: &Self::Event, at: Timestamp);
-        fn decide(&self, id: &Self::Id, command: &Self::Command, actor: &Actor, ctx: &Context) -> Result<Vec<Self::Event>, Error>;
+        fn decide(
+            &self,
+            id: &Self::Id,
+            command: &Self::Command,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<Self::Event>, Error>;
         fn version(&self) -> u64;
     }
 
@@ -420,7 +502,13 @@ pub mod support {
         fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
             Ticket::evolve(self, event, at);
         }
-        fn decide(&self, id: &TicketId, command: &TicketCommand, actor: &Actor, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+        fn decide(
+            &self,
+            id: &TicketId,
+            command: &TicketCommand,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<TicketEvent>, Error> {
             Ticket::decide(self, id, command, actor, ctx)
         }
         fn version(&self) -> u64 {
@@ -438,7 +526,13 @@ pub mod support {
         fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
             Volunteer::evolve(self, event);
         }
-        fn decide(&self, id: &VolunteerId, command: &VolunteerCommand, actor: &Actor, ctx: &Context) -> Result<Vec<VolunteerEvent>, Error> {
+        fn decide(
+            &self,
+            id: &VolunteerId,
+            command: &VolunteerCommand,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<VolunteerEvent>, Error> {
             Volunteer::decide(self, id, command, actor, ctx)
         }
         fn version(&self) -> u64 {
@@ -526,7 +620,11 @@ pub mod support {
         pub fn then(self, expected: &[A::Event]) -> A {
             match self.decide() {
                 Ok(events) => {
-                    assert_eq!(events, expected, "\n{:?} by {:?} at {} decided other events", self.command, self.actor, self.now);
+                    assert_eq!(
+                        events, expected,
+                        "\n{:?} by {:?} at {} decided other events",
+                        self.command, self.actor, self.now
+                    );
                     let mut state = self.state;
                     let before = state.version();
                     for event in &events {
@@ -542,9 +640,18 @@ pub mod support {
         #[track_caller]
         pub fn then_refused(self, check: impl FnOnce(&Error) -> bool) -> Error {
             match self.decide() {
-                Ok(events) => panic!("\n{:?} by {:?} at {} should be refused, but decided {events:?}", self.command, self.actor, self.now),
+                Ok(events) => panic!(
+                    "\n{:?} by {:?} at {} should be refused, but decided {events:?}",
+                    self.command, self.actor, self.now
+                ),
                 Err(e) => {
-                    assert!(check(&e), "\n{:?} by {:?} at {} was refused with an unexpected error: {e:?} ({e})", self.command, self.actor, self.now);
+                    assert!(
+                        check(&e),
+                        "\n{:?} by {:?} at {} was refused with an unexpected error: {e:?} ({e})",
+                        self.command,
+                        self.actor,
+                        self.now
+                    );
                     e
                 }
             }
@@ -554,7 +661,9 @@ pub mod support {
         pub fn then_error(self, expected: Error) {
             let (command, actor, now) = (format!("{:?}", self.command), self.actor.clone(), self.now);
             match self.decide() {
-                Ok(events) => panic!("\n{command} by {actor:?} at {now} should be refused with {expected:?}, but decided {events:?}"),
+                Ok(events) => panic!(
+                    "\n{command} by {actor:?} at {now} should be refused with {expected:?}, but decided {events:?}"
+                ),
                 Err(e) => assert_eq!(e, expected, "\n{command} by {actor:?} at {now}"),
             }
         }

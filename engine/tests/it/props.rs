@@ -21,13 +21,16 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 
 use gridloop_engine::catalog::HandlingMode;
-use gridloop_engine::envelope::{verify_stream, Actor, EventPayload, Hash, NewEvent, RecordedEvent, Role, Schema};
+use gridloop_engine::envelope::{Actor, EventPayload, Hash, NewEvent, RecordedEvent, Role, Schema, verify_stream};
 use gridloop_engine::grid::{GeoPoint, GridCode};
-use gridloop_engine::ids::{ActorId, CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TeamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{
+    ActorId, CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TeamId, TicketId,
+    VolunteerId,
+};
 use gridloop_engine::rng::SplitMix64;
 use gridloop_engine::ticket::{
-    Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, Rating, Status, Ticket, TicketCommand, TicketEvent, Tier, Urgency,
-    MINUTES_SPENT_MAX, OFFER_CANDIDATES_MAX, OFFER_ROUNDS_MAX,
+    Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, MINUTES_SPENT_MAX, OFFER_CANDIDATES_MAX,
+    OFFER_ROUNDS_MAX, Rating, Status, Ticket, TicketCommand, TicketEvent, Tier, Urgency,
 };
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerEvent;
@@ -113,12 +116,13 @@ fn arb_item_code() -> impl Strategy<Value = ItemCode> {
 }
 
 fn arb_place() -> impl Strategy<Value = GridCode> {
-    prop_oneof![6 => Just(GRID), 2 => Just(SUB_GRID), 1 => Just(OTHER_GRID), 1 => Just(STREET), 1 => Just(UNKNOWN_GRID)].prop_map(grid)
+    prop_oneof![6 => Just(GRID), 2 => Just(SUB_GRID), 1 => Just(OTHER_GRID), 1 => Just(STREET), 1 => Just(UNKNOWN_GRID)]
+        .prop_map(grid)
 }
 
 fn arb_submit() -> impl Strategy<Value = TicketCommand> {
-    (arb_item_code(), arb_place(), prop::sample::select(vec![RESIDENT, OTHER_RESIDENT]), arb_text(), any::<bool>()).prop_map(
-        |(item, grid, resident, description, urgent)| TicketCommand::Submit {
+    (arb_item_code(), arb_place(), prop::sample::select(vec![RESIDENT, OTHER_RESIDENT]), arb_text(), any::<bool>())
+        .prop_map(|(item, grid, resident, description, urgent)| TicketCommand::Submit {
             item,
             grid,
             resident: resident_id(resident),
@@ -126,8 +130,7 @@ fn arb_submit() -> impl Strategy<Value = TicketCommand> {
             urgency: if urgent { Urgency::Urgent } else { Urgency::Normal },
             channel: Channel::QrCode,
             location: None,
-        },
-    )
+        })
 }
 
 fn arb_mode() -> impl Strategy<Value = HandlingMode> {
@@ -173,16 +176,23 @@ fn arb_ticket_command() -> impl Strategy<Value = TicketCommand> {
 }
 
 fn arb_step_with(command: impl Strategy<Value = TicketCommand>) -> impl Strategy<Value = Step> {
-    (arb_advance(), arb_who(), command, arb_expires_in()).prop_map(|(advance_ms, who, command, expires_in_ms)| Step { advance_ms, who, command, expires_in_ms })
+    (arb_advance(), arb_who(), command, arb_expires_in()).prop_map(|(advance_ms, who, command, expires_in_ms)| Step {
+        advance_ms,
+        who,
+        command,
+        expires_in_ms,
+    })
 }
 
 /// A start time, a submission, then up to 60 random steps.
 fn arb_run() -> impl Strategy<Value = (u64, Vec<Step>)> {
-    (0..=30 * 86_400_000u64, arb_step_with(arb_submit()), vec(arb_step_with(arb_ticket_command()), 0..60)).prop_map(|(start, first, rest)| {
-        let mut steps = vec![first];
-        steps.extend(rest);
-        (start, steps)
-    })
+    (0..=30 * 86_400_000u64, arb_step_with(arb_submit()), vec(arb_step_with(arb_ticket_command()), 0..60)).prop_map(
+        |(start, first, rest)| {
+            let mut steps = vec![first];
+            steps.extend(rest);
+            (start, steps)
+        },
+    )
 }
 
 /// The actor who speaks for an assignee.
@@ -201,7 +211,12 @@ fn natural_actor(command: &TicketCommand, state: &Ticket) -> Actor {
     let owner = || state.resident.as_ref().map_or_else(resident, |r| actor(Role::Resident, r.as_str()));
     match command {
         C::Submit { resident, .. } => actor(Role::Resident, resident.as_str()),
-        C::Triage { .. } | C::Offer { .. } | C::Assign { .. } | C::Reopen { .. } | C::MarkDuplicate { .. } | C::AddNote { .. } => dispatcher(),
+        C::Triage { .. }
+        | C::Offer { .. }
+        | C::Assign { .. }
+        | C::Reopen { .. }
+        | C::MarkDuplicate { .. }
+        | C::AddNote { .. } => dispatcher(),
         C::SelfHandle => grid_worker(),
         C::ExpireOffer { .. } | C::Close => system(),
         C::AcceptOffer { by } | C::DeclineOffer { by, .. } => speaker(by),
@@ -267,18 +282,32 @@ fn run_steps(start_ms: u64, steps: &[Step]) -> Run {
 }
 
 /// Rules that relate an event to the state it is applied to.
-fn check_event_rule(state: &Ticket, event: &TicketEvent, now: Timestamp, accepted_rounds: &mut BTreeMap<u32, Assignee>, ctx_msg: &dyn Fn() -> String) {
+fn check_event_rule(
+    state: &Ticket,
+    event: &TicketEvent,
+    now: Timestamp,
+    accepted_rounds: &mut BTreeMap<u32, Assignee>,
+    ctx_msg: &dyn Fn() -> String,
+) {
     match event {
         TicketEvent::Submitted { tier, accept_by, resolve_by, .. } => {
             assert_eq!(state.status, Status::None, "only the first event submits: {}", ctx_msg());
             assert_eq!(*tier, Tier::Grid);
-            assert!(now < *accept_by && accept_by <= resolve_by, "deadlines after submission, accept before resolve: {}", ctx_msg());
+            assert!(
+                now < *accept_by && accept_by <= resolve_by,
+                "deadlines after submission, accept before resolve: {}",
+                ctx_msg()
+            );
         }
         TicketEvent::Accepted { by, round } => {
             let offer = state.offer.as_ref().unwrap_or_else(|| panic!("accepted without an offer: {}", ctx_msg()));
             assert_eq!(state.status, Status::Offered);
             assert_eq!(offer.round, *round);
-            assert!(offer.candidates.contains(by) && !offer.declined.contains(by), "accepted by a non-candidate: {}", ctx_msg());
+            assert!(
+                offer.candidates.contains(by) && !offer.declined.contains(by),
+                "accepted by a non-candidate: {}",
+                ctx_msg()
+            );
             assert!(now < offer.expires_at, "accepted after the offer expired: {}", ctx_msg());
             if let Some(first) = accepted_rounds.insert(*round, by.clone()) {
                 panic!("round {round} accepted twice: by {first} and by {by}: {}", ctx_msg());
@@ -304,7 +333,9 @@ fn check_event_rule(state: &Ticket, event: &TicketEvent, now: Timestamp, accepte
             assert!(item.dispatchable_to_grid(), "item {} assigned to {to}: {}", item.code, ctx_msg());
         }
         TicketEvent::Closed { reason } => match reason {
-            CloseReason::Confirmed => assert!(matches!(state.feedback, Some(Rating::Satisfied | Rating::BasicallySatisfied)), "{}", ctx_msg()),
+            CloseReason::Confirmed => {
+                assert!(matches!(state.feedback, Some(Rating::Satisfied | Rating::BasicallySatisfied)), "{}", ctx_msg())
+            }
             CloseReason::NoFeedback => {
                 assert_eq!(state.feedback, None, "{}", ctx_msg());
                 assert!(now >= state.feedback_by.unwrap(), "closed for no feedback inside the window: {}", ctx_msg());
@@ -396,12 +427,23 @@ fn assert_step(before: &Ticket, after: &Ticket, events: &usize, ctx_msg: &dyn Fn
     if before.status.is_final() {
         assert_eq!(before, after, "an ended ticket never changes: {}", ctx_msg());
     }
-    assert!(after.tier >= before.tier, "the tier never goes down: {:?} -> {:?}: {}", before.tier, after.tier, ctx_msg());
+    assert!(
+        after.tier >= before.tier,
+        "the tier never goes down: {:?} -> {:?}: {}",
+        before.tier,
+        after.tier,
+        ctx_msg()
+    );
     assert!(after.offer_rounds >= before.offer_rounds, "{}", ctx_msg());
     assert!(after.escalations >= before.escalations && after.reopenings >= before.reopenings, "{}", ctx_msg());
     assert_eq!(after.version, before.version + *events as u64, "{}", ctx_msg());
     if before.status != Status::None {
-        assert_eq!((&after.id, &after.resident, &after.grid, after.submitted_at), (&before.id, &before.resident, &before.grid, before.submitted_at), "{}", ctx_msg());
+        assert_eq!(
+            (&after.id, &after.resident, &after.grid, after.submitted_at),
+            (&before.id, &before.resident, &before.grid, before.submitted_at),
+            "{}",
+            ctx_msg()
+        );
     }
     if before.accepted_at.is_some() {
         assert_eq!(after.accepted_at, before.accepted_at, "the first acceptance time stays: {}", ctx_msg());
@@ -536,7 +578,8 @@ fn arb_token() -> impl Strategy<Value = String> {
 }
 
 fn arb_item() -> impl Strategy<Value = ItemCode> {
-    (prop::sample::select(vec!["IC-", "GP-", "CS-", "SC-"]), 0..1000u32).prop_map(|(p, n)| ItemCode::new(format!("{p}{n:03}")).unwrap())
+    (prop::sample::select(vec!["IC-", "GP-", "CS-", "SC-"]), 0..1000u32)
+        .prop_map(|(p, n)| ItemCode::new(format!("{p}{n:03}")).unwrap())
 }
 
 fn arb_grid() -> impl Strategy<Value = GridCode> {
@@ -578,41 +621,65 @@ fn arb_ticket_event() -> impl Strategy<Value = TicketEvent> {
         arb_token(),
         arb_any_text(),
         prop_oneof![Just(Urgency::Normal), Just(Urgency::Urgent)],
-        prop_oneof![Just(Channel::QrCode), Just(Channel::Phone), Just(Channel::Chat), Just(Channel::Web), Just(Channel::Patrol), Just(Channel::Open311)],
+        prop_oneof![
+            Just(Channel::QrCode),
+            Just(Channel::Phone),
+            Just(Channel::Chat),
+            Just(Channel::Web),
+            Just(Channel::Patrol),
+            Just(Channel::Open311)
+        ],
         option::of(arb_point()),
         arb_tier(),
         arb_ts(),
         arb_ts(),
     )
-        .prop_map(|(ticket, item, grid, resident, description, urgency, channel, location, tier, accept_by, resolve_by)| E::Submitted {
-            ticket,
-            item,
-            grid,
-            resident: ResidentId::new(resident).unwrap(),
-            description,
-            urgency,
-            channel,
-            location,
-            tier,
-            accept_by,
-            resolve_by,
-        });
+        .prop_map(
+            |(ticket, item, grid, resident, description, urgency, channel, location, tier, accept_by, resolve_by)| {
+                E::Submitted {
+                    ticket,
+                    item,
+                    grid,
+                    resident: ResidentId::new(resident).unwrap(),
+                    description,
+                    urgency,
+                    channel,
+                    location,
+                    tier,
+                    accept_by,
+                    resolve_by,
+                }
+            },
+        );
     prop_oneof![
         submitted,
         (arb_mode(), arb_item()).prop_map(|(mode, item)| E::Triaged { mode, item }),
         arb_token().prop_map(|w| E::SelfHandled { worker: ActorId::new(w).unwrap() }),
-        (any::<u32>(), vec(arb_assignee(), 0..5), arb_ts()).prop_map(|(round, candidates, expires_at)| E::Offered { round, candidates, expires_at }),
-        (any::<u32>(), prop_oneof![Just(ExpiryReason::Deadline), Just(ExpiryReason::AllDeclined)]).prop_map(|(round, reason)| E::OfferExpired { round, reason }),
+        (any::<u32>(), vec(arb_assignee(), 0..5), arb_ts()).prop_map(|(round, candidates, expires_at)| E::Offered {
+            round,
+            candidates,
+            expires_at
+        }),
+        (any::<u32>(), prop_oneof![Just(ExpiryReason::Deadline), Just(ExpiryReason::AllDeclined)])
+            .prop_map(|(round, reason)| E::OfferExpired { round, reason }),
         (arb_assignee(), any::<u32>()).prop_map(|(by, round)| E::Accepted { by, round }),
-        (arb_assignee(), any::<u32>(), arb_any_text()).prop_map(|(by, round, reason)| E::Declined { by, round, reason }),
+        (arb_assignee(), any::<u32>(), arb_any_text()).prop_map(|(by, round, reason)| E::Declined {
+            by,
+            round,
+            reason
+        }),
         arb_assignee().prop_map(|by| E::Started { by }),
         arb_any_text().prop_map(|text| E::NoteAdded { text }),
-        (arb_tier(), arb_tier(), arb_escalation_reason(), arb_any_text()).prop_map(|(from, to, reason, note)| E::Escalated { from, to, reason, note }),
+        (arb_tier(), arb_tier(), arb_escalation_reason(), arb_any_text())
+            .prop_map(|(from, to, reason, note)| E::Escalated { from, to, reason, note }),
         (arb_assignee(), arb_any_text()).prop_map(|(to, reason)| E::Reassigned { to, reason }),
-        (arb_assignee(), arb_any_text(), any::<u32>(), arb_ts()).prop_map(|(by, result, minutes_spent, feedback_by)| E::Resolved { by, result, minutes_spent, feedback_by }),
+        (arb_assignee(), arb_any_text(), any::<u32>(), arb_ts()).prop_map(
+            |(by, result, minutes_spent, feedback_by)| E::Resolved { by, result, minutes_spent, feedback_by }
+        ),
         (arb_rating(), arb_any_text()).prop_map(|(rating, comment)| E::FeedbackGiven { rating, comment }),
         (arb_any_text(), arb_ts()).prop_map(|(reason, resolve_by)| E::Reopened { reason, resolve_by }),
-        prop_oneof![Just(CloseReason::Confirmed), Just(CloseReason::NoFeedback)].prop_map(|reason| E::Closed { reason }),
+        prop_oneof![Just(CloseReason::Confirmed), Just(CloseReason::NoFeedback)]
+            .prop_map(|reason| E::Closed { reason }),
         arb_any_text().prop_map(|reason| E::Cancelled { reason }),
         arb_tid().prop_map(|of| E::MarkedDuplicate { of }),
     ]
@@ -625,22 +692,36 @@ fn arb_skills() -> impl Strategy<Value = BTreeSet<Skill>> {
 fn arb_volunteer_event() -> impl Strategy<Value = VolunteerEvent> {
     use VolunteerEvent as E;
     prop_oneof![
-        (arb_vid(), arb_team(), arb_grid(), arb_skills(), any::<u32>()).prop_map(|(volunteer, team, home_grid, skills, open_orders_max)| E::Registered {
-            volunteer,
-            team,
-            home_grid,
-            skills,
-            open_orders_max
-        }),
+        (arb_vid(), arb_team(), arb_grid(), arb_skills(), any::<u32>()).prop_map(
+            |(volunteer, team, home_grid, skills, open_orders_max)| E::Registered {
+                volunteer,
+                team,
+                home_grid,
+                skills,
+                open_orders_max
+            }
+        ),
         arb_skills().prop_map(|skills| E::SkillsChanged { skills }),
         any::<bool>().prop_map(|available| E::AvailabilityChanged { available }),
-        (any::<u64>(), option::of(arb_tid()), arb_any_text()).prop_map(|(points, ticket, reason)| E::PointsAwarded { points, ticket, reason }),
+        (any::<u64>(), option::of(arb_tid()), arb_any_text()).prop_map(|(points, ticket, reason)| E::PointsAwarded {
+            points,
+            ticket,
+            reason
+        }),
         (any::<u64>(), arb_any_text()).prop_map(|(points, reward)| E::PointsRedeemed { points, reward }),
     ]
 }
 
 fn arb_role() -> impl Strategy<Value = Role> {
-    prop::sample::select(vec![Role::Resident, Role::GridWorker, Role::Dispatcher, Role::Volunteer, Role::Department, Role::Auditor, Role::System])
+    prop::sample::select(vec![
+        Role::Resident,
+        Role::GridWorker,
+        Role::Dispatcher,
+        Role::Volunteer,
+        Role::Department,
+        Role::Auditor,
+        Role::System,
+    ])
 }
 
 fn arb_actor() -> impl Strategy<Value = Actor> {
@@ -649,10 +730,17 @@ fn arb_actor() -> impl Strategy<Value = Actor> {
 
 /// An event as the command service would hand it to a store.
 fn arb_new_event() -> impl Strategy<Value = NewEvent> {
-    (prop_oneof![
-        arb_ticket_event().prop_map(|e| (e.schema(), e.encode())),
-        arb_volunteer_event().prop_map(|e| (e.schema(), e.encode())),
-    ], any::<u64>(), arb_ts(), arb_actor(), arb_token(), arb_token())
+    (
+        prop_oneof![
+            arb_ticket_event().prop_map(|e| (e.schema(), e.encode())),
+            arb_volunteer_event().prop_map(|e| (e.schema(), e.encode())),
+        ],
+        any::<u64>(),
+        arb_ts(),
+        arb_actor(),
+        arb_token(),
+        arb_token(),
+    )
         .prop_map(|((schema, payload), seed, occurred_at, actor, command, correlation)| NewEvent {
             event_id: SplitMix64::new(seed).uuid_v7(occurred_at.as_millis()),
             occurred_at,
@@ -683,8 +771,23 @@ fn arb_chain(min: usize) -> impl Strategy<Value = Vec<RecordedEvent>> {
 
 fn ticket_schema_names() -> Vec<String> {
     [
-        "submitted", "triaged", "self_handled", "offered", "offer_expired", "accepted", "declined", "started", "note_added", "escalated", "reassigned",
-        "resolved", "feedback_given", "reopened", "closed", "cancelled", "marked_duplicate",
+        "submitted",
+        "triaged",
+        "self_handled",
+        "offered",
+        "offer_expired",
+        "accepted",
+        "declined",
+        "started",
+        "note_added",
+        "escalated",
+        "reassigned",
+        "resolved",
+        "feedback_given",
+        "reopened",
+        "closed",
+        "cancelled",
+        "marked_duplicate",
     ]
     .iter()
     .map(|t| format!("ticket.{t}"))
@@ -694,7 +797,16 @@ fn ticket_schema_names() -> Vec<String> {
 /// Two chains are the same log, as far as the hash can tell: equal in every
 /// field but the store's positions.
 fn same_but_positions(a: &[RecordedEvent], b: &[RecordedEvent]) -> bool {
-    let strip = |events: &[RecordedEvent]| events.iter().cloned().map(|mut e| { e.position = 0; e }).collect::<Vec<_>>();
+    let strip = |events: &[RecordedEvent]| {
+        events
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                e.position = 0;
+                e
+            })
+            .collect::<Vec<_>>()
+    };
     strip(a) == strip(b)
 }
 
@@ -834,7 +946,12 @@ fn every_event_variant_has_its_schema_name() {
         TicketEvent::Declined { by: vol(1), round: 1, reason: String::new() },
         started(vol(1)),
         TicketEvent::NoteAdded { text: "x".into() },
-        TicketEvent::Escalated { from: Tier::Grid, to: Tier::Community, reason: EscalationReason::Timeout, note: String::new() },
+        TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Timeout,
+            note: String::new(),
+        },
         TicketEvent::Reassigned { to: vol(2), reason: "x".into() },
         resolved(vol(1), at(days(3))),
         TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() },
@@ -856,9 +973,18 @@ fn every_event_variant_has_its_schema_name() {
     let names: Vec<String> = volunteer.iter().map(|e| e.schema().to_string()).collect();
     assert_eq!(
         names,
-        ["volunteer.registered/1", "volunteer.skills_changed/1", "volunteer.availability_changed/1", "volunteer.points_awarded/1", "volunteer.points_redeemed/1"]
+        [
+            "volunteer.registered/1",
+            "volunteer.skills_changed/1",
+            "volunteer.availability_changed/1",
+            "volunteer.points_awarded/1",
+            "volunteer.points_redeemed/1"
+        ]
     );
     // A payload of a newer schema than this build knows is refused, not guessed at.
     let newer = Schema { name: "ticket.accepted".into(), version: 2 };
-    assert!(matches!(TicketEvent::decode(&newer, &accepted(vol(1), 1).encode()), Err(gridloop_engine::Error::Corrupt(_))));
+    assert!(matches!(
+        TicketEvent::decode(&newer, &accepted(vol(1), 1).encode()),
+        Err(gridloop_engine::Error::Corrupt(_))
+    ));
 }

@@ -26,7 +26,11 @@ fn the_engine_depends_on_no_runtime_store_clock_or_entropy() {
         assert!(lines.iter().any(|l| l.starts_with(expected)), "{expected:?} missing from the tree:\n{stdout}");
     }
     // `--prefix none` prints `name vX.Y.Z [(path)] [(*)]`: match the name exactly.
-    let offending: Vec<&str> = lines.iter().copied().filter(|l| l.split_whitespace().next().is_some_and(|name| FORBIDDEN.contains(&name))).collect();
+    let offending: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.split_whitespace().next().is_some_and(|name| FORBIDDEN.contains(&name)))
+        .collect();
     assert!(offending.is_empty(), "the engine must stay pure, but depends on:\n{}", offending.join("\n"));
     // Dev-dependencies (proptest) must not leak into the normal tree either.
     assert!(!lines.iter().any(|l| l.starts_with("proptest ")), "proptest is a dev-dependency only");

@@ -3,15 +3,16 @@
 //! scenario says otherwise; deadlines are checked as literal instants so
 //! that the arithmetic is checked too, not just repeated.
 
+use gridloop_engine::Error;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GeoPoint;
 use gridloop_engine::ticket::{
-    Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, Offer, Rating, Status, Ticket, TicketCommand, TicketEvent, Tier, Urgency,
-    MINUTES_SPENT_MAX, OFFER_CANDIDATES_MAX, OFFER_ROUNDS_MAX, OFFER_WINDOW_MAX, TEXT_CHARS_MAX,
+    Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, MINUTES_SPENT_MAX, OFFER_CANDIDATES_MAX,
+    OFFER_ROUNDS_MAX, OFFER_WINDOW_MAX, Offer, Rating, Status, TEXT_CHARS_MAX, Ticket, TicketCommand, TicketEvent,
+    Tier, Urgency,
 };
 use gridloop_engine::time::Timestamp;
-use gridloop_engine::Error;
 
 use crate::support::*;
 
@@ -192,19 +193,21 @@ fn a_grid_worker_records_an_order_on_patrol_in_a_sub_grid() {
 fn a_dispatcher_takes_a_phone_order_for_an_unreviewed_item() {
     // Not admitted to the grid catalog: it may still be ordered; it goes to
     // its department.
-    let state = no_ticket().when(&dispatcher(), submit_cmd(UNREVIEWED, OTHER_GRID)).at(at(hours(1))).then(&[TicketEvent::Submitted {
-        ticket: tid(1),
-        item: item_code(UNREVIEWED),
-        grid: grid(OTHER_GRID),
-        resident: resident_id(RESIDENT),
-        description: NEED.into(),
-        urgency: Urgency::Normal,
-        channel: Channel::QrCode,
-        location: None,
-        tier: Tier::Grid,
-        accept_by: ts("2026-11-23T17:00:00Z"),
-        resolve_by: ts("2026-12-03T09:00:00Z"),
-    }]);
+    let state = no_ticket().when(&dispatcher(), submit_cmd(UNREVIEWED, OTHER_GRID)).at(at(hours(1))).then(&[
+        TicketEvent::Submitted {
+            ticket: tid(1),
+            item: item_code(UNREVIEWED),
+            grid: grid(OTHER_GRID),
+            resident: resident_id(RESIDENT),
+            description: NEED.into(),
+            urgency: Urgency::Normal,
+            channel: Channel::QrCode,
+            location: None,
+            tier: Tier::Grid,
+            accept_by: ts("2026-11-23T17:00:00Z"),
+            resolve_by: ts("2026-12-03T09:00:00Z"),
+        },
+    ]);
     assert_eq!(state.status, Status::Submitted);
 }
 
@@ -264,10 +267,18 @@ fn self_handling_needs_no_triage_and_the_worker_then_resolves_it() {
         .then(&[TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() }]);
     assert!(state.status.is_held());
     // Resolving it: the feedback window of FLYERS is 2 days.
-    given(&[submitted_item(FLYERS), TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() }])
-        .when(&grid_worker(), resolve("已清理", 15))
-        .at(at(hours(1)))
-        .then(&[TicketEvent::Resolved { by: worker(WORKER), result: "已清理".into(), minutes_spent: 15, feedback_by: ts("2026-11-25T09:00:00Z") }]);
+    given(&[
+        submitted_item(FLYERS),
+        TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() },
+    ])
+    .when(&grid_worker(), resolve("已清理", 15))
+    .at(at(hours(1)))
+    .then(&[TicketEvent::Resolved {
+        by: worker(WORKER),
+        result: "已清理".into(),
+        minutes_spent: 15,
+        feedback_by: ts("2026-11-25T09:00:00Z"),
+    }]);
 }
 
 // ---- offer (派单)
@@ -287,9 +298,11 @@ fn a_dispatcher_offers_to_one_volunteer() {
 #[test]
 fn the_router_offers_to_many_at_once() {
     let candidates = [vol(1), vol(2), vol(3), team(1)];
-    let state = given(&h_triaged())
-        .when(&system(), offer_cmd(&candidates, at(mins(15))))
-        .then(&[offered(1, &candidates, at(mins(15)))]);
+    let state = given(&h_triaged()).when(&system(), offer_cmd(&candidates, at(mins(15)))).then(&[offered(
+        1,
+        &candidates,
+        at(mins(15)),
+    )]);
     assert_eq!(state.offer.unwrap().candidates, candidates);
 }
 
@@ -315,18 +328,30 @@ fn an_offer_may_go_to_64_candidates_and_expire_a_week_out() {
 #[test]
 fn an_offer_after_an_expired_one_is_the_next_round() {
     let history = with(h_offered(), [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }]);
-    let state = given(&history)
-        .when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1))))
-        .then(&[offered(2, &[vol(3)], at(hours(1)))]);
+    let state = given(&history).when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1)))).then(&[offered(
+        2,
+        &[vol(3)],
+        at(hours(1)),
+    )]);
     assert_eq!(state.offer_rounds, 2);
 }
 
 #[test]
 fn an_escalated_ticket_is_offered_again_at_its_new_tier() {
-    let history = with(h_offered(), [TicketEvent::Escalated { from: Tier::Grid, to: Tier::Community, reason: EscalationReason::Timeout, note: String::new() }]);
-    let state = given(&history)
-        .when(&dispatcher(), offer_cmd(&[team(1)], at(hours(1))))
-        .then(&[offered(2, &[team(1)], at(hours(1)))]);
+    let history = with(
+        h_offered(),
+        [TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Timeout,
+            note: String::new(),
+        }],
+    );
+    let state = given(&history).when(&dispatcher(), offer_cmd(&[team(1)], at(hours(1)))).then(&[offered(
+        2,
+        &[team(1)],
+        at(hours(1)),
+    )]);
     assert_eq!(state.tier, Some(Tier::Community));
 }
 
@@ -365,7 +390,10 @@ fn a_candidate_accepts_the_offer() {
 
 #[test]
 fn a_candidate_may_accept_one_millisecond_before_the_offer_expires() {
-    given(&h_offered()).when(&volunteer(2), accept(vol(2))).at(just_before(offer_deadline())).then(&[accepted(vol(2), 1)]);
+    given(&h_offered())
+        .when(&volunteer(2), accept(vol(2)))
+        .at(just_before(offer_deadline()))
+        .then(&[accepted(vol(2), 1)]);
 }
 
 #[test]
@@ -377,7 +405,9 @@ fn a_dispatcher_accepts_on_a_volunteers_behalf() {
 #[test]
 fn a_department_a_team_and_a_grid_worker_accept_offers_made_to_them() {
     let dept_offer = with(h_department_triaged(), [offered(1, &[dept(URBAN_MANAGEMENT)], at(hours(1)))]);
-    let state = given(&dept_offer).when(&department(URBAN_MANAGEMENT), accept(dept(URBAN_MANAGEMENT))).then(&[accepted(dept(URBAN_MANAGEMENT), 1)]);
+    let state = given(&dept_offer)
+        .when(&department(URBAN_MANAGEMENT), accept(dept(URBAN_MANAGEMENT)))
+        .then(&[accepted(dept(URBAN_MANAGEMENT), 1)]);
     assert_eq!(state.holder, Some(dept(URBAN_MANAGEMENT)));
 
     let team_offer = with(h_triaged(), [offered(1, &[team(1), worker(WORKER)], at(hours(1)))]);
@@ -387,7 +417,10 @@ fn a_department_a_team_and_a_grid_worker_accept_offers_made_to_them() {
 
 #[test]
 fn an_acceptance_in_a_later_round_carries_that_round() {
-    let history = with(h_offered(), [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }, offered(2, &[vol(3)], at(hours(2)))]);
+    let history = with(
+        h_offered(),
+        [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }, offered(2, &[vol(3)], at(hours(2)))],
+    );
     given(&history).when(&volunteer(3), accept(vol(3))).at(at(hours(1))).then(&[accepted(vol(3), 2)]);
 }
 
@@ -410,7 +443,11 @@ fn a_candidate_declines_and_the_offer_stays_out_for_the_others() {
 
 #[test]
 fn a_decline_may_give_no_reason() {
-    given(&h_offered()).when(&volunteer(2), decline(vol(2), "")).then(&[TicketEvent::Declined { by: vol(2), round: 1, reason: String::new() }]);
+    given(&h_offered()).when(&volunteer(2), decline(vol(2), "")).then(&[TicketEvent::Declined {
+        by: vol(2),
+        round: 1,
+        reason: String::new(),
+    }]);
 }
 
 #[test]
@@ -438,7 +475,8 @@ fn a_single_candidate_declining_ends_the_offer() {
 
 #[test]
 fn the_holder_starts_work() {
-    let state = given(&h_accepted()).when(&volunteer(1), TicketCommand::Start).at(at(hours(1))).then(&[started(vol(1))]);
+    let state =
+        given(&h_accepted()).when(&volunteer(1), TicketCommand::Start).at(at(hours(1))).then(&[started(vol(1))]);
     assert_eq!(state.status, Status::InProgress);
     assert_eq!(state.holder, Some(vol(1)));
 }
@@ -471,10 +509,14 @@ fn dispatchers_grid_workers_departments_and_the_system_add_notes() {
 
 #[test]
 fn a_timeout_escalates_one_level() {
-    let state = given(&h_triaged())
-        .when(&system(), escalate(EscalationReason::Timeout, ""))
-        .at(at(hours(2)))
-        .then(&[TicketEvent::Escalated { from: Tier::Grid, to: Tier::Community, reason: EscalationReason::Timeout, note: String::new() }]);
+    let state = given(&h_triaged()).when(&system(), escalate(EscalationReason::Timeout, "")).at(at(hours(2))).then(&[
+        TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Timeout,
+            note: String::new(),
+        },
+    ]);
     assert_eq!(state.status, Status::Escalated);
     assert_eq!(state.tier, Some(Tier::Community));
     assert_eq!(state.escalations, 1);
@@ -484,7 +526,12 @@ fn a_timeout_escalates_one_level() {
 fn the_holder_escalates_a_matter_beyond_them_and_lets_go_of_it() {
     let state = given(&h_in_progress())
         .when(&volunteer(1), escalate(EscalationReason::Difficulty, " 需要专业电工 "))
-        .then(&[TicketEvent::Escalated { from: Tier::Grid, to: Tier::Community, reason: EscalationReason::Difficulty, note: "需要专业电工".into() }]);
+        .then(&[TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Difficulty,
+            note: "需要专业电工".into(),
+        }]);
     assert_eq!(state.holder, None);
     assert_eq!(state.status, Status::Escalated);
     assert!(state.status.awaits_dispatch());
@@ -494,7 +541,12 @@ fn the_holder_escalates_a_matter_beyond_them_and_lets_go_of_it() {
 fn a_resident_complains_and_it_goes_from_community_to_street() {
     let state = given(&h_escalated_to(Tier::Community))
         .when(&resident(), escalate(EscalationReason::Complaint, "三天没人管"))
-        .then(&[TicketEvent::Escalated { from: Tier::Community, to: Tier::Street, reason: EscalationReason::Complaint, note: "三天没人管".into() }]);
+        .then(&[TicketEvent::Escalated {
+            from: Tier::Community,
+            to: Tier::Street,
+            reason: EscalationReason::Complaint,
+            note: "三天没人管".into(),
+        }]);
     assert_eq!((state.tier, state.escalations), (Some(Tier::Street), 2));
 }
 
@@ -502,30 +554,50 @@ fn a_resident_complains_and_it_goes_from_community_to_street() {
 fn the_street_blows_the_whistle_and_it_goes_to_the_district() {
     let state = given(&h_escalated_to(Tier::Street))
         .when(&dispatcher(), escalate(EscalationReason::Whistle, "街道吹哨"))
-        .then(&[TicketEvent::Escalated { from: Tier::Street, to: Tier::District, reason: EscalationReason::Whistle, note: "街道吹哨".into() }]);
+        .then(&[TicketEvent::Escalated {
+            from: Tier::Street,
+            to: Tier::District,
+            reason: EscalationReason::Whistle,
+            note: "街道吹哨".into(),
+        }]);
     assert_eq!((state.tier, state.escalations), (Some(Tier::District), 3));
 }
 
 #[test]
 fn an_emergency_jumps_straight_to_the_district_and_withdraws_the_offer() {
-    let state = given(&h_offered())
-        .when(&dispatcher(), escalate(EscalationReason::Emergency, "台风"))
-        .then(&[TicketEvent::Escalated { from: Tier::Grid, to: Tier::District, reason: EscalationReason::Emergency, note: "台风".into() }]);
+    let state = given(&h_offered()).when(&dispatcher(), escalate(EscalationReason::Emergency, "台风")).then(&[
+        TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::District,
+            reason: EscalationReason::Emergency,
+            note: "台风".into(),
+        },
+    ]);
     assert_eq!(state.tier, Some(Tier::District));
     assert_eq!(state.escalations, 1);
     assert_eq!(state.offer, None);
     assert_eq!(state.status, Status::Escalated);
     // From the community too, it skips the street.
-    given(&h_escalated_to(Tier::Community))
-        .when(&dispatcher(), escalate(EscalationReason::Emergency, ""))
-        .then(&[TicketEvent::Escalated { from: Tier::Community, to: Tier::District, reason: EscalationReason::Emergency, note: String::new() }]);
+    given(&h_escalated_to(Tier::Community)).when(&dispatcher(), escalate(EscalationReason::Emergency, "")).then(&[
+        TicketEvent::Escalated {
+            from: Tier::Community,
+            to: Tier::District,
+            reason: EscalationReason::Emergency,
+            note: String::new(),
+        },
+    ]);
 }
 
 #[test]
 fn a_dispatcher_escalates_for_difficulty_without_holding_it() {
-    given(&h_triaged())
-        .when(&dispatcher(), escalate(EscalationReason::Difficulty, ""))
-        .then(&[TicketEvent::Escalated { from: Tier::Grid, to: Tier::Community, reason: EscalationReason::Difficulty, note: String::new() }]);
+    given(&h_triaged()).when(&dispatcher(), escalate(EscalationReason::Difficulty, "")).then(&[
+        TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Difficulty,
+            note: String::new(),
+        },
+    ]);
 }
 
 // ---- assign (分拨 / 改派)
@@ -556,10 +628,9 @@ fn reassigning_moves_the_ticket_to_a_new_holder_and_keeps_the_first_acceptance_t
 
 #[test]
 fn assigning_an_offered_ticket_withdraws_the_offer() {
-    let state = given(&h_offered()).when(&dispatcher(), assign(worker(WORKER), "网格员顺路")).then(&[TicketEvent::Reassigned {
-        to: worker(WORKER),
-        reason: "网格员顺路".into(),
-    }]);
+    let state = given(&h_offered())
+        .when(&dispatcher(), assign(worker(WORKER), "网格员顺路"))
+        .then(&[TicketEvent::Reassigned { to: worker(WORKER), reason: "网格员顺路".into() }]);
     assert_eq!(state.offer, None);
     assert_eq!(state.holder, Some(worker(WORKER)));
 }
@@ -569,13 +640,16 @@ fn assigning_an_offered_ticket_withdraws_the_offer() {
 #[test]
 fn the_holder_resolves_and_the_feedback_window_opens() {
     let now = ts("2026-11-24T08:00:00Z");
-    let state = given(&h_in_progress()).when(&volunteer(1), resolve("  已上门探访，老人身体良好 ", 90)).at(now).then(&[TicketEvent::Resolved {
-        by: vol(1),
-        result: "已上门探访，老人身体良好".into(),
-        minutes_spent: 90,
-        // feedback_window 3d
-        feedback_by: ts("2026-11-27T08:00:00Z"),
-    }]);
+    let state =
+        given(&h_in_progress()).when(&volunteer(1), resolve("  已上门探访，老人身体良好 ", 90)).at(now).then(&[
+            TicketEvent::Resolved {
+                by: vol(1),
+                result: "已上门探访，老人身体良好".into(),
+                minutes_spent: 90,
+                // feedback_window 3d
+                feedback_by: ts("2026-11-27T08:00:00Z"),
+            },
+        ]);
     assert_eq!(state.status, Status::Resolved);
     assert_eq!(state.resolved_at, Some(now));
     assert_eq!(state.feedback_by, Some(ts("2026-11-27T08:00:00Z")));
@@ -585,23 +659,30 @@ fn the_holder_resolves_and_the_feedback_window_opens() {
 
 #[test]
 fn a_department_resolves_straight_from_accepted_with_its_items_window() {
-    let history = with(h_department_triaged(), [offered(1, &[dept(URBAN_MANAGEMENT)], at(hours(1))), accepted(dept(URBAN_MANAGEMENT), 1)]);
-    given(&history).when(&department(URBAN_MANAGEMENT), resolve("已更换灯泡", MINUTES_SPENT_MAX)).at(ts("2026-11-25T10:00:00Z")).then(&[
-        TicketEvent::Resolved {
+    let history = with(
+        h_department_triaged(),
+        [offered(1, &[dept(URBAN_MANAGEMENT)], at(hours(1))), accepted(dept(URBAN_MANAGEMENT), 1)],
+    );
+    given(&history)
+        .when(&department(URBAN_MANAGEMENT), resolve("已更换灯泡", MINUTES_SPENT_MAX))
+        .at(ts("2026-11-25T10:00:00Z"))
+        .then(&[TicketEvent::Resolved {
             by: dept(URBAN_MANAGEMENT),
             result: "已更换灯泡".into(),
             minutes_spent: MINUTES_SPENT_MAX,
             // STREET_LIGHT's feedback_window is 5d
             feedback_by: ts("2026-11-30T10:00:00Z"),
-        },
-    ]);
+        }]);
 }
 
 #[test]
 fn a_dispatcher_resolves_on_the_holders_behalf() {
-    given(&h_in_progress())
-        .when(&dispatcher(), resolve("电话确认已办结", 0))
-        .then(&[TicketEvent::Resolved { by: vol(1), result: "电话确认已办结".into(), minutes_spent: 0, feedback_by: feedback_deadline() }]);
+    given(&h_in_progress()).when(&dispatcher(), resolve("电话确认已办结", 0)).then(&[TicketEvent::Resolved {
+        by: vol(1),
+        result: "电话确认已办结".into(),
+        minutes_spent: 0,
+        feedback_by: feedback_deadline(),
+    }]);
 }
 
 // ---- feedback (反馈)
@@ -648,28 +729,41 @@ fn a_dispatcher_reopens_a_resolved_ticket() {
     let state = given(&h_resolved())
         .when(&dispatcher(), TicketCommand::Reopen { reason: "回访发现未解决".into() })
         .at(ts("2026-11-24T12:00:00Z"))
-        .then(&[TicketEvent::Reopened { reason: "回访发现未解决".into(), resolve_by: ts("2026-11-26T12:00:00Z") }]);
+        .then(&[TicketEvent::Reopened {
+            reason: "回访发现未解决".into(), resolve_by: ts("2026-11-26T12:00:00Z")
+        }]);
     assert_eq!((state.status, state.reopenings, state.holder.as_ref()), (Status::Reopened, 1, None));
 }
 
 #[test]
 fn a_reopened_ticket_is_offered_again_in_the_next_round() {
     let history = with(h_resolved(), [TicketEvent::Reopened { reason: "复查".into(), resolve_by: at(days(2)) }]);
-    given(&history).when(&dispatcher(), offer_cmd(&[vol(2)], at(hours(1)))).then(&[offered(2, &[vol(2)], at(hours(1)))]);
+    given(&history).when(&dispatcher(), offer_cmd(&[vol(2)], at(hours(1)))).then(&[offered(
+        2,
+        &[vol(2)],
+        at(hours(1)),
+    )]);
 }
 
 // ---- close (销号)
 
 #[test]
 fn a_confirmed_ticket_is_closed() {
-    let history = with(h_resolved(), [TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() }]);
+    let history =
+        with(h_resolved(), [TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() }]);
     let now = at(days(1));
-    let state = given(&history).when(&dispatcher(), TicketCommand::Close).at(now).then(&[TicketEvent::Closed { reason: CloseReason::Confirmed }]);
+    let state = given(&history)
+        .when(&dispatcher(), TicketCommand::Close)
+        .at(now)
+        .then(&[TicketEvent::Closed { reason: CloseReason::Confirmed }]);
     assert_eq!(state.status, Status::Closed);
     assert_eq!(state.closed_at, Some(now));
     // Basically satisfied also confirms it, and the system may close it.
-    let history = with(h_resolved(), [TicketEvent::FeedbackGiven { rating: Rating::BasicallySatisfied, comment: String::new() }]);
-    given(&history).when(&system(), TicketCommand::Close).then(&[TicketEvent::Closed { reason: CloseReason::Confirmed }]);
+    let history =
+        with(h_resolved(), [TicketEvent::FeedbackGiven { rating: Rating::BasicallySatisfied, comment: String::new() }]);
+    given(&history)
+        .when(&system(), TicketCommand::Close)
+        .then(&[TicketEvent::Closed { reason: CloseReason::Confirmed }]);
 }
 
 #[test]
@@ -686,7 +780,9 @@ fn without_feedback_the_ticket_closes_when_the_window_ends() {
 
 #[test]
 fn the_resident_cancels_an_offered_order() {
-    let state = given(&h_offered()).when(&resident(), cancel(" 已自行解决 ")).then(&[TicketEvent::Cancelled { reason: "已自行解决".into() }]);
+    let state = given(&h_offered())
+        .when(&resident(), cancel(" 已自行解决 "))
+        .then(&[TicketEvent::Cancelled { reason: "已自行解决".into() }]);
     assert_eq!(state.status, Status::Cancelled);
     assert_eq!(state.offer, None);
     assert_eq!(state.closed_at, Some(t0()));
@@ -694,14 +790,19 @@ fn the_resident_cancels_an_offered_order() {
 
 #[test]
 fn a_dispatcher_cancels_a_held_ticket() {
-    let state = given(&h_in_progress()).when(&dispatcher(), cancel("居民搬离")).then(&[TicketEvent::Cancelled { reason: "居民搬离".into() }]);
+    let state = given(&h_in_progress())
+        .when(&dispatcher(), cancel("居民搬离"))
+        .then(&[TicketEvent::Cancelled { reason: "居民搬离".into() }]);
     assert!(state.status.is_final());
 }
 
 #[test]
 fn a_dispatcher_marks_a_duplicate() {
     let now = at(mins(7));
-    let state = given(&h_offered()).when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) }).at(now).then(&[TicketEvent::MarkedDuplicate { of: tid(2) }]);
+    let state = given(&h_offered())
+        .when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) })
+        .at(now)
+        .then(&[TicketEvent::MarkedDuplicate { of: tid(2) }]);
     assert_eq!(state.status, Status::Duplicate);
     assert_eq!(state.duplicate_of, Some(tid(2)));
     assert_eq!(state.closed_at, Some(now));
@@ -730,9 +831,20 @@ fn the_closed_loop_from_order_to_closure() {
     run(&volunteer(2), TicketCommand::Start, at(hours(1)));
     run(&volunteer(2), note("老人需要买药"), at(hours(2)));
     let resolved = run(&volunteer(2), resolve("已代购药品", 45), at(hours(3)));
-    assert_eq!(resolved, [TicketEvent::Resolved { by: vol(2), result: "已代购药品".into(), minutes_spent: 45, feedback_by: ts("2026-11-26T11:00:00Z") }]);
+    assert_eq!(
+        resolved,
+        [TicketEvent::Resolved {
+            by: vol(2),
+            result: "已代购药品".into(),
+            minutes_spent: 45,
+            feedback_by: ts("2026-11-26T11:00:00Z")
+        }]
+    );
     run(&resident(), feedback(Rating::Satisfied, "很好"), at(hours(5)));
-    assert_eq!(run(&system(), TicketCommand::Close, at(hours(5))), [TicketEvent::Closed { reason: CloseReason::Confirmed }]);
+    assert_eq!(
+        run(&system(), TicketCommand::Close, at(hours(5))),
+        [TicketEvent::Closed { reason: CloseReason::Confirmed }]
+    );
     assert_eq!(ticket.status, Status::Closed);
     assert_eq!(ticket.version, 10);
     assert_eq!(ticket.accepted_at, Some(at(mins(5))));
@@ -749,15 +861,22 @@ fn the_closed_loop_from_order_to_closure() {
 
 #[test]
 fn submitting_twice_is_refused() {
-    given(&[submitted()]).when(&resident(), submit_cmd(VISIT, GRID)).then_error(Error::AlreadyExists { kind: "ticket", id: t1() });
-    given(&h_closed()).when(&dispatcher(), submit_cmd(FLYERS, GRID)).then_error(Error::AlreadyExists { kind: "ticket", id: t1() });
+    given(&[submitted()])
+        .when(&resident(), submit_cmd(VISIT, GRID))
+        .then_error(Error::AlreadyExists { kind: "ticket", id: t1() });
+    given(&h_closed())
+        .when(&dispatcher(), submit_cmd(FLYERS, GRID))
+        .then_error(Error::AlreadyExists { kind: "ticket", id: t1() });
 }
 
 #[test]
 fn every_command_on_a_ticket_never_submitted_is_not_found() {
     for command in every_command().into_iter().filter(|c| !matches!(c, TicketCommand::Submit { .. })) {
         for who in every_actor() {
-            no_ticket().when(&who, command.clone()).on(tid(9)).then_error(Error::NotFound { kind: "ticket", id: "T-9".into() });
+            no_ticket()
+                .when(&who, command.clone())
+                .on(tid(9))
+                .then_error(Error::NotFound { kind: "ticket", id: "T-9".into() });
         }
     }
 }
@@ -773,10 +892,17 @@ fn an_order_is_placed_in_a_grid_not_a_street_community_or_district() {
 
 #[test]
 fn an_order_in_an_unknown_grid_or_for_an_unknown_item_is_not_found() {
-    no_ticket().when(&resident(), submit_cmd(VISIT, UNKNOWN_GRID)).then_error(Error::NotFound { kind: "grid", id: UNKNOWN_GRID.into() });
-    no_ticket().when(&resident(), submit_cmd(UNKNOWN_ITEM, GRID)).then_error(Error::NotFound { kind: "catalog item", id: UNKNOWN_ITEM.into() });
+    no_ticket()
+        .when(&resident(), submit_cmd(VISIT, UNKNOWN_GRID))
+        .then_error(Error::NotFound { kind: "grid", id: UNKNOWN_GRID.into() });
+    no_ticket()
+        .when(&resident(), submit_cmd(UNKNOWN_ITEM, GRID))
+        .then_error(Error::NotFound { kind: "catalog item", id: UNKNOWN_ITEM.into() });
     given(&[submitted()])
-        .when(&dispatcher(), TicketCommand::Triage { mode: HandlingMode::Volunteer, item: Some(item_code(UNKNOWN_ITEM)) })
+        .when(
+            &dispatcher(),
+            TicketCommand::Triage { mode: HandlingMode::Volunteer, item: Some(item_code(UNKNOWN_ITEM)) },
+        )
         .then_error(Error::NotFound { kind: "catalog item", id: UNKNOWN_ITEM.into() });
 }
 
@@ -790,7 +916,8 @@ fn descriptions_must_be_non_empty_bounded_and_free_of_control_characters() {
         }
         _ => unreachable!(),
     };
-    for bad in [String::new(), " \n\t ".into(), "x".repeat(TEXT_CHARS_MAX + 1), "漏水".repeat(TEXT_CHARS_MAX / 2 + 1)] {
+    for bad in [String::new(), " \n\t ".into(), "x".repeat(TEXT_CHARS_MAX + 1), "漏水".repeat(TEXT_CHARS_MAX / 2 + 1)]
+    {
         no_ticket().when(&resident(), with_description(bad)).then_refused(invalid("description"));
     }
     for bad in ["bell\u{7}", "nul\u{0}", "\u{1b}[31mred", "cr\rlf", "del\u{7f}", "c1\u{85}c1"] {
@@ -799,7 +926,10 @@ fn descriptions_must_be_non_empty_bounded_and_free_of_control_characters() {
     }
     // The bounds are inclusive, counted in characters after trimming.
     let longest = "漏".repeat(TEXT_CHARS_MAX);
-    let state = no_ticket().when(&resident(), with_description(format!("  {longest}  "))).decide().expect("2,000 characters are allowed");
+    let state = no_ticket()
+        .when(&resident(), with_description(format!("  {longest}  ")))
+        .decide()
+        .expect("2,000 characters are allowed");
     assert!(matches!(&state[0], TicketEvent::Submitted { description, .. } if *description == longest));
 }
 
@@ -816,7 +946,9 @@ fn every_free_text_field_is_checked() {
     given(&h_in_progress()).when(&volunteer(1), resolve(&long, 10)).then_refused(invalid("result"));
     given(&h_resolved()).when(&resident(), feedback(Rating::Satisfied, control)).then_refused(invalid("comment"));
     given(&h_resolved()).when(&resident(), feedback(Rating::Unsatisfied, &long)).then_refused(invalid("comment"));
-    given(&h_resolved()).when(&dispatcher(), TicketCommand::Reopen { reason: String::new() }).then_refused(invalid("reason"));
+    given(&h_resolved())
+        .when(&dispatcher(), TicketCommand::Reopen { reason: String::new() })
+        .then_refused(invalid("reason"));
     given(&h_offered()).when(&resident(), cancel("")).then_refused(invalid("reason"));
 }
 
@@ -827,7 +959,9 @@ fn an_offer_goes_to_one_to_64_distinct_candidates() {
     let too_many: Vec<Assignee> = (1..=OFFER_CANDIDATES_MAX as u64 + 1).map(vol).collect();
     given(&h_triaged()).when(&dispatcher(), offer_cmd(&too_many, at(hours(1)))).then_refused(invalid("candidates"));
     given(&h_triaged()).when(&dispatcher(), offer_cmd(&[], at(hours(1)))).then_refused(invalid("candidates"));
-    let e = given(&h_triaged()).when(&dispatcher(), offer_cmd(&[vol(1), vol(2), vol(1)], at(hours(1)))).then_refused(invalid("candidates"));
+    let e = given(&h_triaged())
+        .when(&dispatcher(), offer_cmd(&[vol(1), vol(2), vol(1)], at(hours(1))))
+        .then_refused(invalid("candidates"));
     assert!(e.to_string().contains("twice"), "{e}");
 }
 
@@ -835,7 +969,10 @@ fn an_offer_goes_to_one_to_64_distinct_candidates() {
 fn an_offer_must_expire_after_now_and_within_a_week() {
     let now = at(hours(1));
     for expires in [t0(), now, just_before(now), now.plus(OFFER_WINDOW_MAX).plus(gridloop_engine::time::Millis(1))] {
-        given(&h_triaged()).when(&dispatcher(), offer_cmd(&[vol(1)], expires)).at(now).then_refused(invalid("expires at"));
+        given(&h_triaged())
+            .when(&dispatcher(), offer_cmd(&[vol(1)], expires))
+            .at(now)
+            .then_refused(invalid("expires at"));
     }
 }
 
@@ -848,14 +985,20 @@ fn after_16_rounds_the_ticket_must_be_assigned_or_escalated() {
     }
     given(&history).when(&system(), offer_cmd(&[vol(2)], at(hours(1)))).then_refused(invalid("offer"));
     // ... assigning still works.
-    given(&history).when(&dispatcher(), assign(vol(2), "直接指派")).then(&[TicketEvent::Reassigned { to: vol(2), reason: "直接指派".into() }]);
+    given(&history)
+        .when(&dispatcher(), assign(vol(2), "直接指派"))
+        .then(&[TicketEvent::Reassigned { to: vol(2), reason: "直接指派".into() }]);
 }
 
 #[test]
 fn an_offer_cannot_go_out_while_one_is_out_or_someone_holds_the_ticket() {
     given(&h_offered()).when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1)))).then_error(illegal("offer", "offered"));
-    given(&h_accepted()).when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1)))).then_error(illegal("offer", "accepted"));
-    given(&h_resolved()).when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1)))).then_error(illegal("offer", "resolved"));
+    given(&h_accepted())
+        .when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1))))
+        .then_error(illegal("offer", "accepted"));
+    given(&h_resolved())
+        .when(&dispatcher(), offer_cmd(&[vol(3)], at(hours(1))))
+        .then_error(illegal("offer", "resolved"));
 }
 
 #[test]
@@ -874,14 +1017,18 @@ fn offering_an_unknown_department_is_not_found() {
 fn an_unreviewed_item_is_never_sent_to_the_grid() {
     let not_admitted = || Error::NotAdmitted { item: UNREVIEWED.into(), department: URBAN_MANAGEMENT.into() };
     for candidates in [vec![vol(1)], vec![team(1)], vec![dept(URBAN_MANAGEMENT), vol(2)], vec![worker(WORKER)]] {
-        given(&h_unreviewed_triaged()).when(&dispatcher(), offer_cmd(&candidates, at(hours(1)))).then_error(not_admitted());
+        given(&h_unreviewed_triaged())
+            .when(&dispatcher(), offer_cmd(&candidates, at(hours(1))))
+            .then_error(not_admitted());
     }
     for to in [vol(1), team(1), worker(WORKER)] {
         given(&h_unreviewed_triaged()).when(&dispatcher(), assign(to, "下沉")).then_error(not_admitted());
     }
     given(&h_unreviewed_triaged()).when(&grid_worker(), TicketCommand::SelfHandle).then_error(not_admitted());
     for mode in [HandlingMode::Volunteer, HandlingMode::SelfHandle] {
-        given(&[submitted_item(UNREVIEWED)]).when(&dispatcher(), TicketCommand::Triage { mode, item: None }).then_error(not_admitted());
+        given(&[submitted_item(UNREVIEWED)])
+            .when(&dispatcher(), TicketCommand::Triage { mode, item: None })
+            .then_error(not_admitted());
         // Nor can triage reclassify an order into it and push it down.
         given(&[submitted()])
             .when(&dispatcher(), TicketCommand::Triage { mode, item: Some(item_code(UNREVIEWED)) })
@@ -907,39 +1054,66 @@ fn accepting_a_closed_ticket_is_refused() {
 #[test]
 fn accepting_before_any_offer_is_refused() {
     given(&h_triaged()).when(&volunteer(1), accept(vol(1))).then_error(illegal("accept", "triaged"));
-    given(&h_escalated_to(Tier::Community)).when(&volunteer(1), accept(vol(1))).then_error(illegal("accept", "escalated"));
+    given(&h_escalated_to(Tier::Community))
+        .when(&volunteer(1), accept(vol(1)))
+        .then_error(illegal("accept", "escalated"));
 }
 
 #[test]
 fn a_volunteer_cannot_accept_an_offer_not_made_to_them() {
-    given(&h_offered()).when(&volunteer(3), accept(vol(3))).then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-3".into() });
-    given(&h_offered()).when(&team_account(1), accept(team(1))).then_error(Error::NotOffered { ticket: t1(), who: "team TM-1".into() });
-    given(&h_offered()).when(&dispatcher(), accept(dept(CIVIL_AFFAIRS))).then_error(Error::NotOffered { ticket: t1(), who: "department civil_affairs".into() });
+    given(&h_offered())
+        .when(&volunteer(3), accept(vol(3)))
+        .then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-3".into() });
+    given(&h_offered())
+        .when(&team_account(1), accept(team(1)))
+        .then_error(Error::NotOffered { ticket: t1(), who: "team TM-1".into() });
+    given(&h_offered())
+        .when(&dispatcher(), accept(dept(CIVIL_AFFAIRS)))
+        .then_error(Error::NotOffered { ticket: t1(), who: "department civil_affairs".into() });
 }
 
 #[test]
 fn a_candidate_who_declined_cannot_accept_or_decline_again() {
     let history = with(h_offered(), [TicketEvent::Declined { by: vol(1), round: 1, reason: String::new() }]);
-    given(&history).when(&volunteer(1), accept(vol(1))).then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-1".into() });
-    given(&history).when(&volunteer(1), decline(vol(1), "")).then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-1".into() });
-    given(&history).when(&volunteer(3), decline(vol(3), "")).then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-3".into() });
+    given(&history)
+        .when(&volunteer(1), accept(vol(1)))
+        .then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-1".into() });
+    given(&history)
+        .when(&volunteer(1), decline(vol(1), ""))
+        .then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-1".into() });
+    given(&history)
+        .when(&volunteer(3), decline(vol(3), ""))
+        .then_error(Error::NotOffered { ticket: t1(), who: "volunteer V-3".into() });
 }
 
 #[test]
 fn nobody_accepts_or_declines_for_someone_else() {
-    given(&h_offered()).when(&volunteer(2), accept(vol(1))).then_error(not_permitted("volunteer", "accept for someone else"));
-    given(&h_offered()).when(&volunteer(2), decline(vol(1), "")).then_error(not_permitted("volunteer", "decline for someone else"));
-    given(&h_offered()).when(&grid_worker(), accept(vol(1))).then_error(not_permitted("grid worker", "accept for someone else"));
+    given(&h_offered())
+        .when(&volunteer(2), accept(vol(1)))
+        .then_error(not_permitted("volunteer", "accept for someone else"));
+    given(&h_offered())
+        .when(&volunteer(2), decline(vol(1), ""))
+        .then_error(not_permitted("volunteer", "decline for someone else"));
+    given(&h_offered())
+        .when(&grid_worker(), accept(vol(1)))
+        .then_error(not_permitted("grid worker", "accept for someone else"));
     let dept_offer = with(h_department_triaged(), [offered(1, &[dept(URBAN_MANAGEMENT)], at(hours(1)))]);
-    given(&dept_offer).when(&department(CIVIL_AFFAIRS), accept(dept(URBAN_MANAGEMENT))).then_error(not_permitted("department", "accept for someone else"));
+    given(&dept_offer)
+        .when(&department(CIVIL_AFFAIRS), accept(dept(URBAN_MANAGEMENT)))
+        .then_error(not_permitted("department", "accept for someone else"));
     // A volunteer is not a team, even with the team's number.
     let team_offer = with(h_triaged(), [offered(1, &[team(1)], at(hours(1)))]);
-    given(&team_offer).when(&volunteer(1), accept(team(1))).then_error(not_permitted("volunteer", "accept for someone else"));
+    given(&team_offer)
+        .when(&volunteer(1), accept(team(1)))
+        .then_error(not_permitted("volunteer", "accept for someone else"));
 }
 
 #[test]
 fn the_second_acceptance_finds_it_taken() {
-    given(&h_accepted()).when(&volunteer(2), accept(vol(2))).at(at(mins(11))).then_error(Error::AlreadyTaken { ticket: t1() });
+    given(&h_accepted())
+        .when(&volunteer(2), accept(vol(2)))
+        .at(at(mins(11)))
+        .then_error(Error::AlreadyTaken { ticket: t1() });
     given(&h_in_progress()).when(&volunteer(2), accept(vol(2))).then_error(Error::AlreadyTaken { ticket: t1() });
     given(&h_resolved()).when(&volunteer(2), accept(vol(2))).then_error(Error::AlreadyTaken { ticket: t1() });
     // Also the winner sending it again (the service answers repeats by command id).
@@ -948,37 +1122,67 @@ fn the_second_acceptance_finds_it_taken() {
 
 #[test]
 fn an_acceptance_at_or_after_the_deadline_finds_the_offer_expired() {
-    given(&h_offered()).when(&volunteer(1), accept(vol(1))).at(offer_deadline()).then_error(Error::OfferExpired { ticket: t1() });
-    given(&h_offered()).when(&volunteer(2), accept(vol(2))).at(at(days(2))).then_error(Error::OfferExpired { ticket: t1() });
+    given(&h_offered())
+        .when(&volunteer(1), accept(vol(1)))
+        .at(offer_deadline())
+        .then_error(Error::OfferExpired { ticket: t1() });
+    given(&h_offered())
+        .when(&volunteer(2), accept(vol(2)))
+        .at(at(days(2)))
+        .then_error(Error::OfferExpired { ticket: t1() });
 }
 
 #[test]
 fn an_acceptance_after_the_timer_expired_the_offer_is_told_it_expired() {
     let history = with(h_offered(), [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }]);
-    given(&history).when(&volunteer(1), accept(vol(1))).at(at(hours(1))).then_error(Error::OfferExpired { ticket: t1() });
+    given(&history)
+        .when(&volunteer(1), accept(vol(1)))
+        .at(at(hours(1)))
+        .then_error(Error::OfferExpired { ticket: t1() });
 }
 
 // ---- expiring
 
 #[test]
 fn expiring_the_wrong_round_or_before_the_deadline_changes_nothing() {
-    given(&h_offered()).when(&system(), TicketCommand::ExpireOffer { round: 2 }).at(offer_deadline()).then_error(illegal("expire the offer", "offered"));
-    given(&h_offered()).when(&system(), TicketCommand::ExpireOffer { round: 0 }).at(offer_deadline()).then_error(illegal("expire the offer", "offered"));
+    given(&h_offered())
+        .when(&system(), TicketCommand::ExpireOffer { round: 2 })
+        .at(offer_deadline())
+        .then_error(illegal("expire the offer", "offered"));
+    given(&h_offered())
+        .when(&system(), TicketCommand::ExpireOffer { round: 0 })
+        .at(offer_deadline())
+        .then_error(illegal("expire the offer", "offered"));
     given(&h_offered())
         .when(&system(), TicketCommand::ExpireOffer { round: 1 })
         .at(just_before(offer_deadline()))
         .then_error(illegal("expire the offer", "offered"));
     // An earlier round's timer firing late, while round 2 is out.
-    let history = with(h_offered(), [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }, offered(2, &[vol(3)], at(hours(5)))]);
-    given(&history).when(&system(), TicketCommand::ExpireOffer { round: 1 }).at(at(hours(1))).then_error(illegal("expire the offer", "offered"));
+    let history = with(
+        h_offered(),
+        [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }, offered(2, &[vol(3)], at(hours(5)))],
+    );
+    given(&history)
+        .when(&system(), TicketCommand::ExpireOffer { round: 1 })
+        .at(at(hours(1)))
+        .then_error(illegal("expire the offer", "offered"));
 }
 
 #[test]
 fn a_timer_firing_after_the_ticket_moved_on_changes_nothing() {
-    given(&h_accepted()).when(&system(), TicketCommand::ExpireOffer { round: 1 }).at(at(hours(1))).then_error(illegal("expire the offer", "accepted"));
+    given(&h_accepted())
+        .when(&system(), TicketCommand::ExpireOffer { round: 1 })
+        .at(at(hours(1)))
+        .then_error(illegal("expire the offer", "accepted"));
     let expired = with(h_offered(), [TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline }]);
-    given(&expired).when(&system(), TicketCommand::ExpireOffer { round: 1 }).at(at(hours(1))).then_error(illegal("expire the offer", "triaged"));
-    given(&h_cancelled()).when(&system(), TicketCommand::ExpireOffer { round: 1 }).at(at(hours(1))).then_error(illegal("expire the offer", "cancelled"));
+    given(&expired)
+        .when(&system(), TicketCommand::ExpireOffer { round: 1 })
+        .at(at(hours(1)))
+        .then_error(illegal("expire the offer", "triaged"));
+    given(&h_cancelled())
+        .when(&system(), TicketCommand::ExpireOffer { round: 1 })
+        .at(at(hours(1)))
+        .then_error(illegal("expire the offer", "cancelled"));
 }
 
 // ---- roles
@@ -993,7 +1197,13 @@ fn wrong_roles_are_not_permitted() {
     let t = t0();
     let cases: Vec<(Vec<TicketEvent>, TicketCommand, &[Role], Actor, Timestamp)> = vec![
         (vec![], submit_cmd(VISIT, GRID), &[Resident, GridWorker, Dispatcher], resident(), t),
-        (vec![submitted()], C::Triage { mode: HandlingMode::Volunteer, item: None }, &[Dispatcher, GridWorker], grid_worker(), t),
+        (
+            vec![submitted()],
+            C::Triage { mode: HandlingMode::Volunteer, item: None },
+            &[Dispatcher, GridWorker],
+            grid_worker(),
+            t,
+        ),
         (vec![submitted_item(FLYERS)], C::SelfHandle, &[GridWorker], grid_worker(), t),
         (h_triaged(), offer_cmd(&[vol(1)], at(hours(1))), &[Dispatcher, System], system(), t),
         (h_offered(), C::ExpireOffer { round: 1 }, &[System, Dispatcher], system(), offer_deadline()),
@@ -1001,7 +1211,13 @@ fn wrong_roles_are_not_permitted() {
         (h_offered(), decline(vol(1), ""), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
         (h_offered(), note("x"), &[Dispatcher, GridWorker, Volunteer, Department, System], volunteer(3), t),
         (h_triaged(), escalate(EscalationReason::Timeout, ""), &[System, Dispatcher], system(), t),
-        (h_in_progress(), escalate(EscalationReason::Difficulty, ""), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
+        (
+            h_in_progress(),
+            escalate(EscalationReason::Difficulty, ""),
+            &[Volunteer, Department, GridWorker, Dispatcher],
+            volunteer(1),
+            t,
+        ),
         (h_triaged(), escalate(EscalationReason::Complaint, ""), &[Resident, Dispatcher], resident(), t),
         (h_triaged(), escalate(EscalationReason::Whistle, ""), &[Dispatcher], dispatcher(), t),
         (h_triaged(), escalate(EscalationReason::Emergency, ""), &[Dispatcher], dispatcher(), t),
@@ -1017,7 +1233,10 @@ fn wrong_roles_are_not_permitted() {
         let decided = given(&history).when(&ok, command.clone()).at(now).decide();
         assert!(decided.is_ok(), "{command:?} by {ok:?} should succeed: {decided:?}");
         for who in every_actor().into_iter().filter(|a| !allowed.contains(&a.role)) {
-            given(&history).when(&who, command.clone()).at(now).then_error(not_permitted(who.role.name(), command.verb()));
+            given(&history)
+                .when(&who, command.clone())
+                .at(now)
+                .then_error(not_permitted(who.role.name(), command.verb()));
             refusals += 1;
         }
     }
@@ -1027,12 +1246,20 @@ fn wrong_roles_are_not_permitted() {
 #[test]
 fn an_auditor_only_reads() {
     // Commands without a role list refuse the auditor as a non-holder.
-    given(&h_accepted()).when(&auditor(), TicketCommand::Start).then_error(Error::NotHolder { ticket: t1(), who: "auditor a-1".into() });
-    given(&h_in_progress()).when(&auditor(), resolve("x", 1)).then_error(Error::NotHolder { ticket: t1(), who: "auditor a-1".into() });
+    given(&h_accepted())
+        .when(&auditor(), TicketCommand::Start)
+        .then_error(Error::NotHolder { ticket: t1(), who: "auditor a-1".into() });
+    given(&h_in_progress())
+        .when(&auditor(), resolve("x", 1))
+        .then_error(Error::NotHolder { ticket: t1(), who: "auditor a-1".into() });
     // Every other command names the auditor's role in its refusal.
-    for command in every_command().into_iter().filter(|c| !matches!(c, TicketCommand::Start | TicketCommand::Resolve { .. })) {
+    for command in
+        every_command().into_iter().filter(|c| !matches!(c, TicketCommand::Start | TicketCommand::Resolve { .. }))
+    {
         let history = if matches!(command, TicketCommand::Submit { .. }) { vec![] } else { h_in_progress() };
-        given(&history).when(&auditor(), command).then_refused(|e| matches!(e, Error::NotPermitted { role: "auditor", .. }));
+        given(&history)
+            .when(&auditor(), command)
+            .then_refused(|e| matches!(e, Error::NotPermitted { role: "auditor", .. }));
     }
 }
 
@@ -1048,7 +1275,9 @@ fn a_resident_cannot_act_on_another_residents_ticket() {
 
 #[test]
 fn a_resident_cannot_order_in_another_residents_name() {
-    no_ticket().when(&other_resident(), submit_cmd(VISIT, GRID)).then_error(not_permitted("resident", "submit for another resident"));
+    no_ticket()
+        .when(&other_resident(), submit_cmd(VISIT, GRID))
+        .then_error(not_permitted("resident", "submit for another resident"));
 }
 
 // ---- only the holder acts as the handler
@@ -1060,12 +1289,21 @@ fn only_the_holder_starts_resolves_or_escalates_for_difficulty() {
     given(&h_in_progress()).when(&volunteer(2), resolve("完成", 10)).then_error(not_holder("volunteer V-2"));
     given(&h_in_progress()).when(&grid_worker(), resolve("完成", 10)).then_error(not_holder("grid worker gw-1"));
     given(&h_in_progress()).when(&resident(), resolve("完成", 10)).then_error(not_holder("resident r-1"));
-    given(&h_in_progress()).when(&department(CIVIL_AFFAIRS), resolve("完成", 10)).then_error(not_holder("department civil_affairs"));
-    given(&h_in_progress()).when(&volunteer(2), escalate(EscalationReason::Difficulty, "")).then_error(not_holder("volunteer V-2"));
+    given(&h_in_progress())
+        .when(&department(CIVIL_AFFAIRS), resolve("完成", 10))
+        .then_error(not_holder("department civil_affairs"));
+    given(&h_in_progress())
+        .when(&volunteer(2), escalate(EscalationReason::Difficulty, ""))
+        .then_error(not_holder("volunteer V-2"));
     // Nobody holds a triaged ticket, so no handler can claim difficulty.
-    given(&h_triaged()).when(&volunteer(1), escalate(EscalationReason::Difficulty, "")).then_error(not_holder("volunteer V-1"));
+    given(&h_triaged())
+        .when(&volunteer(1), escalate(EscalationReason::Difficulty, ""))
+        .then_error(not_holder("volunteer V-1"));
     // A grid worker other than the one who took it on the spot.
-    let self_handled = [submitted_item(FLYERS), TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() }];
+    let self_handled = [
+        submitted_item(FLYERS),
+        TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() },
+    ];
     given(&self_handled).when(&other_grid_worker(), resolve("完成", 10)).then_error(not_holder("grid worker gw-2"));
 }
 
@@ -1077,20 +1315,28 @@ fn start_resolve_and_triage_only_in_their_statuses() {
     given(&h_in_progress()).when(&volunteer(1), TicketCommand::Start).then_error(illegal("start", "in progress"));
     given(&h_offered()).when(&volunteer(1), resolve("完成", 1)).then_error(illegal("resolve", "offered"));
     given(&h_resolved()).when(&volunteer(1), resolve("完成", 1)).then_error(illegal("resolve", "resolved"));
-    given(&h_triaged()).when(&dispatcher(), TicketCommand::Triage { mode: HandlingMode::Volunteer, item: None }).then_error(illegal("triage", "triaged"));
+    given(&h_triaged())
+        .when(&dispatcher(), TicketCommand::Triage { mode: HandlingMode::Volunteer, item: None })
+        .then_error(illegal("triage", "triaged"));
     given(&h_offered()).when(&grid_worker(), TicketCommand::SelfHandle).then_error(illegal("self-handle", "offered"));
     given(&h_accepted()).when(&volunteer(1), decline(vol(1), "")).then_error(illegal("decline", "accepted"));
 }
 
 #[test]
 fn resolved_minutes_are_bounded() {
-    given(&h_in_progress()).when(&volunteer(1), resolve("完成", MINUTES_SPENT_MAX + 1)).then_refused(invalid("minutes spent"));
+    given(&h_in_progress())
+        .when(&volunteer(1), resolve("完成", MINUTES_SPENT_MAX + 1))
+        .then_refused(invalid("minutes spent"));
 }
 
 #[test]
 fn feedback_before_resolution_is_refused() {
-    given(&h_in_progress()).when(&resident(), feedback(Rating::Satisfied, "")).then_error(illegal("give feedback", "in progress"));
-    given(&h_offered()).when(&resident(), feedback(Rating::Unsatisfied, "")).then_error(illegal("give feedback", "offered"));
+    given(&h_in_progress())
+        .when(&resident(), feedback(Rating::Satisfied, ""))
+        .then_error(illegal("give feedback", "in progress"));
+    given(&h_offered())
+        .when(&resident(), feedback(Rating::Unsatisfied, ""))
+        .then_error(illegal("give feedback", "offered"));
 }
 
 #[test]
@@ -1105,7 +1351,10 @@ fn feedback_after_the_window_is_refused() {
 fn a_resolution_gets_one_verdict() {
     let rated = with(h_resolved(), [TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() }]);
     for rating in [Rating::Satisfied, Rating::BasicallySatisfied, Rating::Unsatisfied] {
-        given(&rated).when(&resident(), feedback(rating, "改主意了")).at(at(days(1))).then_error(illegal("give feedback", "already rated"));
+        given(&rated)
+            .when(&resident(), feedback(rating, "改主意了"))
+            .at(at(days(1)))
+            .then_error(illegal("give feedback", "already rated"));
     }
 }
 
@@ -1121,21 +1370,38 @@ fn closing_before_the_feedback_window_ends_is_refused() {
 
 #[test]
 fn closing_an_unresolved_or_closed_ticket_is_refused() {
-    given(&h_in_progress()).when(&dispatcher(), TicketCommand::Close).at(at(days(30))).then_error(illegal("close", "in progress"));
-    given(&h_closed()).when(&dispatcher(), TicketCommand::Close).at(at(days(30))).then_error(illegal("close", "closed"));
+    given(&h_in_progress())
+        .when(&dispatcher(), TicketCommand::Close)
+        .at(at(days(30)))
+        .then_error(illegal("close", "in progress"));
+    given(&h_closed())
+        .when(&dispatcher(), TicketCommand::Close)
+        .at(at(days(30)))
+        .then_error(illegal("close", "closed"));
     let reopened = with(h_resolved(), [TicketEvent::Reopened { reason: "x".into(), resolve_by: at(days(2)) }]);
-    given(&reopened).when(&dispatcher(), TicketCommand::Close).at(at(days(30))).then_error(illegal("close", "reopened"));
+    given(&reopened)
+        .when(&dispatcher(), TicketCommand::Close)
+        .at(at(days(30)))
+        .then_error(illegal("close", "reopened"));
 }
 
 #[test]
 fn reopening_needs_a_resolved_ticket() {
-    given(&h_in_progress()).when(&dispatcher(), TicketCommand::Reopen { reason: "x".into() }).then_error(illegal("reopen", "in progress"));
-    given(&h_closed()).when(&dispatcher(), TicketCommand::Reopen { reason: "x".into() }).then_error(illegal("reopen", "closed"));
+    given(&h_in_progress())
+        .when(&dispatcher(), TicketCommand::Reopen { reason: "x".into() })
+        .then_error(illegal("reopen", "in progress"));
+    given(&h_closed())
+        .when(&dispatcher(), TicketCommand::Reopen { reason: "x".into() })
+        .then_error(illegal("reopen", "closed"));
 }
 
 #[test]
 fn escalating_at_the_district_is_refused() {
-    for (reason, who) in [(EscalationReason::Timeout, system()), (EscalationReason::Whistle, dispatcher()), (EscalationReason::Emergency, dispatcher())] {
+    for (reason, who) in [
+        (EscalationReason::Timeout, system()),
+        (EscalationReason::Whistle, dispatcher()),
+        (EscalationReason::Emergency, dispatcher()),
+    ] {
         given(&h_escalated_to(Tier::District))
             .when(&who, escalate(reason, ""))
             .then_error(illegal("escalate", "already at the district centre"));
@@ -1144,9 +1410,15 @@ fn escalating_at_the_district_is_refused() {
 
 #[test]
 fn escalating_a_resolved_or_ended_ticket_is_refused() {
-    given(&h_resolved()).when(&dispatcher(), escalate(EscalationReason::Whistle, "")).then_error(illegal("escalate", "resolved"));
-    given(&h_closed()).when(&resident(), escalate(EscalationReason::Complaint, "")).then_error(illegal("escalate", "closed"));
-    given(&h_duplicate()).when(&system(), escalate(EscalationReason::Timeout, "")).then_error(illegal("escalate", "a duplicate"));
+    given(&h_resolved())
+        .when(&dispatcher(), escalate(EscalationReason::Whistle, ""))
+        .then_error(illegal("escalate", "resolved"));
+    given(&h_closed())
+        .when(&resident(), escalate(EscalationReason::Complaint, ""))
+        .then_error(illegal("escalate", "closed"));
+    given(&h_duplicate())
+        .when(&system(), escalate(EscalationReason::Timeout, ""))
+        .then_error(illegal("escalate", "a duplicate"));
 }
 
 #[test]
@@ -1160,13 +1432,19 @@ fn assigning_to_the_current_holder_or_after_resolution_is_refused() {
 fn cancelling_or_marking_a_duplicate_after_resolution_is_refused() {
     given(&h_resolved()).when(&resident(), cancel("不要了")).then_error(illegal("cancel", "resolved"));
     given(&h_closed()).when(&dispatcher(), cancel("不要了")).then_error(illegal("cancel", "closed"));
-    given(&h_resolved()).when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) }).then_error(illegal("mark as duplicate", "resolved"));
-    given(&h_cancelled()).when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) }).then_error(illegal("mark as duplicate", "cancelled"));
+    given(&h_resolved())
+        .when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) })
+        .then_error(illegal("mark as duplicate", "resolved"));
+    given(&h_cancelled())
+        .when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(2) })
+        .then_error(illegal("mark as duplicate", "cancelled"));
 }
 
 #[test]
 fn a_ticket_cannot_duplicate_itself() {
-    given(&h_triaged()).when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(1) }).then_refused(invalid("duplicate of"));
+    given(&h_triaged())
+        .when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(1) })
+        .then_refused(invalid("duplicate of"));
 }
 
 #[test]

@@ -1,16 +1,27 @@
 //! The volunteer aggregate: registration, skills, availability and the
 //! points card (积分卡).
 
-use gridloop_engine::volunteer::{Volunteer, VolunteerCommand, VolunteerEvent, OPEN_ORDERS_LIMIT_MAX, POINTS_PER_CHANGE_MAX, SKILLS_MAX};
 use gridloop_engine::Error;
+use gridloop_engine::volunteer::{
+    OPEN_ORDERS_LIMIT_MAX, POINTS_PER_CHANGE_MAX, SKILLS_MAX, Volunteer, VolunteerCommand, VolunteerEvent,
+};
 
 use crate::support::*;
 
 fn register_cmd() -> VolunteerCommand {
-    VolunteerCommand::Register { team: team_id(1), home_grid: grid(GRID), skills: skills(&["elderly_care", "driving"]), open_orders_max: 3 }
+    VolunteerCommand::Register {
+        team: team_id(1),
+        home_grid: grid(GRID),
+        skills: skills(&["elderly_care", "driving"]),
+        open_orders_max: 3,
+    }
 }
 
-fn register_with(home: &str, skill_list: std::collections::BTreeSet<gridloop_engine::ids::Skill>, open_orders_max: u32) -> VolunteerCommand {
+fn register_with(
+    home: &str,
+    skill_list: std::collections::BTreeSet<gridloop_engine::ids::Skill>,
+    open_orders_max: u32,
+) -> VolunteerCommand {
     VolunteerCommand::Register { team: team_id(1), home_grid: grid(home), skills: skill_list, open_orders_max }
 }
 
@@ -50,13 +61,16 @@ fn a_dispatcher_registers_a_volunteer_who_starts_available() {
 
 #[test]
 fn the_system_registers_an_imported_volunteer_in_a_sub_grid_with_the_limits() {
-    no_volunteer().when(&system(), register_with(SUB_GRID, n_skills(SKILLS_MAX), OPEN_ORDERS_LIMIT_MAX)).on(vid(77)).then(&[VolunteerEvent::Registered {
-        volunteer: vid(77),
-        team: team_id(1),
-        home_grid: grid(SUB_GRID),
-        skills: n_skills(SKILLS_MAX),
-        open_orders_max: OPEN_ORDERS_LIMIT_MAX,
-    }]);
+    no_volunteer()
+        .when(&system(), register_with(SUB_GRID, n_skills(SKILLS_MAX), OPEN_ORDERS_LIMIT_MAX))
+        .on(vid(77))
+        .then(&[VolunteerEvent::Registered {
+            volunteer: vid(77),
+            team: team_id(1),
+            home_grid: grid(SUB_GRID),
+            skills: n_skills(SKILLS_MAX),
+            open_orders_max: OPEN_ORDERS_LIMIT_MAX,
+        }]);
     // No skills at all is fine too.
     no_volunteer().when(&system(), register_with(OTHER_GRID, n_skills(0), 1)).then(&[VolunteerEvent::Registered {
         volunteer: vid(1),
@@ -69,7 +83,9 @@ fn the_system_registers_an_imported_volunteer_in_a_sub_grid_with_the_limits() {
 
 #[test]
 fn registering_twice_is_refused() {
-    given(&[registered()]).when(&dispatcher(), register_cmd()).then_error(Error::AlreadyExists { kind: "volunteer", id: "V-1".into() });
+    given(&[registered()])
+        .when(&dispatcher(), register_cmd())
+        .then_error(Error::AlreadyExists { kind: "volunteer", id: "V-1".into() });
 }
 
 #[test]
@@ -84,9 +100,13 @@ fn a_volunteer_lives_in_a_known_grid_or_sub_grid() {
 
 #[test]
 fn registration_bounds_skills_and_the_open_orders_limit() {
-    no_volunteer().when(&dispatcher(), register_with(GRID, n_skills(SKILLS_MAX + 1), 3)).then_refused(invalid("skills"));
+    no_volunteer()
+        .when(&dispatcher(), register_with(GRID, n_skills(SKILLS_MAX + 1), 3))
+        .then_refused(invalid("skills"));
     for limit in [0, OPEN_ORDERS_LIMIT_MAX + 1] {
-        no_volunteer().when(&dispatcher(), register_with(GRID, n_skills(1), limit)).then_refused(invalid("open orders limit"));
+        no_volunteer()
+            .when(&dispatcher(), register_with(GRID, n_skills(1), limit))
+            .then_refused(invalid("open orders limit"));
     }
 }
 
@@ -95,7 +115,9 @@ fn only_dispatchers_and_the_system_register_volunteers() {
     for who in every_actor() {
         let decided = no_volunteer().when(&who, register_cmd()).decide();
         match who.role {
-            gridloop_engine::envelope::Role::Dispatcher | gridloop_engine::envelope::Role::System => assert!(decided.is_ok(), "{who:?}: {decided:?}"),
+            gridloop_engine::envelope::Role::Dispatcher | gridloop_engine::envelope::Role::System => {
+                assert!(decided.is_ok(), "{who:?}: {decided:?}")
+            }
             role => assert_eq!(decided, Err(not_permitted(role.name(), "register a volunteer")), "{who:?}"),
         }
     }
@@ -111,7 +133,10 @@ fn commands_for_an_unregistered_volunteer_are_not_found() {
     ];
     for command in commands {
         for who in [dispatcher(), system(), volunteer(9)] {
-            no_volunteer().when(&who, command.clone()).on(vid(9)).then_error(Error::NotFound { kind: "volunteer", id: "V-9".into() });
+            no_volunteer()
+                .when(&who, command.clone())
+                .on(vid(9))
+                .then_error(Error::NotFound { kind: "volunteer", id: "V-9".into() });
         }
     }
 }
@@ -133,12 +158,16 @@ fn a_volunteer_changes_their_own_skills() {
 
 #[test]
 fn skills_stay_bounded() {
-    given(&[registered()]).when(&volunteer(1), VolunteerCommand::ChangeSkills { skills: n_skills(SKILLS_MAX + 1) }).then_refused(invalid("skills"));
+    given(&[registered()])
+        .when(&volunteer(1), VolunteerCommand::ChangeSkills { skills: n_skills(SKILLS_MAX + 1) })
+        .then_refused(invalid("skills"));
 }
 
 #[test]
 fn only_the_volunteer_or_a_dispatcher_changes_skills_and_availability() {
-    for who in [volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor(), system()] {
+    for who in
+        [volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor(), system()]
+    {
         given(&[registered()])
             .when(&who, VolunteerCommand::ChangeSkills { skills: n_skills(1) })
             .then_error(not_permitted(who.role.name(), "change skills"));
@@ -167,17 +196,30 @@ fn a_volunteer_goes_off_duty_and_back() {
 
 #[test]
 fn the_system_awards_points_for_a_ticket() {
-    let state = given(&[registered()])
-        .when(&system(), award(10, " 探访 "))
-        .then(&[VolunteerEvent::PointsAwarded { points: 10, ticket: Some(tid(1)), reason: "探访".into() }]);
+    let state = given(&[registered()]).when(&system(), award(10, " 探访 ")).then(&[VolunteerEvent::PointsAwarded {
+        points: 10,
+        ticket: Some(tid(1)),
+        reason: "探访".into(),
+    }]);
     assert_eq!((state.points_balance, state.points_awarded, state.points_redeemed), (10, 10, 0));
 }
 
 #[test]
 fn a_dispatcher_awards_points_without_a_ticket_and_awards_add_up() {
     let state = given(&[registered(), awarded(10)])
-        .when(&dispatcher(), VolunteerCommand::AwardPoints { points: POINTS_PER_CHANGE_MAX, ticket: None, reason: "年度优秀志愿者".into() })
-        .then(&[VolunteerEvent::PointsAwarded { points: POINTS_PER_CHANGE_MAX, ticket: None, reason: "年度优秀志愿者".into() }]);
+        .when(
+            &dispatcher(),
+            VolunteerCommand::AwardPoints {
+                points: POINTS_PER_CHANGE_MAX,
+                ticket: None,
+                reason: "年度优秀志愿者".into(),
+            },
+        )
+        .then(&[VolunteerEvent::PointsAwarded {
+            points: POINTS_PER_CHANGE_MAX,
+            ticket: None,
+            reason: "年度优秀志愿者".into(),
+        }]);
     assert_eq!((state.points_balance, state.points_awarded), (10 + POINTS_PER_CHANGE_MAX, 10 + POINTS_PER_CHANGE_MAX));
 }
 
@@ -192,7 +234,9 @@ fn awards_are_bounded_and_explained() {
 
 #[test]
 fn nobody_awards_themself_points() {
-    for who in [volunteer(1), volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor()] {
+    for who in
+        [volunteer(1), volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor()]
+    {
         given(&[registered()]).when(&who, award(10, "探访")).then_error(not_permitted(who.role.name(), "award points"));
     }
 }
@@ -215,8 +259,12 @@ fn the_whole_balance_can_be_redeemed() {
 
 #[test]
 fn redeeming_beyond_the_balance_is_refused() {
-    given(&[registered(), awarded(30)]).when(&volunteer(1), redeem(31, "大米")).then_error(Error::InsufficientPoints { balance: 30, asked: 31 });
-    given(&[registered()]).when(&volunteer(1), redeem(1, "大米")).then_error(Error::InsufficientPoints { balance: 0, asked: 1 });
+    given(&[registered(), awarded(30)])
+        .when(&volunteer(1), redeem(31, "大米"))
+        .then_error(Error::InsufficientPoints { balance: 30, asked: 31 });
+    given(&[registered()])
+        .when(&volunteer(1), redeem(1, "大米"))
+        .then_error(Error::InsufficientPoints { balance: 0, asked: 1 });
     let spent = [registered(), awarded(30), VolunteerEvent::PointsRedeemed { points: 25, reward: "油".into() }];
     given(&spent).when(&dispatcher(), redeem(6, "大米")).then_error(Error::InsufficientPoints { balance: 5, asked: 6 });
 }
@@ -232,8 +280,12 @@ fn redemptions_are_bounded_and_name_the_reward() {
 
 #[test]
 fn only_the_volunteer_or_a_dispatcher_redeems() {
-    for who in [volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor(), system()] {
-        given(&[registered(), awarded(30)]).when(&who, redeem(10, "大米")).then_error(not_permitted(who.role.name(), "redeem points"));
+    for who in
+        [volunteer(2), team_account(1), grid_worker(), resident(), department(CIVIL_AFFAIRS), auditor(), system()]
+    {
+        given(&[registered(), awarded(30)])
+            .when(&who, redeem(10, "大米"))
+            .then_error(not_permitted(who.role.name(), "redeem points"));
     }
 }
 

@@ -36,7 +36,19 @@ fn help_names_every_subcommand_and_the_data_flag() {
 fn demo_on_sled_prints_the_rates_and_is_reproducible() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let run = |d: &std::path::Path| gridloop(&["demo", "--days", "1", "--seed", "4", "--orders-per-day", "40", "--data", d.to_str().expect("utf-8")]);
+    let run = |d: &std::path::Path| {
+        gridloop(&[
+            "demo",
+            "--days",
+            "1",
+            "--seed",
+            "4",
+            "--orders-per-day",
+            "40",
+            "--data",
+            d.to_str().expect("utf-8"),
+        ])
+    };
     let (first, second) = (run(&a), run(&b));
     assert!(first.status.success(), "{}", stderr(&first));
     let text = stdout(&first);
@@ -68,7 +80,8 @@ fn a_directory_holding_something_else_is_refused_and_untouched() {
 
 #[test]
 fn bad_flags_exit_non_zero_with_a_message() {
-    for args in [&["demo", "--days", "0"][..], &["demo", "--days", "many"], &["demo", "--seed", "-1"], &["frobnicate"]] {
+    for args in [&["demo", "--days", "0"][..], &["demo", "--days", "many"], &["demo", "--seed", "-1"], &["frobnicate"]]
+    {
         let out = gridloop(args);
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(!stderr(&out).is_empty(), "{args:?} should say why");

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use gridloop_cli::demo::{self, DemoConfig, DemoSummary};
 use gridloop_cli::report;
-use gridloop_engine::envelope::{verify_stream, RecordedEvent};
-use gridloop_engine::service::{fold, CommandService, ManualClock};
+use gridloop_engine::envelope::{RecordedEvent, verify_stream};
+use gridloop_engine::service::{CommandService, ManualClock, fold};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Status, Ticket};
 
@@ -69,7 +69,8 @@ async fn the_same_seed_gives_the_same_counts_and_rates() {
 async fn points_are_awarded_once_per_closed_ticket() {
     let (store, summary) = run(7, 2).await;
     let district = Arc::new(gridloop_fixtures::chikan(7).expect("fixture"));
-    let service = CommandService::new(store.clone(), district.world.clone(), Arc::new(ManualClock::new(summary.end)), 7);
+    let service =
+        CommandService::new(store.clone(), district.world.clone(), Arc::new(ManualClock::new(summary.end)), 7);
     let first = demo::award_points(&service).await.expect("award");
     assert!(first > 0, "some volunteers resolved closed tickets");
     let len = store.read_all(1, usize::MAX).await.expect("read").len();

@@ -26,7 +26,10 @@ async fn events_survive_reopen_and_positions_continue() {
     let data = dir.path().join("data");
     {
         let store = SledStore::open(&data).expect("open");
-        store.append(&stream("a"), ExpectedVersion::NoStream, vec![event("a1", 1), event("a1", 2)]).await.expect("append");
+        store
+            .append(&stream("a"), ExpectedVersion::NoStream, vec![event("a1", 1), event("a1", 2)])
+            .await
+            .expect("append");
         store.append(&stream("b"), ExpectedVersion::NoStream, vec![event("b1", 3)]).await.expect("append");
     }
     let store = SledStore::open(&data).expect("reopen");
@@ -34,7 +37,8 @@ async fn events_survive_reopen_and_positions_continue() {
     let a = store.read_stream(&stream("a"), 1).await.expect("read");
     assert_eq!(a.len(), 2);
     verify_stream(&a).expect("chain intact");
-    let appended = store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("a2", 4)]).await.expect("append after reopen");
+    let appended =
+        store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("a2", 4)]).await.expect("append after reopen");
     assert_eq!((appended.last_version, appended.position), (3, 4));
     verify_stream(&store.read_stream(&stream("a"), 1).await.expect("read")).expect("chain continues across reopen");
     let repeat = store.append(&stream("b"), ExpectedVersion::Any, vec![event("b1", 3)]).await.expect("repeat");
