@@ -698,61 +698,6 @@ impl<S: EventStore> Sim<S> {
     }
 }
 
-/// Awards points to the volunteers who resolved closed tickets, reading the
-/// log: one `AwardPoints` per closed ticket, with a command id derived from
-/// the ticket so that running it twice awards once.
-pub async fn award_points<S: EventStore>(service: &CommandService<S>) -> Result<u64, Error> {
-    let mut awarded = 0;
-    let mut from = 1;
-    let mut holders: BTreeMap<String, VolunteerId> = BTreeMap::new();
-    loop {
-        let batch = service.store().read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for event in &batch {
-            let ticket = event.stream.id().to_string();
-            match event.schema.name.as_str() {
-                "ticket.resolved" => {
-                    if let Some(v) =
-                        event.payload["by"]["id"].as_str().filter(|_| event.payload["by"]["kind"] == "volunteer")
-                    {
-                        holders.insert(ticket, VolunteerId::new(v)?);
-                    } else {
-                        holders.remove(&ticket);
-                    }
-                }
-                "ticket.closed" => {
-                    let Some(volunteer) = holders.remove(&ticket) else { continue };
-                    let ticket_id = TicketId::new(ticket.as_str())?;
-                    let state = service.ticket(&ticket_id).await?;
-                    let item = service.world().catalog.item(state.item.as_ref().expect("submitted"))?;
-                    if item.points == 0 {
-                        continue;
-                    }
-                    let envelope = Envelope {
-                        command_id: CommandId::new(format!("award-{ticket}"))?,
-                        correlation_id: Some(gridloop_engine::ids::CorrelationId::new(ticket.as_str())?),
-                        actor: Actor::system(),
-                        command: Command::Volunteer {
-                            id: volunteer,
-                            command: VolunteerCommand::AwardPoints {
-                                points: u64::from(item.points),
-                                ticket: Some(ticket_id),
-                                reason: item.name.clone(),
-                            },
-                        },
-                    };
-                    if !service.execute(envelope).await?.is_duplicate() {
-                        awarded += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(awarded)
-}
-
 fn resident(s: &Script) -> Actor {
     Actor {
         role: Role::Resident,

@@ -123,7 +123,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     bar.finish_and_clear();
     let clock = Arc::new(gridloop_engine::service::ManualClock::new(summary.end));
     let service = CommandService::new(store.clone(), district.world.clone(), clock, seed);
-    let awarded = demo::award_points(&service).await?;
+    let awarded = gridloop_projections::policy::PointsPolicy::default().catch_up(&service).await?;
     let (metrics, events) = report::fold_metrics(&store, |_| {}).await?;
     println!(
         "{} days, {} tickets, {} commands, {} events ({} races lost, as they should be; {} point awards) in {:.1}s",
@@ -163,7 +163,7 @@ async fn run_metrics(as_of: Option<String>, json: bool, data: DataDir) -> Result
     bar.finish_and_clear();
     let as_of = match as_of {
         Some(text) => Timestamp::parse(&text).context("--as-of")?,
-        None => metrics.tickets().values().map(|t| t.submitted_at).max().unwrap_or_default(),
+        None => metrics.tickets().map(|(_, t)| t.submitted_at).max().unwrap_or_default(),
     };
     // The grid tree is the fixture district's until deployments bring their own.
     let district = gridloop_fixtures::chikan(1)?;

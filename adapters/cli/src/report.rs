@@ -2,29 +2,21 @@
 
 use std::fmt::Write as _;
 
-use gridloop_engine::Error;
 use gridloop_engine::grid::{GridTree, Level};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
-use gridloop_projections::{Cohort, Metrics, Rate, Rates};
+use gridloop_projections::runner::Runner;
+use gridloop_projections::{Cohort, Metrics, ProjectionError, Rate, Rates};
 
-/// Folds the whole log into the metrics, calling `progress(position, head)`
-/// after each batch.
-pub async fn fold_metrics<S: EventStore>(store: &S, progress: impl Fn(u64)) -> Result<(Metrics, u64), Error> {
-    let mut metrics = Metrics::new();
-    let mut from = 1;
-    let mut count = 0;
-    loop {
-        let batch = store.read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for event in &batch {
-            metrics.apply(event)?;
-        }
-        count += batch.len() as u64;
-        progress(count);
-    }
-    Ok((metrics, count))
+/// Folds the whole log into the metrics, calling `progress(position)` after
+/// each batch; returns them with the number of events folded.
+pub async fn fold_metrics<S: EventStore>(
+    store: &S,
+    progress: impl FnMut(u64),
+) -> Result<(Metrics, u64), ProjectionError> {
+    let mut runner = Runner::<Metrics>::fresh();
+    let count = runner.catch_up(store, None, progress).await?;
+    Ok((runner.state().clone(), count))
 }
 
 /// One row per street and a district total, for every ticket submitted

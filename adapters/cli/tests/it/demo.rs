@@ -11,6 +11,7 @@ use gridloop_engine::envelope::{RecordedEvent, verify_stream};
 use gridloop_engine::service::{CommandService, ManualClock, fold};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Status, Ticket};
+use gridloop_projections::policy::PointsPolicy;
 
 async fn run(seed: u64, days: u32) -> (MemoryStore, DemoSummary) {
     let store = MemoryStore::new();
@@ -71,9 +72,13 @@ async fn points_are_awarded_once_per_closed_ticket() {
     let district = Arc::new(gridloop_fixtures::chikan(7).expect("fixture"));
     let service =
         CommandService::new(store.clone(), district.world.clone(), Arc::new(ManualClock::new(summary.end)), 7);
-    let first = demo::award_points(&service).await.expect("award");
+    let first = PointsPolicy::default().catch_up(&service).await.expect("award");
     assert!(first > 0, "some volunteers resolved closed tickets");
     let len = store.read_all(1, usize::MAX).await.expect("read").len();
-    assert_eq!(demo::award_points(&service).await.expect("award again"), 0, "a second pass awards nothing");
+    assert_eq!(
+        PointsPolicy::default().catch_up(&service).await.expect("award again"),
+        0,
+        "a second pass awards nothing"
+    );
     assert_eq!(store.read_all(1, usize::MAX).await.expect("read").len(), len, "and writes nothing");
 }

@@ -1,0 +1,265 @@
+//! The closed-loop board: every ticket's current state, and the queues of
+//! open work.
+//!
+//! Each row is the engine's own [`Ticket`], folded with the engine's own
+//! `evolve`: the board cannot disagree with the aggregate about a status or
+//! a deadline, because it is the same fold. On top of the rows the board
+//! answers the dispatcher's questions: tickets by status, by place at any
+//! level of the grid tree, by holder, overdue only, a page at a time; and the
+//! queue of open work of a volunteer, team, department, grid or community,
+//! soonest deadline first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::ids::TicketId;
+use gridloop_engine::ticket::{Assignee, Status, Ticket, TicketEvent, Tier};
+use gridloop_engine::time::Timestamp;
+
+use crate::ProjectionError;
+use crate::runner::Projection;
+
+/// The most rows one page may hold.
+pub const PAGE_SIZE_MAX: u32 = 200;
+
+/// A ticket's status as the board shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", content = "tier", rename_all = "snake_case")]
+pub enum BoardStatus {
+    Submitted,
+    /// Waiting for dispatch.
+    Triaged,
+    Offered,
+    Accepted,
+    InProgress,
+    /// Escalated to a tier and waiting for its dispatch.
+    Escalated(Tier),
+    /// Resolved; the resident has not rated it yet.
+    AwaitingFeedback,
+    /// Resolved and rated; waiting to be closed.
+    Resolved,
+    Reopened,
+    Closed,
+    Cancelled,
+    Duplicate,
+}
+
+impl BoardStatus {
+    pub fn of(ticket: &Ticket) -> BoardStatus {
+        match ticket.status {
+            Status::None | Status::Submitted => BoardStatus::Submitted,
+            Status::Triaged => BoardStatus::Triaged,
+            Status::Offered => BoardStatus::Offered,
+            Status::Accepted => BoardStatus::Accepted,
+            Status::InProgress => BoardStatus::InProgress,
+            Status::Escalated => BoardStatus::Escalated(ticket.tier.unwrap_or(Tier::Grid)),
+            Status::Resolved if ticket.feedback.is_none() => BoardStatus::AwaitingFeedback,
+            Status::Resolved => BoardStatus::Resolved,
+            Status::Reopened => BoardStatus::Reopened,
+            Status::Closed => BoardStatus::Closed,
+            Status::Cancelled => BoardStatus::Cancelled,
+            Status::Duplicate => BoardStatus::Duplicate,
+        }
+    }
+
+    /// The status's name without its tier: what a `status=` filter names.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoardStatus::Submitted => "submitted",
+            BoardStatus::Triaged => "triaged",
+            BoardStatus::Offered => "offered",
+            BoardStatus::Accepted => "accepted",
+            BoardStatus::InProgress => "in_progress",
+            BoardStatus::Escalated(_) => "escalated",
+            BoardStatus::AwaitingFeedback => "awaiting_feedback",
+            BoardStatus::Resolved => "resolved",
+            BoardStatus::Reopened => "reopened",
+            BoardStatus::Closed => "closed",
+            BoardStatus::Cancelled => "cancelled",
+            BoardStatus::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Which deadline is next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// The offer out now expires.
+    OfferExpiry,
+    /// The ticket must be accepted by then (受理时限).
+    Accept,
+    /// The ticket must be resolved by then (办结时限).
+    Resolve,
+    /// The resident's feedback window closes; then it closes without feedback.
+    Feedback,
+}
+
+/// The next pending deadline of an open ticket; `None` for a final one.
+pub fn next_deadline(ticket: &Ticket) -> Option<(DeadlineKind, Timestamp)> {
+    if ticket.status.is_final() {
+        return None;
+    }
+    let mut pending: Vec<(DeadlineKind, Timestamp)> = Vec::with_capacity(3);
+    if let Some(offer) = &ticket.offer {
+        pending.push((DeadlineKind::OfferExpiry, offer.expires_at));
+    }
+    if ticket.status == Status::Resolved {
+        pending.extend(ticket.feedback_by.map(|at| (DeadlineKind::Feedback, at)));
+    } else {
+        if ticket.accepted_at.is_none() {
+            pending.extend(ticket.accept_by.map(|at| (DeadlineKind::Accept, at)));
+        }
+        pending.extend(ticket.resolve_by.map(|at| (DeadlineKind::Resolve, at)));
+    }
+    pending.into_iter().min_by_key(|(kind, at)| (*at, *kind))
+}
+
+/// A board row as a query returns it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row<'a> {
+    pub ticket: &'a Ticket,
+    pub status: BoardStatus,
+    pub next_deadline: Option<(DeadlineKind, Timestamp)>,
+    pub overdue: bool,
+}
+
+/// What to list. Every filter is optional; all given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// By status name (`escalated` matches every tier).
+    pub status: Option<String>,
+    /// Inside this place (any level of the grid tree).
+    pub scope: Option<GridCode>,
+    pub holder: Option<Assignee>,
+    /// Only tickets whose next deadline has passed as of this instant.
+    pub overdue_as_of: Option<Timestamp>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// What a queue belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOf {
+    Holder(Assignee),
+    Place(GridCode),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    tickets: BTreeMap<u64, Ticket>,
+}
+
+impl Projection for Board {
+    const NAME: &'static str = "board";
+
+    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        if event.stream.kind() != "ticket" {
+            return Ok(());
+        }
+        let number = TicketId::new(event.stream.id())?.number();
+        let payload: TicketEvent = event.decode()?;
+        let is_submission = matches!(payload, TicketEvent::Submitted { .. });
+        let ticket = self.tickets.entry(number).or_default();
+        if is_submission != (ticket.version == 0) || ticket.version + 1 != event.version {
+            return Err(ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version });
+        }
+        ticket.evolve(&payload, event.occurred_at);
+        Ok(())
+    }
+}
+
+impl Board {
+    pub fn get(&self, id: &TicketId) -> Option<&Ticket> {
+        self.tickets.get(&id.number())
+    }
+
+    pub fn len(&self) -> usize {
+        self.tickets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tickets.is_empty()
+    }
+
+    /// Every ticket, in ticket-number order.
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+
+    /// One page of the tickets matching `query`, in ticket-number order
+    /// (newest last), with the total count of matches.
+    pub fn query(&self, query: &Query, now: Timestamp) -> Page<Row<'_>> {
+        let per_page = query.per_page.clamp(1, PAGE_SIZE_MAX);
+        let page = query.page.max(1);
+        let skip = u64::from(page - 1) * u64::from(per_page);
+        let mut total = 0u64;
+        let mut items = Vec::new();
+        for ticket in self.tickets.values() {
+            let row = row(ticket, query.overdue_as_of.unwrap_or(now));
+            if !matches(query, &row) {
+                continue;
+            }
+            if total >= skip && items.len() < per_page as usize {
+                items.push(row);
+            }
+            total += 1;
+        }
+        Page { items, total, page, per_page }
+    }
+
+    /// The open work of a holder or a place, soonest deadline first.
+    pub fn queue(&self, of: &QueueOf, now: Timestamp) -> Vec<Row<'_>> {
+        let mut rows: Vec<Row<'_>> = self
+            .tickets
+            .values()
+            .filter(|t| !t.status.is_final())
+            .filter(|t| match of {
+                QueueOf::Holder(h) => t.holder.as_ref() == Some(h) && t.status != Status::Resolved,
+                QueueOf::Place(p) => t.grid.as_ref().is_some_and(|g| g.is_within(p)),
+            })
+            .map(|t| row(t, now))
+            .collect();
+        rows.sort_by_key(|r| (r.next_deadline.map(|(_, at)| at), r.ticket.id.as_ref().map(TicketId::number)));
+        rows
+    }
+
+    /// Open tickets by board status.
+    pub fn counts_by_status(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts = BTreeMap::new();
+        for ticket in self.tickets.values() {
+            *counts.entry(BoardStatus::of(ticket).name()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+fn row(ticket: &Ticket, now: Timestamp) -> Row<'_> {
+    let next_deadline = next_deadline(ticket);
+    Row {
+        ticket,
+        status: BoardStatus::of(ticket),
+        next_deadline,
+        overdue: next_deadline.is_some_and(|(_, at)| at <= now),
+    }
+}
+
+fn matches(query: &Query, row: &Row<'_>) -> bool {
+    let t = row.ticket;
+    query.status.as_deref().is_none_or(|s| row.status.name() == s)
+        && query.scope.as_ref().is_none_or(|scope| t.grid.as_ref().is_some_and(|g| g.is_within(scope)))
+        && query.holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))
+        && (query.overdue_as_of.is_none() || row.overdue)
+}

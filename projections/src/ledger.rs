@@ -1,0 +1,125 @@
+//! The volunteer ledger (积分卡): points, hours and services per volunteer,
+//! and the duty report of backup-agency members.
+//!
+//! Points come from the volunteer stream (awarded, redeemed). Hours and
+//! services come from the tickets a volunteer resolved: each resolution is
+//! one service, and its reported minutes count in the month (China Standard
+//! Time) it was resolved. Backup agencies' (后盾单位) members owe at least
+//! [`DUTY_VISITS_MIN`] services and [`DUTY_MINUTES_MIN`] minutes a month.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::ids::{TeamId, VolunteerId};
+use gridloop_engine::ticket::{Assignee, TicketEvent};
+use gridloop_engine::volunteer::VolunteerEvent;
+
+use crate::ProjectionError;
+use crate::calendar::month;
+use crate::runner::Projection;
+
+/// At least twice a month into the grid (Jiangnan's rule).
+pub const DUTY_VISITS_MIN: u32 = 2;
+/// At least four hours of service a month.
+pub const DUTY_MINUTES_MIN: u64 = 4 * 60;
+
+/// Services and minutes in one month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthStats {
+    pub services: u32,
+    pub minutes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub team: Option<TeamId>,
+    pub points_balance: u64,
+    pub points_awarded: u64,
+    pub points_redeemed: u64,
+    /// Keyed `2026-11`.
+    pub months: BTreeMap<String, MonthStats>,
+}
+
+/// One line of the duty report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DutyLine {
+    pub volunteer: VolunteerId,
+    pub team: TeamId,
+    pub services: u32,
+    pub minutes: u64,
+    pub meets_duty: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    accounts: BTreeMap<VolunteerId, Account>,
+}
+
+impl Projection for Ledger {
+    const NAME: &'static str = "ledger";
+
+    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        match event.stream.kind() {
+            "volunteer" => self.apply_volunteer(event),
+            "ticket" => {
+                if let TicketEvent::Resolved { by: Assignee::Volunteer(v), minutes_spent, .. } = event.decode()? {
+                    let stats = self.accounts.entry(v).or_default().months.entry(month(event.occurred_at)).or_default();
+                    stats.services += 1;
+                    stats.minutes += u64::from(minutes_spent);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Ledger {
+    fn apply_volunteer(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let id = VolunteerId::new(event.stream.id())?;
+        let account = self.accounts.entry(id).or_default();
+        match event.decode()? {
+            VolunteerEvent::Registered { team, .. } => account.team = Some(team),
+            VolunteerEvent::PointsAwarded { points, .. } => {
+                account.points_balance += points;
+                account.points_awarded += points;
+            }
+            VolunteerEvent::PointsRedeemed { points, .. } => {
+                account.points_balance = account.points_balance.saturating_sub(points);
+                account.points_redeemed += points;
+            }
+            VolunteerEvent::SkillsChanged { .. } | VolunteerEvent::AvailabilityChanged { .. } => {}
+        }
+        Ok(())
+    }
+
+    pub fn account(&self, id: &VolunteerId) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = (&VolunteerId, &Account)> {
+        self.accounts.iter()
+    }
+
+    /// For `month` (`2026-11`), every member of the teams `is_backup_agency`
+    /// picks, whether they met the duty; volunteers with no service that
+    /// month are listed too, as not meeting it.
+    pub fn duty_report(&self, month: &str, is_backup_agency: impl Fn(&TeamId) -> bool) -> Vec<DutyLine> {
+        self.accounts
+            .iter()
+            .filter_map(|(volunteer, account)| {
+                let team = account.team.clone().filter(|t| is_backup_agency(t))?;
+                let stats = account.months.get(month).copied().unwrap_or_default();
+                Some(DutyLine {
+                    volunteer: volunteer.clone(),
+                    team,
+                    services: stats.services,
+                    minutes: stats.minutes,
+                    meets_duty: stats.services >= DUTY_VISITS_MIN && stats.minutes >= DUTY_MINUTES_MIN,
+                })
+            })
+            .collect()
+    }
+}

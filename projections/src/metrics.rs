@@ -1,0 +1,409 @@
+//! Completion-rate metrics (受理率, 办结率, 按期办结率, 满意率, 小事不出网格,
+//! 闭环率) for any cohort, as of any instant.
+//!
+//! The projection keeps, per ticket, what it was (place, item, deadlines) and
+//! a short time-ordered list of [`Mark`]s: taken, escalated, resolved,
+//! reopened, rated, closed, cancelled, marked duplicate. Evaluating "as of T"
+//! replays the marks up to T, so a ticket resolved on Monday and reopened on
+//! Wednesday counts as completed as of Tuesday and as open as of Thursday.
+//!
+//! Definitions, for the cohort of tickets submitted in `[from, to)` inside a
+//! scope, evaluated as of T:
+//!
+//! - **valid** = submitted (by T), less those cancelled before anyone took
+//!   them and those marked duplicate;
+//! - **acceptance** = valid tickets taken (accepted, self-handled, assigned)
+//!   by their accept deadline ÷ valid;
+//! - **completion** = valid tickets resolved and not reopened since ÷ valid;
+//! - **on time** = of those resolved, resolved by the resolve deadline in
+//!   force ÷ (resolved + unresolved whose resolve deadline has passed);
+//! - **satisfaction** = latest rating satisfied or basically satisfied ÷
+//!   rated;
+//! - **in grid** = resolved without escalation beyond the community ÷
+//!   resolved;
+//! - **closed loop** = closed ÷ resolved;
+//! - time to accept and to resolve: median, 90th percentile, maximum.
+//!
+//! Every rate keeps its numerator and denominator; an empty denominator is
+//! "no data", never 0% or 100%.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use gridloop_engine::catalog::Category;
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::grid::{GridCode, Level};
+use gridloop_engine::ids::{ItemCode, TeamId, TicketId, VolunteerId};
+use gridloop_engine::ticket::{Assignee, Rating, TicketEvent, Tier};
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::volunteer::VolunteerEvent;
+
+use crate::ProjectionError;
+use crate::calendar::{Period, bucket};
+use crate::runner::Projection;
+
+/// One thing that happened to a ticket, for the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum What {
+    Taken,
+    Escalated(Tier),
+    Resolved,
+    /// Reopened, with the new resolve deadline.
+    Reopened(Timestamp),
+    Rated(Rating),
+    Closed,
+    Cancelled,
+    Duplicate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub at: Timestamp,
+    pub what: What,
+}
+
+/// What the metrics keep of one ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFacts {
+    pub grid: GridCode,
+    pub item: ItemCode,
+    pub submitted_at: Timestamp,
+    pub accept_by: Timestamp,
+    pub resolve_by: Timestamp,
+    /// The last holder, for the per-team and per-department breakdowns.
+    pub holder: Option<Assignee>,
+    pub marks: Vec<Mark>,
+}
+
+/// A ticket as it stood at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsOf {
+    pub taken_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub resolve_by: Timestamp,
+    pub resolved_on_time: bool,
+    pub rating: Option<Rating>,
+    pub highest_tier: Tier,
+    pub closed: bool,
+    pub cancelled_before_taken: bool,
+    pub duplicate: bool,
+}
+
+impl TicketFacts {
+    /// Replays the marks up to `t`.
+    pub fn as_of(&self, t: Timestamp) -> AsOf {
+        let mut s = AsOf {
+            taken_at: None,
+            resolved_at: None,
+            resolve_by: self.resolve_by,
+            resolved_on_time: false,
+            rating: None,
+            highest_tier: Tier::Grid,
+            closed: false,
+            cancelled_before_taken: false,
+            duplicate: false,
+        };
+        for mark in self.marks.iter().take_while(|m| m.at <= t) {
+            match mark.what {
+                What::Taken => s.taken_at = s.taken_at.or(Some(mark.at)),
+                What::Escalated(tier) => s.highest_tier = s.highest_tier.max(tier),
+                What::Resolved => {
+                    s.resolved_at = Some(mark.at);
+                    s.resolved_on_time = mark.at <= s.resolve_by;
+                }
+                What::Reopened(resolve_by) => {
+                    s.resolved_at = None;
+                    s.resolve_by = resolve_by;
+                }
+                What::Rated(rating) => s.rating = Some(rating),
+                What::Closed => s.closed = true,
+                What::Cancelled => s.cancelled_before_taken = s.taken_at.is_none(),
+                What::Duplicate => s.duplicate = true,
+            }
+        }
+        s
+    }
+}
+
+/// Tickets submitted in `[from, to)` under `scope` (or everywhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cohort {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub scope: Option<GridCode>,
+}
+
+/// A rate with its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Rate {
+    pub numerator: u64,
+    pub denominator: u64,
+}
+
+impl Rate {
+    /// Per mille, rounded half up, or `None` for no data.
+    pub fn per_mille(self) -> Option<u64> {
+        (self.denominator > 0).then(|| (self.numerator * 1000 + self.denominator / 2) / self.denominator)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.per_mille() {
+            None => write!(f, "no data"),
+            Some(pm) => write!(f, "{}.{}% ({}/{})", pm / 10, pm % 10, self.numerator, self.denominator),
+        }
+    }
+}
+
+/// Median, 90th percentile and maximum of a set of durations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Spread {
+    pub median: Millis,
+    pub p90: Millis,
+    pub max: Millis,
+}
+
+impl Spread {
+    /// Nearest-rank percentiles; `None` for an empty set.
+    pub fn of(mut values: Vec<Millis>) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort();
+        let rank = |q: usize| values[(values.len() * q).div_ceil(100).max(1) - 1];
+        Some(Spread { median: rank(50), p90: rank(90), max: rank(100) })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rates {
+    pub submitted: u64,
+    pub valid: u64,
+    pub acceptance: Rate,
+    pub completion: Rate,
+    pub on_time: Rate,
+    pub satisfaction: Rate,
+    pub in_grid: Rate,
+    pub closed_loop: Rate,
+    pub time_to_accept: Option<Spread>,
+    pub time_to_resolve: Option<Spread>,
+}
+
+/// How to break a cohort down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// Per street, community, grid... (the ancestor at that level).
+    Place(Level),
+    /// Per department that last held the ticket.
+    Department,
+    /// Per team that last held it, or whose volunteer last held it.
+    Team,
+    Category,
+    /// Per day, week or month of submission (China Standard Time).
+    Period(Period),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    tickets: BTreeMap<u64, TicketFacts>,
+    teams: BTreeMap<VolunteerId, TeamId>,
+}
+
+impl Projection for Metrics {
+    const NAME: &'static str = "metrics";
+
+    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        match event.stream.kind() {
+            "ticket" => self.apply_ticket(event),
+            "volunteer" => {
+                if let VolunteerEvent::Registered { volunteer, team, .. } = event.decode()? {
+                    self.teams.insert(volunteer, team);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn tickets(&self) -> impl Iterator<Item = (TicketId, &TicketFacts)> {
+        self.tickets.iter().map(|(n, f)| (TicketId::from_number(*n), f))
+    }
+
+    fn apply_ticket(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let number = TicketId::new(event.stream.id())?.number();
+        let payload: TicketEvent = event.decode()?;
+        let at = event.occurred_at;
+        if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, .. } = payload {
+            let facts =
+                TicketFacts { grid, item, submitted_at: at, accept_by, resolve_by, holder: None, marks: vec![] };
+            self.tickets.insert(number, facts);
+            return Ok(());
+        }
+        let facts = self
+            .tickets
+            .get_mut(&number)
+            .ok_or_else(|| ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version })?;
+        let what = match payload {
+            TicketEvent::SelfHandled { worker } => {
+                facts.holder = Some(Assignee::GridWorker(worker));
+                What::Taken
+            }
+            TicketEvent::Accepted { by, .. } => {
+                facts.holder = Some(by);
+                What::Taken
+            }
+            TicketEvent::Reassigned { to, .. } => {
+                facts.holder = Some(to);
+                What::Taken
+            }
+            TicketEvent::Escalated { to, .. } => What::Escalated(to),
+            TicketEvent::Resolved { .. } => What::Resolved,
+            TicketEvent::Reopened { resolve_by, .. } => What::Reopened(resolve_by),
+            TicketEvent::FeedbackGiven { rating, .. } => What::Rated(rating),
+            TicketEvent::Closed { .. } => What::Closed,
+            TicketEvent::Cancelled { .. } => What::Cancelled,
+            TicketEvent::MarkedDuplicate { .. } => What::Duplicate,
+            _ => return Ok(()),
+        };
+        facts.marks.push(Mark { at, what });
+        Ok(())
+    }
+
+    /// The rates of a cohort, as of `as_of`.
+    pub fn rates(&self, cohort: &Cohort, as_of: Timestamp) -> Rates {
+        let mut tally = Tally::default();
+        for facts in self.cohort(cohort) {
+            tally.count(facts, as_of);
+        }
+        tally.finish()
+    }
+
+    /// The rates of a cohort broken down by `by`, keyed in order.
+    pub fn rates_by(&self, cohort: &Cohort, as_of: Timestamp, by: By) -> BTreeMap<String, Rates> {
+        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+        for facts in self.cohort(cohort) {
+            if let Some(key) = self.key(facts, by) {
+                tallies.entry(key).or_default().count(facts, as_of);
+            }
+        }
+        tallies.into_iter().map(|(k, t)| (k, t.finish())).collect()
+    }
+
+    fn cohort<'a>(&'a self, cohort: &'a Cohort) -> impl Iterator<Item = &'a TicketFacts> {
+        self.tickets.values().filter(move |t| {
+            t.submitted_at >= cohort.from
+                && t.submitted_at < cohort.to
+                && cohort.scope.as_ref().is_none_or(|s| t.grid.is_within(s))
+        })
+    }
+
+    fn key(&self, facts: &TicketFacts, by: By) -> Option<String> {
+        match by {
+            By::Place(level) => facts.grid.at_level(level).map(|g| g.to_string()),
+            By::Department => match &facts.holder {
+                Some(Assignee::Department(d)) => Some(d.to_string()),
+                _ => None,
+            },
+            By::Team => match &facts.holder {
+                Some(Assignee::Team(t)) => Some(t.to_string()),
+                Some(Assignee::Volunteer(v)) => self.teams.get(v).map(ToString::to_string),
+                _ => None,
+            },
+            By::Category => Some(category_name(category_of(&facts.item)).to_string()),
+            By::Period(period) => Some(bucket(facts.submitted_at, period)),
+        }
+    }
+}
+
+/// The category an item code names by its prefix.
+pub fn category_of(item: &ItemCode) -> Category {
+    match &item.as_str()[..2] {
+        "IC" => Category::InformationCollection,
+        "GP" => Category::GridPatrol,
+        "CS" => Category::CommunityService,
+        _ => Category::StreetCommunityCoordination,
+    }
+}
+
+pub fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::InformationCollection => "information_collection",
+        Category::GridPatrol => "grid_patrol",
+        Category::CommunityService => "community_service",
+        Category::StreetCommunityCoordination => "street_community_coordination",
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    submitted: u64,
+    valid: u64,
+    taken_on_time: u64,
+    completed: u64,
+    on_time: u64,
+    on_time_due: u64,
+    satisfied: u64,
+    rated: u64,
+    in_grid: u64,
+    closed: u64,
+    to_accept: Vec<Millis>,
+    to_resolve: Vec<Millis>,
+}
+
+impl Tally {
+    fn count(&mut self, facts: &TicketFacts, t: Timestamp) {
+        if facts.submitted_at > t {
+            return;
+        }
+        self.submitted += 1;
+        let s = facts.as_of(t);
+        if s.cancelled_before_taken || s.duplicate {
+            return;
+        }
+        self.valid += 1;
+        if let Some(taken) = s.taken_at {
+            self.taken_on_time += u64::from(taken <= facts.accept_by);
+            self.to_accept.push(taken.since(facts.submitted_at));
+        }
+        if let Some(resolved) = s.resolved_at {
+            self.completed += 1;
+            self.on_time += u64::from(s.resolved_on_time);
+            self.in_grid += u64::from(s.highest_tier <= Tier::Community);
+            self.closed += u64::from(s.closed);
+            self.to_resolve.push(resolved.since(facts.submitted_at));
+        }
+        if s.resolved_at.is_some() || s.resolve_by <= t {
+            self.on_time_due += 1;
+        }
+        if let Some(rating) = s.rating {
+            self.rated += 1;
+            self.satisfied += u64::from(rating != Rating::Unsatisfied);
+        }
+    }
+
+    fn finish(self) -> Rates {
+        let rate = |numerator, denominator| Rate { numerator, denominator };
+        Rates {
+            submitted: self.submitted,
+            valid: self.valid,
+            acceptance: rate(self.taken_on_time, self.valid),
+            completion: rate(self.completed, self.valid),
+            on_time: rate(self.on_time, self.on_time_due),
+            satisfaction: rate(self.satisfied, self.rated),
+            in_grid: rate(self.in_grid, self.completed),
+            closed_loop: rate(self.closed, self.completed),
+            time_to_accept: Spread::of(self.to_accept),
+            time_to_resolve: Spread::of(self.to_resolve),
+        }
+    }
+}
