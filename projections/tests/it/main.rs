@@ -1,0 +1,10 @@
+//! Projections on hand-built histories with known answers, and the runner's
+//! promises (resume, redelivery, crash between apply and save, rebuild ==
+//! live) on random histories.
+
+mod board;
+mod ledger;
+mod metrics;
+mod policy;
+mod runner;
+mod support;

@@ -1,0 +1,207 @@
+//! Each rate on hand-built histories whose answers are known, including the
+//! edge cases: reopened, cancelled before and after acceptance, duplicate,
+//! escalated to the street, feedback changed, no data, and as-of views.
+
+use gridloop_engine::grid::Level;
+use gridloop_engine::ticket::{CloseReason, EscalationReason, Rating, TicketEvent, Tier};
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_projections::calendar::Period;
+use gridloop_projections::metrics::{Spread, What};
+use gridloop_projections::{By, Cohort, Metrics, Rate};
+
+use crate::support::*;
+
+fn all() -> Cohort {
+    Cohort { from: t("2026-11-01T00:00:00Z"), to: t("2026-12-01T00:00:00Z"), scope: None }
+}
+
+fn rate(numerator: u64, denominator: u64) -> Rate {
+    Rate { numerator, denominator }
+}
+
+/// Ticket 1: accepted in time, resolved in time, satisfied, closed.
+/// Ticket 2: accepted late, resolved late, unsatisfied → reopened, resolved
+///           again in time, basically satisfied, closed (feedback changed).
+/// Ticket 3: cancelled before anyone took it (not valid).
+/// Ticket 4: accepted, then cancelled (valid, never completed).
+/// Ticket 5: marked duplicate (not valid).
+/// Ticket 6: escalated to the street, assigned to a department, resolved in
+///           time, no feedback, closed without feedback.
+/// Ticket 7: never taken; its deadlines pass.
+fn history() -> Log {
+    let mut log = Log::default();
+    log.submit(1, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
+        .ticket(1, "2026-11-02T02:00:00Z", accepted(vol(1)))
+        .ticket(1, "2026-11-02T05:00:00Z", resolved(vol(1), 60, "2026-11-05T05:00:00Z"))
+        .ticket(1, "2026-11-02T06:00:00Z", rated(Rating::Satisfied))
+        .ticket(1, "2026-11-02T07:00:00Z", TicketEvent::Closed { reason: CloseReason::Confirmed });
+    log.submit(2, "2026-11-02T01:00:00Z", GRID_B, "CS-001", "2026-11-02T03:00:00Z", "2026-11-03T01:00:00Z")
+        .ticket(2, "2026-11-02T04:00:00Z", accepted(vol(2)))
+        .ticket(2, "2026-11-03T02:00:00Z", resolved(vol(2), 90, "2026-11-06T02:00:00Z"))
+        .ticket(2, "2026-11-03T03:00:00Z", rated(Rating::Unsatisfied))
+        .ticket(
+            2,
+            "2026-11-03T03:00:00Z",
+            TicketEvent::Reopened { reason: "不满意".into(), resolve_by: t("2026-11-05T03:00:00Z") },
+        )
+        .ticket(2, "2026-11-04T03:00:00Z", TicketEvent::Reassigned { to: vol(2), reason: "重办".into() })
+        .ticket(2, "2026-11-04T09:00:00Z", resolved(vol(2), 30, "2026-11-07T09:00:00Z"))
+        .ticket(2, "2026-11-04T10:00:00Z", rated(Rating::BasicallySatisfied))
+        .ticket(2, "2026-11-04T11:00:00Z", TicketEvent::Closed { reason: CloseReason::Confirmed });
+    log.submit(3, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z").ticket(
+        3,
+        "2026-11-02T01:30:00Z",
+        TicketEvent::Cancelled { reason: "不需要了".into() },
+    );
+    log.submit(4, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
+        .ticket(4, "2026-11-02T02:00:00Z", accepted(vol(3)))
+        .ticket(4, "2026-11-02T03:00:00Z", TicketEvent::Cancelled { reason: "不需要了".into() });
+    log.submit(5, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z").ticket(
+        5,
+        "2026-11-02T01:10:00Z",
+        TicketEvent::MarkedDuplicate { of: gridloop_engine::ids::TicketId::from_number(1) },
+    );
+    log.submit(6, "2026-11-02T01:00:00Z", GRID_C, "SC-001", "2026-11-02T05:00:00Z", "2026-11-09T01:00:00Z")
+        .ticket(6, "2026-11-02T02:00:00Z", escalated(Tier::Grid, Tier::Community))
+        .ticket(6, "2026-11-02T03:00:00Z", escalated(Tier::Community, Tier::Street))
+        .ticket(
+            6,
+            "2026-11-02T04:00:00Z",
+            TicketEvent::Reassigned { to: dept("urban_management"), reason: "吹哨".into() },
+        )
+        .ticket(6, "2026-11-05T01:00:00Z", resolved(dept("urban_management"), 300, "2026-11-08T01:00:00Z"))
+        .ticket(6, "2026-11-08T01:00:00Z", TicketEvent::Closed { reason: CloseReason::NoFeedback });
+    log.submit(7, "2026-11-02T01:00:00Z", GRID_C, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z");
+    log
+}
+
+fn escalated(from: Tier, to: Tier) -> TicketEvent {
+    TicketEvent::Escalated { from, to, reason: EscalationReason::Difficulty, note: String::new() }
+}
+
+#[test]
+fn every_rate_on_a_known_history() {
+    let metrics: Metrics = history().fold();
+    let r = metrics.rates(&all(), t("2026-11-10T00:00:00Z"));
+    assert_eq!((r.submitted, r.valid), (7, 5), "3 (cancelled untaken) and 5 (duplicate) are not valid");
+    assert_eq!(r.acceptance, rate(3, 5), "1, 4 and 6 were taken in time; 2 late; 7 never");
+    assert_eq!(r.completion, rate(3, 5), "1, 2 and 6 are resolved and not reopened");
+    assert_eq!(
+        r.on_time,
+        rate(3, 5),
+        "1, 2 (against its reopened deadline) and 6 in time; 4 (cancelled) and 7 are past due"
+    );
+    assert_eq!(r.satisfaction, rate(2, 2), "latest ratings: 1 satisfied, 2 basically satisfied");
+    assert_eq!(r.in_grid, rate(2, 3), "6 went to the street");
+    assert_eq!(r.closed_loop, rate(3, 3));
+}
+
+#[test]
+fn a_ticket_cancelled_after_acceptance_stays_valid_and_taken() {
+    // Ticket 4 was accepted at 02:00 with a 03:00 deadline, then cancelled.
+    let metrics: Metrics = history().fold();
+    let taken_in_time: Vec<u64> = metrics
+        .tickets()
+        .filter(|(_, f)| {
+            let s = f.as_of(t("2026-11-10T00:00:00Z"));
+            !s.cancelled_before_taken && !s.duplicate && s.taken_at.is_some_and(|a| a <= f.accept_by)
+        })
+        .map(|(id, _)| id.number())
+        .collect();
+    assert_eq!(taken_in_time, [1, 4, 6]);
+}
+
+#[test]
+fn as_of_a_moment_between_resolution_and_reopening() {
+    let metrics: Metrics = history().fold();
+    // Ticket 2 resolved on the 3rd at 02:00 and was reopened at 03:00.
+    let between = metrics.rates(&all(), t("2026-11-03T02:30:00Z"));
+    let after = metrics.rates(&all(), t("2026-11-03T03:30:00Z"));
+    assert_eq!(between.completion, rate(2, 5), "1 and 2 are resolved at 02:30");
+    assert_eq!(after.completion, rate(1, 5), "2 is reopened at 03:30; 6 not yet resolved");
+    assert_eq!(after.satisfaction, rate(1, 2), "2's latest rating then is unsatisfied");
+    let before_any = metrics.rates(&all(), t("2026-11-02T00:30:00Z"));
+    assert_eq!(before_any.submitted, 0);
+    assert_eq!(before_any.completion.per_mille(), None, "no valid tickets: no data");
+}
+
+#[test]
+fn empty_denominators_are_no_data_never_zero_or_hundred() {
+    let metrics = Metrics::new();
+    let r = metrics.rates(&all(), t("2026-11-10T00:00:00Z"));
+    for rate in [r.acceptance, r.completion, r.on_time, r.satisfaction, r.in_grid, r.closed_loop] {
+        assert_eq!(rate.per_mille(), None);
+        assert_eq!(rate.to_string(), "no data");
+    }
+    assert_eq!(r.time_to_accept, None);
+}
+
+#[test]
+fn rates_print_with_their_parts() {
+    assert_eq!(rate(973, 1000).to_string(), "97.3% (973/1000)");
+    assert_eq!(rate(2, 3).to_string(), "66.7% (2/3)");
+    assert_eq!(rate(0, 4).to_string(), "0.0% (0/4)");
+}
+
+#[test]
+fn times_to_accept_and_resolve() {
+    let metrics: Metrics = history().fold();
+    let r = metrics.rates(&all(), t("2026-11-10T00:00:00Z"));
+    // Taken after 1h (1), 3h (2), 1h (4), 3h (6, assigned at 04:00).
+    assert_eq!(
+        r.time_to_accept,
+        Some(Spread { median: Millis::hours(1), p90: Millis::hours(3), max: Millis::hours(3) })
+    );
+    // Resolved (latest) after 4h (1), 2d8h (2), 3d (6).
+    let resolve = r.time_to_resolve.expect("some resolved");
+    assert_eq!(resolve.median, Millis::hours(56));
+    assert_eq!(resolve.max, Millis::days(3));
+}
+
+#[test]
+fn scope_restricts_to_a_place() {
+    let metrics: Metrics = history().fold();
+    let street = Cohort { scope: Some(grid("440802-002")), ..all() };
+    let r = metrics.rates(&street, t("2026-11-10T00:00:00Z"));
+    assert_eq!((r.valid, r.completion, r.in_grid), (2, rate(1, 2), rate(0, 1)));
+}
+
+#[test]
+fn breakdowns_by_place_department_team_category_and_period() {
+    let metrics: Metrics = history().fold();
+    let as_of = t("2026-11-10T00:00:00Z");
+    let by_street = metrics.rates_by(&all(), as_of, By::Place(Level::Street));
+    assert_eq!(by_street.keys().collect::<Vec<_>>(), ["440802-001", "440802-002"]);
+    assert_eq!(by_street["440802-001"].valid, 3);
+    let by_department = metrics.rates_by(&all(), as_of, By::Department);
+    assert_eq!(by_department.keys().collect::<Vec<_>>(), ["urban_management"]);
+    let by_category = metrics.rates_by(&all(), as_of, By::Category);
+    assert_eq!(by_category["street_community_coordination"].valid, 1);
+    assert_eq!(by_category["community_service"].valid, 4);
+    let by_day = metrics.rates_by(&all(), as_of, By::Period(Period::Day));
+    assert_eq!(by_day.keys().collect::<Vec<_>>(), ["2026-11-02"], "01:00 UTC is 09:00 in China");
+    let by_week = metrics.rates_by(&all(), as_of, By::Period(Period::Week));
+    assert_eq!(by_week.keys().collect::<Vec<_>>(), ["2026-W45"]);
+    let by_team = metrics.rates_by(&all(), as_of, By::Team);
+    assert!(by_team.is_empty(), "no volunteer in this history registered with a team");
+}
+
+#[test]
+fn cohorts_are_half_open_windows_of_submission_time() {
+    let mut log = Log::default();
+    log.submit(1, "2026-11-02T00:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z");
+    log.submit(2, "2026-11-03T00:00:00Z", GRID_A, "CS-001", "2026-11-03T03:00:00Z", "2026-11-05T01:00:00Z");
+    let metrics: Metrics = log.fold();
+    let window = Cohort { from: t("2026-11-02T00:00:00Z"), to: t("2026-11-03T00:00:00Z"), scope: None };
+    assert_eq!(metrics.rates(&window, t("2026-11-10T00:00:00Z")).submitted, 1);
+}
+
+#[test]
+fn marks_keep_time_order_and_the_state_of_a_reopened_ticket() {
+    let metrics: Metrics = history().fold();
+    let (_, two) = metrics.tickets().find(|(id, _)| id.number() == 2).expect("ticket 2");
+    let whats: Vec<What> = two.marks.iter().map(|m| m.what).collect();
+    assert_eq!(whats[..3], [What::Taken, What::Resolved, What::Rated(Rating::Unsatisfied)]);
+    assert!(two.marks.windows(2).all(|w| w[0].at <= w[1].at));
+    let _: Timestamp = two.submitted_at;
+}
