@@ -2,13 +2,16 @@
 //!
 //! - `lifecycle`: one ticket's whole life (8 commands) decided and folded in
 //!   memory: the engine's pure cost per command.
-//! - `fold`: the metrics projection folding a demo log from memory, against
-//!   merely decoding the same payloads (the floor of any typed fold).
+//! - `fold`: each projection folding a demo log from memory, against merely
+//!   decoding the same payloads (the floor of any typed fold); and the
+//!   board's heap bytes per ticket, from a counting allocator.
 //! - `append`: the sled store appending one event per command, one at a time
 //!   and 64 at once (group commit), against sled itself doing an insert and
 //!   a flush per write.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -20,6 +23,10 @@ use gridloop_engine::ids::{ItemCode, ResidentId, StreamId, TicketId, VolunteerId
 use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Rating, Ticket, TicketCommand, TicketEvent, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_projections::Metrics;
+use gridloop_projections::board::Board;
+use gridloop_projections::ledger::Ledger;
+use gridloop_projections::runner::{Projection, Runner};
 use gridloop_store_conformance::{event, tiny_world};
 use gridloop_store_sled::SledStore;
 
@@ -92,6 +99,7 @@ fn demo_log() -> Vec<RecordedEvent> {
 
 fn fold(c: &mut Criterion) {
     let log = demo_log();
+    report_board_memory(&log);
     let mut group = c.benchmark_group("fold");
     group.throughput(Throughput::Elements(log.len() as u64));
     group.bench_function("baseline_decode_payloads", |b| {
@@ -102,17 +110,62 @@ fn fold(c: &mut Criterion) {
                 .sum::<u64>()
         });
     });
-    group.bench_function("metrics_projection", |b| {
-        b.iter(|| {
-            let mut metrics = gridloop_projections::Metrics::new();
-            for e in &log {
-                metrics.apply(e).expect("folds");
-            }
-            metrics.checkpoint
-        });
-    });
+    group.bench_function("board", |b| b.iter(|| rebuild::<Board>(&log)));
+    group.bench_function("metrics", |b| b.iter(|| rebuild::<Metrics>(&log)));
+    group.bench_function("ledger", |b| b.iter(|| rebuild::<Ledger>(&log)));
     group.finish();
 }
+
+fn rebuild<P: Projection>(log: &[RecordedEvent]) -> u64 {
+    let mut runner = Runner::<P>::fresh();
+    for event in log {
+        runner.apply(event).expect("folds");
+    }
+    runner.checkpoint()
+}
+
+/// Heap bytes held by the board per ticket (every demo ticket is closed,
+/// cancelled or a duplicate by the end), measured with the counting
+/// allocator.
+fn report_board_memory(log: &[RecordedEvent]) {
+    let before = ALLOCATED.load(Ordering::SeqCst);
+    let mut runner = Runner::<Board>::fresh();
+    for event in log {
+        runner.apply(event).expect("folds");
+    }
+    let held = ALLOCATED.load(Ordering::SeqCst).saturating_sub(before);
+    let tickets = runner.state().len().max(1);
+    let inline = std::mem::size_of::<gridloop_engine::ticket::Ticket>();
+    println!(
+        "board memory: {} tickets, {held} heap bytes, {} bytes per ticket (of which {inline} inline), {} events",
+        tickets,
+        held / tickets,
+        log.len()
+    );
+    drop(runner);
+}
+
+/// Counts live heap bytes, to measure the board's memory per ticket.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// The one `unsafe` in the workspace: a global allocator must be an
+// `unsafe impl`. It only counts and forwards to the system allocator.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -326,14 +326,77 @@ pub(crate) fn decode_tagged<T: DeserializeOwned>(
             "schema {schema} is newer than this build knows (version {current}); upgrade gridloop"
         )));
     }
+    let fail = |e: serde_json::Error| Error::Corrupt(format!("payload of {schema} does not decode: {e}"));
+    if schema.version == current {
+        // The common case: read the payload where it lies, without copying
+        // it into an adjacently tagged wrapper.
+        return T::deserialize(tagged(tag, payload)).map_err(fail);
+    }
     let mut data = payload.clone();
     let mut version = schema.version;
     while version < current {
         data = upcast(tag, version, data)?;
         version += 1;
     }
-    let tagged = serde_json::json!({ "type": tag, "data": data });
-    serde_json::from_value(tagged).map_err(|e| Error::Corrupt(format!("payload of {schema} does not decode: {e}")))
+    T::deserialize(tagged(tag, &data)).map_err(fail)
+}
+
+/// A deserializer that presents `{"type": tag, "data": payload}` without
+/// building it.
+fn tagged<'a>(
+    tag: &'a str,
+    payload: &'a Value,
+) -> serde::de::value::MapDeserializer<'a, std::array::IntoIter<(&'a str, TagOrData<'a>), 2>, serde_json::Error> {
+    serde::de::value::MapDeserializer::new(
+        [("type", TagOrData::Tag(tag)), ("data", TagOrData::Data(payload))].into_iter(),
+    )
+}
+
+/// The two values of the tagged map: the tag (a string) or the payload.
+enum TagOrData<'a> {
+    Tag(&'a str),
+    Data(&'a Value),
+}
+
+impl<'de> serde::de::IntoDeserializer<'de, serde_json::Error> for TagOrData<'de> {
+    type Deserializer = TagOrDataDeserializer<'de>;
+    fn into_deserializer(self) -> Self::Deserializer {
+        TagOrDataDeserializer(self)
+    }
+}
+
+struct TagOrDataDeserializer<'a>(TagOrData<'a>);
+
+impl<'de> serde::Deserializer<'de> for TagOrDataDeserializer<'de> {
+    // Everything but enums (the tag) goes to the value itself.
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            TagOrData::Tag(tag) => visitor.visit_borrowed_str(tag),
+            TagOrData::Data(value) => serde::Deserializer::deserialize_any(value, visitor),
+        }
+    }
+
+    /// serde reads an adjacently tagged enum's tag as a unit variant.
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            TagOrData::Tag(tag) => serde::de::value::BorrowedStrDeserializer::<serde_json::Error>::new(tag)
+                .deserialize_enum(name, variants, visitor),
+            TagOrData::Data(value) => serde::Deserializer::deserialize_enum(value, name, variants, visitor),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
 }
 
 #[cfg(test)]

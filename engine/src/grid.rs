@@ -215,10 +215,8 @@ impl GridTree {
     pub fn new(nodes: impl IntoIterator<Item = GridNode>) -> Result<Self, Error> {
         let mut tree = GridTree::default();
         for node in nodes {
-            if node.code.level() == Level::District {
-                if tree.root.replace(node.code.clone()).is_some() {
-                    return Err(Error::invalid("grid tree", "has more than one district"));
-                }
+            if node.code.level() == Level::District && tree.root.replace(node.code.clone()).is_some() {
+                return Err(Error::invalid("grid tree", "has more than one district"));
             }
             if node.boundary.len() < 3 {
                 return Err(Error::invalid("grid tree", format!("{} has no boundary polygon", node.code)));
@@ -336,7 +334,7 @@ mod tests {
         assert_eq!(code.parent().unwrap().as_str(), "440802-001-002-015");
         assert_eq!(code.at_level(Level::Street).unwrap().as_str(), "440802-001");
         assert!(code.is_within(&GridCode::parse("440802-001").unwrap()));
-        assert!(!GridCode::parse("440802-0011").is_ok());
+        assert!(GridCode::parse("440802-0011").is_err());
     }
 
     #[test]

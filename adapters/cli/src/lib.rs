@@ -3,7 +3,10 @@
 //!
 //! - [`demo`]: simulated days of the closed loop through the real command
 //!   service and the sled store.
-//! - [`report`]: folding the log into the metrics and printing the rates table.
+//! - [`report`]: folding the log into the metrics, the rates table, and the
+//!   HTML report's contents.
+//! - [`html`]: rendering the HTML report (inline CSS and SVG, no network).
 
 pub mod demo;
+pub mod html;
 pub mod report;

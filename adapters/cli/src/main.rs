@@ -10,9 +10,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use gridloop_cli::demo::{self, DemoConfig};
 use gridloop_cli::report;
+use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::service::CommandService;
-use gridloop_engine::time::Timestamp;
-use gridloop_store_sled::SledStore;
+use gridloop_engine::store::EventStore;
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_projections::board::Board;
+use gridloop_projections::calendar::{Period, local_midnight};
+use gridloop_projections::ledger::Ledger;
+use gridloop_projections::runner::{Projection, Runner};
+use gridloop_projections::{By, Cohort, Metrics};
+use gridloop_store_sled::{SledSnapshots, SledStore};
 
 /// gridloop runs the closed loop of community service requests: a resident
 /// orders, the community dispatches, a volunteer accepts. Every step is an
@@ -45,15 +52,41 @@ enum Cmd {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Print the completion-rate metrics of the store's log, per street and
-    /// for the whole district.
+    /// Print the completion-rate metrics (受理率, 办结率, 按期, 满意率,
+    /// 网格内, 闭环率) of the tickets submitted in a window, broken down by
+    /// place, department, team, category or period.
     Metrics {
-        /// Evaluate as of this instant (RFC 3339, UTC); default: the last event.
+        /// Only tickets in this place: district|street|community|grid:CODE,
+        /// e.g. community:440802-001-002.
+        #[arg(long, value_name = "LEVEL:CODE")]
+        scope: Option<String>,
+        /// Submitted at or after this (YYYY-MM-DD, China time, or RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Submitted before this (YYYY-MM-DD, China time, or RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Rows per street, community, grid, department, team, category,
+        /// day, week or month.
+        #[arg(long, default_value = "street")]
+        by: String,
+        /// Evaluate as of this instant (RFC 3339); default: just after the
+        /// last event.
         #[arg(long)]
         as_of: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Rebuild projections (board, metrics, ledger) from the start of the
+    /// log, save their snapshots, and report events/s and each snapshot's
+    /// digest (a rebuild gives the same digest as the live projection).
+    Replay {
+        /// One projection: board, metrics or ledger; default: all.
+        #[arg(long)]
+        projection: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -88,7 +121,11 @@ fn run(cli: Cli) -> Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     match cli.command {
         Cmd::Demo { days, seed, orders_per_day, data } => runtime.block_on(run_demo(days, seed, orders_per_day, data)),
-        Cmd::Metrics { as_of, json, data } => runtime.block_on(run_metrics(as_of, json, data)),
+        Cmd::Metrics { scope, from, to, by, as_of, json, data } => {
+            let args = MetricsArgs { scope, from, to, by, as_of, json };
+            runtime.block_on(run_metrics(args, data))
+        }
+        Cmd::Replay { projection, data } => runtime.block_on(run_replay(projection, data)),
     }
 }
 
@@ -149,34 +186,169 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     );
     let rows = report::rates_by_street(&metrics, &district.world.grids, summary.orders_end, summary.end);
     print!("{}", report::rates_table(&rows));
-    println!("\nstore: {} ({} bytes on disk)", data.dir.display(), store.size_on_disk());
+    let snapshots = store.snapshots()?;
+    for name in ["board", "metrics", "ledger"] {
+        match name {
+            "board" => rebuild::<Board>(&store, &snapshots).await?,
+            "metrics" => rebuild::<Metrics>(&store, &snapshots).await?,
+            _ => rebuild::<Ledger>(&store, &snapshots).await?,
+        };
+    }
+    let subtitle = format!(
+        "{} 天 · {} 张工单 · seed {seed} · as of {} · tickets ordered {} to {}",
+        days, summary.tickets, summary.end, config.start, summary.orders_end
+    );
+    let html =
+        report::html_report(&metrics, &district.world.grids, (config.start, summary.orders_end), summary.end, subtitle);
+    let report_path = data.dir.join("report.html");
+    std::fs::write(&report_path, html).with_context(|| format!("writing {}", report_path.display()))?;
+    println!("\nreport: {}", report_path.display());
+    println!("store: {} ({} bytes on disk)", data.dir.display(), store.size_on_disk());
     Ok(())
 }
 
-async fn run_metrics(as_of: Option<String>, json: bool, data: DataDir) -> Result<()> {
+#[derive(Debug)]
+struct MetricsArgs {
+    scope: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    by: String,
+    as_of: Option<String>,
+    json: bool,
+}
+
+/// Opens an existing data directory (never creates one).
+fn open_existing(data: &DataDir) -> Result<SledStore> {
     if !data.dir.join(gridloop_store_sled::MARKER_FILE).exists() {
         bail!("{} is not a gridloop data directory (run `gridloop demo` first, or pass --data)", data.dir.display());
     }
-    let store = SledStore::open(&data.dir)?;
-    let bar = progress_bar(store.head_position(), "events folded");
-    let (metrics, _) = report::fold_metrics(&store, |n| bar.set_position(n)).await?;
-    bar.finish_and_clear();
-    let as_of = match as_of {
-        Some(text) => Timestamp::parse(&text).context("--as-of")?,
-        None => metrics.tickets().map(|(_, t)| t.submitted_at).max().unwrap_or_default(),
-    };
-    // The grid tree is the fixture district's until deployments bring their own.
+    Ok(SledStore::open(&data.dir)?)
+}
+
+async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
     let district = gridloop_fixtures::chikan(1)?;
-    let as_of = as_of.plus(gridloop_engine::time::Millis(1));
-    let rows = report::rates_by_street(&metrics, &district.world.grids, as_of, as_of);
-    if json {
+    let grids = &district.world.grids;
+    let scope = args.scope.as_deref().map(|s| parse_scope(s, grids)).transpose()?;
+    let by = parse_by(&args.by)?;
+    let from = args.from.as_deref().map(|t| parse_instant(t, "--from")).transpose()?;
+    let to = args.to.as_deref().map(|t| parse_instant(t, "--to")).transpose()?;
+    let store = open_existing(&data)?;
+    let snapshots = store.snapshots()?;
+    let bar = progress_bar(store.head_position(), "events folded");
+    let mut runner = Runner::<Metrics>::resume(&snapshots)?;
+    runner.catch_up(&store, Some(&snapshots), |position| bar.set_position(position)).await?;
+    bar.finish_and_clear();
+    let metrics = runner.state();
+    let last = metrics.tickets().map(|(_, t)| t.submitted_at).max().unwrap_or_default();
+    let as_of = match args.as_of {
+        Some(text) => Timestamp::parse(&text).context("--as-of")?,
+        None => store_last_event_time(&store).await?.unwrap_or(last).plus(Millis(1)),
+    };
+    let cohort = Cohort { from: from.unwrap_or_else(report::beginning), to: to.unwrap_or(as_of), scope };
+    if cohort.from >= cohort.to {
+        bail!("--from must be before --to");
+    }
+    let rows = report::breakdown(metrics, grids, &cohort, as_of, by);
+    if args.json {
         let rows: Vec<serde_json::Value> =
-            rows.iter().map(|(place, rates)| serde_json::json!({ "place": place, "rates": rates })).collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+            rows.iter().map(|(key, rates)| serde_json::json!({ "key": key, "rates": rates })).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "as_of": as_of, "rows": rows }))?);
     } else {
+        println!("as of {as_of}:");
         print!("{}", report::rates_table(&rows));
     }
     Ok(())
+}
+
+/// The time of the log's last event.
+async fn store_last_event_time(store: &SledStore) -> Result<Option<Timestamp>> {
+    let head = store.head_position();
+    let last = store.read_all(head, 1).await?;
+    Ok(last.first().map(|e| e.occurred_at))
+}
+
+fn parse_scope(text: &str, grids: &GridTree) -> Result<GridCode> {
+    let (level, code) = text.split_once(':').context("--scope is LEVEL:CODE, e.g. community:440802-001-002")?;
+    let code = GridCode::parse(code)?;
+    let expected = match level {
+        "district" => Level::District,
+        "street" => Level::Street,
+        "community" => Level::Community,
+        "grid" => Level::Grid,
+        other => bail!("--scope level {other:?} is not one of district, street, community, grid"),
+    };
+    if code.level() != expected {
+        bail!("--scope {code} is a {} code, not a {level} code", code.level().name());
+    }
+    grids.require(&code)?;
+    Ok(code)
+}
+
+fn parse_by(text: &str) -> Result<By> {
+    Ok(match text {
+        "street" => By::Place(Level::Street),
+        "community" => By::Place(Level::Community),
+        "grid" => By::Place(Level::Grid),
+        "department" => By::Department,
+        "team" => By::Team,
+        "category" => By::Category,
+        other => By::Period(Period::parse(other).with_context(|| {
+            format!(
+                "--by {other:?} is not one of street, community, grid, department, team, category, day, week, month"
+            )
+        })?),
+    })
+}
+
+/// `YYYY-MM-DD` (midnight, China time) or RFC 3339.
+fn parse_instant(text: &str, flag: &str) -> Result<Timestamp> {
+    let date = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    if date {
+        let part = |r: std::ops::Range<usize>| text[r].parse::<i64>().ok();
+        if let (Some(y), Some(m), Some(d)) = (part(0..4), part(5..7), part(8..10)) {
+            // Validates the calendar date (month lengths, leap years).
+            Timestamp::parse(&format!("{text}T00:00:00Z")).with_context(|| format!("{flag} {text:?}"))?;
+            return local_midnight(y, m, d).with_context(|| format!("{flag} {text:?} is out of range"));
+        }
+    }
+    Timestamp::parse(text).with_context(|| format!("{flag} {text:?}: expected YYYY-MM-DD or RFC 3339"))
+}
+
+async fn run_replay(projection: Option<String>, data: DataDir) -> Result<()> {
+    let names = match projection.as_deref() {
+        None | Some("all") => vec!["board", "metrics", "ledger"],
+        Some(name @ ("board" | "metrics" | "ledger")) => vec![name],
+        Some(other) => bail!("--projection {other:?} is not one of board, metrics, ledger"),
+    };
+    let store = open_existing(&data)?;
+    let snapshots = store.snapshots()?;
+    for name in names {
+        let (events, seconds, snapshot) = match name {
+            "board" => rebuild::<Board>(&store, &snapshots).await?,
+            "metrics" => rebuild::<Metrics>(&store, &snapshots).await?,
+            _ => rebuild::<Ledger>(&store, &snapshots).await?,
+        };
+        println!(
+            "{name:<8} {events} events in {seconds:.2}s ({:.0} events/s); snapshot {} bytes, blake3 {}",
+            events as f64 / seconds.max(1e-9),
+            snapshot.len(),
+            blake3::hash(&snapshot).to_hex()
+        );
+    }
+    Ok(())
+}
+
+/// Folds the whole log into a fresh projection, with a progress bar, and
+/// saves its snapshot.
+async fn rebuild<P: Projection>(store: &SledStore, snapshots: &SledSnapshots) -> Result<(u64, f64, Vec<u8>)> {
+    let bar = progress_bar(store.head_position(), P::NAME);
+    let started = Instant::now();
+    let mut runner = Runner::<P>::fresh();
+    let events = runner.catch_up(store, None, |position| bar.set_position(position)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    runner.save(snapshots)?;
+    Ok((events, seconds, runner.snapshot()))
 }
 
 fn progress_bar(total: u64, what: &'static str) -> ProgressBar {

@@ -430,3 +430,34 @@ fn open_error(dir: &Path, e: sled::Error) -> SledStoreError {
         other => SledStoreError::Corrupt { path, detail: other.to_string() },
     }
 }
+
+/// Projection snapshots kept in the same database, in their own tree: one
+/// key per projection, each save one atomic insert followed by a flush.
+#[derive(Clone, Debug)]
+pub struct SledSnapshots {
+    tree: sled::Tree,
+}
+
+impl SledStore {
+    /// The snapshot store of this data directory.
+    pub fn snapshots(&self) -> Result<SledSnapshots, EngineError> {
+        Ok(SledSnapshots { tree: self.inner.db.open_tree("projections").map_err(storage)? })
+    }
+}
+
+impl gridloop_projections::runner::SnapshotStore for SledSnapshots {
+    fn load(&self, name: &str) -> Result<Option<Vec<u8>>, gridloop_projections::ProjectionError> {
+        let _span = tracing::debug_span!("snapshot_load", name).entered();
+        let value =
+            self.tree.get(name).map_err(|e| gridloop_projections::ProjectionError::SnapshotStore(e.to_string()))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn save(&self, name: &str, bytes: &[u8]) -> Result<(), gridloop_projections::ProjectionError> {
+        let _span = tracing::debug_span!("snapshot_save", name, bytes = bytes.len()).entered();
+        let fail = |e: sled::Error| gridloop_projections::ProjectionError::SnapshotStore(e.to_string());
+        self.tree.insert(name, bytes).map_err(fail)?;
+        self.tree.flush().map_err(fail)?;
+        Ok(())
+    }
+}

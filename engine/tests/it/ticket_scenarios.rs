@@ -1187,6 +1187,10 @@ fn a_timer_firing_after_the_ticket_moved_on_changes_nothing() {
 
 // ---- roles
 
+/// A history, a command, the roles allowed to send it, an actor that may,
+/// and when.
+type RoleCase = (Vec<TicketEvent>, TicketCommand, &'static [Role], Actor, Timestamp);
+
 /// For each command on a history where it can succeed: every actor whose
 /// role is not among `allowed` is refused with `NotPermitted`, and the
 /// `ok` actor succeeds (so the refusal is about the role, not the state).
@@ -1195,7 +1199,7 @@ fn wrong_roles_are_not_permitted() {
     use Role::*;
     use TicketCommand as C;
     let t = t0();
-    let cases: Vec<(Vec<TicketEvent>, TicketCommand, &[Role], Actor, Timestamp)> = vec![
+    let cases: Vec<RoleCase> = vec![
         (vec![], submit_cmd(VISIT, GRID), &[Resident, GridWorker, Dispatcher], resident(), t),
         (
             vec![submitted()],

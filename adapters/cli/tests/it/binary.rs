@@ -17,7 +17,10 @@ fn stderr(o: &Output) -> String {
 
 /// The demo's output without the lines that carry wall-clock figures.
 fn stable_lines(text: &str) -> Vec<String> {
-    text.lines().filter(|l| !l.contains(" in ") && !l.starts_with("store:")).map(str::to_string).collect()
+    text.lines()
+        .filter(|l| !l.contains(" in ") && !l.starts_with("store:") && !l.starts_with("report:"))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -59,8 +62,33 @@ fn demo_on_sled_prints_the_rates_and_is_reproducible() {
 
     let metrics = gridloop(&["metrics", "--data", a.to_str().expect("utf-8"), "--json"]);
     assert!(metrics.status.success(), "{}", stderr(&metrics));
-    let rows: serde_json::Value = serde_json::from_slice(&metrics.stdout).expect("json");
-    assert_eq!(rows.as_array().map(Vec::len), Some(9), "8 streets and the district");
+    let answer: serde_json::Value = serde_json::from_slice(&metrics.stdout).expect("json");
+    let rows = answer["rows"].as_array().expect("rows");
+    assert!(rows.len() >= 2 && rows.last().expect("total")["key"] == "赤坎区 (all)", "{answer}");
+    let total = &rows.last().expect("total")["rates"];
+    assert!(total["valid"].as_u64().expect("valid") > 0);
+    assert!(total["completion"]["denominator"].as_u64().expect("denominator") > 0);
+
+    let html = std::fs::read_to_string(a.join("report.html")).expect("the demo wrote its report");
+    assert!(html.contains("<svg") && html.contains("中华街道"), "the report has charts and street names");
+    assert!(!html.contains("https://"), "the report makes no network requests");
+
+    let by_day =
+        gridloop(&["metrics", "--data", a.to_str().expect("utf-8"), "--by", "day", "--scope", "street:440802-001"]);
+    assert!(by_day.status.success(), "{}", stderr(&by_day));
+    assert!(
+        stdout(&by_day).contains("2026-11-02") && stdout(&by_day).contains("中华街道 (all)"),
+        "{}",
+        stdout(&by_day)
+    );
+
+    let replay = gridloop(&["replay", "--data", a.to_str().expect("utf-8")]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let replay_again = gridloop(&["replay", "--data", a.to_str().expect("utf-8")]);
+    let digests =
+        |o: &Output| stdout(o).lines().map(|l| l.rsplit(' ').next().unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert_eq!(digests(&replay).len(), 3);
+    assert_eq!(digests(&replay), digests(&replay_again), "a rebuild gives the same bytes");
 
     let again = run(&a);
     assert!(!again.status.success());
@@ -87,7 +115,28 @@ fn bad_flags_exit_non_zero_with_a_message() {
         assert!(!stderr(&out).is_empty(), "{args:?} should say why");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = gridloop(&["metrics", "--data", dir.path().join("nothing").to_str().expect("utf-8")]);
+    let nothing = dir.path().join("nothing");
+    let out = gridloop(&["metrics", "--data", nothing.to_str().expect("utf-8")]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not a gridloop data directory"), "{}", stderr(&out));
+    assert!(!nothing.exists(), "metrics creates nothing");
+    let cases: [(&[&str], &str); 7] = [
+        (&["--scope", "street:440802-001-001"], "is a community code"),
+        (&["--scope", "440802-001"], "LEVEL:CODE"),
+        (&["--scope", "street:440802-099"], "not found"),
+        (&["--by", "year"], "is not one of"),
+        (&["--from", "2026-02-30"], "--from"),
+        (&["--from", "2026-11-05", "--to", "2026-11-01"], "before --to"),
+        (&["--as-of", "yesterday"], "--as-of"),
+    ];
+    let data = dir.path().join("data");
+    let demo = gridloop(&["demo", "--days", "1", "--orders-per-day", "10", "--data", data.to_str().expect("utf-8")]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    for (flags, says) in cases {
+        let mut args = vec!["metrics", "--data", data.to_str().expect("utf-8")];
+        args.extend_from_slice(flags);
+        let out = gridloop(&args);
+        assert!(!out.status.success(), "{flags:?}");
+        assert!(stderr(&out).contains(says), "{flags:?} should say {says:?}: {}", stderr(&out));
+    }
 }

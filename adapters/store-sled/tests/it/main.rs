@@ -79,3 +79,19 @@ fn a_corrupt_database_is_refused() {
     let err = SledStore::open(dir.path()).expect_err("refused");
     assert!(matches!(err, SledStoreError::Corrupt { .. } | SledStoreError::Io { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn projection_snapshots_survive_reopen() {
+    use gridloop_projections::runner::SnapshotStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        let snapshots = store.snapshots().expect("snapshots");
+        snapshots.save("board", b"{\"checkpoint\":7}").expect("save");
+        snapshots.save("board", b"{\"checkpoint\":9}").expect("overwrite");
+    }
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let snapshots = store.snapshots().expect("snapshots");
+    assert_eq!(snapshots.load("board").expect("load").as_deref(), Some(&b"{\"checkpoint\":9}"[..]));
+    assert_eq!(snapshots.load("metrics").expect("load"), None);
+}
