@@ -80,6 +80,18 @@ enum Cmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// The monthly duty report of backup agencies' members (后盾单位: at
+    /// least 2 services and 4 hours a month): who meets it, who does not.
+    Duty {
+        /// The month, YYYY-MM (China time); default: the month of the last event.
+        #[arg(long)]
+        month: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Rebuild projections (board, metrics, ledger) from the start of the
     /// log, save their snapshots, and report events/s and each snapshot's
     /// digest (a rebuild gives the same digest as the live projection).
@@ -98,6 +110,29 @@ struct DataDir {
     /// data directory.
     #[arg(long = "data", value_name = "DIR", default_value = "gridloop-data")]
     dir: PathBuf,
+}
+
+/// Prints a line to stdout. A closed pipe (`gridloop duty | head`) ends the
+/// program quietly instead of panicking.
+macro_rules! say {
+    () => { emit(format_args!("\n")) };
+    ($($arg:tt)*) => { emit(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Prints to stdout without a newline; see [`say!`].
+macro_rules! say_raw {
+    ($($arg:tt)*) => { emit(format_args!($($arg)*)) };
+}
+
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(error) = std::io::stdout().lock().write_fmt(args) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("gridloop: writing to stdout failed: {error}");
+        std::process::exit(1);
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -126,6 +161,7 @@ fn run(cli: Cli) -> Result<()> {
             runtime.block_on(run_metrics(args, data))
         }
         Cmd::Replay { projection, data } => runtime.block_on(run_replay(projection, data)),
+        Cmd::Duty { month, json, data } => runtime.block_on(run_duty(month, json, data)),
     }
 }
 
@@ -139,7 +175,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         );
     }
     let district = Arc::new(gridloop_fixtures::chikan(seed)?);
-    println!(
+    say!(
         "district {} ({}): {} grids and sub-grids, {} catalog items, {} teams, {} volunteers",
         district.world.grids.root().name,
         district.world.grids.root().code,
@@ -162,7 +198,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     let service = CommandService::new(store.clone(), district.world.clone(), clock, seed);
     let awarded = gridloop_projections::policy::PointsPolicy::default().catch_up(&service).await?;
     let (metrics, events) = report::fold_metrics(&store, |_| {}).await?;
-    println!(
+    say!(
         "{} days, {} tickets, {} commands, {} events ({} races lost, as they should be; {} point awards) in {:.1}s",
         days,
         summary.tickets,
@@ -173,9 +209,9 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         started.elapsed().as_secs_f64()
     );
     if !summary.unexpected.is_empty() {
-        println!("unexpected refusals: {:?}", summary.unexpected);
+        say!("unexpected refusals: {:?}", summary.unexpected);
     }
-    println!(
+    say!(
         "\ntickets ordered in the {days} days, as of {} when {}:",
         summary.end,
         if summary.open == 0 {
@@ -185,7 +221,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         }
     );
     let rows = report::rates_by_street(&metrics, &district.world.grids, summary.orders_end, summary.end);
-    print!("{}", report::rates_table(&rows));
+    say_raw!("{}", report::rates_table(&rows));
     let snapshots = store.snapshots()?;
     for name in ["board", "metrics", "ledger"] {
         match name {
@@ -202,8 +238,8 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         report::html_report(&metrics, &district.world.grids, (config.start, summary.orders_end), summary.end, subtitle);
     let report_path = data.dir.join("report.html");
     std::fs::write(&report_path, html).with_context(|| format!("writing {}", report_path.display()))?;
-    println!("\nreport: {}", report_path.display());
-    println!("store: {} ({} bytes on disk)", data.dir.display(), store.size_on_disk());
+    say!("\nreport: {}", report_path.display());
+    say!("store: {} ({} bytes on disk)", data.dir.display(), store.size_on_disk());
     Ok(())
 }
 
@@ -252,10 +288,10 @@ async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
     if args.json {
         let rows: Vec<serde_json::Value> =
             rows.iter().map(|(key, rates)| serde_json::json!({ "key": key, "rates": rates })).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "as_of": as_of, "rows": rows }))?);
+        say!("{}", serde_json::to_string_pretty(&serde_json::json!({ "as_of": as_of, "rows": rows }))?);
     } else {
-        println!("as of {as_of}:");
-        print!("{}", report::rates_table(&rows));
+        say!("as of {as_of}:");
+        say_raw!("{}", report::rates_table(&rows));
     }
     Ok(())
 }
@@ -314,6 +350,48 @@ fn parse_instant(text: &str, flag: &str) -> Result<Timestamp> {
     Timestamp::parse(text).with_context(|| format!("{flag} {text:?}: expected YYYY-MM-DD or RFC 3339"))
 }
 
+async fn run_duty(month: Option<String>, json: bool, data: DataDir) -> Result<()> {
+    if let Some(m) = &month {
+        let ok = m.len() == 7 && m.as_bytes()[4] == b'-' && Timestamp::parse(&format!("{m}-01T00:00:00Z")).is_ok();
+        if !ok {
+            bail!("--month {m:?}: expected YYYY-MM");
+        }
+    }
+    let district = gridloop_fixtures::chikan(1)?;
+    let store = open_existing(&data)?;
+    let snapshots = store.snapshots()?;
+    let mut runner = Runner::<Ledger>::resume(&snapshots)?;
+    let bar = progress_bar(store.head_position(), "events folded");
+    runner.catch_up(&store, Some(&snapshots), |position| bar.set_position(position)).await?;
+    bar.finish_and_clear();
+    let month = match month {
+        Some(m) => m,
+        None => gridloop_projections::calendar::month(store_last_event_time(&store).await?.unwrap_or_default()),
+    };
+    let teams: std::collections::BTreeMap<_, _> = district
+        .teams
+        .iter()
+        .filter(|t| t.kind == gridloop_fixtures::TeamKind::BackupAgency)
+        .map(|t| (t.id.clone(), t.name.clone()))
+        .collect();
+    let lines = runner.state().duty_report(&month, |team| teams.contains_key(team));
+    let met = lines.iter().filter(|l| l.meets_duty).count();
+    if json {
+        let answer = serde_json::json!({ "month": month, "members": lines.len(), "met": met, "lines": lines });
+        say!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    say!("{month}: {met} of {} backup-agency members met the duty (≥ 2 services and ≥ 4 hours)", lines.len());
+    say!("{:<8} {:>8} {:>7}  {:<5} team", "member", "services", "hours", "duty");
+    for line in &lines {
+        let hours = format!("{}.{}", line.minutes / 60, line.minutes % 60 * 10 / 60);
+        let duty = if line.meets_duty { "met" } else { "short" };
+        let team = teams.get(&line.team).map_or("", String::as_str);
+        say!("{:<8} {:>8} {:>7}  {:<5} {team}", line.volunteer, line.services, hours, duty);
+    }
+    Ok(())
+}
+
 async fn run_replay(projection: Option<String>, data: DataDir) -> Result<()> {
     let names = match projection.as_deref() {
         None | Some("all") => vec!["board", "metrics", "ledger"],
@@ -328,7 +406,7 @@ async fn run_replay(projection: Option<String>, data: DataDir) -> Result<()> {
             "metrics" => rebuild::<Metrics>(&store, &snapshots).await?,
             _ => rebuild::<Ledger>(&store, &snapshots).await?,
         };
-        println!(
+        say!(
             "{name:<8} {events} events in {seconds:.2}s ({:.0} events/s); snapshot {} bytes, blake3 {}",
             events as f64 / seconds.max(1e-9),
             snapshot.len(),

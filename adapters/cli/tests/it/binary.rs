@@ -28,7 +28,7 @@ fn help_names_every_subcommand_and_the_data_flag() {
     let out = gridloop(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for word in ["demo", "metrics", "closed loop"] {
+    for word in ["demo", "metrics", "duty", "replay", "closed loop"] {
         assert!(text.contains(word), "help lacks {word}: {text}");
     }
     let demo = stdout(&gridloop(&["demo", "--help"]));
@@ -81,6 +81,14 @@ fn demo_on_sled_prints_the_rates_and_is_reproducible() {
         "{}",
         stdout(&by_day)
     );
+
+    let duty = gridloop(&["duty", "--data", a.to_str().expect("utf-8"), "--json"]);
+    assert!(duty.status.success(), "{}", stderr(&duty));
+    let duty: serde_json::Value = serde_json::from_slice(&duty.stdout).expect("json");
+    assert_eq!(duty["month"], "2026-11");
+    assert!(duty["members"].as_u64().expect("members") > 100, "every backup-agency member is listed");
+    let bad_month = gridloop(&["duty", "--data", a.to_str().expect("utf-8"), "--month", "2026-13"]);
+    assert!(!bad_month.status.success() && stderr(&bad_month).contains("YYYY-MM"));
 
     let replay = gridloop(&["replay", "--data", a.to_str().expect("utf-8")]);
     assert!(replay.status.success(), "{}", stderr(&replay));
