@@ -13,6 +13,7 @@
 //!   catch-up-then-live [`Subscription`](store::Subscription), and
 //!   [`MemoryStore`](store::MemoryStore).
 //! - [`service`]: the command service (load, decide, append, retry).
+//! - [`routing`]: the routing policy: who a ticket is offered or assigned to.
 //!
 //! # Invariants
 //!
@@ -27,6 +28,7 @@ mod error;
 pub mod grid;
 pub mod ids;
 pub mod rng;
+pub mod routing;
 pub mod service;
 pub mod store;
 pub mod ticket;
@@ -39,11 +41,16 @@ use catalog::Catalog;
 use grid::GridTree;
 use time::Timestamp;
 
-/// The fixed facts of one deployment: its grid tree and catalog.
+/// The fixed facts of one deployment: its grid tree, catalog, which team
+/// owns which place, and the routing policy.
 #[derive(Debug, Default)]
 pub struct World {
     pub grids: GridTree,
     pub catalog: Catalog,
+    /// The volunteer team that owns each place (a community, usually); a
+    /// grid's team is that of its nearest ancestor listed here.
+    pub teams: std::collections::BTreeMap<grid::GridCode, ids::TeamId>,
+    pub routing: routing::RoutingPolicy,
 }
 
 /// What `decide` may consult besides the aggregate's own state.

@@ -24,6 +24,7 @@
 
 pub mod board;
 pub mod calendar;
+pub mod directory;
 pub mod ledger;
 pub mod metrics;
 pub mod policy;

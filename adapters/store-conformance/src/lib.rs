@@ -275,7 +275,7 @@ pub fn tiny_world() -> World {
         }],
     )
     .expect("catalog");
-    World { grids, catalog }
+    World { grids, catalog, ..World::default() }
 }
 
 pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {

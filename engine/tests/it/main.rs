@@ -187,7 +187,7 @@ pub mod support {
             ],
         )
         .expect("the test catalog is valid");
-        World { grids, catalog }
+        World { grids, catalog, ..World::default() }
     }
 
     pub fn ctx(now: Timestamp) -> Context<'static> {

@@ -1,0 +1,1 @@
+//! The volunteer directory. (Being written; see the dispatch issue.)
