@@ -66,7 +66,13 @@ fn lifecycle(c: &mut Criterion) {
         b.iter(|| {
             let mut ticket = Ticket::default();
             for (actor, command) in &steps {
-                let ctx = Context { now: t0, catalog: &world.catalog, grids: &world.grids };
+                let ctx = Context {
+                    now: t0,
+                    catalog: &world.catalog,
+                    grids: &world.grids,
+                    routing: &world.routing,
+                    emergency: false,
+                };
                 for e in ticket.decide(&id, command, actor, &ctx).expect("legal") {
                     ticket.evolve(&e, t0);
                 }

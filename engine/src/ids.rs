@@ -170,6 +170,10 @@ impl StreamId {
     pub fn volunteer(id: &VolunteerId) -> Self {
         Self(format!("volunteer-{id}"))
     }
+    /// The emergency-mode stream of a district or street.
+    pub fn emergency(place: &crate::grid::GridCode) -> Self {
+        Self(format!("emergency-{place}"))
+    }
     /// Any other stream name: lower-case kind, `-`, an id token.
     pub fn new(text: impl Into<String>) -> Result<Self, Error> {
         let text = text.into();

@@ -7,7 +7,8 @@
 //!   input, randomness is seeded.
 //! - [`grid`]: the grid tree and its codes; point and address lookup.
 //! - [`catalog`]: what can be ordered, who handles it, how fast.
-//! - [`ticket`], [`volunteer`]: the aggregates, each a `decide`/`evolve` pair.
+//! - [`ticket`], [`volunteer`], [`emergency`]: the aggregates, each a
+//!   `decide`/`evolve` pair.
 //! - [`envelope`]: the stored event's envelope and its hash chain.
 //! - [`store`]: the [`EventStore`](store::EventStore) contract, the
 //!   catch-up-then-live [`Subscription`](store::Subscription), and
@@ -23,6 +24,7 @@
 //! - Quantities are integers: milliseconds, micro-degrees, points, minutes.
 
 pub mod catalog;
+pub mod emergency;
 pub mod envelope;
 mod error;
 pub mod grid;
@@ -59,4 +61,8 @@ pub struct Context<'a> {
     pub now: Timestamp,
     pub catalog: &'a Catalog,
     pub grids: &'a GridTree,
+    pub routing: &'a routing::RoutingPolicy,
+    /// Whether the ticket's street or district is in emergency mode
+    /// (平急转换); the command service reads it for submissions.
+    pub emergency: bool,
 }

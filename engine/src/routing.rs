@@ -1,9 +1,74 @@
 //! The routing policy: for a ticket, by its catalog item and grid, who
-//! handles it. (Being written; see the dispatch issue.)
+//! handles it (社区派单: *the community dispatches*).
+//!
+//! [`route`] is a pure function of the item, the ticket's grid, the offer
+//! round, the volunteers as a directory sees them ([`VolunteerView`]) and the
+//! [`World`]. It reads no clock and no store: whoever calls it (the
+//! dispatcher task, a dispatcher's screen, a bench) brings the volunteers'
+//! current load, so the same inputs always give the same [`Route`].
+//!
+//! # The rules, in order
+//!
+//! 1. **Department items, and items not admitted to the grid catalog, go to
+//!    the item's department.** An item a department pushed down without review
+//!    stays that department's responsibility (the catalog's admission rule);
+//!    a department item (巡办分离) is one the grids cannot handle at all.
+//! 2. **Self-handle items (巡办合一) go to the grid worker**, who fixes them on
+//!    the spot while patrolling: offering them to volunteers would only add
+//!    a hop.
+//! 3. **Volunteer items are offered to volunteers** chosen by their skills
+//!    (按照志愿者的特长): a volunteer qualifies when they have *at least one* of
+//!    the item's skills (the catalog lists alternatives: a tap can be fixed by
+//!    a plumber or by a general repairer; requiring every listed skill would
+//!    leave most items with nobody), is available, holds fewer open orders than
+//!    their limit, was not excluded by the caller (declined or let the last
+//!    offer lapse), and lives inside the round's **ring** of the grid tree:
+//!
+//!    | round | ring |
+//!    | --- | --- |
+//!    | 0 | the ticket's grid (a sub-grid ticket: its whole grid) |
+//!    | 1 | its community |
+//!    | 2 and later | its street |
+//!
+//!    Small matters should not leave the grid (小事不出网格), so the first
+//!    offer stays in it; each expired offer widens the pool one level. The
+//!    ring stops at the street: a volunteer sent across the district is no
+//!    longer a neighbour, and a ticket nobody in the street takes is one to
+//!    escalate, which the caller decides (after
+//!    [`RoutingPolicy::offer_rounds_max`] rounds).
+//!
+//!    Candidates are ordered **nearest first** (same sub-grid, same grid, same
+//!    community, same street: the fewest steps to walk), then **fairest first**
+//!    (fewest orders within [`RoutingPolicy::fairness_window`], so that the
+//!    same few willing people are not sent everything), then fewest open
+//!    orders, then by id number, so that the order is total and the choice
+//!    deterministic. At most [`RoutingPolicy::offers_max`] are offered (抢单:
+//!    the first to accept wins).
+//! 4. **When no volunteer fits the ring, the team that owns the grid** gets
+//!    it: the team listed in [`World::teams`] for the grid or its nearest
+//!    ancestor. A team answers through its dispatcher and can find someone
+//!    the directory cannot see.
+//! 5. **With no team either, the item's department** keeps it: something
+//!    must own every ticket.
+//!
+//! # Bounds
+//!
+//! An offer names 1 to [`OFFER_CANDIDATES_MAX`] candidates whatever the
+//! policy says (`offers_max` is clamped into that range), never the same
+//! volunteer twice. The work is linear in the volunteers given, plus sorting
+//! those that qualify.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{CatalogItem, HandlingMode};
+use crate::grid::{GridCode, Level};
+use crate::ids::{DepartmentId, Skill, TeamId, VolunteerId};
+use crate::ticket::{OFFER_CANDIDATES_MAX, OFFER_ROUNDS_MAX, OFFER_WINDOW_MAX};
 use crate::time::Millis;
+use crate::{Error, World};
 
 /// The knobs of routing and of the deadlines it sets. Loaded from
 /// `fixtures/data/routing.toml` for the fixture district.
@@ -38,5 +103,224 @@ impl Default for RoutingPolicy {
             summons_report_within: Millis::days(1),
             reopen_one_up: false,
         }
+    }
+}
+
+/// The longest span any policy duration may have (a year, as in the catalog
+/// files).
+const POLICY_SPAN_MAX: Millis = Millis(366 * 24 * 60 * 60 * 1000);
+
+impl RoutingPolicy {
+    /// Checks every knob against the engine's bounds: 1 to 64 candidates an
+    /// offer, 1 to 16 rounds, an offer window of at most 7 days, and every
+    /// other span more than zero and at most a year. The error names the
+    /// knob.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(1..=OFFER_CANDIDATES_MAX).contains(&self.offers_max) {
+            return Err(Error::invalid("offers_max", "must be 1 to 64"));
+        }
+        if self.offer_window.0 == 0 || self.offer_window > OFFER_WINDOW_MAX {
+            return Err(Error::invalid("offer_window", "must be more than zero and at most 7 days"));
+        }
+        if !(1..=OFFER_ROUNDS_MAX).contains(&self.offer_rounds_max) {
+            return Err(Error::invalid("offer_rounds_max", "must be 1 to 16"));
+        }
+        let spans = [
+            ("fairness_window", self.fairness_window),
+            ("respond_within", self.respond_within[0]),
+            ("respond_within", self.respond_within[1]),
+            ("respond_within", self.respond_within[2]),
+            ("summons_report_within", self.summons_report_within),
+        ];
+        for (field, span) in spans {
+            if span.0 == 0 || span > POLICY_SPAN_MAX {
+                return Err(Error::invalid(field, "must be more than zero and at most a year"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `offers_max` clamped to what an offer may carry (1 to 64).
+    pub fn offers_cap(&self) -> usize {
+        self.offers_max.clamp(1, OFFER_CANDIDATES_MAX)
+    }
+}
+
+/// A volunteer as routing sees them: who, where, what they can do, and how
+/// loaded they are now. Built by the volunteer directory projection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerView {
+    pub id: VolunteerId,
+    pub team: TeamId,
+    pub home_grid: GridCode,
+    pub skills: BTreeSet<Skill>,
+    pub available: bool,
+    /// Tickets they hold now (accepted or in progress).
+    pub open_orders: u32,
+    pub open_orders_max: u32,
+    /// Orders they took within the fairness window.
+    pub recent_orders: u32,
+}
+
+impl VolunteerView {
+    /// Whether they have at least one of the item's skills (anyone covers an
+    /// item that needs none).
+    pub fn covers(&self, item: &CatalogItem) -> bool {
+        item.skills.is_empty() || item.skills.iter().any(|s| self.skills.contains(s))
+    }
+
+    /// Available and below their open-order limit.
+    pub fn can_take_more(&self) -> bool {
+        self.available && self.open_orders < self.open_orders_max
+    }
+}
+
+/// Who a ticket goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The grid worker handles it on the spot (巡办合一).
+    SelfHandle,
+    /// Offer it to these volunteers, best first, drawn from the ring at
+    /// `ring` (grid, community or street) around the ticket's grid.
+    Offer { candidates: Vec<VolunteerId>, ring: Level },
+    /// The team owning the grid: no single volunteer fits.
+    Team(TeamId),
+    /// The responsible department.
+    Department(DepartmentId),
+}
+
+/// The level of the ring an offer round draws from: round 0 the grid, round
+/// 1 the community, round 2 and later the street.
+pub fn ring_level(round: u32) -> Level {
+    match round {
+        0 => Level::Grid,
+        1 => Level::Community,
+        _ => Level::Street,
+    }
+}
+
+/// The place whose volunteers an offer round draws from: the ticket's grid,
+/// community or street (see [`ring_level`]). A code already above that level
+/// is its own ring.
+pub fn ring_scope(grid: &GridCode, round: u32) -> GridCode {
+    grid.at_level(ring_level(round)).unwrap_or_else(|| grid.clone())
+}
+
+/// The team owning a place: the one listed for it or for its nearest
+/// ancestor.
+pub fn owning_team<'a>(grid: &GridCode, teams: &'a BTreeMap<GridCode, TeamId>) -> Option<&'a TeamId> {
+    let mut here = Some(grid.clone());
+    while let Some(code) = here {
+        if let Some(team) = teams.get(&code) {
+            return Some(team);
+        }
+        here = code.parent();
+    }
+    None
+}
+
+/// Decides who handles a ticket for `item` placed in `grid`, at offer round
+/// `round` (the number of offer rounds already made: 0 for the first
+/// dispatch), skipping the volunteers in `exclude`. See the module docs for
+/// the rules.
+pub fn route(
+    item: &CatalogItem,
+    grid: &GridCode,
+    round: u32,
+    exclude: &BTreeSet<VolunteerId>,
+    volunteers: &[VolunteerView],
+    world: &World,
+) -> Route {
+    if !item.dispatchable_to_grid() {
+        return Route::Department(item.department.clone());
+    }
+    if item.mode == HandlingMode::SelfHandle {
+        return Route::SelfHandle;
+    }
+    let scope = ring_scope(grid, round);
+    let candidates = candidates(item, grid, &scope, exclude, volunteers, world.routing.offers_cap());
+    if !candidates.is_empty() {
+        return Route::Offer { candidates, ring: scope.level() };
+    }
+    match owning_team(grid, &world.teams) {
+        Some(team) => Route::Team(team.clone()),
+        None => Route::Department(item.department.clone()),
+    }
+}
+
+/// The best `cap` qualifying volunteers inside `scope`, in routing order.
+fn candidates(
+    item: &CatalogItem,
+    grid: &GridCode,
+    scope: &GridCode,
+    exclude: &BTreeSet<VolunteerId>,
+    volunteers: &[VolunteerView],
+    cap: usize,
+) -> Vec<VolunteerId> {
+    let mut fit: Vec<&VolunteerView> = volunteers
+        .iter()
+        .filter(|v| v.can_take_more() && v.covers(item) && !exclude.contains(&v.id) && v.home_grid.is_within(scope))
+        .collect();
+    // Nearest (most levels shared with the ticket's grid), fairest, least
+    // loaded, then by id number: ids have no leading zeros, so (length, text)
+    // is numeric order.
+    fit.sort_unstable_by_key(|v| {
+        (Reverse(shared_levels(&v.home_grid, grid)), v.recent_orders, v.open_orders, v.id.as_str().len(), v.id.as_str())
+    });
+    let mut seen = BTreeSet::new();
+    fit.into_iter().filter(|v| seen.insert(&v.id)).take(cap).map(|v| v.id.clone()).collect()
+}
+
+/// How many levels, from the district down, two codes share: 5 for the same
+/// sub-grid, 4 the same grid, 3 the same community, 2 the same street.
+fn shared_levels(a: &GridCode, b: &GridCode) -> usize {
+    a.as_str().split('-').zip(b.as_str().split('-')).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> GridCode {
+        GridCode::parse(text).unwrap()
+    }
+
+    #[test]
+    fn rings_widen_to_the_street_and_stop() {
+        let sub = code("440802-001-002-015-03");
+        assert_eq!(ring_scope(&sub, 0), code("440802-001-002-015"));
+        assert_eq!(ring_scope(&sub, 1), code("440802-001-002"));
+        assert_eq!(ring_scope(&sub, 2), code("440802-001"));
+        assert_eq!(ring_scope(&sub, u32::MAX), code("440802-001"));
+        assert_eq!(ring_scope(&code("440802-001"), 0), code("440802-001"), "a street is its own grid ring");
+    }
+
+    #[test]
+    fn shared_levels_count_from_the_district() {
+        let a = code("440802-001-002-015-03");
+        assert_eq!(shared_levels(&a, &a), 5);
+        assert_eq!(shared_levels(&a, &code("440802-001-002-015")), 4);
+        assert_eq!(shared_levels(&a, &code("440802-001-002-016-03")), 3);
+        assert_eq!(shared_levels(&a, &code("440802-002-002-015-03")), 1);
+    }
+
+    #[test]
+    fn the_default_policy_is_valid_and_bad_knobs_are_named() {
+        RoutingPolicy::default().validate().unwrap();
+        let bad = |p: RoutingPolicy| match p.validate() {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bad(RoutingPolicy { offers_max: 0, ..Default::default() }), "offers_max");
+        assert_eq!(bad(RoutingPolicy { offers_max: 65, ..Default::default() }), "offers_max");
+        assert_eq!(bad(RoutingPolicy { offer_window: Millis::days(8), ..Default::default() }), "offer_window");
+        assert_eq!(bad(RoutingPolicy { offer_rounds_max: 17, ..Default::default() }), "offer_rounds_max");
+        assert_eq!(bad(RoutingPolicy { fairness_window: Millis(0), ..Default::default() }), "fairness_window");
+        let respond = [Millis::hours(2), Millis(0), Millis::hours(8)];
+        assert_eq!(bad(RoutingPolicy { respond_within: respond, ..Default::default() }), "respond_within");
+        assert_eq!(
+            bad(RoutingPolicy { summons_report_within: Millis(0), ..Default::default() }),
+            "summons_report_within"
+        );
     }
 }

@@ -17,7 +17,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
+use crate::grid::{GridCode, Level};
 use crate::ids::{CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
 use crate::rng::SplitMix64;
 use crate::store::{AppendResult, EventStore, ExpectedVersion};
@@ -91,6 +93,27 @@ impl Aggregate for Ticket {
     }
 }
 
+impl Aggregate for Emergency {
+    type Id = GridCode;
+    type Command = EmergencyCommand;
+    type Event = EmergencyEvent;
+    fn stream(id: &GridCode) -> StreamId {
+        StreamId::emergency(id)
+    }
+    fn apply(&mut self, event: &EmergencyEvent, _at: Timestamp) {
+        self.evolve(event);
+    }
+    fn decide(
+        &self,
+        id: &GridCode,
+        command: &EmergencyCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<EmergencyEvent>, Error> {
+        Emergency::decide(self, id, command, actor, ctx)
+    }
+}
+
 impl Aggregate for Volunteer {
     type Id = VolunteerId;
     type Command = VolunteerCommand;
@@ -124,8 +147,19 @@ pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<A, Error> {
 /// A command addressed to one aggregate instance.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Ticket { id: TicketId, command: TicketCommand },
-    Volunteer { id: VolunteerId, command: VolunteerCommand },
+    Ticket {
+        id: TicketId,
+        command: TicketCommand,
+    },
+    Volunteer {
+        id: VolunteerId,
+        command: VolunteerCommand,
+    },
+    /// Switches emergency mode for a district or street.
+    Emergency {
+        place: GridCode,
+        command: EmergencyCommand,
+    },
 }
 
 /// A command with who sent it and its idempotency key.
@@ -136,6 +170,11 @@ pub struct Envelope {
     pub correlation_id: Option<CorrelationId>,
     pub actor: Actor,
     pub command: Command,
+    /// When set, the command applies only if the stream is still at this
+    /// version: timers and policies send what they decided on, so one that
+    /// fires twice, or after the ticket moved on, writes nothing (it gets
+    /// `WrongExpectedVersion`, and is not retried).
+    pub expected_version: Option<u64>,
 }
 
 /// What a command did.
@@ -184,21 +223,33 @@ impl<S: EventStore> CommandService<S> {
     }
 
     pub async fn execute(&self, envelope: Envelope) -> Result<Outcome, Error> {
-        let Envelope { command_id, correlation_id, actor, command } = envelope;
+        let Envelope { command_id, correlation_id, actor, command, expected_version } = envelope;
+        let call = Call { command_id, actor, expected_version };
         match command {
             Command::Ticket { id, command } => {
                 let correlation = match correlation_id {
                     Some(c) => c,
                     None => CorrelationId::new(id.as_str())?,
                 };
-                self.run::<Ticket>(&id, &command, &actor, command_id, correlation).await
+                let emergency = match &command {
+                    TicketCommand::Submit { grid, .. } => self.in_emergency(grid).await?,
+                    _ => false,
+                };
+                self.run::<Ticket>(&id, &command, call, correlation, emergency).await
             }
             Command::Volunteer { id, command } => {
                 let correlation = match correlation_id {
                     Some(c) => c,
-                    None => CorrelationId::new(command_id.as_str())?,
+                    None => CorrelationId::new(call.command_id.as_str())?,
                 };
-                self.run::<Volunteer>(&id, &command, &actor, command_id, correlation).await
+                self.run::<Volunteer>(&id, &command, call, correlation, false).await
+            }
+            Command::Emergency { place, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(call.command_id.as_str())?,
+                };
+                self.run::<Emergency>(&place, &command, call, correlation, false).await
             }
         }
     }
@@ -213,28 +264,50 @@ impl<S: EventStore> CommandService<S> {
         fold(&self.store.read_stream(&StreamId::volunteer(id), 1).await?)
     }
 
+    /// Whether the district or street of `grid` is in emergency mode.
+    pub async fn in_emergency(&self, grid: &GridCode) -> Result<bool, Error> {
+        for level in [Level::District, Level::Street] {
+            let Some(place) = grid.at_level(level) else { continue };
+            let state: Emergency = fold(&self.store.read_stream(&StreamId::emergency(&place), 1).await?)?;
+            if state.active {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     async fn run<A: Aggregate>(
         &self,
         id: &A::Id,
         command: &A::Command,
-        actor: &Actor,
-        command_id: CommandId,
+        call: Call,
         correlation_id: CorrelationId,
+        emergency: bool,
     ) -> Result<Outcome, Error> {
+        let Call { command_id, actor, expected_version } = call;
+        let actor = &actor;
         let stream = A::stream(id);
         for _attempt in 0..ATTEMPTS_MAX {
             let history = self.store.read_stream(&stream, 1).await?;
             if let Some(earlier) = earlier_outcome(&history, &command_id) {
                 return Ok(earlier);
             }
+            let head = history.last().map_or(0, |e| e.version);
+            if let Some(expected) = expected_version.filter(|&v| v != head) {
+                return Err(Error::WrongExpectedVersion {
+                    stream: stream.to_string(),
+                    expected: expected.to_string(),
+                    actual: head,
+                });
+            }
             let state: A = fold(&history)?;
             let now = self.clock.now();
-            let ctx = Context { now, catalog: &self.world.catalog, grids: &self.world.grids };
+            let world = &self.world;
+            let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency };
             let decided = state.decide(id, command, actor, &ctx)?;
             if decided.is_empty() {
                 return Ok(Outcome { append: None, events: vec![] });
             }
-            let head = history.last().map_or(0, |e| e.version);
             let expected = if head == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(head) };
             let events = self.envelopes(&decided, now, actor, &command_id, &correlation_id);
             match self.store.append(&stream, expected, events.clone()).await {
@@ -282,6 +355,13 @@ impl<S: EventStore> CommandService<S> {
             written.iter().take((append.last_version - append.first_version + 1) as usize).map(to_new_event).collect();
         Ok(Outcome { append: Some(append), events })
     }
+}
+
+/// Who sends a command, its idempotency key, and the version it expects.
+struct Call {
+    command_id: CommandId,
+    actor: Actor,
+    expected_version: Option<u64>,
 }
 
 /// If `command_id` wrote events to this stream before, the outcome it had.

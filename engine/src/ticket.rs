@@ -208,11 +208,16 @@ pub enum TicketEvent {
     NoteAdded {
         text: String,
     },
+    /// Version 2 added `respond_by` and `resolve_by`.
     Escalated {
         from: Tier,
         to: Tier,
         reason: EscalationReason,
         note: String,
+        /// The new tier must take the ticket by then.
+        respond_by: Option<Timestamp>,
+        /// A fresh resolve deadline, when the old one had passed.
+        resolve_by: Option<Timestamp>,
     },
     Reassigned {
         to: Assignee,
@@ -228,9 +233,12 @@ pub enum TicketEvent {
         rating: Rating,
         comment: String,
     },
+    /// Version 2 added `respond_by`.
     Reopened {
         reason: String,
         resolve_by: Timestamp,
+        /// The tier must dispatch it again by then.
+        respond_by: Option<Timestamp>,
     },
     Closed {
         reason: CloseReason,
@@ -241,16 +249,45 @@ pub enum TicketEvent {
     MarkedDuplicate {
         of: TicketId,
     },
+    /// 吹哨: departments summoned to the ticket, each to report by then.
+    Summoned {
+        departments: Vec<DepartmentId>,
+        report_by: Timestamp,
+    },
+    /// 报到: a summoned department reported.
+    SummonsAnswered {
+        department: DepartmentId,
+        report: String,
+    },
 }
 
-fn ticket_schema_version(_tag: &str) -> u32 {
-    // Every ticket payload is at version 1. When a payload's shape changes,
-    // bump its version here and teach `upcast_ticket` the step up.
-    1
+/// The current version of each payload. When a payload's shape changes,
+/// bump its version here and teach `upcast_ticket` the step up; the golden
+/// files of every version in `fixtures/events/` keep decoding.
+fn ticket_schema_version(tag: &str) -> u32 {
+    match tag {
+        "escalated" | "reopened" => 2,
+        _ => 1,
+    }
 }
 
-fn upcast_ticket(tag: &str, version: u32, _payload: serde_json::Value) -> Result<serde_json::Value, Error> {
-    Err(Error::Corrupt(format!("no upcaster for ticket.{tag}/{version}")))
+/// One step up: `version` → `version + 1`.
+fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<serde_json::Value, Error> {
+    let serde_json::Value::Object(mut fields) = payload else {
+        return Err(Error::Corrupt(format!("ticket.{tag}/{version} is not an object")));
+    };
+    match (tag, version) {
+        // Version 1 had no new deadlines: the ticket kept its old ones.
+        ("escalated", 1) => {
+            fields.insert("respond_by".into(), serde_json::Value::Null);
+            fields.insert("resolve_by".into(), serde_json::Value::Null);
+        }
+        ("reopened", 1) => {
+            fields.insert("respond_by".into(), serde_json::Value::Null);
+        }
+        _ => return Err(Error::Corrupt(format!("no upcaster for ticket.{tag}/{version}"))),
+    }
+    Ok(serde_json::Value::Object(fields))
 }
 
 impl EventPayload for TicketEvent {
@@ -328,6 +365,14 @@ pub enum TicketCommand {
     MarkDuplicate {
         of: TicketId,
     },
+    /// 吹哨: the street (or district) summons departments to the ticket.
+    Summon {
+        departments: Vec<DepartmentId>,
+    },
+    /// 报到: a summoned department reports (the actor is the department).
+    ReportToSummons {
+        report: String,
+    },
 }
 
 impl TicketCommand {
@@ -351,6 +396,8 @@ impl TicketCommand {
             TicketCommand::Close => "close",
             TicketCommand::Cancel { .. } => "cancel",
             TicketCommand::MarkDuplicate { .. } => "mark as duplicate",
+            TicketCommand::Summon { .. } => "summon departments",
+            TicketCommand::ReportToSummons { .. } => "report to the summons",
         }
     }
 }
@@ -445,9 +492,41 @@ pub struct Ticket {
     pub feedback_by: Option<Timestamp>,
     pub feedback: Option<Rating>,
     pub duplicate_of: Option<TicketId>,
+    /// After an escalation or a reopening: the tier must take it by then.
+    pub respond_by: Option<Timestamp>,
+    /// Departments summoned and not yet reported (吹哨报到).
+    pub summons: Vec<Summons>,
     /// How many events were folded.
     pub version: u64,
 }
+
+/// A department summoned to a ticket, and whether it has reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summons {
+    pub department: DepartmentId,
+    pub report_by: Timestamp,
+    pub reported: bool,
+}
+
+/// Which deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// The offer out now expires.
+    OfferExpiry,
+    /// The ticket must be taken by then (受理时限, or the tier's response
+    /// time after an escalation or reopening).
+    Accept,
+    /// The ticket must be resolved by then (办结时限).
+    Resolve,
+    /// A summoned department must report by then.
+    Summons,
+    /// The resident's feedback window closes; then it closes without feedback.
+    Feedback,
+}
+
+/// The most departments one summons may name.
+pub const SUMMONED_MAX: usize = 8;
 
 impl Ticket {
     /// Folds one event in. No rules here: only what the event says.
@@ -495,12 +574,17 @@ impl Ticket {
             }
             E::Started { .. } => self.status = Status::InProgress,
             E::NoteAdded { .. } => {}
-            E::Escalated { to, .. } => {
+            E::Escalated { to, respond_by, resolve_by, .. } => {
                 self.status = Status::Escalated;
                 self.tier = Some(*to);
                 self.escalations += 1;
                 self.offer = None;
                 self.holder = None;
+                self.summons.clear();
+                self.respond_by = *respond_by;
+                if resolve_by.is_some() {
+                    self.resolve_by = *resolve_by;
+                }
             }
             E::Reassigned { to, .. } => self.take(to.clone(), at),
             E::Resolved { feedback_by, .. } => {
@@ -510,7 +594,8 @@ impl Ticket {
                 self.feedback = None;
             }
             E::FeedbackGiven { rating, .. } => self.feedback = Some(*rating),
-            E::Reopened { resolve_by, .. } => {
+            E::Reopened { resolve_by, respond_by, .. } => {
+                self.respond_by = *respond_by;
                 self.status = Status::Reopened;
                 self.reopenings += 1;
                 self.resolve_by = Some(*resolve_by);
@@ -533,6 +618,19 @@ impl Ticket {
                 self.duplicate_of = Some(of.clone());
                 self.closed_at = Some(at);
             }
+            E::Summoned { departments, report_by } => {
+                let summoned = departments.iter().map(|d| Summons {
+                    department: d.clone(),
+                    report_by: *report_by,
+                    reported: false,
+                });
+                self.summons.extend(summoned);
+            }
+            E::SummonsAnswered { department, .. } => {
+                for summons in self.summons.iter_mut().filter(|s| &s.department == department) {
+                    summons.reported = true;
+                }
+            }
         }
     }
 
@@ -540,6 +638,7 @@ impl Ticket {
         self.status = Status::Accepted;
         self.holder = Some(holder);
         self.offer = None;
+        self.respond_by = None;
         self.accepted_at.get_or_insert(at);
     }
 
@@ -615,7 +714,23 @@ impl Ticket {
                 }
                 Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
             }
-            C::Escalate { reason, note } => self.decide_escalate(*reason, note, actor, command),
+            C::Escalate { reason, note } => self.decide_escalate(*reason, note, actor, ctx, command),
+            C::Summon { departments } => self.decide_summon(departments, actor, ctx, command),
+            C::ReportToSummons { report } => {
+                permit(actor, &[Role::Department], command.verb())?;
+                if self.status.is_final() {
+                    return Err(illegal());
+                }
+                let summoned = self.summons.iter().find(|s| s.department.as_str() == actor.id.as_str() && !s.reported);
+                let Some(summons) = summoned else {
+                    return Err(Error::NotPermitted {
+                        role: "department",
+                        command: "report to a summons it did not get",
+                    });
+                };
+                let report = bounded_text("report", report, false)?;
+                Ok(vec![TicketEvent::SummonsAnswered { department: summons.department.clone(), report }])
+            }
             C::Assign { to, reason } => {
                 permit(actor, &[Role::Dispatcher], command.verb())?;
                 if self.status.is_final() || self.status == Status::Resolved {
@@ -649,9 +764,8 @@ impl Ticket {
                 if self.status != Status::Resolved {
                     return Err(illegal());
                 }
-                let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
                 let reason = bounded_text("reason", reason, false)?;
-                Ok(vec![TicketEvent::Reopened { reason, resolve_by: ctx.now.plus(resolve_within) }])
+                self.reopen(reason, ctx)
             }
             C::Close => {
                 permit(actor, &[Role::Dispatcher, Role::System], command.verb())?;
@@ -731,7 +845,9 @@ impl Ticket {
             urgency,
             channel,
             location,
-            tier: Tier::Grid,
+            // 平急转换: in emergency mode, emergency items go straight to
+            // the district centre.
+            tier: if ctx.emergency && entry.emergency { Tier::District } else { Tier::Grid },
             accept_by: ctx.now.plus(entry.sla.accept_within),
             resolve_by: ctx.now.plus(entry.sla.resolve_within),
         }])
@@ -827,11 +943,53 @@ impl Ticket {
         Ok(events)
     }
 
+    /// Reopening at the last holder's tier (or one up, by policy), with a
+    /// fresh resolve deadline and a response deadline for the tier.
+    fn reopen(&self, reason: String, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
+        let resolve_by = ctx.now.plus(ctx.catalog.item(self.item())?.sla.resolve_within);
+        let tier = self.tier.unwrap_or(Tier::Grid);
+        let mut events = vec![TicketEvent::Reopened { reason, resolve_by, respond_by: Some(respond_by(tier, ctx)) }];
+        if let (true, Some(up)) = (ctx.routing.reopen_one_up, tier.above()) {
+            events.push(TicketEvent::Escalated {
+                from: tier,
+                to: up,
+                reason: EscalationReason::Complaint,
+                note: "reopened one tier up by policy".into(),
+                respond_by: Some(respond_by(up, ctx)),
+                resolve_by: None,
+            });
+        }
+        Ok(events)
+    }
+
+    /// The deadlines still pending, earliest first: what a timer watches.
+    pub fn pending_deadlines(&self) -> Vec<(DeadlineKind, Timestamp)> {
+        let mut pending = Vec::with_capacity(4);
+        if self.status.is_final() || self.status == Status::None {
+            return pending;
+        }
+        if let Some(offer) = &self.offer {
+            pending.push((DeadlineKind::OfferExpiry, offer.expires_at));
+        }
+        if self.status == Status::Resolved {
+            pending.extend(self.feedback_by.map(|at| (DeadlineKind::Feedback, at)));
+        } else if self.status.is_held() {
+            pending.extend(self.resolve_by.map(|at| (DeadlineKind::Resolve, at)));
+        } else {
+            pending.extend(self.respond_by.or(self.accept_by).map(|at| (DeadlineKind::Accept, at)));
+        }
+        let summons = self.summons.iter().filter(|s| !s.reported).map(|s| s.report_by).min();
+        pending.extend(summons.map(|at| (DeadlineKind::Summons, at)));
+        pending.sort_by_key(|(kind, at)| (*at, *kind));
+        pending
+    }
+
     fn decide_escalate(
         &self,
         reason: EscalationReason,
         note: &str,
         actor: &Actor,
+        ctx: &Context,
         command: &TicketCommand,
     ) -> Result<Vec<TicketEvent>, Error> {
         let allowed: &[Role] = match reason {
@@ -857,8 +1015,56 @@ impl Ticket {
                 .above()
                 .ok_or(Error::IllegalTransition { command: "escalate", status: "already at the district centre" })?,
         };
+        if reason == EscalationReason::Timeout && !self.a_deadline_passed(ctx.now) {
+            return Err(Error::IllegalTransition {
+                command: "escalate for a missed deadline",
+                status: "within its deadlines",
+            });
+        }
         let note = bounded_text("note", note, true)?;
-        Ok(vec![TicketEvent::Escalated { from, to, reason, note }])
+        let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
+        let resolve_by = self.resolve_by.filter(|&by| by <= ctx.now).map(|_| ctx.now.plus(resolve_within));
+        Ok(vec![TicketEvent::Escalated { from, to, reason, note, respond_by: Some(respond_by(to, ctx)), resolve_by }])
+    }
+
+    /// Whether a deadline that justifies a timeout escalation has passed:
+    /// taking (or the tier's response), resolving, or a summons report.
+    fn a_deadline_passed(&self, now: Timestamp) -> bool {
+        self.pending_deadlines().iter().any(|(kind, at)| {
+            *at <= now && matches!(kind, DeadlineKind::Accept | DeadlineKind::Resolve | DeadlineKind::Summons)
+        })
+    }
+
+    /// The street (or the district) summons departments to report.
+    fn decide_summon(
+        &self,
+        departments: &[DepartmentId],
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher], command.verb())?;
+        if self.status.is_final() || self.status == Status::Resolved {
+            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
+        }
+        if self.tier.unwrap_or(Tier::Grid) < Tier::Street {
+            return Err(Error::IllegalTransition {
+                command: command.verb(),
+                status: "below the street (escalate it first)",
+            });
+        }
+        if departments.is_empty() || departments.len() > SUMMONED_MAX {
+            return Err(Error::invalid("departments", "a summons names 1 to 8 departments"));
+        }
+        for (i, department) in departments.iter().enumerate() {
+            ctx.catalog.department(department)?;
+            let pending = self.summons.iter().any(|s| &s.department == department && !s.reported);
+            if pending || departments[..i].contains(department) {
+                return Err(Error::invalid("departments", format!("{department} is already summoned")));
+            }
+        }
+        let report_by = ctx.now.plus(ctx.routing.summons_report_within);
+        Ok(vec![TicketEvent::Summoned { departments: departments.to_vec(), report_by }])
     }
 
     fn decide_feedback(
@@ -883,11 +1089,7 @@ impl Ticket {
         let comment = bounded_text("comment", comment, true)?;
         let mut events = vec![TicketEvent::FeedbackGiven { rating, comment }];
         if rating == Rating::Unsatisfied {
-            let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
-            events.push(TicketEvent::Reopened {
-                reason: "unsatisfied feedback".into(),
-                resolve_by: ctx.now.plus(resolve_within),
-            });
+            events.extend(self.reopen("unsatisfied feedback".into(), ctx)?);
         }
         Ok(events)
     }
@@ -933,6 +1135,16 @@ impl Ticket {
     fn id_string(&self) -> String {
         self.id.as_ref().map_or_else(String::new, ToString::to_string)
     }
+}
+
+/// When a tier must have taken a ticket escalated or reopened to it.
+fn respond_by(tier: Tier, ctx: &Context) -> Timestamp {
+    let within = match tier {
+        Tier::Grid | Tier::Community => ctx.routing.respond_within[0],
+        Tier::Street => ctx.routing.respond_within[1],
+        Tier::District => ctx.routing.respond_within[2],
+    };
+    ctx.now.plus(within)
 }
 
 fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error> {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::TicketId;
+pub use gridloop_engine::ticket::DeadlineKind;
 use gridloop_engine::ticket::{Assignee, Status, Ticket, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
 
@@ -84,38 +85,9 @@ impl BoardStatus {
     }
 }
 
-/// Which deadline is next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeadlineKind {
-    /// The offer out now expires.
-    OfferExpiry,
-    /// The ticket must be accepted by then (受理时限).
-    Accept,
-    /// The ticket must be resolved by then (办结时限).
-    Resolve,
-    /// The resident's feedback window closes; then it closes without feedback.
-    Feedback,
-}
-
 /// The next pending deadline of an open ticket; `None` for a final one.
 pub fn next_deadline(ticket: &Ticket) -> Option<(DeadlineKind, Timestamp)> {
-    if ticket.status.is_final() {
-        return None;
-    }
-    let mut pending: Vec<(DeadlineKind, Timestamp)> = Vec::with_capacity(3);
-    if let Some(offer) = &ticket.offer {
-        pending.push((DeadlineKind::OfferExpiry, offer.expires_at));
-    }
-    if ticket.status == Status::Resolved {
-        pending.extend(ticket.feedback_by.map(|at| (DeadlineKind::Feedback, at)));
-    } else {
-        if ticket.accepted_at.is_none() {
-            pending.extend(ticket.accept_by.map(|at| (DeadlineKind::Accept, at)));
-        }
-        pending.extend(ticket.resolve_by.map(|at| (DeadlineKind::Resolve, at)));
-    }
-    pending.into_iter().min_by_key(|(kind, at)| (*at, *kind))
+    ticket.pending_deadlines().into_iter().next()
 }
 
 /// A board row as a query returns it.

@@ -73,6 +73,8 @@ pub struct TicketFacts {
     pub submitted_at: Timestamp,
     pub accept_by: Timestamp,
     pub resolve_by: Timestamp,
+    /// The tier it started at: the district, in emergency mode.
+    pub tier: Tier,
     /// The last holder, for the per-team and per-department breakdowns.
     pub holder: Option<Assignee>,
     pub marks: Vec<Mark>,
@@ -101,7 +103,7 @@ impl TicketFacts {
             resolve_by: self.resolve_by,
             resolved_on_time: false,
             rating: None,
-            highest_tier: Tier::Grid,
+            highest_tier: self.tier,
             closed: false,
             cancelled_before_taken: false,
             duplicate: false,
@@ -243,9 +245,9 @@ impl Metrics {
         let number = TicketId::new(event.stream.id())?.number();
         let payload: TicketEvent = event.decode()?;
         let at = event.occurred_at;
-        if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, .. } = payload {
+        if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, tier, .. } = payload {
             let facts =
-                TicketFacts { grid, item, submitted_at: at, accept_by, resolve_by, holder: None, marks: vec![] };
+                TicketFacts { grid, item, submitted_at: at, accept_by, resolve_by, tier, holder: None, marks: vec![] };
             self.tickets.insert(number, facts);
             return Ok(());
         }

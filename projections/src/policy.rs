@@ -95,6 +95,7 @@ impl PointsPolicy {
             return Ok(None);
         }
         Ok(Some(Envelope {
+            expected_version: None,
             command_id: CommandId::new(format!("award-{}-v{}", event.stream, event.version))?,
             correlation_id: Some(CorrelationId::new(ticket.as_str())?),
             actor: Actor::system(),

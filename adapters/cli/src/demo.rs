@@ -285,6 +285,7 @@ impl<S: EventStore> Sim<S> {
                     open_orders_max: v.open_orders_max,
                 };
                 let envelope = Envelope {
+                    expected_version: None,
                     command_id: CommandId::new(format!("register-{}-{}", v.id, self.seed))?,
                     correlation_id: None,
                     actor: dispatcher.clone(),
@@ -354,6 +355,7 @@ impl<S: EventStore> Sim<S> {
         s.sent += 1;
         tally.commands += 1;
         let envelope = Envelope {
+            expected_version: None,
             command_id: CommandId::new(format!("{}-{}-{}", s.id, s.sent, self.seed))?,
             correlation_id: None,
             actor,
@@ -538,6 +540,7 @@ impl<S: EventStore> Sim<S> {
             s.sent += 1;
             tally.commands += 1;
             let envelope = Envelope {
+                expected_version: None,
                 command_id: CommandId::new(format!("{}-{}-{}", s.id, s.sent, self.seed))?,
                 correlation_id: None,
                 actor: volunteer(&answer.volunteer),

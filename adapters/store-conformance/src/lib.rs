@@ -286,6 +286,7 @@ pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {
     let ticket = TicketId::new("T-1").expect("valid");
     let dispatcher = Actor::new(Role::Dispatcher, "d-1").expect("valid");
     let send = |command_id: &str, actor: &Actor, command: TicketCommand| Envelope {
+        expected_version: None,
         command_id: CommandId::new(command_id).expect("valid"),
         correlation_id: None,
         actor: actor.clone(),

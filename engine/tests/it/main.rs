@@ -11,8 +11,10 @@
 //!   serde round trips, hash chain tamper detection.
 //! - `purity`: the engine depends on no runtime, store, clock or OS entropy.
 
+mod dispatch_scenarios;
 mod props;
 mod purity;
+mod routing;
 mod ticket_scenarios;
 mod volunteer_scenarios;
 
@@ -136,7 +138,8 @@ pub mod support {
             sla,
             points: 10,
             admitted,
-            emergency: false,
+            // The street-light item matters in emergencies (typhoons).
+            emergency: code == STREET_LIGHT,
         };
         let catalog = Catalog::new(
             vec![
@@ -192,7 +195,7 @@ pub mod support {
 
     pub fn ctx(now: Timestamp) -> Context<'static> {
         let w = world();
-        Context { now, catalog: &w.catalog, grids: &w.grids }
+        Context { now, catalog: &w.catalog, grids: &w.grids, routing: &w.routing, emergency: false }
     }
 
     // ----------------------------------------------------------------- time
@@ -436,6 +439,8 @@ pub mod support {
                 to: next,
                 reason: gridloop_engine::ticket::EscalationReason::Timeout,
                 note: String::new(),
+                respond_by: None,
+                resolve_by: None,
             });
             from = next;
         }

@@ -172,6 +172,8 @@ fn arb_ticket_command() -> impl Strategy<Value = TicketCommand> {
         4 => Just(C::Close),
         1 => arb_text().prop_map(|reason| C::Cancel { reason }),
         1 => prop::sample::select(vec![1u64, 2]).prop_map(|n| C::MarkDuplicate { of: tid(n) }),
+        2 => Just(C::Summon { departments: vec![CIVIL_AFFAIRS.parse().unwrap()] }),
+        2 => arb_text().prop_map(|report| C::ReportToSummons { report }),
     ]
 }
 
@@ -216,7 +218,12 @@ fn natural_actor(command: &TicketCommand, state: &Ticket) -> Actor {
         | C::Assign { .. }
         | C::Reopen { .. }
         | C::MarkDuplicate { .. }
+        | C::Summon { .. }
         | C::AddNote { .. } => dispatcher(),
+        C::ReportToSummons { .. } => {
+            let summoned = state.summons.iter().find(|s| !s.reported).map(|s| s.department.clone());
+            summoned.map_or_else(dispatcher, |d| actor(Role::Department, d.as_str()))
+        }
         C::SelfHandle => grid_worker(),
         C::ExpireOffer { .. } | C::Close => system(),
         C::AcceptOffer { by } | C::DeclineOffer { by, .. } => speaker(by),
@@ -670,18 +677,37 @@ fn arb_ticket_event() -> impl Strategy<Value = TicketEvent> {
         }),
         arb_assignee().prop_map(|by| E::Started { by }),
         arb_any_text().prop_map(|text| E::NoteAdded { text }),
-        (arb_tier(), arb_tier(), arb_escalation_reason(), arb_any_text())
-            .prop_map(|(from, to, reason, note)| E::Escalated { from, to, reason, note }),
+        (
+            arb_tier(),
+            arb_tier(),
+            arb_escalation_reason(),
+            arb_any_text(),
+            proptest::option::of(arb_ts()),
+            proptest::option::of(arb_ts())
+        )
+            .prop_map(|(from, to, reason, note, respond_by, resolve_by)| E::Escalated {
+                from,
+                to,
+                reason,
+                note,
+                respond_by,
+                resolve_by
+            }),
         (arb_assignee(), arb_any_text()).prop_map(|(to, reason)| E::Reassigned { to, reason }),
         (arb_assignee(), arb_any_text(), any::<u32>(), arb_ts()).prop_map(
             |(by, result, minutes_spent, feedback_by)| E::Resolved { by, result, minutes_spent, feedback_by }
         ),
         (arb_rating(), arb_any_text()).prop_map(|(rating, comment)| E::FeedbackGiven { rating, comment }),
-        (arb_any_text(), arb_ts()).prop_map(|(reason, resolve_by)| E::Reopened { reason, resolve_by }),
+        (arb_any_text(), arb_ts(), proptest::option::of(arb_ts()))
+            .prop_map(|(reason, resolve_by, respond_by)| E::Reopened { reason, resolve_by, respond_by }),
         prop_oneof![Just(CloseReason::Confirmed), Just(CloseReason::NoFeedback)]
             .prop_map(|reason| E::Closed { reason }),
         arb_any_text().prop_map(|reason| E::Cancelled { reason }),
         arb_tid().prop_map(|of| E::MarkedDuplicate { of }),
+        (proptest::collection::vec(arb_snake().prop_map(|s| DepartmentId::new(s).unwrap()), 1..4), arb_ts())
+            .prop_map(|(departments, report_by)| E::Summoned { departments, report_by }),
+        (arb_snake().prop_map(|s| DepartmentId::new(s).unwrap()), arb_any_text())
+            .prop_map(|(department, report)| E::SummonsAnswered { department, report }),
     ]
 }
 
@@ -788,6 +814,8 @@ fn ticket_schema_names() -> Vec<String> {
         "closed",
         "cancelled",
         "marked_duplicate",
+        "summoned",
+        "summons_answered",
     ]
     .iter()
     .map(|t| format!("ticket.{t}"))
@@ -818,7 +846,8 @@ proptest! {
         let text = serde_json::to_string(&event).unwrap();
         prop_assert_eq!(&serde_json::from_str::<TicketEvent>(&text).unwrap(), &event);
         let (schema, payload) = (event.schema(), event.encode());
-        prop_assert_eq!(schema.version, 1);
+        let current = if matches!(schema.name.as_str(), "ticket.escalated" | "ticket.reopened") { 2 } else { 1 };
+        prop_assert_eq!(schema.version, current);
         prop_assert!(ticket_schema_names().contains(&schema.name), "unexpected schema {}", schema);
         let payload_text = serde_json::to_string(&payload).unwrap();
         let decoded = TicketEvent::decode(&Schema::parse(&schema.to_string()).unwrap(), &serde_json::from_str(&payload_text).unwrap()).unwrap();
@@ -951,17 +980,22 @@ fn every_event_variant_has_its_schema_name() {
             to: Tier::Community,
             reason: EscalationReason::Timeout,
             note: String::new(),
+            respond_by: None,
+            resolve_by: None,
         },
         TicketEvent::Reassigned { to: vol(2), reason: "x".into() },
         resolved(vol(1), at(days(3))),
         TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() },
-        TicketEvent::Reopened { reason: "x".into(), resolve_by: at(days(2)) },
+        TicketEvent::Reopened { reason: "x".into(), resolve_by: at(days(2)), respond_by: None },
         TicketEvent::Closed { reason: CloseReason::Confirmed },
         TicketEvent::Cancelled { reason: "x".into() },
         TicketEvent::MarkedDuplicate { of: tid(2) },
+        TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
+        TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "x".into() },
     ];
     let names: Vec<String> = samples.iter().map(|e| e.schema().to_string()).collect();
-    let expected: Vec<String> = ticket_schema_names().into_iter().map(|n| format!("{n}/1")).collect();
+    let version = |n: &str| if n == "ticket.escalated" || n == "ticket.reopened" { 2 } else { 1 };
+    let expected: Vec<String> = ticket_schema_names().into_iter().map(|n| format!("{n}/{}", version(&n))).collect();
     assert_eq!(names, expected);
     let volunteer = [
         registered(),

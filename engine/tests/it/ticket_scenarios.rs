@@ -345,6 +345,8 @@ fn an_escalated_ticket_is_offered_again_at_its_new_tier() {
             to: Tier::Community,
             reason: EscalationReason::Timeout,
             note: String::new(),
+            respond_by: None,
+            resolve_by: None,
         }],
     );
     let state = given(&history).when(&dispatcher(), offer_cmd(&[team(1)], at(hours(1)))).then(&[offered(
@@ -515,6 +517,8 @@ fn a_timeout_escalates_one_level() {
             to: Tier::Community,
             reason: EscalationReason::Timeout,
             note: String::new(),
+            respond_by: Some(at(hours(4))),
+            resolve_by: None,
         },
     ]);
     assert_eq!(state.status, Status::Escalated);
@@ -531,6 +535,8 @@ fn the_holder_escalates_a_matter_beyond_them_and_lets_go_of_it() {
             to: Tier::Community,
             reason: EscalationReason::Difficulty,
             note: "需要专业电工".into(),
+            respond_by: Some(at(hours(2))),
+            resolve_by: None,
         }]);
     assert_eq!(state.holder, None);
     assert_eq!(state.status, Status::Escalated);
@@ -546,6 +552,8 @@ fn a_resident_complains_and_it_goes_from_community_to_street() {
             to: Tier::Street,
             reason: EscalationReason::Complaint,
             note: "三天没人管".into(),
+            respond_by: Some(at(hours(4))),
+            resolve_by: None,
         }]);
     assert_eq!((state.tier, state.escalations), (Some(Tier::Street), 2));
 }
@@ -559,6 +567,8 @@ fn the_street_blows_the_whistle_and_it_goes_to_the_district() {
             to: Tier::District,
             reason: EscalationReason::Whistle,
             note: "街道吹哨".into(),
+            respond_by: Some(at(hours(8))),
+            resolve_by: None,
         }]);
     assert_eq!((state.tier, state.escalations), (Some(Tier::District), 3));
 }
@@ -571,6 +581,8 @@ fn an_emergency_jumps_straight_to_the_district_and_withdraws_the_offer() {
             to: Tier::District,
             reason: EscalationReason::Emergency,
             note: "台风".into(),
+            respond_by: Some(at(hours(8))),
+            resolve_by: None,
         },
     ]);
     assert_eq!(state.tier, Some(Tier::District));
@@ -584,6 +596,8 @@ fn an_emergency_jumps_straight_to_the_district_and_withdraws_the_offer() {
             to: Tier::District,
             reason: EscalationReason::Emergency,
             note: String::new(),
+            respond_by: Some(at(hours(8))),
+            resolve_by: None,
         },
     ]);
 }
@@ -596,6 +610,8 @@ fn a_dispatcher_escalates_for_difficulty_without_holding_it() {
             to: Tier::Community,
             reason: EscalationReason::Difficulty,
             note: String::new(),
+            respond_by: Some(at(hours(2))),
+            resolve_by: None,
         },
     ]);
 }
@@ -711,7 +727,11 @@ fn unsatisfied_feedback_reopens_the_matter_with_a_new_resolve_deadline() {
     let state = given(&h_resolved()).when(&resident(), feedback(Rating::Unsatisfied, "没有人来")).at(now).then(&[
         TicketEvent::FeedbackGiven { rating: Rating::Unsatisfied, comment: "没有人来".into() },
         // resolve_within 2d from now
-        TicketEvent::Reopened { reason: "unsatisfied feedback".into(), resolve_by: ts("2026-11-27T08:00:00Z") },
+        TicketEvent::Reopened {
+            reason: "unsatisfied feedback".into(),
+            resolve_by: ts("2026-11-27T08:00:00Z"),
+            respond_by: Some(ts("2026-11-25T10:00:00Z")),
+        },
     ]);
     assert_eq!(state.status, Status::Reopened);
     assert_eq!(state.reopenings, 1);
@@ -730,14 +750,19 @@ fn a_dispatcher_reopens_a_resolved_ticket() {
         .when(&dispatcher(), TicketCommand::Reopen { reason: "回访发现未解决".into() })
         .at(ts("2026-11-24T12:00:00Z"))
         .then(&[TicketEvent::Reopened {
-            reason: "回访发现未解决".into(), resolve_by: ts("2026-11-26T12:00:00Z")
+            reason: "回访发现未解决".into(),
+            resolve_by: ts("2026-11-26T12:00:00Z"),
+            respond_by: Some(ts("2026-11-24T14:00:00Z")),
         }]);
     assert_eq!((state.status, state.reopenings, state.holder.as_ref()), (Status::Reopened, 1, None));
 }
 
 #[test]
 fn a_reopened_ticket_is_offered_again_in_the_next_round() {
-    let history = with(h_resolved(), [TicketEvent::Reopened { reason: "复查".into(), resolve_by: at(days(2)) }]);
+    let history = with(
+        h_resolved(),
+        [TicketEvent::Reopened { reason: "复查".into(), resolve_by: at(days(2)), respond_by: None }],
+    );
     given(&history).when(&dispatcher(), offer_cmd(&[vol(2)], at(hours(1)))).then(&[offered(
         2,
         &[vol(2)],
@@ -1214,7 +1239,7 @@ fn wrong_roles_are_not_permitted() {
         (h_offered(), accept(vol(1)), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
         (h_offered(), decline(vol(1), ""), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
         (h_offered(), note("x"), &[Dispatcher, GridWorker, Volunteer, Department, System], volunteer(3), t),
-        (h_triaged(), escalate(EscalationReason::Timeout, ""), &[System, Dispatcher], system(), t),
+        (h_triaged(), escalate(EscalationReason::Timeout, ""), &[System, Dispatcher], system(), at(days(3))),
         (
             h_in_progress(),
             escalate(EscalationReason::Difficulty, ""),
@@ -1382,7 +1407,8 @@ fn closing_an_unresolved_or_closed_ticket_is_refused() {
         .when(&dispatcher(), TicketCommand::Close)
         .at(at(days(30)))
         .then_error(illegal("close", "closed"));
-    let reopened = with(h_resolved(), [TicketEvent::Reopened { reason: "x".into(), resolve_by: at(days(2)) }]);
+    let reopened =
+        with(h_resolved(), [TicketEvent::Reopened { reason: "x".into(), resolve_by: at(days(2)), respond_by: None }]);
     given(&reopened)
         .when(&dispatcher(), TicketCommand::Close)
         .at(at(days(30)))

@@ -28,6 +28,8 @@ fn history() -> Log {
             to: Tier::Street,
             reason: EscalationReason::Emergency,
             note: String::new(),
+            respond_by: None,
+            resolve_by: None,
         },
     );
     // 4: resolved by volunteer 1, awaiting feedback.

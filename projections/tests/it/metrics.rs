@@ -42,7 +42,9 @@ fn history() -> Log {
         .ticket(
             2,
             "2026-11-03T03:00:00Z",
-            TicketEvent::Reopened { reason: "不满意".into(), resolve_by: t("2026-11-05T03:00:00Z") },
+            TicketEvent::Reopened {
+                reason: "不满意".into(), resolve_by: t("2026-11-05T03:00:00Z"), respond_by: None
+            },
         )
         .ticket(2, "2026-11-04T03:00:00Z", TicketEvent::Reassigned { to: vol(2), reason: "重办".into() })
         .ticket(2, "2026-11-04T09:00:00Z", resolved(vol(2), 30, "2026-11-07T09:00:00Z"))
@@ -76,7 +78,14 @@ fn history() -> Log {
 }
 
 fn escalated(from: Tier, to: Tier) -> TicketEvent {
-    TicketEvent::Escalated { from, to, reason: EscalationReason::Difficulty, note: String::new() }
+    TicketEvent::Escalated {
+        from,
+        to,
+        reason: EscalationReason::Difficulty,
+        note: String::new(),
+        respond_by: None,
+        resolve_by: None,
+    }
 }
 
 #[test]

@@ -63,6 +63,7 @@ async fn awarding_twice_writes_once() {
     let clock = Arc::new(ManualClock::new(t("2026-11-06T00:00:00Z")));
     let service = CommandService::new(store.clone(), district.world.clone(), clock, 1);
     let register = Envelope {
+        expected_version: None,
         command_id: CommandId::new("register-1").expect("valid"),
         correlation_id: None,
         actor: gridloop_engine::envelope::Actor::new(gridloop_engine::envelope::Role::Dispatcher, "d-1")

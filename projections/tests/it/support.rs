@@ -145,6 +145,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
     let dispatcher = Actor::new(Role::Dispatcher, "d-1").expect("valid");
     for v in 1..=3u64 {
         let register = Envelope {
+            expected_version: None,
             command_id: CommandId::new(format!("register-{v}")).expect("valid"),
             correlation_id: None,
             actor: dispatcher.clone(),
@@ -226,6 +227,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
         send(&service, step, actor, ticket, command).await;
         if rng.chance(30) {
             let award = Envelope {
+                expected_version: None,
                 command_id: CommandId::new(format!("s{seed}-award-{step}")).expect("valid"),
                 correlation_id: None,
                 actor: Actor::system(),
@@ -246,6 +248,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
 
 async fn send(service: &CommandService<MemoryStore>, step: u32, actor: &Actor, ticket: u64, command: TicketCommand) {
     let envelope = Envelope {
+        expected_version: None,
         command_id: CommandId::new(format!("step-{step}")).expect("valid"),
         correlation_id: None,
         actor: actor.clone(),
