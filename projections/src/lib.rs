@@ -9,6 +9,8 @@
 //!   deadlines, overdue) and the queues of open work.
 //! - [`metrics`]: the completion-rate metrics for any cohort, place,
 //!   department, team, category or period, as of any instant.
+//! - [`deadlines`]: the deadline index, and the timer commands it calls
+//!   for (expire an offer, escalate, close after the feedback window).
 //! - [`ledger`]: volunteers' points, hours and services; the duty report.
 //! - [`policy`]: the points policy, which turns closed tickets into
 //!   `AwardPoints` commands.
@@ -24,6 +26,7 @@
 
 pub mod board;
 pub mod calendar;
+pub mod deadlines;
 pub mod directory;
 pub mod ledger;
 pub mod metrics;

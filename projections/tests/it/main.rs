@@ -3,6 +3,7 @@
 //! live) on random histories.
 
 mod board;
+mod deadlines;
 mod ledger;
 mod metrics;
 mod policy;
