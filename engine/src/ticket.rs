@@ -1015,7 +1015,7 @@ impl Ticket {
                 .above()
                 .ok_or(Error::IllegalTransition { command: "escalate", status: "already at the district centre" })?,
         };
-        if reason == EscalationReason::Timeout && !self.a_deadline_passed(ctx.now) {
+        if reason == EscalationReason::Timeout && !self.a_deadline_passed(ctx.now) && !self.offers_exhausted(ctx) {
             return Err(Error::IllegalTransition {
                 command: "escalate for a missed deadline",
                 status: "within its deadlines",
@@ -1025,6 +1025,11 @@ impl Ticket {
         let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
         let resolve_by = self.resolve_by.filter(|&by| by <= ctx.now).map(|_| ctx.now.plus(resolve_within));
         Ok(vec![TicketEvent::Escalated { from, to, reason, note, respond_by: Some(respond_by(to, ctx)), resolve_by }])
+    }
+
+    /// Every offer round ran out unanswered: the tier could not find anyone.
+    fn offers_exhausted(&self, ctx: &Context) -> bool {
+        self.status == Status::Triaged && self.offer.is_none() && self.offer_rounds >= ctx.routing.offer_rounds_max
     }
 
     /// Whether a deadline that justifies a timeout escalation has passed:

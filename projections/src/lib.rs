@@ -28,6 +28,7 @@ pub mod board;
 pub mod calendar;
 pub mod deadlines;
 pub mod directory;
+pub mod dispatch;
 pub mod ledger;
 pub mod metrics;
 pub mod policy;

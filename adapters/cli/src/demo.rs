@@ -1,49 +1,51 @@
 //! `gridloop demo`: simulated days of the closed loop, through the real
-//! command service and store.
+//! command service, dispatcher policy, deadline timers and store.
 //!
-//! Each resident order becomes a [`Script`]: a small state machine that, at
-//! each wake-up, sends the next command of that ticket's life (submit,
-//! triage, offer, the volunteers' answers, start, resolve, feedback, close)
-//! and says when to wake it next. Every random choice a script makes comes
-//! from its own generator, seeded from the demo seed and the ticket number,
-//! so the story of a ticket does not depend on how the tasks interleave.
+//! The engine's own parts do their real jobs: the dispatcher policy
+//! ([`gridloop_projections::dispatch`]) triages, offers to routed volunteers
+//! ring by ring, assigns teams and departments; the deadline index
+//! ([`gridloop_projections::deadlines`]) expires offers, escalates missed
+//! deadlines up the ladder and closes loops after the feedback window. What
+//! is simulated is the people: residents ordering, cancelling and rating;
+//! volunteers answering offers (some never do), grid workers handling on the
+//! spot, departments working (some slowly, some missing a summons), holders
+//! finding a matter beyond them, a street declaring a typhoon emergency.
 //!
-//! Time moves in steps of [`STEP`] on a manual clock. In each step every
-//! script that is due runs concurrently (so the store's group commit has
-//! company), and volunteers who answer an offer in the same step race for it
-//! for real: the command service lets exactly one win. Which volunteer wins
-//! a race may differ between runs; what the ticket does next does not, so
-//! the same seed gives the same counts and rates.
-//!
-//! The deadline timers of the engine (issue: dispatch and deadlines) are not
-//! here yet; the scripts send the timer commands themselves (expire an offer,
-//! escalate on a missed deadline, close after the feedback window) as a
-//! system actor, at the deadline.
+//! The people react to the events in the log: an `Offered` event makes its
+//! candidates answer after a while, an `Accepted` one makes the holder start
+//! and later resolve, a `Resolved` one makes the resident rate it (or not).
+//! Each reaction draws from a generator seeded by the demo seed and the
+//! event, so the story does not depend on timing. Time moves in steps of
+//! [`STEP`] on a manual clock; in each step the due reactions run, then the
+//! dispatcher, then the timers, all one after the other, so the same seed
+//! writes the same log. Volunteers answering in the same step "race": the
+//! first one wins and the others are told the ticket is taken. (True
+//! concurrent races are the store conformance suite's 64-task test.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gridloop_engine::Error;
-use gridloop_engine::catalog::{CatalogItem, HandlingMode};
-use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::emergency::EmergencyCommand;
+use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GridCode, Level};
-use gridloop_engine::ids::{CommandId, Skill, TicketId, VolunteerId};
+use gridloop_engine::ids::{ActorId, CommandId, DepartmentId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock, Outcome};
+use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
 use gridloop_engine::store::EventStore;
-use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, TicketCommand, Tier};
+use gridloop_engine::ticket::{Assignee, EscalationReason, Rating, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_fixtures::District;
 use gridloop_fixtures::traffic::{Order, day_orders};
+use gridloop_projections::deadlines::DeadlineIndex;
+use gridloop_projections::directory::Directory;
+use gridloop_projections::dispatch::{self, dispatcher_of};
+use gridloop_projections::runner::Runner;
 use tokio::task::JoinSet;
 
 /// The simulation's time step.
 pub const STEP: Millis = Millis(5 * MINUTE_MS);
-/// How long an offer stays open.
-const OFFER_WINDOW: Millis = Millis(30 * MINUTE_MS);
-/// Offer rounds before the ticket escalates for a missed acceptance.
-const OFFER_ROUNDS: u32 = 2;
 /// Registrations in flight at once.
 const REGISTRATIONS_IN_FLIGHT: usize = 256;
 /// The most days the simulation runs on after the last orders.
@@ -75,7 +77,13 @@ pub struct DemoSummary {
     pub commands: u64,
     /// Acceptances that lost a race (AlreadyTaken): expected, not failures.
     pub races_lost: u64,
-    /// Refusals the scripts did not expect, by error code. A healthy run has none.
+    /// People acting on a ticket that had moved on (an answer after the
+    /// offer expired, a resolution after a timeout took the ticket away).
+    pub overtaken: u64,
+    /// Commands of the dispatcher policy and of the timers that wrote.
+    pub dispatched: u64,
+    pub timers_fired: u64,
+    /// Refusals nobody should meet, by error code. A healthy run has none.
     pub unexpected: BTreeMap<String, u64>,
     /// The end of the last day of orders.
     pub orders_end: Timestamp,
@@ -102,178 +110,83 @@ pub async fn run<S: EventStore>(
     }
     let clock = Arc::new(ManualClock::new(config.start));
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock.clone(), config.seed));
-    let sim = Arc::new(Sim::new(service, district.clone(), config.seed));
-    let mut summary = DemoSummary::default();
-    sim.register_volunteers(&mut summary).await?;
+    let mut sim = Sim::new(service, district.clone(), config.seed);
+    sim.register_volunteers().await?;
+    sim.plan_orders(config);
+    sim.plan_emergency(config)?;
 
-    let mut rng = SplitMix64::new(config.seed);
-    let mut queue: BTreeMap<(Timestamp, u64), Script> = BTreeMap::new();
-    for day in 0..config.days {
-        let midnight = config.start.plus(Millis(u64::from(day) * DAY_MS));
-        for order in day_orders(&district, midnight, config.orders_per_day, &mut rng) {
-            summary.tickets += 1;
-            let script = Script::new(TicketId::from_number(summary.tickets), order, config.seed);
-            queue.insert((round_up(script.order.at, config.start), script.number()), script);
-        }
-    }
-    // Orders arrive for `days`; then time runs on (at most DRAIN_DAYS) until
-    // every ticket's story has ended, so the rates describe closed loops.
     let orders_end = config.start.plus(Millis(u64::from(config.days) * DAY_MS));
     let end = orders_end.plus(Millis(DRAIN_DAYS * DAY_MS));
     let steps = end.since(config.start).0 / STEP.0;
     let mut now = config.start;
     for step in 1..=steps {
-        if queue.is_empty() && now >= orders_end {
+        if now >= orders_end && sim.is_quiet() {
             break;
         }
         now = now.plus(STEP);
         clock.set(now);
-        let due: Vec<(Timestamp, u64)> = queue.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
-        let mut tasks = JoinSet::new();
-        for key in due {
-            let script = queue.remove(&key).expect("listed above");
-            let sim = sim.clone();
-            tasks.spawn(async move { sim.advance(script, now).await });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            let (script, tally) =
-                joined.map_err(|e| Error::Storage(format!("a simulated ticket's task failed: {e}")))?;
-            summary.commands += tally.commands;
-            summary.races_lost += tally.races_lost;
-            for code in tally.unexpected {
-                *summary.unexpected.entry(code).or_default() += 1;
-            }
-            if let Some(wake) = script.wake {
-                queue.insert((round_up(wake, config.start), script.number()), script);
-            }
-        }
-        progress(step.min(steps), steps);
+        sim.step(now).await?;
+        progress(step, steps);
     }
-    summary.open = queue.len() as u64;
-    summary.orders_end = orders_end;
-    summary.end = now;
-    Ok(summary)
+    sim.summary.orders_end = orders_end;
+    sim.summary.end = now;
+    sim.summary.open = sim.index.state().open_tickets().count() as u64;
+    Ok(sim.summary)
 }
 
-/// The step boundary at or after `at`.
-fn round_up(at: Timestamp, start: Timestamp) -> Timestamp {
-    let offset = at.since(start).0;
-    start.plus(Millis(offset.div_ceil(STEP.0).max(1) * STEP.0))
-}
-
-/// Counts from one script step.
-#[derive(Default)]
-struct Tally {
-    commands: u64,
-    races_lost: u64,
-    unexpected: Vec<String>,
-}
-
-/// Where a ticket's story is.
+/// Something a person will do at a time.
 #[derive(Clone, Debug)]
-enum Phase {
-    Submit,
-    Triage,
-    Cancel,
-    MarkDuplicate,
-    SelfHandle,
-    Offer,
-    Answers,
-    Expire,
-    Assign,
-    Start,
-    Resolve,
-    EscalateTimeout,
-    Feedback,
-    Close,
-    CloseWithoutFeedback,
-}
-
-/// One volunteer's answer to an offer.
-#[derive(Clone, Debug)]
-struct Answer {
-    volunteer: VolunteerId,
-    at: Timestamp,
-    accept: bool,
-}
-
-#[derive(Debug)]
-struct Script {
-    id: TicketId,
-    order: Order,
-    rng: SplitMix64,
-    phase: Phase,
-    wake: Option<Timestamp>,
-    sent: u32,
-    round: u32,
-    tier: Tier,
-    holder: Option<Assignee>,
-    answers: Vec<Answer>,
-    offer_expires: Timestamp,
-    resolve_by: Timestamp,
-    feedback_by: Timestamp,
-    reopened: bool,
-}
-
-impl Script {
-    fn new(id: TicketId, order: Order, seed: u64) -> Self {
-        let rng = SplitMix64::new(seed ^ id.number().wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let at = order.at;
-        Self {
-            id,
-            order,
-            rng,
-            phase: Phase::Submit,
-            wake: Some(at),
-            sent: 0,
-            round: 0,
-            tier: Tier::Grid,
-            holder: None,
-            answers: vec![],
-            offer_expires: at,
-            resolve_by: at,
-            feedback_by: at,
-            reopened: false,
-        }
-    }
-
-    fn number(&self) -> u64 {
-        self.id.number()
-    }
-
-    fn next(&mut self, phase: Phase, at: Timestamp) {
-        self.phase = phase;
-        self.wake = Some(at);
-    }
-
-    fn done(&mut self) {
-        self.wake = None;
-    }
-
-    fn minutes(&mut self, from: u64, to: u64) -> Millis {
-        Millis::minutes(from + self.rng.below(to - from + 1))
-    }
+enum Act {
+    Submit(Box<Order>, TicketId),
+    Ticket { ticket: TicketId, actor: Actor, command: TicketCommand },
+    Emergency { place: GridCode, command: EmergencyCommand },
 }
 
 struct Sim<S> {
     service: Arc<CommandService<S>>,
     district: Arc<District>,
-    by_skill: BTreeMap<Skill, Vec<usize>>,
     seed: u64,
+    /// Due acts by (time, sequence number).
+    agenda: BTreeMap<(Timestamp, u64), Act>,
+    next_act: u64,
+    index: Runner<DeadlineIndex>,
+    directory: Runner<Directory>,
+    /// The last position the people have reacted to.
+    seen: u64,
+    /// Departments that work slowly (their resolutions run late).
+    slow_departments: Vec<DepartmentId>,
+    summary: DemoSummary,
 }
 
 impl<S: EventStore> Sim<S> {
     fn new(service: Arc<CommandService<S>>, district: Arc<District>, seed: u64) -> Self {
-        let mut by_skill: BTreeMap<Skill, Vec<usize>> = BTreeMap::new();
-        for (i, v) in district.volunteers.iter().enumerate() {
-            for skill in &v.skills {
-                by_skill.entry(skill.clone()).or_default().push(i);
-            }
+        let mut rng = SplitMix64::new(seed ^ 0x5EED);
+        let slow_departments =
+            district.world.catalog.departments().filter(|_| rng.chance(250)).map(|d| d.code.clone()).collect();
+        Self {
+            service,
+            district,
+            seed,
+            agenda: BTreeMap::new(),
+            next_act: 0,
+            index: Runner::fresh(),
+            directory: Runner::fresh(),
+            seen: 0,
+            slow_departments,
+            summary: DemoSummary::default(),
         }
-        Self { service, district, by_skill, seed }
     }
 
-    async fn register_volunteers(&self, summary: &mut DemoSummary) -> Result<(), Error> {
+    fn is_quiet(&self) -> bool {
+        self.agenda.is_empty() && self.index.state().open_tickets().next().is_none()
+    }
+
+    fn schedule(&mut self, at: Timestamp, act: Act) {
+        self.next_act += 1;
+        self.agenda.insert((at, self.next_act), act);
+    }
+
+    async fn register_volunteers(&mut self) -> Result<(), Error> {
         let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
         for chunk in self.district.volunteers.chunks(REGISTRATIONS_IN_FLIGHT) {
             let mut tasks = JoinSet::new();
@@ -291,445 +204,290 @@ impl<S: EventStore> Sim<S> {
                     actor: dispatcher.clone(),
                     command: Command::Volunteer { id: v.id.clone(), command },
                 };
+                // Registrations are independent: send them together so the
+                // store's group commit shares the fsyncs.
                 let service = self.service.clone();
-                tasks.spawn(async move { service.execute(envelope).await });
+                tasks.spawn(async move { service.execute(envelope).await.map(|_| ()) });
             }
             while let Some(joined) = tasks.join_next().await {
                 joined.map_err(|e| Error::Storage(format!("registration task failed: {e}")))??;
-                summary.commands += 1;
+                self.summary.commands += 1;
             }
         }
         Ok(())
     }
 
-    /// Runs the script's due step and returns it with its next wake-up.
-    async fn advance(&self, mut s: Script, now: Timestamp) -> (Script, Tally) {
-        let mut tally = Tally::default();
-        let item = self.district.world.catalog.item(&s.order.item).expect("orders name catalog items").clone();
-        let result = match s.phase.clone() {
-            Phase::Submit => self.submit(&mut s, now, &mut tally).await,
-            Phase::Triage => self.triage(&mut s, &item, now, &mut tally).await,
-            Phase::Cancel => {
-                let actor = resident(&s);
-                self.simple(&mut s, actor, TicketCommand::Cancel { reason: "已自行解决".into() }, &mut tally)
-                    .await
-                    .map(|_| s.done())
+    fn plan_orders(&mut self, config: &DemoConfig) {
+        let mut rng = SplitMix64::new(config.seed);
+        for day in 0..config.days {
+            let midnight = config.start.plus(Millis(u64::from(day) * DAY_MS));
+            for order in day_orders(&self.district, midnight, config.orders_per_day, &mut rng) {
+                self.summary.tickets += 1;
+                let ticket = TicketId::from_number(self.summary.tickets);
+                self.schedule(order.at, Act::Submit(Box::new(order), ticket));
             }
-            Phase::MarkDuplicate => {
-                let of = TicketId::from_number(s.number() - 1);
-                let actor = dispatcher(&s.order.grid, Tier::Community);
-                self.simple(&mut s, actor, TicketCommand::MarkDuplicate { of }, &mut tally).await.map(|_| s.done())
-            }
-            Phase::SelfHandle => self.self_handle(&mut s, now, &mut tally).await,
-            Phase::Offer => self.offer(&mut s, &item, now, &mut tally).await,
-            Phase::Answers => self.answers(&mut s, now, &mut tally).await,
-            Phase::Expire => self.expire(&mut s, now, &mut tally).await,
-            Phase::Assign => self.assign(&mut s, &item, now, &mut tally).await,
-            Phase::Start => self.start(&mut s, now, &mut tally).await,
-            Phase::Resolve => self.resolve(&mut s, &item, now, &mut tally).await,
-            Phase::EscalateTimeout => self.escalate(&mut s, EscalationReason::Timeout, now, &mut tally).await,
-            Phase::Feedback => self.feedback(&mut s, &item, now, &mut tally).await,
-            Phase::Close => {
-                let actor = dispatcher(&s.order.grid, Tier::Community);
-                self.simple(&mut s, actor, TicketCommand::Close, &mut tally).await.map(|_| s.done())
-            }
-            Phase::CloseWithoutFeedback => {
-                self.simple(&mut s, Actor::system(), TicketCommand::Close, &mut tally).await.map(|_| s.done())
-            }
-        };
-        if let Err(error) = result {
-            tally.unexpected.push(error.code().to_string());
-            tracing::warn!(ticket = %s.id, phase = ?s.phase, %error, "the demo met an unexpected refusal");
-            s.done();
         }
-        (s, tally)
     }
 
-    async fn send(
-        &self,
-        s: &mut Script,
-        actor: Actor,
-        command: TicketCommand,
-        tally: &mut Tally,
-    ) -> Result<Outcome, Error> {
-        s.sent += 1;
-        tally.commands += 1;
+    /// 平急转换: from the third day on, a typhoon puts the coastal street
+    /// (the fifth) into emergency mode for a day.
+    fn plan_emergency(&mut self, config: &DemoConfig) -> Result<(), Error> {
+        if config.days < 3 {
+            return Ok(());
+        }
+        let Some(street) = self.district.world.grids.at_level(Level::Street).nth(4).map(|s| s.code.clone()) else {
+            return Ok(());
+        };
+        let day_three = config.start.plus(Millis(2 * DAY_MS));
+        let declare = EmergencyCommand::Declare { reason: "台风红色预警 typhoon red alert".into() };
+        self.schedule(day_three, Act::Emergency { place: street.clone(), command: declare });
+        let lift = EmergencyCommand::Lift { reason: "台风过境 the typhoon has passed".into() };
+        self.schedule(day_three.plus(Millis(DAY_MS)), Act::Emergency { place: street, command: lift });
+        Ok(())
+    }
+
+    /// One step: the people's due acts, then the dispatcher, then the
+    /// timers; the people react to what each of them wrote.
+    async fn step(&mut self, now: Timestamp) -> Result<(), Error> {
+        let due: Vec<(Timestamp, u64)> = self.agenda.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+        for key in due {
+            let act = self.agenda.remove(&key).expect("listed above");
+            self.perform(act).await?;
+        }
+        self.catch_up(now).await?;
+        let tickets: Vec<_> = self.index.state().open_tickets().cloned().collect();
+        self.summary.dispatched +=
+            dispatch::dispatch(tickets.iter(), self.directory.state(), &self.service, now).await?;
+        self.catch_up(now).await?;
+        let fired = self.index.state().fire(&self.service, now).await?;
+        self.summary.timers_fired += fired.written;
+        self.catch_up(now).await
+    }
+
+    async fn perform(&mut self, act: Act) -> Result<(), Error> {
+        let (command, actor) = match act {
+            Act::Submit(order, ticket) => {
+                let actor = self.submitter(&order);
+                let command = TicketCommand::Submit {
+                    item: order.item,
+                    grid: order.grid,
+                    resident: order.resident,
+                    description: order.description,
+                    urgency: order.urgency,
+                    channel: order.channel,
+                    location: order.location,
+                };
+                (Command::Ticket { id: ticket, command }, actor)
+            }
+            Act::Ticket { ticket, actor, command } => (Command::Ticket { id: ticket, command }, actor),
+            Act::Emergency { place, command } => {
+                (Command::Emergency { place: place.clone(), command }, dispatcher_of(&place, Tier::District))
+            }
+        };
+        self.summary.commands += 1;
         let envelope = Envelope {
-            expected_version: None,
-            command_id: CommandId::new(format!("{}-{}-{}", s.id, s.sent, self.seed))?,
+            command_id: CommandId::new(format!("act-{}-{}", self.summary.commands, self.seed))?,
             correlation_id: None,
             actor,
-            command: Command::Ticket { id: s.id.clone(), command },
+            command,
+            expected_version: None,
         };
-        self.service.execute(envelope).await
-    }
-
-    async fn simple(
-        &self,
-        s: &mut Script,
-        actor: Actor,
-        command: TicketCommand,
-        tally: &mut Tally,
-    ) -> Result<(), Error> {
-        self.send(s, actor, command, tally).await.map(|_| ())
-    }
-
-    async fn submit(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let o = &s.order;
-        let actor = if o.channel == Channel::Patrol {
-            Actor {
-                role: Role::GridWorker,
-                id: self.district.grid_worker_for(&o.grid).expect("every grid has a worker").clone(),
-            }
-        } else {
-            resident(s)
-        };
-        let command = TicketCommand::Submit {
-            item: o.item.clone(),
-            grid: o.grid.clone(),
-            resident: o.resident.clone(),
-            description: o.description.clone(),
-            urgency: o.urgency,
-            channel: o.channel,
-            location: o.location,
-        };
-        self.send(s, actor, command, tally).await?;
-        let item = self.district.world.catalog.item(&s.order.item)?;
-        s.resolve_by = now.plus(item.sla.resolve_within);
-        match s.rng.below(1000) {
-            0..15 if s.number() > 1 => s.next(Phase::MarkDuplicate, now.plus(Millis::minutes(10))),
-            15..35 => {
-                let wait = s.minutes(3, 20);
-                s.next(Phase::Cancel, now.plus(wait));
-            }
-            _ => {
-                let wait = s.minutes(5, 30);
-                s.next(Phase::Triage, now.plus(wait));
+        match self.service.execute(envelope).await {
+            Ok(_) => {}
+            Err(Error::AlreadyTaken { .. }) => self.summary.races_lost += 1,
+            Err(
+                Error::OfferExpired { .. }
+                | Error::NotOffered { .. }
+                | Error::NotHolder { .. }
+                | Error::IllegalTransition { .. },
+            ) => self.summary.overtaken += 1,
+            Err(e @ (Error::Storage(_) | Error::Corrupt(_) | Error::Contended { .. })) => return Err(e),
+            Err(refusal) => {
+                tracing::warn!(%refusal, "the demo met an unexpected refusal");
+                *self.summary.unexpected.entry(refusal.code().to_string()).or_default() += 1;
             }
         }
         Ok(())
     }
 
-    async fn triage(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let mode = if item.dispatchable_to_grid() { item.mode } else { HandlingMode::Department };
-        self.send(s, dispatcher(&s.order.grid, Tier::Community), TicketCommand::Triage { mode, item: None }, tally)
-            .await?;
-        match mode {
-            HandlingMode::SelfHandle => {
-                let wait = s.minutes(10, 120);
-                s.next(Phase::SelfHandle, now.plus(wait));
+    fn submitter(&self, order: &Order) -> Actor {
+        if order.channel == gridloop_engine::ticket::Channel::Patrol {
+            if let Some(worker) = self.district.grid_worker_for(&order.grid) {
+                return Actor { role: Role::GridWorker, id: worker.clone() };
             }
-            HandlingMode::Volunteer => s.next(Phase::Offer, now.plus(Millis::minutes(1))),
-            HandlingMode::Department => s.next(Phase::Assign, now.plus(Millis::minutes(5))),
         }
-        Ok(())
+        Actor { role: Role::Resident, id: ActorId::new(order.resident.as_str()).expect("resident ids are actor ids") }
     }
 
-    async fn self_handle(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let worker = self.district.grid_worker_for(&s.order.grid).expect("every grid has a worker").clone();
-        self.send(s, Actor { role: Role::GridWorker, id: worker.clone() }, TicketCommand::SelfHandle, tally).await?;
-        s.holder = Some(Assignee::GridWorker(worker));
-        self.schedule_resolution(s, now);
-        Ok(())
-    }
-
-    /// Offers the ticket to 1–4 volunteers with a needed skill, from the
-    /// ring the round allows (the grid first, then the community, then the
-    /// street); with nobody there, the community's team gets it assigned.
-    async fn offer(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let candidates = self.candidates(s, item);
-        if candidates.is_empty() {
-            s.next(Phase::Assign, now);
-            return self.assign(s, item, now, tally).await;
-        }
-        let expires_at = now.plus(OFFER_WINDOW);
-        let offered: Vec<Assignee> = candidates.iter().map(|v| Assignee::Volunteer(v.clone())).collect();
-        self.send(
-            s,
-            dispatcher(&s.order.grid, s.tier),
-            TicketCommand::Offer { candidates: offered, expires_at },
-            tally,
-        )
-        .await?;
-        s.round += 1;
-        s.offer_expires = expires_at;
-        s.answers = candidates
-            .into_iter()
-            .filter_map(|volunteer| {
-                let roll = s.rng.below(100);
-                let delay = s.minutes(1, 20);
-                (roll < 65).then_some(Answer { volunteer, at: now.plus(delay), accept: roll < 45 })
-            })
-            .collect();
-        s.answers.sort_by_key(|a| (a.at, a.volunteer.clone()));
-        self.schedule_answers(s);
-        Ok(())
-    }
-
-    fn candidates(&self, s: &mut Script, item: &CatalogItem) -> Vec<VolunteerId> {
-        let rings = [Level::Grid, Level::Community, Level::Street];
-        let ring = rings[(s.round as usize).min(rings.len() - 1)];
-        let Some(scope) = s.order.grid.at_level(ring) else { return vec![] };
-        let mut pool: BTreeSet<usize> = BTreeSet::new();
-        for skill in &item.skills {
-            let Some(list) = self.by_skill.get(skill) else { continue };
-            pool.extend(list.iter().copied().filter(|&i| self.district.volunteers[i].home_grid.is_within(&scope)));
-        }
-        let mut pool: Vec<usize> = pool.into_iter().collect();
-        let want = 1 + s.rng.below(4) as usize;
-        let mut chosen = Vec::new();
-        while chosen.len() < want && !pool.is_empty() {
-            let i = s.rng.below(pool.len() as u64) as usize;
-            chosen.push(self.district.volunteers[pool.swap_remove(i)].id.clone());
-        }
-        chosen
-    }
-
-    fn schedule_answers(&self, s: &mut Script) {
-        match s.answers.first() {
-            Some(answer) => {
-                let at = answer.at;
-                s.next(Phase::Answers, at);
-            }
-            None => {
-                let at = s.offer_expires;
-                s.next(Phase::Expire, at);
+    /// Brings the projections up to date and lets the people react to every
+    /// event written since they last looked.
+    async fn catch_up(&mut self, now: Timestamp) -> Result<(), Error> {
+        let store = self.service.store().clone();
+        self.index.catch_up(&store, None, |_| {}).await.map_err(log_error)?;
+        self.directory.catch_up(&store, None, |_| {}).await.map_err(log_error)?;
+        loop {
+            let batch = store.read_all(self.seen + 1, 5_000).await?;
+            let Some(last) = batch.last() else { return Ok(()) };
+            self.seen = last.position;
+            for event in &batch {
+                self.react(event, now).await?;
             }
         }
     }
 
-    /// Every answer due by the end of this step: declines first, then the
-    /// acceptances race each other for real.
-    async fn answers(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let due: Vec<Answer> = s.answers.iter().filter(|a| a.at <= now).cloned().collect();
-        s.answers.retain(|a| a.at > now);
-        let mut offer_closed = false;
-        for answer in due.iter().filter(|a| !a.accept) {
-            let by = Assignee::Volunteer(answer.volunteer.clone());
-            let outcome = self
-                .send(
-                    s,
-                    volunteer(&answer.volunteer),
-                    TicketCommand::DeclineOffer { by, reason: "时间冲突".into() },
-                    tally,
-                )
-                .await?;
-            offer_closed |= outcome.events.iter().any(|e| e.schema.name == "ticket.offer_expired");
+    /// What people do about one event.
+    async fn react(&mut self, event: &RecordedEvent, now: Timestamp) -> Result<(), Error> {
+        if event.stream.kind() != "ticket" {
+            return Ok(());
         }
-        let racers: Vec<&Answer> = due.iter().filter(|a| a.accept).collect();
-        if !racers.is_empty() {
-            if let Some(winner) = self.race(s, &racers, tally).await? {
-                s.holder = Some(Assignee::Volunteer(winner));
-                s.answers.clear();
-                let wait = s.minutes(10, 60);
-                s.next(Phase::Start, now.plus(wait));
-                return Ok(());
+        let ticket = TicketId::new(event.stream.id())?;
+        let mut rng = SplitMix64::new(self.seed ^ event.position.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let minutes = |rng: &mut SplitMix64, from: u64, to: u64| Millis::minutes(from + rng.below(to - from + 1));
+        match event.decode::<TicketEvent>()? {
+            TicketEvent::Submitted { resident, tier, .. } => {
+                let act = |command| Act::Ticket { ticket: ticket.clone(), actor: resident_actor(&resident), command };
+                if rng.chance(20) && tier == Tier::Grid {
+                    let at = now.plus(minutes(&mut rng, 3, 20));
+                    self.schedule(at, act(TicketCommand::Cancel { reason: "已自行解决".into() }));
+                }
             }
+            TicketEvent::Triaged { mode: gridloop_engine::catalog::HandlingMode::SelfHandle, .. } => {
+                let grid = self.service.ticket(&ticket).await?.grid.expect("submitted");
+                if let Some(worker) = self.district.grid_worker_for(&grid).cloned() {
+                    let actor = Actor { role: Role::GridWorker, id: worker };
+                    let at = now.plus(minutes(&mut rng, 10, 120));
+                    self.schedule(at, Act::Ticket { ticket, actor, command: TicketCommand::SelfHandle });
+                }
+            }
+            TicketEvent::Offered { candidates, .. } => {
+                for candidate in candidates {
+                    let Assignee::Volunteer(v) = candidate else { continue };
+                    if silent(&v, self.seed) {
+                        continue;
+                    }
+                    let roll = rng.below(100);
+                    let at = now.plus(minutes(&mut rng, 1, 20));
+                    let by = Assignee::Volunteer(v.clone());
+                    let command = match roll {
+                        0..55 => TicketCommand::AcceptOffer { by },
+                        55..75 => TicketCommand::DeclineOffer { by, reason: "时间冲突".into() },
+                        _ => continue,
+                    };
+                    self.schedule(at, Act::Ticket { ticket: ticket.clone(), actor: volunteer_actor(&v), command });
+                }
+            }
+            TicketEvent::Accepted { by, .. } | TicketEvent::Reassigned { to: by, .. } => {
+                self.plan_work(ticket, by, now, &mut rng).await?;
+            }
+            TicketEvent::SelfHandled { worker } => {
+                self.plan_work(ticket, Assignee::GridWorker(worker), now, &mut rng).await?;
+            }
+            TicketEvent::Escalated { to: Tier::Street, .. } if rng.chance(300) => {
+                let state = self.service.ticket(&ticket).await?;
+                let item = self.district.world.catalog.item(state.item.as_ref().expect("submitted"))?;
+                let grid = state.grid.expect("submitted");
+                let command = TicketCommand::Summon { departments: vec![item.department.clone()] };
+                let at = now.plus(minutes(&mut rng, 10, 30));
+                self.schedule(at, Act::Ticket { ticket, actor: dispatcher_of(&grid, Tier::Street), command });
+            }
+            TicketEvent::Summoned { departments, report_by } => {
+                for department in departments {
+                    // Most report in time; some never do, and the timer
+                    // escalates again.
+                    if rng.chance(850) {
+                        let span = report_by.since(now).0.max(2 * STEP.0);
+                        let at = now.plus(Millis(STEP.0 + rng.below(span - STEP.0)));
+                        let actor = Actor::new(Role::Department, department.as_str())?;
+                        let command = TicketCommand::ReportToSummons { report: "已到场，正在处置".into() };
+                        self.schedule(at, Act::Ticket { ticket: ticket.clone(), actor, command });
+                    }
+                }
+            }
+            TicketEvent::Resolved { feedback_by, .. } if rng.chance(700) => {
+                let state = self.service.ticket(&ticket).await?;
+                let resident = state.resident.expect("submitted");
+                let latest = feedback_by.since(now).0 * 8 / 10 / MINUTE_MS;
+                let at = now.plus(minutes(&mut rng, 30, latest.max(31)));
+                let rating = match rng.below(100) {
+                    _ if state.reopenings > 0 => Rating::Satisfied,
+                    0..80 => Rating::Satisfied,
+                    80..94 => Rating::BasicallySatisfied,
+                    _ => Rating::Unsatisfied,
+                };
+                let command = TicketCommand::GiveFeedback { rating, comment: String::new() };
+                self.schedule(at, Act::Ticket { ticket, actor: resident_actor(&resident), command });
+            }
+            _ => {}
         }
-        if offer_closed {
-            return self.after_failed_offer(s, now);
-        }
-        self.schedule_answers(s);
         Ok(())
     }
 
-    /// Sends every racer's acceptance at once; returns the winner.
-    async fn race(&self, s: &mut Script, racers: &[&Answer], tally: &mut Tally) -> Result<Option<VolunteerId>, Error> {
-        let mut tasks = JoinSet::new();
-        for answer in racers {
-            s.sent += 1;
-            tally.commands += 1;
-            let envelope = Envelope {
-                expected_version: None,
-                command_id: CommandId::new(format!("{}-{}-{}", s.id, s.sent, self.seed))?,
-                correlation_id: None,
-                actor: volunteer(&answer.volunteer),
-                command: Command::Ticket {
-                    id: s.id.clone(),
-                    command: TicketCommand::AcceptOffer { by: Assignee::Volunteer(answer.volunteer.clone()) },
-                },
-            };
-            let (service, who) = (self.service.clone(), answer.volunteer.clone());
-            tasks.spawn(async move { (who, service.execute(envelope).await) });
-        }
-        let mut winner = None;
-        while let Some(joined) = tasks.join_next().await {
-            let (who, result) = joined.map_err(|e| Error::Storage(format!("a racer's task failed: {e}")))?;
-            match result {
-                Ok(_) => winner = Some(who),
-                Err(Error::AlreadyTaken { .. }) => tally.races_lost += 1,
-                Err(other) => return Err(other),
-            }
-        }
-        Ok(winner)
-    }
-
-    async fn expire(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        self.send(s, Actor::system(), TicketCommand::ExpireOffer { round: s.round }, tally).await?;
-        self.after_failed_offer(s, now)
-    }
-
-    /// Offer again to a wider ring, or escalate when the rounds are used up.
-    fn after_failed_offer(&self, s: &mut Script, now: Timestamp) -> Result<(), Error> {
-        s.answers.clear();
-        if s.round < OFFER_ROUNDS {
-            s.next(Phase::Offer, now.plus(Millis::minutes(1)));
-        } else {
-            s.next(Phase::EscalateTimeout, now);
-            s.wake = Some(now);
-        }
-        Ok(())
-    }
-
-    async fn escalate(
-        &self,
-        s: &mut Script,
-        reason: EscalationReason,
+    /// The holder starts and resolves, sometimes late (slow departments,
+    /// one in eight others), sometimes finding the matter beyond them.
+    async fn plan_work(
+        &mut self,
+        ticket: TicketId,
+        holder: Assignee,
         now: Timestamp,
-        tally: &mut Tally,
+        rng: &mut SplitMix64,
     ) -> Result<(), Error> {
-        self.send(s, Actor::system(), TicketCommand::Escalate { reason, note: "期限已过".into() }, tally).await?;
-        s.tier = s.tier.above().unwrap_or(Tier::District);
-        s.holder = None;
-        let wait = s.minutes(10, 40);
-        s.next(Phase::Assign, now.plus(wait));
-        Ok(())
-    }
-
-    /// The dispatcher of the ticket's tier assigns it: a department item (or
-    /// anything past the community) to its department, the rest to the
-    /// community's volunteer team.
-    async fn assign(&self, s: &mut Script, item: &CatalogItem, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let team = self.district.team_for(&s.order.grid).map(|t| t.id.clone());
-        let to = match team {
-            Some(team) if item.dispatchable_to_grid() && s.tier <= Tier::Community => Assignee::Team(team),
-            _ => Assignee::Department(item.department.clone()),
-        };
-        if s.holder.as_ref() != Some(&to) {
-            self.send(
-                s,
-                dispatcher(&s.order.grid, s.tier),
-                TicketCommand::Assign { to: to.clone(), reason: "按类别派单".into() },
-                tally,
-            )
-            .await?;
+        let state = self.service.ticket(&ticket).await?;
+        let grid = state.grid.clone().expect("submitted");
+        let tier = state.tier.unwrap_or(Tier::Grid);
+        let actor = speaker(&holder, &grid, tier);
+        let act = |command| Act::Ticket { ticket: ticket.clone(), actor: actor.clone(), command };
+        if rng.chance(25) && tier < Tier::District {
+            let note = "超出能力范围，需要上级协调".into();
+            let at = now.plus(Millis::minutes(30 + rng.below(90)));
+            self.schedule(at, act(TicketCommand::Escalate { reason: EscalationReason::Difficulty, note }));
+            return Ok(());
         }
-        s.holder = Some(to);
-        self.schedule_resolution(s, now);
-        Ok(())
-    }
-
-    async fn start(&self, s: &mut Script, now: Timestamp, tally: &mut Tally) -> Result<(), Error> {
-        let holder = s.holder.clone().expect("started tickets are held");
-        self.send(s, speaker(&holder, &s.order.grid, s.tier), TicketCommand::Start, tally).await?;
-        self.schedule_resolution(s, now);
-        Ok(())
-    }
-
-    /// Most resolutions come well inside the SLA; about one in eight runs
-    /// late, and the deadline escalates it first.
-    fn schedule_resolution(&self, s: &mut Script, now: Timestamp) {
-        let window = s.resolve_by.since(now).0.max(STEP.0 * 4);
-        let late = s.rng.chance(125) && s.tier < Tier::District;
+        if matches!(holder, Assignee::Volunteer(_)) {
+            let at = now.plus(Millis::minutes(10 + rng.below(50)));
+            self.schedule(at, act(TicketCommand::Start));
+        }
+        let window = state.resolve_by.map_or(Millis::days(1), |by| by.since(now)).0.max(4 * STEP.0);
+        let slow = matches!(&holder, Assignee::Department(d) if self.slow_departments.contains(d));
+        let late = (slow && rng.chance(500)) || rng.chance(60);
         let at = if late {
-            s.resolve_by.plus(Millis(window / 4 + STEP.0))
+            now.plus(Millis(window + window / 4 + rng.below(window / 2)))
         } else {
-            now.plus(Millis(window / 10 + s.rng.below(window * 7 / 10)))
+            now.plus(Millis(window / 10 + rng.below(window * 7 / 10)))
         };
-        if late {
-            let resolve_by = s.resolve_by;
-            s.next(Phase::EscalateTimeout, resolve_by);
-        } else {
-            s.next(Phase::Resolve, at);
-        }
-    }
-
-    async fn resolve(
-        &self,
-        s: &mut Script,
-        item: &CatalogItem,
-        now: Timestamp,
-        tally: &mut Tally,
-    ) -> Result<(), Error> {
-        let holder = s.holder.clone().expect("resolved tickets are held");
-        let minutes_spent = 20 + s.rng.below(220) as u32;
-        self.send(
-            s,
-            speaker(&holder, &s.order.grid, s.tier),
-            TicketCommand::Resolve { result: "已处理完毕".into(), minutes_spent },
-            tally,
-        )
-        .await?;
-        s.feedback_by = now.plus(item.sla.feedback_window);
-        if s.rng.chance(700) {
-            let latest = item.sla.feedback_window.0 * 8 / 10 / MINUTE_MS;
-            let wait = s.minutes(30, latest.max(31));
-            s.next(Phase::Feedback, now.plus(wait));
-        } else {
-            let at = s.feedback_by;
-            s.next(Phase::CloseWithoutFeedback, at);
-        }
-        Ok(())
-    }
-
-    async fn feedback(
-        &self,
-        s: &mut Script,
-        item: &CatalogItem,
-        now: Timestamp,
-        tally: &mut Tally,
-    ) -> Result<(), Error> {
-        let roll = s.rng.below(100);
-        let rating = match roll {
-            _ if s.reopened => Rating::Satisfied,
-            0..80 => Rating::Satisfied,
-            80..94 => Rating::BasicallySatisfied,
-            _ => Rating::Unsatisfied,
-        };
-        self.send(s, resident(s), TicketCommand::GiveFeedback { rating, comment: String::new() }, tally).await?;
-        if rating == Rating::Unsatisfied {
-            s.reopened = true;
-            s.resolve_by = now.plus(item.sla.resolve_within);
-            let wait = s.minutes(20, 90);
-            s.next(Phase::Assign, now.plus(wait));
-            s.holder = None;
-        } else {
-            let wait = s.minutes(30, 240);
-            s.next(Phase::Close, now.plus(wait));
-        }
+        let minutes_spent = 20 + rng.below(220) as u32;
+        self.schedule(at, act(TicketCommand::Resolve { result: "已处理完毕".into(), minutes_spent }));
         Ok(())
     }
 }
 
-fn resident(s: &Script) -> Actor {
-    Actor {
-        role: Role::Resident,
-        id: gridloop_engine::ids::ActorId::new(s.order.resident.as_str()).expect("resident ids are actor ids"),
-    }
+/// A volunteer who never answers offers (about one in ten).
+fn silent(volunteer: &VolunteerId, seed: u64) -> bool {
+    let n: u64 = volunteer.as_str()[2..].parse().unwrap_or(0);
+    SplitMix64::new(seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407)).chance(100)
 }
 
-fn volunteer(id: &VolunteerId) -> Actor {
+fn resident_actor(resident: &gridloop_engine::ids::ResidentId) -> Actor {
+    Actor { role: Role::Resident, id: ActorId::new(resident.as_str()).expect("resident ids are actor ids") }
+}
+
+fn volunteer_actor(id: &VolunteerId) -> Actor {
     Actor::new(Role::Volunteer, id.as_str()).expect("volunteer ids are actor ids")
-}
-
-/// The dispatcher of the station at `tier` above `grid`.
-fn dispatcher(grid: &GridCode, tier: Tier) -> Actor {
-    let level = match tier {
-        Tier::Grid | Tier::Community => Level::Community,
-        Tier::Street => Level::Street,
-        Tier::District => Level::District,
-    };
-    let place = grid.at_level(level).expect("grids are below every level");
-    Actor::new(Role::Dispatcher, &format!("d-{place}")).expect("valid actor id")
 }
 
 /// Who reports for a holder: the volunteer, the department, the grid worker;
 /// for a team, the dispatcher who assigned it.
 fn speaker(holder: &Assignee, grid: &GridCode, tier: Tier) -> Actor {
     match holder {
-        Assignee::Volunteer(v) => volunteer(v),
+        Assignee::Volunteer(v) => volunteer_actor(v),
         Assignee::Department(d) => Actor::new(Role::Department, d.as_str()).expect("valid"),
         Assignee::GridWorker(w) => Actor { role: Role::GridWorker, id: w.clone() },
-        Assignee::Team(_) => dispatcher(grid, tier),
+        Assignee::Team(_) => dispatcher_of(grid, tier),
+    }
+}
+
+fn log_error(e: gridloop_projections::ProjectionError) -> Error {
+    match e {
+        gridloop_projections::ProjectionError::Log(e) => e,
+        other => Error::Corrupt(other.to_string()),
     }
 }

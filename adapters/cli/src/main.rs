@@ -199,14 +199,18 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     let awarded = gridloop_projections::policy::PointsPolicy::default().catch_up(&service).await?;
     let (metrics, events) = report::fold_metrics(&store, |_| {}).await?;
     say!(
-        "{} days, {} tickets, {} commands, {} events ({} races lost, as they should be; {} point awards) in {:.1}s",
+        "{} days, {} tickets, {} commands, {} events in {:.1}s: the dispatcher policy took {} steps, timers fired {}, \
+         {} races lost (first acceptance wins), {} acts overtaken by events, {} point awards",
         days,
         summary.tickets,
         summary.commands,
         events,
+        started.elapsed().as_secs_f64(),
+        summary.dispatched,
+        summary.timers_fired,
         summary.races_lost,
-        awarded,
-        started.elapsed().as_secs_f64()
+        summary.overtaken,
+        awarded
     );
     if !summary.unexpected.is_empty() {
         say!("unexpected refusals: {:?}", summary.unexpected);

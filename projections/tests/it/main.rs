@@ -4,6 +4,7 @@
 
 mod board;
 mod deadlines;
+mod directory;
 mod ledger;
 mod metrics;
 mod policy;
