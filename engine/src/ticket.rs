@@ -722,10 +722,13 @@ impl Ticket {
                     return Err(illegal());
                 }
                 let summoned = self.summons.iter().find(|s| s.department.as_str() == actor.id.as_str() && !s.reported);
+                // Never summoned, already reported, or the summons lapsed
+                // when the ticket escalated past the street: nothing to
+                // report to now.
                 let Some(summons) = summoned else {
-                    return Err(Error::NotPermitted {
-                        role: "department",
-                        command: "report to a summons it did not get",
+                    return Err(Error::IllegalTransition {
+                        command: command.verb(),
+                        status: "not waiting for this department's report",
                     });
                 };
                 let report = bounded_text("report", report, false)?;

@@ -42,12 +42,9 @@ use gridloop_projections::deadlines::DeadlineIndex;
 use gridloop_projections::directory::Directory;
 use gridloop_projections::dispatch::{self, dispatcher_of};
 use gridloop_projections::runner::Runner;
-use tokio::task::JoinSet;
 
 /// The simulation's time step.
 pub const STEP: Millis = Millis(5 * MINUTE_MS);
-/// Registrations in flight at once.
-const REGISTRATIONS_IN_FLIGHT: usize = 256;
 /// The most days the simulation runs on after the last orders.
 const DRAIN_DAYS: u64 = 30;
 /// The most days one demo may simulate.
@@ -186,33 +183,26 @@ impl<S: EventStore> Sim<S> {
         self.agenda.insert((at, self.next_act), act);
     }
 
+    /// Registers the fixture's volunteers, one after the other: in a fixed
+    /// order, so that the same seed writes the same log.
     async fn register_volunteers(&mut self) -> Result<(), Error> {
         let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
-        for chunk in self.district.volunteers.chunks(REGISTRATIONS_IN_FLIGHT) {
-            let mut tasks = JoinSet::new();
-            for v in chunk {
-                let command = VolunteerCommand::Register {
-                    team: v.team.clone(),
-                    home_grid: v.home_grid.clone(),
-                    skills: v.skills.clone(),
-                    open_orders_max: v.open_orders_max,
-                };
-                let envelope = Envelope {
-                    expected_version: None,
-                    command_id: CommandId::new(format!("register-{}-{}", v.id, self.seed))?,
-                    correlation_id: None,
-                    actor: dispatcher.clone(),
-                    command: Command::Volunteer { id: v.id.clone(), command },
-                };
-                // Registrations are independent: send them together so the
-                // store's group commit shares the fsyncs.
-                let service = self.service.clone();
-                tasks.spawn(async move { service.execute(envelope).await.map(|_| ()) });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                joined.map_err(|e| Error::Storage(format!("registration task failed: {e}")))??;
-                self.summary.commands += 1;
-            }
+        for v in &self.district.volunteers {
+            let command = VolunteerCommand::Register {
+                team: v.team.clone(),
+                home_grid: v.home_grid.clone(),
+                skills: v.skills.clone(),
+                open_orders_max: v.open_orders_max,
+            };
+            let envelope = Envelope {
+                expected_version: None,
+                command_id: CommandId::new(format!("register-{}-{}", v.id, self.seed))?,
+                correlation_id: None,
+                actor: dispatcher.clone(),
+                command: Command::Volunteer { id: v.id.clone(), command },
+            };
+            self.service.execute(envelope).await?;
+            self.summary.commands += 1;
         }
         Ok(())
     }

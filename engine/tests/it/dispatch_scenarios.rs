@@ -120,9 +120,12 @@ fn the_street_summons_departments_and_they_report() {
         }]);
     assert!(state.summons.iter().all(|s| s.reported));
     assert!(!state.pending_deadlines().iter().any(|(k, _)| *k == DeadlineKind::Summons));
-    // A department that was not summoned cannot report.
+    // A department that was not summoned has nothing to report to.
     given(&history)
         .when(&department(CIVIL_AFFAIRS), TicketCommand::ReportToSummons { report: "x".into() })
+        .then_refused(|e| matches!(e, Error::IllegalTransition { .. }));
+    given(&history)
+        .when(&dispatcher(), TicketCommand::ReportToSummons { report: "x".into() })
         .then_refused(|e| matches!(e, Error::NotPermitted { .. }));
 }
 
