@@ -5,6 +5,8 @@
 //! - `fold`: each projection folding a demo log from memory, against merely
 //!   decoding the same payloads (the floor of any typed fold); and the
 //!   board's heap bytes per ticket, from a counting allocator.
+//! - `dispatch`: routing decisions over the fixture district (the directory
+//!   folded from a demo log), and a submission's path to its offer on sled.
 //! - `append`: the sled store appending one event per command, one at a time
 //!   and 64 at once (group commit), against sled itself doing an insert and
 //!   a flush per write.
@@ -24,7 +26,16 @@ use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Rating, Ticket, TicketCommand, TicketEvent, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_projections::Metrics;
+use std::collections::BTreeSet;
+
+use gridloop_engine::catalog::HandlingMode;
+use gridloop_engine::grid::Level;
+use gridloop_engine::routing::{ring_scope, route};
+use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::ticket::Status;
 use gridloop_projections::board::Board;
+use gridloop_projections::directory::Directory;
+use gridloop_projections::dispatch::plan;
 use gridloop_projections::ledger::Ledger;
 use gridloop_projections::runner::{Projection, Runner};
 use gridloop_store_conformance::{event, tiny_world};
@@ -242,9 +253,85 @@ fn serde_json_bytes() -> Vec<u8> {
     serde_json::to_vec(&e).unwrap_or_default()
 }
 
+/// Routing decisions over the fixture district, and the path from a
+/// submission to its offer on the sled store (triage and offer by the
+/// dispatcher policy, each an fsync'd append).
+fn dispatch(c: &mut Criterion) {
+    let log = demo_log();
+    let district = Arc::new(gridloop_fixtures::chikan(1).expect("fixture"));
+    let mut directory = Runner::<Directory>::fresh();
+    for event in &log {
+        directory.apply(event).expect("folds");
+    }
+    let now = Timestamp::parse("2026-11-05T08:00:00Z").expect("valid");
+    let items: Vec<_> = district.world.catalog.items().filter(|i| i.mode == HandlingMode::Volunteer).collect();
+    let grids: Vec<_> = district.world.grids.at_level(Level::Grid).map(|g| g.code.clone()).collect();
+    let mut rng = gridloop_engine::rng::SplitMix64::new(7);
+    let cases: Vec<_> =
+        (0..1_000).map(|_| (*rng.pick(&items), rng.pick(&grids).clone(), rng.below(3) as u32)).collect();
+    let mut group = c.benchmark_group("dispatch");
+    group.throughput(Throughput::Elements(cases.len() as u64));
+    group.bench_function("route_decisions_x1000", |b| {
+        b.iter(|| {
+            let mut offers = 0;
+            for (item, grid, round) in &cases {
+                let scope = ring_scope(grid, *round);
+                let volunteers = directory.state().views_within(&scope, now, district.world.routing.fairness_window);
+                let decision = route(item, grid, *round, &BTreeSet::new(), &volunteers, &district.world);
+                offers += u64::from(matches!(decision, gridloop_engine::routing::Route::Offer { .. }));
+            }
+            offers
+        });
+    });
+    group.throughput(Throughput::Elements(1));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path()).expect("store");
+    let clock = Arc::new(gridloop_engine::service::ManualClock::new(now));
+    let service = CommandService::new(store, district.world.clone(), clock, 1);
+    let mut n = 0u64;
+    group.bench_function("submit_then_triage_and_offer_on_sled", |b| {
+        b.iter(|| {
+            n += 1;
+            runtime.block_on(submit_to_offer(&service, directory.state(), n, now))
+        });
+    });
+    group.finish();
+}
+
+async fn submit_to_offer(service: &CommandService<SledStore>, directory: &Directory, n: u64, now: Timestamp) -> Status {
+    let id = TicketId::from_number(n);
+    let submit = Envelope {
+        command_id: gridloop_engine::ids::CommandId::new(format!("bench-submit-{n}")).expect("valid"),
+        correlation_id: None,
+        actor: Actor::new(Role::Resident, "r-1").expect("valid"),
+        command: Command::Ticket {
+            id: id.clone(),
+            command: TicketCommand::Submit {
+                item: ItemCode::new("CS-001").expect("valid"),
+                grid: GridCode::parse("440802-001-001-001").expect("valid"),
+                resident: ResidentId::new("r-1").expect("valid"),
+                description: "老人需要探访".into(),
+                urgency: Urgency::Normal,
+                channel: Channel::QrCode,
+                location: None,
+            },
+        },
+        expected_version: None,
+    };
+    service.execute(submit).await.expect("submits");
+    // The dispatcher policy: triage, then the offer.
+    for _ in 0..2 {
+        let ticket = service.ticket(&id).await.expect("loads");
+        let envelope = plan(&ticket, service.world(), directory, now).expect("a step to take");
+        service.execute(envelope).await.expect("dispatches");
+    }
+    service.ticket(&id).await.expect("loads").status
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = lifecycle, fold, append
+    targets = lifecycle, fold, append, dispatch
 }
 criterion_main!(benches);

@@ -163,3 +163,33 @@ async fn final_tickets_leave_the_index() {
     let events = rig.service.store().read_all(1, 100).await.expect("read").len();
     assert_eq!(events, 2);
 }
+
+#[tokio::test]
+async fn a_summoned_department_that_does_not_report_sends_the_ticket_up_again() {
+    let mut rig = Rig::new();
+    rig.submit(1, "SC-005").await;
+    for note in ["社区吹哨", "街道吹哨"] {
+        let whistle =
+            TicketCommand::Escalate { reason: gridloop_engine::ticket::EscalationReason::Whistle, note: note.into() };
+        rig.send(dispatcher(), 1, whistle).await;
+    }
+    assert_eq!(rig.ticket(1).await.tier, Some(Tier::Street));
+    let departments = vec!["urban_management".parse().expect("valid"), "water_affairs".parse().expect("valid")];
+    rig.send(dispatcher(), 1, TicketCommand::Summon { departments }).await;
+    let water = Actor::new(Role::Department, "water_affairs").expect("valid");
+    rig.send(water, 1, TicketCommand::ReportToSummons { report: "已到场".into() }).await;
+    // The street's own response deadline is 4 hours; keep the ticket busy by
+    // assigning it, so that only the summons deadline is left to miss.
+    let assign = TicketCommand::Assign { to: dept("street_office"), reason: "街道派单".into() };
+    rig.send(dispatcher(), 1, assign).await;
+    rig.tick(Millis::hours(23)).await;
+    assert_eq!(rig.ticket(1).await.tier, Some(Tier::Street), "the report is not due yet");
+    rig.tick(Millis::hours(2)).await;
+    let ticket = rig.ticket(1).await;
+    assert_eq!(
+        (ticket.tier, ticket.status),
+        (Some(Tier::District), Status::Escalated),
+        "urban management never reported"
+    );
+    assert!(ticket.summons.is_empty());
+}
