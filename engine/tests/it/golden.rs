@@ -1,0 +1,148 @@
+//! Schema evolution: `fixtures/events/` keeps one golden payload per event
+//! schema and version, `<schema>.v<version>.json`, loaded by this test
+//! forever.
+//!
+//! - Every golden file decodes (old versions through their upcasters).
+//! - A golden file of a current version re-encodes to exactly its bytes, so
+//!   changing an event's shape without bumping its version (and writing the
+//!   upcaster from the old one) fails here.
+//! - Every current schema has its golden file. To add the files for a new
+//!   schema or version, run this test with `GRIDLOOP_BLESS=1`; it writes
+//!   only missing files, never rewrites one.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use gridloop_engine::emergency::EmergencyEvent;
+use gridloop_engine::envelope::{EventPayload, Schema};
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::ticket::{
+    Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, Rating, TicketEvent, Tier, Urgency,
+};
+use gridloop_engine::volunteer::VolunteerEvent;
+
+use crate::support::*;
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events")
+}
+
+/// One sample of every event variant, at its current version.
+fn samples() -> Vec<(Schema, serde_json::Value)> {
+    let ticket = vec![
+        TicketEvent::Submitted {
+            ticket: tid(1),
+            item: item_code(VISIT),
+            grid: grid(GRID),
+            resident: resident_id(RESIDENT),
+            description: NEED.into(),
+            urgency: Urgency::Normal,
+            channel: Channel::QrCode,
+            location: Some(gridloop_engine::grid::GeoPoint { lon: 110_360_000, lat: 21_270_000 }),
+            tier: Tier::Grid,
+            accept_by: at(hours(2)),
+            resolve_by: at(days(2)),
+        },
+        TicketEvent::Triaged { mode: gridloop_engine::catalog::HandlingMode::Volunteer, item: item_code(VISIT) },
+        TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() },
+        TicketEvent::Offered { round: 1, candidates: vec![vol(1), team(2)], expires_at: at(mins(30)) },
+        TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline },
+        TicketEvent::Accepted { by: vol(1), round: 1 },
+        TicketEvent::Declined { by: vol(2), round: 1, reason: "时间冲突".into() },
+        TicketEvent::Started { by: vol(1) },
+        TicketEvent::NoteAdded { text: "已联系居民".into() },
+        TicketEvent::Escalated {
+            from: Tier::Grid,
+            to: Tier::Community,
+            reason: EscalationReason::Timeout,
+            note: "期限已过".into(),
+            respond_by: Some(at(hours(4))),
+            resolve_by: Some(at(days(3))),
+        },
+        TicketEvent::Reassigned { to: Assignee::Department(CIVIL_AFFAIRS.parse().unwrap()), reason: "派单".into() },
+        TicketEvent::Resolved {
+            by: vol(1), result: "已上门探访".into(), minutes_spent: 60, feedback_by: at(days(3))
+        },
+        TicketEvent::FeedbackGiven { rating: Rating::BasicallySatisfied, comment: "还行".into() },
+        TicketEvent::Reopened { reason: "不满意".into(), resolve_by: at(days(2)), respond_by: Some(at(hours(2))) },
+        TicketEvent::Closed { reason: CloseReason::NoFeedback },
+        TicketEvent::Cancelled { reason: "不需要了".into() },
+        TicketEvent::MarkedDuplicate { of: tid(2) },
+        TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
+        TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "已到场".into() },
+    ];
+    let volunteer = vec![
+        VolunteerEvent::Registered {
+            volunteer: vid(1),
+            team: team_id(1),
+            home_grid: grid(GRID),
+            skills: [skill("elderly_care")].into_iter().collect(),
+            open_orders_max: 3,
+        },
+        VolunteerEvent::SkillsChanged { skills: [skill("tutoring")].into_iter().collect() },
+        VolunteerEvent::AvailabilityChanged { available: false },
+        VolunteerEvent::PointsAwarded { points: 10, ticket: Some(tid(1)), reason: "探访".into() },
+        VolunteerEvent::PointsRedeemed { points: 5, reward: "理发券".into() },
+    ];
+    let emergency = vec![
+        EmergencyEvent::Declared { place: GridCode::parse(STREET).unwrap(), reason: "台风".into() },
+        EmergencyEvent::Lifted { reason: "台风过境".into() },
+    ];
+    let mut out: Vec<(Schema, serde_json::Value)> = ticket.iter().map(|e| (e.schema(), e.encode())).collect();
+    out.extend(volunteer.iter().map(|e| (e.schema(), e.encode())));
+    out.extend(emergency.iter().map(|e| (e.schema(), e.encode())));
+    out
+}
+
+fn file_of(schema: &Schema) -> PathBuf {
+    golden_dir().join(format!("{}.v{}.json", schema.name, schema.version))
+}
+
+fn decode_any(schema: &Schema, payload: &serde_json::Value) -> Result<serde_json::Value, gridloop_engine::Error> {
+    match schema.name.split('.').next() {
+        Some("ticket") => TicketEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("volunteer") => VolunteerEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("emergency") => EmergencyEvent::decode(schema, payload).map(|e| e.encode()),
+        _ => panic!("unknown schema kind {schema}"),
+    }
+}
+
+#[test]
+fn every_current_schema_has_a_golden_file_that_it_still_writes() {
+    let bless = std::env::var_os("GRIDLOOP_BLESS").is_some();
+    for (schema, payload) in samples() {
+        let path = file_of(&schema);
+        if !path.exists() && bless {
+            let text = serde_json::to_string_pretty(&payload).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("{schema} has no golden file {}: run this test with GRIDLOOP_BLESS=1 to write it", path.display())
+        });
+        let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let reencoded =
+            decode_any(&schema, &golden).unwrap_or_else(|e| panic!("{schema}: golden file no longer decodes: {e}"));
+        assert_eq!(
+            reencoded, golden,
+            "{schema} changed shape: give it a new version and an upcaster from this one (see ticket_schema_version)"
+        );
+    }
+}
+
+#[test]
+fn every_golden_file_of_any_version_still_decodes() {
+    let current: BTreeSet<String> = samples().iter().map(|(s, _)| s.to_string()).collect();
+    let mut old_versions = 0;
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".json").unwrap_or_else(|| panic!("{name}: golden files are JSON"));
+        let (schema_name, version) =
+            stem.rsplit_once(".v").unwrap_or_else(|| panic!("{name}: expected <schema>.v<n>.json"));
+        let schema = Schema::parse(&format!("{schema_name}/{version}")).unwrap();
+        let payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        decode_any(&schema, &payload).unwrap_or_else(|e| panic!("{name} does not decode any more: {e}"));
+        old_versions += u32::from(!current.contains(&schema.to_string()));
+    }
+    assert!(old_versions >= 2, "the version-1 files of escalated and reopened are kept");
+}
