@@ -15,6 +15,8 @@
 //!   [`MemoryStore`](store::MemoryStore).
 //! - [`service`]: the command service (load, decide, append, retry).
 //! - [`routing`]: the routing policy: who a ticket is offered or assigned to.
+//! - [`seal`]: signed digests over every stream's head (deleted streams,
+//!   truncated logs).
 //!
 //! # Invariants
 //!
@@ -31,6 +33,7 @@ pub mod grid;
 pub mod ids;
 pub mod rng;
 pub mod routing;
+pub mod seal;
 pub mod service;
 pub mod store;
 pub mod ticket;

@@ -14,6 +14,7 @@
 mod dispatch_scenarios;
 mod golden;
 mod props;
+mod seals;
 mod purity;
 mod routing;
 mod ticket_scenarios;
