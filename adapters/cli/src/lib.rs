@@ -10,3 +10,4 @@
 pub mod demo;
 pub mod html;
 pub mod report;
+pub mod sealing;

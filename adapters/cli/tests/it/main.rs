@@ -3,3 +3,4 @@
 mod binary;
 mod demo;
 mod month;
+mod sealing;

@@ -1,0 +1,132 @@
+//! The deployment's seal key, sealing the log, and checking seals.
+//!
+//! `gridloop keys init` writes a fresh ed25519 key to `DATA/keys/seal.key`
+//! (64 hex digits, readable by its owner only) and prints its public half
+//! for auditors. `gridloop seal` folds every stream's head, signs the digest
+//! ([`gridloop_engine::seal`]), appends the seal to the log's `seal-log`
+//! stream and to the journal `DATA/seals.ndjson` beside the log. An auditor
+//! checks every seal of both against the log: a deleted stream, a stream
+//! cut short or a log cut after a seal is named.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use gridloop_engine::envelope::{Actor, EventPayload, NewEvent};
+use gridloop_engine::ids::{CommandId, CorrelationId, StreamId};
+use gridloop_engine::rng::SplitMix64;
+use gridloop_engine::seal::{Heads, SealChecker, SealEvent, SealReport, public_key_hex, signing_key};
+use gridloop_engine::store::{EventStore, ExpectedVersion};
+use gridloop_engine::time::Timestamp;
+
+/// The stream seals are appended to.
+pub const SEAL_STREAM: &str = "seal-log";
+
+pub fn key_path(data: &Path) -> PathBuf {
+    data.join("keys").join("seal.key")
+}
+
+pub fn journal_path(data: &Path) -> PathBuf {
+    data.join("seals.ndjson")
+}
+
+/// Creates the key; refuses to overwrite one (a new key would orphan every
+/// seal made with the old one). Returns the public key, hex.
+pub fn init_key(data: &Path) -> Result<String> {
+    let path = key_path(data);
+    if path.exists() {
+        bail!("{} exists already; a deployment keeps one seal key", path.display());
+    }
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut secret))
+        .context("reading 32 random bytes from /dev/urandom")?;
+    std::fs::create_dir_all(path.parent().expect("a key file has a folder"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
+    let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(public_key_hex(&signing_key(&secret)))
+}
+
+pub fn load_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let path = key_path(data);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (make one with `gridloop keys init`)", path.display()))?;
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64)
+        .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
+        .flatten();
+    let bytes: [u8; 32] =
+        bytes.and_then(|b| b.try_into().ok()).with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+    Ok(signing_key(&bytes))
+}
+
+/// Seals the log as it stands: appends the seal and writes it to the journal.
+pub async fn seal_now<S: EventStore>(store: &S, data: &Path, now: Timestamp) -> Result<SealEvent> {
+    let key = load_key(data)?;
+    let mut heads = Heads::default();
+    let mut from = 1;
+    loop {
+        let batch = store.read_all(from, 5_000).await?;
+        let Some(last) = batch.last() else { break };
+        from = last.position + 1;
+        batch.iter().for_each(|e| heads.apply(e));
+    }
+    let seal = heads.seal(&key);
+    let event = NewEvent {
+        event_id: SplitMix64::new(heads.position ^ now.as_millis() as u64).uuid_v7(now.as_millis()),
+        occurred_at: now,
+        actor: Actor::system(),
+        command_id: CommandId::new(format!("seal-{}", heads.position))?,
+        correlation_id: CorrelationId::new("seal")?,
+        schema: seal.schema(),
+        payload: seal.encode(),
+    };
+    store.append(&StreamId::new(SEAL_STREAM)?, ExpectedVersion::Any, vec![event]).await?;
+    let mut journal = std::fs::OpenOptions::new().create(true).append(true).open(journal_path(data))?;
+    writeln!(journal, "{}", serde_json::to_string(&seal.encode())?)?;
+    journal.sync_all()?;
+    Ok(seal)
+}
+
+/// Every seal of the log's seal stream and of the journal.
+pub async fn all_seals<S: EventStore>(store: &S, data: &Path) -> Result<Vec<SealEvent>> {
+    let mut seals: Vec<SealEvent> = Vec::new();
+    for event in store.read_stream(&StreamId::new(SEAL_STREAM)?, 1).await? {
+        seals.push(event.decode()?);
+    }
+    let journal = journal_path(data);
+    if journal.exists() {
+        let schema = gridloop_engine::envelope::Schema::parse("seal.sealed/1")?;
+        for (n, line) in std::fs::read_to_string(&journal)?.lines().enumerate() {
+            let payload: serde_json::Value =
+                serde_json::from_str(line).with_context(|| format!("{} line {}", journal.display(), n + 1))?;
+            seals.push(SealEvent::decode(&schema, &payload)?);
+        }
+    }
+    Ok(seals)
+}
+
+/// Checks every seal against the log in one pass, `progress(position)`
+/// after each batch. The trusted key is the deployment's own, when its key
+/// file is here.
+pub async fn check_seals<S: EventStore>(store: &S, data: &Path, mut progress: impl FnMut(u64)) -> Result<SealReport> {
+    let trusted = load_key(data).ok().map(|k| public_key_hex(&k));
+    let mut checker = SealChecker::new(all_seals(store, data).await?, trusted);
+    let mut from = 1;
+    loop {
+        let batch = store.read_all(from, 5_000).await?;
+        let Some(last) = batch.last() else { break };
+        from = last.position + 1;
+        for event in &batch {
+            checker.apply(event)?;
+        }
+        progress(last.position);
+    }
+    Ok(checker.finish()?)
+}
