@@ -31,6 +31,7 @@ pub mod envelope;
 mod error;
 pub mod grid;
 pub mod ids;
+pub mod personal;
 pub mod rng;
 pub mod routing;
 pub mod seal;

@@ -32,6 +32,8 @@
 //! crash would keep. [`EventStore::wait_for`] waits on a watch channel of the
 //! durable head.
 
+pub mod personal;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -428,6 +430,13 @@ fn open_error(dir: &Path, e: sled::Error) -> SledStoreError {
         sled::Error::Io(source) if source.to_string().contains("lock") => SledStoreError::InUse { path },
         sled::Error::Io(source) => SledStoreError::Io { path, source },
         other => SledStoreError::Corrupt { path, detail: other.to_string() },
+    }
+}
+
+impl SledStore {
+    /// The personal-data store of this data directory (see [`personal`]).
+    pub fn personal(&self) -> Result<personal::SledPersonal, EngineError> {
+        personal::SledPersonal::open(&self.inner.db)
     }
 }
 

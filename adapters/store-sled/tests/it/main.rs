@@ -95,3 +95,44 @@ async fn projection_snapshots_survive_reopen() {
     assert_eq!(snapshots.load("board").expect("load").as_deref(), Some(&b"{\"checkpoint\":9}"[..]));
     assert_eq!(snapshots.load("metrics").expect("load"), None);
 }
+
+#[test]
+fn personal_data_is_encrypted_per_resident_and_erasable() {
+    use gridloop_engine::ids::ResidentId;
+    use gridloop_engine::personal::{Lookup, Person, PersonalStore};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ming = ResidentId::new("r-1").expect("valid");
+    let other = ResidentId::new("r-2").expect("valid");
+    let person = Person::new("王小明", "13800138000", "赤坎区中华街道新江社区3栋201").expect("valid");
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        let personal = store.personal().expect("personal");
+        personal.put(&ming, &person).expect("put");
+        personal.put(&other, &Person::new("李四", "", "").expect("valid")).expect("put");
+        assert_eq!(personal.get(&ming).expect("get"), Lookup::Found(person.clone()));
+    }
+    // Nothing readable lands on disk.
+    let mut plain_found = false;
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).expect("read");
+        plain_found |= bytes.windows("13800138000".len()).any(|w| w == b"13800138000");
+    }
+    assert!(!plain_found, "the phone number is not stored in clear");
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let personal = store.personal().expect("personal");
+    assert!(personal.erase(&ming).expect("erase"));
+    assert_eq!(personal.get(&ming).expect("get"), Lookup::Erased);
+    assert!(!personal.erase(&ming).expect("erase again"), "a second erase finds nothing");
+    assert!(matches!(personal.get(&other).expect("get"), Lookup::Found(_)), "others are untouched");
+    assert_eq!(personal.get(&ResidentId::new("r-9").expect("valid")).expect("get"), Lookup::Unknown);
+    assert!(Person::new(&"长".repeat(201), "", "").is_err(), "fields are bounded");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

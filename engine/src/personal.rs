@@ -1,0 +1,57 @@
+//! Personal data, kept out of the log.
+//!
+//! Events name a resident only by their id. Names, phone numbers and
+//! addresses live in a separate store keyed by that id, each resident's
+//! record encrypted with a key of its own, so that erasing a resident (the
+//! right to erasure under PIPL and GDPR) deletes their key and record and
+//! leaves the log, and its hash chain, untouched. Surfaces show "erased"
+//! where the name was.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::ids::ResidentId;
+
+/// The longest name, phone or address, in characters.
+pub const PERSONAL_FIELD_CHARS_MAX: usize = 200;
+
+/// What a resident told us about themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    pub phone: String,
+    pub address: String,
+}
+
+impl Person {
+    /// Bounds every field and refuses control characters.
+    pub fn new(name: &str, phone: &str, address: &str) -> Result<Self, Error> {
+        let field = |label: &'static str, text: &str| {
+            let text = text.trim();
+            if text.chars().count() > PERSONAL_FIELD_CHARS_MAX || text.chars().any(char::is_control) {
+                return Err(Error::invalid(label, "must be at most 200 characters, without control characters"));
+            }
+            Ok(text.to_string())
+        };
+        Ok(Self { name: field("name", name)?, phone: field("phone", phone)?, address: field("address", address)? })
+    }
+}
+
+/// What looking a resident up finds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Person),
+    /// The resident was erased: their key and record are gone.
+    Erased,
+    /// Nothing was ever stored for them.
+    Unknown,
+}
+
+/// A store of personal data, each record under its own key.
+pub trait PersonalStore: Send + Sync {
+    /// Stores (or replaces) a resident's record.
+    fn put(&self, resident: &ResidentId, person: &Person) -> Result<(), Error>;
+    fn get(&self, resident: &ResidentId) -> Result<Lookup, Error>;
+    /// Deletes the resident's key and record; `false` if there was none.
+    fn erase(&self, resident: &ResidentId) -> Result<bool, Error>;
+}
