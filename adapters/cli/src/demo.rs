@@ -30,6 +30,7 @@ use gridloop_engine::emergency::EmergencyCommand;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{ActorId, CommandId, DepartmentId, TicketId, VolunteerId};
+use gridloop_engine::personal::{Lookup, Person, PersonalStore};
 use gridloop_engine::rng::SplitMix64;
 use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
 use gridloop_engine::store::EventStore;
@@ -98,6 +99,18 @@ pub async fn run<S: EventStore>(
     config: &DemoConfig,
     progress: impl Fn(u64, u64),
 ) -> Result<DemoSummary, Error> {
+    run_with_personal(store, None, district, config, progress).await
+}
+
+/// [`run`], and residents leave their (made-up) name, phone and address in
+/// `personal` when they first order: kept out of the log, as real ones are.
+pub async fn run_with_personal<S: EventStore>(
+    store: S,
+    personal: Option<Arc<dyn PersonalStore>>,
+    district: Arc<District>,
+    config: &DemoConfig,
+    progress: impl Fn(u64, u64),
+) -> Result<DemoSummary, Error> {
     if config.days == 0
         || config.days > DAYS_MAX
         || config.orders_per_day == 0
@@ -108,6 +121,7 @@ pub async fn run<S: EventStore>(
     let clock = Arc::new(ManualClock::new(config.start));
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock.clone(), config.seed));
     let mut sim = Sim::new(service, district.clone(), config.seed);
+    sim.personal = personal;
     sim.register_volunteers().await?;
     sim.plan_orders(config);
     sim.plan_emergency(config)?;
@@ -152,6 +166,8 @@ struct Sim<S> {
     seen: u64,
     /// Departments that work slowly (their resolutions run late).
     slow_departments: Vec<DepartmentId>,
+    /// Where residents' personal data goes, if anywhere.
+    personal: Option<Arc<dyn PersonalStore>>,
     summary: DemoSummary,
 }
 
@@ -170,6 +186,7 @@ impl<S: EventStore> Sim<S> {
             directory: Runner::fresh(),
             seen: 0,
             slow_departments,
+            personal: None,
             summary: DemoSummary::default(),
         }
     }
@@ -257,6 +274,7 @@ impl<S: EventStore> Sim<S> {
     async fn perform(&mut self, act: Act) -> Result<(), Error> {
         let (command, actor) = match act {
             Act::Submit(order, ticket) => {
+                self.remember_resident(&order)?;
                 let actor = self.submitter(&order);
                 let command = TicketCommand::Submit {
                     item: order.item,
@@ -298,6 +316,23 @@ impl<S: EventStore> Sim<S> {
             }
         }
         Ok(())
+    }
+
+    /// A made-up name, phone and address for a resident's first order.
+    fn remember_resident(&self, order: &Order) -> Result<(), Error> {
+        let Some(personal) = &self.personal else { return Ok(()) };
+        if personal.get(&order.resident)? != Lookup::Unknown {
+            return Ok(());
+        }
+        const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "梁"];
+        const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰"];
+        let n: u64 = order.resident.as_str().trim_start_matches("r-").parse().unwrap_or(0);
+        let mut rng = SplitMix64::new(n ^ 0xC0FFEE);
+        let name = format!("{}{}{}", rng.pick(&SURNAMES), rng.pick(&GIVEN), rng.pick(&GIVEN));
+        let phone = format!("13{}{:08}", rng.below(10), rng.below(100_000_000));
+        let place = self.district.world.grids.get(&order.grid).map_or("", |g| g.name.as_str());
+        let address = format!("{place}{}栋{}室", 1 + rng.below(30), 101 + rng.below(20) * 100 + rng.below(6));
+        personal.put(&order.resident, &Person::new(&name, &phone, &address)?)
     }
 
     fn submitter(&self, order: &Order) -> Actor {
