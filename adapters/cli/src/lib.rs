@@ -11,3 +11,4 @@ pub mod demo;
 pub mod html;
 pub mod report;
 pub mod sealing;
+pub mod timers;

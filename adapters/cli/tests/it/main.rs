@@ -4,3 +4,4 @@ mod binary;
 mod demo;
 mod month;
 mod sealing;
+mod timers;
