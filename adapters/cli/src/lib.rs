@@ -7,6 +7,7 @@
 //!   HTML report's contents.
 //! - [`html`]: rendering the HTML report (inline CSS and SVG, no network).
 
+pub mod audit;
 pub mod demo;
 pub mod html;
 pub mod report;

@@ -8,9 +8,14 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use gridloop_cli::audit;
 use gridloop_cli::demo::{self, DemoConfig};
 use gridloop_cli::report;
+use gridloop_cli::sealing;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
+use gridloop_engine::ids::ResidentId;
+use gridloop_engine::ids::{StreamId, TicketId};
+use gridloop_engine::personal::{Lookup, PersonalStore};
 use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::{Millis, Timestamp};
@@ -92,6 +97,23 @@ enum Cmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// The deployment's seal key: `gridloop keys init` makes it (once) and
+    /// prints its public half for auditors.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCmd,
+    },
+    /// Seal the log now: sign a digest over every stream's head with the
+    /// deployment's key, append it to the log and to the seal journal.
+    Seal {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Residents' personal data (kept out of the log).
+    Resident {
+        #[command(subcommand)]
+        action: ResidentCmd,
+    },
     /// Rebuild projections (board, metrics, ledger) from the start of the
     /// log, save their snapshots, and report events/s and each snapshot's
     /// digest (a rebuild gives the same digest as the live projection).
@@ -99,6 +121,80 @@ enum Cmd {
         /// One projection: board, metrics or ledger; default: all.
         #[arg(long)]
         projection: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// A ticket's history as an auditor reads it: each event's time, actor
+    /// and role, what changed, the state after it, and the deadlines it met
+    /// or missed; --as-of shows the ticket exactly as it was then. With
+    /// --verify, the ticket's hash chain is checked first; `gridloop audit
+    /// --all --verify` checks the whole log.
+    Audit {
+        /// The ticket, e.g. T-12.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ticket: Option<String>,
+        /// Show the ticket as it was at this instant (RFC 3339, e.g.
+        /// 2026-11-02T08:00:00Z): only the events up to it, and its running
+        /// deadlines judged then.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Check the hash chain (versions without gaps, each hash correct and
+        /// chained onto the previous one) and exit non-zero naming the first
+        /// event that does not verify.
+        #[arg(long)]
+        verify: bool,
+        /// With --verify: check every stream of the whole log, in position
+        /// order, instead of one ticket.
+        #[arg(long, requires = "verify", conflicts_with = "as_of")]
+        all: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Write the log to stdout as NDJSON, one event envelope per line exactly
+    /// as stored, in position order: `gridloop export > log.ndjson`.
+    /// Progress goes to stderr.
+    Export {
+        /// Start at this global position (events at it or later).
+        #[arg(long, value_name = "POSITION", default_value_t = 1)]
+        from: u64,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Load an NDJSON export into an empty store. Every line is parsed and
+    /// every stream's hash chain verified before anything is written (a
+    /// broken line stops the import with its number, and the store stays
+    /// empty); then the events are appended as they were, and every hash the
+    /// store computes must equal the file's.
+    Import {
+        /// The export to read (written by `gridloop export`).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Make the seal key (DATA/keys/seal.key, readable by its owner only)
+    /// and print its public half. Refuses if one exists.
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ResidentCmd {
+    /// Erase a resident's personal data (name, phone, address) for good:
+    /// their key and record are deleted; the log, which never held them,
+    /// still verifies, and shows "erased" where the name was.
+    Erase {
+        /// The resident id, e.g. r-1024.
+        id: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -162,6 +258,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Replay { projection, data } => runtime.block_on(run_replay(projection, data)),
         Cmd::Duty { month, json, data } => runtime.block_on(run_duty(month, json, data)),
+        Cmd::Audit { ticket, as_of, json, verify, all, data } => {
+            runtime.block_on(run_audit(AuditArgs { ticket, as_of, json, verify, all }, data))
+        }
+        Cmd::Export { from, data } => runtime.block_on(run_export(from, data)),
+        Cmd::Import { file, data } => runtime.block_on(run_import(file, data)),
+        Cmd::Keys { action: KeysCmd::Init { data } } => run_keys_init(data),
+        Cmd::Seal { data } => runtime.block_on(run_seal(data)),
+        Cmd::Resident { action: ResidentCmd::Erase { id, data } } => run_resident_erase(id, data),
     }
 }
 
@@ -188,11 +292,16 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     let started = Instant::now();
     let bar = progress_bar(u64::from(days) * 24 * 12, "simulated 5-minute steps");
     let bar_for_progress = bar.clone();
-    let summary = demo::run(store.clone(), district.clone(), &config, move |done, total| {
-        bar_for_progress.set_length(total);
-        bar_for_progress.set_position(done);
-    })
-    .await?;
+    if !sealing::key_path(&data.dir).exists() {
+        say!("seal key made; its public half, for auditors: {}", sealing::init_key(&data.dir)?);
+    }
+    let personal: Arc<dyn PersonalStore> = Arc::new(store.personal()?);
+    let summary =
+        demo::run_with_personal(store.clone(), Some(personal), district.clone(), &config, move |done, total| {
+            bar_for_progress.set_length(total);
+            bar_for_progress.set_position(done);
+        })
+        .await?;
     bar.finish_and_clear();
     let clock = Arc::new(gridloop_engine::service::ManualClock::new(summary.end));
     let service = CommandService::new(store.clone(), district.world.clone(), clock, seed);
@@ -226,6 +335,9 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     );
     let rows = report::rates_by_street(&metrics, &district.world.grids, summary.orders_end, summary.end);
     say_raw!("{}", report::rates_table(&rows));
+    let seal = sealing::seal_now(&store, &data.dir, summary.end).await?;
+    let gridloop_engine::seal::SealEvent::Sealed { position, .. } = &seal;
+    say!("log sealed at position {position} (gridloop audit --all --verify checks it)");
     let snapshots = store.snapshots()?;
     for name in ["board", "metrics", "ledger"] {
         match name {
@@ -417,6 +529,195 @@ async fn run_replay(projection: Option<String>, data: DataDir) -> Result<()> {
             blake3::hash(&snapshot).to_hex()
         );
     }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct AuditArgs {
+    ticket: Option<String>,
+    as_of: Option<String>,
+    json: bool,
+    verify: bool,
+    all: bool,
+}
+
+async fn run_audit(args: AuditArgs, data: DataDir) -> Result<()> {
+    if args.all {
+        return run_audit_all(args.json, data).await;
+    }
+    let text = args.ticket.as_deref().context("name a ticket, e.g. T-12, or pass --all --verify")?;
+    let ticket = TicketId::new(text).with_context(|| format!("{text:?} is not a ticket id like T-12"))?;
+    let as_of =
+        args.as_of.as_deref().map(|t| Timestamp::parse(t).with_context(|| format!("--as-of {t:?}"))).transpose()?;
+    let store = open_existing(&data)?;
+    let stream = StreamId::ticket(&ticket);
+    let events = store.read_stream(&stream, 1).await.with_context(|| format!("reading {stream}"))?;
+    if events.is_empty() {
+        bail!("{ticket} not found");
+    }
+    let verified = match args.verify {
+        true => Some(audit::verify_ticket_stream(&events).context("the hash chain does not verify")?),
+        false => None,
+    };
+    let log_end = store_last_event_time(&store).await?.unwrap_or_default();
+    let mut report = audit::audit_ticket(&ticket, &events, as_of, log_end)?;
+    report.verified = verified;
+    let resident = resident_line(&store, report.state.ticket.resident.as_ref())?;
+    if args.json {
+        let mut answer = serde_json::to_value(&report)?;
+        answer["resident"] = serde_json::json!(resident);
+        say!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        say_raw!("{}", audit::render_text(&report));
+        say!("\nresident: {resident}");
+    }
+    Ok(())
+}
+
+/// Who the resident is, from the personal store: masked phone, or "erased".
+fn resident_line(store: &SledStore, resident: Option<&ResidentId>) -> Result<String> {
+    let Some(resident) = resident else { return Ok("none".into()) };
+    Ok(match store.personal()?.get(resident)? {
+        Lookup::Found(p) => {
+            let phone: String =
+                p.phone.chars().enumerate().map(|(i, c)| if (3..7).contains(&i) { '*' } else { c }).collect();
+            format!("{resident} · {} · {phone} · {}", p.name, p.address)
+        }
+        Lookup::Erased => format!("{resident} · erased (personal data deleted on request)"),
+        Lookup::Unknown => format!("{resident} · no personal data on file"),
+    })
+}
+
+fn run_keys_init(data: DataDir) -> Result<()> {
+    drop(SledStore::open(&data.dir)?);
+    let public = sealing::init_key(&data.dir)?;
+    say!("seal key written to {}", sealing::key_path(&data.dir).display());
+    say!("public key, for auditors: {public}");
+    Ok(())
+}
+
+async fn run_seal(data: DataDir) -> Result<()> {
+    let store = open_existing(&data)?;
+    let now = Timestamp::from_millis(i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
+    )?)?;
+    let gridloop_engine::seal::SealEvent::Sealed { position, streams, digest, .. } =
+        sealing::seal_now(&store, &data.dir, now).await?;
+    say!("sealed {streams} streams up to position {position}: digest {digest}");
+    Ok(())
+}
+
+fn run_resident_erase(id: String, data: DataDir) -> Result<()> {
+    let resident = ResidentId::new(id.as_str()).with_context(|| format!("{id:?} is not a resident id"))?;
+    let store = open_existing(&data)?;
+    match store.personal()?.erase(&resident)? {
+        true => say!("{resident}: personal data erased; the log never held it and still verifies"),
+        false => bail!("{resident} has no personal data on file"),
+    }
+    Ok(())
+}
+
+async fn run_audit_all(json: bool, data: DataDir) -> Result<()> {
+    let store = open_existing(&data)?;
+    let bar = progress_bar(store.head_position(), "events verified");
+    let summary = audit::verify_store(&store, |position| bar.set_position(position)).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    let bar = progress_bar(store.head_position(), "seals checked");
+    let seals = sealing::check_seals(&store, &data.dir, |position| bar.set_position(position)).await;
+    bar.finish_and_clear();
+    let seals = seals.context("the seals do not verify")?;
+    if json {
+        let seals = serde_json::json!({ "seals": seals.seals, "sealed_to": seals.sealed_to });
+        say!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": true, "log": summary, "seals": seals }))?);
+        return Ok(());
+    }
+    let kinds: Vec<String> = summary.streams_by_kind.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    say!(
+        "{} events in {} streams ({}), positions {} to {}: versions run without gaps, every hash matches its event \
+         and chains onto the one before, positions increase. OK",
+        summary.events,
+        summary.streams,
+        if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
+        summary.first_position.unwrap_or(0),
+        summary.last_position.unwrap_or(0)
+    );
+    match seals.seals {
+        0 => say!("no seals yet (gridloop seal makes one)"),
+        n => {
+            say!("{n} seals verified: every stream's head matches what was signed, up to position {}", seals.sealed_to)
+        }
+    }
+    Ok(())
+}
+
+async fn run_export(from: u64, data: DataDir) -> Result<()> {
+    let store = open_existing(&data)?;
+    let bar = progress_bar(store.head_position(), "events exported");
+    bar.set_position(from.saturating_sub(1).min(store.head_position()));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = audit::export(&store, from, &mut out, |position| bar.set_position(position)).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            let last = summary.last_position.map_or_else(String::new, |p| format!(", up to position {p}"));
+            eprintln!("exported {} events{last}", summary.events);
+            Ok(())
+        }
+        // The reader stopped early (`gridloop export | head`): end quietly.
+        Err(error)
+            if error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(error.context("writing the export")),
+    }
+}
+
+async fn run_import(file: PathBuf, data: DataDir) -> Result<()> {
+    let importing = || format!("importing {}", file.display());
+    // An existing directory is opened (and locked) first, so that a store
+    // holding events is refused before the file is read; a new one is only
+    // created once the file has checked out.
+    let mut store = None;
+    if data.dir.exists() {
+        let opened = SledStore::open(&data.dir)?;
+        if opened.head_position() > 0 {
+            bail!(
+                "{} already holds {} events; import goes into an empty store only: pass --data with a new directory",
+                data.dir.display(),
+                opened.head_position()
+            );
+        }
+        store = Some(opened);
+    }
+    let bar = progress_bar(0, "bytes checked");
+    let check = audit::check_file(&file, |_, done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let check = check.with_context(importing)?;
+    let store = match store {
+        Some(store) => store,
+        None => SledStore::open(&data.dir)?,
+    };
+    let bar = progress_bar(check.log.events, "events imported");
+    let summary = audit::append_file(&store, &file, &check, |_, done, _| bar.set_position(done)).await;
+    bar.finish_and_clear();
+    let summary = summary.with_context(importing)?;
+    say!(
+        "imported {} events of {} streams in {} appends from {} into {}: every line parsed, every hash verified and \
+         recomputed by the store",
+        summary.events,
+        summary.streams,
+        summary.appends,
+        file.display(),
+        data.dir.display()
+    );
     Ok(())
 }
 

@@ -71,7 +71,7 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
         TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "已到场".into() },
     ];
-    let volunteer = vec![
+    let volunteer = [
         VolunteerEvent::Registered {
             volunteer: vid(1),
             team: team_id(1),
@@ -84,7 +84,7 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         VolunteerEvent::PointsAwarded { points: 10, ticket: Some(tid(1)), reason: "探访".into() },
         VolunteerEvent::PointsRedeemed { points: 5, reward: "理发券".into() },
     ];
-    let emergency = vec![
+    let emergency = [
         EmergencyEvent::Declared { place: GridCode::parse(STREET).unwrap(), reason: "台风".into() },
         EmergencyEvent::Lifted { reason: "台风过境".into() },
     ];

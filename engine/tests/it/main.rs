@@ -14,9 +14,9 @@
 mod dispatch_scenarios;
 mod golden;
 mod props;
-mod seals;
 mod purity;
 mod routing;
+mod seals;
 mod ticket_scenarios;
 mod volunteer_scenarios;
 

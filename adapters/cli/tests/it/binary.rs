@@ -18,7 +18,9 @@ fn stderr(o: &Output) -> String {
 /// The demo's output without the lines that carry wall-clock figures.
 fn stable_lines(text: &str) -> Vec<String> {
     text.lines()
-        .filter(|l| !l.contains(" in ") && !l.starts_with("store:") && !l.starts_with("report:"))
+        .filter(|l| {
+            !l.contains(" in ") && !l.starts_with("store:") && !l.starts_with("report:") && !l.starts_with("seal key")
+        })
         .map(str::to_string)
         .collect()
 }
@@ -147,4 +149,34 @@ fn bad_flags_exit_non_zero_with_a_message() {
         assert!(!out.status.success(), "{flags:?}");
         assert!(stderr(&out).contains(says), "{flags:?} should say {says:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_resident_is_erased_and_the_sealed_history_still_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let d = data.to_str().expect("utf-8");
+    let demo = gridloop(&["demo", "--days", "1", "--orders-per-day", "15", "--data", d]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert!(stdout(&demo).contains("log sealed at position"), "{}", stdout(&demo));
+    assert!(!gridloop(&["keys", "init", "--data", d]).status.success(), "the demo made the key; a second is refused");
+
+    let audit = gridloop(&["audit", "T-1", "--json", "--data", d]);
+    assert!(audit.status.success(), "{}", stderr(&audit));
+    let answer: serde_json::Value = serde_json::from_slice(&audit.stdout).expect("json");
+    let resident = answer["resident"].as_str().expect("a resident line").to_string();
+    let id = resident.split(' ').next().expect("the id").to_string();
+    assert!(resident.contains("****") && !resident.contains("erased"), "a masked phone: {resident}");
+
+    let erase = gridloop(&["resident", "erase", &id, "--data", d]);
+    assert!(erase.status.success(), "{}", stderr(&erase));
+    let again = gridloop(&["audit", "T-1", "--data", d]);
+    assert!(stdout(&again).contains("erased"), "{}", stdout(&again));
+    let name = resident.split(" · ").nth(1).expect("a name").to_string();
+    assert!(!stdout(&again).contains(&name), "the name is gone");
+    let verify = gridloop(&["audit", "--all", "--verify", "--data", d]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(stdout(&verify).contains("seals verified"), "{}", stdout(&verify));
+    assert!(!gridloop(&["resident", "erase", &id, "--data", d]).status.success(), "nothing left to erase");
+    assert!(!gridloop(&["resident", "erase", "not an id", "--data", d]).status.success());
 }

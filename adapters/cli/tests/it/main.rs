@@ -1,5 +1,6 @@
 //! The `gridloop` binary and its demo, end to end.
 
+mod audit;
 mod binary;
 mod demo;
 mod month;
