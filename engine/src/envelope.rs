@@ -222,6 +222,20 @@ impl NewEvent {
 }
 
 impl RecordedEvent {
+    /// What a store is handed to append this event again (an import, a
+    /// repeated command's answer): everything but what the store sets.
+    pub fn to_new(&self) -> NewEvent {
+        NewEvent {
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            actor: self.actor.clone(),
+            command_id: self.command_id.clone(),
+            correlation_id: self.correlation_id.clone(),
+            schema: self.schema.clone(),
+            payload: self.payload.clone(),
+        }
+    }
+
     /// BLAKE3 over the previous hash and the canonical JSON of the covered
     /// fields. Canonical: struct fields in declaration order, and object keys
     /// inside the payload sorted (serde_json's map is a BTreeMap; a test in

@@ -351,8 +351,11 @@ impl<S: EventStore> CommandService<S> {
             return Err(Error::invalid("command id", format!("was already used for {}", append.stream)));
         }
         let written = self.store.read_stream(stream, append.first_version).await?;
-        let events =
-            written.iter().take((append.last_version - append.first_version + 1) as usize).map(to_new_event).collect();
+        let events = written
+            .iter()
+            .take((append.last_version - append.first_version + 1) as usize)
+            .map(RecordedEvent::to_new)
+            .collect();
         Ok(Outcome { append: Some(append), events })
     }
 }
@@ -375,17 +378,5 @@ fn earlier_outcome(history: &[RecordedEvent], command_id: &CommandId) -> Option<
         position: last.position,
         duplicate: true,
     };
-    Some(Outcome { append: Some(append), events: mine.into_iter().map(to_new_event).collect() })
-}
-
-fn to_new_event(e: &RecordedEvent) -> NewEvent {
-    NewEvent {
-        event_id: e.event_id,
-        occurred_at: e.occurred_at,
-        actor: e.actor.clone(),
-        command_id: e.command_id.clone(),
-        correlation_id: e.correlation_id.clone(),
-        schema: e.schema.clone(),
-        payload: e.payload.clone(),
-    }
+    Some(Outcome { append: Some(append), events: mine.into_iter().map(RecordedEvent::to_new).collect() })
 }

@@ -876,7 +876,7 @@ impl Grouper {
             )));
         }
         let (stream, version, hash) = (event.stream.to_string(), event.version, event.hash);
-        let new = new_event(event);
+        let new = event.to_new();
         validate_append(std::slice::from_ref(&new)).map_err(|e| broken(format!("{stream} v{version}: {e}")))?;
         self.run.events.push(new);
         self.run.expected.push((line, version, hash));
@@ -899,20 +899,6 @@ fn command_digest(command: &CommandId) -> [u8; 16] {
     let mut digest = [0; 16];
     digest.copy_from_slice(&hash.as_bytes()[..16]);
     digest
-}
-
-/// What the store is handed for a recorded event: everything the service
-/// set. The store sets stream, version, position and the hashes again.
-fn new_event(event: RecordedEvent) -> NewEvent {
-    NewEvent {
-        event_id: event.event_id,
-        occurred_at: event.occurred_at,
-        actor: event.actor,
-        command_id: event.command_id,
-        correlation_id: event.correlation_id,
-        schema: event.schema,
-        payload: event.payload,
-    }
 }
 
 fn open_file(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, u64), ImportError> {

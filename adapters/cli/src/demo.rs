@@ -262,7 +262,8 @@ impl<S: EventStore> Sim<S> {
             self.perform(act).await?;
         }
         self.catch_up(now).await?;
-        let tickets: Vec<_> = self.index.state().open_tickets().cloned().collect();
+        let tickets: Vec<_> =
+            self.index.state().open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
         self.summary.dispatched +=
             dispatch::dispatch(tickets.iter(), self.directory.state(), &self.service, now).await?;
         self.catch_up(now).await?;

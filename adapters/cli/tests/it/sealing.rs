@@ -33,18 +33,7 @@ async fn copy(events: &[RecordedEvent], keep: impl Fn(&RecordedEvent) -> bool) -
         if !keep(first) {
             continue;
         }
-        let news: Vec<NewEvent> = group
-            .iter()
-            .map(|e| NewEvent {
-                event_id: e.event_id,
-                occurred_at: e.occurred_at,
-                actor: e.actor.clone(),
-                command_id: e.command_id.clone(),
-                correlation_id: e.correlation_id.clone(),
-                schema: e.schema.clone(),
-                payload: e.payload.clone(),
-            })
-            .collect();
+        let news: Vec<NewEvent> = group.iter().map(RecordedEvent::to_new).collect();
         store.append(&first.stream, ExpectedVersion::Any, news).await.expect("appends");
     }
     store
