@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Actor, EventPayload, Role, Schema, decode_tagged, encode_tagged};
+use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GridCode, Level};
 use crate::ticket::bounded_text;
 use crate::{Context, Error};
@@ -29,18 +29,7 @@ fn upcast_emergency(tag: &str, version: u32, _payload: serde_json::Value) -> Res
     Err(Error::Corrupt(format!("no upcaster for emergency.{tag}/{version}")))
 }
 
-impl EventPayload for EmergencyEvent {
-    const KIND: &'static str = "emergency";
-    fn schema(&self) -> Schema {
-        encode_tagged(Self::KIND, self, emergency_schema_version).0
-    }
-    fn encode(&self) -> serde_json::Value {
-        encode_tagged(Self::KIND, self, emergency_schema_version).1
-    }
-    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
-        decode_tagged(Self::KIND, schema, payload, emergency_schema_version, upcast_emergency)
-    }
-}
+event_payload!(EmergencyEvent, "emergency", emergency_schema_version, upcast_emergency);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

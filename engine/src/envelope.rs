@@ -301,12 +301,35 @@ pub fn verify_stream(events: &[RecordedEvent]) -> Result<Hash, Error> {
 pub trait EventPayload: Sized {
     /// The schema name prefix: `ticket`, `volunteer`.
     const KIND: &'static str;
-    fn schema(&self) -> Schema;
-    fn encode(&self) -> Value;
+    /// The schema and the payload, from one serialisation.
+    fn to_payload(&self) -> (Schema, Value);
     /// Turns a stored payload into the current type, upcasting older schema
     /// versions first.
     fn decode(schema: &Schema, payload: &Value) -> Result<Self, Error>;
+    fn schema(&self) -> Schema {
+        self.to_payload().0
+    }
+    fn encode(&self) -> Value {
+        self.to_payload().1
+    }
 }
+
+/// Implements [`EventPayload`] for an adjacently tagged event enum, given
+/// its schema kind, its table of current versions and its upcaster.
+macro_rules! event_payload {
+    ($event:ty, $kind:literal, $version_of:path, $upcast:path) => {
+        impl $crate::envelope::EventPayload for $event {
+            const KIND: &'static str = $kind;
+            fn to_payload(&self) -> ($crate::envelope::Schema, serde_json::Value) {
+                $crate::envelope::encode_tagged(Self::KIND, self, $version_of)
+            }
+            fn decode(schema: &$crate::envelope::Schema, payload: &serde_json::Value) -> Result<Self, $crate::Error> {
+                $crate::envelope::decode_tagged(Self::KIND, schema, payload, $version_of, $upcast)
+            }
+        }
+    };
+}
+pub(crate) use event_payload;
 
 /// Encodes an adjacently tagged enum (`{"type": ..., "data": {...}}`) as a
 /// schema name and the bare payload.

@@ -20,7 +20,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::envelope::{EventPayload, Hash, RecordedEvent, Schema, decode_tagged, encode_tagged};
+use crate::envelope::{EventPayload, Hash, RecordedEvent, event_payload};
 
 /// What a seal says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,18 +48,7 @@ fn upcast_seal(tag: &str, version: u32, _payload: serde_json::Value) -> Result<s
     Err(Error::Corrupt(format!("no upcaster for seal.{tag}/{version}")))
 }
 
-impl EventPayload for SealEvent {
-    const KIND: &'static str = "seal";
-    fn schema(&self) -> Schema {
-        encode_tagged(Self::KIND, self, seal_schema_version).0
-    }
-    fn encode(&self) -> serde_json::Value {
-        encode_tagged(Self::KIND, self, seal_schema_version).1
-    }
-    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
-        decode_tagged(Self::KIND, schema, payload, seal_schema_version, upcast_seal)
-    }
-}
+event_payload!(SealEvent, "seal", seal_schema_version, upcast_seal);
 
 /// The heads of every stream, folded from the log in position order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

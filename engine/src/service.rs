@@ -331,14 +331,17 @@ impl<S: EventStore> CommandService<S> {
         let mut ids = self.ids.lock().expect("id generator lock");
         decided
             .iter()
-            .map(|event| NewEvent {
-                event_id: ids.uuid_v7(now.as_millis()),
-                occurred_at: now,
-                actor: actor.clone(),
-                command_id: command_id.clone(),
-                correlation_id: correlation_id.clone(),
-                schema: event.schema(),
-                payload: event.encode(),
+            .map(|event| {
+                let (schema, payload) = event.to_payload();
+                NewEvent {
+                    event_id: ids.uuid_v7(now.as_millis()),
+                    occurred_at: now,
+                    actor: actor.clone(),
+                    command_id: command_id.clone(),
+                    correlation_id: correlation_id.clone(),
+                    schema,
+                    payload,
+                }
             })
             .collect()
     }

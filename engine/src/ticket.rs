@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::HandlingMode;
-use crate::envelope::{Actor, EventPayload, Role, Schema, decode_tagged, encode_tagged};
+use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GeoPoint, GridCode, Level};
 use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, VolunteerId};
 use crate::time::{Millis, Timestamp};
@@ -290,18 +290,7 @@ fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<
     Ok(serde_json::Value::Object(fields))
 }
 
-impl EventPayload for TicketEvent {
-    const KIND: &'static str = "ticket";
-    fn schema(&self) -> Schema {
-        encode_tagged(Self::KIND, self, ticket_schema_version).0
-    }
-    fn encode(&self) -> serde_json::Value {
-        encode_tagged(Self::KIND, self, ticket_schema_version).1
-    }
-    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
-        decode_tagged(Self::KIND, schema, payload, ticket_schema_version, upcast_ticket)
-    }
-}
+event_payload!(TicketEvent, "ticket", ticket_schema_version, upcast_ticket);
 
 /// What a caller asks of a ticket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Actor, EventPayload, Role, Schema, decode_tagged, encode_tagged};
+use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GridCode, Level};
 use crate::ids::{Skill, TeamId, TicketId, VolunteerId};
 use crate::ticket::bounded_text;
@@ -54,18 +54,7 @@ fn upcast_volunteer(tag: &str, version: u32, _payload: serde_json::Value) -> Res
     Err(Error::Corrupt(format!("no upcaster for volunteer.{tag}/{version}")))
 }
 
-impl EventPayload for VolunteerEvent {
-    const KIND: &'static str = "volunteer";
-    fn schema(&self) -> Schema {
-        encode_tagged(Self::KIND, self, volunteer_schema_version).0
-    }
-    fn encode(&self) -> serde_json::Value {
-        encode_tagged(Self::KIND, self, volunteer_schema_version).1
-    }
-    fn decode(schema: &Schema, payload: &serde_json::Value) -> Result<Self, Error> {
-        decode_tagged(Self::KIND, schema, payload, volunteer_schema_version, upcast_volunteer)
-    }
-}
+event_payload!(VolunteerEvent, "volunteer", volunteer_schema_version, upcast_volunteer);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
