@@ -60,11 +60,15 @@ pub struct DemoConfig {
     pub orders_per_day: u32,
     /// The first simulated midnight (UTC).
     pub start: Timestamp,
+    /// When set, the data directory whose seal key seals the log at every
+    /// simulated midnight (periodic seals, as a deployment would make).
+    pub seal_dir: Option<std::path::PathBuf>,
 }
 
 impl DemoConfig {
     pub fn new(days: u32, seed: u64) -> Self {
-        Self { days, seed, orders_per_day: 120, start: Timestamp::parse("2026-11-02T00:00:00Z").expect("valid") }
+        let start = Timestamp::parse("2026-11-02T00:00:00Z").expect("valid");
+        Self { days, seed, orders_per_day: 120, start, seal_dir: None }
     }
 }
 
@@ -89,6 +93,8 @@ pub struct DemoSummary {
     pub end: Timestamp,
     /// Tickets still open at the end (0 unless the drain limit was reached).
     pub open: u64,
+    /// Seals made at simulated midnights.
+    pub seals: u64,
 }
 
 /// Runs the demo. `progress(done, total)` is called once a simulated step;
@@ -137,6 +143,12 @@ pub async fn run_with_personal<S: EventStore>(
         now = now.plus(STEP);
         clock.set(now);
         sim.step(now).await?;
+        if let Some(dir) = config.seal_dir.as_deref().filter(|_| now.as_millis() % DAY_MS as i64 == 0) {
+            crate::sealing::seal_now(sim.service.store(), dir, now)
+                .await
+                .map_err(|e| Error::Storage(format!("sealing the log failed: {e:#}")))?;
+            sim.summary.seals += 1;
+        }
         progress(step, steps);
     }
     sim.summary.orders_end = orders_end;
