@@ -175,6 +175,17 @@ enum Cmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Serve the JSON API (/api/v1) and run the deadline timers on the
+    /// store in --data, until Ctrl-C. On the first start it issues a
+    /// dispatcher and an auditor token, prints them once, and keeps only
+    /// their hashes (DATA/tokens.json).
+    Serve {
+        /// The address to listen on; port 0 picks a free port (printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +277,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Keys { action: KeysCmd::Init { data } } => run_keys_init(data),
         Cmd::Seal { data } => runtime.block_on(run_seal(data)),
         Cmd::Resident { action: ResidentCmd::Erase { id, data } } => run_resident_erase(id, data),
+        Cmd::Serve { listen, data } => runtime.block_on(run_serve(listen, data)),
     }
 }
 
@@ -288,7 +300,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         district.teams.len(),
         district.volunteers.len()
     );
-    let config = DemoConfig { orders_per_day, ..DemoConfig::new(days, seed) };
+    let config = DemoConfig { orders_per_day, seal_dir: Some(data.dir.clone()), ..DemoConfig::new(days, seed) };
     let started = Instant::now();
     let bar = progress_bar(u64::from(days) * 24 * 12, "simulated 5-minute steps");
     let bar_for_progress = bar.clone();
@@ -337,7 +349,10 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     say_raw!("{}", report::rates_table(&rows));
     let seal = sealing::seal_now(&store, &data.dir, summary.end).await?;
     let gridloop_engine::seal::SealEvent::Sealed { position, .. } = &seal;
-    say!("log sealed at position {position} (gridloop audit --all --verify checks it)");
+    say!(
+        "log sealed at every simulated midnight ({} seals) and at the end, position {position} (gridloop audit --all --verify checks them)",
+        summary.seals
+    );
     let snapshots = store.snapshots()?;
     for name in ["board", "metrics", "ledger"] {
         match name {
@@ -741,4 +756,49 @@ fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
     bar.set_style(style);
     bar.set_message(what);
     bar
+}
+
+/// `gridloop serve`: the API and the timers over one command service, until
+/// Ctrl-C; then the timers stop and the server drains its requests.
+async fn run_serve(listen: std::net::SocketAddr, data: DataDir) -> Result<()> {
+    let store = SledStore::open(&data.dir)?;
+    let district = gridloop_fixtures::chikan(1)?;
+    let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
+    let clock = Arc::new(gridloop_http::SystemClock);
+    let service = Arc::new(CommandService::new(store, district.world.clone(), clock, id_seed));
+    let tokens = serve_tokens(&data.dir.join("tokens.json"))?;
+    let state = gridloop_http::AppState::new(service.clone(), tokens).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    say!("listening on http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let timers = tokio::spawn(gridloop_cli::timers::run(service, stopped));
+    let shutdown = async {
+        // If the signal cannot be installed the server runs until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    axum::serve(listener, gridloop_http::router(state)).with_graceful_shutdown(shutdown).await?;
+    let _ = stop.send(true);
+    let fired = timers.await.context("the timer task")??;
+    say!("stopped; the timers wrote {} commands", fired.written);
+    Ok(())
+}
+
+/// The token table of `serve`: read from `path`, or, on the first start, a
+/// dispatcher token for the whole district and an auditor token, printed
+/// once, their hashes saved to `path`.
+fn serve_tokens(path: &std::path::Path) -> Result<gridloop_http::TokenTable> {
+    use gridloop_engine::envelope::Role;
+    if path.exists() {
+        return gridloop_http::TokenTable::load(path).with_context(|| format!("reading {}", path.display()));
+    }
+    let mut table = gridloop_http::TokenTable::new();
+    for (role, subject) in [(Role::Dispatcher, "d-admin"), (Role::Auditor, "auditor")] {
+        let (token, entry) = gridloop_http::TokenTable::issue(role, subject, None)?;
+        table.insert(entry)?;
+        say!("{} token for {subject} (shown once): {token}", role.name());
+    }
+    table.save(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(table)
 }

@@ -5,4 +5,5 @@ mod binary;
 mod demo;
 mod month;
 mod sealing;
+mod serve;
 mod timers;

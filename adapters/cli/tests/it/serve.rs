@@ -1,0 +1,95 @@
+//! `gridloop serve` as a process: one ticket from order to close over HTTP,
+//! with a tiny HTTP/1.1 client on `std::net::TcpStream`.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gridloop_engine::grid::Level;
+
+/// How long the test waits for the server to answer `/healthz`.
+const START_TRIES: u32 = 100;
+
+/// Kills the server when the test ends, also when it fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One request, `Connection: close`; the status and the body.
+fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_drives_a_ticket_from_order_to_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut server = Server(child);
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let (mut addr, mut token) = (None, None);
+    while addr.is_none() || token.is_none() {
+        let line = lines.next().expect("the server prints its address and tokens").expect("a line");
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            addr = Some(rest.trim().to_string());
+        }
+        if line.starts_with("dispatcher token") {
+            token = line.rsplit(' ').next().map(str::to_string);
+        }
+    }
+    let (addr, token) = (addr.unwrap(), token.unwrap());
+    let healthy = (0..START_TRIES).any(|_| {
+        let up = TcpStream::connect(&addr).is_ok() && request(&addr, "GET", "/healthz", None, "").0 == 200;
+        if !up {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        up
+    });
+    assert!(healthy, "the server answers /healthz");
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grid = district.world.grids.at_level(Level::Grid).next().expect("a grid").code.clone();
+    let order = format!(r#"{{"category":"IC-003","grid":"{grid}","description":"a leaking tap","resident":"r-1"}}"#);
+    let (status, body) = request(&addr, "POST", "/api/v1/tickets", Some(&token), &order);
+    assert_eq!(status, 201, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let id = answer["id"].as_str().expect("an id").to_string();
+    let steps = [
+        ("assign", r#"{"to":{"kind":"volunteer","id":"V-1"},"reason":"nearest"}"#),
+        ("start", ""),
+        ("resolve", r#"{"result":"fixed","minutes_spent":30}"#),
+        ("feedback", r#"{"rating":"satisfied"}"#),
+        ("close", ""),
+    ];
+    for (action, body) in steps {
+        let (status, answer) = request(&addr, "POST", &format!("/api/v1/tickets/{id}/{action}"), Some(&token), body);
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+    let (status, body) = request(&addr, "GET", &format!("/api/v1/tickets/{id}"), Some(&token), "");
+    assert_eq!(status, 200, "{body}");
+    let ticket: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(ticket["status"], "closed");
+    let (status, _) = request(&addr, "GET", &format!("/api/v1/tickets/{id}"), None, "");
+    assert_eq!(status, 401);
+}

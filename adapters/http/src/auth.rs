@@ -1,0 +1,151 @@
+//! Bearer tokens: who is calling.
+//!
+//! A token is 32 random bytes, shown once as 64 hex characters when it is
+//! issued. The table keeps only its BLAKE3 hash, so a leaked table (or token
+//! file) grants nothing; a request's token is hashed and looked up, never
+//! compared as text. A token names a [`Principal`]: the engine [`Actor`]
+//! (role and id) its commands are signed with, and for a dispatcher the
+//! place in the grid tree they serve.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use gridloop_engine::Error;
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::store::EventStore;
+use serde::{Deserialize, Serialize};
+
+use crate::{AppError, AppState};
+
+/// Random bytes in a token.
+pub const TOKEN_BYTES: usize = 32;
+/// The most tokens one table holds (a token file larger than this is refused).
+pub const TOKENS_MAX: usize = 100_000;
+/// The largest token file read, in bytes.
+pub const TOKEN_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Who holds a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub actor: Actor,
+    /// The place a dispatcher serves; they act only on tickets within it.
+    pub place: Option<GridCode>,
+}
+
+/// One row of the table as it is persisted: the token's hash, never the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// BLAKE3 of the token's text, hex.
+    pub hash: String,
+    pub principal: Principal,
+}
+
+/// Token hashes and who they belong to.
+#[derive(Clone, Debug, Default)]
+pub struct TokenTable {
+    by_hash: HashMap<[u8; 32], Principal>,
+}
+
+impl TokenTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes a new token for `role` and `subject` (and a dispatcher's
+    /// `place`): the token text, to hand to its holder once, and the entry
+    /// to [`insert`](Self::insert) and persist. The system role is the
+    /// engine's own and gets no token.
+    pub fn issue(role: Role, subject: &str, place: Option<GridCode>) -> Result<(String, TokenEntry), Error> {
+        if role == Role::System {
+            return Err(Error::invalid("role", "the system role is the engine's own"));
+        }
+        if place.is_some() && role != Role::Dispatcher {
+            return Err(Error::invalid("place", "only a dispatcher serves a place"));
+        }
+        let actor = Actor::new(role, subject)?;
+        let token = crate::random_hex(TOKEN_BYTES).map_err(|e| Error::Storage(format!("reading /dev/urandom: {e}")))?;
+        let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+        Ok((token, TokenEntry { hash, principal: Principal { actor, place } }))
+    }
+
+    pub fn insert(&mut self, entry: TokenEntry) -> Result<(), Error> {
+        let hash = blake3::Hash::from_hex(&entry.hash).map_err(|_| Error::invalid("token hash", "must be 64 hex"))?;
+        if self.by_hash.len() >= TOKENS_MAX {
+            return Err(Error::invalid("tokens", "the table is full"));
+        }
+        self.by_hash.insert(*hash.as_bytes(), entry.principal);
+        Ok(())
+    }
+
+    /// Who holds `token`, if anyone.
+    pub fn lookup(&self, token: &str) -> Option<&Principal> {
+        self.by_hash.get(blake3::hash(token.as_bytes()).as_bytes())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// The rows, for persisting (hashes only).
+    pub fn entries(&self) -> Vec<TokenEntry> {
+        let mut rows: Vec<TokenEntry> = self
+            .by_hash
+            .iter()
+            .map(|(hash, principal)| TokenEntry {
+                hash: blake3::Hash::from_bytes(*hash).to_hex().to_string(),
+                principal: principal.clone(),
+            })
+            .collect();
+        rows.sort_by(|a, b| a.hash.cmp(&b.hash));
+        rows
+    }
+
+    /// Reads a token file (a JSON array of [`TokenEntry`]).
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        let size = std::fs::metadata(path)?.len();
+        if size > TOKEN_FILE_BYTES_MAX {
+            return Err(std::io::Error::other(format!(
+                "{} is larger than {TOKEN_FILE_BYTES_MAX} bytes",
+                path.display()
+            )));
+        }
+        let rows: Vec<TokenEntry> = serde_json::from_slice(&std::fs::read(path)?)?;
+        let mut table = Self::new();
+        for row in rows {
+            table.insert(row).map_err(std::io::Error::other)?;
+        }
+        Ok(table)
+    }
+
+    /// Writes the token file whole: to a temporary file, then renamed over
+    /// the old one, so a crash leaves the old file or the new, never half.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let temporary = path.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec_pretty(&self.entries())?)?;
+        std::fs::rename(&temporary, path)
+    }
+}
+
+/// The caller of a request, from its `Authorization: Bearer` header.
+/// Extracting it first means a request without a valid token gets 401
+/// before its body is read.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Principal);
+
+impl<S: EventStore> FromRequestParts<AppState<S>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, AppError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or(AppError::Unauthorized)?;
+        let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
+        state.tokens.lookup(token.trim()).cloned().map(Caller).ok_or(AppError::Unauthorized)
+    }
+}

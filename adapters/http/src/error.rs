@@ -1,0 +1,91 @@
+//! The one error of the API and its JSON shape.
+//!
+//! Every refusal answers `{ "error": { "code": "...", "message": "..." } }`.
+//! Engine errors keep their stable [`Error::code`]; the API adds its own
+//! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
+//! `too_large`, `no_route`). Each error is logged once, when it becomes a
+//! response: server failures at `error`, refusals at `debug`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gridloop_engine::Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The engine refused the command or the store failed.
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// No bearer token, or one the token table does not know.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// The body is not JSON, or not the shape this route reads.
+    #[error("malformed JSON body: {0}")]
+    InvalidJson(String),
+    /// The body is longer than [`BODY_BYTES_MAX`](crate::BODY_BYTES_MAX).
+    #[error("the request body is larger than {} bytes", crate::BODY_BYTES_MAX)]
+    TooLarge,
+    /// No route matches the method and path.
+    #[error("no such route")]
+    NoRoute,
+    /// Something in the server failed that is not the store's fault (the
+    /// random source, a task that panicked).
+    #[error("internal failure: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Engine(e) => e.code(),
+            AppError::Unauthorized => "unauthorized",
+            AppError::InvalidJson(_) => "invalid_json",
+            AppError::TooLarge => "too_large",
+            AppError::NoRoute => "not_found",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Engine(e) => engine_status(e),
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The status of each engine error, by its stable code, so that a new
+/// variant with an existing code needs no change here.
+fn engine_status(error: &Error) -> StatusCode {
+    match error.code() {
+        "invalid_input" | "bad_grid_code" => StatusCode::BAD_REQUEST,
+        "not_permitted" | "not_offered" | "not_holder" => StatusCode::FORBIDDEN,
+        "not_found" => StatusCode::NOT_FOUND,
+        "already_taken" | "illegal_transition" | "version_conflict" | "already_exists" | "offer_expired" => {
+            StatusCode::CONFLICT
+        }
+        "not_admitted" | "insufficient_points" => StatusCode::UNPROCESSABLE_ENTITY,
+        "storage_failure" | "contended" => StatusCode::SERVICE_UNAVAILABLE,
+        // A corrupt log, or a code this table does not know yet: the server's fault.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let message = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(code, %message, "request failed");
+        } else {
+            tracing::debug!(code, %message, "request refused");
+        }
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}

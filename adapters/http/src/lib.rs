@@ -1,0 +1,106 @@
+//! gridloop-http: the JSON API of the closed loop, on axum.
+//!
+//! # Map
+//!
+//! - This file: [`router`] (every route, the body limit) and [`AppState`]
+//!   (the command service, the token table, the ticket numbering), and
+//!   [`SystemClock`], the wall clock a live service runs on.
+//! - [`error`]: [`AppError`], the one error of the API, and how each engine
+//!   error code becomes an HTTP status and the body
+//!   `{ "error": { "code": "...", "message": "..." } }`.
+//! - [`auth`]: bearer tokens. [`TokenTable`] maps the BLAKE3 hash of a token
+//!   to who holds it ([`Principal`]); tokens themselves are never stored.
+//! - [`tickets`]: the ticket routes: order, act, read, history; the
+//!   `Idempotency-Key` header; ticket numbering.
+//!
+//! # What this slice does not do yet
+//!
+//! Queries read a ticket straight from its stream through
+//! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
+//! routes will read the projections (board, metrics, ledger) once the server
+//! runs them. Open311, the OpenAPI document, `/metrics`, per-token rate
+//! limits and request timeouts are still to come (issue 6).
+
+pub mod auth;
+pub mod error;
+pub mod tickets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use gridloop_engine::Error;
+use gridloop_engine::service::{Clock, CommandService};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::time::Timestamp;
+
+pub use auth::{Principal, TokenEntry, TokenTable};
+pub use error::AppError;
+
+/// The largest request body the API reads, in bytes; larger ones get 413.
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// What every handler shares. Cheap to clone: everything is behind an `Arc`.
+pub struct AppState<S> {
+    pub service: Arc<CommandService<S>>,
+    pub tokens: Arc<TokenTable>,
+    pub(crate) numbering: Arc<tickets::Numbering>,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self { service: self.service.clone(), tokens: self.tokens.clone(), numbering: self.numbering.clone() }
+    }
+}
+
+impl<S> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("tokens", &self.tokens.len()).finish_non_exhaustive()
+    }
+}
+
+impl<S: EventStore> AppState<S> {
+    /// Reads the log once to learn the highest ticket number and which
+    /// idempotency keys already submitted a ticket.
+    pub async fn new(service: Arc<CommandService<S>>, tokens: TokenTable) -> Result<Self, Error> {
+        let numbering = tickets::Numbering::scan(service.store()).await?;
+        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering) })
+    }
+}
+
+/// Every route of the API, with the body limit applied to all of them.
+pub fn router<S: EventStore>(state: AppState<S>) -> Router {
+    let api = Router::new()
+        .route("/tickets", post(tickets::submit::<S>))
+        .route("/tickets/{id}", get(tickets::show::<S>))
+        .route("/tickets/{id}/history", get(tickets::history::<S>))
+        .route("/tickets/{id}/{action}", post(tickets::act::<S>));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", api)
+        .fallback(|| async { AppError::NoRoute })
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(state)
+}
+
+/// The wall clock, for a live service (the engine has none of its own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let millis = i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX);
+        Timestamp::from_millis(millis).expect("the system clock is between 2000 and 2199")
+    }
+}
+
+/// `n` random bytes from the operating system, as lower-case hex: tokens
+/// and generated idempotency keys.
+pub fn random_hex(n: usize) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

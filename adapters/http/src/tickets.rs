@@ -1,0 +1,488 @@
+//! The ticket routes.
+//!
+//! - `POST /tickets`: order; the server numbers the ticket (`T-n`).
+//! - `POST /tickets/{id}/{action}`: one [`TicketCommand`] per action, each
+//!   with a small JSON body ([`command_for`]); the actor is the token's.
+//! - `GET /tickets/{id}`: the engine's [`Ticket`], folded from its stream.
+//! - `GET /tickets/{id}/history`: the stored events, for auditors and
+//!   dispatchers.
+//!
+//! Every POST takes an `Idempotency-Key` header as its command id (one is
+//! generated when it is missing). The key is scoped to the token's actor,
+//! so one caller can never replay another's key and read their answer. The
+//! engine answers a repeated command id with what it wrote the first time,
+//! and the answers here are built only from that outcome, so a repeat gets
+//! the same status and body and writes nothing.
+//!
+//! Numbering: the next ticket number starts one past the highest in the log,
+//! and a submission that meets an existing ticket (another process numbered
+//! it) moves on to the next number. Which key submitted which ticket is
+//! remembered (from the log at start, then as tickets are ordered), so a
+//! repeated submission goes to the same ticket instead of a new number.
+//! That memory grows by one entry per ticket: fine at district scale.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use gridloop_engine::Error;
+use gridloop_engine::catalog::HandlingMode;
+use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
+use gridloop_engine::grid::{GeoPoint, GridCode};
+use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
+use gridloop_engine::service::{Command, CommandService, Envelope, Outcome};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency};
+use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Caller, Principal};
+use crate::{AppError, AppState};
+
+/// The longest `Idempotency-Key` accepted, in bytes; the actor's scope is
+/// appended to it and the whole must fit a command id (128 bytes).
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 96;
+/// The longest address text matched against the grid tree, in characters.
+pub const ADDRESS_CHARS_MAX: usize = 200;
+/// The longest an offer may stay open, in minutes (the engine's 7 days).
+pub const OFFER_MINUTES_MAX: u32 = 7 * 24 * 60;
+/// How many ticket numbers one submission tries before giving up.
+pub const SUBMIT_ATTEMPTS_MAX: u32 = 16;
+/// Events read per batch when scanning the log at start.
+const SCAN_BATCH: usize = 1_000;
+
+/// Ticket numbers, and which command id submitted which ticket.
+#[derive(Debug)]
+pub(crate) struct Numbering {
+    next: AtomicU64,
+    by_command: Mutex<HashMap<CommandId, TicketId>>,
+}
+
+impl Numbering {
+    /// Reads the whole log once: the highest ticket number, and the command
+    /// id of every submission.
+    pub(crate) async fn scan<S: EventStore>(store: &S) -> Result<Self, Error> {
+        let (mut highest, mut by_command, mut from) = (0, HashMap::new(), 1);
+        loop {
+            let batch = store.read_all(from, SCAN_BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            from = last.position + 1;
+            for event in batch.iter().filter(|e| e.stream.kind() == "ticket") {
+                let id = TicketId::new(event.stream.id())?;
+                highest = highest.max(id.number());
+                if event.schema.name == "ticket.submitted" {
+                    by_command.insert(event.command_id.clone(), id);
+                }
+            }
+        }
+        Ok(Self { next: AtomicU64::new(highest + 1), by_command: Mutex::new(by_command) })
+    }
+
+    /// The ticket this command id submitted (or is submitting), else a new number.
+    fn reserve(&self, command_id: &CommandId) -> TicketId {
+        let mut by_command = self.by_command.lock().expect("numbering lock");
+        by_command
+            .entry(command_id.clone())
+            .or_insert_with(|| TicketId::from_number(self.next.fetch_add(1, Ordering::SeqCst)))
+            .clone()
+    }
+
+    /// Forgets a reservation that wrote nothing, so a retry numbers afresh.
+    fn release(&self, command_id: &CommandId, id: &TicketId) {
+        let mut by_command = self.by_command.lock().expect("numbering lock");
+        if by_command.get(command_id) == Some(id) {
+            by_command.remove(command_id);
+        }
+    }
+
+    /// Submits under the next free number; returns the ticket's id.
+    async fn submit<S: EventStore>(
+        &self,
+        service: &CommandService<S>,
+        command_id: CommandId,
+        actor: Actor,
+        command: TicketCommand,
+    ) -> Result<TicketId, Error> {
+        for _attempt in 0..SUBMIT_ATTEMPTS_MAX {
+            let id = self.reserve(&command_id);
+            let ticket = Command::Ticket { id: id.clone(), command: command.clone() };
+            let envelope = Envelope {
+                command_id: command_id.clone(),
+                correlation_id: None,
+                actor: actor.clone(),
+                command: ticket,
+                expected_version: None,
+            };
+            match service.execute(envelope).await {
+                Ok(_) => return Ok(id),
+                Err(Error::AlreadyExists { .. }) => self.release(&command_id, &id),
+                Err(other) => {
+                    self.release(&command_id, &id);
+                    return Err(other);
+                }
+            }
+        }
+        Err(Error::Contended { stream: "ticket numbering".into(), attempts: SUBMIT_ATTEMPTS_MAX })
+    }
+}
+
+/// The command id of a POST: its `Idempotency-Key` (or a fresh random one),
+/// scoped to the caller by a short hash of their role and id.
+fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppError> {
+    let key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let text = value.to_str().map_err(|_| Error::invalid("idempotency key", "must be printable ASCII"))?;
+            if text.len() > IDEMPOTENCY_KEY_BYTES_MAX {
+                return Err(Error::invalid("idempotency key", "must be at most 96 bytes").into());
+            }
+            CommandId::new(text)?.to_string()
+        }
+        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+    };
+    let who = format!("{}:{}", who.actor.role.name(), who.actor.id);
+    let scope = blake3::hash(who.as_bytes()).to_hex();
+    Ok(CommandId::new(format!("{key}.{}", &scope[..16]))?)
+}
+
+/// Parses a JSON body; an empty body reads as `{}` (for actions without
+/// fields). Syntax errors are `invalid_json`; well-formed JSON with a wrong
+/// field (a bad id, an unknown rating) is `invalid_input`.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AppError::Engine(Error::invalid("body", e.to_string())),
+        _ => AppError::InvalidJson(e.to_string()),
+    })
+}
+
+/// A body, or why it could not be read (too large, or cut off).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+        _ => AppError::InvalidJson(rejection.body_text()),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// The catalog item ordered.
+    category: ItemCode,
+    grid: Option<String>,
+    location: Option<GeoPoint>,
+    address: Option<String>,
+    description: String,
+    #[serde(default)]
+    urgency: Option<Urgency>,
+    /// Whom a grid worker or dispatcher orders for; a resident orders for themself.
+    resident: Option<ResidentId>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: TicketId,
+    pub status: String,
+}
+
+/// `POST /tickets`.
+pub(crate) async fn submit<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Submitted>), AppError> {
+    let body: SubmitBody = parse(&read_body(body)?)?;
+    let command_id = command_id(&headers, &who)?;
+    let grid = place_of(&state, &body)?;
+    check_place(&who, &grid)?;
+    let location = body.location.map(|p| GeoPoint::new(p.lon, p.lat)).transpose()?;
+    let command = TicketCommand::Submit {
+        item: body.category,
+        grid,
+        resident: resident_of(&who, body.resident)?,
+        description: body.description,
+        urgency: body.urgency.unwrap_or(Urgency::Normal),
+        channel: Channel::Web,
+        location,
+    };
+    let id = state.numbering.submit(&state.service, command_id, who.actor, command).await?;
+    Ok((StatusCode::CREATED, Json(Submitted { id, status: "submitted".into() })))
+}
+
+/// The grid of an order: its grid code, else the grid containing its
+/// location, else the grid whose name its address mentions.
+fn place_of<S: EventStore>(state: &AppState<S>, body: &SubmitBody) -> Result<GridCode, Error> {
+    let grids = &state.service.world().grids;
+    if let Some(code) = &body.grid {
+        return GridCode::parse(code);
+    }
+    if let Some(point) = body.location {
+        let point = GeoPoint::new(point.lon, point.lat)?;
+        return grids.locate(point).cloned().ok_or_else(|| Error::invalid("location", "is outside the district"));
+    }
+    if let Some(address) = &body.address {
+        if address.chars().count() > ADDRESS_CHARS_MAX {
+            return Err(Error::invalid("address", "must be at most 200 characters"));
+        }
+        return grids.match_address(address).cloned().ok_or_else(|| Error::invalid("address", "names no known grid"));
+    }
+    Err(Error::invalid("grid", "give a grid code, a location or an address"))
+}
+
+/// A resident orders for themself; others name the resident.
+fn resident_of(who: &Principal, named: Option<ResidentId>) -> Result<ResidentId, Error> {
+    match (who.actor.role, named) {
+        (Role::Resident, None) => ResidentId::new(who.actor.id.as_str()),
+        (Role::Resident, Some(other)) if other.as_str() != who.actor.id.as_str() => {
+            Err(Error::NotPermitted { role: "resident", command: "submit for another resident" })
+        }
+        (_, Some(resident)) => Ok(resident),
+        (_, None) => Err(Error::invalid("resident", "name the resident this order is for")),
+    }
+}
+
+/// A dispatcher with a place acts only on tickets within it.
+fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error> {
+    match &who.place {
+        Some(place) if !grid.is_within(place) => {
+            Err(Error::NotPermitted { role: "dispatcher", command: "act outside the place they serve" })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `GET /tickets/{id}`. A resident sees only their own tickets; another's
+/// is "not found", so that ticket numbers reveal nothing.
+pub(crate) async fn show<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Ticket>, AppError> {
+    let id = TicketId::new(id)?;
+    let ticket = state.service.ticket(&id).await?;
+    let own = ticket.resident.as_ref().is_some_and(|r| r.as_str() == who.actor.id.as_str());
+    if ticket.id.is_none() || (who.actor.role == Role::Resident && !own) {
+        return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
+    }
+    Ok(Json(ticket))
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub id: TicketId,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// `GET /tickets/{id}/history`: every stored event, in order; auditors and
+/// dispatchers only.
+pub(crate) async fn history<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<History>, AppError> {
+    if !matches!(who.actor.role, Role::Auditor | Role::Dispatcher) {
+        return Err(Error::NotPermitted { role: who.actor.role.name(), command: "read a ticket's history" }.into());
+    }
+    let id = TicketId::new(id)?;
+    let events = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
+    if events.is_empty() {
+        return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
+    }
+    Ok(Json(History { id, events }))
+}
+
+/// What a command wrote: built from the engine's outcome only, so that a
+/// repeated command id answers exactly as the first did.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Answer {
+    pub id: TicketId,
+    /// The ticket's version after the command; `None` when nothing needed doing.
+    pub version: Option<u64>,
+    pub events: Vec<Written>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Written {
+    pub schema: String,
+    pub payload: serde_json::Value,
+}
+
+impl Answer {
+    fn new(id: TicketId, outcome: Outcome) -> Self {
+        let events =
+            outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect();
+        Self { id, version: outcome.append.map(|a| a.last_version), events }
+    }
+}
+
+/// `POST /tickets/{id}/{action}`.
+pub(crate) async fn act<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Answer>, AppError> {
+    let id = TicketId::new(id)?;
+    let body = read_body(body)?;
+    let now = state.service.clock().now();
+    let command = command_for(&action, &body, &who, now)?;
+    let command_id = command_id(&headers, &who)?;
+    if who.place.is_some() {
+        let ticket = state.service.ticket(&id).await?;
+        if let Some(grid) = &ticket.grid {
+            check_place(&who, grid)?;
+        }
+    }
+    let envelope = Envelope {
+        command_id,
+        correlation_id: None,
+        actor: who.actor,
+        command: Command::Ticket { id: id.clone(), command },
+        expected_version: None,
+    };
+    let outcome = state.service.execute(envelope).await?;
+    Ok(Json(Answer::new(id, outcome)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriageBody {
+    mode: HandlingMode,
+    item: Option<ItemCode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferBody {
+    candidates: Vec<Assignee>,
+    expires_in_minutes: u32,
+}
+
+/// Accept and decline: `by` is derived from the token unless a dispatcher
+/// answers for someone.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    by: Option<Assignee>,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextBody {
+    #[serde(default, alias = "reason", alias = "note", alias = "comment", alias = "report", alias = "result")]
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateBody {
+    reason: EscalationReason,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    to: Assignee,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    result: String,
+    minutes_spent: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackBody {
+    rating: Rating,
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateBody {
+    of: TicketId,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummonBody {
+    departments: Vec<DepartmentId>,
+}
+
+/// The command an action names, from its body. An unknown action is 404.
+fn command_for(action: &str, body: &[u8], who: &Principal, now: Timestamp) -> Result<TicketCommand, AppError> {
+    use TicketCommand as C;
+    let command = match action {
+        "triage" => parse::<TriageBody>(body).map(|b| C::Triage { mode: b.mode, item: b.item })?,
+        "self-handle" => parse::<Empty>(body).map(|_| C::SelfHandle)?,
+        "offer" => {
+            let b: OfferBody = parse(body)?;
+            C::Offer { candidates: b.candidates, expires_at: offer_expiry(now, b.expires_in_minutes)? }
+        }
+        "accept" => C::AcceptOffer { by: speaker(who, parse::<AnswerBody>(body)?.by)? },
+        "decline" => {
+            let b: AnswerBody = parse(body)?;
+            C::DeclineOffer { by: speaker(who, b.by)?, reason: b.reason }
+        }
+        "start" => parse::<Empty>(body).map(|_| C::Start)?,
+        "note" => parse::<TextBody>(body).map(|b| C::AddNote { text: b.text })?,
+        "escalate" => parse::<EscalateBody>(body).map(|b| C::Escalate { reason: b.reason, note: b.note })?,
+        "summon" => parse::<SummonBody>(body).map(|b| C::Summon { departments: b.departments })?,
+        "report" => parse::<TextBody>(body).map(|b| C::ReportToSummons { report: b.text })?,
+        "assign" => parse::<AssignBody>(body).map(|b| C::Assign { to: b.to, reason: b.reason })?,
+        "resolve" => {
+            parse::<ResolveBody>(body).map(|b| C::Resolve { result: b.result, minutes_spent: b.minutes_spent })?
+        }
+        "feedback" => parse::<FeedbackBody>(body).map(|b| C::GiveFeedback { rating: b.rating, comment: b.comment })?,
+        "reopen" => parse::<TextBody>(body).map(|b| C::Reopen { reason: b.text })?,
+        "close" => parse::<Empty>(body).map(|_| C::Close)?,
+        "cancel" => parse::<TextBody>(body).map(|b| C::Cancel { reason: b.text })?,
+        "mark-duplicate" => parse::<DuplicateBody>(body).map(|b| C::MarkDuplicate { of: b.of })?,
+        _ => return Err(Error::NotFound { kind: "action", id: action.to_string() }.into()),
+    };
+    Ok(command)
+}
+
+/// When an offer made now for `minutes` expires.
+fn offer_expiry(now: Timestamp, minutes: u32) -> Result<Timestamp, Error> {
+    if minutes == 0 || minutes > OFFER_MINUTES_MAX {
+        return Err(Error::invalid("expires in minutes", "must be 1 to 10080 (7 days)"));
+    }
+    Ok(now.plus(Millis(u64::from(minutes) * MINUTE_MS)))
+}
+
+/// Who answers an offer: whom a dispatcher names, else the caller themself.
+fn speaker(who: &Principal, named: Option<Assignee>) -> Result<Assignee, Error> {
+    if let Some(by) = named {
+        // The engine refuses anyone but a dispatcher answering for another.
+        return Ok(by);
+    }
+    let id = who.actor.id.as_str();
+    match who.actor.role {
+        Role::Volunteer => Ok(Assignee::Volunteer(VolunteerId::new(id)?)),
+        Role::Department => Ok(Assignee::Department(DepartmentId::new(id)?)),
+        Role::GridWorker => Ok(Assignee::GridWorker(who.actor.id.clone())),
+        Role::Dispatcher => Err(Error::invalid("by", "a dispatcher names whom they answer for")),
+        role => Err(Error::NotPermitted { role: role.name(), command: "answer an offer" }),
+    }
+}
