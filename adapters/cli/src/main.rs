@@ -109,6 +109,12 @@ enum Cmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// API tokens: `gridloop token create --role volunteer --subject V-7`
+    /// prints a new bearer token once; only its hash is kept.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
     /// Residents' personal data (kept out of the log).
     Resident {
         #[command(subcommand)]
@@ -199,6 +205,27 @@ enum KeysCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Issue a bearer token for the API (shown once; its hash goes to
+    /// DATA/tokens.json, which `gridloop serve` reads at start).
+    Create {
+        /// resident, grid_worker, dispatcher, volunteer, department or auditor.
+        #[arg(long)]
+        role: String,
+        /// Who it is: a resident id (r-12), volunteer (V-7), department code,
+        /// grid worker or dispatcher id.
+        #[arg(long)]
+        subject: String,
+        /// A dispatcher's place (a district, street or community code): they
+        /// may act only on tickets inside it.
+        #[arg(long)]
+        place: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ResidentCmd {
     /// Erase a resident's personal data (name, phone, address) for good:
     /// their key and record are deleted; the log, which never held them,
@@ -277,6 +304,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Keys { action: KeysCmd::Init { data } } => run_keys_init(data),
         Cmd::Seal { data } => runtime.block_on(run_seal(data)),
         Cmd::Resident { action: ResidentCmd::Erase { id, data } } => run_resident_erase(id, data),
+        Cmd::Token { action: TokenCmd::Create { role, subject, place, data } } => {
+            run_token_create(&role, &subject, place.as_deref(), data)
+        }
         Cmd::Serve { listen, data } => runtime.block_on(run_serve(listen, data)),
     }
 }
@@ -619,6 +649,34 @@ async fn run_seal(data: DataDir) -> Result<()> {
     let gridloop_engine::seal::SealEvent::Sealed { position, streams, digest, .. } =
         sealing::seal_now(&store, &data.dir, now).await?;
     say!("sealed {streams} streams up to position {position}: digest {digest}");
+    Ok(())
+}
+
+fn run_token_create(role: &str, subject: &str, place: Option<&str>, data: DataDir) -> Result<()> {
+    use gridloop_engine::envelope::Role;
+    let role = match role {
+        "resident" => Role::Resident,
+        "grid_worker" => Role::GridWorker,
+        "dispatcher" => Role::Dispatcher,
+        "volunteer" => Role::Volunteer,
+        "department" => Role::Department,
+        "auditor" => Role::Auditor,
+        other => {
+            bail!("--role {other:?} is not one of resident, grid_worker, dispatcher, volunteer, department, auditor")
+        }
+    };
+    let place = place.map(GridCode::parse).transpose().context("--place")?;
+    // Creates the data directory if this is a deployment's first step.
+    drop(SledStore::open(&data.dir)?);
+    let path = data.dir.join("tokens.json");
+    let mut table = match path.exists() {
+        true => gridloop_http::TokenTable::load(&path).with_context(|| format!("reading {}", path.display()))?,
+        false => gridloop_http::TokenTable::new(),
+    };
+    let (token, entry) = gridloop_http::TokenTable::issue(role, subject, place)?;
+    table.insert(entry)?;
+    table.save(&path).with_context(|| format!("writing {}", path.display()))?;
+    say!("{} token for {subject} (shown once; restart `gridloop serve` to use it): {token}", role.name());
     Ok(())
 }
 

@@ -180,3 +180,37 @@ fn a_resident_is_erased_and_the_sealed_history_still_verifies() {
     assert!(!gridloop(&["resident", "erase", &id, "--data", d]).status.success(), "nothing left to erase");
     assert!(!gridloop(&["resident", "erase", "not an id", "--data", d]).status.success());
 }
+
+#[test]
+fn tokens_are_shown_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("data");
+    let d = d.to_str().expect("utf-8");
+    let made = gridloop(&["token", "create", "--role", "volunteer", "--subject", "V-7", "--data", d]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let token = stdout(&made).trim().rsplit(' ').next().expect("the token").to_string();
+    assert_eq!(token.len(), 64, "{}", stdout(&made));
+    let stored = std::fs::read_to_string(dir.path().join("data/tokens.json")).expect("the token file");
+    assert!(!stored.contains(&token), "only the hash is kept");
+    let dispatcher = gridloop(&[
+        "token",
+        "create",
+        "--role",
+        "dispatcher",
+        "--subject",
+        "d-1",
+        "--place",
+        "440802-001",
+        "--data",
+        d,
+    ]);
+    assert!(dispatcher.status.success(), "{}", stderr(&dispatcher));
+    for bad in [
+        &["token", "create", "--role", "king", "--subject", "x", "--data", d][..],
+        &["token", "create", "--role", "dispatcher", "--subject", "d-2", "--place", "44", "--data", d],
+        &["token", "create", "--role", "volunteer", "--subject", "has space", "--data", d],
+    ] {
+        let out = gridloop(bad);
+        assert!(!out.status.success() && !stderr(&out).is_empty(), "{bad:?}");
+    }
+}
