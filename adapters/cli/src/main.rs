@@ -458,10 +458,15 @@ async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
 }
 
 /// The time of the log's last event.
+/// The time of the log's last activity: its last event that is not a seal
+/// (seals are written after the fact, at the end of a run or a day).
 async fn store_last_event_time(store: &SledStore) -> Result<Option<Timestamp>> {
+    const LOOK_BACK: u64 = 1_000;
     let head = store.head_position();
-    let last = store.read_all(head, 1).await?;
-    Ok(last.first().map(|e| e.occurred_at))
+    let from = head.saturating_sub(LOOK_BACK).max(1);
+    let tail = store.read_all(from, LOOK_BACK as usize + 1).await?;
+    let activity = tail.iter().rev().find(|e| e.stream.kind() != "seal").or(tail.last());
+    Ok(activity.map(|e| e.occurred_at))
 }
 
 fn parse_scope(text: &str, grids: &GridTree) -> Result<GridCode> {
