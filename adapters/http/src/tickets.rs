@@ -276,25 +276,55 @@ pub(crate) async fn show<S: EventStore>(
 #[derive(Debug, Serialize)]
 pub struct History {
     pub id: TicketId,
+    /// When set, only the events up to this instant, and the state then.
+    pub as_of: Option<Timestamp>,
     pub events: Vec<RecordedEvent>,
+    /// The ticket folded from `events`: exactly as it was at `as_of`.
+    pub state: Ticket,
+    /// With `verify=true`: whether the hash chain of `events` verifies.
+    pub verified: Option<bool>,
+    /// The first event that does not verify, and why.
+    pub verification_error: Option<String>,
 }
 
-/// `GET /tickets/{id}/history`: every stored event, in order; auditors and
-/// dispatchers only.
+/// `?as_of=<RFC 3339>&verify=true`
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HistoryQuery {
+    as_of: Option<String>,
+    verify: Option<bool>,
+}
+
+/// `GET /tickets/{id}/history[?as_of=&verify=]`: every stored event, in
+/// order (up to `as_of`), the state they fold to, and whether their hash
+/// chain verifies; auditors and dispatchers only.
 pub(crate) async fn history<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
 ) -> Result<Json<History>, AppError> {
     if !matches!(who.actor.role, Role::Auditor | Role::Dispatcher) {
         return Err(Error::NotPermitted { role: who.actor.role.name(), command: "read a ticket's history" }.into());
     }
     let id = TicketId::new(id)?;
-    let events = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
+    let as_of = query.as_of.as_deref().map(Timestamp::parse).transpose()?;
+    let mut events = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
     if events.is_empty() {
         return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
     }
-    Ok(Json(History { id, events }))
+    if let Some(at) = as_of {
+        let shown = events.iter().take_while(|e| e.occurred_at <= at).count();
+        events.truncate(shown);
+    }
+    let (verified, verification_error) = match query.verify {
+        Some(true) => match gridloop_engine::envelope::verify_stream(&events) {
+            Ok(_) => (Some(true), None),
+            Err(e) => (Some(false), Some(e.to_string())),
+        },
+        _ => (None, None),
+    };
+    let ticket: Ticket = gridloop_engine::service::fold(&events)?;
+    Ok(Json(History { id, as_of, events, state: ticket, verified, verification_error }))
 }
 
 /// What a command wrote: built from the engine's outcome only, so that a

@@ -29,6 +29,8 @@ pub struct Harness {
     pub router: Router,
     pub store: MemoryStore,
     pub service: Arc<CommandService<MemoryStore>>,
+    /// The service's clock, for tests that move time.
+    pub clock: Arc<ManualClock>,
     /// The first grid of the district.
     pub grid: GridCode,
     tokens: HashMap<&'static str, String>,
@@ -43,7 +45,7 @@ pub async fn harness() -> Harness {
 pub async fn harness_on(store: MemoryStore) -> Harness {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
-    let service = Arc::new(CommandService::new(store.clone(), district.world.clone(), clock, 7));
+    let service = Arc::new(CommandService::new(store.clone(), district.world.clone(), clock.clone(), 7));
     let grids = &district.world.grids;
     let grid = grids.at_level(Level::Grid).next().expect("a grid").code.clone();
     let other_street =
@@ -65,7 +67,7 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         tokens.insert(name, token);
     }
     let state = AppState::new(service.clone(), table).await.expect("state");
-    Harness { router: router(state), store, service, grid, tokens }
+    Harness { router: router(state), store, service, clock, grid, tokens }
 }
 
 impl Harness {
@@ -126,4 +128,15 @@ impl Harness {
 /// The error code of an error body.
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("(no error code)")
+}
+
+/// The manual clock's time as a query-string value.
+pub trait NowString {
+    fn now_string(&self) -> String;
+}
+
+impl NowString for ManualClock {
+    fn now_string(&self) -> String {
+        gridloop_engine::service::Clock::now(self).to_string()
+    }
 }

@@ -10,7 +10,7 @@ use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Channel, TicketCommand, Urgency};
 use gridloop_http::BODY_BYTES_MAX;
 
-use crate::{DEPARTMENT_ITEM, VOLUNTEER_ITEM, code, harness, harness_on};
+use crate::{DEPARTMENT_ITEM, NowString as _, VOLUNTEER_ITEM, code, harness, harness_on};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -264,4 +264,26 @@ async fn an_order_by_location_or_address_finds_its_grid() {
     let body = format!(r#"{{"category":"IC-003","address":"{} 12号","description":"d"}}"#, node.name);
     let (status, answer) = h.post("/api/v1/tickets", "resident", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+#[tokio::test]
+async fn an_auditor_reads_a_history_as_of_a_time_and_verified() {
+    let h = harness().await;
+    let id = h.offered().await;
+    let path = |action: &str| format!("/api/v1/tickets/{id}/{action}");
+    let before_accept = h.clock.now_string();
+    h.clock.advance(gridloop_engine::time::Millis::minutes(10));
+    let (status, answer) = h.post(&path("accept"), "volunteer", "").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, now) = h.get(&format!("/api/v1/tickets/{id}/history?verify=true"), "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!((now["verified"].as_bool(), now["state"]["status"].as_str()), (Some(true), Some("accepted")));
+    let (status, then) = h.get(&format!("/api/v1/tickets/{id}/history?as_of={before_accept}"), "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{then}");
+    assert_eq!(then["state"]["status"], "offered", "as it was before the acceptance");
+    assert_eq!(then["events"].as_array().map(Vec::len), now["events"].as_array().map(|e| e.len() - 1));
+    let (status, body) = h.get(&format!("/api/v1/tickets/{id}/history?as_of=yesterday"), "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let (status, _) = h.get(&format!("/api/v1/tickets/{id}/history"), "volunteer").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
