@@ -3,7 +3,6 @@
 //! moving a log between stores byte for byte, refusing broken files whole.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use gridloop_cli::audit::{self, ImportError, LogVerifier, verify_log};
 use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
@@ -14,17 +13,7 @@ use gridloop_engine::ticket::Ticket;
 use gridloop_engine::time::Timestamp;
 use serde_json::{Value, json};
 
-fn gridloop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridloop")).args(args).output().expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::support::{gridloop, stderr, stdout};
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

@@ -1,19 +1,9 @@
 //! The binary as a user meets it: help, the demo on sled, and refusals with
 //! a clear message and a non-zero exit.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn gridloop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridloop")).args(args).output().expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::support::{gridloop, stderr, stdout};
 
 /// The demo's output without the lines that carry wall-clock figures.
 fn stable_lines(text: &str) -> Vec<String> {

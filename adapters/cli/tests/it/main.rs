@@ -6,4 +6,5 @@ mod demo;
 mod month;
 mod sealing;
 mod serve;
+mod support;
 mod timers;
