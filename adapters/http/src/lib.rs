@@ -12,17 +12,20 @@
 //!   to who holds it ([`Principal`]); tokens themselves are never stored.
 //! - [`tickets`]: the ticket routes: order, act, read, history; the
 //!   `Idempotency-Key` header; ticket numbering.
+//! - [`open311`]: Open311 GeoReport v2 under `/open311/v2/` (discovery,
+//!   services, requests, tokens; JSON and XML), on the same submission path.
 //!
 //! # What this slice does not do yet
 //!
 //! Queries read a ticket straight from its stream through
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
 //! routes will read the projections (board, metrics, ledger) once the server
-//! runs them. Open311, the OpenAPI document, `/metrics`, per-token rate
+//! runs them. The OpenAPI document, `/metrics`, per-token rate
 //! limits and request timeouts are still to come (issue 6).
 
 pub mod auth;
 pub mod error;
+pub mod open311;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -79,6 +82,7 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", api)
+        .nest("/open311/v2", open311::routes::<S>())
         .fallback(|| async { AppError::NoRoute })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)

@@ -1,0 +1,755 @@
+//! Open311 GeoReport v2 under `/open311/v2`: the civic clients' door to the
+//! same tickets.
+//!
+//! # Map
+//!
+//! - [`routes`]: the six resources, each answered in JSON or XML by the
+//!   suffix of its last path segment (`services.json`, `requests/T-12.xml`);
+//!   another suffix is 400.
+//! - Discovery and services read the catalog: one service per catalog item,
+//!   `service_code` its code, `service_name` its Chinese name, `description`
+//!   its English name, `keywords` and `group` its category. Items ask no
+//!   questions, so every service has `metadata: false` and an empty
+//!   attribute list.
+//! - `POST requests` ([`post_request`]) reads a form body, finds the caller
+//!   by `api_key` (a gridloop bearer token) and the grid by `address_id`,
+//!   `lat`/`long` or `address_string`, and submits through the handler of
+//!   `POST /api/v1/tickets`, so an Open311 request is an ordinary ticket with
+//!   the same numbering, idempotency (`Idempotency-Key` is honoured here too)
+//!   and rules.
+//! - `GET requests`, `requests/{id}` and `tokens/{token}` read tickets
+//!   straight from their streams ([`load`]); the list scans the log for
+//!   submissions ([`list_requests`]) until the board projection serves it.
+//! - Answers are built once as JSON values ([`Doc`]) and written as JSON or,
+//!   by hand, as XML ([`xml`]); every refusal is a [`Failure`] in the spec's
+//!   error format, with the matching HTTP status.
+//!
+//! # Decisions
+//!
+//! - `jurisdiction_id` is optional; when given it must be the district's
+//!   code (the grid tree's root, `440802` for Chikan), else 400.
+//! - Reads are public, as Open311 clients expect: they show the item, the
+//!   place, the status and the resident's description, never the resident.
+//!   Writes need an `api_key`.
+//! - A request's token is its id: gridloop numbers a ticket when it is
+//!   submitted, so `tokens/{token}` only confirms that the ticket exists.
+//! - `email`, `first_name`, `last_name` and `phone` are ignored: personal data
+//!   never enter the log, and the personal store is filled through another
+//!   route in a later slice. A grid worker or dispatcher names the resident
+//!   in `account_id`; a resident's own token is the resident.
+//! - An address that names only a street or community is unresolvable: the
+//!   engine places tickets in grids, and guessing a grid would send the order
+//!   to the wrong grid worker.
+//! - Line breaks sent as CR LF (as HTML forms do) become LF, which the
+//!   engine's free text allows; other control characters are refused.
+
+use std::collections::VecDeque;
+
+use axum::Form;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gridloop_engine::Error;
+use gridloop_engine::envelope::Role;
+use gridloop_engine::grid::{GeoPoint, GridCode, GridTree, Level};
+use gridloop_engine::ids::{ItemCode, StreamId, TicketId};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::{Status, Ticket, TicketEvent};
+use gridloop_engine::time::{DAY_MS, Millis, Timestamp};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Caller;
+use crate::tickets::ADDRESS_CHARS_MAX;
+use crate::{AppError, AppState};
+
+/// The most requests one `GET requests` answers (the spec's default limit).
+pub const REQUESTS_MAX: usize = 1_000;
+/// The most tickets one `GET requests` folds, newest first, while filtering.
+pub const TICKETS_FOLDED_MAX: usize = 5_000;
+/// The most ids one `service_request_id` list may name.
+pub const REQUEST_IDS_MAX: usize = 200;
+/// The longest span `start_date`..`end_date` may cover, in days (the spec's).
+pub const DATE_SPAN_DAYS_MAX: u64 = 90;
+/// The longest `lat` or `long` text, in bytes.
+pub const DEGREES_BYTES_MAX: usize = 32;
+/// When this API last changed, for discovery.
+pub const CHANGESET: &str = "2026-12-01T00:00:00Z";
+/// Where this API is mounted, for discovery.
+pub const BASE_PATH: &str = "/open311/v2";
+/// Events read per batch when scanning the log for submissions.
+const SCAN_BATCH: usize = 1_000;
+/// Decimal places kept from degrees: micro-degrees, about 0.1 m.
+const DEGREE_DECIMALS: usize = 6;
+
+/// The six resources. Each route takes the last segment whole and splits
+/// off the format, because one segment holds both the name and the suffix.
+pub fn routes<S: EventStore>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/{file}", get(get_top::<S>).post(post_top::<S>))
+        .route("/services/{file}", get(get_service::<S>))
+        .route("/requests/{file}", get(get_request::<S>))
+        .route("/tokens/{file}", get(get_token::<S>))
+        .fallback(|| async { Failure::not_found("no such Open311 resource").render(Format::Xml) })
+}
+
+/// The two formats, by suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+/// A refusal in the spec's shape: `[{"code":400,"description":"..."}]`.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    description: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, description: impl Into<String>) -> Self {
+        Self { status, description: description.into() }
+    }
+
+    fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, description)
+    }
+
+    fn not_found(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, description)
+    }
+
+    fn render(self, format: Format) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, description = %self.description, "open311 request failed");
+        } else {
+            tracing::debug!(status = %self.status, description = %self.description, "open311 request refused");
+        }
+        let body = json!([{ "code": self.status.as_u16(), "description": self.description }]);
+        let status = self.status;
+        let mut response = Doc::new("errors", body).render(format);
+        *response.status_mut() = status;
+        response
+    }
+}
+
+/// The API's own errors keep their status and message.
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        Self::new(error.status(), error.to_string())
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+/// An answer: the XML root element's name and the body as JSON.
+#[derive(Debug)]
+struct Doc {
+    root: &'static str,
+    body: Value,
+}
+
+impl Doc {
+    fn new(root: &'static str, body: Value) -> Self {
+        Self { root, body }
+    }
+
+    fn render(self, format: Format) -> Response {
+        match format {
+            Format::Json => ([(CONTENT_TYPE, "application/json")], self.body.to_string()).into_response(),
+            Format::Xml => ([(CONTENT_TYPE, "text/xml; charset=utf-8")], xml(self.root, &self.body)).into_response(),
+        }
+    }
+}
+
+/// Renders a handler's result in the format asked for.
+fn answer(format: Format, result: Result<Doc, Failure>) -> Response {
+    match result {
+        Ok(doc) => doc.render(format),
+        Err(failure) => failure.render(format),
+    }
+}
+
+/// Splits `services.json` into `services` and its format. A missing or
+/// unknown suffix is 400, answered in XML, the spec's required format.
+fn split_format(file: &str) -> Result<(&str, Format), Failure> {
+    let (name, suffix) = file.rsplit_once('.').ok_or_else(|| Failure::bad_request("add a format: .json or .xml"))?;
+    match suffix {
+        "json" => Ok((name, Format::Json)),
+        "xml" => Ok((name, Format::Xml)),
+        _ => Err(Failure::bad_request("unknown format: use .json or .xml")),
+    }
+}
+
+/// The query parameters the GET resources read; others are ignored.
+#[derive(Debug, Default, Deserialize)]
+struct Params {
+    jurisdiction_id: Option<String>,
+    service_request_id: Option<String>,
+    service_code: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    status: Option<String>,
+}
+
+/// The query string, checked for its jurisdiction.
+fn params<S: EventStore>(state: &AppState<S>, query: Result<Query<Params>, QueryRejection>) -> Result<Params, Failure> {
+    let Query(params) = query.map_err(|e| Failure::bad_request(e.body_text()))?;
+    check_jurisdiction(grids(state), params.jurisdiction_id.as_deref())?;
+    Ok(params)
+}
+
+fn grids<S: EventStore>(state: &AppState<S>) -> &GridTree {
+    &state.service.world().grids
+}
+
+/// A `jurisdiction_id`, when given, must be this district's code.
+fn check_jurisdiction(grids: &GridTree, given: Option<&str>) -> Result<(), Failure> {
+    let district = grids.root().code.as_str();
+    match given {
+        Some(id) if !id.is_empty() && id != district => {
+            Err(Failure::bad_request(format!("unknown jurisdiction_id: this server serves {district}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `GET discovery`, `GET services`, `GET requests`.
+async fn get_top<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Path(file): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let (name, format) = match split_format(&file) {
+        Ok(split) => split,
+        Err(failure) => return failure.render(Format::Xml),
+    };
+    let result = match (name, params(&state, query)) {
+        (_, Err(failure)) => Err(failure),
+        ("discovery", Ok(_)) => Ok(discovery(&state)),
+        ("services", Ok(_)) => Ok(services(&state)),
+        ("requests", Ok(params)) => list_requests(&state, &params).await,
+        _ => Err(Failure::not_found(format!("no such Open311 resource: {name}"))),
+    };
+    answer(format, result)
+}
+
+/// The discovery document: one production endpoint, this one. Its URL is
+/// the mount path: behind a proxy only the operator knows the public host.
+fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
+    let district = grids(state).root();
+    let endpoint = json!({
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": BASE_PATH,
+        "changeset": CHANGESET,
+        "type": "production",
+        "formats": ["application/json", "text/xml"],
+    });
+    Doc::new(
+        "discovery",
+        json!({
+            "changeset": CHANGESET,
+            "contact": format!("{} ({}) community service stations", district.name, district.name_en),
+            "key_service": "api_key is a gridloop bearer token, issued by `gridloop token create`",
+            "endpoints": [endpoint],
+        }),
+    )
+}
+
+/// One service per catalog item.
+fn services<S: EventStore>(state: &AppState<S>) -> Doc {
+    let items = state.service.world().catalog.items().map(|item| {
+        let category = serde_json::to_value(item.category).unwrap_or(Value::Null);
+        json!({
+            "service_code": item.code.as_str(),
+            "service_name": item.name,
+            "description": item.name_en,
+            "metadata": false,
+            "type": "realtime",
+            "keywords": category,
+            "group": category,
+        })
+    });
+    Doc::new("services", Value::Array(items.collect()))
+}
+
+/// `GET services/{code}`: the definition of one service (no attributes).
+async fn get_service<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Path(file): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let (code, format) = match split_format(&file) {
+        Ok(split) => split,
+        Err(failure) => return failure.render(Format::Xml),
+    };
+    let result = params(&state, query).and_then(|_| {
+        let unknown = || Failure::not_found(format!("no such service_code: {code}"));
+        let item = ItemCode::new(code).map_err(|_| unknown())?;
+        state.service.world().catalog.item(&item).map_err(|_| unknown())?;
+        Ok(Doc::new("service_definition", json!({ "service_code": code, "attributes": [] })))
+    });
+    answer(format, result)
+}
+
+/// The fields of `POST requests` this server reads; the rest (`email`,
+/// `device_id`, `media_url`, attributes, ...) are ignored.
+#[derive(Debug, Deserialize)]
+struct RequestForm {
+    api_key: Option<String>,
+    jurisdiction_id: Option<String>,
+    service_code: Option<String>,
+    address_id: Option<String>,
+    lat: Option<String>,
+    long: Option<String>,
+    address_string: Option<String>,
+    description: Option<String>,
+    /// Whom a grid worker or dispatcher orders for.
+    account_id: Option<String>,
+}
+
+/// `POST requests`; any other POST is 404.
+async fn post_top<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Response {
+    let (name, format) = match split_format(&file) {
+        Ok(split) => split,
+        Err(failure) => return failure.render(Format::Xml),
+    };
+    if name != "requests" {
+        return Failure::not_found(format!("no such Open311 resource: {name}")).render(format);
+    }
+    answer(format, post_request(&state, headers, form).await)
+}
+
+/// Checks the caller, the jurisdiction and the place, then submits the
+/// order as `POST /api/v1/tickets` would.
+async fn post_request<S: EventStore>(
+    state: &AppState<S>,
+    headers: HeaderMap,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Result<Doc, Failure> {
+    let Form(form) = form.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge),
+        _ => Failure::bad_request(e.body_text()),
+    })?;
+    let key = form.api_key.as_deref().map(str::trim).unwrap_or_default();
+    let who = state.tokens.lookup(key).cloned().ok_or_else(|| Failure::from(AppError::Unauthorized))?;
+    check_jurisdiction(grids(state), form.jurisdiction_id.as_deref())?;
+    let code = form.service_code.as_deref().ok_or_else(|| Failure::bad_request("service_code is required"))?;
+    let (grid, location) = place_of(grids(state), &form)?;
+    let resident = if who.actor.role == Role::Resident { None } else { form.account_id.clone() };
+    let description = form.description.unwrap_or_default().replace("\r\n", "\n").replace('\r', "\n");
+    let body = json!({
+        "category": code,
+        "grid": grid.as_str(),
+        "location": location,
+        "description": description,
+        "resident": resident,
+    });
+    let body = Ok(Bytes::from(body.to_string()));
+    let (_, axum::Json(submitted)) =
+        crate::tickets::submit::<S>(State(state.clone()), Caller(who), headers, body).await?;
+    let row = json!({ "service_request_id": submitted.id.as_str(), "service_notice": "" });
+    Ok(Doc::new("service_requests", json!([row])))
+}
+
+/// The grid of a request, and its point when one was given: `address_id`
+/// (a grid code), else `lat` and `long`, else `address_string`.
+fn place_of(grids: &GridTree, form: &RequestForm) -> Result<(GridCode, Option<GeoPoint>), Failure> {
+    if let Some(code) = &form.address_id {
+        let grid = GridCode::parse(code.trim()).map_err(|e| Failure::bad_request(format!("address_id: {e}")))?;
+        return in_a_grid(grids, grid, "address_id").map(|grid| (grid, None));
+    }
+    if let (Some(lat), Some(long)) = (&form.lat, &form.long) {
+        let point = GeoPoint::new(micro_degrees(long, "long")?, micro_degrees(lat, "lat")?)?;
+        let grid =
+            grids.locate(point).cloned().ok_or_else(|| Failure::bad_request("lat/long is outside the district"))?;
+        return Ok((grid, Some(point)));
+    }
+    if let Some(address) = &form.address_string {
+        if address.chars().count() > ADDRESS_CHARS_MAX {
+            return Err(Failure::bad_request(format!("address_string: at most {ADDRESS_CHARS_MAX} characters")));
+        }
+        let grid = grids.match_address(address).cloned();
+        let grid = grid.ok_or_else(|| Failure::bad_request("address_string names no place in the district"))?;
+        return in_a_grid(grids, grid, "address_string").map(|grid| (grid, None));
+    }
+    Err(Failure::bad_request("a location is required: address_id, lat and long, or address_string"))
+}
+
+/// A place known to the tree and at grid level or below, where tickets live.
+fn in_a_grid(grids: &GridTree, place: GridCode, field: &str) -> Result<GridCode, Failure> {
+    let Some(node) = grids.get(&place) else {
+        return Err(Failure::bad_request(format!("{field}: no such grid: {place}")));
+    };
+    if place.level() < Level::Grid {
+        return Err(Failure::bad_request(format!(
+            "{field} names {} ({place}), not a grid in it: give the grid, or lat and long",
+            node.name
+        )));
+    }
+    Ok(place)
+}
+
+/// Decimal degrees (`21.27`, `-110.3`) to integer micro-degrees, exactly:
+/// digits past the sixth decimal are dropped (about a tenth of a metre).
+fn micro_degrees(text: &str, field: &str) -> Result<i32, Failure> {
+    let refuse = || Failure::bad_request(format!("{field}: expected decimal degrees, like 21.2701"));
+    let text = text.trim();
+    if text.len() > DEGREES_BYTES_MAX {
+        return Err(refuse());
+    }
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || whole.len() > 3 || !digits(whole) || !digits(fraction) {
+        return Err(refuse());
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| refuse())? };
+    let padded = format!("{fraction:0<DEGREE_DECIMALS$}");
+    let fraction: i64 = padded[..DEGREE_DECIMALS].parse().map_err(|_| refuse())?;
+    let micro = whole * 1_000_000 + fraction;
+    i32::try_from(if negative { -micro } else { micro }).map_err(|_| refuse())
+}
+
+/// A ticket as Open311 shows it: the fold, plus what only the submission
+/// says (description, point) and when it last changed.
+#[derive(Debug)]
+struct Request {
+    ticket: Ticket,
+    description: String,
+    location: Option<GeoPoint>,
+    updated: Timestamp,
+}
+
+/// Reads and folds one ticket's stream; `None` when there is no such
+/// ticket. One read gives both the state and the submission's text, which
+/// [`CommandService::ticket`](gridloop_engine::service::CommandService::ticket) does not keep.
+async fn load<S: EventStore>(state: &AppState<S>, id: &TicketId) -> Result<Option<Request>, Error> {
+    let events = state.service.store().read_stream(&StreamId::ticket(id), 1).await?;
+    let Some(last) = events.last() else { return Ok(None) };
+    let mut request =
+        Request { ticket: Ticket::default(), description: String::new(), location: None, updated: last.occurred_at };
+    for event in &events {
+        let decoded: TicketEvent = event.decode()?;
+        if let TicketEvent::Submitted { description, location, .. } = &decoded {
+            request.description.clone_from(description);
+            request.location = *location;
+        }
+        request.ticket.evolve(&decoded, event.occurred_at);
+    }
+    Ok(Some(request))
+}
+
+/// Open311's two statuses: a loop that ended is closed, any other is open.
+fn is_closed(status: Status) -> bool {
+    matches!(status, Status::Closed | Status::Cancelled | Status::Duplicate)
+}
+
+/// One request as the spec shows it; absent values are left out.
+fn request_row<S: EventStore>(state: &AppState<S>, request: &Request) -> Value {
+    let world = state.service.world();
+    let ticket = &request.ticket;
+    let mut row = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            row.insert(key.to_string(), value);
+        }
+    };
+    let time = |t: Option<Timestamp>| t.map(|t| Value::String(t.to_string()));
+    let item = ticket.item.as_ref().and_then(|code| world.catalog.item(code).ok());
+    let department = item.and_then(|i| world.catalog.department(&i.department).ok());
+    let place = ticket.grid.as_ref().and_then(|g| world.grids.get(g));
+    put("service_request_id", ticket.id.as_ref().map(|id| json!(id.as_str())));
+    put("status", Some(json!(if is_closed(ticket.status) { "closed" } else { "open" })));
+    put("status_notes", Some(json!(ticket.status.name())));
+    put("service_name", item.map(|i| json!(i.name)));
+    put("service_code", ticket.item.as_ref().map(|c| json!(c.as_str())));
+    put("description", Some(json!(request.description)));
+    put("agency_responsible", department.map(|d| json!(d.name)));
+    put("requested_datetime", time(ticket.submitted_at));
+    put("updated_datetime", time(Some(request.updated)));
+    put("expected_datetime", time(ticket.resolve_by));
+    put("address", place.map(|p| json!(p.name)));
+    put("address_id", ticket.grid.as_ref().map(|g| json!(g.as_str())));
+    put("lat", request.location.map(|p| degrees(p.lat)));
+    put("long", request.location.map(|p| degrees(p.lon)));
+    Value::Object(row)
+}
+
+/// Micro-degrees as a JSON number of degrees (both operands are exact, so
+/// the quotient prints as the shortest decimal, `21.27`, not `21.2699...`).
+fn degrees(micro: i32) -> Value {
+    serde_json::Number::from_f64(f64::from(micro) / 1e6).map_or(Value::Null, Value::Number)
+}
+
+/// `GET requests/{id}`: an array of the one request.
+async fn get_request<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Path(file): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let (id, format) = match split_format(&file) {
+        Ok(split) => split,
+        Err(failure) => return failure.render(Format::Xml),
+    };
+    let result = async {
+        params(&state, query)?;
+        let request = find(&state, id).await?;
+        Ok(Doc::new("service_requests", json!([request_row(&state, &request)])))
+    };
+    answer(format, result.await)
+}
+
+/// The request with this id, or 404 (also for text that is not a ticket id).
+async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Request, Failure> {
+    let unknown = || Failure::not_found(format!("no such service request: {id}"));
+    let ticket = TicketId::new(id).map_err(|_| unknown())?;
+    load(state, &ticket).await?.ok_or_else(unknown)
+}
+
+/// `GET tokens/{token}`: the token is the request's id.
+async fn get_token<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Path(file): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let (token, format) = match split_format(&file) {
+        Ok(split) => split,
+        Err(failure) => return failure.render(Format::Xml),
+    };
+    let result = async {
+        params(&state, query)?;
+        find(&state, token).await?;
+        Ok(Doc::new("service_requests", json!([{ "service_request_id": token, "token": token }])))
+    };
+    answer(format, result.await)
+}
+
+/// What a `GET requests` asks for.
+#[derive(Debug)]
+struct Filter {
+    service_code: Option<String>,
+    closed: Option<bool>,
+    from: Timestamp,
+    to: Timestamp,
+}
+
+/// `GET requests`: the listed ids, else the newest requests in the window
+/// that pass the filters, at most [`REQUESTS_MAX`].
+async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
+    let (ids, filter) = match &params.service_request_id {
+        Some(list) => (listed_ids(list)?, None),
+        None => {
+            let filter = filter_of(state, params)?;
+            (submitted_between(state, &filter).await?, Some(filter))
+        }
+    };
+    let mut rows = Vec::new();
+    for id in ids {
+        let Some(request) = load(state, &id).await? else { continue };
+        if filter.as_ref().is_none_or(|f| passes(f, &request.ticket)) {
+            rows.push(request_row(state, &request));
+        }
+        if rows.len() >= REQUESTS_MAX {
+            break;
+        }
+    }
+    Ok(Doc::new("service_requests", Value::Array(rows)))
+}
+
+/// A comma-separated id list; it overrides every other filter (the spec's rule).
+fn listed_ids(list: &str) -> Result<Vec<TicketId>, Failure> {
+    let ids: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if ids.len() > REQUEST_IDS_MAX {
+        return Err(Failure::bad_request(format!("service_request_id: at most {REQUEST_IDS_MAX} ids")));
+    }
+    ids.into_iter()
+        .map(|id| TicketId::new(id).map_err(|e| Failure::bad_request(format!("service_request_id: {e}"))))
+        .collect()
+}
+
+/// The filters and the window: both dates, or one and 90 days from it, or
+/// the last 90 days; a window over 90 days or ending before it starts is 400.
+fn filter_of<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Filter, Failure> {
+    let span = Millis(DATE_SPAN_DAYS_MAX * DAY_MS);
+    let date = |text: &Option<String>, field| text.as_deref().map(|t| parse_date(t, field)).transpose();
+    let (from, to) = match (date(&params.start_date, "start_date")?, date(&params.end_date, "end_date")?) {
+        (Some(from), Some(to)) => (from, to),
+        (Some(from), None) => (from, from.plus(span)),
+        (None, Some(to)) => (Timestamp::from_millis(to.as_millis() - span.0 as i64)?, to),
+        (None, None) => {
+            let now = state.service.clock().now();
+            (Timestamp::from_millis(now.as_millis() - span.0 as i64)?, now)
+        }
+    };
+    if to < from || to.since(from) > span {
+        return Err(Failure::bad_request(format!("the dates must span 0 to {DATE_SPAN_DAYS_MAX} days")));
+    }
+    let closed = match params.status.as_deref() {
+        None | Some("") => None,
+        Some("open") => Some(false),
+        Some("closed") => Some(true),
+        Some(_) => return Err(Failure::bad_request("status: open or closed")),
+    };
+    Ok(Filter { service_code: params.service_code.clone().filter(|c| !c.is_empty()), closed, from, to })
+}
+
+/// RFC 3339 with `Z` or an offset (`+08:00`); a `+` that a client left
+/// unencoded in the query string arrives as a space, and is read as `+`.
+fn parse_date(text: &str, field: &str) -> Result<Timestamp, Failure> {
+    let refuse = || Failure::bad_request(format!("{field}: expected RFC 3339, like 2026-11-23T08:00:00+08:00"));
+    let text = text.trim();
+    let split = text.len().checked_sub(6).filter(|&at| text.is_char_boundary(at));
+    let Some((local, offset)) = split.map(|at| text.split_at(at)) else { return Err(refuse()) };
+    let sign = match offset.as_bytes()[0] {
+        b'+' | b' ' => 1,
+        b'-' => -1,
+        _ => return Timestamp::parse(text).map_err(|_| refuse()),
+    };
+    let minutes = |s: &str| s.parse::<i64>().ok().filter(|_| s.bytes().all(|b| b.is_ascii_digit()));
+    let (hours, mins) = (minutes(&offset[1..3]), minutes(&offset[4..]));
+    let (Some(hours), Some(mins), b':') = (hours, mins, offset.as_bytes()[3]) else { return Err(refuse()) };
+    let utc = Timestamp::parse(&format!("{local}Z")).map_err(|_| refuse())?;
+    let shift = sign * (hours * 60 + mins) * 60_000;
+    Timestamp::from_millis(utc.as_millis() - shift).map_err(|_| refuse())
+}
+
+fn passes(filter: &Filter, ticket: &Ticket) -> bool {
+    let code_ok = filter.service_code.as_deref().is_none_or(|c| ticket.item.as_ref().is_some_and(|i| i.as_str() == c));
+    let status_ok = filter.closed.is_none_or(|closed| closed == is_closed(ticket.status));
+    code_ok && status_ok
+}
+
+/// The ids of tickets submitted in the window, newest first; at most
+/// [`TICKETS_FOLDED_MAX`] of them are kept while the log is scanned, so
+/// memory stays bounded however long the log is.
+async fn submitted_between<S: EventStore>(state: &AppState<S>, filter: &Filter) -> Result<Vec<TicketId>, Error> {
+    let store = state.service.store();
+    let (mut newest, mut from) = (VecDeque::new(), 1);
+    loop {
+        let batch = store.read_all(from, SCAN_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        from = last.position + 1;
+        let submitted = batch.iter().filter(|e| e.schema.name == "ticket.submitted" && e.stream.kind() == "ticket");
+        for event in submitted.filter(|e| (filter.from..=filter.to).contains(&e.occurred_at)) {
+            newest.push_back(TicketId::new(event.stream.id())?);
+            if newest.len() > TICKETS_FOLDED_MAX {
+                newest.pop_front();
+            }
+        }
+    }
+    Ok(newest.into_iter().rev().collect())
+}
+
+/// Writes a document as XML by hand: objects become elements per field,
+/// arrays repeat their item element ([`item_name`]), nulls are left out.
+fn xml(root: &str, body: &Value) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    element(&mut out, root, body);
+    out.push('\n');
+    out
+}
+
+fn element(out: &mut String, name: &str, value: &Value) {
+    match value {
+        Value::Null => {}
+        Value::Object(fields) => {
+            out.push_str(&format!("<{name}>"));
+            for (key, field) in fields {
+                element(out, key, field);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::Array(items) => {
+            out.push_str(&format!("<{name}>"));
+            for item in items {
+                element(out, item_name(name), item);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::String(text) => out.push_str(&format!("<{name}>{}</{name}>", escape(text))),
+        Value::Bool(_) | Value::Number(_) => out.push_str(&format!("<{name}>{value}</{name}>")),
+    }
+}
+
+/// The element of one item of each list the spec names.
+fn item_name(list: &str) -> &'static str {
+    match list {
+        "service_requests" => "request",
+        "services" => "service",
+        "errors" => "error",
+        "endpoints" => "endpoint",
+        "formats" => "format",
+        "attributes" => "attribute",
+        _ => "item",
+    }
+}
+
+/// Escapes the five characters XML reserves.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn degrees_become_micro_degrees_exactly() {
+        assert_eq!(micro_degrees("21.27", "lat").unwrap(), 21_270_000);
+        assert_eq!(micro_degrees("-110.1234567", "long").unwrap(), -110_123_456);
+        assert_eq!(micro_degrees(".5", "lat").unwrap(), 500_000);
+        for bad in ["", "-", "1e5", "1234.5", "12.3.4", "abc", &"1".repeat(DEGREES_BYTES_MAX + 1)] {
+            assert!(micro_degrees(bad, "lat").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dates_take_offsets() {
+        let utc = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
+        assert_eq!(parse_date("2026-11-23T08:00:00+08:00", "d").unwrap(), utc);
+        assert_eq!(parse_date("2026-11-23T08:00:00 08:00", "d").unwrap(), utc);
+        assert_eq!(parse_date("2026-11-22T19:00:00-05:00", "d").unwrap(), utc);
+        assert_eq!(parse_date("2026-11-23T00:00:00Z", "d").unwrap(), utc);
+        assert!(parse_date("yesterday", "d").is_err());
+        assert!(parse_date("2026-11-23T08:00:00+0x:00", "d").is_err());
+    }
+
+    #[test]
+    fn xml_escapes_and_names_items() {
+        let body = json!([{ "code": 404, "description": "a<b & 'c' \"d\">" }]);
+        let text = xml("errors", &body);
+        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error>"), "{text}");
+        assert!(text.contains("<code>404</code>"), "{text}");
+        assert!(text.contains("a&lt;b &amp; &apos;c&apos; &quot;d&quot;&gt;"), "{text}");
+    }
+}

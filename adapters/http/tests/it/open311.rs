@@ -1,0 +1,314 @@
+//! Open311 GeoReport v2 as its clients call it: form bodies, `.json` and
+//! `.xml` suffixes, arrays for single results, `jurisdiction_id`, and the
+//! spec's error format.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use gridloop_engine::grid::Level;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use crate::{Harness, VOLUNTEER_ITEM, harness};
+
+/// What came back: status, content type and body text.
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        assert_eq!(self.content_type, "application/json", "{}", self.text);
+        serde_json::from_str(&self.text).expect("a JSON body")
+    }
+
+    fn xml(&self) -> &str {
+        assert_eq!(self.content_type, "text/xml; charset=utf-8", "{}", self.text);
+        assert_well_formed(&self.text);
+        &self.text
+    }
+
+    /// The spec's JSON error: `[{"code": status, "description": ...}]`.
+    fn assert_error(&self, status: StatusCode) {
+        assert_eq!(self.status, status, "{}", self.text);
+        let body = self.json();
+        assert_eq!(body[0]["code"], status.as_u16(), "{body}");
+        assert!(body[0]["description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    }
+}
+
+async fn get(h: &Harness, path: &str) -> Reply {
+    call(h, Request::get(format!("/open311/v2/{path}")).body(Body::empty()).expect("request")).await
+}
+
+/// Posts a form body (already URL-encoded) to `requests.{format}`.
+async fn post(h: &Harness, format: &str, form: &str) -> Reply {
+    let request = Request::post(format!("/open311/v2/requests.{format}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .expect("request");
+    call(h, request).await
+}
+
+async fn call(h: &Harness, request: Request<Body>) -> Reply {
+    let response = h.router.clone().oneshot(request).await.expect("the router answers");
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+    Reply { status, content_type, text: String::from_utf8(bytes.to_vec()).expect("UTF-8") }
+}
+
+/// Percent-encodes a form value (every byte outside the unreserved set).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A resident's form for the volunteer item at `place` (already encoded).
+fn form(h: &Harness, place: &str, description: &str) -> String {
+    let key = h.token("resident");
+    format!("api_key={key}&service_code={VOLUNTEER_ITEM}&{place}&description={}", encode(description))
+}
+
+/// Posts a request and returns its id.
+async fn ordered(h: &Harness, place: &str, description: &str) -> String {
+    let reply = post(h, "json", &form(h, place, description)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body.as_array().map(Vec::len), Some(1), "an array of one: {body}");
+    body[0]["service_request_id"].as_str().expect("an id").to_string()
+}
+
+/// Checks that tags nest and close, and that text holds no bare `<` or `&`
+/// outside the five entities. Enough for documents without attributes.
+fn assert_well_formed(text: &str) {
+    let body = text.strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n").expect("the XML declaration");
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = body.trim_end();
+    while !rest.is_empty() {
+        if let Some(tag) = rest.strip_prefix('<') {
+            let end = tag.find('>').expect("a tag ends");
+            let name = &tag[..end];
+            if let Some(closing) = name.strip_prefix('/') {
+                assert_eq!(open.pop(), Some(closing), "tags nest: {text}");
+            } else if !name.ends_with('/') {
+                assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "a plain tag name: {name}");
+                open.push(name);
+            }
+            rest = &tag[end + 1..];
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            let content = &rest[..end];
+            for (at, _) in content.match_indices('&') {
+                let entity = &content[at..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].iter().any(|e| entity.starts_with(e)),
+                    "an escaped &: {text}"
+                );
+            }
+            assert!(!content.contains('>'), "an escaped >: {text}");
+            rest = &rest[end..];
+        }
+        assert!(!open.is_empty() || rest.is_empty(), "one root element: {text}");
+    }
+    assert!(open.is_empty(), "every tag closed: {text}");
+}
+
+#[tokio::test]
+async fn discovery_in_both_formats() {
+    let h = harness().await;
+    let body = get(&h, "discovery.json").await.json();
+    assert_eq!(body["endpoints"][0]["url"], "/open311/v2");
+    assert_eq!(body["endpoints"][0]["specification"], "http://wiki.open311.org/GeoReport_v2");
+    let reply = get(&h, "discovery.xml").await;
+    let xml = reply.xml();
+    assert!(xml.contains("<discovery>") && xml.contains("<format>text/xml</format>"), "{xml}");
+}
+
+#[tokio::test]
+async fn services_list_the_catalog() {
+    let h = harness().await;
+    let body = get(&h, "services.json?jurisdiction_id=440802").await.json();
+    let services = body.as_array().expect("an array");
+    assert_eq!(services.len(), h.service.world().catalog.items().count());
+    let item = services.iter().find(|s| s["service_code"] == VOLUNTEER_ITEM).expect("the volunteer item");
+    assert_eq!((&item["metadata"], &item["type"]), (&Value::Bool(false), &Value::from("realtime")));
+    assert!(item["service_name"].as_str().is_some_and(|n| !n.is_ascii()), "the Chinese name: {item}");
+    assert_eq!(item["keywords"], item["group"]);
+    let xml = get(&h, "services.xml").await;
+    assert!(xml.xml().contains(&format!("<service_code>{VOLUNTEER_ITEM}</service_code>")));
+    let definition = get(&h, &format!("services/{VOLUNTEER_ITEM}.json")).await.json();
+    assert_eq!(definition["attributes"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn an_unknown_service_is_404_in_both_formats() {
+    let h = harness().await;
+    get(&h, "services/XX-999.json").await.assert_error(StatusCode::NOT_FOUND);
+    let reply = get(&h, "services/XX-999.xml").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.xml().contains("<errors><error><code>404</code><description>"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn bad_formats_and_jurisdictions_are_400() {
+    let h = harness().await;
+    let reply = get(&h, "services.html").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    reply.xml();
+    get(&h, "services.json?jurisdiction_id=110101").await.assert_error(StatusCode::BAD_REQUEST);
+    get(&h, "nothing.json").await.assert_error(StatusCode::NOT_FOUND);
+    let reply = get(&h, "requests/T-1/deeper.json").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "the nested fallback: {}", reply.text);
+}
+
+#[tokio::test]
+async fn a_request_by_grid_code_is_an_ordinary_ticket() {
+    let h = harness().await;
+    let id = ordered(&h, &format!("address_id={}&jurisdiction_id=440802", h.grid), "a leaking tap").await;
+    assert_eq!(id, "T-1");
+    let (status, ticket) = h.get(&format!("/api/v1/tickets/{id}"), "resident").await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!((&ticket["grid"], &ticket["resident"]), (&Value::from(h.grid.as_str()), &Value::from("r-1")));
+    // The main API numbers on from the same counter.
+    assert_eq!(h.order(VOLUNTEER_ITEM).await, "T-2");
+}
+
+#[tokio::test]
+async fn a_request_by_lat_long_finds_its_grid() {
+    let h = harness().await;
+    let node = h.service.world().grids.get(&h.grid).expect("the grid");
+    let (xs, ys): (Vec<i32>, Vec<i32>) = node.boundary.iter().map(|p| (p.lon, p.lat)).unzip();
+    let lon = (xs.iter().min().unwrap() + xs.iter().max().unwrap()) / 2;
+    let lat = (ys.iter().min().unwrap() + ys.iter().max().unwrap()) / 2;
+    let degrees = |micro: i32| format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    let id = ordered(&h, &format!("lat={}&long={}", degrees(lat), degrees(lon)), "tap").await;
+    let body = get(&h, &format!("requests/{id}.json")).await.json();
+    let located = body[0]["address_id"].as_str().expect("a grid");
+    assert!(located.starts_with(h.grid.as_str()), "{located} is in {}", h.grid);
+    assert_eq!(body[0]["lat"].as_f64(), Some(f64::from(lat) / 1e6), "{body}");
+}
+
+#[tokio::test]
+async fn a_request_by_address_names_a_grid_of_a_community() {
+    let h = harness().await;
+    let grids = &h.service.world().grids;
+    let community = grids.at_level(Level::Community).nth(2).expect("a community");
+    let grid = grids.at_level(Level::Grid).find(|g| g.code.is_within(&community.code)).expect("one of its grids");
+    assert!(grid.name.starts_with(&community.name), "grid names carry their community's");
+    let address = format!("address_string={}", encode(&format!("湛江市赤坎区{}旁边的小巷", grid.name)));
+    let id = ordered(&h, &address, "tap").await;
+    let (status, ticket) = h.get(&format!("/api/v1/tickets/{id}"), "resident").await;
+    assert_eq!((status, &ticket["grid"]), (StatusCode::OK, &Value::from(grid.code.as_str())), "{ticket}");
+    // A community's name alone names no grid: unresolvable.
+    let address = format!("address_string={}", encode(&format!("{}居委会门口", community.name)));
+    post(&h, "json", &form(&h, &address, "tap")).await.assert_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_unresolvable_location_is_400_and_writes_nothing() {
+    let h = harness().await;
+    let places = ["address_string=%E5%8C%97%E4%BA%AC", "lat=39.9&long=116.4", "address_id=440802-999-999-999", "x=1"];
+    for place in places {
+        post(&h, "json", &form(&h, place, "tap")).await.assert_error(StatusCode::BAD_REQUEST);
+    }
+    let reply = post(&h, "xml", &form(&h, "lat=north&long=1", "tap")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.xml().contains("<code>400</code>"));
+    assert!(h.store.snapshot().is_empty(), "nothing is written on an error");
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_api_key_is_401() {
+    let h = harness().await;
+    let place = format!("address_id={}", h.grid);
+    post(&h, "json", &format!("service_code={VOLUNTEER_ITEM}&{place}&description=d"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED);
+    post(&h, "json", &format!("api_key=00&service_code={VOLUNTEER_ITEM}&{place}&description=d"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED);
+    assert!(h.store.snapshot().is_empty());
+}
+
+#[tokio::test]
+async fn a_dispatcher_orders_for_the_resident_in_account_id() {
+    let h = harness().await;
+    let key = h.token("dispatcher");
+    let base = format!("api_key={key}&service_code={VOLUNTEER_ITEM}&address_id={}&description=d", h.grid);
+    post(&h, "json", &base).await.assert_error(StatusCode::BAD_REQUEST);
+    let reply = post(&h, "json", &format!("{base}&account_id=r-7&email=x%40example.com&phone=123")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (_, ticket) = h.get("/api/v1/tickets/T-1", "dispatcher").await;
+    assert_eq!(ticket["resident"], "r-7");
+    let events = h.store.snapshot();
+    assert!(!events[0].payload.to_string().contains("example.com"), "personal data stay out of the log");
+}
+
+#[tokio::test]
+async fn one_request_is_an_array_of_one_in_both_formats() {
+    let h = harness().await;
+    let id = ordered(&h, &format!("address_id={}", h.grid), "pipes <&> \"burst\"\r\nsecond line").await;
+    let body = get(&h, &format!("requests/{id}.json")).await.json();
+    let rows = body.as_array().expect("an array");
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!((&row["service_request_id"], &row["status"]), (&Value::from(id.as_str()), &Value::from("open")));
+    assert_eq!((&row["status_notes"], &row["service_code"]), (&Value::from("submitted"), &Value::from(VOLUNTEER_ITEM)));
+    assert_eq!(row["description"], "pipes <&> \"burst\"\nsecond line");
+    assert_eq!(row["address_id"], h.grid.as_str());
+    assert_eq!(row["requested_datetime"], "2026-11-23T08:00:00.000Z");
+    for field in ["service_name", "agency_responsible", "updated_datetime", "expected_datetime"] {
+        assert!(row[field].as_str().is_some_and(|v| !v.is_empty()), "{field}: {row}");
+    }
+    assert!(row.get("lat").is_none(), "no point was given: {row}");
+    let reply = get(&h, &format!("requests/{id}.xml")).await;
+    let xml = reply.xml();
+    assert!(xml.contains("<service_requests><request>"), "{xml}");
+    assert!(xml.contains("<description>pipes &lt;&amp;&gt; &quot;burst&quot;\nsecond line</description>"), "{xml}");
+    get(&h, "requests/T-99.json").await.assert_error(StatusCode::NOT_FOUND);
+    get(&h, "requests/nonsense.json").await.assert_error(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn requests_filter_by_status_code_and_id() {
+    let h = harness().await;
+    let place = format!("address_id={}", h.grid);
+    let (first, second) = (ordered(&h, &place, "one").await, ordered(&h, &place, "two").await);
+    let (status, answer) =
+        h.post(&format!("/api/v1/tickets/{first}/cancel"), "dispatcher", r#"{"reason":"withdrawn"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let ids = |body: Value| -> Vec<String> {
+        body.as_array().expect("an array").iter().map(|r| r["service_request_id"].as_str().unwrap().into()).collect()
+    };
+    assert_eq!(ids(get(&h, "requests.json").await.json()), [second.clone(), first.clone()], "newest first");
+    assert_eq!(ids(get(&h, "requests.json?status=open").await.json()), [second.as_str()]);
+    assert_eq!(ids(get(&h, "requests.json?status=closed").await.json()), [first.as_str()]);
+    assert_eq!(ids(get(&h, "requests.json?service_code=IC-999").await.json()), Vec::<String>::new());
+    let listed = get(&h, &format!("requests.json?service_request_id={first},T-99&status=open")).await.json();
+    assert_eq!(ids(listed), [first.as_str()], "an id list overrides the other filters");
+    let window = "start_date=2026-11-23T00:00:00%2B08:00&end_date=2026-11-23T16:00:00%2B08:00";
+    assert_eq!(ids(get(&h, &format!("requests.json?{window}")).await.json()).len(), 2);
+    let early = "end_date=2026-11-01T00:00:00Z";
+    assert!(ids(get(&h, &format!("requests.json?{early}")).await.json()).is_empty());
+    let wide = "start_date=2026-01-01T00:00:00Z&end_date=2026-11-23T00:00:00Z";
+    get(&h, &format!("requests.json?{wide}")).await.assert_error(StatusCode::BAD_REQUEST);
+    get(&h, "requests.json?status=pending").await.assert_error(StatusCode::BAD_REQUEST);
+    assert!(get(&h, "requests.xml?status=closed").await.xml().contains("<status>closed</status>"));
+}
+
+#[tokio::test]
+async fn a_token_is_the_request_id() {
+    let h = harness().await;
+    let id = ordered(&h, &format!("address_id={}", h.grid), "tap").await;
+    let body = get(&h, &format!("tokens/{id}.json")).await.json();
+    assert_eq!(body, serde_json::json!([{ "service_request_id": id, "token": id }]));
+    assert!(get(&h, &format!("tokens/{id}.xml")).await.xml().contains(&format!("<token>{id}</token>")));
+    get(&h, "tokens/T-99.json").await.assert_error(StatusCode::NOT_FOUND);
+}
