@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::GridCode;
-use gridloop_engine::ids::TicketId;
+use gridloop_engine::ids::{ResidentId, TicketId};
 pub use gridloop_engine::ticket::DeadlineKind;
 use gridloop_engine::ticket::{Assignee, Status, Ticket, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
@@ -107,6 +107,8 @@ pub struct Query {
     /// Inside this place (any level of the grid tree).
     pub scope: Option<GridCode>,
     pub holder: Option<Assignee>,
+    /// Only this resident's tickets (what a resident may list).
+    pub resident: Option<ResidentId>,
     /// Only tickets whose next deadline has passed as of this instant.
     pub overdue_as_of: Option<Timestamp>,
     /// 1-based.
@@ -233,5 +235,6 @@ fn matches(query: &Query, row: &Row<'_>) -> bool {
     query.status.as_deref().is_none_or(|s| row.status.name() == s)
         && query.scope.as_ref().is_none_or(|scope| t.grid.as_ref().is_some_and(|g| g.is_within(scope)))
         && query.holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))
+        && query.resident.as_ref().is_none_or(|r| t.resident.as_ref() == Some(r))
         && (query.overdue_as_of.is_none() || row.overdue)
 }

@@ -821,8 +821,9 @@ fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-/// `gridloop serve`: the API and the timers over one command service, until
-/// Ctrl-C; then the timers stop and the server drains its requests.
+/// `gridloop serve`: the API, the timers and the projection follower over
+/// one command service, until Ctrl-C; then the server drains its requests
+/// and the timers and the follower stop.
 async fn run_serve(listen: std::net::SocketAddr, data: DataDir) -> Result<()> {
     let store = SledStore::open(&data.dir)?;
     let district = gridloop_fixtures::chikan(1)?;
@@ -834,6 +835,8 @@ async fn run_serve(listen: std::net::SocketAddr, data: DataDir) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     say!("listening on http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let store = service.store().clone();
+    let follower = tokio::spawn(gridloop_http::reads::follow(state.live.clone(), store, stopped.clone()));
     let timers = tokio::spawn(gridloop_cli::timers::run(service, stopped));
     let shutdown = async {
         // If the signal cannot be installed the server runs until killed.
@@ -844,6 +847,7 @@ async fn run_serve(listen: std::net::SocketAddr, data: DataDir) -> Result<()> {
     axum::serve(listener, gridloop_http::router(state)).with_graceful_shutdown(shutdown).await?;
     let _ = stop.send(true);
     let fired = timers.await.context("the timer task")??;
+    follower.await.context("the projection follower")??;
     say!("stopped; the timers wrote {} commands", fired.written);
     Ok(())
 }

@@ -14,18 +14,21 @@
 //!   `Idempotency-Key` header; ticket numbering.
 //! - [`open311`]: Open311 GeoReport v2 under `/open311/v2/` (discovery,
 //!   services, requests, tokens; JSON and XML), on the same submission path.
+//! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
+//!   volunteers, catalog, grid tree) and the follower that keeps them current.
 //!
 //! # What this slice does not do yet
 //!
-//! Queries read a ticket straight from its stream through
+//! One ticket is read straight from its stream through
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
-//! routes will read the projections (board, metrics, ledger) once the server
-//! runs them. The OpenAPI document, `/metrics`, per-token rate
+//! routes read the projections in [`reads`]. The OpenAPI document, `/metrics`, per-token rate
 //! limits and request timeouts are still to come (issue 6).
 
 pub mod auth;
 pub mod error;
 pub mod open311;
+pub mod openapi;
+pub mod reads;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -49,11 +52,18 @@ pub struct AppState<S> {
     pub service: Arc<CommandService<S>>,
     pub tokens: Arc<TokenTable>,
     pub(crate) numbering: Arc<tickets::Numbering>,
+    /// The projections the read routes answer from ([`reads::Live`]).
+    pub live: Arc<reads::Live>,
 }
 
 impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        Self { service: self.service.clone(), tokens: self.tokens.clone(), numbering: self.numbering.clone() }
+        Self {
+            service: self.service.clone(),
+            tokens: self.tokens.clone(),
+            numbering: self.numbering.clone(),
+            live: self.live.clone(),
+        }
     }
 }
 
@@ -68,17 +78,28 @@ impl<S: EventStore> AppState<S> {
     /// idempotency keys already submitted a ticket.
     pub async fn new(service: Arc<CommandService<S>>, tokens: TokenTable) -> Result<Self, Error> {
         let numbering = tickets::Numbering::scan(service.store()).await?;
-        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering) })
+        // Folded once here, so the first request finds the projections current.
+        let live = Arc::new(reads::Live::new());
+        live.catch_up(service.store()).await?;
+        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live })
     }
 }
 
 /// Every route of the API, with the body limit applied to all of them.
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let api = Router::new()
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .route("/tickets", post(tickets::submit::<S>))
         .route("/tickets/{id}", get(tickets::show::<S>))
         .route("/tickets/{id}/history", get(tickets::history::<S>))
-        .route("/tickets/{id}/{action}", post(tickets::act::<S>));
+        .route("/tickets/{id}/{action}", post(tickets::act::<S>))
+        .route("/tickets", get(reads::list::<S>))
+        .route("/queues/{kind}/{id}", get(reads::queue::<S>))
+        .route("/metrics/rates", get(reads::rates::<S>))
+        .route("/volunteers", get(reads::volunteers::<S>))
+        .route("/volunteers/{id}", get(reads::volunteer::<S>))
+        .route("/catalog", get(reads::catalog::<S>))
+        .route("/grids", get(reads::grids::<S>));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", api)

@@ -2,6 +2,8 @@
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
 mod open311;
+mod openapi;
+mod reads;
 mod routes;
 
 use std::collections::HashMap;

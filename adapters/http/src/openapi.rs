@@ -1,0 +1,97 @@
+//! The OpenAPI 3 document of the JSON API, served at
+//! `/api/v1/openapi.json`.
+//!
+//! Written by hand, next to the routes it describes, rather than generated:
+//! a generator would bring a macro crate per handler, and the API is small.
+//! A test walks every documented path against the router, so a route that is
+//! documented but missing (or renamed) fails the build's tests.
+
+use serde_json::{Value, json};
+
+/// Every documented (method, path) pair, in the document's spelling.
+pub const OPERATIONS: [(&str, &str); 15] = [
+    ("post", "/tickets"),
+    ("get", "/tickets"),
+    ("get", "/tickets/{id}"),
+    ("get", "/tickets/{id}/history"),
+    ("post", "/tickets/{id}/{action}"),
+    ("get", "/queues/{kind}/{id}"),
+    ("get", "/metrics/rates"),
+    ("get", "/volunteers"),
+    ("get", "/volunteers/{id}"),
+    ("get", "/catalog"),
+    ("get", "/grids"),
+    ("get", "/openapi.json"),
+    ("get", "/open311/v2/discovery.{format}"),
+    ("get", "/open311/v2/services.{format}"),
+    ("post", "/open311/v2/requests.{format}"),
+];
+
+/// The document.
+pub fn document() -> Value {
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    let errors = json!({
+        "400": { "description": "malformed or invalid input (`invalid_json`, `invalid_input`, `bad_grid_code`)", "content": { "application/json": { "schema": error } } },
+        "401": { "description": "no or unknown bearer token (`unauthorized`)", "content": { "application/json": { "schema": error } } },
+        "403": { "description": "not this caller's action (`not_permitted`, `not_offered`, `not_holder`)", "content": { "application/json": { "schema": error } } },
+        "404": { "description": "unknown ticket, volunteer or route (`not_found`)", "content": { "application/json": { "schema": error } } },
+        "409": { "description": "conflict (`already_taken`, `illegal_transition`, `version_conflict`, `already_exists`, `offer_expired`)", "content": { "application/json": { "schema": error } } },
+        "413": { "description": "body over 64 KiB (`too_large`)", "content": { "application/json": { "schema": error } } },
+        "422": { "description": "domain refusal (`not_admitted`, `insufficient_points`)", "content": { "application/json": { "schema": error } } },
+    });
+    let ok = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "type": "object" } } } });
+    let op = |summary: &str, answer: &str| {
+        let mut responses = errors.clone();
+        responses["200"] = ok(answer);
+        json!({ "summary": summary, "security": [{ "bearer": [] }], "responses": responses })
+    };
+    let key = json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 96 },
+        "description": "the command id: the same key twice answers the same and writes once" });
+    let mut submit = op("A resident (or a grid worker, or a dispatcher) orders", "the new ticket");
+    submit["responses"]["201"] = ok("`{ id, status }`");
+    submit["parameters"] = json!([key]);
+    submit["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
+        "required": ["category", "description"],
+        "properties": {
+            "category": { "type": "string", "description": "catalog item code, e.g. CS-001" },
+            "grid": { "type": "string", "description": "grid code; or give location, or address" },
+            "location": { "type": "object", "properties": { "lon": { "type": "integer" }, "lat": { "type": "integer" } }, "description": "micro-degrees" },
+            "address": { "type": "string" },
+            "description": { "type": "string", "maxLength": 2000 },
+            "urgency": { "type": "string", "enum": ["normal", "urgent"] }
+        } } } } });
+    let mut act = op(
+        "Acts on a ticket: triage, self-handle, offer, expire, accept, decline, start, note, escalate, assign, resolve, feedback, reopen, close, cancel, duplicate, summon, report",
+        "`{ id, version, events }`",
+    );
+    act["parameters"] =
+        json!([key, { "name": "action", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let open311 = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "JSON or XML by the suffix" }, "400": { "description": "the spec's error format" }, "404": { "description": "the spec's error format" } } });
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "gridloop", "version": env!("CARGO_PKG_VERSION"),
+            "description": "The closed loop of community service requests: a resident orders, the community dispatches, a volunteer accepts. Errors are { \"error\": { \"code\", \"message\" } }." },
+        "servers": [{ "url": "/api/v1" }],
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": { "Error": { "type": "object", "properties": { "error": { "type": "object",
+                "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } } }
+        },
+        "paths": {
+            "/tickets": { "post": submit, "get": op("Lists tickets on the board: ?status=&scope=&holder=&overdue=&page=&per_page=", "a page of tickets") },
+            "/tickets/{id}": { "get": op("One ticket (residents: their own)", "the ticket") },
+            "/tickets/{id}/history": { "get": op("Every event of a ticket (auditors, dispatchers): ?as_of=&verify=", "events, state, verified") },
+            "/tickets/{id}/{action}": { "post": act },
+            "/queues/{kind}/{id}": { "get": op("Open work of a volunteer, team, department or place, soonest deadline first", "queue") },
+            "/metrics/rates": { "get": op("Completion-rate metrics: ?scope=&from=&to=&by=", "rows of rates with numerators and denominators") },
+            "/volunteers": { "get": op("Volunteers in a place: ?grid=&skill=", "volunteers") },
+            "/volunteers/{id}": { "get": op("A volunteer's points, hours and open orders", "the volunteer") },
+            "/catalog": { "get": op("The service catalog", "items") },
+            "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
+            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } },
+            "/open311/v2/discovery.{format}": { "get": open311("Open311 GeoReport v2 discovery (outside /api/v1)") },
+            "/open311/v2/services.{format}": { "get": open311("Open311 services: the catalog") },
+            "/open311/v2/requests.{format}": { "post": open311("Open311 service request, form-encoded with api_key") }
+        }
+    })
+}

@@ -1,0 +1,326 @@
+//! The projection-backed reads: every route's happy path on data written
+//! through the write routes just before (read your writes), the filters,
+//! paging bounds, who may read what, bad parameters and unknown volunteers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::grid::Level;
+use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
+use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::time::Millis;
+use gridloop_engine::volunteer::VolunteerCommand;
+use gridloop_http::reads::{Live, follow};
+use serde_json::Value;
+
+use crate::{DEPARTMENT_ITEM, Harness, VOLUNTEER_ITEM, code, harness};
+
+/// The ticket ids of a list or queue answer, in order.
+fn ids(answer: &Value) -> Vec<&str> {
+    answer["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().expect("an id")).collect()
+}
+
+/// Lists tickets as `who`, expecting 200.
+async fn list(h: &Harness, who: &str, query: &str) -> Value {
+    let (status, answer) = h.get(&format!("/api/v1/tickets?{query}"), who).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {answer}");
+    answer
+}
+
+/// The neighbour's order, in the same grid.
+async fn neighbours_order(h: &Harness) -> String {
+    let body = format!(r#"{{"category":"{DEPARTMENT_ITEM}","grid":"{}","description":"a broken lamp"}}"#, h.grid);
+    let (status, answer) = h.post("/api/v1/tickets", "neighbour", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer["id"].as_str().expect("an id").to_string()
+}
+
+/// Registers V-1 (the harness's volunteer) living in the first grid.
+async fn register_volunteer(h: &Harness) {
+    let skills: BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
+    let register = VolunteerCommand::Register {
+        team: TeamId::from_number(1),
+        home_grid: h.grid.clone(),
+        skills,
+        open_orders_max: 3,
+    };
+    let envelope = Envelope {
+        command_id: CommandId::new("register-V-1").expect("an id"),
+        correlation_id: None,
+        actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
+        command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
+        expected_version: None,
+    };
+    h.service.execute(envelope).await.expect("registered");
+}
+
+/// Drives a ticket offered to V-1 through accept, start and resolve.
+async fn resolved_by_v1(h: &Harness) -> String {
+    let id = h.offered().await;
+    for (action, body) in [("accept", ""), ("start", ""), ("resolve", r#"{"result":"done","minutes_spent":40}"#)] {
+        let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/{action}"), "volunteer", body).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
+    id
+}
+
+#[tokio::test]
+async fn a_list_shows_what_was_just_written() {
+    let h = harness().await;
+    let first = h.offered().await;
+    let second = h.order(VOLUNTEER_ITEM).await;
+    let third = neighbours_order(&h).await;
+    let all = list(&h, "auditor", "").await;
+    assert_eq!(all["total"], 3, "{all}");
+    assert_eq!(ids(&all), [first.as_str(), second.as_str(), third.as_str()]);
+    let row = &all["items"][0];
+    assert_eq!((row["status"].as_str(), row["tier"].as_str()), (Some("offered"), Some("grid")), "{row}");
+    assert_eq!(row["grid"], h.grid.as_str());
+    assert_eq!(row["item"], VOLUNTEER_ITEM);
+    assert_eq!(row["next_deadline"]["kind"], "offer_expiry", "{row}");
+    assert_eq!(row["overdue"], false);
+    let (status, _) = h.post(&format!("/api/v1/tickets/{first}/accept"), "volunteer", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let accepted = list(&h, "dispatcher", "status=accepted").await;
+    assert_eq!(ids(&accepted), [first.as_str()], "the accept just written is seen");
+    assert_eq!(accepted["items"][0]["holder"]["id"], "V-1");
+}
+
+#[tokio::test]
+async fn filters_by_status_scope_and_holder() {
+    let h = harness().await;
+    let offered = h.offered().await;
+    let submitted = h.order(VOLUNTEER_ITEM).await;
+    let (status, _) = h.post(&format!("/api/v1/tickets/{offered}/accept"), "rival", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&list(&h, "auditor", "status=submitted").await), [submitted.as_str()]);
+    assert_eq!(ids(&list(&h, "auditor", "holder=volunteer:V-2").await), [offered.as_str()]);
+    assert!(ids(&list(&h, "auditor", "holder=volunteer:V-1").await).is_empty());
+    let street = h.grid.at_level(Level::Street).expect("a street");
+    assert_eq!(list(&h, "auditor", &format!("scope={street}")).await["total"], 2);
+    let other = h.service.world().grids.children(&h.grid.at_level(Level::District).expect("a district"))[1].clone();
+    assert_eq!(list(&h, "auditor", &format!("scope={other}")).await["total"], 0);
+    let (status, body) = h.get(&format!("/api/v1/tickets?scope={street}"), "far_dispatcher").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"), "outside their place");
+    assert_eq!(list(&h, "far_dispatcher", "").await["total"], 0, "a placed dispatcher sees only their place");
+}
+
+#[tokio::test]
+async fn overdue_follows_the_clock() {
+    let h = harness().await;
+    let offered = h.offered().await;
+    let submitted = h.order(VOLUNTEER_ITEM).await;
+    assert_eq!(list(&h, "auditor", "overdue=true").await["total"], 0);
+    h.clock.advance(Millis::minutes(31));
+    assert_eq!(ids(&list(&h, "auditor", "overdue=true").await), [offered.as_str()], "the offer expired");
+    h.clock.advance(Millis::days(1));
+    assert_eq!(ids(&list(&h, "auditor", "overdue=true").await), [offered.as_str(), submitted.as_str()]);
+    assert_eq!(list(&h, "auditor", "overdue=false").await["total"], 2, "false filters nothing");
+}
+
+#[tokio::test]
+async fn pages_are_bounded() {
+    let h = harness().await;
+    for _ in 0..3 {
+        h.order(VOLUNTEER_ITEM).await;
+    }
+    let second = list(&h, "auditor", "per_page=2&page=2").await;
+    assert_eq!(
+        (second["total"].as_u64(), second["page"].as_u64(), second["per_page"].as_u64()),
+        (Some(3), Some(2), Some(2))
+    );
+    assert_eq!(ids(&second), ["T-3"]);
+    assert!(ids(&list(&h, "auditor", "per_page=2&page=9").await).is_empty());
+    assert_eq!(list(&h, "auditor", "per_page=200").await["per_page"], 200);
+    for bad in ["per_page=201", "per_page=0", "page=0", "page=100001", "per_page=-1", "page=two"] {
+        let (status, body) = h.get(&format!("/api/v1/tickets?{bad}"), "auditor").await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_resident_lists_only_their_own_tickets() {
+    let h = harness().await;
+    let mine = h.order(VOLUNTEER_ITEM).await;
+    let theirs = neighbours_order(&h).await;
+    let own = list(&h, "resident", "").await;
+    assert_eq!((ids(&own), own["total"].as_u64()), (vec![mine.as_str()], Some(1)));
+    assert_eq!(ids(&list(&h, "neighbour", "").await), [theirs.as_str()]);
+    assert_eq!(list(&h, "resident", &format!("scope={}", h.grid)).await["total"], 1, "filters cannot widen it");
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_400() {
+    let h = harness().await;
+    let bad = [
+        "status=lost",
+        "scope=440802-099",
+        "holder=volunteer",
+        "holder=robot:R-1",
+        "holder=volunteer:nobody",
+        "overdue=maybe",
+        "colour=red",
+    ];
+    for query in bad {
+        let (status, body) = h.get(&format!("/api/v1/tickets?{query}"), "auditor").await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{query}: {body}");
+    }
+    let (status, body) = h.get("/api/v1/tickets?scope=440802-9", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_grid_code"), "{body}");
+    let long = "x".repeat(200);
+    let (status, body) = h.get(&format!("/api/v1/tickets?status={long}"), "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{body}");
+}
+
+#[tokio::test]
+async fn queues_hold_open_work_soonest_first() {
+    let h = harness().await;
+    let held = h.offered().await;
+    let waiting = h.order(VOLUNTEER_ITEM).await;
+    let (status, _) = h.post(&format!("/api/v1/tickets/{held}/accept"), "volunteer", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, queue) = h.get("/api/v1/queues/volunteer/V-1", "dispatcher").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!((ids(&queue), queue["total"].as_u64()), (vec![held.as_str()], Some(1)));
+    let (status, queue) = h.get(&format!("/api/v1/queues/place/{}", h.grid), "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["total"], 2);
+    assert!(ids(&queue).contains(&waiting.as_str()));
+    let (status, queue) = h.get("/api/v1/queues/department/civil_affairs", "auditor").await;
+    assert_eq!((status, queue["total"].as_u64()), (StatusCode::OK, Some(0)));
+    let (status, body) = h.get("/api/v1/queues/robot/R-1", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = h.get("/api/v1/queues/volunteer/V-1", "resident").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"));
+}
+
+#[tokio::test]
+async fn rates_count_what_was_just_written() {
+    let h = harness().await;
+    resolved_by_v1(&h).await;
+    h.order(VOLUNTEER_ITEM).await;
+    let (status, answer) = h.get("/api/v1/metrics/rates?by=street&from=2026-11-23", "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let rows = answer["rows"].as_array().expect("rows");
+    let street = h.grid.at_level(Level::Street).expect("a street");
+    assert_eq!(rows[0]["key"], street.as_str(), "{answer}");
+    let total = rows.last().expect("a total row");
+    assert_eq!(total["key"], "all");
+    assert_eq!(total["rates"]["submitted"], 2);
+    assert_eq!(total["rates"]["completion"]["numerator"], 1, "{total}");
+    assert_eq!(answer["as_of"], "2026-11-23T08:00:00.000Z");
+    let (status, answer) = h.get("/api/v1/metrics/rates?to=2026-11-23T07:00:00Z", "dispatcher").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["rows"][0]["rates"]["submitted"], 0, "submitted after `to`");
+    for by in ["community", "grid", "department", "team", "category", "day", "week", "month"] {
+        let (status, answer) = h.get(&format!("/api/v1/metrics/rates?by={by}"), "auditor").await;
+        assert_eq!(status, StatusCode::OK, "{by}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn bad_rate_parameters_are_400_and_residents_403() {
+    let h = harness().await;
+    let bad = ["by=hour", "from=2026-13-01", "from=yesterday", "from=2026-11-23&to=2026-11-22", "scope=440802-099"];
+    for query in bad {
+        let (status, body) = h.get(&format!("/api/v1/metrics/rates?{query}"), "auditor").await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{query}: {body}");
+    }
+    let (status, body) = h.get("/api/v1/metrics/rates", "resident").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"));
+}
+
+#[tokio::test]
+async fn a_volunteer_shows_points_months_and_load() {
+    let h = harness().await;
+    register_volunteer(&h).await;
+    resolved_by_v1(&h).await;
+    let held = h.offered().await;
+    let (status, _) = h.post(&format!("/api/v1/tickets/{held}/accept"), "volunteer", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, account) = h.get("/api/v1/volunteers/V-1", "volunteer").await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["months"]["2026-11"]["services"], 1, "{account}");
+    assert_eq!(account["months"]["2026-11"]["minutes"], 40);
+    assert_eq!(account["points"]["balance"], 0);
+    assert_eq!(account["profile"]["open_orders"], 1, "{account}");
+    assert_eq!(account["profile"]["skills"][0], "elderly_care");
+    let (status, body) = h.get("/api/v1/volunteers/V-99", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = h.get("/api/v1/volunteers/V-1", "rival").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"));
+    let (status, body) = h.get("/api/v1/volunteers/nobody", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{body}");
+}
+
+#[tokio::test]
+async fn volunteers_are_listed_by_grid_and_skill() {
+    let h = harness().await;
+    register_volunteer(&h).await;
+    let found = |answer: &Value| answer["items"].as_array().expect("items").len();
+    let (status, answer) = h.get(&format!("/api/v1/volunteers?grid={}&skill=elderly_care", h.grid), "dispatcher").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!((found(&answer), answer["items"][0]["id"].as_str()), (1, Some("V-1")));
+    let (_, answer) = h.get("/api/v1/volunteers?skill=plumbing", "auditor").await;
+    assert_eq!((found(&answer), answer["total"].as_u64()), (0, Some(0)));
+    let (_, answer) = h.get("/api/v1/volunteers", "auditor").await;
+    assert_eq!(answer["total"], 1, "the whole district by default");
+    let (status, body) = h.get("/api/v1/volunteers?grid=440802-099", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{body}");
+    let (status, body) = h.get("/api/v1/volunteers", "resident").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"));
+}
+
+#[tokio::test]
+async fn the_catalog_lists_every_item() {
+    let h = harness().await;
+    let (status, answer) = h.get("/api/v1/catalog", "resident").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let items = answer["items"].as_array().expect("items");
+    assert_eq!(items.len(), h.service.world().catalog.items().count());
+    let item = items.iter().find(|i| i["code"] == VOLUNTEER_ITEM).expect("the volunteer item");
+    assert_eq!((item["mode"].as_str(), item["category"].as_str()), (Some("volunteer"), Some("information_collection")));
+    assert_eq!(item["sla_minutes"]["accept"], 24 * 60, "{item}");
+    assert_eq!(item["department"], "civil_affairs");
+}
+
+#[tokio::test]
+async fn the_grid_tree_is_read_one_level_at_a_time() {
+    let h = harness().await;
+    let (status, answer) = h.get("/api/v1/grids", "resident").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["parent"]["level"], "district");
+    let streets = answer["children"].as_array().expect("children");
+    assert_eq!(streets.len(), 8, "{answer}");
+    assert_eq!(streets[0]["level"], "street");
+    let community = h.grid.at_level(Level::Community).expect("a community");
+    let (status, answer) = h.get(&format!("/api/v1/grids?parent={community}"), "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let grids = answer["children"].as_array().expect("children");
+    assert!(grids.iter().any(|g| g["code"] == h.grid.as_str() && g["level"] == "grid" && !g["kind"].is_null()));
+    let (status, body) = h.get("/api/v1/grids?parent=440802-099", "auditor").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "{body}");
+    let (status, body) = h.get("/api/v1/grids?parent=44", "auditor").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn the_follower_keeps_up_until_stopped() {
+    let h = harness().await;
+    let live = Arc::new(Live::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(follow(live.clone(), h.store.clone(), stopped));
+    h.order(VOLUNTEER_ITEM).await;
+    let caught_up = async {
+        while live.read().await.board.state().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), caught_up).await.expect("the follower folds the new ticket");
+    stop.send(true).expect("the follower listens");
+    let ended = tokio::time::timeout(Duration::from_secs(5), task).await.expect("it stops");
+    ended.expect("no panic").expect("no error");
+}
