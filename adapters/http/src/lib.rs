@@ -29,6 +29,7 @@ pub mod error;
 pub mod open311;
 pub mod openapi;
 pub mod reads;
+pub mod telemetry;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct AppState<S> {
     pub(crate) numbering: Arc<tickets::Numbering>,
     /// The projections the read routes answer from ([`reads::Live`]).
     pub live: Arc<reads::Live>,
+    /// Request counters for `/metrics`.
+    pub telemetry: Arc<telemetry::Telemetry>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -63,6 +66,7 @@ impl<S> Clone for AppState<S> {
             tokens: self.tokens.clone(),
             numbering: self.numbering.clone(),
             live: self.live.clone(),
+            telemetry: self.telemetry.clone(),
         }
     }
 }
@@ -81,7 +85,8 @@ impl<S: EventStore> AppState<S> {
         // Folded once here, so the first request finds the projections current.
         let live = Arc::new(reads::Live::new());
         live.catch_up(service.store()).await?;
-        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live })
+        let telemetry = Arc::new(telemetry::Telemetry::default());
+        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live, telemetry })
     }
 }
 
@@ -102,10 +107,12 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/grids", get(reads::grids::<S>));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(telemetry::metrics::<S>))
         .nest("/api/v1", api)
         .nest("/open311/v2", open311::routes::<S>())
         .fallback(|| async { AppError::NoRoute })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
         .with_state(state)
 }
 

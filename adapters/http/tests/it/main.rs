@@ -5,6 +5,7 @@ mod open311;
 mod openapi;
 mod reads;
 mod routes;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
