@@ -1,6 +1,7 @@
 //! Router tests through `tower::ServiceExt::oneshot`: no socket, a
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
+mod matrix;
 mod open311;
 mod openapi;
 mod reads;
@@ -56,7 +57,7 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         grids.at_level(Level::Street).map(|n| n.code.clone()).find(|s| !grid.is_within(s)).expect("a second street");
     let mut table = TokenTable::new();
     let mut tokens = HashMap::new();
-    let callers: [(&'static str, Role, &str, Option<GridCode>); 7] = [
+    let callers: [(&'static str, Role, &str, Option<GridCode>); 9] = [
         ("resident", Role::Resident, "r-1", None),
         ("neighbour", Role::Resident, "r-2", None),
         ("volunteer", Role::Volunteer, "V-1", None),
@@ -64,6 +65,8 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         ("dispatcher", Role::Dispatcher, "d-440802", None),
         ("far_dispatcher", Role::Dispatcher, "d-far", Some(other_street)),
         ("auditor", Role::Auditor, "a-1", None),
+        ("grid_worker", Role::GridWorker, "gw-1", None),
+        ("department", Role::Department, "civil_affairs", None),
     ];
     for (name, role, subject, place) in callers {
         let (token, entry) = TokenTable::issue(role, subject, place).expect("issued");

@@ -1,0 +1,129 @@
+//! The role × action matrix: for every action of the API and every role,
+//! on a ticket in a state where the action makes sense, the callers the
+//! domain allows get through and every other one is refused with 403 (or
+//! 401 for no token). A refusal must be about who asks, so each action's
+//! allowed callers are checked to succeed on the same setup.
+
+use axum::http::StatusCode;
+
+use crate::{Harness, VOLUNTEER_ITEM, harness};
+
+/// The callers, by the harness's token names.
+const ROLES: [&str; 6] = ["resident", "grid_worker", "dispatcher", "volunteer", "department", "auditor"];
+
+/// Where a ticket must be for an action to make sense.
+#[derive(Clone, Copy, Debug)]
+enum Setup {
+    Submitted,
+    Offered,
+    Accepted,
+    Resolved,
+    Rated,
+    AtStreet,
+}
+
+/// (action, setup, body, the roles allowed).
+const ACTIONS: [(&str, Setup, &str, &[&str]); 16] = [
+    ("triage", Setup::Submitted, r#"{"mode":"volunteer"}"#, &["grid_worker", "dispatcher"]),
+    (
+        "offer",
+        Setup::Submitted,
+        r#"{"candidates":[{"kind":"volunteer","id":"V-1"}],"expires_in_minutes":30}"#,
+        &["dispatcher"],
+    ),
+    ("accept", Setup::Offered, r#"{"by":{"kind":"volunteer","id":"V-1"}}"#, &["dispatcher", "volunteer"]),
+    (
+        "decline",
+        Setup::Offered,
+        r#"{"by":{"kind":"volunteer","id":"V-1"},"reason":"busy"}"#,
+        &["dispatcher", "volunteer"],
+    ),
+    ("start", Setup::Accepted, "", &["dispatcher", "volunteer"]),
+    ("note", Setup::Submitted, r#"{"text":"noted"}"#, &["grid_worker", "dispatcher", "volunteer", "department"]),
+    ("escalate", Setup::Submitted, r#"{"reason":"whistle","note":"up"}"#, &["dispatcher"]),
+    ("assign", Setup::Submitted, r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"r"}"#, &["dispatcher"]),
+    ("resolve", Setup::Accepted, r#"{"result":"fixed","minutes_spent":30}"#, &["dispatcher", "volunteer"]),
+    ("feedback", Setup::Resolved, r#"{"rating":"satisfied","comment":""}"#, &["resident", "dispatcher"]),
+    ("reopen", Setup::Resolved, r#"{"text":"not fixed"}"#, &["dispatcher"]),
+    ("close", Setup::Rated, "", &["dispatcher"]),
+    ("cancel", Setup::Submitted, r#"{"text":"no longer needed"}"#, &["resident", "dispatcher"]),
+    ("mark-duplicate", Setup::Submitted, r#"{"of":"T-99999"}"#, &["dispatcher"]),
+    ("summon", Setup::AtStreet, r#"{"departments":["civil_affairs"]}"#, &["dispatcher"]),
+    ("self-handle", Setup::Submitted, "", &["grid_worker"]),
+];
+
+async fn ticket_in(h: &Harness, setup: Setup) -> String {
+    let id = h.order(VOLUNTEER_ITEM).await;
+    let act = |action: &'static str, who: &'static str, body: &'static str| {
+        let path = format!("/api/v1/tickets/{id}/{action}");
+        async move {
+            let (status, answer) = h.post(&path, who, body).await;
+            assert_eq!(status, StatusCode::OK, "setting up with {action}: {answer}");
+        }
+    };
+    let offer = r#"{"candidates":[{"kind":"volunteer","id":"V-1"}],"expires_in_minutes":30}"#;
+    match setup {
+        Setup::Submitted => {}
+        Setup::Offered => act("offer", "dispatcher", offer).await,
+        Setup::Accepted | Setup::Resolved | Setup::Rated => {
+            act("offer", "dispatcher", offer).await;
+            act("accept", "volunteer", "").await;
+            if !matches!(setup, Setup::Accepted) {
+                act("resolve", "volunteer", r#"{"result":"fixed","minutes_spent":30}"#).await;
+            }
+            if matches!(setup, Setup::Rated) {
+                act("feedback", "resident", r#"{"rating":"satisfied","comment":""}"#).await;
+            }
+        }
+        Setup::AtStreet => {
+            act("escalate", "dispatcher", r#"{"reason":"whistle","note":"to the community"}"#).await;
+            act("escalate", "dispatcher", r#"{"reason":"whistle","note":"to the street"}"#).await;
+        }
+    }
+    id
+}
+
+#[tokio::test]
+async fn every_role_is_allowed_or_refused_every_action_as_the_domain_says() {
+    let h = harness().await;
+    let mut checked = 0;
+    for (action, setup, body, allowed) in ACTIONS {
+        for role in ROLES {
+            let id = ticket_in(&h, setup).await;
+            let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/{action}"), role, body).await;
+            if allowed.contains(&role) {
+                assert_eq!(status, StatusCode::OK, "{role} may {action}: {answer}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role} may not {action}: {answer}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ACTIONS.len() * ROLES.len());
+}
+
+#[tokio::test]
+async fn ordering_reading_and_history_follow_the_roles_too() {
+    let h = harness().await;
+    // Everyone orders for resident r-1 (the resident token's own id): grid
+    // workers and dispatchers order on a resident's behalf.
+    let body = format!(
+        r#"{{"category":"{VOLUNTEER_ITEM}","grid":"{}","description":"a leaking tap","resident":"r-1"}}"#,
+        h.grid
+    );
+    for role in ROLES {
+        let (status, answer) = h.post("/api/v1/tickets", role, &body).await;
+        let may_order = ["resident", "grid_worker", "dispatcher"].contains(&role);
+        let expected = if may_order { StatusCode::CREATED } else { StatusCode::FORBIDDEN };
+        assert_eq!(status, expected, "{role} ordering: {answer}");
+    }
+    let id = h.order(VOLUNTEER_ITEM).await;
+    for role in ROLES {
+        let (status, answer) = h.get(&format!("/api/v1/tickets/{id}/history"), role).await;
+        let may_read = ["dispatcher", "auditor"].contains(&role);
+        let expected = if may_read { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(status, expected, "{role} reading the history: {answer}");
+    }
+    let (status, _) = h.send("POST", &format!("/api/v1/tickets/{id}/note"), None, None, r#"{"text":"x"}"#).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no token, no action");
+}
