@@ -146,6 +146,18 @@ impl<S: EventStore> FromRequestParts<AppState<S>> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, AppError> {
         let header = parts.headers.get(AUTHORIZATION).ok_or(AppError::Unauthorized)?;
         let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
-        state.tokens.lookup(token.trim()).cloned().map(Caller).ok_or(AppError::Unauthorized)
+        state.authenticate(token.trim()).map(Caller)
+    }
+}
+
+impl<S: EventStore> AppState<S> {
+    /// Who holds `token`, after taking one request from its rate
+    /// ([`limits`](crate::limits)): 401 for a token the table does not know,
+    /// 429 for one past its rate. Every route that takes a token comes here.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
+        let hash = blake3::hash(token.as_bytes());
+        let principal = self.tokens.by_hash.get(hash.as_bytes()).ok_or(AppError::Unauthorized)?;
+        self.limiter.take(hash.as_bytes(), self.service.clock().now()).map_err(AppError::RateLimited)?;
+        Ok(principal.clone())
     }
 }

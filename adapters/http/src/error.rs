@@ -3,11 +3,12 @@
 //! Every refusal answers `{ "error": { "code": "...", "message": "..." } }`.
 //! Engine errors keep their stable [`Error::code`]; the API adds its own
 //! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
-//! `too_large`, `no_route`). Each error is logged once, when it becomes a
+//! `too_large`, `no_route`, `rate_limited`, `timeout`). Each error is logged once, when it becomes a
 //! response: server failures at `error`, refusals at `debug`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gridloop_engine::Error;
 
@@ -28,6 +29,15 @@ pub enum AppError {
     /// No route matches the method and path.
     #[error("no such route")]
     NoRoute,
+    /// The token has used its [`RATE_BURST`](crate::RATE_BURST) and
+    /// [`RATE_PER_MINUTE`](crate::RATE_PER_MINUTE); the response carries
+    /// `Retry-After` with these seconds.
+    #[error("this token has made more than {per_minute} requests a minute; retry after {0} s", per_minute = crate::RATE_PER_MINUTE)]
+    RateLimited(u64),
+    /// The request took longer than its limit
+    /// ([`REQUEST_TIMEOUT`](crate::REQUEST_TIMEOUT) in [`router`](crate::router)).
+    #[error("the request took longer than {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// Something in the server failed that is not the store's fault (the
     /// random source, a task that panicked).
     #[error("internal failure: {0}")]
@@ -42,6 +52,8 @@ impl AppError {
             AppError::InvalidJson(_) => "invalid_json",
             AppError::TooLarge => "too_large",
             AppError::NoRoute => "not_found",
+            AppError::RateLimited(_) => "rate_limited",
+            AppError::Timeout(_) => "timeout",
             AppError::Internal(_) => "internal",
         }
     }
@@ -53,6 +65,8 @@ impl AppError {
             AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +92,10 @@ fn engine_status(error: &Error) -> StatusCode {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match self {
+            AppError::RateLimited(seconds) => Some(seconds),
+            _ => None,
+        };
         let code = self.code();
         let message = self.to_string();
         if status.is_server_error() {
@@ -86,6 +104,10 @@ impl IntoResponse for AppError {
             tracing::debug!(code, %message, "request refused");
         }
         let body = serde_json::json!({ "error": { "code": code, "message": message } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

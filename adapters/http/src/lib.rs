@@ -14,6 +14,11 @@
 //!   `Idempotency-Key` header; ticket numbering.
 //! - [`open311`]: Open311 GeoReport v2 under `/open311/v2/` (discovery,
 //!   services, requests, tokens; JSON and XML), on the same submission path.
+//! - [`limits`]: the per-token rate limit ([`RATE_PER_MINUTE`] refilling a
+//!   burst of [`RATE_BURST`], at most [`RATE_LIMITED_TOKENS_MAX`] buckets;
+//!   429 `rate_limited` with `Retry-After`) and the request timeout
+//!   ([`REQUEST_TIMEOUT`]; 503 `timeout`); the body limit is
+//!   [`BODY_BYTES_MAX`] (413).
 //! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
 //!   volunteers, catalog, grid tree) and the follower that keeps them current.
 //!
@@ -21,11 +26,11 @@
 //!
 //! One ticket is read straight from its stream through
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
-//! routes read the projections in [`reads`]. The OpenAPI document, `/metrics`, per-token rate
-//! limits and request timeouts are still to come (issue 6).
+//! routes read the projections in [`reads`].
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod open311;
 pub mod openapi;
 pub mod reads;
@@ -44,6 +49,7 @@ use gridloop_engine::time::Timestamp;
 
 pub use auth::{Principal, TokenEntry, TokenTable};
 pub use error::AppError;
+pub use limits::{RATE_BURST, RATE_LIMITED_TOKENS_MAX, RATE_PER_MINUTE, REQUEST_TIMEOUT, with_timeout};
 
 /// The largest request body the API reads, in bytes; larger ones get 413.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -57,6 +63,8 @@ pub struct AppState<S> {
     pub live: Arc<reads::Live>,
     /// Request counters for `/metrics`.
     pub telemetry: Arc<telemetry::Telemetry>,
+    /// Each token's rate ([`limits`]).
+    pub limiter: Arc<limits::RateLimiter>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -67,6 +75,7 @@ impl<S> Clone for AppState<S> {
             numbering: self.numbering.clone(),
             live: self.live.clone(),
             telemetry: self.telemetry.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -86,11 +95,13 @@ impl<S: EventStore> AppState<S> {
         let live = Arc::new(reads::Live::new());
         live.catch_up(service.store()).await?;
         let telemetry = Arc::new(telemetry::Telemetry::default());
-        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live, telemetry })
+        let limiter = Arc::new(limits::RateLimiter::new());
+        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live, telemetry, limiter })
     }
 }
 
-/// Every route of the API, with the body limit applied to all of them.
+/// Every route of the API, with the body limit and the request timeout
+/// applied to all of them (a timed-out request is still counted by `/metrics`).
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let api = Router::new()
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
@@ -105,13 +116,14 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
         .route("/catalog", get(reads::catalog::<S>))
         .route("/grids", get(reads::grids::<S>));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(telemetry::metrics::<S>))
         .nest("/api/v1", api)
         .nest("/open311/v2", open311::routes::<S>())
         .fallback(|| async { AppError::NoRoute })
-        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    with_timeout(routes, REQUEST_TIMEOUT)
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
         .with_state(state)
 }

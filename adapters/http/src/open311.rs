@@ -347,7 +347,7 @@ async fn post_request<S: EventStore>(
         _ => Failure::bad_request(e.body_text()),
     })?;
     let key = form.api_key.as_deref().map(str::trim).unwrap_or_default();
-    let who = state.tokens.lookup(key).cloned().ok_or_else(|| Failure::from(AppError::Unauthorized))?;
+    let who = state.authenticate(key)?;
     check_jurisdiction(grids(state), form.jurisdiction_id.as_deref())?;
     let code = form.service_code.as_deref().ok_or_else(|| Failure::bad_request("service_code is required"))?;
     let (grid, location) = place_of(grids(state), &form)?;

@@ -1,6 +1,7 @@
 //! Router tests through `tower::ServiceExt::oneshot`: no socket, a
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
+mod limits;
 mod matrix;
 mod open311;
 mod openapi;
