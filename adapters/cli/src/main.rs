@@ -189,6 +189,10 @@ enum Cmd {
         /// The address to listen on; port 0 picks a free port (printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// The district's grid tree (a district.toml like
+        /// fixtures/data/district.toml); default: the Chikan fixture.
+        #[arg(long, value_name = "FILE")]
+        district: Option<PathBuf>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -307,7 +311,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Token { action: TokenCmd::Create { role, subject, place, data } } => {
             run_token_create(&role, &subject, place.as_deref(), data)
         }
-        Cmd::Serve { listen, data } => runtime.block_on(run_serve(listen, data)),
+        Cmd::Serve { listen, district, data } => runtime.block_on(run_serve(listen, district, data)),
     }
 }
 
@@ -824,9 +828,22 @@ fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
 /// `gridloop serve`: the API, the timers and the projection follower over
 /// one command service, until Ctrl-C; then the server drains its requests
 /// and the timers and the follower stop.
-async fn run_serve(listen: std::net::SocketAddr, data: DataDir) -> Result<()> {
+async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data: DataDir) -> Result<()> {
+    let district = match district {
+        None => gridloop_fixtures::chikan(1)?,
+        Some(path) => {
+            // Bounded: a district file is a few hundred kilobytes at most.
+            const DISTRICT_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+            let size = std::fs::metadata(&path).with_context(|| format!("--district {}", path.display()))?.len();
+            if size > DISTRICT_FILE_BYTES_MAX {
+                bail!("--district {} is larger than 16 MiB", path.display());
+            }
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            gridloop_fixtures::load(&text, gridloop_fixtures::CATALOG_TOML, gridloop_fixtures::ROUTING_TOML, 1)
+                .with_context(|| format!("--district {}", path.display()))?
+        }
+    };
     let store = SledStore::open(&data.dir)?;
-    let district = gridloop_fixtures::chikan(1)?;
     let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
     let clock = Arc::new(gridloop_http::SystemClock);
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock, id_seed));

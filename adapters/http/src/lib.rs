@@ -114,6 +114,7 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/metrics/rates", get(reads::rates::<S>))
         .route("/volunteers", get(reads::volunteers::<S>))
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
+        .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
         .route("/catalog", get(reads::catalog::<S>))
         .route("/grids", get(reads::grids::<S>));
     let routes = Router::new()

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 /// Every documented (method, path) pair, in the document's spelling.
-pub const OPERATIONS: [(&str, &str); 15] = [
+pub const OPERATIONS: [(&str, &str); 16] = [
     ("post", "/tickets"),
     ("get", "/tickets"),
     ("get", "/tickets/{id}"),
@@ -19,6 +19,7 @@ pub const OPERATIONS: [(&str, &str); 15] = [
     ("get", "/metrics/rates"),
     ("get", "/volunteers"),
     ("get", "/volunteers/{id}"),
+    ("post", "/volunteers/{id}/redeem"),
     ("get", "/catalog"),
     ("get", "/grids"),
     ("get", "/openapi.json"),
@@ -66,6 +67,12 @@ pub fn document() -> Value {
     );
     act["parameters"] =
         json!([key, { "name": "action", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let mut redeem =
+        op("A volunteer spends points on a reward (their own, or a dispatcher for them)", "`{ id, events }`");
+    redeem["parameters"] = json!([key]);
+    redeem["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
+        "required": ["points", "reward"],
+        "properties": { "points": { "type": "integer", "minimum": 1, "maximum": 10000 }, "reward": { "type": "string" } } } } } });
     let open311 = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "JSON or XML by the suffix" }, "400": { "description": "the spec's error format" }, "404": { "description": "the spec's error format" } } });
     json!({
         "openapi": "3.0.3",
@@ -86,6 +93,7 @@ pub fn document() -> Value {
             "/metrics/rates": { "get": op("Completion-rate metrics: ?scope=&from=&to=&by=", "rows of rates with numerators and denominators") },
             "/volunteers": { "get": op("Volunteers in a place: ?grid=&skill=", "volunteers") },
             "/volunteers/{id}": { "get": op("A volunteer's points, hours and open orders", "the volunteer") },
+            "/volunteers/{id}/redeem": { "post": redeem },
             "/catalog": { "get": op("The service catalog", "items") },
             "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } },

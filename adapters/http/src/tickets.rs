@@ -516,3 +516,37 @@ fn speaker(who: &Principal, named: Option<Assignee>) -> Result<Assignee, Error> 
         role => Err(Error::NotPermitted { role: role.name(), command: "answer an offer" }),
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemBody {
+    points: u64,
+    reward: String,
+}
+
+/// `POST /volunteers/{id}/redeem`: a volunteer spends points on a reward
+/// (积分置换): their own, or a dispatcher on their behalf; beyond the
+/// balance is a 422. Answers with what was written, like ticket actions.
+pub(crate) async fn redeem<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = VolunteerId::new(id)?;
+    let body: RedeemBody = parse(&read_body(body)?)?;
+    let command =
+        gridloop_engine::volunteer::VolunteerCommand::RedeemPoints { points: body.points, reward: body.reward };
+    let envelope = Envelope {
+        command_id: command_id(&headers, &who)?,
+        correlation_id: None,
+        actor: who.actor,
+        command: Command::Volunteer { id: id.clone(), command },
+        expected_version: None,
+    };
+    let outcome = state.service.execute(envelope).await?;
+    let events: Vec<Written> =
+        outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect();
+    Ok(Json(serde_json::json!({ "id": id, "events": events })))
+}

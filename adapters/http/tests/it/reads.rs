@@ -324,3 +324,37 @@ async fn the_follower_keeps_up_until_stopped() {
     let ended = tokio::time::timeout(Duration::from_secs(5), task).await.expect("it stops");
     ended.expect("no panic").expect("no error");
 }
+
+#[tokio::test]
+async fn a_volunteer_redeems_points_within_the_balance_and_nobody_else_may() {
+    let h = harness().await;
+    register_volunteer(&h).await;
+    let award = Envelope {
+        command_id: CommandId::new("award-1").expect("an id"),
+        correlation_id: None,
+        actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
+        command: Command::Volunteer {
+            id: VolunteerId::from_number(1),
+            command: VolunteerCommand::AwardPoints { points: 30, ticket: None, reason: "探访".into() },
+        },
+        expected_version: None,
+    };
+    h.service.execute(award).await.expect("awarded");
+    let body = r#"{"points":20,"reward":"理发券"}"#;
+    let (status, answer) = h.send("POST", "/api/v1/volunteers/V-1/redeem", Some("volunteer"), Some("r1"), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["events"][0]["schema"], "volunteer.points_redeemed/1");
+    let (again, repeat) = h.send("POST", "/api/v1/volunteers/V-1/redeem", Some("volunteer"), Some("r1"), body).await;
+    assert_eq!((again, &repeat), (StatusCode::OK, &answer), "the same key answers the same and spends once");
+    let (status, over) = h.post("/api/v1/volunteers/V-1/redeem", "volunteer", body).await;
+    assert_eq!((status, code(&over)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_points"), "10 left");
+    for who in ["rival", "resident", "auditor"] {
+        let (status, answer) = h.post("/api/v1/volunteers/V-1/redeem", who, r#"{"points":1,"reward":"x"}"#).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {answer}");
+    }
+    let (status, _) = h.post("/api/v1/volunteers/V-1/redeem", "dispatcher", r#"{"points":5,"reward":"x"}"#).await;
+    assert_eq!(status, StatusCode::OK, "a dispatcher redeems for the volunteer");
+    let (status, account) = h.get("/api/v1/volunteers/V-1", "volunteer").await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["points"]["balance"], 5);
+}
