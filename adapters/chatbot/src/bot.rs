@@ -1,0 +1,285 @@
+//! The bot core: one chat message in, one short sentence out.
+//!
+//! [`Bot::handle`] parses the message, checks who sent it against the
+//! [`Links`] table, and sends the command to the engine's
+//! [`CommandService`] as the linked volunteer (`Role::Volunteer`, the
+//! volunteer's id): an account never acts as anyone else. The chat message's
+//! id becomes the command id, so a message delivered twice (a transport
+//! retry, a restart before the sync token was saved) is recognised by the
+//! engine and writes nothing the second time; its reply is the same.
+//!
+//! Every engine outcome is one sentence in the language of the command
+//! ([`grammar::language`]), with a stable [`Reply::code`] beside it for
+//! transports and tests.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gridloop_engine::Error;
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::ids::{CommandId, TicketId, VolunteerId};
+use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::{Assignee, TicketCommand, TicketEvent};
+
+use crate::grammar::{self, ChatCommand, Lang, Parsed};
+use crate::links::{Links, Redeemed};
+
+/// The most events `mine` reads while looking for the volunteer's tickets.
+/// A full scan is fine for a pilot; the board projection will answer this
+/// once the bot runs beside it.
+pub const SCAN_EVENTS_MAX: usize = 1_000_000;
+/// The most ticket ids `mine` lists in its one sentence.
+pub const MINE_LISTED_MAX: usize = 10;
+const SCAN_PAGE: usize = 1_000;
+
+/// The answer to one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub lang: Lang,
+    /// A stable machine code: `accepted`, `already_taken`, `link_first`...
+    pub code: &'static str,
+    /// One short sentence for the volunteer.
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct Bot<S> {
+    service: Arc<CommandService<S>>,
+    links: Mutex<Links>,
+}
+
+impl<S: EventStore> Bot<S> {
+    /// `link_seed` seeds the link codes (see [`Links`]).
+    pub fn new(service: Arc<CommandService<S>>, link_seed: u64) -> Self {
+        Self { service, links: Mutex::new(Links::new(link_seed)) }
+    }
+
+    pub fn service(&self) -> &CommandService<S> {
+        &self.service
+    }
+
+    /// A one-time link code for `volunteer`, for a dispatcher to hand over.
+    pub fn issue_code(&self, volunteer: &VolunteerId) -> String {
+        self.links().issue_code(volunteer)
+    }
+
+    /// The volunteer `account` is linked to, if any.
+    pub fn linked(&self, account: &str) -> Option<VolunteerId> {
+        self.links().volunteer(account).cloned()
+    }
+
+    /// Handles one message: `sender` is the chat account (a Matrix user id),
+    /// `message_id` the chat's id of the message (a Matrix event id).
+    pub async fn handle(&self, sender: &str, message_id: &str, text: &str) -> Reply {
+        let lang = grammar::language(text);
+        let parsed = grammar::parse(text);
+        if let Parsed::Command(ChatCommand::Link(code)) = &parsed {
+            return match self.links().redeem(sender, code, message_id) {
+                Redeemed::Linked(v) => {
+                    reply(lang, "linked", format!("已绑定志愿者 {v}。"), format!("Linked to volunteer {v}."))
+                }
+                Redeemed::Refused => reply(
+                    lang,
+                    "link_refused",
+                    "绑定码无效或已用过，请向调度员要一个新的。".into(),
+                    "That link code is unknown or used; ask a dispatcher for a new one.".into(),
+                ),
+            };
+        }
+        let Some(volunteer) = self.linked(sender) else {
+            return reply(
+                lang,
+                "link_first",
+                "请先绑定：绑定 123456（向调度员要绑定码）。".into(),
+                "Please link first: link 123456 (ask a dispatcher for the code).".into(),
+            );
+        };
+        let command = match parsed {
+            Parsed::Command(command) => command,
+            Parsed::Help => return help(lang),
+        };
+        match command {
+            ChatCommand::Help | ChatCommand::Link(_) => help(lang),
+            ChatCommand::Mine => self.mine(lang, &volunteer).await,
+            ChatCommand::Points => match self.service.volunteer(&volunteer).await {
+                Ok(state) => {
+                    let n = state.points_balance;
+                    reply(lang, "points", format!("你的积分：{n}。"), format!("Your balance is {n} points."))
+                }
+                Err(e) => refused(lang, None, &e),
+            },
+            ChatCommand::Accept(ticket) => {
+                let by = Assignee::Volunteer(volunteer.clone());
+                let done = (
+                    "accepted",
+                    format!("已接单 {ticket}，请尽快前往。"),
+                    format!("You accepted {ticket}; please go there soon."),
+                );
+                self.run(lang, &volunteer, message_id, ticket, TicketCommand::AcceptOffer { by }, done).await
+            }
+            ChatCommand::Decline(ticket, reason) => {
+                let by = Assignee::Volunteer(volunteer.clone());
+                let done = ("declined", format!("已拒绝 {ticket}。"), format!("You declined {ticket}."));
+                self.run(lang, &volunteer, message_id, ticket, TicketCommand::DeclineOffer { by, reason }, done).await
+            }
+            ChatCommand::Start(ticket) => {
+                let done = ("started", format!("已到达 {ticket}，开始处理。"), format!("You started on {ticket}."));
+                self.run(lang, &volunteer, message_id, ticket, TicketCommand::Start, done).await
+            }
+            ChatCommand::Done { ticket, minutes, result } => {
+                let done = (
+                    "resolved",
+                    format!("{ticket} 已完成，用时 {}。", minutes_zh(minutes)),
+                    format!("{ticket} is resolved, in {}.", minutes_en(minutes)),
+                );
+                let command = TicketCommand::Resolve { result, minutes_spent: minutes };
+                self.run(lang, &volunteer, message_id, ticket, command, done).await
+            }
+        }
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, Links> {
+        // The table is consistent after every call, so a panic elsewhere
+        // while it was held leaves nothing half-done: keep using it.
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends a ticket command as `volunteer` and answers in one sentence.
+    async fn run(
+        &self,
+        lang: Lang,
+        volunteer: &VolunteerId,
+        message_id: &str,
+        ticket: TicketId,
+        command: TicketCommand,
+        (code, zh, en): (&'static str, String, String),
+    ) -> Reply {
+        let envelope = Envelope {
+            command_id: command_id(message_id),
+            correlation_id: None,
+            actor: Actor::new(Role::Volunteer, volunteer.as_str()).expect("a volunteer id is a valid actor id"),
+            command: Command::Ticket { id: ticket.clone(), command },
+            expected_version: None,
+        };
+        match self.service.execute(envelope).await {
+            Ok(_) => reply(lang, code, zh, en),
+            Err(e) => refused(lang, Some(&ticket), &e),
+        }
+    }
+
+    /// The tickets `volunteer` holds now: every ticket ever accepted by or
+    /// reassigned to them (one bounded scan of the log), each checked
+    /// against its current state.
+    async fn mine(&self, lang: Lang, volunteer: &VolunteerId) -> Reply {
+        let me = Assignee::Volunteer(volunteer.clone());
+        let mut candidates = BTreeSet::new();
+        let mut position = 0;
+        let mut scanned = 0;
+        while scanned < SCAN_EVENTS_MAX {
+            let page = match self.service.store().read_all(position, SCAN_PAGE).await {
+                Ok(page) => page,
+                Err(e) => return refused(lang, None, &e),
+            };
+            let Some(last) = page.last() else { break };
+            position = last.position + 1;
+            scanned += page.len();
+            for event in page.iter().filter(|e| e.stream.kind() == "ticket") {
+                let held = match event.decode::<TicketEvent>() {
+                    Ok(TicketEvent::Accepted { by, .. }) => by == me,
+                    Ok(TicketEvent::Reassigned { to, .. }) => to == me,
+                    _ => false,
+                };
+                if held {
+                    candidates.extend(TicketId::new(event.stream.id()).ok());
+                }
+            }
+        }
+        let mut held = Vec::new();
+        for id in candidates {
+            match self.service.ticket(&id).await {
+                Ok(t) if t.status.is_held() && t.holder.as_ref() == Some(&me) => held.push(id),
+                Ok(_) => {}
+                Err(e) => return refused(lang, None, &e),
+            }
+        }
+        if held.is_empty() {
+            return reply(lang, "mine", "你手上没有工单。".into(), "You hold no tickets.".into());
+        }
+        // Ticket ids sort as text, not numbers: order them by number so the
+        // list reads naturally.
+        held.sort_by_key(TicketId::number);
+        let n = held.len();
+        let mut list = held.iter().take(MINE_LISTED_MAX).map(TicketId::as_str).collect::<Vec<_>>().join(", ");
+        if n > MINE_LISTED_MAX {
+            list.push_str(", …");
+        }
+        reply(lang, "mine", format!("你手上有 {n} 单：{list}。"), format!("You hold {n}: {list}."))
+    }
+}
+
+/// The command id of a message: its id if that is a valid command id (a
+/// Matrix event id is), else the BLAKE3 hex of it, so that any message id
+/// still maps to one stable command id.
+pub fn command_id(message_id: &str) -> CommandId {
+    CommandId::new(message_id).unwrap_or_else(|_| {
+        CommandId::new(blake3::hash(message_id.as_bytes()).to_hex().as_str()).expect("64 hex digits are a valid id")
+    })
+}
+
+fn reply(lang: Lang, code: &'static str, zh: String, en: String) -> Reply {
+    Reply { lang, code, text: if lang == Lang::Zh { zh } else { en } }
+}
+
+fn help(lang: Lang) -> Reply {
+    reply(
+        lang,
+        "help",
+        "可用命令：接单 T-1024，拒绝 T-1024 原因，到达 T-1024，完成 T-1024 2小时 已修好，我的，积分，绑定 123456。".into(),
+        "Commands: accept T-1024, decline T-1024 reason, start T-1024, done T-1024 1h30m fixed, mine, points, link 123456."
+            .into(),
+    )
+}
+
+/// One sentence for each way the engine can refuse.
+fn refused(lang: Lang, ticket: Option<&TicketId>, error: &Error) -> Reply {
+    let t = ticket.map_or_else(String::new, |t| t.to_string());
+    let (zh, en) = match error {
+        Error::AlreadyTaken { .. } => {
+            (format!("{t} 已被其他志愿者接走。"), format!("{t} has already been taken by another volunteer."))
+        }
+        Error::NotOffered { .. } => (format!("{t} 没有派给你。"), format!("{t} was not offered to you.")),
+        Error::NotFound { .. } => (format!("没有工单 {t}。"), format!("There is no ticket {t}.")),
+        Error::OfferExpired { .. } => (format!("{t} 的派单已过期。"), format!("The offer of {t} has expired.")),
+        Error::NotHolder { .. } => (format!("{t} 不在你名下。"), format!("{t} is not yours.")),
+        Error::IllegalTransition { status, .. } => {
+            (format!("{t} 现在的状态（{status}）不能这样做。"), format!("{t} is {status}; that cannot be done now."))
+        }
+        Error::NotPermitted { .. } => ("你不能这样做。".into(), "You may not do that.".into()),
+        Error::Invalid { .. } => {
+            ("内容不符合要求，请检查后再发。".into(), "Something in that is not valid; please check it.".into())
+        }
+        // Nothing was written; the same message may be sent again.
+        Error::Contended { .. } | Error::WrongExpectedVersion { .. } | Error::Storage(_) => {
+            ("系统忙，请稍后再发一次。".into(), "The system is busy; please send it again later.".into())
+        }
+        _ => ("出错了，请联系调度员。".into(), "Something went wrong; please tell a dispatcher.".into()),
+    };
+    reply(lang, error.code(), zh, en)
+}
+
+fn minutes_zh(minutes: u32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}分钟"),
+        (h, 0) => format!("{h}小时"),
+        (h, m) => format!("{h}小时{m}分钟"),
+    }
+}
+
+fn minutes_en(minutes: u32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}

@@ -1,0 +1,278 @@
+//! Conversations with the bot core over a `MemoryStore` and the Chikan
+//! fixture: linking, offers, the race for one offer, redelivery, resolving,
+//! points and the list of one's tickets.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use gridloop_chatbot::{Bot, Lang};
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
+use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::store::{EventStore, MemoryStore};
+use gridloop_engine::ticket::{Assignee, Channel, Status, TicketCommand, Urgency};
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::volunteer::VolunteerCommand;
+
+const ALICE: &str = "@alice:example.org";
+const BOB: &str = "@bob:example.org";
+
+struct World {
+    bot: Bot<MemoryStore>,
+    service: Arc<CommandService<MemoryStore>>,
+    clock: Arc<ManualClock>,
+    v1: VolunteerId,
+    v2: VolunteerId,
+}
+
+fn envelope(id: &str, actor: Actor, command: Command) -> Envelope {
+    Envelope {
+        command_id: CommandId::new(id).expect("valid"),
+        correlation_id: None,
+        actor,
+        command,
+        expected_version: None,
+    }
+}
+
+fn dispatcher() -> Actor {
+    Actor::new(Role::Dispatcher, "d-1").expect("valid")
+}
+
+/// Two registered volunteers (the first with 30 points), a bot, and no links.
+async fn world() -> World {
+    let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
+    let start = Timestamp::parse("2026-11-23T08:00:00Z").expect("valid");
+    let clock = Arc::new(ManualClock::new(start));
+    let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock.clone(), 7));
+    for (n, profile) in district.volunteers.iter().take(2).enumerate() {
+        let register = VolunteerCommand::Register {
+            team: profile.team.clone(),
+            home_grid: profile.home_grid.clone(),
+            skills: profile.skills.clone(),
+            open_orders_max: profile.open_orders_max,
+        };
+        let command = Command::Volunteer { id: profile.id.clone(), command: register };
+        service.execute(envelope(&format!("register-{n}"), dispatcher(), command)).await.expect("registers");
+    }
+    let v1 = district.volunteers[0].id.clone();
+    let v2 = district.volunteers[1].id.clone();
+    let award = VolunteerCommand::AwardPoints { points: 30, ticket: None, reason: "welcome".into() };
+    let command = Command::Volunteer { id: v1.clone(), command: award };
+    service.execute(envelope("award", Actor::system(), command)).await.expect("awards");
+    World { bot: Bot::new(service.clone(), 42), service, clock, v1, v2 }
+}
+
+impl World {
+    /// A resident submits ticket `n`; a dispatcher offers it to both volunteers.
+    async fn offered(&self, n: u64) -> TicketId {
+        let ticket = TicketId::from_number(n);
+        let submit = TicketCommand::Submit {
+            item: "CS-001".parse().expect("valid"),
+            grid: GridCode::parse("440802-001-001-001").expect("valid"),
+            resident: ResidentId::new("r-1").expect("valid"),
+            description: "老人需要探访".into(),
+            urgency: Urgency::Normal,
+            channel: Channel::Chat,
+            location: None,
+        };
+        let resident = Actor::new(Role::Resident, "r-1").expect("valid");
+        let command = Command::Ticket { id: ticket.clone(), command: submit };
+        self.service.execute(envelope(&format!("submit-{n}"), resident, command)).await.expect("submits");
+        let candidates = vec![Assignee::Volunteer(self.v1.clone()), Assignee::Volunteer(self.v2.clone())];
+        let expires_at = self.service.clock().now().plus(Millis::minutes(30));
+        let offer = TicketCommand::Offer { candidates, expires_at };
+        let command = Command::Ticket { id: ticket.clone(), command: offer };
+        self.service.execute(envelope(&format!("offer-{n}"), dispatcher(), command)).await.expect("offers");
+        ticket
+    }
+
+    /// Links `account` to `volunteer` through a fresh code.
+    async fn link(&self, account: &str, volunteer: &VolunteerId) {
+        let code = self.bot.issue_code(volunteer);
+        let reply = self.bot.handle(account, &format!("$link-{account}"), &format!("link {code}")).await;
+        assert_eq!(reply.code, "linked", "{reply:?}");
+    }
+
+    async fn log_len(&self) -> usize {
+        self.service.store().read_all(0, 10_000).await.expect("reads").len()
+    }
+}
+
+#[tokio::test]
+async fn a_code_links_once_and_a_wrong_or_used_code_is_refused() {
+    let w = world().await;
+    let code = w.bot.issue_code(&w.v1);
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()));
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let reply = w.bot.handle(ALICE, "$1", &format!("绑定 {wrong}")).await;
+    assert_eq!((reply.code, reply.lang), ("link_refused", Lang::Zh));
+    assert_eq!(w.bot.linked(ALICE), None);
+
+    let reply = w.bot.handle(ALICE, "$2", &format!("绑定 {code}")).await;
+    assert_eq!(reply.code, "linked");
+    assert!(reply.text.contains(w.v1.as_str()), "{}", reply.text);
+    assert_eq!(w.bot.linked(ALICE), Some(w.v1.clone()));
+
+    // The same message delivered again gets the same answer.
+    assert_eq!(w.bot.handle(ALICE, "$2", &format!("绑定 {code}")).await, reply);
+
+    // The code is consumed: nobody else can use it.
+    let reply = w.bot.handle(BOB, "$3", &format!("link {code}")).await;
+    assert_eq!((reply.code, reply.lang), ("link_refused", Lang::En));
+    assert_eq!(w.bot.linked(BOB), None);
+}
+
+#[tokio::test]
+async fn a_new_code_replaces_the_old_one() {
+    let w = world().await;
+    let old = w.bot.issue_code(&w.v1);
+    let new = w.bot.issue_code(&w.v1);
+    if old != new {
+        assert_eq!(w.bot.handle(ALICE, "$1", &format!("link {old}")).await.code, "link_refused");
+    }
+    assert_eq!(w.bot.handle(ALICE, "$2", &format!("link {new}")).await.code, "linked");
+}
+
+#[tokio::test]
+async fn an_unlinked_sender_can_do_nothing_but_link() {
+    let w = world().await;
+    let ticket = w.offered(1).await;
+    let before = w.log_len().await;
+    for text in ["接单 T-1", "accept T-1", "mine", "积分", "help", "nonsense"] {
+        let reply = w.bot.handle(ALICE, "$x", text).await;
+        assert_eq!(reply.code, "link_first", "{text}: {reply:?}");
+    }
+    let reply = w.bot.handle(ALICE, "$y", "接单 T-1").await;
+    assert!(reply.text.contains("绑定 123456"), "{}", reply.text);
+    assert_eq!(w.log_len().await, before, "nothing was written");
+    assert_eq!(w.service.ticket(&ticket).await.expect("loads").status, Status::Offered);
+}
+
+#[tokio::test]
+async fn first_acceptance_wins_and_a_redelivery_writes_nothing() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    w.link(BOB, &w.v2).await;
+    let ticket = w.offered(1024).await;
+
+    let first = w.bot.handle(ALICE, "$accept-1", "接单 T-1024").await;
+    assert_eq!((first.code, first.lang), ("accepted", Lang::Zh), "{first:?}");
+    assert!(first.text.contains("T-1024"));
+    let state = w.service.ticket(&ticket).await.expect("loads");
+    assert_eq!(state.status, Status::Accepted);
+    assert_eq!(state.holder, Some(Assignee::Volunteer(w.v1.clone())));
+
+    // The transport delivers the same event again: same reply, no write.
+    let before = w.log_len().await;
+    assert_eq!(w.bot.handle(ALICE, "$accept-1", "接单 T-1024").await, first);
+    assert_eq!(w.log_len().await, before);
+
+    let second = w.bot.handle(BOB, "$accept-2", "accept t-1024").await;
+    assert_eq!((second.code, second.lang), ("already_taken", Lang::En), "{second:?}");
+    assert_eq!(second.text, "T-1024 has already been taken by another volunteer.");
+    assert_eq!(w.log_len().await, before);
+}
+
+#[tokio::test]
+async fn refusals_are_one_sentence_each() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    w.link(BOB, &w.v2).await;
+    w.offered(1).await;
+
+    let reply = w.bot.handle(ALICE, "$1", "accept T-999").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("not_found", "There is no ticket T-999."));
+
+    // Not a candidate any more once declined.
+    assert_eq!(w.bot.handle(BOB, "$2", "拒绝 1 太远了").await.code, "declined");
+    let reply = w.bot.handle(BOB, "$3", "接单 1").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("not_offered", "T-1 没有派给你。"));
+
+    // Nobody holds it yet, so it cannot be started.
+    let reply = w.bot.handle(ALICE, "$4", "start 1").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("illegal_transition", "T-1 is offered; that cannot be done now."));
+
+    // Bob holds T-2: Alice cannot finish it.
+    w.offered(2).await;
+    assert_eq!(w.bot.handle(BOB, "$4b", "accept 2").await.code, "accepted");
+    let reply = w.bot.handle(ALICE, "$4c", "完成 2 1h 好了").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("not_holder", "T-2 不在你名下。"));
+
+    // The offer runs out.
+    w.clock.advance(Millis::minutes(31));
+    let reply = w.bot.handle(ALICE, "$5", "accept 1").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("offer_expired", "The offer of T-1 has expired."));
+
+    // Not understood: help, in the message's language.
+    let reply = w.bot.handle(ALICE, "$6", "你好").await;
+    assert_eq!((reply.code, reply.lang), ("help", Lang::Zh));
+    let reply = w.bot.handle(ALICE, "$7", "done T-1 1.5h fixed").await;
+    assert_eq!((reply.code, reply.lang), ("help", Lang::En));
+}
+
+#[tokio::test]
+async fn start_done_points_and_mine() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    let one = w.offered(1).await;
+    w.offered(2).await;
+    w.offered(3).await;
+
+    let reply = w.bot.handle(ALICE, "$m0", "我的").await;
+    assert_eq!(reply.text, "你手上没有工单。");
+    for (n, id) in ["1", "2", "3"].iter().enumerate() {
+        let reply = w.bot.handle(ALICE, &format!("$a{n}"), &format!("accept {id}")).await;
+        assert_eq!(reply.code, "accepted", "{reply:?}");
+    }
+    assert_eq!(w.bot.handle(ALICE, "$s1", "到达 T-1").await.code, "started");
+    let reply = w.bot.handle(ALICE, "$d1", "完成 T-1 2小时30分 已修好").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("resolved", "T-1 已完成，用时 2小时30分钟。"));
+    assert_eq!(w.service.ticket(&one).await.expect("loads").status, Status::Resolved);
+
+    let reply = w.bot.handle(ALICE, "$d2", "done T-2 45m replaced the bulb").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("resolved", "T-2 is resolved, in 45 min."));
+
+    let reply = w.bot.handle(ALICE, "$m1", "mine").await;
+    assert_eq!(reply.text, "You hold 1: T-3.");
+    let reply = w.bot.handle(ALICE, "$p1", "积分").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("points", "你的积分：30。"));
+    let reply = w.bot.handle(ALICE, "$p2", "POINTS").await;
+    assert_eq!(reply.text, "Your balance is 30 points.");
+}
+
+#[tokio::test]
+async fn a_message_id_that_is_not_a_command_id_is_hashed() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    w.offered(1).await;
+    let odd = "event id with spaces";
+    assert_eq!(w.bot.handle(ALICE, odd, "accept 1").await.code, "accepted");
+    let before = w.log_len().await;
+    assert_eq!(w.bot.handle(ALICE, odd, "accept 1").await.code, "accepted");
+    assert_eq!(w.log_len().await, before);
+    let ids: BTreeSet<String> = w
+        .service
+        .store()
+        .read_all(0, 10_000)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|e| e.command_id.as_str().to_string())
+        .collect();
+    assert!(ids.contains(blake3::hash(odd.as_bytes()).to_hex().as_str()));
+}
+
+/// The transport will run `handle` on a multi-threaded runtime, so its future
+/// must be `Send`: the links lock is never held across an await.
+#[tokio::test]
+async fn handling_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let w = world().await;
+    let future = w.bot.handle(ALICE, "$1", "help");
+    assert_send(&future);
+    assert_eq!(future.await.code, "link_first");
+}
