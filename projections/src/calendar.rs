@@ -61,6 +61,20 @@ pub fn local_midnight(y: i64, m: i64, d: i64) -> Option<Timestamp> {
     Timestamp::from_millis(days_from_civil(y, m, d) * DAY_MS as i64 - CST_OFFSET_MS).ok()
 }
 
+/// `YYYY-MM-DD` (local midnight, China time) or RFC 3339; `None` for
+/// anything else, or a date that does not exist.
+pub fn parse_day_or_instant(text: &str) -> Option<Timestamp> {
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' {
+        let part = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+        let (y, m, d) = (part(0..4)?, part(5..7)?, part(8..10)?);
+        // Parsing the date as an instant validates month lengths and leap years.
+        Timestamp::parse(&format!("{text}T00:00:00Z")).ok()?;
+        return local_midnight(y, m, d);
+    }
+    Timestamp::parse(text).ok()
+}
+
 fn iso_week(day: i64) -> String {
     // 1970-01-01 was a Thursday; Monday = 0.
     let weekday = (day + 3).rem_euclid(7);
@@ -84,6 +98,15 @@ mod tests {
         assert_eq!(bucket(t("2026-11-01T16:00:00Z"), Period::Day), "2026-11-02");
         assert_eq!(bucket(t("2026-11-30T16:00:00Z"), Period::Month), "2026-12");
         assert_eq!(local_midnight(2026, 11, 2).unwrap(), t("2026-11-01T16:00:00Z"));
+    }
+
+    #[test]
+    fn days_or_instants_parse() {
+        assert_eq!(parse_day_or_instant("2026-11-02"), Some(t("2026-11-01T16:00:00Z")));
+        assert_eq!(parse_day_or_instant("2026-11-02T08:00:00Z"), Some(t("2026-11-02T08:00:00Z")));
+        for bad in ["2026-02-30", "2026-13-01", "yesterday", "2026-1-02"] {
+            assert_eq!(parse_day_or_instant(bad), None, "{bad}");
+        }
     }
 
     #[test]

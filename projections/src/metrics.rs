@@ -209,6 +209,30 @@ pub enum By {
     Period(Period),
 }
 
+impl By {
+    /// What `--by` and `by=` name: street, community, grid, department,
+    /// team, category, day, week or month.
+    pub fn parse(text: &str) -> Option<By> {
+        Some(match text {
+            "street" => By::Place(Level::Street),
+            "community" => By::Place(Level::Community),
+            "grid" => By::Place(Level::Grid),
+            "department" => By::Department,
+            "team" => By::Team,
+            "category" => By::Category,
+            other => By::Period(Period::parse(other)?),
+        })
+    }
+}
+
+impl Cohort {
+    /// The earliest instant a cohort may start: 2000-01-01, the engine's
+    /// first supported year.
+    pub fn earliest() -> Timestamp {
+        Timestamp::from_millis(946_684_800_000).expect("year 2000 is in range")
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
     tickets: BTreeMap<u64, TicketFacts>,

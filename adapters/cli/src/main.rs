@@ -20,7 +20,7 @@ use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_projections::board::Board;
-use gridloop_projections::calendar::{Period, local_midnight};
+use gridloop_projections::calendar::parse_day_or_instant;
 use gridloop_projections::ledger::Ledger;
 use gridloop_projections::runner::{Projection, Runner};
 use gridloop_projections::{By, Cohort, Metrics};
@@ -491,33 +491,14 @@ fn parse_scope(text: &str, grids: &GridTree) -> Result<GridCode> {
 }
 
 fn parse_by(text: &str) -> Result<By> {
-    Ok(match text {
-        "street" => By::Place(Level::Street),
-        "community" => By::Place(Level::Community),
-        "grid" => By::Place(Level::Grid),
-        "department" => By::Department,
-        "team" => By::Team,
-        "category" => By::Category,
-        other => By::Period(Period::parse(other).with_context(|| {
-            format!(
-                "--by {other:?} is not one of street, community, grid, department, team, category, day, week, month"
-            )
-        })?),
+    By::parse(text).with_context(|| {
+        format!("--by {text:?} is not one of street, community, grid, department, team, category, day, week, month")
     })
 }
 
 /// `YYYY-MM-DD` (midnight, China time) or RFC 3339.
 fn parse_instant(text: &str, flag: &str) -> Result<Timestamp> {
-    let date = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    if date {
-        let part = |r: std::ops::Range<usize>| text[r].parse::<i64>().ok();
-        if let (Some(y), Some(m), Some(d)) = (part(0..4), part(5..7), part(8..10)) {
-            // Validates the calendar date (month lengths, leap years).
-            Timestamp::parse(&format!("{text}T00:00:00Z")).with_context(|| format!("{flag} {text:?}"))?;
-            return local_midnight(y, m, d).with_context(|| format!("{flag} {text:?} is out of range"));
-        }
-    }
-    Timestamp::parse(text).with_context(|| format!("{flag} {text:?}: expected YYYY-MM-DD or RFC 3339"))
+    parse_day_or_instant(text).with_context(|| format!("{flag} {text:?}: expected YYYY-MM-DD or RFC 3339"))
 }
 
 async fn run_duty(month: Option<String>, json: bool, data: DataDir) -> Result<()> {

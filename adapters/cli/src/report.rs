@@ -24,7 +24,7 @@ pub async fn fold_metrics<S: EventStore>(
 
 /// The earliest instant any cohort may start (2000-01-01).
 pub fn beginning() -> Timestamp {
-    Timestamp::from_millis(946_684_800_000).expect("year 2000 is in range")
+    Cohort::earliest()
 }
 
 /// One row per street and a district total, for every ticket submitted

@@ -39,13 +39,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{RecordedEvent, Role};
-use gridloop_engine::grid::{GridCode, GridTree, Level};
+use gridloop_engine::grid::{GridCode, GridTree};
 use gridloop_engine::ids::{ItemCode, ResidentId, Skill, TicketId, VolunteerId};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Tier};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
 use gridloop_projections::board::{self, Board, QueueOf, Row};
-use gridloop_projections::calendar::{Period, local_midnight};
+use gridloop_projections::calendar::parse_day_or_instant;
 use gridloop_projections::directory::Directory;
 use gridloop_projections::ledger::Ledger;
 use gridloop_projections::runner::{CATCH_UP_BATCH, Runner};
@@ -453,37 +453,19 @@ pub(crate) async fn rates<S: EventStore>(
 
 /// The earliest instant a cohort may start (2000-01-01, the engine's first).
 fn beginning() -> Timestamp {
-    Timestamp::from_millis(946_684_800_000).expect("year 2000 is in range")
+    Cohort::earliest()
 }
 
 /// `YYYY-MM-DD` (local midnight, China time, as the CLI's `metrics` reads
 /// it) or RFC 3339.
 fn instant(name: &'static str, value: &str) -> Result<Timestamp, Error> {
-    let value = text(name, value)?;
-    let bytes = value.as_bytes();
-    if bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' {
-        let part = |r: std::ops::Range<usize>| value[r].parse::<i64>().ok();
-        if let (Some(y), Some(m), Some(d)) = (part(0..4), part(5..7), part(8..10)) {
-            // Parsing it as an instant validates the calendar date.
-            Timestamp::parse(&format!("{value}T00:00:00Z")).map_err(|e| Error::invalid(name, e.to_string()))?;
-            return local_midnight(y, m, d).ok_or_else(|| Error::invalid(name, "is out of range"));
-        }
-    }
-    Timestamp::parse(value).map_err(|_| Error::invalid(name, "expected YYYY-MM-DD or RFC 3339"))
+    parse_day_or_instant(text(name, value)?).ok_or_else(|| Error::invalid(name, "expected YYYY-MM-DD or RFC 3339"))
 }
 
 /// What `by=` names.
 fn breakdown(value: &str) -> Result<By, Error> {
-    Ok(match value {
-        "street" => By::Place(Level::Street),
-        "community" => By::Place(Level::Community),
-        "grid" => By::Place(Level::Grid),
-        "department" => By::Department,
-        "team" => By::Team,
-        "category" => By::Category,
-        other => By::Period(Period::parse(other).ok_or_else(|| {
-            Error::invalid("by", "must be street, community, grid, department, team, category, day, week or month")
-        })?),
+    By::parse(value).ok_or_else(|| {
+        Error::invalid("by", "must be street, community, grid, department, team, category, day, week or month")
     })
 }
 
