@@ -1,6 +1,24 @@
 //! The volunteer aggregate: registration (team, home grid, skills),
-//! availability, and the points card (积分卡): points awarded for service and
-//! redeemed for rewards. A redemption beyond the balance is refused.
+//! availability, the points card (积分卡): points awarded for service and
+//! redeemed for rewards (a redemption beyond the balance is refused), and the
+//! link to a chat account.
+//!
+//! # Chat links
+//!
+//! A dispatcher issues a one-time 6-digit code ([`VolunteerCommand::IssueLinkCode`]);
+//! the command carries only the code's BLAKE3 hash ([`link_code_hash`]), so
+//! the code itself is shown once to the dispatcher and never written
+//! anywhere. The event keeps the hash and the expiry
+//! ([`LINK_CODE_TTL`] from issue). A new code replaces the one outstanding.
+//! The chat bot, having seen the code arrive from a chat account, sends
+//! [`VolunteerCommand::LinkChat`] as the system; `decide` checks the code
+//! against the hash and the expiry, and the link consumes the code. A
+//! volunteer is linked to at most one account: linking again moves it.
+//!
+//! Six digits are a small space: anyone who can read the log can find a
+//! code from its hash by trying a million, which is why codes expire
+//! quickly and die on first use, and why the bot limits how often one chat
+//! account may try.
 
 use std::collections::BTreeSet;
 
@@ -10,6 +28,7 @@ use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GridCode, Level};
 use crate::ids::{Skill, TeamId, TicketId, VolunteerId};
 use crate::ticket::bounded_text;
+use crate::time::{Millis, Timestamp};
 use crate::{Context, Error};
 
 /// The most skills one volunteer may list.
@@ -18,6 +37,20 @@ pub const SKILLS_MAX: usize = 16;
 pub const POINTS_PER_CHANGE_MAX: u64 = 10_000;
 /// The most orders a volunteer may be allowed to hold at once.
 pub const OPEN_ORDERS_LIMIT_MAX: u32 = 50;
+/// How long a link code stays usable after it is issued.
+pub const LINK_CODE_TTL: Millis = Millis(24 * 60 * 60 * 1000);
+/// The longest chat account id, in bytes: a Matrix user id is at most 255.
+pub const CHAT_ACCOUNT_BYTES_MAX: usize = 255;
+
+/// The BLAKE3 hash (64 lower-case hex digits) a link code is kept as.
+pub fn link_code_hash(code: &str) -> String {
+    blake3::hash(code.as_bytes()).to_hex().to_string()
+}
+
+/// Whether `code` has the shape of a link code: exactly 6 ASCII digits.
+pub fn is_link_code(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -44,6 +77,15 @@ pub enum VolunteerEvent {
         points: u64,
         reward: String,
     },
+    /// A one-time chat link code was issued; only its hash is kept.
+    LinkCodeIssued {
+        code_hash: String,
+        expires_at: Timestamp,
+    },
+    /// The chat account now speaks for this volunteer; the code is used up.
+    ChatLinked {
+        account: String,
+    },
 }
 
 fn volunteer_schema_version(_tag: &str) -> u32 {
@@ -59,11 +101,43 @@ event_payload!(VolunteerEvent, "volunteer", volunteer_schema_version, upcast_vol
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum VolunteerCommand {
-    Register { team: TeamId, home_grid: GridCode, skills: BTreeSet<Skill>, open_orders_max: u32 },
-    ChangeSkills { skills: BTreeSet<Skill> },
-    ChangeAvailability { available: bool },
-    AwardPoints { points: u64, ticket: Option<TicketId>, reason: String },
-    RedeemPoints { points: u64, reward: String },
+    Register {
+        team: TeamId,
+        home_grid: GridCode,
+        skills: BTreeSet<Skill>,
+        open_orders_max: u32,
+    },
+    ChangeSkills {
+        skills: BTreeSet<Skill>,
+    },
+    ChangeAvailability {
+        available: bool,
+    },
+    AwardPoints {
+        points: u64,
+        ticket: Option<TicketId>,
+        reason: String,
+    },
+    RedeemPoints {
+        points: u64,
+        reward: String,
+    },
+    /// Dispatchers (or the system): a new link code, given as its hash.
+    IssueLinkCode {
+        code_hash: String,
+    },
+    /// The chat bot (the system): `account` sent `code`.
+    LinkChat {
+        account: String,
+        code: String,
+    },
+}
+
+/// The link code outstanding, as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCode {
+    pub code_hash: String,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
@@ -77,6 +151,10 @@ pub struct Volunteer {
     pub points_balance: u64,
     pub points_awarded: u64,
     pub points_redeemed: u64,
+    /// The chat link code not used yet, if any.
+    pub link_code: Option<LinkCode>,
+    /// The chat account linked to this volunteer, if any.
+    pub chat_account: Option<String>,
     pub version: u64,
 }
 
@@ -102,6 +180,13 @@ impl Volunteer {
             E::PointsRedeemed { points, .. } => {
                 self.points_balance -= points;
                 self.points_redeemed += points;
+            }
+            E::LinkCodeIssued { code_hash, expires_at } => {
+                self.link_code = Some(LinkCode { code_hash: code_hash.clone(), expires_at: *expires_at });
+            }
+            E::ChatLinked { account } => {
+                self.link_code = None;
+                self.chat_account = Some(account.clone());
             }
         }
     }
@@ -167,6 +252,33 @@ impl Volunteer {
                     reward: bounded_text("reward", reward, false)?,
                 }])
             }
+            C::IssueLinkCode { code_hash } => {
+                permit(actor, &[Role::Dispatcher, Role::System], "issue a link code")?;
+                let well_formed =
+                    code_hash.len() == 64 && code_hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                if !well_formed {
+                    return Err(Error::invalid("link code hash", "must be 64 lower-case hex digits (BLAKE3)"));
+                }
+                Ok(vec![VolunteerEvent::LinkCodeIssued {
+                    code_hash: code_hash.clone(),
+                    expires_at: ctx.now.plus(LINK_CODE_TTL),
+                }])
+            }
+            C::LinkChat { account, code } => {
+                // Only the bot can vouch that the message came from `account`.
+                permit(actor, &[Role::System], "link a chat account")?;
+                check_account(account)?;
+                let Some(outstanding) = &self.link_code else {
+                    return Err(Error::invalid("link code", "no code is outstanding for this volunteer"));
+                };
+                if !is_link_code(code) || link_code_hash(code) != outstanding.code_hash {
+                    return Err(Error::invalid("link code", "does not match"));
+                }
+                if ctx.now >= outstanding.expires_at {
+                    return Err(Error::invalid("link code", "has expired"));
+                }
+                Ok(vec![VolunteerEvent::ChatLinked { account: account.clone() }])
+            }
         }
     }
 
@@ -191,6 +303,17 @@ fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error
 fn check_skills(skills: &BTreeSet<Skill>) -> Result<(), Error> {
     if skills.len() > SKILLS_MAX {
         return Err(Error::invalid("skills", "at most 16 skills"));
+    }
+    Ok(())
+}
+
+/// A chat account id: 1 to 255 bytes, no spaces or control characters.
+fn check_account(account: &str) -> Result<(), Error> {
+    if account.is_empty() || account.len() > CHAT_ACCOUNT_BYTES_MAX {
+        return Err(Error::invalid("chat account", "must be 1 to 255 bytes"));
+    }
+    if account.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid("chat account", "must not contain spaces or control characters"));
     }
     Ok(())
 }

@@ -126,7 +126,10 @@ impl Directory {
                     profile.available = available;
                 }
             }
-            VolunteerEvent::PointsAwarded { .. } | VolunteerEvent::PointsRedeemed { .. } => {}
+            VolunteerEvent::PointsAwarded { .. }
+            | VolunteerEvent::PointsRedeemed { .. }
+            | VolunteerEvent::LinkCodeIssued { .. }
+            | VolunteerEvent::ChatLinked { .. } => {}
         }
         Ok(())
     }

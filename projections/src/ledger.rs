@@ -90,7 +90,10 @@ impl Ledger {
                 account.points_balance = account.points_balance.saturating_sub(points);
                 account.points_redeemed += points;
             }
-            VolunteerEvent::SkillsChanged { .. } | VolunteerEvent::AvailabilityChanged { .. } => {}
+            VolunteerEvent::SkillsChanged { .. }
+            | VolunteerEvent::AvailabilityChanged { .. }
+            | VolunteerEvent::LinkCodeIssued { .. }
+            | VolunteerEvent::ChatLinked { .. } => {}
         }
         Ok(())
     }

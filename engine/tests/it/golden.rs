@@ -83,6 +83,11 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         VolunteerEvent::AvailabilityChanged { available: false },
         VolunteerEvent::PointsAwarded { points: 10, ticket: Some(tid(1)), reason: "探访".into() },
         VolunteerEvent::PointsRedeemed { points: 5, reward: "理发券".into() },
+        VolunteerEvent::LinkCodeIssued {
+            code_hash: gridloop_engine::volunteer::link_code_hash("123456"),
+            expires_at: at(days(1)),
+        },
+        VolunteerEvent::ChatLinked { account: "@alice:example.org".into() },
     ];
     let emergency = [
         EmergencyEvent::Declared { place: GridCode::parse(STREET).unwrap(), reason: "台风".into() },

@@ -3,7 +3,8 @@
 
 use gridloop_engine::Error;
 use gridloop_engine::volunteer::{
-    OPEN_ORDERS_LIMIT_MAX, POINTS_PER_CHANGE_MAX, SKILLS_MAX, Volunteer, VolunteerCommand, VolunteerEvent,
+    CHAT_ACCOUNT_BYTES_MAX, LINK_CODE_TTL, OPEN_ORDERS_LIMIT_MAX, POINTS_PER_CHANGE_MAX, SKILLS_MAX, Volunteer,
+    VolunteerCommand, VolunteerEvent, link_code_hash,
 };
 
 use crate::support::*;
@@ -306,4 +307,104 @@ fn the_points_card_adds_up_over_a_history() {
     assert_eq!((state.points_awarded, state.points_redeemed, state.points_balance), (40, 20, 20));
     assert_eq!(state.points_balance, state.points_awarded - state.points_redeemed);
     assert_eq!(state.version, history.len() as u64);
+}
+
+// ---- chat links
+
+fn issue(code: &str) -> VolunteerCommand {
+    VolunteerCommand::IssueLinkCode { code_hash: link_code_hash(code) }
+}
+
+fn link(account: &str, code: &str) -> VolunteerCommand {
+    VolunteerCommand::LinkChat { account: account.into(), code: code.into() }
+}
+
+fn code_issued(code: &str, expires_at: gridloop_engine::time::Timestamp) -> VolunteerEvent {
+    VolunteerEvent::LinkCodeIssued { code_hash: link_code_hash(code), expires_at }
+}
+
+#[test]
+fn a_dispatcher_issues_a_link_code_kept_only_as_its_hash_with_an_expiry() {
+    let state = given(&[registered()])
+        .when(&dispatcher(), issue("123456"))
+        .then(&[code_issued("123456", t0().plus(LINK_CODE_TTL))]);
+    let outstanding = state.link_code.expect("a code is outstanding");
+    assert_ne!(outstanding.code_hash, "123456");
+    assert_eq!(outstanding.code_hash.len(), 64);
+    // The system may too; nobody else.
+    given(&[registered()]).when(&system(), issue("123456")).then(&[code_issued("123456", t0().plus(LINK_CODE_TTL))]);
+    for who in [volunteer(1), resident(), grid_worker(), department(CIVIL_AFFAIRS), auditor()] {
+        given(&[registered()])
+            .when(&who, issue("123456"))
+            .then_error(not_permitted(who.role.name(), "issue a link code"));
+    }
+}
+
+#[test]
+fn a_link_code_hash_must_look_like_one_and_the_volunteer_must_exist() {
+    for bad in ["123456", "", &"A".repeat(64), &"0".repeat(63)] {
+        given(&[registered()])
+            .when(&dispatcher(), VolunteerCommand::IssueLinkCode { code_hash: bad.to_string() })
+            .then_refused(invalid("link code hash"));
+    }
+    no_volunteer().when(&dispatcher(), issue("123456")).then_refused(|e| matches!(e, Error::NotFound { .. }));
+}
+
+#[test]
+fn the_bot_links_an_account_with_the_right_code_and_uses_it_up() {
+    let issued = code_issued("123456", t0().plus(LINK_CODE_TTL));
+    let state = given(&[registered(), issued.clone()])
+        .when(&system(), link("@alice:example.org", "123456"))
+        .then(&[VolunteerEvent::ChatLinked { account: "@alice:example.org".into() }]);
+    assert_eq!(state.chat_account.as_deref(), Some("@alice:example.org"));
+    assert_eq!(state.link_code, None);
+    // Used once: the same code again finds nothing outstanding.
+    given(&[registered(), issued, VolunteerEvent::ChatLinked { account: "@alice:example.org".into() }])
+        .when(&system(), link("@mallory:example.org", "123456"))
+        .then_refused(invalid("link code"));
+}
+
+#[test]
+fn a_wrong_late_or_replaced_code_links_nothing() {
+    let issued = code_issued("123456", t0().plus(LINK_CODE_TTL));
+    given(&[registered(), issued.clone()]).when(&system(), link("@a:x", "654321")).then_refused(invalid("link code"));
+    given(&[registered(), issued.clone()]).when(&system(), link("@a:x", "12345")).then_refused(invalid("link code"));
+    given(&[registered()]).when(&system(), link("@a:x", "123456")).then_refused(invalid("link code"));
+    // At the expiry instant the code is dead.
+    given(&[registered(), issued.clone()])
+        .when(&system(), link("@a:x", "123456"))
+        .at(t0().plus(LINK_CODE_TTL))
+        .then_refused(invalid("link code"));
+    // A new code replaces the old one.
+    given(&[registered(), issued, code_issued("222222", t0().plus(LINK_CODE_TTL))])
+        .when(&system(), link("@a:x", "123456"))
+        .then_refused(invalid("link code"));
+}
+
+#[test]
+fn only_the_bot_links_and_accounts_are_bounded() {
+    let issued = code_issued("123456", t0().plus(LINK_CODE_TTL));
+    for who in [volunteer(1), dispatcher(), resident(), auditor()] {
+        given(&[registered(), issued.clone()])
+            .when(&who, link("@a:x", "123456"))
+            .then_error(not_permitted(who.role.name(), "link a chat account"));
+    }
+    for bad in [String::new(), "@a b:x".into(), format!("@{}:x", "a".repeat(CHAT_ACCOUNT_BYTES_MAX))] {
+        given(&[registered(), issued.clone()])
+            .when(&system(), link(&bad, "123456"))
+            .then_refused(invalid("chat account"));
+    }
+}
+
+#[test]
+fn linking_again_moves_the_link_to_the_new_account() {
+    let state = given(&[
+        registered(),
+        code_issued("123456", t0().plus(LINK_CODE_TTL)),
+        VolunteerEvent::ChatLinked { account: "@old:x".into() },
+        code_issued("222222", t0().plus(LINK_CODE_TTL)),
+    ])
+    .when(&system(), link("@new:x", "222222"))
+    .then(&[VolunteerEvent::ChatLinked { account: "@new:x".into() }]);
+    assert_eq!(state.chat_account.as_deref(), Some("@new:x"));
 }
