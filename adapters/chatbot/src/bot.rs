@@ -1,7 +1,8 @@
 //! The bot core: one chat message in, one short sentence out.
 //!
 //! [`Bot::handle`] parses the message, checks who sent it against the
-//! [`Links`] table, and sends the command to the engine's
+//! [`Links`] table (a fold of the log, caught up before every message), and
+//! sends the command to the engine's
 //! [`CommandService`] as the linked volunteer (`Role::Volunteer`, the
 //! volunteer's id): an account never acts as anyone else. The chat message's
 //! id becomes the command id, so a message delivered twice (a transport
@@ -21,9 +22,10 @@ use gridloop_engine::ids::{CommandId, TicketId, VolunteerId};
 use gridloop_engine::service::{Command, CommandService, Envelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, TicketCommand, TicketEvent};
+use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};
 
 use crate::grammar::{self, ChatCommand, Lang, Parsed};
-use crate::links::{Links, Redeemed};
+use crate::links::{self, Links};
 
 /// The most events `mine` reads while looking for the volunteer's tickets.
 /// A full scan is fine for a pilot; the board projection will answer this
@@ -50,23 +52,30 @@ pub struct Bot<S> {
 }
 
 impl<S: EventStore> Bot<S> {
-    /// `link_seed` seeds the link codes (see [`Links`]).
-    pub fn new(service: Arc<CommandService<S>>, link_seed: u64) -> Self {
-        Self { service, links: Mutex::new(Links::new(link_seed)) }
+    pub fn new(service: Arc<CommandService<S>>) -> Self {
+        Self { service, links: Mutex::new(Links::new()) }
     }
 
     pub fn service(&self) -> &CommandService<S> {
         &self.service
     }
 
-    /// A one-time link code for `volunteer`, for a dispatcher to hand over.
-    pub fn issue_code(&self, volunteer: &VolunteerId) -> String {
-        self.links().issue_code(volunteer)
+    /// Folds the volunteer events written since the last call into the link
+    /// table.
+    pub async fn catch_up(&self) -> Result<(), Error> {
+        let from = self.links().next_position();
+        let (events, end) = links::unread(self.service.store(), from).await?;
+        self.links().fold(&events, end)
     }
 
-    /// The volunteer `account` is linked to, if any.
+    /// The volunteer `account` is linked to, if any (as of the last catch-up).
     pub fn linked(&self, account: &str) -> Option<VolunteerId> {
         self.links().volunteer(account).cloned()
+    }
+
+    /// The account `volunteer` is linked to, if any (as of the last catch-up).
+    pub fn account_of(&self, volunteer: &VolunteerId) -> Option<String> {
+        self.links().account(volunteer).map(str::to_string)
     }
 
     /// Handles one message: `sender` is the chat account (a Matrix user id),
@@ -74,18 +83,11 @@ impl<S: EventStore> Bot<S> {
     pub async fn handle(&self, sender: &str, message_id: &str, text: &str) -> Reply {
         let lang = grammar::language(text);
         let parsed = grammar::parse(text);
+        if let Err(e) = self.catch_up().await {
+            return refused(lang, None, &e);
+        }
         if let Parsed::Command(ChatCommand::Link(code)) = &parsed {
-            return match self.links().redeem(sender, code, message_id) {
-                Redeemed::Linked(v) => {
-                    reply(lang, "linked", format!("已绑定志愿者 {v}。"), format!("Linked to volunteer {v}."))
-                }
-                Redeemed::Refused => reply(
-                    lang,
-                    "link_refused",
-                    "绑定码无效或已用过，请向调度员要一个新的。".into(),
-                    "That link code is unknown or used; ask a dispatcher for a new one.".into(),
-                ),
-            };
+            return self.link(lang, sender, message_id, code).await;
         }
         let Some(volunteer) = self.linked(sender) else {
             return reply(
@@ -136,6 +138,52 @@ impl<S: EventStore> Bot<S> {
                 let command = TicketCommand::Resolve { result, minutes_spent: minutes };
                 self.run(lang, &volunteer, message_id, ticket, command, done).await
             }
+        }
+    }
+
+    /// Links `sender` with `code`: finds whose code it is, and asks the
+    /// engine, which checks the code's hash and expiry and uses it up.
+    async fn link(&self, lang: Lang, sender: &str, message_id: &str, code: &str) -> Reply {
+        let command_id = command_id(message_id);
+        let linked =
+            |v: &VolunteerId| reply(lang, "linked", format!("已绑定志愿者 {v}。"), format!("Linked to volunteer {v}."));
+        let refused_link = || {
+            reply(
+                lang,
+                "link_refused",
+                "绑定码无效、已过期或已用过，请向调度员要一个新的。".into(),
+                "That link code is unknown, expired or used; ask a dispatcher for a new one.".into(),
+            )
+        };
+        // A redelivered link message: its code is used up, but it is the
+        // message that linked this account, so it gets the same answer.
+        if let Some(link) = self.links().link(sender).filter(|l| l.linked_by == command_id) {
+            return linked(&link.volunteer);
+        }
+        let now = self.service.clock().now();
+        let Some(volunteer) = self.links().code_holder(&link_code_hash(code), now).cloned() else {
+            return refused_link();
+        };
+        let envelope = Envelope {
+            command_id,
+            correlation_id: None,
+            actor: Actor::system(),
+            command: Command::Volunteer {
+                id: volunteer.clone(),
+                command: VolunteerCommand::LinkChat { account: sender.to_string(), code: code.to_string() },
+            },
+            expected_version: None,
+        };
+        match self.service.execute(envelope).await {
+            Ok(_) => {
+                // Fold the link in now, so the next message already finds it.
+                if let Err(e) = self.catch_up().await {
+                    return refused(lang, None, &e);
+                }
+                linked(&volunteer)
+            }
+            Err(Error::Invalid { .. } | Error::NotPermitted { .. }) => refused_link(),
+            Err(e) => refused(lang, None, &e),
         }
     }
 

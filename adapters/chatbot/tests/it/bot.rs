@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gridloop_chatbot::{Bot, Lang};
+use gridloop_chatbot::{Bot, Lang, links};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
+use gridloop_engine::rng::SplitMix64;
 use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Status, TicketCommand, Urgency};
@@ -20,6 +21,7 @@ const BOB: &str = "@bob:example.org";
 
 struct World {
     bot: Bot<MemoryStore>,
+    codes: std::sync::Mutex<SplitMix64>,
     service: Arc<CommandService<MemoryStore>>,
     clock: Arc<ManualClock>,
     v1: VolunteerId,
@@ -61,10 +63,19 @@ async fn world() -> World {
     let award = VolunteerCommand::AwardPoints { points: 30, ticket: None, reason: "welcome".into() };
     let command = Command::Volunteer { id: v1.clone(), command: award };
     service.execute(envelope("award", Actor::system(), command)).await.expect("awards");
-    World { bot: Bot::new(service.clone(), 42), service, clock, v1, v2 }
+    World { bot: Bot::new(service.clone()), codes: std::sync::Mutex::new(SplitMix64::new(42)), service, clock, v1, v2 }
 }
 
 impl World {
+    /// A dispatcher issues a fresh link code for `volunteer`.
+    async fn issue_code(&self, volunteer: &VolunteerId) -> String {
+        let random = self.codes.lock().expect("lock").next_u64();
+        let code = links::code_from(random);
+        let command_id = CommandId::new(format!("code-{random}")).expect("valid");
+        links::issue_code(&self.service, volunteer, dispatcher(), command_id, &code).await.expect("issues");
+        code
+    }
+
     /// A resident submits ticket `n`; a dispatcher offers it to both volunteers.
     async fn offered(&self, n: u64) -> TicketId {
         let ticket = TicketId::from_number(n);
@@ -90,7 +101,7 @@ impl World {
 
     /// Links `account` to `volunteer` through a fresh code.
     async fn link(&self, account: &str, volunteer: &VolunteerId) {
-        let code = self.bot.issue_code(volunteer);
+        let code = self.issue_code(volunteer).await;
         let reply = self.bot.handle(account, &format!("$link-{account}"), &format!("link {code}")).await;
         assert_eq!(reply.code, "linked", "{reply:?}");
     }
@@ -103,7 +114,7 @@ impl World {
 #[tokio::test]
 async fn a_code_links_once_and_a_wrong_or_used_code_is_refused() {
     let w = world().await;
-    let code = w.bot.issue_code(&w.v1);
+    let code = w.issue_code(&w.v1).await;
     assert_eq!(code.len(), 6);
     assert!(code.bytes().all(|b| b.is_ascii_digit()));
 
@@ -127,10 +138,34 @@ async fn a_code_links_once_and_a_wrong_or_used_code_is_refused() {
 }
 
 #[tokio::test]
+async fn a_code_expires_after_its_time_to_live() {
+    let w = world().await;
+    let code = w.issue_code(&w.v1).await;
+    w.clock.advance(gridloop_engine::volunteer::LINK_CODE_TTL);
+    assert_eq!(w.bot.handle(ALICE, "$1", &format!("link {code}")).await.code, "link_refused");
+    assert_eq!(w.bot.linked(ALICE), None);
+}
+
+#[tokio::test]
+async fn links_live_in_the_log_and_survive_a_new_bot() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    let pending = w.issue_code(&w.v2).await;
+    // A new bot over the same store: it knows the link and the outstanding
+    // code from the log alone.
+    let restarted = Bot::new(w.service.clone());
+    restarted.catch_up().await.expect("reads the log");
+    assert_eq!(restarted.linked(ALICE), Some(w.v1.clone()));
+    assert_eq!(restarted.account_of(&w.v1).as_deref(), Some(ALICE));
+    assert_eq!(restarted.handle(BOB, "$9", &format!("link {pending}")).await.code, "linked");
+    assert_eq!(restarted.linked(BOB), Some(w.v2.clone()));
+}
+
+#[tokio::test]
 async fn a_new_code_replaces_the_old_one() {
     let w = world().await;
-    let old = w.bot.issue_code(&w.v1);
-    let new = w.bot.issue_code(&w.v1);
+    let old = w.issue_code(&w.v1).await;
+    let new = w.issue_code(&w.v1).await;
     if old != new {
         assert_eq!(w.bot.handle(ALICE, "$1", &format!("link {old}")).await.code, "link_refused");
     }
