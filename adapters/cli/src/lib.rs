@@ -6,8 +6,10 @@
 //! - [`report`]: folding the log into the metrics, the rates table, and the
 //!   HTML report's contents.
 //! - [`html`]: rendering the HTML report (inline CSS and SVG, no network).
+//! - [`clock`]: the clock `serve` runs on (the wall clock; tests may set it ahead).
 
 pub mod audit;
+pub mod clock;
 pub mod demo;
 pub mod html;
 pub mod report;

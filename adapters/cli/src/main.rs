@@ -826,7 +826,7 @@ async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data
     };
     let store = SledStore::open(&data.dir)?;
     let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
-    let clock = Arc::new(gridloop_http::SystemClock);
+    let clock = gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?;
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock, id_seed));
     let tokens = serve_tokens(&data.dir.join("tokens.json"))?;
     let state = gridloop_http::AppState::new(service.clone(), tokens).await?;
