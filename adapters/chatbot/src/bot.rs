@@ -68,6 +68,11 @@ impl<S: EventStore> Bot<S> {
         self.links().fold(&events, end)
     }
 
+    /// The log position after the last event the link table has read.
+    pub fn log_position(&self) -> u64 {
+        self.links().next_position()
+    }
+
     /// The volunteer `account` is linked to, if any (as of the last catch-up).
     pub fn linked(&self, account: &str) -> Option<VolunteerId> {
         self.links().volunteer(account).cloned()

@@ -1,0 +1,360 @@
+//! The Matrix transport: the bot as a Matrix user, driving [`Bot`].
+//!
+//! [`run`] runs two loops until told to stop:
+//!
+//! - **Sync.** A long-poll `/sync` from the persisted `since` token. Invites
+//!   are accepted (joined). Each `m.text` message from someone else is
+//!   counted against the sender's flood limit ([`crate::flood`]), handed to
+//!   [`Bot::handle`] with its Matrix event id as the message id (so as the
+//!   command id), and answered in the same room. Only when every event of
+//!   the batch was handled is the batch's `next_batch` saved. A crash before
+//!   that makes the next start see the same messages again: their commands
+//!   were recorded under their event ids, so the engine writes nothing
+//!   twice, and the replies go out under transaction ids derived from the
+//!   event ids, which the homeserver deduplicates. Nothing is lost (the
+//!   token never moves past an unhandled message) and nothing runs twice.
+//! - **Offers.** The event log is followed from the persisted position
+//!   (catch-up then live); [`crate::notify::notices`] says what each event
+//!   means for volunteers, and each notice for a linked volunteer goes to
+//!   their direct room, created (and the volunteer invited) when the bot has
+//!   none for them yet. The position is saved after the batch's notices were
+//!   sent, and the notices' transaction ids come from the event ids, so a
+//!   restart re-sends nothing the homeserver has already taken. On the very
+//!   first start (no state file) the bot starts at the end of the log: it
+//!   does not page volunteers with offers made before it existed.
+//!
+//! A linked account's direct room is the room it linked from, or the room
+//! the bot made for it; it is kept in the state file ([`crate::state`]).
+//!
+//! Failures back off from [`BACKOFF_MIN`] to [`BACKOFF_MAX`] and retry;
+//! fatal ones ([`Error::is_fatal`]: a refused token, the state file, a
+//! corrupt log) end [`run`] with the error. Rate limits are waited out in
+//! [`crate::client`].
+//!
+//! Encryption is out of scope: the bot reads only unencrypted rooms. To an
+//! encrypted message it answers, in clear, that it cannot read it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::store::EventStore;
+use serde_json::Value;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::client::{Client, str_field};
+use crate::flood::{FloodLimit, Verdict};
+use crate::grammar::INPUT_CHARS_MAX;
+use crate::state::{ROOMS_MAX, StateFile};
+use crate::{Bot, Error, notify};
+
+/// How long one `/sync` long-poll waits for something to happen.
+pub const SYNC_TIMEOUT_MS: u64 = 30_000;
+/// The most timeline events per room one sync returns.
+pub const TIMELINE_LIMIT: u32 = 100;
+/// The most log events read at once while following the log.
+pub const LOG_BATCH_MAX: usize = 200;
+/// The first wait after a failure; it doubles up to [`BACKOFF_MAX`].
+pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+const FLOOD_TEXT: &str = "消息太多，请一分钟后再发。\nToo many messages; please wait a minute.";
+const ENCRYPTED_TEXT: &str = "我读不了加密消息，请在不加密的房间里发给我。\n\
+     I cannot read encrypted messages; please write to me in an unencrypted room.";
+
+/// How the transport is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The bot's Matrix account.
+    pub client: Client,
+    /// The state file (sync token, log position, direct rooms).
+    pub state_path: PathBuf,
+    /// The `/sync` long-poll timeout; [`SYNC_TIMEOUT_MS`] in production,
+    /// shorter in tests so that a stop is noticed quickly.
+    pub sync_timeout_ms: u64,
+}
+
+impl Config {
+    pub fn new(client: Client, state_path: PathBuf) -> Self {
+        Self { client, state_path, sync_timeout_ms: SYNC_TIMEOUT_MS }
+    }
+}
+
+/// Runs the bot on Matrix until `stop` turns true (or its sender is
+/// dropped), or until a fatal error.
+pub async fn run<S: EventStore>(bot: Arc<Bot<S>>, config: Config, stop: watch::Receiver<bool>) -> Result<(), Error> {
+    let state = StateFile::open(&config.state_path)?;
+    bot.catch_up().await?;
+    if !state.existed() {
+        let head = bot.log_position();
+        state.update(|s| s.log_position = head)?;
+    }
+    tracing::info!(user = config.client.user_id(), server = %config.client.server(), "matrix bot running");
+    let transport = Transport {
+        bot,
+        client: config.client,
+        state,
+        flood: Mutex::new(FloodLimit::new()),
+        sync_timeout_ms: config.sync_timeout_ms,
+    };
+    tokio::try_join!(transport.sync_loop(stop.clone()), transport.offer_loop(stop))?;
+    Ok(())
+}
+
+struct Transport<S> {
+    bot: Arc<Bot<S>>,
+    client: Client,
+    state: StateFile,
+    flood: Mutex<FloodLimit>,
+    sync_timeout_ms: u64,
+}
+
+impl<S: EventStore> Transport<S> {
+    async fn sync_loop(&self, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+        let filter = serde_json::json!({
+            "room": {
+                "timeline": { "limit": TIMELINE_LIMIT },
+                "state": { "lazy_load_members": true },
+                "ephemeral": { "types": [] },
+                "account_data": { "types": [] },
+            },
+            "presence": { "types": [] },
+            "account_data": { "types": [] },
+        })
+        .to_string();
+        let mut backoff = Backoff::default();
+        loop {
+            let since = self.state.get().since;
+            let answer = tokio::select! {
+                () = stopped(&mut stop) => return Ok(()),
+                answer = self.client.sync(since.as_deref(), self.sync_timeout_ms, &filter) => answer,
+            };
+            let handled = match answer {
+                Ok(batch) => self.handle_sync(&batch).await,
+                Err(e) => Err(e),
+            };
+            match handled {
+                Ok(()) => backoff.reset(),
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "matrix sync failed; the batch will be fetched again");
+                    tokio::select! {
+                        () = stopped(&mut stop) => return Ok(()),
+                        () = tokio::time::sleep(backoff.next()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one sync batch, then saves its token.
+    async fn handle_sync(&self, batch: &Value) -> Result<(), Error> {
+        let next_batch = str_field(batch, "next_batch")?;
+        let rooms = &batch["rooms"];
+        for (room_id, room) in rooms["invite"].as_object().into_iter().flatten() {
+            self.accept_invite(room_id, room).await?;
+        }
+        for (room_id, room) in rooms["join"].as_object().into_iter().flatten() {
+            let timeline = &room["timeline"];
+            if timeline["limited"].as_bool() == Some(true) {
+                tracing::warn!(room = %room_id, "more than {TIMELINE_LIMIT} events in one sync; older ones are not read");
+            }
+            for event in timeline["events"].as_array().into_iter().flatten() {
+                self.handle_event(room_id, event).await?;
+            }
+        }
+        let left: Vec<&String> = rooms["leave"].as_object().into_iter().flatten().map(|(id, _)| id).collect();
+        self.state.update(|s| {
+            s.rooms.retain(|_, room| !left.contains(&&*room));
+            s.since = Some(next_batch);
+        })
+    }
+
+    async fn accept_invite(&self, room_id: &str, room: &Value) -> Result<(), Error> {
+        let me = self.client.user_id();
+        let inviter = room["invite_state"]["events"].as_array().into_iter().flatten().find_map(|e| {
+            let to_me = e["type"] == "m.room.member" && e["state_key"] == me;
+            to_me.then(|| e["sender"].as_str()).flatten()
+        });
+        tracing::info!(room = %room_id, inviter = inviter.unwrap_or("?"), "joining a room the bot was invited to");
+        skip_refusal(self.client.join(room_id).await)
+    }
+
+    async fn handle_event(&self, room_id: &str, event: &Value) -> Result<(), Error> {
+        let sender = event["sender"].as_str().unwrap_or("");
+        let event_id = event["event_id"].as_str().unwrap_or("");
+        if sender.is_empty() || sender == self.client.user_id() || event_id.is_empty() || event_id.len() > 255 {
+            return Ok(());
+        }
+        let text = match event["type"].as_str() {
+            Some("m.room.message") if event["content"]["msgtype"] == "m.text" => {
+                event["content"]["body"].as_str().unwrap_or("")
+            }
+            Some("m.room.encrypted") => {
+                let span = tracing::info_span!("matrix.message", %event_id, %sender, encrypted = true);
+                return self.answer(room_id, sender, event_id, None).instrument(span).await;
+            }
+            _ => return Ok(()),
+        };
+        // The grammar reads at most INPUT_CHARS_MAX characters and refuses
+        // longer messages; one character more keeps that refusal.
+        let text: String = text.chars().take(INPUT_CHARS_MAX + 1).collect();
+        let span = tracing::info_span!("matrix.message", %event_id, %sender);
+        self.answer(room_id, sender, event_id, Some(&text)).instrument(span).await
+    }
+
+    /// Answers one message (`None`: one the bot cannot read), within the
+    /// sender's flood limit.
+    async fn answer(&self, room_id: &str, sender: &str, event_id: &str, text: Option<&str>) -> Result<(), Error> {
+        let now = self.bot.service().clock().now();
+        let verdict = self.flood.lock().unwrap_or_else(PoisonError::into_inner).check(sender, now);
+        let txn = |prefix: &str| format!("{prefix}-{}", &blake3::hash(event_id.as_bytes()).to_hex()[..32]);
+        match (verdict, text) {
+            (Verdict::Ignore, _) => Ok(()),
+            (Verdict::WarnOnce, _) => {
+                tracing::info!("flood limit reached; one warning, then silence");
+                skip_refusal(self.client.send_text(room_id, &txn("f"), FLOOD_TEXT).await.map(|_| ()))
+            }
+            (Verdict::Handle, None) => {
+                skip_refusal(self.client.send_text(room_id, &txn("e"), ENCRYPTED_TEXT).await.map(|_| ()))
+            }
+            (Verdict::Handle, Some(text)) => {
+                let reply = self.bot.handle(sender, event_id, text).await;
+                tracing::info!(code = reply.code, "answered");
+                skip_refusal(self.client.send_text(room_id, &txn("r"), &reply.text).await.map(|_| ()))?;
+                // A linked account's first room with the bot becomes its
+                // direct room, where offers will go.
+                if self.bot.linked(sender).is_some() && self.state.room(sender).is_none() {
+                    let full = self.state.get().rooms.len() >= ROOMS_MAX;
+                    if !full {
+                        self.state.update(|s| {
+                            s.rooms.insert(sender.to_string(), room_id.to_string());
+                        })?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn offer_loop(&self, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+        let store = self.bot.service().store().clone();
+        let mut backoff = Backoff::default();
+        loop {
+            let position = self.state.get().log_position.max(1);
+            let read = tokio::select! {
+                () = stopped(&mut stop) => return Ok(()),
+                read = store.read_all(position, LOG_BATCH_MAX) => read,
+            };
+            let pushed = match read {
+                Ok(batch) if batch.is_empty() => {
+                    let waited = tokio::select! {
+                        () = stopped(&mut stop) => return Ok(()),
+                        waited = store.wait_for(position) => waited,
+                    };
+                    waited.map_err(Error::from)
+                }
+                Ok(batch) => self.push(&batch).await,
+                Err(e) => Err(Error::from(e)),
+            };
+            match pushed {
+                Ok(()) => backoff.reset(),
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, position, "pushing offers failed; retrying from the same position");
+                    tokio::select! {
+                        () = stopped(&mut stop) => return Ok(()),
+                        () = tokio::time::sleep(backoff.next()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the notices of one batch of log events, then saves the
+    /// position after it.
+    async fn push(&self, batch: &[RecordedEvent]) -> Result<(), Error> {
+        for event in batch {
+            let notices = notify::notices(self.bot.service(), event).await?;
+            if notices.is_empty() {
+                continue;
+            }
+            // A volunteer linked a moment ago is reached already.
+            self.bot.catch_up().await?;
+            for notice in notices {
+                let Some(account) = self.bot.account_of(&notice.volunteer) else { continue };
+                let span = tracing::info_span!("matrix.notice", kind = notice.kind, volunteer = %notice.volunteer);
+                async {
+                    let room = self.room_for(&account).await?;
+                    let txn = format!("n-{}", &blake3::hash(notice.key.as_bytes()).to_hex()[..32]);
+                    skip_refusal(self.client.send_text(&room, &txn, &notice.text).await.map(|_| ()))
+                }
+                .instrument(span)
+                .await?;
+            }
+        }
+        if let Some(last) = batch.last() {
+            self.state.update(|s| s.log_position = last.position + 1)?;
+        }
+        Ok(())
+    }
+
+    /// The direct room of `account`: the one known, or a new private room
+    /// with the account invited.
+    async fn room_for(&self, account: &str) -> Result<String, Error> {
+        if let Some(room) = self.state.room(account) {
+            return Ok(room);
+        }
+        let room = self.client.create_direct_room(account).await?;
+        tracing::info!(%account, room = %room, "created a direct room");
+        self.state.update(|s| {
+            s.rooms.insert(account.to_string(), room.clone());
+        })?;
+        Ok(room)
+    }
+}
+
+/// A refusal by the homeserver to join or to send to one room (not in the
+/// room, no such room, forbidden) concerns that room only: it is logged and
+/// the batch goes on, rather than being retried forever.
+fn skip_refusal(result: Result<(), Error>) -> Result<(), Error> {
+    match result {
+        Err(Error::Api { status: 400 | 403 | 404, errcode, message }) => {
+            tracing::warn!(%errcode, %message, "the homeserver refused; skipped");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Resolves once `stop` is true or its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Doubling waits between retries.
+#[derive(Debug, Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let wait = self.next.unwrap_or(BACKOFF_MIN);
+        self.next = Some((wait * 2).min(BACKOFF_MAX));
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = None;
+    }
+}
