@@ -1,0 +1,121 @@
+//! How gridloop's log is laid out on JetStream, so that any NATS client can
+//! read it: subjects, message bodies, headers and positions.
+//!
+//! - **Subject**: `<prefix>.<kind>.<id>` for the engine stream `<kind>-<id>`
+//!   (`gridloop.ticket.T-17`, `gridloop.volunteer.V-3`,
+//!   `gridloop.emergency.440802-001`, `gridloop.seal.log`). The characters a
+//!   subject token may not hold (`.`, `*`, `>`, and `%` itself) are written
+//!   `%2E`, `%2A`, `%3E`, `%25`.
+//! - **Message**: one per append. The body is a JSON array of the append's
+//!   events in the envelope's JSON, without `position` (the store assigns
+//!   it from where the message lands). Headers: `Nats-Msg-Id` (the command
+//!   id), `Gridloop-Stream`, `Gridloop-Versions` (`first-last`).
+//! - **Position**: `sequence × 64 + index`, the message's stream sequence
+//!   and the event's index inside it (an append carries at most 64 events,
+//!   [`APPEND_EVENTS_MAX`]). Positions strictly increase and are not dense.
+
+use gridloop_engine::Error;
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::ids::StreamId;
+use gridloop_engine::store::APPEND_EVENTS_MAX;
+
+/// Bits of a position that hold the index inside a message.
+const INDEX_BITS: u32 = 6;
+const _: () = assert!(APPEND_EVENTS_MAX <= 1 << INDEX_BITS);
+
+/// The header naming the engine stream of a message.
+pub const HEADER_STREAM: &str = "Gridloop-Stream";
+/// The header with the first and last version of a message's events.
+pub const HEADER_VERSIONS: &str = "Gridloop-Versions";
+
+/// The global position of event `index` of the message at `sequence`.
+pub fn position(sequence: u64, index: usize) -> u64 {
+    debug_assert!(index < APPEND_EVENTS_MAX);
+    (sequence << INDEX_BITS) | index as u64
+}
+
+/// The message sequence and event index a position points into.
+pub fn split_position(position: u64) -> (u64, usize) {
+    (position >> INDEX_BITS, (position & ((1 << INDEX_BITS) - 1)) as usize)
+}
+
+/// The sequence of the first message that can hold an event at `position`
+/// or later (the message `position` points into: it may hold later events).
+pub fn first_sequence_at(position: u64) -> u64 {
+    split_position(position).0.max(1)
+}
+
+/// The subject of an engine stream.
+pub fn subject(prefix: &str, stream: &StreamId) -> String {
+    let mut out = String::with_capacity(prefix.len() + stream.as_str().len() + 8);
+    out.push_str(prefix);
+    out.push('.');
+    out.push_str(stream.kind());
+    out.push('.');
+    for c in stream.id().chars() {
+        match c {
+            '.' => out.push_str("%2E"),
+            '*' => out.push_str("%2A"),
+            '>' => out.push_str("%3E"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The message body of an append: its events without their positions.
+pub fn encode(events: &[RecordedEvent]) -> Result<Vec<u8>, Error> {
+    let mut values = Vec::with_capacity(events.len());
+    for event in events {
+        let mut value = serde_json::to_value(event).map_err(|e| Error::Storage(format!("encode: {e}")))?;
+        if let Some(object) = value.as_object_mut() {
+            object.remove("position");
+        }
+        values.push(value);
+    }
+    serde_json::to_vec(&values).map_err(|e| Error::Storage(format!("encode: {e}")))
+}
+
+/// The events of the message at `sequence`, with their positions.
+pub fn decode(sequence: u64, body: &[u8]) -> Result<Vec<RecordedEvent>, Error> {
+    let values: Vec<serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| Error::Corrupt(format!("message {sequence} is not a JSON array of events: {e}")))?;
+    if values.is_empty() || values.len() > APPEND_EVENTS_MAX {
+        return Err(Error::Corrupt(format!("message {sequence} holds {} events (1 to 64 expected)", values.len())));
+    }
+    let mut events = Vec::with_capacity(values.len());
+    for (index, mut value) in values.into_iter().enumerate() {
+        let object = value
+            .as_object_mut()
+            .ok_or_else(|| Error::Corrupt(format!("message {sequence}, event {index} is not an object")))?;
+        object.insert("position".into(), position(sequence, index).into());
+        let event: RecordedEvent = serde_json::from_value(value)
+            .map_err(|e| Error::Corrupt(format!("message {sequence}, event {index} does not decode: {e}")))?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_increase() {
+        assert_eq!(split_position(position(7, 3)), (7, 3));
+        assert!(position(7, 63) < position(8, 0));
+        assert_eq!(first_sequence_at(position(8, 0)), 8);
+        assert_eq!(first_sequence_at(position(7, 5)), 7);
+        assert_eq!(first_sequence_at(0), 1);
+        assert_eq!(first_sequence_at(1), 1);
+    }
+
+    #[test]
+    fn subjects_escape_what_nats_reserves() {
+        let stream = StreamId::new("ticket-T-17").unwrap();
+        assert_eq!(subject("gridloop", &stream), "gridloop.ticket.T-17");
+        let odd = StreamId::new("test-a.b*c>d%e").unwrap();
+        assert_eq!(subject("gridloop", &odd), "gridloop.test.a%2Eb%2Ac%3Ed%25e");
+    }
+}

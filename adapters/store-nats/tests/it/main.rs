@@ -1,0 +1,3 @@
+//! Tests of the NATS store against real nats-server processes.
+
+mod conformance;
