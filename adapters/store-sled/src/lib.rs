@@ -25,6 +25,20 @@
 //! disk". Since there is one writer, positions are assigned without locks
 //! and are dense.
 //!
+//! # A full disk
+//!
+//! Before it applies a group, the writer checks the free space of the data
+//! directory's file system: a group that would leave less than
+//! [`DISK_RESERVE_BYTES`] is refused whole (`storage_failure`, "disk full"),
+//! before sled sees it, and the next group is checked afresh, so writing
+//! resumes by itself once space returns. The check is there because sled
+//! applies a batch in memory before it flushes it: a flush that fails for
+//! want of space would leave the tree holding keys that are not on disk.
+//! Should a write fail anyway (the disk filled faster than the reserve, an
+//! I/O error), the writer refuses every later append until the process
+//! restarts, which recovers the log to what was durable; nothing it
+//! acknowledged is lost, and the readers never saw past the durable head.
+//!
 //! # Reading
 //!
 //! Readers never see past the durable head: an event that is applied but not
@@ -47,6 +61,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// The most appends one group commit takes.
 pub const GROUP_MAX: usize = 1_024;
+/// The free space a group commit must leave on the data directory's file
+/// system, beyond twice the group's own bytes (sled's log and its segment
+/// rewrites need room of their own).
+pub const DISK_RESERVE_BYTES: u64 = 16 * 1024 * 1024;
 /// The marker file's name and first line.
 pub const MARKER_FILE: &str = "GRIDLOOP";
 const MARKER_TEXT: &str = "gridloop data directory\nformat = 1\n";
@@ -110,7 +128,8 @@ impl SledStore {
             last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
         let (durable_tx, durable) = watch::channel(next_position - 1);
         let (requests, receiver) = mpsc::unbounded_channel();
-        let writer = Writer { db: db.clone(), next_position, durable: durable_tx };
+        let writer =
+            Writer { db: db.clone(), dir: dir.to_path_buf(), next_position, durable: durable_tx, failed: None };
         let writer = std::thread::Builder::new()
             .name("gridloop-sled-writer".into())
             .spawn(move || writer.run(receiver))
@@ -207,8 +226,13 @@ impl EventStore for SledStore {
 /// The single writer: owns position assignment and the group commit.
 struct Writer {
     db: sled::Db,
+    /// The data directory, whose file system's free space is checked.
+    dir: PathBuf,
     next_position: u64,
     durable: watch::Sender<u64>,
+    /// Why writing stopped: set when a batch failed after sled may have
+    /// applied it in memory, so that nothing is ever written on top of it.
+    failed: Option<String>,
 }
 
 /// What earlier appends of the same group changed, not yet in sled.
@@ -216,6 +240,8 @@ struct Writer {
 struct Pending {
     heads: HashMap<StreamId, Head>,
     commands: HashMap<CommandId, AppendResult>,
+    /// The bytes of every value planned so far.
+    bytes: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -244,6 +270,12 @@ impl Writer {
     /// planned fails with it, and positions are rolled back.
     fn commit(&mut self, group: Vec<Request>) {
         let _span = tracing::debug_span!("group_commit", appends = group.len()).entered();
+        if let Some(failed) = &self.failed {
+            for request in group {
+                let _ = request.reply.send(Err(EngineError::Storage(failed.clone())));
+            }
+            return;
+        }
         let start_position = self.next_position;
         let mut batch = sled::Batch::default();
         let mut pending = Pending::default();
@@ -253,13 +285,23 @@ impl Writer {
             answers.push((request.reply, result));
         }
         if self.next_position != start_position {
-            let written = self.db.apply_batch(batch).and_then(|()| self.db.flush().map(|_| ()));
-            if let Err(e) = written {
-                tracing::error!(error = %e, "group commit failed");
+            let written = match self.check_space(pending.bytes) {
+                Err(refusal) => Err(refusal),
+                Ok(()) => self.db.apply_batch(batch).and_then(|()| self.db.flush().map(|_| ())).map_err(|e| {
+                    let message = format!(
+                        "writing to disk failed ({e}); this process writes nothing more until it restarts, \
+                         which recovers the log to its last durable state"
+                    );
+                    self.failed = Some(message.clone());
+                    message
+                }),
+            };
+            if let Err(message) = written {
+                tracing::error!(error = %message, "group commit failed");
                 self.next_position = start_position;
-                let message = format!("writing to disk failed: {e}");
                 for (_, result) in &mut answers {
-                    if matches!(result, Ok(r) if !r.duplicate) {
+                    // A repeat of an append planned in this same group fails with it.
+                    if matches!(result, Ok(r) if !r.duplicate || r.position >= start_position) {
                         *result = Err(EngineError::Storage(message.clone()));
                     }
                 }
@@ -270,6 +312,22 @@ impl Writer {
         for (reply, result) in answers {
             let _ = reply.send(result);
         }
+    }
+
+    /// Refuses a group of `bytes` that would leave less than
+    /// [`DISK_RESERVE_BYTES`] free. A file system that cannot say how much is
+    /// free is written to as before.
+    fn check_space(&self, bytes: u64) -> Result<(), String> {
+        let Ok(available) = fs2::available_space(&self.dir) else { return Ok(()) };
+        let needed = bytes.saturating_mul(2).saturating_add(DISK_RESERVE_BYTES);
+        if available < needed {
+            return Err(format!(
+                "disk full: no space left for this append ({available} bytes available in {}, {needed} needed); \
+                 nothing was written; retry with the same command id once space is freed",
+                self.dir.display()
+            ));
+        }
+        Ok(())
     }
 
     fn plan(
@@ -301,6 +359,7 @@ impl Writer {
             let recorded = event.clone().record(request.stream.clone(), next.version, position, next.hash);
             next.hash = recorded.hash;
             let bytes = serde_json::to_vec(&recorded).map_err(|e| EngineError::Storage(e.to_string()))?;
+            pending.bytes += bytes.len() as u64 + 64;
             batch.insert(event_key(position).to_vec(), bytes);
             batch.insert(stream_key(&request.stream, next.version), position.to_be_bytes().to_vec());
         }

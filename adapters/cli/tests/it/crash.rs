@@ -484,3 +484,122 @@ fn finish(server: Server, data: &Path, shared: &Shared, verifier: &str, seed: u6
         started.elapsed().as_secs_f64()
     );
 }
+
+/// A tmpfs of `size` mounted on `at` for as long as it lives.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// Mounts, or says why not (not root, no mount permission in a container).
+    fn tmpfs(at: &Path, size: &str) -> Result<Self, String> {
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "gridloop-disk-full"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("mount did not run: {e}"))?;
+        match out.status.success() {
+            true => Ok(Self(at.to_path_buf())),
+            false => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `dir` with a file of zeros until it is
+/// full, leaving `leave` bytes free at most.
+fn fill(dir: &Path, leave: u64) -> std::path::PathBuf {
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 4096];
+    let mut written = 0u64;
+    while file.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    let _ = file.sync_all();
+    // Give back `leave` bytes, so the server can still start and write a little.
+    file.set_len(written.saturating_sub(leave)).expect("truncate the filler");
+    path
+}
+
+#[test]
+fn a_full_disk_refuses_appends_with_a_clear_error_and_service_resumes_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = match Mount::tmpfs(&dir.path().join("fs"), "48m") {
+        Ok(mount) => mount,
+        Err(why) => {
+            println!("SKIPPED a_full_disk_refuses_appends...: cannot mount a tmpfs here ({why}); run as root to test");
+            return;
+        }
+    };
+    let data = mount.0.join("data");
+    let token = token(&data, "d-disk");
+    // Reads get their own token, so that the writes' rate limit cannot refuse them.
+    let reader = self::token(&data, "d-disk-read");
+    let server = start(&data, 0, "warn");
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grid = district.world.grids.at_level(Level::Grid).next().expect("a grid").code.to_string();
+    let order = |n: usize| {
+        // A long description fills the disk in fewer requests.
+        let text = format!("disk full test {n} {}", "x".repeat(1_500));
+        format!(r#"{{"category":"IC-003","grid":"{grid}","description":"{text}","resident":"r-1"}}"#)
+    };
+    let submit = |n: usize| {
+        request(&server.addr, "POST", "/api/v1/tickets", Some(&token), Some(&format!("disk-{n}")), &order(n))
+            .expect("the server answers")
+    };
+    let mut acked = Vec::new();
+    for n in 0..5 {
+        let (status, body) = submit(n);
+        assert_eq!(status, 201, "{body}");
+        acked.push(serde_json::from_str::<Value>(&body).expect("json")["id"].as_str().expect("id").to_string());
+    }
+    let filler = fill(&mount.0, 64 * 1024);
+    let mut refusal = None;
+    for n in 5..2_000 {
+        let (status, body) = submit(n);
+        match status {
+            201 => acked.push(serde_json::from_str::<Value>(&body).expect("json")["id"].as_str().expect("id").into()),
+            _ => {
+                refusal = Some((n, status, body));
+                break;
+            }
+        }
+    }
+    let (failed_at, status, body) = refusal.expect("the disk fills up and an append is refused");
+    let error: Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_failure")), "{body}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.to_lowercase().contains("space"), "the message says the disk is full: {message}");
+    // What was acknowledged is intact, read through the server.
+    for id in &acked {
+        let (status, body) =
+            request(&server.addr, "GET", &format!("/api/v1/tickets/{id}"), Some(&reader), None, "").expect("answers");
+        assert_eq!(status, 200, "{id} readable while the disk is full: {body}");
+    }
+    // Space returns: the same request (same key) goes through.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let resumed = (0..50).any(|_| {
+        let (status, _) = submit(failed_at);
+        if status != 201 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        status == 201
+    });
+    assert!(resumed, "appends succeed again once space returns");
+    drop(server);
+    let verify = gridloop(&["audit", "--all", "--verify", "--data", data_str(&data)]);
+    assert!(verify.status.success(), "the log verifies after the disk was full: {}", stderr(&verify));
+    let log = export(&data);
+    let submitted = log.iter().filter(|e| e.schema.name == "ticket.submitted").count();
+    assert_eq!(submitted, acked.len() + 1, "every acknowledged order is there once, and the retried one");
+    println!(
+        "disk full: {} orders acknowledged, order {failed_at} refused with 503 storage_failure ({message}), \
+         accepted with the same key once space returned; the log verifies",
+        acked.len()
+    );
+}
