@@ -21,6 +21,8 @@
 //!   [`BODY_BYTES_MAX`] (413).
 //! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
 //!   volunteers, catalog, grid tree) and the follower that keeps them current.
+//! - [`console`]: the dispatcher console at `/` (one embedded page), its
+//!   JSON routes and its event stream.
 //!
 //! # What this slice does not do yet
 //!
@@ -29,6 +31,7 @@
 //! routes read the projections in [`reads`].
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod limits;
 pub mod open311;
@@ -116,11 +119,13 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
         .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
         .route("/catalog", get(reads::catalog::<S>))
-        .route("/grids", get(reads::grids::<S>));
+        .route("/grids", get(reads::grids::<S>))
+        .merge(console::api_routes::<S>());
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(telemetry::metrics::<S>))
         .nest("/api/v1", api)
+        .merge(console::routes::<S>())
         .nest("/open311/v2", open311::routes::<S>())
         .fallback(|| async { AppError::NoRoute })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));

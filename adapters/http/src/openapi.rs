@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 /// Every documented (method, path) pair, in the document's spelling.
-pub const OPERATIONS: [(&str, &str); 16] = [
+pub const OPERATIONS: [(&str, &str); 21] = [
     ("post", "/tickets"),
     ("get", "/tickets"),
     ("get", "/tickets/{id}"),
@@ -22,6 +22,11 @@ pub const OPERATIONS: [(&str, &str); 16] = [
     ("post", "/volunteers/{id}/redeem"),
     ("get", "/catalog"),
     ("get", "/grids"),
+    ("get", "/me"),
+    ("get", "/board"),
+    ("get", "/tickets/{id}/candidates"),
+    ("get", "/metrics/series"),
+    ("post", "/emergency/{place}/{action}"),
     ("get", "/openapi.json"),
     ("get", "/open311/v2/discovery.{format}"),
     ("get", "/open311/v2/services.{format}"),
@@ -73,6 +78,15 @@ pub fn document() -> Value {
     redeem["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
         "required": ["points", "reward"],
         "properties": { "points": { "type": "integer", "minimum": 1, "maximum": 10000 }, "reward": { "type": "string" } } } } } });
+    let mut emergency = op(
+        "A district or street dispatcher declares or lifts emergency mode (平急转换) within their place: action `declare` or `lift`",
+        "`{ place, active, events }`",
+    );
+    emergency["parameters"] = json!([key,
+        { "name": "place", "in": "path", "required": true, "schema": { "type": "string" }, "description": "a district or street code" },
+        { "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ["declare", "lift"] } }]);
+    emergency["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
+        "required": ["reason"], "properties": { "reason": { "type": "string", "maxLength": 2000 } } } } } });
     let open311 = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "JSON or XML by the suffix" }, "400": { "description": "the spec's error format" }, "404": { "description": "the spec's error format" } } });
     json!({
         "openapi": "3.0.3",
@@ -96,6 +110,11 @@ pub fn document() -> Value {
             "/volunteers/{id}/redeem": { "post": redeem },
             "/catalog": { "get": op("The service catalog", "items") },
             "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
+            "/me": { "get": op("Who holds the token: role, id, the place they serve (code, level, names), the emergency modes on in or around it", "the caller") },
+            "/board": { "get": op("The console's board: open tickets of the caller's place (or one status), urgent first then newest, with item and place names and the next deadline: ?status=&scope=&category=&holder=&overdue=", "`{ now, position, total, rows }`") },
+            "/tickets/{id}/candidates": { "get": op("What the routing policy suggests for a ticket now: the volunteers of its offer ring (or the next ring), the owning team, the item's department; every department", "suggestions") },
+            "/metrics/series": { "get": op("Rates of each street, community or grid of a place per day, ISO week or month, and over the range: ?scope=&by=&period=&from=&to=", "`{ buckets, keys, rows, totals, all }`") },
+            "/emergency/{place}/{action}": { "post": emergency },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } },
             "/open311/v2/discovery.{format}": { "get": open311("Open311 GeoReport v2 discovery (outside /api/v1)") },
             "/open311/v2/services.{format}": { "get": open311("Open311 services: the catalog") },

@@ -2,6 +2,7 @@
 
 mod audit;
 mod binary;
+mod console;
 mod crash;
 mod demo;
 mod month;

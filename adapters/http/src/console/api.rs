@@ -1,0 +1,573 @@
+//! The JSON routes the console reads and writes beyond the ticket API.
+//!
+//! - `GET /me`: who holds the token, the place they serve (code, name,
+//!   level), and the emergency modes on in or around that place.
+//! - `GET /board`: the open tickets of the caller's place, urgent first,
+//!   then newest, each with its next deadline and the catalog's name of its
+//!   item; filtered by status, place, category, holder and overdue.
+//! - `GET /tickets/{id}/candidates`: what the routing policy suggests for a
+//!   ticket now (the volunteers of the current offer ring, the owning team,
+//!   the item's department) and every department, for assigning and
+//!   summoning.
+//! - `GET /metrics/series`: the rates of each street, community or grid of
+//!   a place per day, week or month, for charts.
+//! - `POST /emergency/{place}/{action}`: 平急转换, `declare` or `lift`, with
+//!   a reason.
+//!
+//! Everything here is bounded ([`BOARD_ROWS_MAX`], [`SERIES_KEYS_MAX`],
+//! [`SERIES_BUCKETS_MAX`], [`PARAM_BYTES_MAX`]) and scoped like the rest of
+//! the API: a dispatcher who serves a place reads and acts only within it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
+use gridloop_engine::envelope::Role;
+use gridloop_engine::grid::{GridCode, GridTree, Level};
+use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId, VolunteerId};
+use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
+use gridloop_engine::service::{Command, Envelope, fold};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::{Assignee, Ticket, Tier, Urgency};
+use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::{Error, World};
+use gridloop_projections::board::{self, BoardStatus};
+use gridloop_projections::calendar::{Period, bucket, parse_day_or_instant};
+use gridloop_projections::metrics::{category_name, category_of};
+use gridloop_projections::{By, Cohort, Rates};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Principal};
+use crate::reads::Deadline;
+use crate::{AppError, AppState};
+
+/// The most rows the board answers with (the total says how many matched).
+pub const BOARD_ROWS_MAX: usize = 500;
+/// The most places one series request may chart.
+pub const SERIES_KEYS_MAX: usize = 64;
+/// The most periods one series request may span.
+pub const SERIES_BUCKETS_MAX: usize = 400;
+/// The longest query parameter or path segment read, in bytes.
+pub const PARAM_BYTES_MAX: usize = 128;
+/// The largest emergency request body, in bytes (a reason of 2,000
+/// characters fits).
+pub const SWITCH_BODY_BYTES_MAX: usize = 16 * 1024;
+/// A series spanning at most this many days is charted per day unless the
+/// caller asks otherwise; up to [`WEEKS_SPAN_DAYS_MAX`], per ISO week.
+pub const DAYS_SPAN_DAYS_MAX: u64 = 62;
+/// See [`DAYS_SPAN_DAYS_MAX`]; longer spans are charted per month.
+pub const WEEKS_SPAN_DAYS_MAX: u64 = 3 * 366;
+
+/// A parameter's text, bounded.
+fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
+    if value.len() > PARAM_BYTES_MAX {
+        return Err(Error::invalid(name, format!("must be at most {PARAM_BYTES_MAX} bytes")));
+    }
+    Ok(value)
+}
+
+/// The parameters of a query string, or `400 invalid_input`.
+fn params<T: serde::de::DeserializeOwned>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
+    let Query(params) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    Ok(params)
+}
+
+/// A grid code the district knows.
+fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
+    let code = GridCode::parse(text(name, value)?)?;
+    grids
+        .get(&code)
+        .map(|n| n.code.clone())
+        .ok_or_else(|| Error::invalid(name, format!("{code} is not in the district")))
+}
+
+/// The place a caller looks at: what they ask for, which must lie within
+/// the place they serve; by default that place (or the whole district).
+fn scope_for(grids: &GridTree, who: &Principal, asked: Option<GridCode>) -> Result<GridCode, Error> {
+    match (&who.place, asked) {
+        (Some(place), Some(scope)) if !scope.is_within(place) => {
+            Err(Error::NotPermitted { role: "dispatcher", command: "read outside the place they serve" })
+        }
+        (_, Some(scope)) => Ok(scope),
+        (Some(place), None) => Ok(place.clone()),
+        (None, None) => Ok(grids.root().code.clone()),
+    }
+}
+
+/// Only dispatchers and auditors use the console's reads.
+fn console_reader(who: &Principal, what: &'static str) -> Result<(), Error> {
+    match who.actor.role {
+        Role::Dispatcher | Role::Auditor => Ok(()),
+        role => Err(Error::NotPermitted { role: role.name(), command: what }),
+    }
+}
+
+/// A place's names, for showing.
+fn place_json(grids: &GridTree, code: &GridCode) -> Value {
+    let node = grids.get(code);
+    json!({
+        "code": code,
+        "level": code.level().name(),
+        "name": node.map_or("", |n| n.name.as_str()),
+        "name_en": node.map_or("", |n| n.name_en.as_str()),
+    })
+}
+
+/// `GET /me`: the caller, their place and the emergency modes around it.
+pub(crate) async fn me<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, AppError> {
+    let grids = &state.service.world().grids;
+    let scope = scope_for(grids, &who, None)?;
+    let emergency = emergency_modes(&state, &scope).await?;
+    let may_switch = who.actor.role == Role::Dispatcher && scope.level() <= Level::Street;
+    Ok(Json(json!({
+        "role": who.actor.role.name(),
+        "id": who.actor.id,
+        "place": place_json(grids, &scope),
+        "district": place_json(grids, &grids.root().code),
+        "emergency": emergency,
+        "may_switch_emergency": may_switch,
+    })))
+}
+
+/// The emergency modes on in the district or a street that contains
+/// `scope` or lies within it: what everyone in the place must see.
+async fn emergency_modes<S: EventStore>(state: &AppState<S>, scope: &GridCode) -> Result<Vec<Value>, Error> {
+    let grids = &state.service.world().grids;
+    let root = grids.root().code.clone();
+    let places = std::iter::once(root.clone()).chain(grids.children(&root).iter().cloned());
+    let mut on = Vec::new();
+    for place in places.filter(|p| scope.is_within(p) || p.is_within(scope)) {
+        let events = state.service.store().read_stream(&StreamId::emergency(&place), 1).await?;
+        let mode: Emergency = fold(&events)?;
+        if !mode.active {
+            continue;
+        }
+        let declared = events.iter().rev().find_map(|e| match e.decode::<EmergencyEvent>() {
+            Ok(EmergencyEvent::Declared { reason, .. }) => Some((e.occurred_at, reason, e.actor.id.to_string())),
+            _ => None,
+        });
+        let mut shown = place_json(grids, &place);
+        if let Some((since, reason, by)) = declared {
+            shown["since"] = json!(since);
+            shown["reason"] = json!(reason);
+            shown["by"] = json!(by);
+        }
+        on.push(shown);
+    }
+    Ok(on)
+}
+
+/// `?status=&scope=&category=&holder=&overdue=`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BoardParams {
+    status: Option<String>,
+    scope: Option<String>,
+    category: Option<String>,
+    holder: Option<String>,
+    overdue: Option<bool>,
+}
+
+/// One row of the console's board.
+#[derive(Debug, Serialize)]
+pub struct BoardRow {
+    pub id: TicketId,
+    pub status: &'static str,
+    pub tier: Option<Tier>,
+    pub grid: GridCode,
+    pub place: String,
+    pub place_en: String,
+    pub item: ItemCode,
+    pub item_name: String,
+    pub item_name_en: String,
+    pub category: &'static str,
+    pub urgency: Option<Urgency>,
+    pub holder: Option<Assignee>,
+    pub submitted_at: Option<Timestamp>,
+    pub next_deadline: Option<Deadline>,
+    pub overdue: bool,
+    pub version: u64,
+}
+
+/// A ticket as a board row; `None` for one not submitted.
+pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<BoardRow> {
+    let (id, grid, item) = (ticket.id.clone()?, ticket.grid.clone()?, ticket.item.clone()?);
+    let node = world.grids.get(&grid);
+    let entry = world.catalog.item(&item).ok();
+    let next_deadline = board::next_deadline(ticket);
+    Some(BoardRow {
+        id,
+        status: BoardStatus::of(ticket).name(),
+        tier: ticket.tier,
+        place: node.map(|n| n.name.clone()).unwrap_or_default(),
+        place_en: node.map(|n| n.name_en.clone()).unwrap_or_default(),
+        item_name: entry.map(|e| e.name.clone()).unwrap_or_default(),
+        item_name_en: entry.map(|e| e.name_en.clone()).unwrap_or_default(),
+        category: category_name(category_of(&item)),
+        grid,
+        item,
+        urgency: ticket.urgency,
+        holder: ticket.holder.clone(),
+        submitted_at: ticket.submitted_at,
+        next_deadline: next_deadline.map(|(kind, at)| Deadline { kind, at }),
+        overdue: next_deadline.is_some_and(|(_, at)| at <= now),
+        version: ticket.version,
+    })
+}
+
+/// `volunteer:V-7`, `team:TM-3`, `department:civil_affairs`,
+/// `grid_worker:gw-...`.
+fn holder(value: &str) -> Result<Assignee, Error> {
+    let (kind, id) = text("holder", value)?
+        .split_once(':')
+        .ok_or_else(|| Error::invalid("holder", "is KIND:ID, e.g. volunteer:V-7 or team:TM-3"))?;
+    serde_json::from_value(json!({ "kind": kind.trim(), "id": id.trim() }))
+        .map_err(|e| Error::invalid("holder", e.to_string()))
+}
+
+/// The category names a `category=` filter may give.
+const CATEGORY_NAMES: [&str; 4] =
+    ["information_collection", "grid_patrol", "community_service", "street_community_coordination"];
+
+/// `GET /board`: the caller's open tickets (or those of one status, final
+/// ones included when asked for), urgent first, then newest; at most
+/// [`BOARD_ROWS_MAX`] rows, `total` counting every match. `position` is the
+/// log position the answer reflects: the event stream continues from there.
+pub(crate) async fn board<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    query: Result<Query<BoardParams>, QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    console_reader(&who, "read the board")?;
+    let p = params(query)?;
+    let world = state.service.world();
+    let scope = p.scope.as_deref().map(|s| known_grid(&world.grids, "scope", s)).transpose()?;
+    let scope = scope_for(&world.grids, &who, scope)?;
+    let status = p.status.as_deref().map(|s| text("status", s)).transpose()?;
+    let category = p.category.as_deref().map(|s| text("category", s)).transpose()?;
+    if let Some(c) = category.filter(|c| !CATEGORY_NAMES.contains(c)) {
+        return Err(Error::invalid("category", format!("{c:?} is not one of {}", CATEGORY_NAMES.join(", "))).into());
+    }
+    let holder = p.holder.as_deref().filter(|h| !h.trim().is_empty()).map(holder).transpose()?;
+    let overdue = p.overdue.unwrap_or(false);
+    state.live.catch_up(state.service.store()).await?;
+    let now = state.service.clock().now();
+    let views = state.live.read().await;
+    let mut rows: Vec<BoardRow> = views
+        .board
+        .state()
+        .tickets()
+        .filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope)))
+        .filter(|t| match status {
+            Some(s) => BoardStatus::of(t).name() == s,
+            None => !t.status.is_final(),
+        })
+        .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
+        .filter_map(|t| board_row(world, t, now))
+        .filter(|r| category.is_none_or(|c| r.category == c))
+        .filter(|r| !overdue || r.overdue)
+        .collect();
+    rows.sort_by_key(|r| (r.urgency != Some(Urgency::Urgent), std::cmp::Reverse(r.id.number())));
+    let total = rows.len();
+    rows.truncate(BOARD_ROWS_MAX);
+    Ok(Json(json!({ "now": now, "position": views.checkpoint(), "total": total, "rows": rows })))
+}
+
+/// `GET /tickets/{id}/candidates`: the routing policy's suggestion for the
+/// ticket as it stands (its offer round decides the ring; whoever declined
+/// the current offer is left out), each suggested volunteer with their
+/// load; the team owning the grid; the item's department; every department.
+pub(crate) async fn candidates<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    console_reader(&who, "read a ticket's candidates")?;
+    let id = TicketId::new(text("id", &id)?)?;
+    let ticket = state.service.ticket(&id).await?;
+    let (Some(grid), Some(item)) = (ticket.grid.clone(), ticket.item.clone()) else {
+        return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
+    };
+    scope_for(&state.service.world().grids, &who, Some(grid.clone()))?;
+    let world = state.service.world();
+    let entry = world.catalog.item(&item)?;
+    let exclude: BTreeSet<VolunteerId> = ticket
+        .offer
+        .iter()
+        .flat_map(|o| o.declined.iter())
+        .filter_map(|a| match a {
+            Assignee::Volunteer(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    state.live.catch_up(state.service.store()).await?;
+    let now = state.service.clock().now();
+    let views = state.live.read().await;
+    let directory = views.directory.state();
+    let window = world.routing.fairness_window;
+    let mut ring = ring_scope(&grid, ticket.offer_rounds);
+    let mut volunteers = directory.views_within(&ring, now, window);
+    let suggestion = route(entry, &grid, ticket.offer_rounds, &exclude, &volunteers, world);
+    let (kind, mut offered) = match &suggestion {
+        Route::SelfHandle => ("self_handle", Vec::new()),
+        Route::Offer { candidates, .. } => ("offer", candidates.clone()),
+        Route::Team(_) => ("team", Vec::new()),
+        Route::Department(_) => ("department", Vec::new()),
+    };
+    // When the ring of this round has nobody, the next rings' volunteers are
+    // still worth showing: the dispatcher may reach further than the policy
+    // would this round (the ring stops widening at the street).
+    let mut round = ticket.offer_rounds;
+    while kind == "team" && offered.is_empty() && ring.level() > gridloop_engine::routing::ring_level(u32::MAX) {
+        round += 1;
+        ring = ring_scope(&grid, round);
+        volunteers = directory.views_within(&ring, now, window);
+        if let Route::Offer { candidates, .. } = route(entry, &grid, round, &exclude, &volunteers, world) {
+            offered = candidates;
+        }
+    }
+    let shown: Vec<Value> = offered
+        .iter()
+        .filter_map(|v| volunteers.iter().find(|view| &view.id == v))
+        .map(|v| {
+            json!({
+                "id": v.id, "team": v.team, "home_grid": v.home_grid,
+                "home": world.grids.get(&v.home_grid).map_or("", |n| n.name.as_str()),
+                "home_en": world.grids.get(&v.home_grid).map_or("", |n| n.name_en.as_str()),
+                "skills": v.skills, "open_orders": v.open_orders, "open_orders_max": v.open_orders_max,
+                "recent_orders": v.recent_orders,
+            })
+        })
+        .collect();
+    let departments: Vec<Value> =
+        world.catalog.departments().map(|d| json!({ "code": d.code, "name": d.name, "name_en": d.name_en })).collect();
+    let department = world.catalog.department(&entry.department).ok();
+    Ok(Json(json!({
+        "id": id,
+        "route": kind,
+        "ring": place_json(&world.grids, &ring),
+        "round": ticket.offer_rounds,
+        "wider": round != ticket.offer_rounds,
+        "volunteers": shown,
+        "team": owning_team(&grid, &world.teams),
+        "department": { "code": entry.department, "name": department.map_or("", |d| d.name.as_str()),
+            "name_en": department.map_or("", |d| d.name_en.as_str()) },
+        "item": { "code": entry.code, "name": entry.name, "name_en": entry.name_en, "mode": entry.mode,
+            "skills": entry.skills, "admitted": entry.admitted, "dispatchable_to_grid": entry.dispatchable_to_grid() },
+        "place": place_json(&world.grids, &grid),
+        "departments": departments,
+        "offer_minutes": world.routing.offer_window.0 / gridloop_engine::time::MINUTE_MS,
+    })))
+}
+
+/// `?scope=&by=&period=&from=&to=`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeriesParams {
+    scope: Option<String>,
+    by: Option<String>,
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /metrics/series`: for each street, community or grid (`by`, by
+/// default the level below `scope`) within `scope`, the rates of the
+/// tickets submitted in each day, ISO week or month (`period`, by default
+/// the finest that keeps the chart readable) of `[from, to)`, as of now;
+/// and each place's rates over the whole range. `from` defaults to the
+/// first ticket in the scope, `to` to just past now.
+pub(crate) async fn series<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    query: Result<Query<SeriesParams>, QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    refuse_rates(&who)?;
+    let p = params(query)?;
+    let world = state.service.world();
+    let grids = &world.grids;
+    let scope = p.scope.as_deref().map(|s| known_grid(grids, "scope", s)).transpose()?;
+    let scope = scope_for(grids, &who, scope)?;
+    let level = match p.by.as_deref() {
+        None => match scope.level() {
+            Level::District => Level::Street,
+            Level::Street => Level::Community,
+            _ => Level::Grid,
+        },
+        Some("street") => Level::Street,
+        Some("community") => Level::Community,
+        Some("grid") => Level::Grid,
+        Some(_) => return Err(Error::invalid("by", "must be street, community or grid").into()),
+    };
+    if level <= scope.level() {
+        return Err(Error::invalid("by", format!("must be below the scope's level ({})", scope.level().name())).into());
+    }
+    let keys: Vec<GridCode> = grids
+        .at_level(level)
+        .map(|n| n.code.clone())
+        .filter(|c| c.is_within(&scope))
+        .take(SERIES_KEYS_MAX + 1)
+        .collect();
+    if keys.len() > SERIES_KEYS_MAX {
+        return Err(Error::invalid("scope", format!("more than {SERIES_KEYS_MAX} places: narrow it")).into());
+    }
+    let instant = |name: &'static str, value: &str| {
+        parse_day_or_instant(text(name, value)?).ok_or_else(|| Error::invalid(name, "expected YYYY-MM-DD or RFC 3339"))
+    };
+    let from = p.from.as_deref().map(|t| instant("from", t)).transpose()?;
+    let to = p.to.as_deref().map(|t| instant("to", t)).transpose()?;
+    let asked_period = match p.period.as_deref() {
+        None => None,
+        Some(t) => Some(
+            Period::parse(text("period", t)?).ok_or_else(|| Error::invalid("period", "must be day, week or month"))?,
+        ),
+    };
+    state.live.catch_up(state.service.store()).await?;
+    let as_of = state.service.clock().now();
+    let views = state.live.read().await;
+    let metrics = views.metrics.state();
+    let first = metrics.tickets().filter(|(_, f)| f.grid.is_within(&scope)).map(|(_, f)| f.submitted_at).min();
+    let from = from.or(first).unwrap_or(as_of);
+    let to = to.unwrap_or(as_of.plus(Millis(1)));
+    if from >= to {
+        return Err(Error::invalid("from", "must be before to").into());
+    }
+    let span_days = to.since(from).0 / Millis::days(1).0;
+    let period = asked_period.unwrap_or(if span_days <= DAYS_SPAN_DAYS_MAX {
+        Period::Day
+    } else if span_days <= WEEKS_SPAN_DAYS_MAX {
+        Period::Week
+    } else {
+        Period::Month
+    });
+    // Every period of the range, also those without tickets, so that a
+    // chart's x axis is time and a quiet week shows as a gap.
+    if span_days / 31 > SERIES_BUCKETS_MAX as u64 {
+        return Err(Error::invalid("from", "the range is too long to chart: narrow it").into());
+    }
+    let mut buckets = BTreeSet::new();
+    let mut at = from;
+    while at < to {
+        buckets.insert(bucket(at, period));
+        if buckets.len() > SERIES_BUCKETS_MAX {
+            return Err(Error::invalid(
+                "period",
+                format!("more than {SERIES_BUCKETS_MAX} periods: use a longer period or a shorter range"),
+            )
+            .into());
+        }
+        at = at.plus(Millis::days(1));
+    }
+    buckets.insert(bucket(Timestamp::from_millis(to.as_millis() - 1)?, period));
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for key in &keys {
+        let cohort = Cohort { from, to, scope: Some(key.clone()) };
+        let per_period: BTreeMap<String, Rates> = metrics.rates_by(&cohort, as_of, By::Period(period));
+        for (bucket, rates) in per_period {
+            rows.push(json!({ "key": key, "bucket": bucket, "rates": rates }));
+        }
+        totals.push(json!({ "key": key, "rates": metrics.rates(&cohort, as_of) }));
+    }
+    let all = metrics.rates(&Cohort { from, to, scope: Some(scope.clone()) }, as_of);
+    let period_name = match period {
+        Period::Day => "day",
+        Period::Week => "week",
+        Period::Month => "month",
+    };
+    let places: Vec<Value> = keys.iter().map(|k| place_json(grids, k)).collect();
+    Ok(Json(json!({
+        "as_of": as_of, "from": from, "to": to, "period": period_name, "by": level.name(),
+        "scope": place_json(grids, &scope), "keys": places, "buckets": buckets, "rows": rows, "totals": totals, "all": all,
+    })))
+}
+
+/// Residents and volunteers do not read the metrics (as `GET /metrics/rates`).
+fn refuse_rates(who: &Principal) -> Result<(), Error> {
+    match who.actor.role {
+        Role::Resident | Role::Volunteer => {
+            Err(Error::NotPermitted { role: who.actor.role.name(), command: "read the metrics" })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchBody {
+    reason: String,
+}
+
+/// `POST /emergency/{place}/{action}` with `{ "reason": "..." }`: a
+/// dispatcher declares (`declare`) or lifts (`lift`) emergency mode for a
+/// district or street within the place they serve. The engine refuses a
+/// second declaration, a lift of a mode that is off, and places below the
+/// street. `Idempotency-Key` is the command id, as for ticket actions.
+pub(crate) async fn switch_emergency<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path((place, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    let body = body.map_err(|e| AppError::InvalidJson(e.body_text()))?;
+    if body.len() > SWITCH_BODY_BYTES_MAX {
+        return Err(AppError::TooLarge);
+    }
+    let place = known_grid(&state.service.world().grids, "place", &place)?;
+    if let Some(mine) = &who.place
+        && !place.is_within(mine)
+    {
+        return Err(
+            Error::NotPermitted { role: "dispatcher", command: "switch emergency mode outside their place" }.into()
+        );
+    }
+    let reason = match serde_json::from_slice::<SwitchBody>(&body) {
+        Ok(b) => b.reason,
+        Err(e) if e.is_data() || e.is_eof() => return Err(Error::invalid("body", e.to_string()).into()),
+        Err(e) => return Err(AppError::InvalidJson(e.to_string())),
+    };
+    let command = match text("action", &action)? {
+        "declare" => EmergencyCommand::Declare { reason },
+        "lift" => EmergencyCommand::Lift { reason },
+        other => return Err(Error::NotFound { kind: "emergency action", id: other.to_string() }.into()),
+    };
+    let envelope = Envelope {
+        command_id: command_id(&headers, &who)?,
+        correlation_id: None,
+        actor: who.actor,
+        command: Command::Emergency { place: place.clone(), command },
+        expected_version: None,
+    };
+    let outcome = state.service.execute(envelope).await?;
+    let events: Vec<Value> =
+        outcome.events.into_iter().map(|e| json!({ "schema": e.schema.to_string(), "payload": e.payload })).collect();
+    let mode: Emergency = fold(&state.service.store().read_stream(&StreamId::emergency(&place), 1).await?)?;
+    let active = mode.active;
+    Ok(Json(json!({ "place": place, "active": active, "events": events })))
+}
+
+/// The command id of a switch: its `Idempotency-Key` (or a fresh random
+/// one), scoped to the caller as the ticket routes scope theirs.
+fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppError> {
+    let key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let key = value.to_str().map_err(|_| Error::invalid("idempotency key", "must be printable ASCII"))?;
+            if key.len() > crate::tickets::IDEMPOTENCY_KEY_BYTES_MAX {
+                return Err(Error::invalid("idempotency key", "must be at most 96 bytes").into());
+            }
+            key.to_string()
+        }
+        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+    };
+    let scope = blake3::hash(format!("{}:{}", who.actor.role.name(), who.actor.id).as_bytes()).to_hex();
+    Ok(CommandId::new(format!("{key}.{}", &scope[..16]))?)
+}

@@ -1,0 +1,86 @@
+//! The dispatcher console: a web page served by the same process and
+//! answered by the same API, with the same tokens.
+//!
+//! # Map
+//!
+//! - This file: [`routes`], the page at `/` and its two assets, embedded in
+//!   the binary (`assets/console.*`), so the console makes no request to any
+//!   other host; every page answer carries a Content-Security-Policy that
+//!   says so to the browser too.
+//! - [`api`]: the JSON routes the console needs beyond the ticket API, under
+//!   `/api/v1` ([`api_routes`]): who the caller is (`/me`, with the emergency
+//!   modes around their place), the open board sorted for a dispatcher
+//!   (`/board`), a ticket's suggested candidates from the routing policy
+//!   (`/tickets/{id}/candidates`), rates over time per place
+//!   (`/metrics/series`), and the emergency switch
+//!   (`/emergency/{place}/{action}`).
+//! - [`stream`]: `/console/stream`, server-sent events fed by the live
+//!   projections, so the board moves within a second of any event.
+//!
+//! # Why a static page
+//!
+//! The page is one HTML file, one stylesheet and one script of plain
+//! JavaScript calling the JSON API: no build step, no framework, nothing to
+//! vendor. The token is typed once and kept in the tab's `sessionStorage`;
+//! it travels in the `Authorization` header, also for the event stream
+//! (read with `fetch`, since `EventSource` cannot send headers), so it never
+//! lands in a URL or a log.
+
+pub mod api;
+pub mod stream;
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gridloop_engine::store::EventStore;
+
+use crate::AppState;
+
+/// The page.
+pub const PAGE_HTML: &str = include_str!("../../assets/console.html");
+/// Its script.
+pub const SCRIPT_JS: &str = include_str!("../../assets/console.js");
+/// Its stylesheet.
+pub const STYLE_CSS: &str = include_str!("../../assets/console.css");
+
+/// Nothing but this origin: scripts, styles, fetches and images (charts are
+/// inline SVG; the CSV export is a `blob:` download).
+pub const CONTENT_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self' data: blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The page and its assets; the event stream.
+pub fn routes<S: EventStore>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/", get(|| async { asset("text/html; charset=utf-8", PAGE_HTML) }))
+        .route("/console/app.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT_JS) }))
+        .route("/console/app.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
+        .route("/console/stream", get(stream::events::<S>))
+}
+
+/// The JSON routes of the console, to nest under `/api/v1` with the rest.
+pub fn api_routes<S: EventStore>() -> Router<AppState<S>> {
+    use axum::routing::post;
+    Router::new()
+        .route("/me", get(api::me::<S>))
+        .route("/board", get(api::board::<S>))
+        .route("/tickets/{id}/candidates", get(api::candidates::<S>))
+        .route("/metrics/series", get(api::series::<S>))
+        .route("/emergency/{place}/{action}", post(api::switch_emergency::<S>))
+}
+
+/// An embedded asset. `no-cache` makes the browser revalidate, so a new
+/// binary's console is picked up at once.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "no-cache"),
+            (CONTENT_SECURITY_POLICY, CONTENT_POLICY),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
