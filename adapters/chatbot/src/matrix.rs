@@ -152,14 +152,18 @@ impl<S: EventStore> Transport<S> {
     /// Handles one sync batch, then saves its token.
     async fn handle_sync(&self, batch: &Value) -> Result<(), Error> {
         let next_batch = str_field(batch, "next_batch")?;
+        let since_known = self.state.get().since.is_some();
         let rooms = &batch["rooms"];
         for (room_id, room) in rooms["invite"].as_object().into_iter().flatten() {
             self.accept_invite(room_id, room).await?;
         }
         for (room_id, room) in rooms["join"].as_object().into_iter().flatten() {
             let timeline = &room["timeline"];
-            if timeline["limited"].as_bool() == Some(true) {
-                tracing::warn!(room = %room_id, "more than {TIMELINE_LIMIT} events in one sync; older ones are not read");
+            // `limited` is also set for a room just joined, whose history
+            // before the join is not the bot's business; after that it
+            // means more than TIMELINE_LIMIT events came between two syncs.
+            if timeline["limited"].as_bool() == Some(true) && since_known {
+                tracing::warn!(room = %room_id, "a gap in the timeline: events before the last {TIMELINE_LIMIT} were not read");
             }
             for event in timeline["events"].as_array().into_iter().flatten() {
                 self.handle_event(room_id, event).await?;

@@ -1,0 +1,236 @@
+//! The transport's parts that need no network: the flood limit, the
+//! notices the log calls for, the state file, homeserver URLs.
+
+use std::sync::Arc;
+
+use gridloop_chatbot::client::{Homeserver, encode};
+use gridloop_chatbot::flood::{FLOOD_ACCOUNTS_MAX, FLOOD_MESSAGES_MAX, FLOOD_WINDOW, FloodLimit, Verdict};
+use gridloop_chatbot::notify::{self, Notice};
+use gridloop_chatbot::state::{BotState, StateFile};
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
+use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::store::{EventStore, MemoryStore};
+use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
+use gridloop_engine::time::{Millis, Timestamp};
+
+fn t0() -> Timestamp {
+    Timestamp::parse("2026-11-23T08:00:00Z").expect("valid")
+}
+
+// ---- flood limit
+
+#[test]
+fn a_flooder_gets_one_warning_then_silence_until_the_window_ends() {
+    let mut flood = FloodLimit::new();
+    for _ in 0..FLOOD_MESSAGES_MAX {
+        assert_eq!(flood.check("@f:x", t0()), Verdict::Handle);
+    }
+    assert_eq!(flood.check("@f:x", t0()), Verdict::WarnOnce);
+    for _ in 0..100 {
+        assert_eq!(flood.check("@f:x", t0().plus(Millis(FLOOD_WINDOW.0 - 1))), Verdict::Ignore);
+    }
+    // Others are not affected.
+    assert_eq!(flood.check("@g:x", t0()), Verdict::Handle);
+    // A new window starts afresh.
+    assert_eq!(flood.check("@f:x", t0().plus(FLOOD_WINDOW)), Verdict::Handle);
+}
+
+#[test]
+fn the_flood_table_stays_bounded() {
+    let mut flood = FloodLimit::new();
+    for n in 0..FLOOD_ACCOUNTS_MAX + 10 {
+        flood.check(&format!("@u{n}:x"), t0());
+    }
+    assert!(flood.len() <= FLOOD_ACCOUNTS_MAX, "{}", flood.len());
+    // Ended windows are dropped first, so a later newcomer keeps the rest.
+    let later = t0().plus(FLOOD_WINDOW);
+    flood.check("@late:x", later);
+    assert!(flood.len() <= FLOOD_ACCOUNTS_MAX);
+}
+
+// ---- notices
+
+struct Log {
+    service: Arc<CommandService<MemoryStore>>,
+    clock: Arc<ManualClock>,
+    volunteers: Vec<VolunteerId>,
+}
+
+fn envelope(id: &str, actor: Actor, command: Command) -> Envelope {
+    Envelope {
+        command_id: CommandId::new(id).expect("valid"),
+        correlation_id: None,
+        actor,
+        command,
+        expected_version: None,
+    }
+}
+
+impl Log {
+    fn new() -> Self {
+        let district = gridloop_fixtures::chikan(1).expect("loads");
+        let clock = Arc::new(ManualClock::new(t0()));
+        let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock.clone(), 3));
+        let volunteers = district.volunteers.iter().take(3).map(|v| v.id.clone()).collect();
+        Self { service, clock, volunteers }
+    }
+
+    async fn run(&self, id: &str, actor: Actor, ticket: &TicketId, command: TicketCommand) {
+        let command = Command::Ticket { id: ticket.clone(), command };
+        self.service.execute(envelope(id, actor, command)).await.expect("the engine accepts it");
+    }
+
+    /// Ticket 1 offered to the three volunteers.
+    async fn offered(&self) -> TicketId {
+        let ticket = TicketId::from_number(1);
+        let submit = TicketCommand::Submit {
+            item: "CS-001".parse().expect("valid"),
+            grid: GridCode::parse("440802-001-001-001").expect("valid"),
+            resident: ResidentId::new("r-1").expect("valid"),
+            description: "水管漏水".into(),
+            urgency: Urgency::Normal,
+            channel: Channel::Chat,
+            location: None,
+        };
+        self.run("submit", Actor::new(Role::Resident, "r-1").expect("valid"), &ticket, submit).await;
+        let candidates = self.volunteers.iter().cloned().map(Assignee::Volunteer).collect();
+        let offer = TicketCommand::Offer { candidates, expires_at: t0().plus(Millis::minutes(45)) };
+        self.run("offer", dispatcher(), &ticket, offer).await;
+        ticket
+    }
+
+    /// The notices of the last event in the log.
+    async fn last_notices(&self) -> Vec<Notice> {
+        let events = self.service.store().read_all(1, 1_000).await.expect("reads");
+        notify::notices(&self.service, events.last().expect("an event")).await.expect("notices")
+    }
+
+    fn by(&self, n: usize) -> Assignee {
+        Assignee::Volunteer(self.volunteers[n].clone())
+    }
+
+    fn volunteer(&self, n: usize) -> Actor {
+        Actor::new(Role::Volunteer, self.volunteers[n].as_str()).expect("valid")
+    }
+}
+
+fn dispatcher() -> Actor {
+    Actor::new(Role::Dispatcher, "d-1").expect("valid")
+}
+
+fn recipients(notices: &[Notice]) -> Vec<VolunteerId> {
+    notices.iter().map(|n| n.volunteer.clone()).collect()
+}
+
+#[tokio::test]
+async fn an_offer_tells_each_candidate_what_where_until_when_and_how() {
+    let log = Log::new();
+    log.offered().await;
+    let notices = log.last_notices().await;
+    assert_eq!(recipients(&notices), log.volunteers);
+    let text = &notices[0].text;
+    // 08:45 UTC is 16:45 in China.
+    for part in ["新派单 T-1", "水管漏水", "11-23 16:45", "接单 T-1", "拒绝 T-1", "accept T-1", "decline T-1"]
+    {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+    assert!(notices.iter().all(|n| n.kind == "offer"));
+    // Keys differ per volunteer and are stable.
+    assert_ne!(notices[0].key, notices[1].key);
+    assert_eq!(log.last_notices().await, notices);
+}
+
+#[tokio::test]
+async fn taken_goes_to_the_others_who_did_not_decline() {
+    let log = Log::new();
+    let ticket = log.offered().await;
+    let decline = TicketCommand::DeclineOffer { by: log.by(2), reason: String::new() };
+    log.run("decline", log.volunteer(2), &ticket, decline).await;
+    assert!(log.last_notices().await.is_empty(), "a decline tells nobody");
+    log.run("accept", log.volunteer(0), &ticket, TicketCommand::AcceptOffer { by: log.by(0) }).await;
+    let notices = log.last_notices().await;
+    assert_eq!(recipients(&notices), vec![log.volunteers[1].clone()]);
+    assert_eq!(notices[0].kind, "taken");
+    assert!(notices[0].text.contains("T-1 has been taken by another volunteer"), "{}", notices[0].text);
+}
+
+#[tokio::test]
+async fn an_expired_or_cancelled_offer_is_said_once_and_a_stale_offer_is_not_sent() {
+    let log = Log::new();
+    let ticket = log.offered().await;
+    let offered_at = log.service.store().read_all(1, 1_000).await.expect("reads").last().cloned().expect("an event");
+    log.clock.advance(Millis::minutes(45));
+    log.run("expire", Actor::system(), &ticket, TicketCommand::ExpireOffer { round: 1 }).await;
+    let notices = log.last_notices().await;
+    assert_eq!(notices.len(), 3);
+    assert!(notices.iter().all(|n| n.kind == "expired"));
+    // Read late, the old offer is no longer out: nothing to send.
+    assert!(notify::notices(&log.service, &offered_at).await.expect("notices").is_empty());
+}
+
+#[tokio::test]
+async fn a_cancelled_offer_is_withdrawn() {
+    let log = Log::new();
+    let ticket = log.offered().await;
+    log.run("cancel", dispatcher(), &ticket, TicketCommand::Cancel { reason: "重复".into() }).await;
+    let notices = log.last_notices().await;
+    assert_eq!(notices.len(), 3);
+    assert!(notices.iter().all(|n| n.kind == "withdrawn"), "{notices:?}");
+}
+
+// ---- state file
+
+#[test]
+fn the_state_file_round_trips_and_starts_empty() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("matrix.json");
+    let state = StateFile::open(&path).expect("opens");
+    assert!(!state.existed());
+    assert_eq!(state.get(), BotState::default());
+    state
+        .update(|s| {
+            s.since = Some("s72_1".into());
+            s.log_position = 42;
+            s.rooms.insert("@a:x".into(), "!r:x".into());
+        })
+        .expect("writes");
+    let again = StateFile::open(&path).expect("opens");
+    assert!(again.existed());
+    assert_eq!(again.get().since.as_deref(), Some("s72_1"));
+    assert_eq!(again.get().log_position, 42);
+    assert_eq!(again.room("@a:x").as_deref(), Some("!r:x"));
+    assert!(!path.with_extension("json.tmp").exists(), "no temporary file is left behind");
+}
+
+#[test]
+fn a_damaged_state_file_is_refused_not_reset() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("matrix.json");
+    std::fs::write(&path, "{ not json").expect("writes");
+    let error = StateFile::open(&path).expect_err("refused");
+    assert!(error.is_fatal());
+    assert!(error.to_string().contains("matrix.json"), "{error}");
+}
+
+// ---- homeserver URLs
+
+#[test]
+fn homeserver_urls_are_plain_http() {
+    assert_eq!(Homeserver::parse("http://127.0.0.1:8008").expect("ok").to_string(), "http://127.0.0.1:8008");
+    assert_eq!(Homeserver::parse("http://matrix.local/").expect("ok").to_string(), "http://matrix.local");
+    assert_eq!(Homeserver::parse("http://h:1/prefix/").expect("ok").to_string(), "http://h:1/prefix");
+    for bad in ["https://matrix.org", "matrix.org", "http://:80", "http://h:port", "http://u@h"] {
+        let error = Homeserver::parse(bad).expect_err(bad);
+        assert!(error.is_fatal(), "{bad}: {error}");
+    }
+    assert!(Homeserver::parse("https://m.org").expect_err("tls").to_string().contains("only http://"));
+}
+
+#[test]
+fn path_segments_are_percent_encoded() {
+    assert_eq!(encode("!room:example.org"), "%21room%3Aexample.org");
+    assert_eq!(encode("$ev/+="), "%24ev%2F%2B%3D");
+    assert_eq!(encode("abc-_.~"), "abc-_.~");
+}
