@@ -8,5 +8,6 @@ mod demo;
 mod month;
 mod sealing;
 mod serve;
+mod simulation;
 mod support;
 mod timers;

@@ -123,7 +123,7 @@ fn reason_name(reason: EscalationReason) -> &'static str {
 
 /// Counts completion, closed-loop, satisfaction and in-grid straight from the
 /// raw events, without the metrics projection, and compares.
-fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_of: Timestamp, seed: u64) {
+pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_of: Timestamp, seed: u64) {
     let (mut valid, mut completed, mut closed, mut rated, mut satisfied, mut in_grid) = (0, 0, 0, 0, 0, 0);
     for (_, events) in tickets(log) {
         let payloads: Vec<TicketEvent> = events.iter().map(|e| e.decode().expect("decodes")).collect();
