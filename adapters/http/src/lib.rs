@@ -34,6 +34,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod limits;
+pub mod link_codes;
 pub mod open311;
 pub mod openapi;
 pub mod reads;
@@ -118,6 +119,7 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/volunteers", get(reads::volunteers::<S>))
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
         .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
+        .route("/volunteers/{id}/link-code", post(link_codes::issue::<S>))
         .route("/catalog", get(reads::catalog::<S>))
         .route("/grids", get(reads::grids::<S>))
         .merge(console::api_routes::<S>());

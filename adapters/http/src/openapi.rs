@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 /// Every documented (method, path) pair, in the document's spelling.
-pub const OPERATIONS: [(&str, &str); 21] = [
+pub const OPERATIONS: [(&str, &str); 22] = [
     ("post", "/tickets"),
     ("get", "/tickets"),
     ("get", "/tickets/{id}"),
@@ -20,6 +20,7 @@ pub const OPERATIONS: [(&str, &str); 21] = [
     ("get", "/volunteers"),
     ("get", "/volunteers/{id}"),
     ("post", "/volunteers/{id}/redeem"),
+    ("post", "/volunteers/{id}/link-code"),
     ("get", "/catalog"),
     ("get", "/grids"),
     ("get", "/me"),
@@ -108,6 +109,7 @@ pub fn document() -> Value {
             "/volunteers": { "get": op("Volunteers in a place: ?grid=&skill=", "volunteers") },
             "/volunteers/{id}": { "get": op("A volunteer's points, hours and open orders", "the volunteer") },
             "/volunteers/{id}/redeem": { "post": redeem },
+            "/volunteers/{id}/link-code": { "post": op("A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot: `link 123456`; shown only here, kept as a hash; no Idempotency-Key, a retry issues a fresh code", "`{ volunteer, code, expires_at }`") },
             "/catalog": { "get": op("The service catalog", "items") },
             "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
             "/me": { "get": op("Who holds the token: role, id, the place they serve (code, level, names), the emergency modes on in or around it", "the caller") },

@@ -1,7 +1,9 @@
 //! Router tests through `tower::ServiceExt::oneshot`: no socket, a
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
+mod console;
 mod limits;
+mod link_codes;
 mod matrix;
 mod open311;
 mod openapi;

@@ -1,0 +1,56 @@
+//! `POST /volunteers/{id}/link-code`: a dispatcher issues a one-time code
+//! that the volunteer sends to the chat bot (`绑定 123456` / `link 123456`)
+//! to link their chat account.
+//!
+//! The code is drawn from the operating system's randomness and shown in
+//! this answer only: the engine keeps its BLAKE3 hash and expiry
+//! (`volunteer.link_code_issued`), and a new code replaces the one
+//! outstanding. So this route takes no `Idempotency-Key`: a repeat could not
+//! show the first code again, and a retry that issues a fresh one is
+//! harmless (the previous code simply stops working).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use gridloop_engine::Error;
+use gridloop_engine::envelope::EventPayload;
+use gridloop_engine::ids::{CommandId, VolunteerId};
+use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::volunteer::{VolunteerCommand, VolunteerEvent, link_code_hash};
+
+use crate::auth::Caller;
+use crate::{AppError, AppState};
+
+/// `{ volunteer, code, expires_at }`; dispatchers only (the engine refuses
+/// anyone else with 403).
+pub(crate) async fn issue<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let volunteer = VolunteerId::new(id)?;
+    let random = crate::random_hex(8).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;
+    let code = format!("{:06}", random % 1_000_000);
+    let command_id = crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let envelope = Envelope {
+        command_id: CommandId::new(format!("link-code-{command_id}"))?,
+        correlation_id: None,
+        actor: who.actor,
+        command: Command::Volunteer {
+            id: volunteer.clone(),
+            command: VolunteerCommand::IssueLinkCode { code_hash: link_code_hash(&code) },
+        },
+        expected_version: None,
+    };
+    let outcome = state.service.execute(envelope).await?;
+    let expires_at = outcome
+        .events
+        .iter()
+        .find_map(|e| match VolunteerEvent::decode(&e.schema, &e.payload) {
+            Ok(VolunteerEvent::LinkCodeIssued { expires_at, .. }) => Some(expires_at),
+            _ => None,
+        })
+        .ok_or_else(|| AppError::Engine(Error::Corrupt("the engine issued no link code".into())))?;
+    Ok(Json(serde_json::json!({ "volunteer": volunteer, "code": code, "expires_at": expires_at })))
+}
