@@ -379,7 +379,11 @@ impl<S: EventStore> Sim<S> {
             return Ok(());
         }
         let ticket = TicketId::new(event.stream.id())?;
-        let mut rng = SplitMix64::new(self.seed ^ event.position.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // Seeded by the event's hash, not its position: positions are the
+        // store's own numbering (dense on sled, sparse on NATS), and the same
+        // seed must write the same log on every store.
+        let salt = u64::from_le_bytes(event.hash.0[..8].try_into().expect("8 bytes"));
+        let mut rng = SplitMix64::new(self.seed ^ salt);
         let minutes = |rng: &mut SplitMix64, from: u64, to: u64| Millis::minutes(from + rng.below(to - from + 1));
         match event.decode::<TicketEvent>()? {
             TicketEvent::Submitted { resident, tier, .. } => {

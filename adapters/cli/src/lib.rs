@@ -14,4 +14,5 @@ pub mod demo;
 pub mod html;
 pub mod report;
 pub mod sealing;
+pub mod store;
 pub mod timers;

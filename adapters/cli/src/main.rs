@@ -12,6 +12,7 @@ use gridloop_cli::audit;
 use gridloop_cli::demo::{self, DemoConfig};
 use gridloop_cli::report;
 use gridloop_cli::sealing;
+use gridloop_cli::store::LogStore;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::ids::ResidentId;
 use gridloop_engine::ids::{StreamId, TicketId};
@@ -248,6 +249,10 @@ struct DataDir {
     /// data directory.
     #[arg(long = "data", value_name = "DIR", default_value = "gridloop-data")]
     dir: PathBuf,
+    /// The event log: `sled` (in the data directory, the default) or
+    /// `nats://HOST:PORT[,…][?stream=NAME&replicas=3&creds=FILE&ca=FILE&…]`.
+    #[arg(long = "store", value_name = "URL")]
+    store: Option<String>,
 }
 
 /// Prints a line to stdout. A closed pipe (`gridloop duty | head`) ends the
@@ -307,7 +312,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Import { file, data } => runtime.block_on(run_import(file, data)),
         Cmd::Keys { action: KeysCmd::Init { data } } => run_keys_init(data),
         Cmd::Seal { data } => runtime.block_on(run_seal(data)),
-        Cmd::Resident { action: ResidentCmd::Erase { id, data } } => run_resident_erase(id, data),
+        Cmd::Resident { action: ResidentCmd::Erase { id, data } } => runtime.block_on(run_resident_erase(id, data)),
         Cmd::Token { action: TokenCmd::Create { role, subject, place, data } } => {
             run_token_create(&role, &subject, place.as_deref(), data)
         }
@@ -316,12 +321,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> Result<()> {
-    let store = SledStore::open(&data.dir)?;
-    if store.head_position() > 0 {
+    let store = LogStore::open(&data.dir, data.store.as_deref()).await?;
+    let head = store.head_position().await?;
+    if head > 0 {
         bail!(
-            "{} already holds {} events; the demo needs a fresh store: pass --data with a new directory",
-            data.dir.display(),
-            store.head_position()
+            "{} already holds events (up to position {head}); the demo needs a fresh store: pass --data with a new \
+             directory (or a new NATS stream)",
+            store.describe(&data.dir)
         );
     }
     let district = Arc::new(gridloop_fixtures::chikan(seed)?);
@@ -341,7 +347,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     if !sealing::key_path(&data.dir).exists() {
         say!("seal key made; its public half, for auditors: {}", sealing::init_key(&data.dir)?);
     }
-    let personal: Arc<dyn PersonalStore> = Arc::new(store.personal()?);
+    let personal: Arc<dyn PersonalStore> = Arc::new(store.local().personal()?);
     let summary =
         demo::run_with_personal(store.clone(), Some(personal), district.clone(), &config, move |done, total| {
             bar_for_progress.set_length(total);
@@ -387,7 +393,7 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
         "log sealed at every simulated midnight ({} seals) and at the end, position {position} (gridloop audit --all --verify checks them)",
         summary.seals
     );
-    let snapshots = store.snapshots()?;
+    let snapshots = store.local().snapshots()?;
     for name in ["board", "metrics", "ledger"] {
         match name {
             "board" => rebuild::<Board>(&store, &snapshots).await?,
@@ -404,7 +410,10 @@ async fn run_demo(days: u32, seed: u64, orders_per_day: u32, data: DataDir) -> R
     let report_path = data.dir.join("report.html");
     std::fs::write(&report_path, html).with_context(|| format!("writing {}", report_path.display()))?;
     say!("\nreport: {}", report_path.display());
-    say!("store: {} ({} bytes on disk)", data.dir.display(), store.size_on_disk());
+    match &store {
+        LogStore::Sled(sled) => say!("store: {} ({} bytes on disk)", data.dir.display(), sled.size_on_disk()),
+        LogStore::Nats { .. } => say!("store: {}", store.describe(&data.dir)),
+    }
     Ok(())
 }
 
@@ -418,12 +427,14 @@ struct MetricsArgs {
     json: bool,
 }
 
-/// Opens an existing data directory (never creates one).
-fn open_existing(data: &DataDir) -> Result<SledStore> {
-    if !data.dir.join(gridloop_store_sled::MARKER_FILE).exists() {
+/// Opens an existing log: on sled, an existing data directory (never
+/// creates one); on NATS, the stream (the data directory is only local state).
+async fn open_existing(data: &DataDir) -> Result<LogStore> {
+    let on_sled = matches!(data.store.as_deref(), None | Some("sled"));
+    if on_sled && !data.dir.join(gridloop_store_sled::MARKER_FILE).exists() {
         bail!("{} is not a gridloop data directory (run `gridloop demo` first, or pass --data)", data.dir.display());
     }
-    Ok(SledStore::open(&data.dir)?)
+    LogStore::open(&data.dir, data.store.as_deref()).await
 }
 
 async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
@@ -433,9 +444,9 @@ async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
     let by = parse_by(&args.by)?;
     let from = args.from.as_deref().map(|t| parse_instant(t, "--from")).transpose()?;
     let to = args.to.as_deref().map(|t| parse_instant(t, "--to")).transpose()?;
-    let store = open_existing(&data)?;
-    let snapshots = store.snapshots()?;
-    let bar = progress_bar(store.head_position(), "events folded");
+    let store = open_existing(&data).await?;
+    let snapshots = store.local().snapshots()?;
+    let bar = progress_bar(store.head_position().await?, "events folded");
     let mut runner = Runner::<Metrics>::resume(&snapshots)?;
     runner.catch_up(&store, Some(&snapshots), |position| bar.set_position(position)).await?;
     bar.finish_and_clear();
@@ -464,13 +475,23 @@ async fn run_metrics(args: MetricsArgs, data: DataDir) -> Result<()> {
 /// The time of the log's last event.
 /// The time of the log's last activity: its last event that is not a seal
 /// (seals are written after the fact, at the end of a run or a day).
-async fn store_last_event_time(store: &SledStore) -> Result<Option<Timestamp>> {
+async fn store_last_event_time(store: &LogStore) -> Result<Option<Timestamp>> {
     const LOOK_BACK: u64 = 1_000;
-    let head = store.head_position();
-    let from = head.saturating_sub(LOOK_BACK).max(1);
-    let tail = store.read_all(from, LOOK_BACK as usize + 1).await?;
-    let activity = tail.iter().rev().find(|e| e.stream.kind() != "seal").or(tail.last());
-    Ok(activity.map(|e| e.occurred_at))
+    // Positions are dense on sled and sparse on NATS (64 per message).
+    let span = match store {
+        LogStore::Sled(_) => LOOK_BACK,
+        LogStore::Nats { .. } => LOOK_BACK * 64,
+    };
+    let mut from = store.head_position().await?.saturating_sub(span).max(1);
+    let (mut activity, mut last) = (None, None);
+    loop {
+        let page = store.read_all(from, LOOK_BACK as usize).await?;
+        let Some(end) = page.last() else { break };
+        from = end.position + 1;
+        last = Some(end.occurred_at);
+        activity = page.iter().rev().find(|e| e.stream.kind() != "seal").map(|e| e.occurred_at).or(activity);
+    }
+    Ok(activity.or(last))
 }
 
 fn parse_scope(text: &str, grids: &GridTree) -> Result<GridCode> {
@@ -509,10 +530,10 @@ async fn run_duty(month: Option<String>, json: bool, data: DataDir) -> Result<()
         }
     }
     let district = gridloop_fixtures::chikan(1)?;
-    let store = open_existing(&data)?;
-    let snapshots = store.snapshots()?;
+    let store = open_existing(&data).await?;
+    let snapshots = store.local().snapshots()?;
     let mut runner = Runner::<Ledger>::resume(&snapshots)?;
-    let bar = progress_bar(store.head_position(), "events folded");
+    let bar = progress_bar(store.head_position().await?, "events folded");
     runner.catch_up(&store, Some(&snapshots), |position| bar.set_position(position)).await?;
     bar.finish_and_clear();
     let month = match month {
@@ -549,8 +570,8 @@ async fn run_replay(projection: Option<String>, data: DataDir) -> Result<()> {
         Some(name @ ("board" | "metrics" | "ledger")) => vec![name],
         Some(other) => bail!("--projection {other:?} is not one of board, metrics, ledger"),
     };
-    let store = open_existing(&data)?;
-    let snapshots = store.snapshots()?;
+    let store = open_existing(&data).await?;
+    let snapshots = store.local().snapshots()?;
     for name in names {
         let (events, seconds, snapshot) = match name {
             "board" => rebuild::<Board>(&store, &snapshots).await?,
@@ -584,7 +605,7 @@ async fn run_audit(args: AuditArgs, data: DataDir) -> Result<()> {
     let ticket = TicketId::new(text).with_context(|| format!("{text:?} is not a ticket id like T-12"))?;
     let as_of =
         args.as_of.as_deref().map(|t| Timestamp::parse(t).with_context(|| format!("--as-of {t:?}"))).transpose()?;
-    let store = open_existing(&data)?;
+    let store = open_existing(&data).await?;
     let stream = StreamId::ticket(&ticket);
     let events = store.read_stream(&stream, 1).await.with_context(|| format!("reading {stream}"))?;
     if events.is_empty() {
@@ -610,9 +631,9 @@ async fn run_audit(args: AuditArgs, data: DataDir) -> Result<()> {
 }
 
 /// Who the resident is, from the personal store: masked phone, or "erased".
-fn resident_line(store: &SledStore, resident: Option<&ResidentId>) -> Result<String> {
+fn resident_line(store: &LogStore, resident: Option<&ResidentId>) -> Result<String> {
     let Some(resident) = resident else { return Ok("none".into()) };
-    Ok(match store.personal()?.get(resident)? {
+    Ok(match store.local().personal()?.get(resident)? {
         Lookup::Found(p) => {
             let phone: String =
                 p.phone.chars().enumerate().map(|(i, c)| if (3..7).contains(&i) { '*' } else { c }).collect();
@@ -632,7 +653,7 @@ fn run_keys_init(data: DataDir) -> Result<()> {
 }
 
 async fn run_seal(data: DataDir) -> Result<()> {
-    let store = open_existing(&data)?;
+    let store = open_existing(&data).await?;
     let now = Timestamp::from_millis(i64::try_from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
     )?)?;
@@ -670,10 +691,10 @@ fn run_token_create(role: &str, subject: &str, place: Option<&str>, data: DataDi
     Ok(())
 }
 
-fn run_resident_erase(id: String, data: DataDir) -> Result<()> {
+async fn run_resident_erase(id: String, data: DataDir) -> Result<()> {
     let resident = ResidentId::new(id.as_str()).with_context(|| format!("{id:?} is not a resident id"))?;
-    let store = open_existing(&data)?;
-    match store.personal()?.erase(&resident)? {
+    let store = open_existing(&data).await?;
+    match store.local().personal()?.erase(&resident)? {
         true => say!("{resident}: personal data erased; the log never held it and still verifies"),
         false => bail!("{resident} has no personal data on file"),
     }
@@ -681,12 +702,12 @@ fn run_resident_erase(id: String, data: DataDir) -> Result<()> {
 }
 
 async fn run_audit_all(json: bool, data: DataDir) -> Result<()> {
-    let store = open_existing(&data)?;
-    let bar = progress_bar(store.head_position(), "events verified");
+    let store = open_existing(&data).await?;
+    let bar = progress_bar(store.head_position().await?, "events verified");
     let summary = audit::verify_store(&store, |position| bar.set_position(position)).await;
     bar.finish_and_clear();
     let summary = summary?;
-    let bar = progress_bar(store.head_position(), "seals checked");
+    let bar = progress_bar(store.head_position().await?, "seals checked");
     let seals = sealing::check_seals(&store, &data.dir, |position| bar.set_position(position)).await;
     bar.finish_and_clear();
     let seals = seals.context("the seals do not verify")?;
@@ -715,9 +736,9 @@ async fn run_audit_all(json: bool, data: DataDir) -> Result<()> {
 }
 
 async fn run_export(from: u64, data: DataDir) -> Result<()> {
-    let store = open_existing(&data)?;
-    let bar = progress_bar(store.head_position(), "events exported");
-    bar.set_position(from.saturating_sub(1).min(store.head_position()));
+    let store = open_existing(&data).await?;
+    let bar = progress_bar(store.head_position().await?, "events exported");
+    bar.set_position(from.saturating_sub(1).min(store.head_position().await?));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = audit::export(&store, from, &mut out, |position| bar.set_position(position)).await;
@@ -747,12 +768,13 @@ async fn run_import(file: PathBuf, data: DataDir) -> Result<()> {
     // created once the file has checked out.
     let mut store = None;
     if data.dir.exists() {
-        let opened = SledStore::open(&data.dir)?;
-        if opened.head_position() > 0 {
+        let opened = LogStore::open(&data.dir, data.store.as_deref()).await?;
+        let head = opened.head_position().await?;
+        if head > 0 {
             bail!(
-                "{} already holds {} events; import goes into an empty store only: pass --data with a new directory",
-                data.dir.display(),
-                opened.head_position()
+                "{} already holds events (up to position {head}); import goes into an empty store only: pass --data \
+                 with a new directory (or a new NATS stream)",
+                opened.describe(&data.dir)
             );
         }
         store = Some(opened);
@@ -766,7 +788,7 @@ async fn run_import(file: PathBuf, data: DataDir) -> Result<()> {
     let check = check.with_context(importing)?;
     let store = match store {
         Some(store) => store,
-        None => SledStore::open(&data.dir)?,
+        None => LogStore::open(&data.dir, data.store.as_deref()).await?,
     };
     let bar = progress_bar(check.log.events, "events imported");
     let summary = audit::append_file(&store, &file, &check, |_, done, _| bar.set_position(done)).await;
@@ -786,8 +808,8 @@ async fn run_import(file: PathBuf, data: DataDir) -> Result<()> {
 
 /// Folds the whole log into a fresh projection, with a progress bar, and
 /// saves its snapshot.
-async fn rebuild<P: Projection>(store: &SledStore, snapshots: &SledSnapshots) -> Result<(u64, f64, Vec<u8>)> {
-    let bar = progress_bar(store.head_position(), P::NAME);
+async fn rebuild<P: Projection>(store: &LogStore, snapshots: &SledSnapshots) -> Result<(u64, f64, Vec<u8>)> {
+    let bar = progress_bar(store.head_position().await?, P::NAME);
     let started = Instant::now();
     let mut runner = Runner::<P>::fresh();
     let events = runner.catch_up(store, None, |position| bar.set_position(position)).await?;
@@ -824,7 +846,7 @@ async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data
                 .with_context(|| format!("--district {}", path.display()))?
         }
     };
-    let store = SledStore::open(&data.dir)?;
+    let store = LogStore::open(&data.dir, data.store.as_deref()).await?;
     let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
     let clock = gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?;
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock, id_seed));
