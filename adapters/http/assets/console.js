@@ -655,7 +655,6 @@
       result.className = 'result';
       result.textContent = '…';
       try {
-        if (action === 'offer' && status === 'submitted') await api('POST', '/api/v1/tickets/' + id + '/triage', { mode: 'volunteer' });
         await api('POST', '/api/v1/tickets/' + id + '/' + action, body);
         result.className = 'result ok';
         result.textContent = t('done', label);
@@ -829,7 +828,7 @@
   // A hand-drawn SVG line chart: one line per place, gaps where a period
   // has no tickets, the y axis from 0 to 100 %.
   function chart(rate, series, names) {
-    const W = 640, H = 250, L = 44, R = 12, TOP = 12, B = 34;
+    const W = 640, H = 250, L = 44, R = 24, TOP = 12, B = 34;
     const pw = W - L - R, ph = H - TOP - B;
     const buckets = series.buckets;
     const x = (i) => L + (buckets.length === 1 ? pw / 2 : (i * pw) / (buckets.length - 1));
