@@ -138,6 +138,13 @@ impl NatsStore {
         self.inner.cursors.last_sequence().await
     }
 
+    /// The name of the server leading the stream (replicated streams only).
+    pub async fn leader(&self) -> Result<Option<String>, Error> {
+        let mut stream = self.inner.stream.clone();
+        let info = stream.info().await.map_err(|e| Error::Storage(format!("NATS stream info: {e}")))?;
+        Ok(info.cluster.as_ref().and_then(|c| c.leader.clone()))
+    }
+
     fn subject(&self, stream: &StreamId) -> String {
         layout::subject(&self.inner.config.prefix, stream)
     }
@@ -444,7 +451,12 @@ async fn connect_client(config: &NatsConfig) -> Result<async_nats::Client, NatsS
         // Reconnect forever: a restarted server is waited for, and appends
         // made meanwhile fail with a retryable error rather than hang.
         .max_reconnects(None);
-    options.connect(config.servers.as_str()).await.map_err(|e| refused(e.to_string()))
+    let servers = config
+        .servers
+        .split(',')
+        .map(|s| s.parse::<async_nats::ServerAddr>().map_err(|e| refused(format!("{s}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    options.connect(servers).await.map_err(|e| refused(e.to_string()))
 }
 
 /// Refuses servers older than [`SERVER_VERSION_MIN`].

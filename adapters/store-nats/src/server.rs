@@ -52,6 +52,11 @@ impl NatsServer {
         server
     }
 
+    /// The server's name (`n1`, `n2`, `n3` in a cluster).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The client address, `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)

@@ -1,3 +1,4 @@
 //! Tests of the NATS store against real nats-server processes.
 
 mod conformance;
+mod faults;
