@@ -233,6 +233,10 @@
   // --- words -----------------------------------------------------------------
   function holderName(a) {
     if (!a) return t('no_holder');
+    if (a.kind === 'department') {
+      const d = S.me && (S.me.departments || []).find((x) => x.code === a.id);
+      if (d) return placeName(d);
+    }
     return t('k_' + a.kind) + ' ' + a.id;
   }
   function placeName(p) {
@@ -367,15 +371,17 @@
       const message = JSON.parse(data);
       const row = message.row;
       S.flash.add(row.id);
-      if (S.view === 'board') later('board', loadBoard, 150);
+      if (S.view === 'board') later('board', loadBoard, 300);
       if (S.view === 'ticket' && S.ticketId === row.id) later('ticket', () => loadTicket(S.ticketId), 150);
     } else if (kind === 'emergency') {
       later('me', refreshMe, 100);
     }
   }
+  // Runs fn once within ms however many events ask for it meanwhile: a
+  // burst costs one request, and a steady stream never starves the page.
   function later(name, fn, ms) {
-    clearTimeout(S.timers[name]);
-    S.timers[name] = setTimeout(fn, ms);
+    if (S.timers[name]) return;
+    S.timers[name] = setTimeout(() => { S.timers[name] = null; fn(); }, ms);
   }
 
   // --- the board ---------------------------------------------------------------

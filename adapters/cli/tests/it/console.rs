@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gridloop_engine::grid::Level;
 use serde_json::{Value, json};
 
 use crate::support::{gridloop, stderr, stdout};
@@ -308,6 +309,44 @@ fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
     started.elapsed()
 }
 
+/// The tickets already on the board when the dispatcher logs in.
+struct Background {
+    /// Offered for five minutes: its countdown is amber.
+    offered: String,
+}
+
+/// Orders a few tickets across the district and moves them on through the
+/// API, so the board has work in several states.
+fn background_work(addr: &str, auth: &str) -> Background {
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grids: Vec<String> =
+        district.world.grids.at_level(Level::Grid).map(|n| n.code.to_string()).step_by(37).take(4).collect();
+    let headers = [("Authorization", auth)];
+    let order = |item: &str, grid: &str, text: &str| {
+        let body = json!({ "category": item, "grid": grid, "description": text, "resident": "r-7" });
+        let (status, body) = http(addr, "POST", "/api/v1/tickets", &headers, &body.to_string());
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["id"].as_str().expect("an id").to_string()
+    };
+    let act = |id: &str, action: &str, body: Value| {
+        let (status, answer) =
+            http(addr, "POST", &format!("/api/v1/tickets/{id}/{action}"), &headers, &body.to_string());
+        assert_eq!(status, 200, "{action}: {answer}");
+    };
+    let visit = order("CS-001", &grids[0], "独居老人需要上门探访");
+    act(
+        &visit,
+        "assign",
+        json!({ "to": { "kind": "department", "id": "civil_affairs" }, "reason": "社区安排民政专干" }),
+    );
+    let offered = order("CS-001", &grids[1], "老人行动不便，需陪同就医");
+    act(&offered, "offer", json!({ "candidates": [{ "kind": "volunteer", "id": "V-9" }], "expires_in_minutes": 5 }));
+    let patrol = order("GP-007", &grids[2], "楼顶疑似违建");
+    act(&patrol, "escalate", json!({ "reason": "difficulty", "note": "网格无法处置" }));
+    order("SC-001", &grids[3], "小区停车位纠纷");
+    Background { offered }
+}
+
 #[test]
 fn the_console_follows_a_ticket_live_in_a_real_browser() {
     // Find the tools first: without them there is nothing to test.
@@ -349,6 +388,8 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     };
     let origin = format!("http://{addr}");
     let bearer = |token: &str| format!("Bearer {token}");
+    let auth = bearer(&dispatcher);
+    let background = background_work(&addr, &auth);
 
     let browser = Browser::start(&dir.path().join("profile"));
     browser.open(&format!("{origin}/"));
@@ -362,7 +403,6 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     // An order through the API shows on the open board, no reload.
     let order = json!({ "category": "IC-003", "grid": "440802-001-001-001", "description": "独居老人家中水管漏水",
         "resident": "r-1", "urgency": "urgent" });
-    let auth = bearer(&dispatcher);
     let (status, body) = http(&addr, "POST", "/api/v1/tickets", &[("Authorization", &auth)], &order.to_string());
     assert_eq!(status, 201, "{body}");
     let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_str().expect("an id").to_string();
@@ -376,6 +416,15 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
         countdown.contains("受理时限") && countdown.contains('剩'),
         "a countdown to its next deadline: {countdown}"
     );
+    // Colours: an offer ending within ten minutes is amber; a deadline past
+    // is red (a row made to end a second ago shows how the clock turns it).
+    browser.wait(&format!("#board-rows tr[data-id='{}'] .due.near", background.offered));
+    browser.script(
+        "const s = document.createElement('span'); s.className = 'due'; s.id = 'probe'; \
+         s.dataset.at = new Date(Date.now() - 1000).toISOString(); document.body.append(s); return null",
+    );
+    browser.wait("#probe.due.past");
+    browser.script("document.getElementById('probe').remove(); return null");
     browser.screenshot("board");
 
     // The ticket page: timeline, suggestions, and an offer to several.

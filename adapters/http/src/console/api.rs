@@ -1,7 +1,8 @@
 //! The JSON routes the console reads and writes beyond the ticket API.
 //!
 //! - `GET /me`: who holds the token, the place they serve (code, name,
-//!   level), and the emergency modes on in or around that place.
+//!   level), the emergency modes on in or around that place, and the
+//!   departments' names.
 //! - `GET /board`: the open tickets of the caller's place, urgent first,
 //!   then newest, each with its next deadline and the catalog's name of its
 //!   item; filtered by status, place, category, holder and overdue.
@@ -127,6 +128,14 @@ pub(crate) async fn me<S: EventStore>(
     let scope = scope_for(grids, &who, None)?;
     let emergency = emergency_modes(&state, &scope).await?;
     let may_switch = who.actor.role == Role::Dispatcher && scope.level() <= Level::Street;
+    // Departments by name, so a holder or a summons reads as people say it.
+    let departments: Vec<Value> = state
+        .service
+        .world()
+        .catalog
+        .departments()
+        .map(|d| json!({ "code": d.code, "name": d.name, "name_en": d.name_en }))
+        .collect();
     Ok(Json(json!({
         "role": who.actor.role.name(),
         "id": who.actor.id,
@@ -134,6 +143,7 @@ pub(crate) async fn me<S: EventStore>(
         "district": place_json(grids, &grids.root().code),
         "emergency": emergency,
         "may_switch_emergency": may_switch,
+        "departments": departments,
     })))
 }
 
