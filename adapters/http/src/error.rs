@@ -3,7 +3,8 @@
 //! Every refusal answers `{ "error": { "code": "...", "message": "..." } }`.
 //! Engine errors keep their stable [`Error::code`]; the API adds its own
 //! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
-//! `too_large`, `no_route`, `rate_limited`, `timeout`). Each error is logged once, when it becomes a
+//! `too_large`, `no_route`, `rate_limited`, `timeout`,
+//! `idempotency_key_reused`). Each error is logged once, when it becomes a
 //! response: server failures at `error`, refusals at `debug`.
 
 use axum::Json;
@@ -38,6 +39,11 @@ pub enum AppError {
     /// ([`REQUEST_TIMEOUT`](crate::REQUEST_TIMEOUT) in [`router`](crate::router)).
     #[error("the request took longer than {} ms", .0.as_millis())]
     Timeout(std::time::Duration),
+    /// The `Idempotency-Key` was used before for a different request (another
+    /// body, ticket or action). Nothing was written. Caller: use a new key
+    /// for a new request; repeat a request only with its own key and body.
+    #[error("this Idempotency-Key was used for a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
     /// Something in the server failed that is not the store's fault (the
     /// random source, a task that panicked).
     #[error("internal failure: {0}")]
@@ -54,6 +60,7 @@ impl AppError {
             AppError::NoRoute => "not_found",
             AppError::RateLimited(_) => "rate_limited",
             AppError::Timeout(_) => "timeout",
+            AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::Internal(_) => "internal",
         }
     }
@@ -67,6 +74,7 @@ impl AppError {
             AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

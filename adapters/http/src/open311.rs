@@ -318,6 +318,26 @@ struct RequestForm {
     account_id: Option<String>,
 }
 
+impl RequestForm {
+    /// Whether a field read holds U+FFFD. Form decoding replaces bytes that
+    /// are not UTF-8 with it instead of failing, so a request carrying one
+    /// is refused rather than stored with its text silently changed.
+    fn lost_bytes(&self) -> bool {
+        let fields = [
+            &self.api_key,
+            &self.jurisdiction_id,
+            &self.service_code,
+            &self.address_id,
+            &self.lat,
+            &self.long,
+            &self.address_string,
+            &self.description,
+            &self.account_id,
+        ];
+        fields.into_iter().flatten().any(|field| field.contains('\u{FFFD}'))
+    }
+}
+
 /// `POST requests`; any other POST is 404.
 async fn post_top<S: EventStore>(
     State(state): State<AppState<S>>,
@@ -346,6 +366,9 @@ async fn post_request<S: EventStore>(
         StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge),
         _ => Failure::bad_request(e.body_text()),
     })?;
+    if form.lost_bytes() {
+        return Err(Failure::bad_request("the form is not valid UTF-8 (percent-encoded bytes must decode to UTF-8)"));
+    }
     let key = form.api_key.as_deref().map(str::trim).unwrap_or_default();
     let who = state.authenticate(key)?;
     check_jurisdiction(grids(state), form.jurisdiction_id.as_deref())?;

@@ -14,6 +14,15 @@
 //! and the answers here are built only from that outcome, so a repeat gets
 //! the same status and body and writes nothing.
 //!
+//! A key reused for a *different* request (another body, or another ticket
+//! or action) is refused with 422 `idempotency_key_reused` and writes
+//! nothing: each command id's request fingerprint (BLAKE3 of the route and
+//! the body's bytes) is remembered from the moment the request is taken up,
+//! for the last [`FINGERPRINTS_MAX`] keys of this process. After a restart,
+//! or past that window, a reused key still writes nothing and answers as the
+//! first request did (the engine's idempotency, which the log keeps
+//! forever); only the refusal of a different body is lost.
+//!
 //! Numbering: the next ticket number starts one past the highest in the log,
 //! and a submission that meets an existing ticket (another process numbered
 //! it) moves on to the next number. Which key submitted which ticket is
@@ -21,7 +30,7 @@
 //! repeated submission goes to the same ticket instead of a new number.
 //! That memory grows by one entry per ticket: fine at district scale.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -54,14 +63,43 @@ pub const ADDRESS_CHARS_MAX: usize = 200;
 pub const OFFER_MINUTES_MAX: u32 = 7 * 24 * 60;
 /// How many ticket numbers one submission tries before giving up.
 pub const SUBMIT_ATTEMPTS_MAX: u32 = 16;
+/// How many request fingerprints are remembered (the oldest go first).
+pub const FINGERPRINTS_MAX: usize = 100_000;
 /// Events read per batch when scanning the log at start.
 const SCAN_BATCH: usize = 1_000;
 
-/// Ticket numbers, and which command id submitted which ticket.
+/// Ticket numbers, and which command id submitted which ticket; also the
+/// fingerprint of the request each recent command id came with.
 #[derive(Debug)]
 pub(crate) struct Numbering {
     next: AtomicU64,
     by_command: Mutex<HashMap<CommandId, TicketId>>,
+    fingerprints: Mutex<Fingerprints>,
+}
+
+/// The request each recent command id was used for, oldest first out.
+#[derive(Debug, Default)]
+struct Fingerprints {
+    by_command: HashMap<CommandId, [u8; 32]>,
+    order: VecDeque<CommandId>,
+}
+
+/// What a request is, for telling a repeat from a different request under
+/// the same key: the route (with its ticket and action) and the body.
+pub(crate) fn fingerprint(route: &str, body: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(route.as_bytes()).update(&[0]).update(body);
+    *hasher.finalize().as_bytes()
+}
+
+/// A request taken up under its command id: [`Numbering::take_up`] made it,
+/// [`Numbering::settle`] keeps or forgets it.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct TakenUp {
+    command_id: CommandId,
+    /// Whether this request put the fingerprint there (so may take it away).
+    first: bool,
 }
 
 impl Numbering {
@@ -81,7 +119,41 @@ impl Numbering {
                 }
             }
         }
-        Ok(Self { next: AtomicU64::new(highest + 1), by_command: Mutex::new(by_command) })
+        let fingerprints = Mutex::new(Fingerprints::default());
+        Ok(Self { next: AtomicU64::new(highest + 1), by_command: Mutex::new(by_command), fingerprints })
+    }
+
+    /// Takes up a request under `command_id`: refuses it when the id was
+    /// used for a different request, else remembers its fingerprint (if it
+    /// is the first) so that a different request arriving meanwhile is
+    /// refused too.
+    pub(crate) fn take_up(&self, command_id: &CommandId, fingerprint: [u8; 32]) -> Result<TakenUp, AppError> {
+        let mut table = self.fingerprints.lock().expect("fingerprints lock");
+        match table.by_command.get(command_id) {
+            Some(known) if *known != fingerprint => Err(AppError::IdempotencyKeyReused),
+            Some(_) => Ok(TakenUp { command_id: command_id.clone(), first: false }),
+            None => {
+                if table.order.len() >= FINGERPRINTS_MAX {
+                    if let Some(oldest) = table.order.pop_front() {
+                        table.by_command.remove(&oldest);
+                    }
+                }
+                table.by_command.insert(command_id.clone(), fingerprint);
+                table.order.push_back(command_id.clone());
+                Ok(TakenUp { command_id: command_id.clone(), first: true })
+            }
+        }
+    }
+
+    /// Keeps the fingerprint of a request that was carried out; forgets that
+    /// of one refused (nothing was written, so the key may be used again,
+    /// for a corrected request).
+    pub(crate) fn settle<T, E>(&self, taken: TakenUp, result: &Result<T, E>) {
+        if result.is_err() && taken.first {
+            let mut table = self.fingerprints.lock().expect("fingerprints lock");
+            table.by_command.remove(&taken.command_id);
+            table.order.retain(|c| c != &taken.command_id);
+        }
     }
 
     /// The ticket this command id submitted (or is submitting), else a new number.
@@ -197,9 +269,23 @@ pub(crate) async fn submit<S: EventStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), AppError> {
-    let body: SubmitBody = parse(&read_body(body)?)?;
+    let bytes = read_body(body)?;
+    let body: SubmitBody = parse(&bytes)?;
     let command_id = command_id(&headers, &who)?;
-    let grid = place_of(&state, &body)?;
+    let taken = state.numbering.take_up(&command_id, fingerprint("POST /tickets", &bytes))?;
+    let submitted = submit_taken_up(&state, who, command_id, body).await;
+    state.numbering.settle(taken, &submitted);
+    Ok((StatusCode::CREATED, Json(submitted?)))
+}
+
+/// The submission once its key is taken up.
+async fn submit_taken_up<S: EventStore>(
+    state: &AppState<S>,
+    who: Principal,
+    command_id: CommandId,
+    body: SubmitBody,
+) -> Result<Submitted, AppError> {
+    let grid = place_of(state, &body)?;
     check_place(&who, &grid)?;
     let location = body.location.map(|p| GeoPoint::new(p.lon, p.lat)).transpose()?;
     let command = TicketCommand::Submit {
@@ -212,7 +298,7 @@ pub(crate) async fn submit<S: EventStore>(
         location,
     };
     let id = state.numbering.submit(&state.service, command_id, who.actor, command).await?;
-    Ok((StatusCode::CREATED, Json(Submitted { id, status: "submitted".into() })))
+    Ok(Submitted { id, status: "submitted".into() })
 }
 
 /// The grid of an order: its grid code, else the grid containing its
@@ -364,6 +450,20 @@ pub(crate) async fn act<S: EventStore>(
     let now = state.service.clock().now();
     let command = command_for(&action, &body, &who, now)?;
     let command_id = command_id(&headers, &who)?;
+    let taken = state.numbering.take_up(&command_id, fingerprint(&format!("POST /tickets/{id}/{action}"), &body))?;
+    let answer = act_taken_up(&state, who, id, command, command_id).await;
+    state.numbering.settle(taken, &answer);
+    answer.map(Json)
+}
+
+/// A ticket action once its key is taken up.
+async fn act_taken_up<S: EventStore>(
+    state: &AppState<S>,
+    who: Principal,
+    id: TicketId,
+    command: TicketCommand,
+    command_id: CommandId,
+) -> Result<Answer, AppError> {
     if who.place.is_some() {
         let ticket = state.service.ticket(&id).await?;
         if let Some(grid) = &ticket.grid {
@@ -378,7 +478,7 @@ pub(crate) async fn act<S: EventStore>(
         expected_version: None,
     };
     let outcome = state.service.execute(envelope).await?;
-    Ok(Json(Answer::new(id, outcome)))
+    Ok(Answer::new(id, outcome))
 }
 
 #[derive(Deserialize)]
@@ -535,17 +635,22 @@ pub(crate) async fn redeem<S: EventStore>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id = VolunteerId::new(id)?;
-    let body: RedeemBody = parse(&read_body(body)?)?;
+    let bytes = read_body(body)?;
+    let body: RedeemBody = parse(&bytes)?;
     let command =
         gridloop_engine::volunteer::VolunteerCommand::RedeemPoints { points: body.points, reward: body.reward };
+    let command_id = command_id(&headers, &who)?;
+    let taken = state.numbering.take_up(&command_id, fingerprint(&format!("POST /volunteers/{id}/redeem"), &bytes))?;
     let envelope = Envelope {
-        command_id: command_id(&headers, &who)?,
+        command_id,
         correlation_id: None,
         actor: who.actor,
         command: Command::Volunteer { id: id.clone(), command },
         expected_version: None,
     };
-    let outcome = state.service.execute(envelope).await?;
+    let outcome = state.service.execute(envelope).await;
+    state.numbering.settle(taken, &outcome);
+    let outcome = outcome?;
     let events: Vec<Written> =
         outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect();
     Ok(Json(serde_json::json!({ "id": id, "events": events })))

@@ -1,6 +1,7 @@
 //! The `gridloop` binary and its demo, end to end.
 
 mod audit;
+mod bad_input;
 mod binary;
 mod console;
 mod crash;
