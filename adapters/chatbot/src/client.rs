@@ -137,6 +137,12 @@ impl Client {
         &self.user_id
     }
 
+    /// The access token, for writing a token file (a tool, a test); it is a
+    /// secret, never to be logged.
+    pub fn access_token(&self) -> &str {
+        &self.token
+    }
+
     pub fn server(&self) -> &Homeserver {
         &self.server
     }

@@ -121,6 +121,12 @@ enum Cmd {
         #[command(subcommand)]
         action: ResidentCmd,
     },
+    /// Volunteers: `gridloop volunteer link-code V-7` issues the one-time
+    /// code a volunteer sends to the chat bot to link their chat account.
+    Volunteer {
+        #[command(subcommand)]
+        action: VolunteerCmd,
+    },
     /// Rebuild projections (board, metrics, ledger) from the start of the
     /// log, save their snapshots, and report events/s and each snapshot's
     /// digest (a rebuild gives the same digest as the live projection).
@@ -183,7 +189,8 @@ enum Cmd {
         data: DataDir,
     },
     /// Serve the JSON API (/api/v1) and run the deadline timers on the
-    /// store in --data, until Ctrl-C. On the first start it issues a
+    /// store in --data (and, with --matrix-homeserver, the volunteers' chat
+    /// bot), until Ctrl-C. On the first start it issues a
     /// dispatcher and an auditor token, prints them once, and keeps only
     /// their hashes (DATA/tokens.json).
     Serve {
@@ -195,8 +202,29 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         district: Option<PathBuf>,
         #[command(flatten)]
+        matrix: MatrixArgs,
+        #[command(flatten)]
         data: DataDir,
     },
+}
+
+/// The volunteers' chat bot on Matrix, run inside `serve` when
+/// --matrix-homeserver is given.
+#[derive(Debug, Args)]
+struct MatrixArgs {
+    /// The Matrix homeserver of the volunteers' chat bot, http://HOST:PORT
+    /// (plain HTTP: run the bot beside its homeserver). Without it no bot
+    /// runs. The bot keeps its sync token, log position and direct rooms in
+    /// DATA/matrix.json. Encrypted rooms are not supported.
+    #[arg(long = "matrix-homeserver", value_name = "URL", requires_all = ["matrix_user", "matrix_token_file"])]
+    matrix_homeserver: Option<String>,
+    /// The bot's Matrix user id, e.g. @gridloop:example.org.
+    #[arg(long = "matrix-user", value_name = "USER_ID", requires = "matrix_homeserver")]
+    matrix_user: Option<String>,
+    /// A file holding the bot's access token (keep it readable by gridloop
+    /// only).
+    #[arg(long = "matrix-token-file", value_name = "FILE", requires = "matrix_homeserver")]
+    matrix_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +253,21 @@ enum TokenCmd {
         /// may act only on tickets inside it.
         #[arg(long)]
         place: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VolunteerCmd {
+    /// Issue a one-time 6-digit code for the volunteer to send to the chat
+    /// bot (`绑定 123456` / `link 123456`), valid 24 hours; a new code
+    /// replaces the old one. Only the code's hash is kept in the log. With
+    /// `serve` running, use the API instead (POST
+    /// /api/v1/volunteers/{id}/link-code).
+    LinkCode {
+        /// The volunteer, e.g. V-7.
+        id: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -316,7 +359,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Token { action: TokenCmd::Create { role, subject, place, data } } => {
             run_token_create(&role, &subject, place.as_deref(), data)
         }
-        Cmd::Serve { listen, district, data } => runtime.block_on(run_serve(listen, district, data)),
+        Cmd::Volunteer { action: VolunteerCmd::LinkCode { id, data } } => runtime.block_on(run_link_code(id, data)),
+        Cmd::Serve { listen, district, matrix, data } => runtime.block_on(run_serve(listen, district, matrix, data)),
     }
 }
 
@@ -831,7 +875,14 @@ fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
 /// `gridloop serve`: the API, the timers and the projection follower over
 /// one command service, until Ctrl-C; then the server drains its requests
 /// and the timers and the follower stop.
-async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data: DataDir) -> Result<()> {
+async fn run_serve(
+    listen: std::net::SocketAddr,
+    district: Option<PathBuf>,
+    matrix: MatrixArgs,
+    data: DataDir,
+) -> Result<()> {
+    // Checked before anything starts, so a wrong flag costs nothing.
+    let matrix = matrix_config(&matrix, &data)?;
     let district = match district {
         None => gridloop_fixtures::chikan(1)?,
         Some(path) => {
@@ -857,6 +908,22 @@ async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let store = service.store().clone();
     let follower = tokio::spawn(gridloop_http::reads::follow(state.live.clone(), store, stopped.clone()));
+    let chatbot = match matrix {
+        Some(config) => {
+            say!("chat bot {} on {}", config.client.user_id(), config.client.server());
+            let bot = Arc::new(gridloop_chatbot::Bot::new(service.clone()));
+            let stopped = stopped.clone();
+            Some(tokio::spawn(async move {
+                let ended = gridloop_chatbot::matrix::run(bot, config, stopped).await;
+                // Said at once: the API keeps serving without the bot.
+                if let Err(error) = &ended {
+                    eprintln!("gridloop: the chat bot stopped: {error}");
+                }
+                ended
+            }))
+        }
+        None => None,
+    };
     let timers = tokio::spawn(gridloop_cli::timers::run(service, stopped));
     let shutdown = async {
         // If the signal cannot be installed the server runs until killed.
@@ -868,7 +935,51 @@ async fn run_serve(listen: std::net::SocketAddr, district: Option<PathBuf>, data
     let _ = stop.send(true);
     let fired = timers.await.context("the timer task")??;
     follower.await.context("the projection follower")??;
+    if let Some(chatbot) = chatbot {
+        // Its error, if any, was reported when it happened.
+        let _ = chatbot.await.context("the chat bot task")?;
+    }
     say!("stopped; the timers wrote {} commands", fired.written);
+    Ok(())
+}
+
+/// The chat bot's configuration from `serve`'s --matrix-* flags, if given.
+fn matrix_config(args: &MatrixArgs, data: &DataDir) -> Result<Option<gridloop_chatbot::matrix::Config>> {
+    // Bounded: an access token is a few hundred bytes.
+    const TOKEN_FILE_BYTES_MAX: u64 = 4096;
+    let (Some(url), Some(user), Some(token_file)) =
+        (&args.matrix_homeserver, &args.matrix_user, &args.matrix_token_file)
+    else {
+        return Ok(None);
+    };
+    let server = gridloop_chatbot::client::Homeserver::parse(url).context("--matrix-homeserver")?;
+    let size =
+        std::fs::metadata(token_file).with_context(|| format!("--matrix-token-file {}", token_file.display()))?;
+    if size.len() > TOKEN_FILE_BYTES_MAX {
+        bail!("--matrix-token-file {} is larger than {TOKEN_FILE_BYTES_MAX} bytes", token_file.display());
+    }
+    let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
+    let client = gridloop_chatbot::client::Client::new(server, user, &token).context("--matrix-user or the token")?;
+    Ok(Some(gridloop_chatbot::matrix::Config::new(client, data.dir.join("matrix.json"))))
+}
+
+/// `gridloop volunteer link-code V-7`: prints a fresh one-time link code.
+async fn run_link_code(id: String, data: DataDir) -> Result<()> {
+    let volunteer = gridloop_engine::ids::VolunteerId::new(&id).with_context(|| format!("volunteer {id:?}"))?;
+    let store = open_existing(&data).await?;
+    let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
+    let clock = gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?;
+    let service = CommandService::new(store, gridloop_fixtures::chikan(1)?.world.clone(), clock, id_seed);
+    let random = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
+    let code = gridloop_chatbot::links::code_from(random);
+    let command_id = gridloop_engine::ids::CommandId::new(format!("link-code-{}", gridloop_http::random_hex(16)?))?;
+    let operator = gridloop_engine::envelope::Actor::new(gridloop_engine::envelope::Role::Dispatcher, "d-cli")?;
+    gridloop_chatbot::links::issue_code(&service, &volunteer, operator, command_id, &code).await?;
+    let state = service.volunteer(&volunteer).await?;
+    let expires = state.link_code.map(|c| c.expires_at.to_string()).unwrap_or_default();
+    say!(
+        "link code for {volunteer}: {code} (valid until {expires}; they send `绑定 {code}` or `link {code}` to the bot)"
+    );
     Ok(())
 }
 
