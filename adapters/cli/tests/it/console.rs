@@ -408,6 +408,7 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_str().expect("an id").to_string();
     let row = format!("#board-rows tr[data-id='{id}']");
     let took = until("the new ticket on the board", || browser.find(&row).is_ok());
+    eprintln!("the new ticket was on the board {took:?} after the API answered");
     assert!(took < LIVE_WITHIN, "the ticket took {took:?} to appear");
     let first = browser.script("return document.querySelector('#board-rows tr').dataset.id");
     assert_eq!(first, id.as_str(), "an urgent new ticket leads the board");
@@ -452,6 +453,7 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
         http(&addr, "POST", &format!("/api/v1/tickets/{id}/accept"), &[("Authorization", &volunteer_auth)], "");
     assert_eq!(status, 200, "{body}");
     let took = until("the acceptance on the ticket page", || browser.find("#t-status[data-status=accepted]").is_ok());
+    eprintln!("the acceptance was on the ticket page {took:?} after the API answered");
     assert!(took < LIVE_WITHIN, "the acceptance took {took:?} to arrive");
     browser.wait("#t-timeline li[data-schema^='ticket.accepted']");
     assert!(browser.text("#t-holder").contains("V-1"));
@@ -492,6 +494,19 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     assert_eq!(browser.script("return document.querySelectorAll('#m-charts figure.chart').length"), 4);
     browser.wait("#m-worst-table tbody tr");
     browser.screenshot("metrics");
+    // The CSV export, caught on its way to the download.
+    browser.script(
+        "window.csv = null; const make = URL.createObjectURL; \
+         URL.createObjectURL = (blob) => { blob.text().then((t) => { window.csv = t; }); return make(blob); }; \
+         document.querySelector('#m-csv').click(); return null",
+    );
+    until("the CSV export", || browser.script("return window.csv !== null") == true);
+    let csv = browser.script("return window.csv");
+    let csv = csv.as_str().expect("text");
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    assert!(lines.next().is_some_and(|h| h.starts_with("place,name,period,submitted,valid,acceptance_numerator")));
+    assert!(lines.clone().any(|l| l.contains(&format!(",{first_day},"))), "a row per place and day");
+    assert!(lines.any(|l| l.contains(",all,")), "and each place's whole range");
 
     // English, at phone width.
     browser.click("#lang");
