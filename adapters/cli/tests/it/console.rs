@@ -549,6 +549,13 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
                 .expect("copy a screenshot");
         }
     }
+    // Ctrl-C while the console follows the log: the event stream ends, so
+    // the graceful shutdown does not wait on it.
+    browser.wait("#live[data-state=on]");
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill runs").success());
+    let took = until("serve to stop on Ctrl-C", || matches!(server.0.try_wait(), Ok(Some(_))));
+    assert!(took < Duration::from_secs(5), "serve took {took:?} to stop with a console open");
     drop(browser);
     drop(server);
 }

@@ -10,12 +10,14 @@
 //! dispatcher's place are skipped.
 //!
 //! A connection lasts at most [`STREAM_LIFETIME`], then ends and the console
-//! reconnects from where it was: a server shutting down gracefully waits for
-//! open responses, so none may stay open for long. A comment every
+//! reconnects from where it was, and every stream ends at once on Ctrl-C:
+//! `gridloop serve` shuts down gracefully, waiting for open responses, and
+//! an event stream would otherwise keep it waiting. A comment every
 //! [`KEEP_ALIVE`] keeps proxies from closing a quiet connection.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -30,13 +32,14 @@ use gridloop_engine::ids::TicketId;
 use gridloop_engine::store::EventStore;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::auth::Caller;
 use crate::{AppError, AppState};
 
 /// The longest one connection stays open before the client reconnects.
-pub const STREAM_LIFETIME: Duration = Duration::from_secs(30);
+pub const STREAM_LIFETIME: Duration = Duration::from_secs(60);
 /// How often a quiet connection gets a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// Events read from the log per batch.
@@ -58,6 +61,35 @@ struct Cursor<S> {
     scope: Option<GridCode>,
     until: Instant,
     pending: VecDeque<Event>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Turns true when the process gets Ctrl-C (SIGINT). Every listener of
+/// tokio's signal gets it, so `serve`'s own shutdown still runs; the task is
+/// started by the first stream, on the runtime that serves it.
+fn shutting_down() -> watch::Receiver<bool> {
+    static SHUTDOWN: OnceLock<watch::Receiver<bool>> = OnceLock::new();
+    SHUTDOWN
+        .get_or_init(|| {
+            let (tx, rx) = watch::channel(false);
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = tx.send(true);
+                }
+                // Without a signal handler the streams end by their lifetime only.
+                tx.closed().await;
+            });
+            rx
+        })
+        .clone()
+}
+
+/// Resolves once Ctrl-C has come; never, if the signal task is gone (its
+/// runtime ended: a test's, not a server's).
+async fn signalled(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// `GET /console/stream`: dispatchers and auditors only.
@@ -83,6 +115,7 @@ pub(crate) async fn events<S: EventStore>(
         scope: who.place,
         until: Instant::now() + STREAM_LIFETIME,
         pending: VecDeque::from([hello]),
+        shutdown: shutting_down(),
     };
     let messages = stream::unfold(cursor, |mut cursor| async move {
         loop {
@@ -111,6 +144,7 @@ impl<S: EventStore> Cursor<S> {
                 }
             }
             _ = tokio::time::sleep_until(self.until) => return false,
+            _ = signalled(&mut self.shutdown) => return false,
         }
         if let Err(error) = self.state.live.catch_up(&store).await {
             tracing::warn!(%error, "the console stream could not catch the projections up");
