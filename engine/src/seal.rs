@@ -27,7 +27,11 @@ use crate::envelope::{EventPayload, Hash, RecordedEvent, event_payload};
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum SealEvent {
     Sealed {
-        /// Every event at or before this position (seals excluded) is covered.
+        /// The seal covers the log's first `position` events in log order
+        /// (seals themselves excluded from the digest). An ordinal, not a
+        /// store position: on sled, whose positions are dense from 1, the
+        /// two are equal; on NATS they are not, and an ordinal keeps a seal
+        /// true when the log moves from one store to another.
         position: u64,
         /// How many streams had events by then.
         streams: u64,
@@ -54,14 +58,14 @@ event_payload!(SealEvent, "seal", seal_schema_version, upcast_seal);
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Heads {
     heads: BTreeMap<String, (u64, Hash)>,
-    /// The last position folded.
+    /// How many events have been folded (the ordinal of the last one).
     pub position: u64,
 }
 
 impl Heads {
     /// Folds one event in (seal events are not part of what seals cover).
     pub fn apply(&mut self, event: &RecordedEvent) {
-        self.position = self.position.max(event.position);
+        self.position += 1;
         if event.stream.kind() != SealEvent::KIND {
             self.heads.insert(event.stream.to_string(), (event.version, event.hash));
         }
@@ -185,7 +189,7 @@ impl SealChecker {
 
     /// Folds the next event of the log (in position order).
     pub fn apply(&mut self, event: &RecordedEvent) -> Result<(), Error> {
-        self.check_up_to(event.position.saturating_sub(1))?;
+        self.check_up_to(self.heads.position)?;
         self.heads.apply(event);
         Ok(())
     }

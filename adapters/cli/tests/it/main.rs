@@ -8,6 +8,7 @@ mod console;
 mod crash;
 mod demo;
 mod month;
+mod nats;
 mod sealing;
 mod serve;
 mod simulation;
