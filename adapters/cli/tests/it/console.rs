@@ -517,7 +517,16 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     browser.wait(&format!("#board-rows tr[data-id='{id}']"));
     browser.resize(390, 844);
     browser.screenshot("board-phone-en");
+    browser.click(&format!("#board-rows tr[data-id='{id}'] a"));
+    browser.wait("#t-status[data-status=accepted]");
+    assert_eq!(browser.text("#t-status"), "accepted");
+    browser.screenshot("ticket-phone-en");
+    browser.click("#nav-metrics");
+    browser.wait("body[data-metrics=ready]");
+    browser.screenshot("metrics-phone-en");
     browser.resize(1366, 768);
+    browser.click("#nav-board");
+    browser.wait("body[data-view=board]");
     browser.click("#lang");
 
     // The emergency switch, confirmed, then seen by everyone in the place.
