@@ -23,8 +23,10 @@
 //!   first start (no state file) the bot starts at the end of the log: it
 //!   does not page volunteers with offers made before it existed.
 //!
-//! A linked account's direct room is the room it linked from, or the room
-//! the bot made for it; it is kept in the state file ([`crate::state`]).
+//! A linked account's direct room is the first room with only the two of
+//! them in which it wrote to the bot once linked (usually the room it linked
+//! from), or else a room the bot makes for it; it is kept in the state file
+//! ([`crate::state`]). Offers never go to a room with others in it.
 //!
 //! Failures back off from [`BACKOFF_MIN`] to [`BACKOFF_MAX`] and retry;
 //! fatal ones ([`Error::is_fatal`]: a refused token, the state file, a
@@ -228,11 +230,12 @@ impl<S: EventStore> Transport<S> {
                 let reply = self.bot.handle(sender, event_id, text).await;
                 tracing::info!(code = reply.code, "answered");
                 skip_refusal(self.client.send_text(room_id, &txn("r"), &reply.text).await.map(|_| ()))?;
-                // A linked account's first room with the bot becomes its
-                // direct room, where offers will go.
+                // A linked account's first direct room with the bot becomes
+                // the room offers go to. A room with others in it is not
+                // used: an offer names a resident's need and place.
                 if self.bot.linked(sender).is_some() && self.state.room(sender).is_none() {
                     let full = self.state.get().rooms.len() >= ROOMS_MAX;
-                    if !full {
+                    if !full && self.is_direct(room_id, sender).await? {
                         self.state.update(|s| {
                             s.rooms.insert(sender.to_string(), room_id.to_string());
                         })?;
@@ -241,6 +244,18 @@ impl<S: EventStore> Transport<S> {
                 Ok(())
             }
         }
+    }
+
+    /// Whether exactly the bot and `account` are joined to `room_id`.
+    async fn is_direct(&self, room_id: &str, account: &str) -> Result<bool, Error> {
+        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", crate::client::encode(room_id));
+        let members = match self.client.request(hyper::Method::GET, &path, None).await {
+            Ok(answer) => answer,
+            Err(Error::Api { status: 403 | 404, .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let joined = members["joined"].as_object();
+        Ok(joined.is_some_and(|j| j.len() == 2 && j.contains_key(account) && j.contains_key(self.client.user_id())))
     }
 
     async fn offer_loop(&self, mut stop: watch::Receiver<bool>) -> Result<(), Error> {

@@ -322,9 +322,26 @@ async fn a_bot_killed_and_restarted_loses_no_command_and_runs_none_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_offer_to_a_volunteer_with_no_room_opens_a_direct_room_and_a_flooder_is_told_once() {
+async fn offers_go_only_to_direct_rooms_made_when_needed_and_a_flooder_is_told_once() {
     let mut s = scene(Limits::default()).await;
     let bot = start_bot(&s.engine, &s.bot_client, &s.state_path);
+    let bot_id = s.bot_client.user_id().to_string();
+
+    // Alice links in a room Bob is in too: her offers must not go there.
+    let body = serde_json::json!({ "preset": "private_chat", "invite": [bot_id, s.bob.user_id()] });
+    let created = s.alice.client.request(hyper::Method::POST, "/_matrix/client/v3/createRoom", Some(&body)).await;
+    let group = created.expect("creates a room")["room_id"].as_str().expect("a room id").to_string();
+    let bob_id = s.bob.user_id();
+    s.bob.wait_joined(&group, &bob_id).await;
+    s.alice.wait_joined(&group, &bot_id).await;
+    let code = s.engine.issue_code(&s.engine.v1).await;
+    s.alice.say(&group, &format!("link {code}")).await;
+    s.alice.wait_for("Linked to volunteer").await;
+    s.engine.offer(4, &[&s.engine.v1]).await;
+    let offer = s.alice.wait_for("New offer T-4").await;
+    assert_ne!(offer.room, group, "the offer went to a new direct room, not the shared one");
+    s.bob.settle(Duration::from_secs(1)).await;
+    assert_eq!(s.bob.count("New offer T-4"), 0, "Bob never sees Alice's offer");
     // Bob is linked without ever writing to the bot (the engine command the
     // bot would send), so the bot has no room for him yet.
     let code = s.engine.issue_code(&s.engine.v2).await;
