@@ -394,8 +394,8 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     let browser = Browser::start(&dir.path().join("profile"));
     browser.open(&format!("{origin}/"));
     assert_eq!(browser.script("return document.documentElement.lang"), "zh-CN", "Chinese by default");
-    browser.type_into("#token", &dispatcher);
-    browser.click("#login-button");
+    // Logged in from the keyboard: the token, then Enter.
+    browser.type_into("#token", &format!("{dispatcher}\u{e007}"));
     browser.wait("body[data-view=board][data-board=ready]");
     assert_eq!(browser.text("#who-level"), "区级", "the dispatcher's level");
     assert_eq!(browser.text("#who-place"), "赤坎区", "and place");
