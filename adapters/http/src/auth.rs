@@ -3,9 +3,9 @@
 //! A token is 32 random bytes, shown once as 64 hex characters when it is
 //! issued. The table keeps only its BLAKE3 hash, so a leaked table (or token
 //! file) grants nothing; a request's token is hashed and looked up, never
-//! compared as text. A token names a [`Principal`]: the engine [`Actor`]
-//! (role and id) its commands are signed with, and for a dispatcher the
-//! place in the grid tree they serve.
+//! compared as text, and the hashes compare in constant time. A token names
+//! a [`Principal`]: the engine [`Actor`] (role and id) its commands are
+//! signed with, and for a dispatcher the place in the grid tree they serve.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -47,7 +47,10 @@ pub struct TokenEntry {
 /// Token hashes and who they belong to.
 #[derive(Clone, Debug, Default)]
 pub struct TokenTable {
-    by_hash: HashMap<[u8; 32], Principal>,
+    /// Keyed by `blake3::Hash`, whose equality is constant-time: a lookup
+    /// compares the presented token's hash with a stored one without leaking
+    /// through timing how much of it matched.
+    by_hash: HashMap<blake3::Hash, Principal>,
 }
 
 impl TokenTable {
@@ -77,13 +80,13 @@ impl TokenTable {
         if self.by_hash.len() >= TOKENS_MAX {
             return Err(Error::invalid("tokens", "the table is full"));
         }
-        self.by_hash.insert(*hash.as_bytes(), entry.principal);
+        self.by_hash.insert(hash, entry.principal);
         Ok(())
     }
 
     /// Who holds `token`, if anyone.
     pub fn lookup(&self, token: &str) -> Option<&Principal> {
-        self.by_hash.get(blake3::hash(token.as_bytes()).as_bytes())
+        self.by_hash.get(&blake3::hash(token.as_bytes()))
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +103,7 @@ impl TokenTable {
             .by_hash
             .iter()
             .map(|(hash, principal)| TokenEntry {
-                hash: blake3::Hash::from_bytes(*hash).to_hex().to_string(),
+                hash: hash.to_hex().to_string(),
                 principal: principal.clone(),
             })
             .collect();
@@ -156,7 +159,7 @@ impl<S: EventStore> AppState<S> {
     /// 429 for one past its rate. Every route that takes a token comes here.
     pub fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
         let hash = blake3::hash(token.as_bytes());
-        let principal = self.tokens.by_hash.get(hash.as_bytes()).ok_or(AppError::Unauthorized)?;
+        let principal = self.tokens.by_hash.get(&hash).ok_or(AppError::Unauthorized)?;
         self.limiter.take(hash.as_bytes(), self.service.clock().now()).map_err(AppError::RateLimited)?;
         Ok(principal.clone())
     }

@@ -44,7 +44,7 @@ pub fn document() -> Value {
         "404": { "description": "unknown ticket, volunteer or route (`not_found`)", "content": { "application/json": { "schema": error } } },
         "409": { "description": "conflict (`already_taken`, `illegal_transition`, `version_conflict`, `already_exists`, `offer_expired`)", "content": { "application/json": { "schema": error } } },
         "413": { "description": "body over 64 KiB (`too_large`)", "content": { "application/json": { "schema": error } } },
-        "422": { "description": "domain refusal (`not_admitted`, `insufficient_points`)", "content": { "application/json": { "schema": error } } },
+        "422": { "description": "domain refusal (`not_admitted`, `insufficient_points`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`)", "content": { "application/json": { "schema": error } } },
     });
     let ok = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "type": "object" } } } });
     let op = |summary: &str, answer: &str| {

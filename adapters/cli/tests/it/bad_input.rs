@@ -30,14 +30,14 @@ use serde_json::Value;
 use crate::support::{gridloop, stderr};
 
 /// One HTTP request of the catalogue.
-struct Http {
-    method: &'static str,
-    path: String,
+pub(crate) struct Http {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
     /// Which caller's token (a key of the token map), or none.
-    token: Option<&'static str>,
-    key: Option<String>,
-    content_type: &'static str,
-    body: Vec<u8>,
+    pub(crate) token: Option<&'static str>,
+    pub(crate) key: Option<String>,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
 }
 
 /// What a refusal must look like.
@@ -104,7 +104,7 @@ fn cli(args: &[&str]) -> Input {
 }
 
 /// One request over a socket, `Connection: close`: the status and body.
-fn send(addr: &str, request: &Http, tokens: &HashMap<&'static str, String>) -> (u16, Vec<u8>) {
+pub(crate) fn send(addr: &str, request: &Http, tokens: &HashMap<&'static str, String>) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
     let auth = request.token.map(|t| format!("Authorization: Bearer {}\r\n", tokens[t])).unwrap_or_default();
