@@ -13,6 +13,9 @@
 //!   twice, and the replies go out under transaction ids derived from the
 //!   event ids, which the homeserver deduplicates. Nothing is lost (the
 //!   token never moves past an unhandled message) and nothing runs twice.
+//!   When a room had more events than one sync returns (a long stop), the
+//!   missed ones are read from the room's history first (`/messages` from
+//!   the saved token, at most [`GAP_PAGES_MAX`] pages).
 //! - **Offers.** The event log is followed from the persisted position
 //!   (catch-up then live); [`crate::notify::notices`] says what each event
 //!   means for volunteers, and each notice for a linked volunteer goes to
@@ -46,7 +49,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::client::{Client, str_field};
+use crate::client::{Client, encode, str_field};
 use crate::flood::{FloodLimit, Verdict};
 use crate::grammar::INPUT_CHARS_MAX;
 use crate::state::{ROOMS_MAX, StateFile};
@@ -56,6 +59,9 @@ use crate::{Bot, Error, notify};
 pub const SYNC_TIMEOUT_MS: u64 = 30_000;
 /// The most timeline events per room one sync returns.
 pub const TIMELINE_LIMIT: u32 = 100;
+/// The most pages of missed events fetched to fill one gap in a room's
+/// timeline (each of the timeline limit).
+pub const GAP_PAGES_MAX: usize = 50;
 /// The most log events read at once while following the log.
 pub const LOG_BATCH_MAX: usize = 200;
 /// The first wait after a failure; it doubles up to [`BACKOFF_MAX`].
@@ -76,11 +82,14 @@ pub struct Config {
     /// The `/sync` long-poll timeout; [`SYNC_TIMEOUT_MS`] in production,
     /// shorter in tests so that a stop is noticed quickly.
     pub sync_timeout_ms: u64,
+    /// Events per room per sync; [`TIMELINE_LIMIT`], smaller in tests to
+    /// make gaps.
+    pub timeline_limit: u32,
 }
 
 impl Config {
     pub fn new(client: Client, state_path: PathBuf) -> Self {
-        Self { client, state_path, sync_timeout_ms: SYNC_TIMEOUT_MS }
+        Self { client, state_path, sync_timeout_ms: SYNC_TIMEOUT_MS, timeline_limit: TIMELINE_LIMIT }
     }
 }
 
@@ -100,6 +109,7 @@ pub async fn run<S: EventStore>(bot: Arc<Bot<S>>, config: Config, stop: watch::R
         state,
         flood: Mutex::new(FloodLimit::new()),
         sync_timeout_ms: config.sync_timeout_ms,
+        timeline_limit: config.timeline_limit.clamp(1, TIMELINE_LIMIT),
     };
     tokio::try_join!(transport.sync_loop(stop.clone()), transport.offer_loop(stop))?;
     Ok(())
@@ -111,13 +121,14 @@ struct Transport<S> {
     state: StateFile,
     flood: Mutex<FloodLimit>,
     sync_timeout_ms: u64,
+    timeline_limit: u32,
 }
 
 impl<S: EventStore> Transport<S> {
     async fn sync_loop(&self, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
         let filter = serde_json::json!({
             "room": {
-                "timeline": { "limit": TIMELINE_LIMIT },
+                "timeline": { "limit": self.timeline_limit },
                 "state": { "lazy_load_members": true },
                 "ephemeral": { "types": [] },
                 "account_data": { "types": [] },
@@ -154,21 +165,28 @@ impl<S: EventStore> Transport<S> {
     /// Handles one sync batch, then saves its token.
     async fn handle_sync(&self, batch: &Value) -> Result<(), Error> {
         let next_batch = str_field(batch, "next_batch")?;
-        let since_known = self.state.get().since.is_some();
+        let since = self.state.get().since;
         let rooms = &batch["rooms"];
         for (room_id, room) in rooms["invite"].as_object().into_iter().flatten() {
             self.accept_invite(room_id, room).await?;
         }
         for (room_id, room) in rooms["join"].as_object().into_iter().flatten() {
             let timeline = &room["timeline"];
-            // `limited` is also set for a room just joined, whose history
-            // before the join is not the bot's business; after that it
-            // means more than TIMELINE_LIMIT events came between two syncs.
-            if timeline["limited"].as_bool() == Some(true) && since_known {
-                tracing::warn!(room = %room_id, "a gap in the timeline: events before the last {TIMELINE_LIMIT} were not read");
-            }
-            for event in timeline["events"].as_array().into_iter().flatten() {
-                self.handle_event(room_id, event).await?;
+            let mut events: Vec<&Value> = timeline["events"].as_array().into_iter().flatten().collect();
+            // A limited timeline has a gap before it: more events came since
+            // the last sync than one sync returns. They are fetched, so a
+            // command sent while the bot was away is not lost. (A first sync
+            // has no `since`: history from before the bot is not its business.)
+            let gap = match (&since, timeline["limited"].as_bool()) {
+                (Some(since), Some(true)) => self.missed(room_id, since, timeline["prev_batch"].as_str()).await?,
+                _ => vec![],
+            };
+            let mut seen = std::collections::HashSet::new();
+            for event in gap.iter().chain(events.drain(..)) {
+                // The gap and the timeline may overlap at their edges.
+                if seen.insert(event["event_id"].as_str().unwrap_or("").to_string()) {
+                    self.handle_event(room_id, event).await?;
+                }
             }
         }
         let left: Vec<&String> = rooms["leave"].as_object().into_iter().flatten().map(|(id, _)| id).collect();
@@ -176,6 +194,37 @@ impl<S: EventStore> Transport<S> {
             s.rooms.retain(|_, room| !left.contains(&&*room));
             s.since = Some(next_batch);
         })
+    }
+
+    /// The events of `room_id` after the sync token `since` and before
+    /// `until` (a limited timeline's `prev_batch`), oldest first, at most
+    /// [`GAP_PAGES_MAX`] pages of the timeline limit.
+    async fn missed(&self, room_id: &str, since: &str, until: Option<&str>) -> Result<Vec<Value>, Error> {
+        let mut events = Vec::new();
+        let mut from = since.to_string();
+        for _ in 0..GAP_PAGES_MAX {
+            let mut path = format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=f&limit={}&from={}",
+                encode(room_id),
+                self.timeline_limit,
+                encode(&from)
+            );
+            if let Some(until) = until {
+                path.push_str(&format!("&to={}", encode(until)));
+            }
+            let page = self.client.request(hyper::Method::GET, &path, None).await?;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            if chunk.is_empty() {
+                return Ok(events);
+            }
+            events.extend(chunk);
+            match page["end"].as_str() {
+                Some(end) if end != from => from = end.to_string(),
+                _ => return Ok(events),
+            }
+        }
+        tracing::warn!(room = %room_id, "a gap longer than {GAP_PAGES_MAX} pages; the rest is not read");
+        Ok(events)
     }
 
     async fn accept_invite(&self, room_id: &str, room: &Value) -> Result<(), Error> {
@@ -248,7 +297,7 @@ impl<S: EventStore> Transport<S> {
 
     /// Whether exactly the bot and `account` are joined to `room_id`.
     async fn is_direct(&self, room_id: &str, account: &str) -> Result<bool, Error> {
-        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", crate::client::encode(room_id));
+        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", encode(room_id));
         let members = match self.client.request(hyper::Method::GET, &path, None).await {
             Ok(answer) => answer,
             Err(Error::Api { status: 403 | 404, .. }) => return Ok(false),

@@ -112,11 +112,16 @@ struct Running {
 }
 
 fn start_bot(engine: &Engine, client: &Client, state_path: &Path) -> Running {
+    start_bot_with(engine, client, state_path, matrix::TIMELINE_LIMIT)
+}
+
+fn start_bot_with(engine: &Engine, client: &Client, state_path: &Path, timeline_limit: u32) -> Running {
     // A new Bot each start: links are rebuilt from the log, as after a real
     // restart.
     let bot = Arc::new(Bot::new(engine.service.clone()));
     let mut config = Config::new(client.clone(), state_path.to_path_buf());
     config.sync_timeout_ms = 1_000;
+    config.timeline_limit = timeline_limit;
     let (stop, stopped) = watch::channel(false);
     let running = Running { stop, task: tokio::spawn(matrix::run(bot, config, stopped)) };
     // On its first start the bot begins at the end of the log and writes its
@@ -381,5 +386,30 @@ async fn the_bot_waits_out_the_homeservers_rate_limit_and_answers_everything() {
     for _ in 0..5 {
         s.alice.wait_for("Please link first").await;
     }
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_sent_during_a_long_stop_are_all_answered_though_one_sync_cannot_hold_them() {
+    // Two events per room per sync: six messages sent while the bot is down
+    // make a gap that the bot must fill from the room's history.
+    let mut s = scene(Limits::default()).await;
+    let bot_id = s.bot_client.user_id().to_string();
+    let bot = start_bot_with(&s.engine, &s.bot_client, &s.state_path, 2);
+    let room = link(&mut s.alice, &s.engine, &bot_id, &s.engine.v1).await;
+    bot.kill().await;
+    for n in 1..=6 {
+        let ticket = if n % 2 == 0 { "points".to_string() } else { format!("start T-{n}") };
+        s.alice.say(&room, &ticket).await;
+    }
+    let bot = start_bot_with(&s.engine, &s.bot_client, &s.state_path, 2);
+    for _ in 0..3 {
+        s.alice.wait_for("Your balance is 0 points").await;
+    }
+    for n in [1, 3, 5] {
+        s.alice.wait_for(&format!("There is no ticket T-{n}")).await;
+    }
+    s.alice.settle(Duration::from_secs(1)).await;
+    assert_eq!(s.alice.count("Your balance"), 3, "{:#?}", s.alice.seen);
     bot.stop().await;
 }
