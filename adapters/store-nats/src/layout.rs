@@ -7,8 +7,8 @@
 //!   subject token may not hold (`.`, `*`, `>`, and `%` itself) are written
 //!   `%2E`, `%2A`, `%3E`, `%25`.
 //! - **Message**: one per append. The body is a JSON array of the append's
-//!   events in the envelope's JSON, without `position` (the store assigns
-//!   it from where the message lands). Headers: `Nats-Msg-Id` (the command
+//!   events in the envelope's JSON, with `position` 0 (the store assigns it
+//!   from where the message lands). Headers: `Nats-Msg-Id` (the command
 //!   id), `Gridloop-Stream`, `Gridloop-Versions` (`first-last`).
 //! - **Position**: `sequence × 64 + index`, the message's stream sequence
 //!   and the event's index inside it (an append carries at most 64 events,
@@ -64,35 +64,23 @@ pub fn subject(prefix: &str, stream: &StreamId) -> String {
     out
 }
 
-/// The message body of an append: its events without their positions.
+/// The message body of an append: its events in the envelope's JSON. Their
+/// `position` is written as 0: the store assigns it from where the message
+/// lands, and overwrites it when reading.
 pub fn encode(events: &[RecordedEvent]) -> Result<Vec<u8>, Error> {
-    let mut values = Vec::with_capacity(events.len());
-    for event in events {
-        let mut value = serde_json::to_value(event).map_err(|e| Error::Storage(format!("encode: {e}")))?;
-        if let Some(object) = value.as_object_mut() {
-            object.remove("position");
-        }
-        values.push(value);
-    }
-    serde_json::to_vec(&values).map_err(|e| Error::Storage(format!("encode: {e}")))
+    debug_assert!(events.iter().all(|e| e.position == 0));
+    serde_json::to_vec(events).map_err(|e| Error::Storage(format!("encode: {e}")))
 }
 
 /// The events of the message at `sequence`, with their positions.
 pub fn decode(sequence: u64, body: &[u8]) -> Result<Vec<RecordedEvent>, Error> {
-    let values: Vec<serde_json::Value> = serde_json::from_slice(body)
+    let mut events: Vec<RecordedEvent> = serde_json::from_slice(body)
         .map_err(|e| Error::Corrupt(format!("message {sequence} is not a JSON array of events: {e}")))?;
-    if values.is_empty() || values.len() > APPEND_EVENTS_MAX {
-        return Err(Error::Corrupt(format!("message {sequence} holds {} events (1 to 64 expected)", values.len())));
+    if events.is_empty() || events.len() > APPEND_EVENTS_MAX {
+        return Err(Error::Corrupt(format!("message {sequence} holds {} events (1 to 64 expected)", events.len())));
     }
-    let mut events = Vec::with_capacity(values.len());
-    for (index, mut value) in values.into_iter().enumerate() {
-        let object = value
-            .as_object_mut()
-            .ok_or_else(|| Error::Corrupt(format!("message {sequence}, event {index} is not an object")))?;
-        object.insert("position".into(), position(sequence, index).into());
-        let event: RecordedEvent = serde_json::from_value(value)
-            .map_err(|e| Error::Corrupt(format!("message {sequence}, event {index} does not decode: {e}")))?;
-        events.push(event);
+    for (index, event) in events.iter_mut().enumerate() {
+        event.position = position(sequence, index);
     }
     Ok(events)
 }

@@ -85,6 +85,8 @@ struct Inner {
     config: NatsConfig,
     cache: Mutex<HashMap<StreamId, Cached>>,
     cursors: cursor::Pool,
+    /// The server's largest message, read once at connect.
+    max_payload: usize,
 }
 
 /// What this process knows of one engine stream: every event, and the
@@ -112,7 +114,9 @@ impl NatsStore {
         js.set_timeout(REQUEST_TIMEOUT);
         let stream = open_stream(&js, &config).await?;
         tracing::info!(stream = %config.stream, servers = %config.servers, "NATS store open");
+        let max_payload = client.server_info().max_payload;
         let inner = Inner {
+            max_payload,
             client,
             js,
             stream: stream.clone(),
@@ -223,7 +227,7 @@ impl NatsStore {
         expected_sequence: u64,
     ) -> Result<Result<jetstream::publish::PublishAck, PublishErrorKind>, Error> {
         let body = layout::encode(events)?;
-        let limit = self.inner.client.server_info().max_payload;
+        let limit = self.inner.max_payload;
         if body.len() + 512 > limit {
             return Err(Error::invalid("events", format!("one append is at most {limit} bytes on this NATS server")));
         }
