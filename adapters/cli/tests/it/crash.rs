@@ -72,18 +72,26 @@ impl Drop for Server {
 /// Starts `gridloop serve` on `data` with the clock `ahead` seconds ahead and
 /// waits until it answers `/healthz`.
 fn start(data: &Path, ahead: u64, log_level: &str) -> Server {
+    // The server's own messages go beside the data directory, so that a
+    // start that fails can say why.
+    let log_path = data.with_extension(format!("serve-{ahead}.log"));
+    let log = std::fs::File::create(&log_path).expect("a log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("GRIDLOOP_TEST_CLOCK_AHEAD_SECS", ahead.to_string())
         .env("GRIDLOOP_LOG", log_level)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .spawn()
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let addr = loop {
-        let line = lines.next().expect("the server prints its address").expect("a line");
+        let Some(Ok(line)) = lines.next() else {
+            let status = child.wait().expect("the server ended");
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("the server ended ({status}) before printing its address: {log}");
+        };
         if let Some(rest) = line.strip_prefix("listening on http://") {
             break rest.trim().to_string();
         }
