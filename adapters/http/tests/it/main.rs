@@ -2,7 +2,6 @@
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
 mod console;
-mod console;
 mod limits;
 mod link_codes;
 mod matrix;
