@@ -17,8 +17,8 @@
 //!
 //! Six digits are a small space: anyone who can read the log can find a
 //! code from its hash by trying a million, which is why codes expire
-//! quickly and die on first use, and why the bot limits how often one chat
-//! account may try.
+//! quickly and die on first use, and why the bot bounds wrong codes per
+//! chat account and over all accounts (`gridloop_chatbot::guess`).
 
 use std::collections::BTreeSet;
 

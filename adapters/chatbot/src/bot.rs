@@ -25,6 +25,7 @@ use gridloop_engine::ticket::{Assignee, TicketCommand, TicketEvent};
 use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};
 
 use crate::grammar::{self, ChatCommand, Lang, Parsed};
+use crate::guess::GuessLimit;
 use crate::links::{self, Links};
 
 /// The most events `mine` reads while looking for the volunteer's tickets.
@@ -49,11 +50,12 @@ pub struct Reply {
 pub struct Bot<S> {
     service: Arc<CommandService<S>>,
     links: Mutex<Links>,
+    guesses: Mutex<GuessLimit>,
 }
 
 impl<S: EventStore> Bot<S> {
     pub fn new(service: Arc<CommandService<S>>) -> Self {
-        Self { service, links: Mutex::new(Links::new()) }
+        Self { service, links: Mutex::new(Links::new()), guesses: Mutex::new(GuessLimit::new()) }
     }
 
     pub fn service(&self) -> &CommandService<S> {
@@ -166,7 +168,17 @@ impl<S: EventStore> Bot<S> {
             return linked(&link.volunteer);
         }
         let now = self.service.clock().now();
+        let guesses = || self.guesses.lock().unwrap_or_else(PoisonError::into_inner);
+        if !guesses().allowed(sender, now) {
+            return reply(
+                lang,
+                "link_paused",
+                "绑定码错误次数太多，请一小时后再试，或联系调度员。".into(),
+                "Too many wrong link codes; try again in an hour, or ask a dispatcher.".into(),
+            );
+        }
         let Some(volunteer) = self.links().code_holder(&link_code_hash(code), now).cloned() else {
+            guesses().failed(sender, now);
             return refused_link();
         };
         let envelope = Envelope {
@@ -187,7 +199,10 @@ impl<S: EventStore> Bot<S> {
                 }
                 linked(&volunteer)
             }
-            Err(Error::Invalid { .. } | Error::NotPermitted { .. }) => refused_link(),
+            Err(Error::Invalid { .. } | Error::NotPermitted { .. }) => {
+                guesses().failed(sender, now);
+                refused_link()
+            }
             Err(e) => refused(lang, None, &e),
         }
     }

@@ -21,7 +21,8 @@
 //!   handling, replies, invites, direct rooms, offers pushed from the log.
 //! - [`client`]: the small Matrix client–server API client (plain HTTP/1,
 //!   rate limits waited out); [`state`]: the bot's state file; [`flood`]:
-//!   the per-account flood limit; [`error`]: the crate's one error.
+//!   the per-account flood limit; [`guess`]: the bounds on guessing link
+//!   codes; [`error`]: the crate's one error.
 //!
 //! # Invariants
 //!
@@ -41,6 +42,7 @@ pub mod client;
 pub mod error;
 pub mod flood;
 pub mod grammar;
+pub mod guess;
 pub mod links;
 pub mod matrix;
 pub mod notify;

@@ -278,10 +278,11 @@ impl<S: EventStore> Transport<S> {
             (Verdict::Handle, Some(text)) => {
                 let reply = self.bot.handle(sender, event_id, text).await;
                 tracing::info!(code = reply.code, "answered");
-                skip_refusal(self.client.send_text(room_id, &txn("r"), &reply.text).await.map(|_| ()))?;
                 // A linked account's first direct room with the bot becomes
                 // the room offers go to. A room with others in it is not
-                // used: an offer names a resident's need and place.
+                // used: an offer names a resident's need and place. It is
+                // recorded before the reply goes out, so that once the
+                // volunteer reads "linked" their offers find this room.
                 if self.bot.linked(sender).is_some() && self.state.room(sender).is_none() {
                     let full = self.state.get().rooms.len() >= ROOMS_MAX;
                     if !full && self.is_direct(room_id, sender).await? {
@@ -290,7 +291,7 @@ impl<S: EventStore> Transport<S> {
                         })?;
                     }
                 }
-                Ok(())
+                skip_refusal(self.client.send_text(room_id, &txn("r"), &reply.text).await.map(|_| ()))
             }
         }
     }

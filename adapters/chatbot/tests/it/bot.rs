@@ -311,3 +311,45 @@ async fn handling_is_send() {
     assert_send(&future);
     assert_eq!(future.await.code, "link_first");
 }
+
+/// A 6-digit code that is not `code`.
+fn other_than(code: &str, n: u32) -> String {
+    let wrong = format!("{:06}", (code.parse::<u32>().expect("digits") + 1 + n) % 1_000_000);
+    assert_ne!(wrong, code);
+    wrong
+}
+
+#[tokio::test]
+async fn wrong_codes_pause_linking_for_the_account_then_for_everyone() {
+    use gridloop_chatbot::guess::{LINK_FAILURE_WINDOW, LINK_FAILURES_MAX, LINK_FAILURES_PER_ACCOUNT_MAX};
+    let w = world().await;
+    let code = w.issue_code(&w.v1).await;
+    for n in 0..LINK_FAILURES_PER_ACCOUNT_MAX {
+        let reply = w.bot.handle(ALICE, &format!("$g{n}"), &format!("link {}", other_than(&code, n))).await;
+        assert_eq!(reply.code, "link_refused");
+    }
+    // Paused for Alice, even with the right code; Bob is not affected.
+    let reply = w.bot.handle(ALICE, "$right", &format!("link {code}")).await;
+    assert_eq!(
+        (reply.code, reply.text.as_str()),
+        ("link_paused", "Too many wrong link codes; try again in an hour, or ask a dispatcher.")
+    );
+    assert_eq!(w.bot.linked(ALICE), None);
+    let bob_code = w.issue_code(&w.v2).await;
+    assert_eq!(w.bot.handle(BOB, "$bob", &format!("绑定 {bob_code}")).await.code, "linked");
+    // After the window Alice may try again, and her code still works.
+    w.clock.advance(LINK_FAILURE_WINDOW);
+    assert_eq!(w.bot.handle(ALICE, "$later", &format!("link {code}")).await.code, "linked");
+
+    // Many accounts together: past the global limit nobody links for a while.
+    let fresh = w.issue_code(&w.v2).await;
+    for n in 0..LINK_FAILURES_MAX {
+        let account = format!("@guesser{n}:example.org");
+        let reply = w.bot.handle(&account, &format!("$m{n}"), &format!("link {}", other_than(&fresh, n))).await;
+        assert_eq!(reply.code, "link_refused", "{account}");
+    }
+    let reply = w.bot.handle("@honest:example.org", "$h", &format!("绑定 {fresh}")).await;
+    assert_eq!((reply.code, reply.lang), ("link_paused", Lang::Zh));
+    w.clock.advance(LINK_FAILURE_WINDOW);
+    assert_eq!(w.bot.handle("@honest:example.org", "$h2", &format!("绑定 {fresh}")).await.code, "linked");
+}
