@@ -33,11 +33,30 @@ pub enum Role {
     Volunteer,
     Department,
     Auditor,
+    /// The deployment's operator: manages API tokens; acts on no ticket,
+    /// volunteer or place (every aggregate's allow-lists leave it out).
+    Admin,
     /// Timers and policies of the engine itself.
     System,
 }
 
 impl Role {
+    /// Every role a token can carry, by the name `token create --role` takes.
+    pub const ISSUABLE: [(&'static str, Role); 7] = [
+        ("resident", Role::Resident),
+        ("grid_worker", Role::GridWorker),
+        ("dispatcher", Role::Dispatcher),
+        ("volunteer", Role::Volunteer),
+        ("department", Role::Department),
+        ("auditor", Role::Auditor),
+        ("admin", Role::Admin),
+    ];
+
+    /// The role a token-issuing name stands for.
+    pub fn parse_issuable(name: &str) -> Option<Role> {
+        Self::ISSUABLE.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Role::Resident => "resident",
@@ -46,6 +65,7 @@ impl Role {
             Role::Volunteer => "volunteer",
             Role::Department => "department",
             Role::Auditor => "auditor",
+            Role::Admin => "admin",
             Role::System => "system",
         }
     }

@@ -240,9 +240,11 @@ enum KeysCmd {
 #[derive(Debug, Subcommand)]
 enum TokenCmd {
     /// Issue a bearer token for the API (shown once; its hash goes to
-    /// DATA/tokens.json, which `gridloop serve` reads at start).
+    /// DATA/tokens.json, which `gridloop serve` reads at start; a running
+    /// server takes new tokens from an admin at `POST /api/v1/tokens`).
     Create {
-        /// resident, grid_worker, dispatcher, volunteer, department or auditor.
+        /// resident, grid_worker, dispatcher, volunteer, department, auditor
+        /// or admin (manages tokens through the API; acts on no ticket).
         #[arg(long)]
         role: String,
         /// Who it is: a resident id (r-12), volunteer (V-7), department code,
@@ -709,16 +711,8 @@ async fn run_seal(data: DataDir) -> Result<()> {
 
 fn run_token_create(role: &str, subject: &str, place: Option<&str>, data: DataDir) -> Result<()> {
     use gridloop_engine::envelope::Role;
-    let role = match role {
-        "resident" => Role::Resident,
-        "grid_worker" => Role::GridWorker,
-        "dispatcher" => Role::Dispatcher,
-        "volunteer" => Role::Volunteer,
-        "department" => Role::Department,
-        "auditor" => Role::Auditor,
-        other => {
-            bail!("--role {other:?} is not one of resident, grid_worker, dispatcher, volunteer, department, auditor")
-        }
+    let Some(role) = Role::parse_issuable(role) else {
+        bail!("--role {role:?} is not one of resident, grid_worker, dispatcher, volunteer, department, auditor, admin")
     };
     let place = place.map(GridCode::parse).transpose().context("--place")?;
     // Creates the data directory if this is a deployment's first step.
@@ -902,7 +896,8 @@ async fn run_serve(
     let clock = gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?;
     let service = Arc::new(CommandService::new(store, district.world.clone(), clock, id_seed));
     let tokens = serve_tokens(&data.dir.join("tokens.json"))?;
-    let state = gridloop_http::AppState::new(service.clone(), tokens).await?;
+    let state =
+        gridloop_http::AppState::new(service.clone(), tokens).await?.with_token_file(data.dir.join("tokens.json"));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     say!("listening on http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -984,15 +979,15 @@ async fn run_link_code(id: String, data: DataDir) -> Result<()> {
 }
 
 /// The token table of `serve`: read from `path`, or, on the first start, a
-/// dispatcher token for the whole district and an auditor token, printed
-/// once, their hashes saved to `path`.
+/// dispatcher token for the whole district, an auditor token and an admin
+/// token, printed once, their hashes saved to `path`.
 fn serve_tokens(path: &std::path::Path) -> Result<gridloop_http::TokenTable> {
     use gridloop_engine::envelope::Role;
     if path.exists() {
         return gridloop_http::TokenTable::load(path).with_context(|| format!("reading {}", path.display()));
     }
     let mut table = gridloop_http::TokenTable::new();
-    for (role, subject) in [(Role::Dispatcher, "d-admin"), (Role::Auditor, "auditor")] {
+    for (role, subject) in [(Role::Dispatcher, "d-district"), (Role::Auditor, "auditor"), (Role::Admin, "admin")] {
         let (token, entry) = gridloop_http::TokenTable::issue(role, subject, None)?;
         table.insert(entry)?;
         say!("{} token for {subject} (shown once): {token}", role.name());

@@ -84,6 +84,19 @@ impl TokenTable {
         Ok(())
     }
 
+    /// A token's public id: the first 16 hex digits of its hash (the hash
+    /// is no secret; it names a token for listing and revoking).
+    pub fn id_of(hash: &blake3::Hash) -> String {
+        hash.to_hex()[..16].to_string()
+    }
+
+    /// Removes the token whose id is `id`; what it was, if it was there.
+    pub fn revoke(&mut self, id: &str) -> Option<TokenEntry> {
+        let hash = *self.by_hash.keys().find(|h| Self::id_of(h) == id)?;
+        let principal = self.by_hash.remove(&hash)?;
+        Some(TokenEntry { hash: hash.to_hex().to_string(), principal })
+    }
+
     /// Who holds `token`, if anyone.
     pub fn lookup(&self, token: &str) -> Option<&Principal> {
         self.by_hash.get(&blake3::hash(token.as_bytes()))
@@ -102,10 +115,7 @@ impl TokenTable {
         let mut rows: Vec<TokenEntry> = self
             .by_hash
             .iter()
-            .map(|(hash, principal)| TokenEntry {
-                hash: hash.to_hex().to_string(),
-                principal: principal.clone(),
-            })
+            .map(|(hash, principal)| TokenEntry { hash: hash.to_hex().to_string(), principal: principal.clone() })
             .collect();
         rows.sort_by(|a, b| a.hash.cmp(&b.hash));
         rows
@@ -159,8 +169,11 @@ impl<S: EventStore> AppState<S> {
     /// 429 for one past its rate. Every route that takes a token comes here.
     pub fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
         let hash = blake3::hash(token.as_bytes());
-        let principal = self.tokens.by_hash.get(&hash).ok_or(AppError::Unauthorized)?;
+        let principal = {
+            let table = self.tokens.read().expect("token table lock");
+            table.by_hash.get(&hash).cloned().ok_or(AppError::Unauthorized)?
+        };
         self.limiter.take(hash.as_bytes(), self.service.clock().now()).map_err(AppError::RateLimited)?;
-        Ok(principal.clone())
+        Ok(principal)
     }
 }

@@ -30,6 +30,7 @@
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
 //! routes read the projections in [`reads`].
 
+pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod error;
@@ -61,7 +62,10 @@ pub const BODY_BYTES_MAX: usize = 64 * 1024;
 /// What every handler shares. Cheap to clone: everything is behind an `Arc`.
 pub struct AppState<S> {
     pub service: Arc<CommandService<S>>,
-    pub tokens: Arc<TokenTable>,
+    /// The token table; admins change it through [`admin`] while serving.
+    pub tokens: Arc<std::sync::RwLock<TokenTable>>,
+    /// Where the table is persisted after each change (`None`: memory only).
+    pub(crate) token_file: Option<Arc<std::path::PathBuf>>,
     pub(crate) numbering: Arc<tickets::Numbering>,
     /// The projections the read routes answer from ([`reads::Live`]).
     pub live: Arc<reads::Live>,
@@ -76,6 +80,7 @@ impl<S> Clone for AppState<S> {
         Self {
             service: self.service.clone(),
             tokens: self.tokens.clone(),
+            token_file: self.token_file.clone(),
             numbering: self.numbering.clone(),
             live: self.live.clone(),
             telemetry: self.telemetry.clone(),
@@ -86,7 +91,8 @@ impl<S> Clone for AppState<S> {
 
 impl<S> std::fmt::Debug for AppState<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("tokens", &self.tokens.len()).finish_non_exhaustive()
+        let tokens = self.tokens.read().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("AppState").field("tokens", &tokens).finish_non_exhaustive()
     }
 }
 
@@ -100,7 +106,14 @@ impl<S: EventStore> AppState<S> {
         live.catch_up(service.store()).await?;
         let telemetry = Arc::new(telemetry::Telemetry::default());
         let limiter = Arc::new(limits::RateLimiter::new());
-        Ok(Self { service, tokens: Arc::new(tokens), numbering: Arc::new(numbering), live, telemetry, limiter })
+        let tokens = Arc::new(std::sync::RwLock::new(tokens));
+        Ok(Self { service, tokens, token_file: None, numbering: Arc::new(numbering), live, telemetry, limiter })
+    }
+
+    /// Persists the token table to `path` after every change an admin makes.
+    pub fn with_token_file(mut self, path: std::path::PathBuf) -> Self {
+        self.token_file = Some(Arc::new(path));
+        self
     }
 }
 
@@ -120,6 +133,8 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
         .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
         .route("/volunteers/{id}/link-code", post(link_codes::issue::<S>))
+        .route("/tokens", get(admin::list::<S>).post(admin::issue::<S>))
+        .route("/tokens/{id}", axum::routing::delete(admin::revoke::<S>))
         .route("/catalog", get(reads::catalog::<S>))
         .route("/grids", get(reads::grids::<S>))
         .merge(console::api_routes::<S>());

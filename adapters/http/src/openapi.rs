@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 /// Every documented (method, path) pair, in the document's spelling.
-pub const OPERATIONS: [(&str, &str); 22] = [
+pub const OPERATIONS: [(&str, &str); 25] = [
     ("post", "/tickets"),
     ("get", "/tickets"),
     ("get", "/tickets/{id}"),
@@ -21,6 +21,9 @@ pub const OPERATIONS: [(&str, &str); 22] = [
     ("get", "/volunteers/{id}"),
     ("post", "/volunteers/{id}/redeem"),
     ("post", "/volunteers/{id}/link-code"),
+    ("get", "/tokens"),
+    ("post", "/tokens"),
+    ("delete", "/tokens/{id}"),
     ("get", "/catalog"),
     ("get", "/grids"),
     ("get", "/me"),
@@ -88,6 +91,17 @@ pub fn document() -> Value {
         { "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ["declare", "lift"] } }]);
     emergency["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
         "required": ["reason"], "properties": { "reason": { "type": "string", "maxLength": 2000 } } } } } });
+    let mut issue_token =
+        op("Admins: issue a token, shown once in the answer", "`{ id, role, subject, place, token }`");
+    issue_token["responses"]["201"] = ok("the new token");
+    issue_token["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
+        "required": ["role", "subject"],
+        "properties": {
+            "role": { "type": "string", "enum": ["resident", "grid_worker", "dispatcher", "volunteer", "department", "auditor", "admin"] },
+            "subject": { "type": "string", "maxLength": 128 },
+            "place": { "type": "string", "description": "a dispatcher's district, street or community code" } } } } } });
+    let mut revoke_token = op("Admins: revoke a token at once (not the one in use)", "`{ id, revoked }`");
+    revoke_token["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "16 hex digits, from GET /tokens" }]);
     let open311 = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "JSON or XML by the suffix" }, "400": { "description": "the spec's error format" }, "404": { "description": "the spec's error format" } } });
     json!({
         "openapi": "3.0.3",
@@ -110,6 +124,8 @@ pub fn document() -> Value {
             "/volunteers/{id}": { "get": op("A volunteer's points, hours and open orders", "the volunteer") },
             "/volunteers/{id}/redeem": { "post": redeem },
             "/volunteers/{id}/link-code": { "post": op("A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot: `link 123456`; shown only here, kept as a hash; no Idempotency-Key, a retry issues a fresh code", "`{ volunteer, code, expires_at }`") },
+            "/tokens": { "get": op("Admins: every token's id, role, subject and place (never the token)", "`{ tokens }`"), "post": issue_token },
+            "/tokens/{id}": { "delete": revoke_token },
             "/catalog": { "get": op("The service catalog", "items") },
             "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
             "/me": { "get": op("Who holds the token: role, id, the place they serve (code, level, names), the emergency modes on in or around it", "the caller") },

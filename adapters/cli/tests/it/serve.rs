@@ -93,3 +93,61 @@ fn serve_drives_a_ticket_from_order_to_close() {
     let (status, _) = request(&addr, "GET", &format!("/api/v1/tickets/{id}"), None, "");
     assert_eq!(status, 401);
 }
+
+/// Starts `gridloop serve` on `data`; its address and the tokens it printed
+/// on first start (role → token; none on a later start).
+fn start(data: &std::path::Path) -> (Server, String, std::collections::HashMap<String, String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut server = Server(child);
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let mut tokens = std::collections::HashMap::new();
+    let addr = loop {
+        let line = lines.next().expect("the server prints its address").expect("a line");
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.trim().to_string();
+        }
+        if let Some((role, _)) = line.split_once(" token for ") {
+            tokens.insert(role.to_string(), line.rsplit(' ').next().expect("a token").to_string());
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let up = (0..START_TRIES).any(|_| {
+        let up = TcpStream::connect(&addr).is_ok() && request(&addr, "GET", "/healthz", None, "").0 == 200;
+        if !up {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        up
+    });
+    assert!(up, "the server answers /healthz");
+    (server, addr, tokens)
+}
+
+#[test]
+fn tokens_an_admin_issues_over_http_survive_a_restart_and_revocation_sticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, addr, printed) = start(dir.path());
+    let admin = printed.get("admin").expect("an admin token on first start").clone();
+    let (status, body) =
+        request(&addr, "POST", "/api/v1/tokens", Some(&admin), r#"{"role":"auditor","subject":"a-2"}"#);
+    assert_eq!(status, 201, "{body}");
+    let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let auditor = issued["token"].as_str().expect("a token").to_string();
+    let id = issued["id"].as_str().expect("an id").to_string();
+    let dispatcher = printed.get("dispatcher").expect("a dispatcher token").clone();
+    let (status, body) = request(&addr, "GET", "/api/v1/tokens", Some(&dispatcher), "");
+    assert_eq!(status, 403, "only an admin lists tokens: {body}");
+    drop(server);
+    let (server, addr, printed) = start(dir.path());
+    assert!(printed.is_empty(), "a restart prints no new tokens");
+    assert_eq!(request(&addr, "GET", "/api/v1/tickets", Some(&auditor), "").0, 200, "the issued token survived");
+    let (status, body) = request(&addr, "DELETE", &format!("/api/v1/tokens/{id}"), Some(&admin), "");
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+    let (_server, addr, _) = start(dir.path());
+    assert_eq!(request(&addr, "GET", "/api/v1/tickets", Some(&auditor), "").0, 401, "the revocation survived");
+}

@@ -1,6 +1,7 @@
 //! Router tests through `tower::ServiceExt::oneshot`: no socket, a
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
+mod admin;
 mod console;
 mod limits;
 mod link_codes;
@@ -49,7 +50,8 @@ pub async fn harness() -> Harness {
 }
 
 /// The callers: two residents, two volunteers, a dispatcher for the whole
-/// district, one for a street the first grid is not in, and an auditor.
+/// district, one for a street the first grid is not in, an auditor, a grid
+/// worker, a department and an admin.
 pub async fn harness_on(store: MemoryStore) -> Harness {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
@@ -60,7 +62,7 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         grids.at_level(Level::Street).map(|n| n.code.clone()).find(|s| !grid.is_within(s)).expect("a second street");
     let mut table = TokenTable::new();
     let mut tokens = HashMap::new();
-    let callers: [(&'static str, Role, &str, Option<GridCode>); 9] = [
+    let callers: [(&'static str, Role, &str, Option<GridCode>); 10] = [
         ("resident", Role::Resident, "r-1", None),
         ("neighbour", Role::Resident, "r-2", None),
         ("volunteer", Role::Volunteer, "V-1", None),
@@ -70,6 +72,7 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         ("auditor", Role::Auditor, "a-1", None),
         ("grid_worker", Role::GridWorker, "gw-1", None),
         ("department", Role::Department, "civil_affairs", None),
+        ("admin", Role::Admin, "ops-1", None),
     ];
     for (name, role, subject, place) in callers {
         let (token, entry) = TokenTable::issue(role, subject, place).expect("issued");

@@ -1,0 +1,150 @@
+//! Token administration, the admin role's whole job:
+//!
+//! - `GET /tokens`: every token's id, role, subject and place (never a token:
+//!   the table holds only hashes);
+//! - `POST /tokens` `{ role, subject, place? }`: a new token, shown in this
+//!   answer once;
+//! - `DELETE /tokens/{id}`: revokes a token at once (its next request is 401).
+//!
+//! The admin acts on no ticket, volunteer or place: the engine's allow-lists
+//! leave `Role::Admin` out, so an admin's token is refused (403) by every
+//! command route; and nobody but an admin reaches these routes. An admin
+//! may not revoke the token it is using, so a deployment cannot lock its
+//! last admin out by accident. Each change is saved to the token file
+//! (written whole, then renamed) before it is answered; if saving fails, the
+//! change is undone and the answer is 503.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gridloop_engine::Error;
+use gridloop_engine::envelope::Role;
+use gridloop_engine::grid::GridCode;
+use gridloop_engine::store::EventStore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Principal, TokenTable};
+use crate::{AppError, AppState};
+
+/// The longest subject a token may name.
+pub const SUBJECT_LEN_MAX: usize = 128;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IssueBody {
+    role: String,
+    subject: String,
+    #[serde(default)]
+    place: Option<String>,
+}
+
+fn admin_only(who: &Principal) -> Result<(), AppError> {
+    match who.actor.role {
+        Role::Admin => Ok(()),
+        role => Err(Error::NotPermitted { role: role.name(), command: "manage tokens" }.into()),
+    }
+}
+
+fn row(id: &str, principal: &Principal) -> Value {
+    json!({
+        "id": id,
+        "role": principal.actor.role,
+        "subject": principal.actor.id.as_str(),
+        "place": principal.place.as_ref().map(ToString::to_string),
+    })
+}
+
+/// `GET /tokens`.
+pub(crate) async fn list<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, AppError> {
+    admin_only(&who)?;
+    let table = state.tokens.read().expect("token table lock");
+    let rows: Vec<Value> = table
+        .entries()
+        .iter()
+        .map(|e| {
+            let hash = blake3::Hash::from_hex(&e.hash).expect("the table holds valid hashes");
+            row(&TokenTable::id_of(&hash), &e.principal)
+        })
+        .collect();
+    Ok(Json(json!({ "tokens": rows })))
+}
+
+/// `POST /tokens`: 201 with the token, shown once.
+pub(crate) async fn issue<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    admin_only(&who)?;
+    let body: IssueBody = serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?;
+    let role = Role::parse_issuable(&body.role).ok_or_else(|| {
+        Error::invalid("role", "must be resident, grid_worker, dispatcher, volunteer, department, auditor or admin")
+    })?;
+    if body.subject.is_empty() || body.subject.len() > SUBJECT_LEN_MAX {
+        return Err(Error::invalid("subject", "must be 1 to 128 characters").into());
+    }
+    let place = body.place.as_deref().map(GridCode::parse).transpose()?;
+    let (token, entry) = TokenTable::issue(role, &body.subject, place)?;
+    let hash = blake3::Hash::from_hex(&entry.hash).expect("issued hashes are valid");
+    let id = TokenTable::id_of(&hash);
+    let principal = entry.principal.clone();
+    change(&state, |table| table.insert(entry), |table, ()| drop(table.revoke(&id)))?;
+    tracing::info!(admin = %who.actor.id.as_str(), token = %id, role = role.name(), "token issued");
+    let mut answer = row(&id, &principal);
+    answer["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// `DELETE /tokens/{id}`.
+pub(crate) async fn revoke<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    admin_only(&who)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid("id", "a token id is 16 hex digits (GET /tokens lists them)").into());
+    }
+    if own_token_id(&headers).as_deref() == Some(id.as_str()) {
+        return Err(Error::invalid("id", "an admin may not revoke the token it is using").into());
+    }
+    change(
+        &state,
+        |table| table.revoke(&id).ok_or_else(|| Error::NotFound { kind: "token", id: id.clone() }),
+        |table, removed| {
+            let _ = table.insert(removed.clone());
+        },
+    )?;
+    tracing::info!(admin = %who.actor.id.as_str(), token = %id, "token revoked");
+    Ok(Json(json!({ "id": id, "revoked": true })))
+}
+
+/// The id of the bearer token of this request.
+fn own_token_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = header.strip_prefix("Bearer ")?.trim();
+    Some(TokenTable::id_of(&blake3::hash(token.as_bytes())))
+}
+
+/// Applies `apply` to the table and saves it; undoes the change with `undo`
+/// if it cannot be saved.
+fn change<S, T>(
+    state: &AppState<S>,
+    apply: impl FnOnce(&mut TokenTable) -> Result<T, Error>,
+    undo: impl FnOnce(&mut TokenTable, &T),
+) -> Result<T, AppError> {
+    let mut table = state.tokens.write().expect("token table lock");
+    let done = apply(&mut table)?;
+    if let Some(path) = &state.token_file
+        && let Err(e) = table.save(path)
+    {
+        undo(&mut table, &done);
+        return Err(Error::Storage(format!("saving the token file: {e}")).into());
+    }
+    Ok(done)
+}
