@@ -394,8 +394,8 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     let browser = Browser::start(&dir.path().join("profile"));
     browser.open(&format!("{origin}/"));
     assert_eq!(browser.script("return document.documentElement.lang"), "zh-CN", "Chinese by default");
-    browser.type_into("#token", &dispatcher);
-    browser.click("#login-button");
+    // Logged in from the keyboard: the token, then Enter.
+    browser.type_into("#token", &format!("{dispatcher}\u{e007}"));
     browser.wait("body[data-view=board][data-board=ready]");
     assert_eq!(browser.text("#who-level"), "区级", "the dispatcher's level");
     assert_eq!(browser.text("#who-place"), "赤坎区", "and place");
@@ -517,7 +517,16 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     browser.wait(&format!("#board-rows tr[data-id='{id}']"));
     browser.resize(390, 844);
     browser.screenshot("board-phone-en");
+    browser.click(&format!("#board-rows tr[data-id='{id}'] a"));
+    browser.wait("#t-status[data-status=accepted]");
+    assert_eq!(browser.text("#t-status"), "accepted");
+    browser.screenshot("ticket-phone-en");
+    browser.click("#nav-metrics");
+    browser.wait("body[data-metrics=ready]");
+    browser.screenshot("metrics-phone-en");
     browser.resize(1366, 768);
+    browser.click("#nav-board");
+    browser.wait("body[data-view=board]");
     browser.click("#lang");
 
     // The emergency switch, confirmed, then seen by everyone in the place.
