@@ -51,7 +51,7 @@ const STEP: Millis = Millis(5 * MINUTE_MS);
 /// The most days the run goes on after the last orders, for stories to end.
 const DRAIN_DAYS: u64 = 20;
 /// Steps between comparisons of the subscribed projections with a fresh fold.
-const COMPARE_EVERY: u64 = 48;
+const COMPARE_EVERY: u64 = 144;
 /// How often a command whose store failed is sent again (same command id).
 const RETRIES_MAX: u32 = 32;
 
