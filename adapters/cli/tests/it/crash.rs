@@ -17,7 +17,8 @@
 //! names the seed; `GRIDLOOP_CRASH_SEED=...` replays the same kill moments
 //! and client choices (the operating system's scheduling still varies).
 //!
-//! The disk-full test is here too: the data directory on a small tmpfs.
+//! The disk-full test is here too (the data directory on a small tmpfs), and
+//! a write that fails past the free-space check (a file-size limit).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -610,4 +611,106 @@ fn a_full_disk_refuses_appends_with_a_clear_error_and_service_resumes_when_space
          accepted with the same key once space returned; the log verifies",
         acked.len()
     );
+}
+
+#[test]
+fn a_failed_write_stops_writing_until_a_restart_and_loses_nothing() {
+    // A write that fails after the free-space check passed: the server's
+    // soft file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so that a
+    // write past it fails with EFBIG instead of killing the process) is
+    // lowered to what its largest file holds, so the next growth of sled's
+    // file fails; then it is lifted again (only the soft limit: raising a
+    // hard one needs CAP_SYS_RESOURCE).
+    let Ok(prlimit) = Command::new("prlimit").arg("--version").output() else {
+        println!("SKIPPED a_failed_write_stops_writing...: prlimit (util-linux) is not installed");
+        return;
+    };
+    assert!(prlimit.status.success());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let token = token(&data, "d-efbig");
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grid = district.world.grids.at_level(Level::Grid).next().expect("a grid").code.to_string();
+    let submit = |addr: &str, n: usize| {
+        let text = format!("write failure test {n} {}", "x".repeat(1_500));
+        let order = format!(r#"{{"category":"IC-003","grid":"{grid}","description":"{text}","resident":"r-1"}}"#);
+        request(addr, "POST", "/api/v1/tickets", Some(&token), Some(&format!("efbig-{n}")), &order).expect("answers")
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; exec \"$0\" serve --listen 127.0.0.1:0 --data \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_gridloop"))
+        .arg(&data)
+        .env("GRIDLOOP_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines.next().expect("an address").expect("a line");
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let server = Server { child, addr };
+    let mut acked = 0;
+    for n in 0..3 {
+        assert_eq!(submit(&server.addr, n).0, 201);
+        acked += 1;
+    }
+    let largest = walk(&data).into_iter().map(|(_, size)| size).max().unwrap_or(0);
+    let pid = server.child.id().to_string();
+    let limit = |bytes: &str| {
+        let out = Command::new("prlimit").args(["--pid", &pid, &format!("--fsize={bytes}:")]).output();
+        let out = out.expect("prlimit runs");
+        assert!(out.status.success(), "prlimit --fsize={bytes}: (soft limit): {}", stderr(&out));
+    };
+    limit(&largest.to_string());
+    let mut refusal = None;
+    for n in 3..2_000 {
+        let (status, body) = submit(&server.addr, n);
+        if status == 201 {
+            acked += 1;
+            continue;
+        }
+        refusal = Some((n, status, body));
+        break;
+    }
+    let (failed_at, status, body) = refusal.expect("a write fails once the file may not grow");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("storage_failure"), "{body}");
+    // The limit is lifted, but this process may hold in memory what the disk
+    // does not: it keeps refusing rather than write on top of it.
+    limit("unlimited");
+    let (status, body) = submit(&server.addr, failed_at + 1);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("restarts"), "the refusal says a restart recovers: {body}");
+    drop(server);
+    let server = start(&data, 0, "warn");
+    for n in [failed_at, failed_at + 1] {
+        let (status, body) = submit(&server.addr, n);
+        assert_eq!(status, 201, "after a restart, order {n}: {body}");
+    }
+    drop(server);
+    let verify = gridloop(&["audit", "--all", "--verify", "--data", data_str(&data)]);
+    assert!(verify.status.success(), "the log verifies: {}", stderr(&verify));
+    let orders = export(&data).iter().filter(|e| e.schema.name == "ticket.submitted").count();
+    assert_eq!(orders, acked + 2, "every acknowledged order and the two retried ones, once each");
+    println!("write failure: {acked} orders acknowledged, order {failed_at} failed ({body}); refused until restart");
+}
+
+/// Every file under `dir` and its size.
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a directory").flatten() {
+        let path = entry.path();
+        match entry.metadata() {
+            Ok(m) if m.is_dir() => files.extend(walk(&path)),
+            Ok(m) => files.push((path, m.len())),
+            Err(_) => {}
+        }
+    }
+    files
 }
