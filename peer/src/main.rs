@@ -290,7 +290,8 @@ async fn drive_ticket(
             _ => "dispatcher",
         };
         let started = Instant::now();
-        execute(cqrs, &id, command, actor, &format!("{id}/{i}"))
+        let mut conflicts = 0;
+        execute(cqrs, &id, command, actor, &format!("{id}/{i}"), &mut conflicts)
             .await
             .map_err(|e| format!("{id} command {i}: {e}"))?;
         latencies.push(started.elapsed().as_micros() as u64);
@@ -321,15 +322,18 @@ fn submit(id: &str, resident: &str, n: usize) -> TicketCommand {
 }
 
 /// `cqrs.execute` with the metadata gridloop's envelope carries (command id,
-/// actor), retrying a conflicting commit as gridloop's command service does.
+/// actor), retrying a conflicting commit as gridloop's command service does
+/// (each retry reloads the aggregate and decides again); `conflicts` counts
+/// the retries.
 async fn execute(
     cqrs: &Cqrs,
     id: &str,
     command: TicketCommand,
     actor: &str,
     command_id: &str,
-) -> Result<u32, AggregateError<TicketError>> {
-    let mut conflicts = 0;
+    conflicts: &mut u32,
+) -> Result<(), AggregateError<TicketError>> {
+    let mut retries = 0;
     loop {
         let metadata = HashMap::from([
             ("command_id".to_string(), command_id.to_string()),
@@ -339,11 +343,11 @@ async fn execute(
             .execute_with_metadata(id, command.clone(), metadata)
             .await
         {
-            Ok(()) => return Ok(conflicts),
-            Err(AggregateError::AggregateConflict) if conflicts < MAX_CONFLICT_RETRIES => {
-                conflicts += 1;
+            Err(AggregateError::AggregateConflict) if retries < MAX_CONFLICT_RETRIES => {
+                retries += 1;
+                *conflicts += 1;
             }
-            Err(e) => return Err(e),
+            result => return result,
         }
     }
 }
@@ -376,7 +380,8 @@ async fn race(
     for k in 0..offers {
         let id = format!("T-{run_id}-r{k}");
         let resident = format!("R-{}", 1000 + k % 5000);
-        execute(cqrs, &id, submit(&id, &resident, k), &resident, &format!("{id}/0"))
+        let mut setup_conflicts = 0;
+        execute(cqrs, &id, submit(&id, &resident, k), &resident, &format!("{id}/0"), &mut setup_conflicts)
             .await
             .map_err(|e| format!("{id} submit: {e}"))?;
         let offer = TicketCommand::Offer {
@@ -385,7 +390,7 @@ async fn race(
             expires_at: timestamp(15 * 60_000),
             at: timestamp(0),
         };
-        execute(cqrs, &id, offer, "dispatcher", &format!("{id}/1"))
+        execute(cqrs, &id, offer, "dispatcher", &format!("{id}/1"), &mut setup_conflicts)
             .await
             .map_err(|e| format!("{id} offer: {e}"))?;
 
@@ -403,21 +408,20 @@ async fn race(
                     round: 0,
                     at: timestamp(0),
                 };
-                let result = execute(&cqrs, &id, accept, &volunteer, &format!("{id}/{volunteer}")).await;
-                (result, started.elapsed().as_micros() as u64)
+                let mut conflicts = 0;
+                let result = execute(&cqrs, &id, accept, &volunteer, &format!("{id}/{volunteer}"), &mut conflicts).await;
+                (result, conflicts, started.elapsed().as_micros() as u64)
             }));
         }
         barrier.wait().await;
         let started = Instant::now();
         let mut won = 0;
         for task in tasks {
-            let (result, us) = task.await.map_err(|e| format!("racer task: {e}"))?;
+            let (result, c, us) = task.await.map_err(|e| format!("racer task: {e}"))?;
             accept_us.push(us);
+            conflicts += u64::from(c);
             match result {
-                Ok(c) => {
-                    won += 1;
-                    conflicts += c as u64;
-                }
+                Ok(()) => won += 1,
                 Err(AggregateError::UserError(TicketError::AlreadyTaken)) => already_taken += 1,
                 Err(e) => return Err(format!("{id} accept: {e}")),
             }
