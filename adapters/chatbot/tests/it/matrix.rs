@@ -244,18 +244,16 @@ async fn two_volunteers_race_for_one_offer_and_exactly_one_wins() {
     // Both accept at once.
     let Scene { alice, bob, engine, .. } = &mut s;
     tokio::join!(alice.say(&alice_room, "接单 T-7"), bob.say(&bob_room, "accept 7"));
-    tokio::join!(alice.settle(Duration::from_secs(3)), bob.settle(Duration::from_secs(3)));
-    let alice_won = alice.count("已接单 T-7") == 1;
-    let bob_won = bob.count("You accepted T-7") == 1;
-    assert!(alice_won ^ bob_won, "exactly one wins: alice {alice_won}, bob {bob_won}");
+    // Each gets one answer to their own acceptance: accepted, or taken.
+    let (alice_answer, bob_answer) = tokio::join!(
+        alice.wait_for_any(&["已接单 T-7", "T-7 已被其他志愿者接走。"]),
+        bob.wait_for_any(&["You accepted T-7", "T-7 has already been taken by another volunteer."])
+    );
+    let alice_won = alice_answer.body.contains("已接单");
+    let bob_won = bob_answer.body.contains("You accepted");
+    assert!(alice_won ^ bob_won, "exactly one wins: {alice_answer:?} {bob_answer:?}");
     let (winner, loser) = if alice_won { (&engine.v1, bob) } else { (&engine.v2, alice) };
-    // The loser's own reply says it is taken, and so does the notice.
-    let taken_reply = if alice_won {
-        "T-7 has already been taken by another volunteer."
-    } else {
-        "T-7 已被其他志愿者接走。"
-    };
-    loser.wait_for(taken_reply).await;
+    // The loser is also told by the notice that follows the acceptance.
     loser.wait_for("has been taken by another volunteer").await;
     let accepted =
         engine.history(&ticket).await.into_iter().filter(|e| matches!(e, TicketEvent::Accepted { .. })).count();

@@ -349,6 +349,26 @@ impl Person {
         }
     }
 
+    /// Waits for a message containing any of `needles`, and returns it.
+    pub async fn wait_for_any(&mut self, needles: &[&str]) -> Seen {
+        let deadline = Instant::now() + MESSAGE_TIMEOUT;
+        loop {
+            let found = (0..self.seen.len())
+                .find(|i| !self.taken.contains(i) && needles.iter().any(|n| self.seen[*i].body.contains(n)));
+            if let Some(i) = found {
+                self.taken.insert(i);
+                return self.seen[i].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} saw no message containing any of {needles:?} within {MESSAGE_TIMEOUT:?}; saw {:#?}",
+                self.user_id(),
+                self.seen
+            );
+            self.sync().await;
+        }
+    }
+
     /// Syncs for `how_long` more, collecting whatever arrives.
     pub async fn settle(&mut self, how_long: Duration) {
         let until = Instant::now() + how_long;
