@@ -12,9 +12,9 @@
 //! open ticket is watched by a deadline or waits for dispatch); every stream
 //! it touched verifies its hash chain; the projections fed through the
 //! reconnecting subscription equal a fresh fold of the log (every
-//! [`COMPARE_EVERY`] steps and at the end); and, at the end, every
-//! acknowledged command is in the log exactly once and the rates equal an
-//! independent count of the raw events.
+//! [`COMPARE_EVERY`] steps and at the end), and so do the rates and an
+//! independent count of the raw events; and, at the end, every acknowledged
+//! command is in the log exactly once.
 //!
 //! Everything runs on one thread, in a fixed order, from one seed, so a seed
 //! replays the same run: a failure prints it, and
@@ -28,7 +28,7 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, Role, verify_stream};
 use gridloop_engine::ids::{ActorId, CommandId, StreamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock, Outcome};
+use gridloop_engine::service::{Clock as _, Command, CommandService, Envelope, ManualClock, Outcome};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore, Subscription};
 use gridloop_engine::ticket::{Assignee, Rating, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
@@ -516,7 +516,8 @@ impl Sim {
     }
 
     /// The subscribed projections equal a fresh fold of the log, byte for
-    /// byte, and every acknowledged order is on the board.
+    /// byte; every acknowledged order is on the board; and the rates equal
+    /// an independent count of the raw events.
     async fn compare_projections(&mut self) {
         let seed = self.seed;
         let log = self.store().inner.snapshot();
@@ -526,6 +527,9 @@ impl Sim {
             let ticket = TicketId::new(id.as_str()).expect("valid");
             assert!(self.board.state().get(&ticket).is_some(), "seed {seed}: {id} is not on the board (lost)");
         }
+        // Just past now: the cohort's end is exclusive, and this step's
+        // orders were submitted at now.
+        crate::month::assert_rates_match_an_independent_count(&log, self.clock.now().plus(Millis(1)), seed);
     }
 }
 
