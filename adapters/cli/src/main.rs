@@ -127,6 +127,16 @@ enum Cmd {
         #[command(subcommand)]
         action: VolunteerCmd,
     },
+    /// Run the volunteers' chat bot on Matrix as a process of its own,
+    /// beside `serve` processes on one NATS log (--store nats://…), with a
+    /// data directory of its own (it keeps DATA/matrix.json there). On the
+    /// embedded store, run it inside `serve` instead (serve --matrix-…).
+    Chatbot {
+        #[command(flatten)]
+        matrix: MatrixArgs,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Rebuild projections (board, metrics, ledger) from the start of the
     /// log, save their snapshots, and report events/s and each snapshot's
     /// digest (a rebuild gives the same digest as the live projection).
@@ -362,6 +372,7 @@ fn run(cli: Cli) -> Result<()> {
             run_token_create(&role, &subject, place.as_deref(), data)
         }
         Cmd::Volunteer { action: VolunteerCmd::LinkCode { id, data } } => runtime.block_on(run_link_code(id, data)),
+        Cmd::Chatbot { matrix, data } => runtime.block_on(run_chatbot(matrix, data)),
         Cmd::Serve { listen, district, matrix, data } => runtime.block_on(run_serve(listen, district, matrix, data)),
     }
 }
@@ -956,6 +967,33 @@ fn matrix_config(args: &MatrixArgs, data: &DataDir) -> Result<Option<gridloop_ch
     let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
     let client = gridloop_chatbot::client::Client::new(server, user, &token).context("--matrix-user or the token")?;
     Ok(Some(gridloop_chatbot::matrix::Config::new(client, data.dir.join("matrix.json"))))
+}
+
+/// `gridloop chatbot`: the chat bot alone on the log in --store, until
+/// Ctrl-C.
+async fn run_chatbot(matrix: MatrixArgs, data: DataDir) -> Result<()> {
+    let Some(config) = matrix_config(&matrix, &data)? else {
+        bail!("gridloop chatbot needs --matrix-homeserver, --matrix-user and --matrix-token-file");
+    };
+    let store = LogStore::open(&data.dir, data.store.as_deref()).await?;
+    let id_seed = u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?;
+    let clock = gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?;
+    // The catalog and grid names of the offers it words: the Chikan fixture,
+    // as `serve` uses by default.
+    let world = gridloop_fixtures::chikan(1)?.world.clone();
+    let service = Arc::new(CommandService::new(store, world, clock, id_seed));
+    say!("chat bot {} on {}", config.client.user_id(), config.client.server());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut bot =
+        tokio::spawn(gridloop_chatbot::matrix::run(Arc::new(gridloop_chatbot::Bot::new(service)), config, stopped));
+    tokio::select! {
+        ended = &mut bot => return ended.context("the chat bot task")?.map_err(Into::into),
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for Ctrl-C")?,
+    }
+    let _ = stop.send(true);
+    bot.await.context("the chat bot task")??;
+    say!("stopped");
+    Ok(())
 }
 
 /// `gridloop volunteer link-code V-7`: prints a fresh one-time link code.

@@ -151,3 +151,96 @@ fn a_link_code_needs_a_volunteer_who_exists() {
     let out = gridloop(&["volunteer", "link-code", "nobody", "--data", data]);
     assert!(!out.status.success());
 }
+
+/// Starts `gridloop` with `args` (`serve` or `chatbot`) and reads its
+/// output until it has printed every line starting with one of `wanted`;
+/// returns the process and those lines.
+fn start(args: &[&str], wanted: &[&str]) -> (Server, Vec<String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut server = Server(child);
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+    while found.iter().any(Option::is_none) {
+        let line = lines.next().expect("it prints what is wanted").expect("a line");
+        for (slot, prefix) in found.iter_mut().zip(wanted) {
+            if line.starts_with(prefix) {
+                *slot = Some(line.clone());
+            }
+        }
+    }
+    // Keep reading, so that the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, found.into_iter().flatten().collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatbot_process_beside_serve_on_one_nats_log() {
+    use gridloop_store_nats::server::NatsServer;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = NatsServer::start(&dir.path().join("nats"), false);
+    let store = nats.url();
+    let synapse = Synapse::start_with(Limits::default());
+    synapse.register(&["gridloop", "alice"]);
+    let bot = synapse.login("gridloop").await;
+    let mut alice = Person::new(synapse.login("alice").await);
+    let token_file = dir.path().join("matrix-token");
+    std::fs::write(&token_file, bot.access_token()).expect("writes the token");
+    let token_file = token_file.to_str().expect("UTF-8").to_string();
+
+    // The volunteers are registered in the NATS log by a demo.
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_string();
+    let demo = gridloop(&["demo", "--days", "1", "--orders-per-day", "1", "--store", &store, "--data", &path("demo")]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+
+    let (_serve, lines) = start(
+        &["serve", "--listen", "127.0.0.1:0", "--store", &store, "--data", &path("serve")],
+        &["listening on http://", "dispatcher token"],
+    );
+    let addr = lines[0].trim_start_matches("listening on http://").trim().to_string();
+    let token = lines[1].rsplit(' ').next().expect("a token").to_string();
+    let (_chatbot, _) = start(
+        &["chatbot", "--store", &store, "--data", &path("bot"), "--matrix-homeserver", &synapse.url]
+            .into_iter()
+            .chain(["--matrix-user", bot.user_id(), "--matrix-token-file", &token_file])
+            .collect::<Vec<_>>(),
+        &["chat bot"],
+    );
+
+    // A dispatcher issues the code over serve's API; the bot process sees it
+    // in the shared log.
+    let (status, issued) = request(&addr, "POST", "/api/v1/volunteers/V-1/link-code", &token, "");
+    assert_eq!(status, 200, "{issued}");
+    let code = issued["code"].as_str().expect("a code");
+    let room = alice.open_dm(bot.user_id()).await;
+    alice.wait_joined(&room, bot.user_id()).await;
+    alice.say(&room, &format!("绑定 {code}")).await;
+    alice.wait_for("已绑定志愿者 V-1").await;
+
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grid = district.world.grids.at_level(Level::Grid).next().expect("a grid").code.clone();
+    let order = format!(r#"{{"category":"IC-003","grid":"{grid}","description":"楼道灯坏了","resident":"r-1"}}"#);
+    let (status, answer) = request(&addr, "POST", "/api/v1/tickets", &token, &order);
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["id"].as_str().expect("an id").to_string();
+    let offer = r#"{"candidates":[{"kind":"volunteer","id":"V-1"}],"expires_in_minutes":30}"#;
+    let (status, answer) = request(&addr, "POST", &format!("/api/v1/tickets/{id}/offer"), &token, offer);
+    assert_eq!(status, 200, "{answer}");
+    alice.wait_for(&format!("新派单 {id}")).await;
+    alice.say(&room, &format!("接单 {id}")).await;
+    alice.wait_for(&format!("已接单 {id}")).await;
+    // serve's projections follow the log the bot wrote to.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, ticket) = request(&addr, "GET", &format!("/api/v1/tickets/{id}"), &token, "");
+        assert_eq!(status, 200, "{ticket}");
+        if ticket["status"] == "accepted" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve never saw the acceptance: {ticket}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
