@@ -146,8 +146,11 @@ pub fn ndjson_import(data: &[u8]) {
     let _ = std::fs::remove_file(&path);
 }
 
+/// What a target does with one input.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("event_decode", event_decode),
     ("grid_code", grid_code),
     ("chat_command", chat_command),

@@ -678,7 +678,7 @@ fn simulation_with_faults_keeps_every_invariant() {
         );
         let every_fault = f.conflicts > 0 && f.written_then_failed > 0 && f.slow > 0 && f.short_reads > 0;
         assert!(every_fault && run.timers_twice > 0 && run.reconnects > 0, "seed {seed}: every fault happened");
-        assert!(run.refusals.get("already_taken").is_some(), "seed {seed}: volunteers raced");
+        assert!(run.refusals.contains_key("already_taken"), "seed {seed}: volunteers raced");
     }
 }
 
