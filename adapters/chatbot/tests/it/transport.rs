@@ -234,3 +234,80 @@ fn path_segments_are_percent_encoded() {
     assert_eq!(encode("$ev/+="), "%24ev%2F%2B%3D");
     assert_eq!(encode("abc-_.~"), "abc-_.~");
 }
+
+// ---- rate limits, against a homeserver that only says "slow down"
+
+/// A fake homeserver on loopback: answers each connection with the next of
+/// `answers` (status, body), then 200 `{}`; returns its URL and a counter
+/// of requests.
+async fn fake_homeserver(answers: Vec<(u16, &'static str)>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    // A plain thread: the test's runtime need not know about it, and it
+    // ends with the test process.
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, body) = answers.get(n).copied().unwrap_or((200, "{}"));
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request);
+            let reason = if status == 429 { "Too Many Requests" } else { "OK" };
+            let response = format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes());
+        }
+    });
+    (url, count)
+}
+
+fn client_of(url: &str) -> gridloop_chatbot::client::Client {
+    gridloop_chatbot::client::Client::new(Homeserver::parse(url).expect("a URL"), "@bot:localhost", "token")
+        .expect("a client")
+}
+
+const SLOW_DOWN: &str = r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":150}"#;
+
+#[tokio::test]
+async fn m_limit_exceeded_is_waited_out_for_as_long_as_the_server_asks() {
+    let answers = vec![(429, SLOW_DOWN), (429, SLOW_DOWN), (200, r#"{"event_id":"$sent"}"#)];
+    let (url, count) = fake_homeserver(answers).await;
+    let started = std::time::Instant::now();
+    let sent = client_of(&url).send_text("!r:localhost", "t1", "hello").await.expect("sent in the end");
+    assert_eq!(sent, "$sent");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3, "two refusals, then the request went through");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "waited 2 × 150 ms: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_homeserver_that_keeps_refusing_ends_in_rate_limited_after_the_bounded_retries() {
+    use gridloop_chatbot::client::RATE_LIMIT_RETRIES_MAX;
+    let refusals = vec![(429, r#"{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1}"#); 100];
+    let (url, count) = fake_homeserver(refusals).await;
+    let sent = client_of(&url).send_text("!r:localhost", "t1", "hello").await;
+    match sent {
+        Err(gridloop_chatbot::Error::RateLimited { retry_after_ms }) => assert_eq!(retry_after_ms, 1),
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), RATE_LIMIT_RETRIES_MAX as usize + 1);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_fatal_and_other_errors_are_not() {
+    let (url, _) = fake_homeserver(vec![
+        (401, r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token"}"#),
+        (403, r#"{"errcode":"M_FORBIDDEN","error":"not in room"}"#),
+    ])
+    .await;
+    let client = client_of(&url);
+    let first = client.join("!r:localhost").await.expect_err("401");
+    assert!(first.is_fatal(), "{first}");
+    assert!(first.to_string().contains("M_UNKNOWN_TOKEN"), "{first}");
+    let second = client.join("!r:localhost").await.expect_err("403");
+    assert!(!second.is_fatal(), "{second}");
+}
