@@ -116,7 +116,7 @@ async fn run(args: Args) -> Result<(), String> {
     let pool_size = args.pool.unwrap_or(concurrency.min(64) as u32);
     let pool = PgPoolOptions::new()
         .max_connections(pool_size)
-        .acquire_timeout(Duration::from_secs(60))
+        .acquire_timeout(Duration::from_secs(20))
         .connect(&args.pg)
         .await
         .map_err(|e| format!("connecting to {}: {e}", args.pg))?;
