@@ -9,6 +9,8 @@
 //! - [`clock`]: the clock `serve` runs on (the wall clock; tests may set it ahead).
 
 pub mod audit;
+pub mod autodispatch;
+pub mod bench;
 pub mod clock;
 pub mod demo;
 pub mod html;

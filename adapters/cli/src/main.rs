@@ -211,10 +211,39 @@ enum Cmd {
         /// fixtures/data/district.toml); default: the Chikan fixture.
         #[arg(long, value_name = "FILE")]
         district: Option<PathBuf>,
+        /// Run the dispatcher policy: every ticket waiting for dispatch gets
+        /// its next step (triage, offer ring by ring, assign) at once, as
+        /// the dispatcher of its tier. Without it, dispatchers act by hand.
+        #[arg(long)]
+        auto_dispatch: bool,
         #[command(flatten)]
         matrix: MatrixArgs,
         #[command(flatten)]
         data: DataDir,
+    },
+    /// Measure gridloop beside its limits in one run: durable commands at 1,
+    /// 8 and 64 clients, the raw store, the peer (cqrs-es on PostgreSQL,
+    /// from --peer-results), the accept race, rebuild, submit → offer and
+    /// HTTP. Prints a table; --quick finishes in about a minute.
+    Bench {
+        /// A short run for CI smoke: small counts, one small rebuild.
+        #[arg(long)]
+        quick: bool,
+        /// `sled` (default) or `nats://HOST:PORT[?…]` (each scenario uses a new stream).
+        #[arg(long = "store", value_name = "URL")]
+        store: Option<String>,
+        /// Also write every figure as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// The peer's JSON lines, written by scripts/bench-peer.
+        #[arg(long, value_name = "FILE")]
+        peer_results: Option<PathBuf>,
+        /// Events in each rebuild log, comma-separated (default 1000000; --quick 60000).
+        #[arg(long, value_name = "N,...", value_delimiter = ',')]
+        rebuild_events: Option<Vec<u64>>,
+        /// Where the stores go (default: a new directory under the system's temp dir, removed after).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
     },
 }
 
@@ -373,7 +402,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Volunteer { action: VolunteerCmd::LinkCode { id, data } } => runtime.block_on(run_link_code(id, data)),
         Cmd::Chatbot { matrix, data } => runtime.block_on(run_chatbot(matrix, data)),
-        Cmd::Serve { listen, district, matrix, data } => runtime.block_on(run_serve(listen, district, matrix, data)),
+        Cmd::Serve { listen, district, auto_dispatch, matrix, data } => {
+            runtime.block_on(run_serve(listen, district, auto_dispatch, matrix, data))
+        }
+        Cmd::Bench { quick, store, json, peer_results, rebuild_events, work_dir } => {
+            runtime.block_on(run_bench(quick, store, json, peer_results, rebuild_events, work_dir))
+        }
     }
 }
 
@@ -883,6 +917,7 @@ fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
 async fn run_serve(
     listen: std::net::SocketAddr,
     district: Option<PathBuf>,
+    auto_dispatch: bool,
     matrix: MatrixArgs,
     data: DataDir,
 ) -> Result<()> {
@@ -930,6 +965,8 @@ async fn run_serve(
         }
         None => None,
     };
+    let dispatcher =
+        auto_dispatch.then(|| tokio::spawn(gridloop_cli::autodispatch::run(service.clone(), stopped.clone())));
     let timers = tokio::spawn(gridloop_cli::timers::run(service, stopped));
     let shutdown = async {
         // If the signal cannot be installed the server runs until killed.
@@ -941,6 +978,10 @@ async fn run_serve(
     let _ = stop.send(true);
     let fired = timers.await.context("the timer task")??;
     follower.await.context("the projection follower")??;
+    if let Some(dispatcher) = dispatcher {
+        let written = dispatcher.await.context("the dispatcher policy")??;
+        say!("the dispatcher policy wrote {written} commands");
+    }
     if let Some(chatbot) = chatbot {
         // Its error, if any, was reported when it happened.
         let _ = chatbot.await.context("the chat bot task")?;
@@ -1032,4 +1073,40 @@ fn serve_tokens(path: &std::path::Path) -> Result<gridloop_http::TokenTable> {
     }
     table.save(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(table)
+}
+
+/// `gridloop bench`.
+async fn run_bench(
+    quick: bool,
+    store: Option<String>,
+    json: Option<PathBuf>,
+    peer_results: Option<PathBuf>,
+    rebuild_events: Option<Vec<u64>>,
+    work_dir: Option<PathBuf>,
+) -> Result<()> {
+    const REBUILD_EVENTS_MAX: u64 = 20_000_000;
+    let rebuild_events = rebuild_events.unwrap_or_else(|| vec![if quick { 60_000 } else { 1_000_000 }]);
+    if rebuild_events.iter().any(|&n| n == 0 || n > REBUILD_EVENTS_MAX) || rebuild_events.len() > 4 {
+        bail!("--rebuild-events: up to 4 sizes, each 1 to {REBUILD_EVENTS_MAX}");
+    }
+    let (work_dir, temporary) = match work_dir {
+        Some(dir) => (dir, false),
+        None => (std::env::temp_dir().join(format!("gridloop-bench-{}", std::process::id())), true),
+    };
+    let options =
+        gridloop_cli::bench::BenchOptions { quick, store, work_dir: work_dir.clone(), peer_results, rebuild_events };
+    let started = Instant::now();
+    let report =
+        gridloop_cli::bench::run(options, |what| eprintln!("bench: {what} ({:.0}s)", started.elapsed().as_secs_f64()))
+            .await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    }
+    let report = report?;
+    say_raw!("{}", gridloop_cli::bench::render(&report));
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

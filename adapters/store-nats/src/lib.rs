@@ -142,6 +142,13 @@ impl NatsStore {
         self.inner.cursors.last_sequence().await
     }
 
+    /// The bytes the stream holds on the server (per replica).
+    pub async fn stored_bytes(&self) -> Result<u64, Error> {
+        let mut stream = self.inner.stream.clone();
+        let info = stream.info().await.map_err(|e| Error::Storage(format!("NATS stream info: {e}")))?;
+        Ok(info.state.bytes)
+    }
+
     /// The name of the server leading the stream (replicated streams only).
     pub async fn leader(&self) -> Result<Option<String>, Error> {
         let mut stream = self.inner.stream.clone();

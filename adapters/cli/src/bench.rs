@@ -1,0 +1,759 @@
+//! `gridloop bench`: how fast gridloop is, measured beside its limits in one
+//! run on one machine, so that the ratios mean something wherever it runs.
+//!
+//! | scenario  | what                                                                                   |
+//! |-----------|----------------------------------------------------------------------------------------|
+//! | commands  | 1, 8, 64 clients driving tickets submit → offer → accept → resolve → feedback → close through the command service |
+//! | raw       | the same events, same size, same durability, straight into the store (sled: insert + group flush; NATS: pipelined publish) |
+//! | peer      | cqrs-es on postgres-es, read from `--peer-results` (written by `scripts/bench-peer`) |
+//! | race      | 64 volunteers accepting one offer, again and again: exactly one winner each              |
+//! | rebuild   | a generated log folded into every projection: events/s, memory, bytes on disk per event |
+//! | dispatch  | `POST /tickets` answered → the policy's offer seen by a log subscriber                    |
+//! | http      | 64 keep-alive clients: `POST /tickets`, `GET /tickets/{id}`                               |
+//!
+//! Every scenario gets a fresh store: a new directory under the work
+//! directory on sled, a new stream (and subject prefix) on NATS. Progress
+//! goes to stderr; the table to stdout; `--json` writes every figure.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::ids::{CommandId, ItemCode, ResidentId, TicketId, VolunteerId};
+use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, Urgency};
+use gridloop_engine::time::Millis;
+use gridloop_fixtures::District;
+use serde::Serialize;
+
+use crate::store::LogStore;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub quick: bool,
+    /// `None`/`sled`: sled in the work directory; else a `nats://` address.
+    pub store: Option<String>,
+    pub work_dir: PathBuf,
+    pub peer_results: Option<PathBuf>,
+    /// Events in the rebuild log(s).
+    pub rebuild_events: Vec<u64>,
+}
+
+/// One line of the table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub setting: String,
+    pub figures: BTreeMap<&'static str, f64>,
+}
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub store: String,
+    pub quick: bool,
+    pub machine: BTreeMap<&'static str, String>,
+    pub rows: Vec<Row>,
+}
+
+/// A fresh store for one scenario.
+struct Stores {
+    options: BenchOptions,
+    next: AtomicU64,
+}
+
+impl Stores {
+    async fn fresh(&self) -> Result<LogStore> {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let dir = self.options.work_dir.join(format!("store-{n}"));
+        match self.options.store.as_deref() {
+            None | Some("sled") => LogStore::open(&dir, None).await,
+            Some(url) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let unique = format!("{}{n}", std::process::id());
+                let url = format!("{url}{sep}stream=BENCH{unique}&prefix=bench{unique}");
+                LogStore::open(&dir, Some(&url)).await
+            }
+        }
+    }
+}
+
+/// Runs every scenario and returns the report; `progress` hears about each.
+pub async fn run(options: BenchOptions, progress: impl Fn(&str)) -> Result<Report> {
+    std::fs::create_dir_all(&options.work_dir)?;
+    let district = Arc::new(gridloop_fixtures::chikan(1)?);
+    let stores = Stores { options: options.clone(), next: AtomicU64::new(1) };
+    let mut rows = Vec::new();
+    let per_client = if options.quick { 8 } else { 60 };
+    let mut gridloop_rates = BTreeMap::new();
+    for clients in [1usize, 8, 64] {
+        progress(&format!("commands: {clients} clients"));
+        let row = commands(&stores, &district, clients, per_client).await?;
+        gridloop_rates.insert(clients, row.figures["events_per_s"]);
+        rows.push(row);
+    }
+    progress("raw store limit");
+    let raw = raw_limit(&stores, 64, per_client * 64 * 6).await?;
+    let ratio = gridloop_rates[&64] / raw.figures["events_per_s"] * 100.0;
+    let mut raw = raw;
+    raw.figures.insert("gridloop_64_pct_of_raw", ratio);
+    rows.push(raw);
+    if let Some(path) = &options.peer_results {
+        rows.extend(peer_rows(path, &gridloop_rates)?);
+    }
+    progress("accept race");
+    rows.push(race(&stores, &district, if options.quick { 20 } else { 1_000 }).await?);
+    for &events in &options.rebuild_events {
+        progress(&format!("rebuild: generating {events} events"));
+        rows.push(rebuild(&stores, &district, events, &progress).await?);
+    }
+    progress("submit → offer");
+    rows.push(submit_to_offer(&stores, &district, if options.quick { 20 } else { 200 }).await?);
+    progress("http");
+    rows.extend(http(&stores, &district, if options.quick { 5 } else { 40 }).await?);
+    Ok(Report {
+        store: options.store.clone().unwrap_or_else(|| "sled".into()),
+        quick: options.quick,
+        machine: machine(),
+        rows,
+    })
+}
+
+/// The machine the figures came from.
+pub fn machine() -> BTreeMap<&'static str, String> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string());
+    let memory = read("/proc/meminfo").lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string());
+    let mut out = BTreeMap::new();
+    out.insert("cores", std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_default());
+    out.insert("cpu", cpu.unwrap_or_default());
+    out.insert("memory_kib", memory.unwrap_or_default());
+    out.insert("load_average", read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    out
+}
+
+fn service(store: LogStore, district: &District) -> Arc<CommandService<LogStore>> {
+    Arc::new(CommandService::new(store, district.world.clone(), Arc::new(gridloop_http::SystemClock), 11))
+}
+
+fn envelope(id: &TicketId, key: String, actor: &Actor, command: TicketCommand) -> Result<Envelope> {
+    Ok(Envelope {
+        command_id: CommandId::new(key)?,
+        correlation_id: None,
+        actor: actor.clone(),
+        command: Command::Ticket { id: id.clone(), command },
+        expected_version: None,
+    })
+}
+
+/// An order in the district's first comprehensive grid, for a volunteer item.
+fn submit(district: &District, resident: &str) -> Result<TicketCommand> {
+    let grid = district.world.grids.at_level(gridloop_engine::grid::Level::Grid).next().context("a grid")?.code.clone();
+    Ok(TicketCommand::Submit {
+        item: ItemCode::new("CS-001")?,
+        grid,
+        resident: ResidentId::new(resident)?,
+        description: "独居老人需要上门探访 an elderly neighbour needs a visit".into(),
+        urgency: Urgency::Normal,
+        channel: Channel::QrCode,
+        location: None,
+    })
+}
+
+/// One ticket's whole loop; the latency of each command, and events written.
+async fn lifecycle(
+    service: &CommandService<LogStore>,
+    district: &District,
+    number: u64,
+    latencies: &mut Vec<Duration>,
+) -> Result<u64> {
+    let id = TicketId::from_number(number);
+    let resident_id = format!("r-{number}");
+    let resident = Actor::new(Role::Resident, &resident_id)?;
+    let dispatcher = Actor::new(Role::Dispatcher, "d-bench")?;
+    let volunteer_id = VolunteerId::from_number(1 + number % 500);
+    let volunteer = Actor::new(Role::Volunteer, volunteer_id.as_str())?;
+    let now = service.clock().now();
+    let steps = [
+        (&resident, submit(district, &resident_id)?),
+        (
+            &dispatcher,
+            TicketCommand::Offer {
+                candidates: vec![Assignee::Volunteer(volunteer_id.clone())],
+                expires_at: now.plus(Millis::minutes(30)),
+            },
+        ),
+        (&volunteer, TicketCommand::AcceptOffer { by: Assignee::Volunteer(volunteer_id.clone()) }),
+        (&volunteer, TicketCommand::Resolve { result: "已上门探访 visited".into(), minutes_spent: 45 }),
+        (&resident, TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() }),
+        (&dispatcher, TicketCommand::Close),
+    ];
+    let mut events = 0;
+    for (step, (actor, command)) in steps.into_iter().enumerate() {
+        let started = Instant::now();
+        let outcome = service.execute(envelope(&id, format!("bench-{number}-{step}"), actor, command)?).await?;
+        latencies.push(started.elapsed());
+        events += outcome.append.map_or(0, |a| a.last_version - a.first_version + 1);
+    }
+    Ok(events)
+}
+
+async fn commands(stores: &Stores, district: &Arc<District>, clients: usize, per_client: u64) -> Result<Row> {
+    let service = service(stores.fresh().await?, district);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients as u64)
+        .map(|c| {
+            let (service, district) = (service.clone(), district.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut events = 0;
+                for t in 0..per_client {
+                    events += lifecycle(&service, &district, 1 + c * 1_000_000 + t, &mut latencies).await?;
+                }
+                anyhow::Ok((events, latencies))
+            })
+        })
+        .collect();
+    let (mut events, mut latencies) = (0, Vec::new());
+    for task in tasks {
+        let (e, l) = task.await??;
+        events += e;
+        latencies.extend(l);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut figures = percentiles(&mut latencies);
+    figures.insert("commands_per_s", latencies.len() as f64 / seconds);
+    figures.insert("events_per_s", events as f64 / seconds);
+    Ok(Row { scenario: "commands", setting: format!("{clients} clients"), figures })
+}
+
+/// p50/p99/p999 in milliseconds.
+fn percentiles(latencies: &mut [Duration]) -> BTreeMap<&'static str, f64> {
+    latencies.sort();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
+        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    BTreeMap::from([("p50_ms", at(0.50)), ("p99_ms", at(0.99)), ("p999_ms", at(0.999))])
+}
+
+/// The body of one event as a store holds it.
+fn sample_event() -> Vec<u8> {
+    let event = serde_json::json!({
+        "event_id": "01a19eb4-a000-7e07-ad41-1d5987af90a7", "stream": "ticket-T-1000001", "version": 2,
+        "occurred_at": "2026-11-23T08:00:00.000Z", "actor": { "role": "dispatcher", "id": "d-bench" },
+        "command_id": "bench-1000001-1", "correlation_id": "T-1000001", "schema": "ticket.offered/1",
+        "payload": { "candidates": [{ "kind": "volunteer", "id": "V-2" }], "expires_at": "2026-11-23T08:30:00.000Z", "round": 1 },
+        "prev_hash": "8ecc40b1708bccacfbb1344fe818df6d20e640b78132271101b5bfc70e9245cf",
+        "hash": "195fe976a9faeff95d2f7411154c08e6ff40502e0b2df61d2ed36c1be4a8c067"
+    });
+    serde_json::to_vec(&event).expect("json")
+}
+
+async fn raw_limit(stores: &Stores, clients: usize, events: u64) -> Result<Row> {
+    let body = sample_event();
+    let store = stores.fresh().await?;
+    let (setting, rate) = match &store {
+        LogStore::Sled(_) => {
+            let dir = stores.options.work_dir.join(format!("raw-sled-{}", stores.next.fetch_add(1, Ordering::SeqCst)));
+            ("sled insert + flush_async, 64 writers".to_string(), raw_sled(&dir, clients, events, body).await?)
+        }
+        LogStore::Nats { nats, .. } => {
+            ("NATS pipelined publish, acks per 1,000".to_string(), raw_nats(nats, events, body).await?)
+        }
+    };
+    Ok(Row { scenario: "raw", setting, figures: BTreeMap::from([("events_per_s", rate)]) })
+}
+
+/// Each writer (an OS thread: sled's calls block) inserts one event and
+/// waits for sled to flush it; flushes that overlap share sled's work, its
+/// nearest thing to group commit.
+async fn raw_sled(dir: &Path, clients: usize, events: u64, body: Vec<u8>) -> Result<f64> {
+    let db = sled::open(dir)?;
+    let per = events / clients as u64;
+    let started = Instant::now();
+    let writers: Vec<_> = (0..clients as u64)
+        .map(|c| {
+            let (db, body) = (db.clone(), body.clone());
+            std::thread::spawn(move || -> Result<()> {
+                for i in 0..per {
+                    db.insert((c << 40 | i).to_be_bytes(), body.as_slice())?;
+                    db.flush()?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for writer in writers {
+            writer.join().map_err(|_| anyhow::anyhow!("a raw writer panicked"))??;
+        }
+        anyhow::Ok(())
+    })
+    .await??;
+    Ok((per * clients as u64) as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn raw_nats(nats: &gridloop_store_nats::NatsStore, events: u64, body: Vec<u8>) -> Result<f64> {
+    let js = async_nats::jetstream::new(nats.client().clone());
+    let name = format!("RAW{}", std::process::id());
+    let config = nats.config();
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: name.clone(),
+        subjects: vec![format!("{}.>", name.to_lowercase())],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        num_replicas: config.replicas,
+        duplicate_window: config.duplicate_window,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the raw stream: {e}"))?;
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(1_000);
+    for i in 0..events {
+        let subject = format!("{}.{}", name.to_lowercase(), i % 1_000);
+        let ack = js.publish(subject, body.clone().into()).await?;
+        pending.push(std::future::IntoFuture::into_future(ack));
+        if pending.len() == 1_000 {
+            for ack in pending.drain(..) {
+                ack.await?;
+            }
+        }
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    let _ = js.delete_stream(&name).await;
+    Ok(rate)
+}
+
+/// The peer's lines (`scripts/bench-peer`), each beside gridloop's rate at
+/// the same concurrency.
+fn peer_rows(path: &Path, gridloop: &BTreeMap<usize, f64>) -> Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--peer-results {}", path.display()))?;
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}: {line}", path.display()))?;
+        if value.get("race").is_some() {
+            let mut figures = BTreeMap::new();
+            for key in ["offers", "winners", "ms_per_race", "race_p50_ms", "race_p99_ms"] {
+                if let Some(x) = value[key].as_f64() {
+                    figures.insert(key, x);
+                }
+            }
+            figures.insert("exactly_one", f64::from(u8::from(value["exactly_one"].as_bool() == Some(true))));
+            rows.push(Row { scenario: "peer", setting: "cqrs-es + postgres-es, accept race".into(), figures });
+            continue;
+        }
+        let Some(clients) = value["clients"].as_u64() else { continue };
+        let mut figures = BTreeMap::new();
+        for key in ["events_per_s", "commands_per_s", "p50_ms", "p99_ms", "p999_ms"] {
+            if let Some(x) = value[key].as_f64() {
+                figures.insert(key, x);
+            }
+        }
+        if let (Some(ours), Some(theirs)) = (gridloop.get(&(clients as usize)), figures.get("events_per_s")) {
+            figures.insert("gridloop_multiple", ours / theirs.max(1e-9));
+        }
+        rows.push(Row { scenario: "peer", setting: format!("cqrs-es + postgres-es, {clients} clients"), figures });
+    }
+    Ok(rows)
+}
+
+async fn race(stores: &Stores, district: &Arc<District>, races: u64) -> Result<Row> {
+    const RACERS: u64 = 64;
+    let service = service(stores.fresh().await?, district);
+    let dispatcher = Actor::new(Role::Dispatcher, "d-bench")?;
+    let mut times = Vec::new();
+    let mut exactly_one = 0;
+    for r in 0..races {
+        let id = TicketId::from_number(1 + r);
+        let resident = Actor::new(Role::Resident, "r-1")?;
+        service.execute(envelope(&id, format!("race-{r}-submit"), &resident, submit(district, "r-1")?)?).await?;
+        let candidates: Vec<Assignee> =
+            (1..=RACERS).map(|n| Assignee::Volunteer(VolunteerId::from_number(n))).collect();
+        let expires_at = service.clock().now().plus(Millis::minutes(30));
+        let offer = TicketCommand::Offer { candidates: candidates.clone(), expires_at };
+        service.execute(envelope(&id, format!("race-{r}-offer"), &dispatcher, offer)?).await?;
+        let started = Instant::now();
+        let racers: Vec<_> = candidates
+            .into_iter()
+            .enumerate()
+            .map(|(n, by)| {
+                let service = service.clone();
+                let actor = Actor::new(Role::Volunteer, &format!("V-{}", n + 1));
+                let envelope = actor.map_err(anyhow::Error::from).and_then(|actor| {
+                    envelope(&id, format!("race-{r}-accept-{n}"), &actor, TicketCommand::AcceptOffer { by })
+                });
+                tokio::spawn(async move { service.execute(envelope?).await.map_err(anyhow::Error::from) })
+            })
+            .collect();
+        let mut winners = 0;
+        for racer in racers {
+            match racer.await? {
+                Ok(_) => winners += 1,
+                Err(e) if matches!(e.downcast_ref(), Some(gridloop_engine::Error::AlreadyTaken { .. })) => {}
+                Err(e) => return Err(e.context("a racer failed")),
+            }
+        }
+        times.push(started.elapsed());
+        if winners != 1 {
+            bail!("race {r}: {winners} winners");
+        }
+        exactly_one += 1;
+    }
+    let total: f64 = times.iter().map(Duration::as_secs_f64).sum();
+    let mut figures = percentiles(&mut times);
+    figures.insert("races", races as f64);
+    figures.insert("races_with_one_winner", exactly_one as f64);
+    figures.insert("ms_per_race", total / races as f64 * 1e3);
+    Ok(Row { scenario: "race", setting: format!("64 volunteers × {races} offers"), figures })
+}
+
+/// Generates a log of about `events` events (whole ticket loops, appended
+/// by 64 writers), then folds it into every projection.
+async fn rebuild(stores: &Stores, district: &Arc<District>, events: u64, progress: &impl Fn(&str)) -> Result<Row> {
+    let store = stores.fresh().await?;
+    let service = service(store.clone(), district);
+    let tickets = events / 6;
+    const WRITERS: u64 = 64;
+    let done = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (service, district, done) = (service.clone(), district.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut ignored = Vec::new();
+                let mut t = w;
+                while t < tickets {
+                    lifecycle(&service, &district, 1 + t, &mut ignored).await?;
+                    ignored.clear();
+                    done.fetch_add(1, Ordering::Relaxed);
+                    t += WRITERS;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    let ticker = {
+        let done = done.clone();
+        let report = move |n: u64| format!("rebuild: {n}/{tickets} tickets written");
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => eprintln!("  {}", report(done.load(Ordering::Relaxed))),
+                    _ = &mut rx => break,
+                }
+            }
+        });
+        (tx, handle)
+    };
+    for task in tasks {
+        task.await??;
+    }
+    let _ = ticker.0.send(());
+    let _ = ticker.1.await;
+    progress("rebuild: folding");
+    let before_kib = peak_rss_kib();
+    let started = Instant::now();
+    let mut folded = 0;
+    folded += fold::<gridloop_projections::board::Board>(&store).await?;
+    fold::<gridloop_projections::metrics::Metrics>(&store).await?;
+    fold::<gridloop_projections::ledger::Ledger>(&store).await?;
+    fold::<gridloop_projections::directory::Directory>(&store).await?;
+    fold::<gridloop_projections::deadlines::DeadlineIndex>(&store).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (disk, json) = sizes(&store).await?;
+    let mut figures = BTreeMap::new();
+    figures.insert("events", folded as f64);
+    figures.insert("fold_events_per_s_all_5_projections", folded as f64 * 5.0 / seconds);
+    figures.insert("peak_rss_growth_mib", peak_rss_kib().saturating_sub(before_kib) as f64 / 1024.0);
+    figures.insert("disk_bytes_per_event", disk as f64 / folded.max(1) as f64);
+    figures.insert("disk_over_json", disk as f64 / json.max(1) as f64);
+    Ok(Row { scenario: "rebuild", setting: format!("{folded} events, 5 projections"), figures })
+}
+
+async fn fold<P: gridloop_projections::runner::Projection>(store: &LogStore) -> Result<u64> {
+    let mut runner = gridloop_projections::runner::Runner::<P>::fresh();
+    Ok(runner.catch_up(store, None, |_| {}).await?)
+}
+
+/// Bytes on disk of the log, and of its events as JSON.
+async fn sizes(store: &LogStore) -> Result<(u64, u64)> {
+    let (mut json, mut from) = (0u64, 1);
+    loop {
+        let batch = store.read_all(from, 5_000).await?;
+        let Some(last) = batch.last() else { break };
+        from = last.position + 1;
+        json += batch.iter().map(|e| serde_json::to_vec(e).map_or(0, |b| b.len() as u64)).sum::<u64>();
+    }
+    let disk = match store {
+        LogStore::Sled(sled) => sled.size_on_disk(),
+        LogStore::Nats { nats, .. } => nats.stored_bytes().await?,
+    };
+    Ok((disk, json))
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// From `POST /tickets` answered to the dispatcher policy's offer seen by a
+/// subscriber of the log, with the policy running as `serve --auto-dispatch` runs it.
+async fn submit_to_offer(stores: &Stores, district: &Arc<District>, tickets: u64) -> Result<Row> {
+    let store = stores.fresh().await?;
+    let service = service(store.clone(), district);
+    register_volunteers(&service, district).await?;
+    let (addr, token, stop, server) = serve(service.clone()).await?;
+    let policy = tokio::spawn(crate::autodispatch::run(service.clone(), stop.subscribe()));
+    let seen: Arc<std::sync::Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let watcher = {
+        let (seen, store) = (seen.clone(), store.clone());
+        let mut subscription = store.subscribe_all(store.head_position().await? + 1);
+        tokio::spawn(async move {
+            while let Ok(event) = subscription.next().await {
+                if event.schema.name == "ticket.offered" {
+                    seen.lock().expect("seen lock").entry(event.stream.id().to_string()).or_insert_with(Instant::now);
+                }
+            }
+        })
+    };
+    // A grid where a volunteer with the item's skill lives, so that the
+    // policy's first ring finds someone to offer it to.
+    let grid = district
+        .volunteers
+        .iter()
+        .find(|v| v.skills.iter().any(|s| s.as_str() == "elderly_care"))
+        .map(|v| v.home_grid.clone())
+        .context("a volunteer who cares for the elderly")?;
+    let order =
+        format!(r#"{{"category":"CS-001","grid":"{grid}","description":"独居老人需要上门探访","resident":"r-1"}}"#);
+    let mut client = KeepAlive::connect(addr).await?;
+    let mut latencies = Vec::new();
+    for _ in 0..tickets {
+        let (status, body) = client.send("POST", "/api/v1/tickets", &token[0], &order).await?;
+        let answered = Instant::now();
+        if status != 201 {
+            bail!("POST /tickets answered {status}: {body}");
+        }
+        let id = serde_json::from_str::<serde_json::Value>(&body)?["id"].as_str().context("an id")?.to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let offered = loop {
+            if let Some(at) = seen.lock().expect("seen lock").get(&id) {
+                break *at;
+            }
+            if Instant::now() > deadline {
+                bail!("{id} was not offered within 10 s");
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        latencies.push(offered.saturating_duration_since(answered));
+    }
+    let _ = stop.send(true);
+    watcher.abort();
+    let _ = policy.await;
+    server.abort();
+    let mut figures = percentiles(&mut latencies);
+    figures.insert("tickets", tickets as f64);
+    Ok(Row { scenario: "dispatch", setting: "POST /tickets answered → offer seen".into(), figures })
+}
+
+async fn register_volunteers(service: &CommandService<LogStore>, district: &District) -> Result<()> {
+    let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
+    for v in &district.volunteers {
+        let command = gridloop_engine::volunteer::VolunteerCommand::Register {
+            team: v.team.clone(),
+            home_grid: v.home_grid.clone(),
+            skills: v.skills.clone(),
+            open_orders_max: v.open_orders_max,
+        };
+        service
+            .execute(Envelope {
+                expected_version: None,
+                command_id: CommandId::new(format!("register-{}", v.id))?,
+                correlation_id: None,
+                actor: dispatcher.clone(),
+                command: Command::Volunteer { id: v.id.clone(), command },
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+type Served = (std::net::SocketAddr, Vec<String>, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>);
+
+/// The API on a loopback port, with 64 district dispatchers' tokens (one
+/// per client: each token has its own rate limit, as each real caller does).
+async fn serve(service: Arc<CommandService<LogStore>>) -> Result<Served> {
+    let mut tokens = gridloop_http::TokenTable::new();
+    let mut token = Vec::new();
+    for n in 0..64 {
+        let (text, entry) = gridloop_http::TokenTable::issue(Role::Dispatcher, &format!("d-bench-{n}"), None)?;
+        tokens.insert(entry)?;
+        token.push(text);
+    }
+    let state = gridloop_http::AppState::new(service.clone(), tokens).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(gridloop_http::reads::follow(state.live.clone(), service.store().clone(), stopped));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = gridloop_http::router(state);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, token, stop, server))
+}
+
+/// HTTP: 64 keep-alive clients ordering then reading each ticket.
+async fn http(stores: &Stores, district: &Arc<District>, per_client: usize) -> Result<Vec<Row>> {
+    const CLIENTS: usize = 64;
+    let service = service(stores.fresh().await?, district);
+    let (addr, token, stop, server) = serve(service).await?;
+    let grid = district.world.grids.at_level(gridloop_engine::grid::Level::Grid).next().context("a grid")?.code.clone();
+    let order = Arc::new(format!(
+        r#"{{"category":"CS-001","grid":"{grid}","description":"独居老人需要上门探访","resident":"r-1"}}"#
+    ));
+    let run = |get: bool, ids: Vec<Vec<String>>| {
+        let (token, order) = (token.clone(), order.clone());
+        async move {
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..CLIENTS)
+                .map(|c| {
+                    let (token, order, mine) =
+                        (token[c].clone(), order.clone(), ids.get(c).cloned().unwrap_or_default());
+                    tokio::spawn(async move {
+                        let mut client = KeepAlive::connect(addr).await?;
+                        let (mut latencies, mut made) = (Vec::new(), Vec::new());
+                        for i in 0..per_client {
+                            let at = Instant::now();
+                            let (status, body) = if get {
+                                client
+                                    .send(
+                                        "GET",
+                                        &format!("/api/v1/tickets/{}", mine.get(i).map_or("", String::as_str)),
+                                        &token,
+                                        "",
+                                    )
+                                    .await?
+                            } else {
+                                client.send("POST", "/api/v1/tickets", &token, &order).await?
+                            };
+                            latencies.push(at.elapsed());
+                            if !(200..300).contains(&status) {
+                                bail!("{status}: {body}");
+                            }
+                            if !get {
+                                let id = serde_json::from_str::<serde_json::Value>(&body)?["id"]
+                                    .as_str()
+                                    .unwrap_or("")
+                                    .to_string();
+                                made.push(id);
+                            }
+                        }
+                        anyhow::Ok((latencies, made))
+                    })
+                })
+                .collect();
+            let (mut latencies, mut made) = (Vec::new(), Vec::new());
+            for task in tasks {
+                let (l, m) = task.await??;
+                latencies.extend(l);
+                made.push(m);
+            }
+            anyhow::Ok((latencies, made, started.elapsed().as_secs_f64()))
+        }
+    };
+    let (mut posts, ids, post_seconds) = run(false, Vec::new()).await?;
+    let (mut gets, _, get_seconds) = run(true, ids).await?;
+    let _ = stop.send(true);
+    server.abort();
+    let row = |what: &str, latencies: &mut Vec<Duration>, seconds: f64| {
+        let mut figures = percentiles(latencies);
+        figures.insert("requests_per_s", latencies.len() as f64 / seconds);
+        Row { scenario: "http", setting: format!("{what}, 64 keep-alive clients"), figures }
+    };
+    Ok(vec![row("POST /tickets", &mut posts, post_seconds), row("GET /tickets/{id}", &mut gets, get_seconds)])
+}
+
+/// A tiny HTTP/1.1 keep-alive client: one connection, one request at a time.
+struct KeepAlive {
+    reader: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl KeepAlive {
+    async fn connect(addr: std::net::SocketAddr) -> Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self { reader: tokio::io::BufReader::new(stream) })
+    }
+
+    async fn send(&mut self, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await?;
+        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).context("a status line")?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+/// The table, one line per row.
+pub fn render(report: &Report) -> String {
+    let mut out = format!(
+        "gridloop bench on {} ({}), {} cores, load {}\n",
+        report.store,
+        if report.quick { "quick" } else { "full" },
+        report.machine.get("cores").map_or("?", String::as_str),
+        report.machine.get("load_average").map_or("?", String::as_str)
+    );
+    for row in &report.rows {
+        let figures: Vec<String> = row.figures.iter().map(|(k, v)| format!("{k}={}", format_figure(*v))).collect();
+        out.push_str(&format!("{:<9} {:<44} {}\n", row.scenario, row.setting, figures.join("  ")));
+    }
+    out
+}
+
+fn format_figure(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
