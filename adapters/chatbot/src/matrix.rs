@@ -64,6 +64,9 @@ pub const TIMELINE_LIMIT: u32 = 100;
 pub const GAP_PAGES_MAX: usize = 50;
 /// The most log events read at once while following the log.
 pub const LOG_BATCH_MAX: usize = 200;
+/// The longest user, room or event id the bot accepts, in bytes (the Matrix
+/// specification's limit).
+pub const MATRIX_ID_BYTES_MAX: usize = 255;
 /// The first wait after a failure; it doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -240,7 +243,10 @@ impl<S: EventStore> Transport<S> {
     async fn handle_event(&self, room_id: &str, event: &Value) -> Result<(), Error> {
         let sender = event["sender"].as_str().unwrap_or("");
         let event_id = event["event_id"].as_str().unwrap_or("");
-        if sender.is_empty() || sender == self.client.user_id() || event_id.is_empty() || event_id.len() > 255 {
+        // Matrix ids are at most 255 bytes; anything longer is not a real
+        // message and must not reach the tables keyed by sender.
+        let bounded = |id: &str| !id.is_empty() && id.len() <= MATRIX_ID_BYTES_MAX;
+        if !bounded(sender) || !bounded(event_id) || !bounded(room_id) || sender == self.client.user_id() {
             return Ok(());
         }
         let text = match event["type"].as_str() {
