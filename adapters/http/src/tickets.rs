@@ -77,7 +77,9 @@ pub(crate) struct Numbering {
     fingerprints: Mutex<Fingerprints>,
 }
 
-/// The request each recent command id was used for, oldest first out.
+/// The request each recent command id was used for, oldest first out:
+/// `order` holds at most [`FINGERPRINTS_MAX`] ids, and `by_command` only
+/// ids that are in it.
 #[derive(Debug, Default)]
 struct Fingerprints {
     by_command: HashMap<CommandId, [u8; 32]>,
@@ -150,9 +152,10 @@ impl Numbering {
     /// for a corrected request).
     pub(crate) fn settle<T, E>(&self, taken: TakenUp, result: &Result<T, E>) {
         if result.is_err() && taken.first {
-            let mut table = self.fingerprints.lock().expect("fingerprints lock");
-            table.by_command.remove(&taken.command_id);
-            table.order.retain(|c| c != &taken.command_id);
+            // Its place in the eviction order stays (removing it there would
+            // cost a scan of the whole queue); evicting an id no longer
+            // remembered is harmless, and the queue stays bounded.
+            self.fingerprints.lock().expect("fingerprints lock").by_command.remove(&taken.command_id);
         }
     }
 
