@@ -76,6 +76,7 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
     let data = dir.path().join("data");
     let dispatcher = token_create(&data, "dispatcher", "d-logs");
     let resident = token_create(&data, "resident", "r-1");
+    let admin = token_create(&data, "admin", "admin-logs");
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
@@ -116,6 +117,14 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
     let (status, _) =
         call(&addr, "POST", "/open311/v2/requests.xml", None, "application/x-www-form-urlencoded", &bad_form);
     assert_eq!(status, 401);
+    // A token issued over the API is a secret too (its id is not).
+    let (status, body) =
+        call(&addr, "POST", "/api/v1/tokens", Some(&admin), json, r#"{"role":"volunteer","subject":"V-9"}"#);
+    assert_eq!(status, 201, "{body}");
+    let issued = serde_json::from_str::<serde_json::Value>(&body).expect("json")["token"]
+        .as_str()
+        .expect("the new token")
+        .to_string();
     let _ = child.kill();
     let _ = child.wait();
     let logs = std::fs::read_to_string(&log_path).expect("the log");
@@ -124,6 +133,8 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
         ("the dispatcher's token", dispatcher.clone()),
         ("the resident's token", resident),
         ("a wrong token", wrong),
+        ("the admin's token", admin),
+        ("a token issued over the API", issued),
     ];
     for (what, secret) in &secrets {
         assert!(!logs.contains(secret.as_str()), "{what} appears in the logs");
@@ -133,41 +144,48 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
 
 /// Who may call each route: `+` lets the role through (any answer but 401
 /// or 403), `-` refuses it (403), for resident, grid worker, dispatcher,
-/// volunteer, department and auditor in that order; `public` routes need no
-/// token, the others answer 401 without one.
-const AUTHORIZATION: [(&str, &str, &str, bool); 22] = [
-    ("post", "/tickets", "+++---", false),
-    ("get", "/tickets", "++++++", false),
-    ("get", "/tickets/{id}", "++++++", false),
-    ("get", "/tickets/{id}/history", "--+--+", false),
+/// volunteer, department, auditor and admin in that order; `public` routes
+/// need no token, the others answer 401 without one.
+/// The admin manages tokens and acts on nothing, but reads what every
+/// other non-resident role reads (lists, tickets, metrics, volunteers); it
+/// does not see histories or the dispatcher console's views.
+const AUTHORIZATION: [(&str, &str, &str, bool); 25] = [
+    ("post", "/tickets", "+++----", false),
+    ("get", "/tickets", "+++++++", false),
+    ("get", "/tickets/{id}", "+++++++", false),
+    ("get", "/tickets/{id}/history", "--+--+-", false),
     // Per action and role: adapters/http/tests/it/matrix.rs; `note` here.
-    ("post", "/tickets/{id}/{action}", "-++++-", false),
-    ("get", "/queues/{kind}/{id}", "-+++++", false),
-    ("get", "/metrics/rates", "-++-++", false),
-    ("get", "/volunteers", "-++-++", false),
-    ("get", "/volunteers/{id}", "-+++++", false),
-    ("post", "/volunteers/{id}/redeem", "--++--", false),
-    ("post", "/volunteers/{id}/link-code", "--+---", false),
-    ("get", "/catalog", "++++++", false),
-    ("get", "/grids", "++++++", false),
-    ("get", "/me", "++++++", false),
-    ("get", "/board", "--+--+", false),
-    ("get", "/tickets/{id}/candidates", "--+--+", false),
-    ("get", "/metrics/series", "-++-++", false),
-    ("post", "/emergency/{place}/{action}", "--+---", false),
-    ("get", "/openapi.json", "++++++", true),
-    ("get", "/open311/v2/discovery.{format}", "++++++", true),
-    ("get", "/open311/v2/services.{format}", "++++++", true),
-    ("post", "/open311/v2/requests.{format}", "+++---", false),
+    ("post", "/tickets/{id}/{action}", "-++++--", false),
+    ("get", "/queues/{kind}/{id}", "-++++++", false),
+    ("get", "/metrics/rates", "-++-+++", false),
+    ("get", "/volunteers", "-++-+++", false),
+    ("get", "/volunteers/{id}", "-++++++", false),
+    ("post", "/volunteers/{id}/redeem", "--++---", false),
+    ("post", "/volunteers/{id}/link-code", "--+----", false),
+    ("get", "/tokens", "------+", false),
+    ("post", "/tokens", "------+", false),
+    ("delete", "/tokens/{id}", "------+", false),
+    ("get", "/catalog", "+++++++", false),
+    ("get", "/grids", "+++++++", false),
+    ("get", "/me", "+++++++", false),
+    ("get", "/board", "--+--+-", false),
+    ("get", "/tickets/{id}/candidates", "--+--+-", false),
+    ("get", "/metrics/series", "-++-+++", false),
+    ("post", "/emergency/{place}/{action}", "--+----", false),
+    ("get", "/openapi.json", "+++++++", true),
+    ("get", "/open311/v2/discovery.{format}", "+++++++", true),
+    ("get", "/open311/v2/services.{format}", "+++++++", true),
+    ("post", "/open311/v2/requests.{format}", "+++----", false),
 ];
 
-const ROLES: [(&str, Role, &str); 6] = [
+const ROLES: [(&str, Role, &str); 7] = [
     ("resident", Role::Resident, "r-1"),
     ("grid_worker", Role::GridWorker, "gw-1"),
     ("dispatcher", Role::Dispatcher, "d-440802"),
     ("volunteer", Role::Volunteer, "V-1"),
     ("department", Role::Department, "civil_affairs"),
     ("auditor", Role::Auditor, "a-1"),
+    ("admin", Role::Admin, "admin-1"),
 ];
 
 #[test]
@@ -230,6 +248,7 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
         let (roles, public) = table[&(*method, *path)];
         let concrete = path
             .replace("/volunteers/{id}", "/volunteers/V-1")
+            .replace("/tokens/{id}", "/tokens/0123456789abcdef")
             .replace("{id}", "T-1")
             .replace("{action}", if path.starts_with("/emergency") { "declare" } else { "note" })
             .replace("{kind}", "volunteer")
@@ -243,6 +262,7 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
                 ("/tickets/{id}/{action}", _) => r#"{"text":"noted"}"#.into(),
                 ("/volunteers/{id}/redeem", _) => r#"{"points":1,"reward":"tea"}"#.into(),
                 ("/emergency/{place}/{action}", _) => r#"{"reason":"typhoon"}"#.into(),
+                ("/tokens", _) if *method == "post" => r#"{"role":"resident","subject":"r-9"}"#.into(),
                 (_, Some(token)) if open311_post => {
                     format!("api_key={token}&service_code=IC-003&address_id={grid}&description=tap&account_id=r-1")
                 }
@@ -251,7 +271,11 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
             }
         };
         let content_type = if open311_post { "application/x-www-form-urlencoded" } else { json };
-        let method_upper = if *method == "get" { "GET" } else { "POST" };
+        let method_upper = match *method {
+            "get" => "GET",
+            "delete" => "DELETE",
+            _ => "POST",
+        };
         let send_as = |token: Option<&str>| {
             // Each request a minute later: the rate limit never answers first.
             clock.advance(Millis::minutes(1));
