@@ -289,6 +289,23 @@ fn http_cases() -> Vec<Case> {
             Api(403, "not_permitted"),
         ),
         case("auditor orders", post(t, "auditor", order), Api(403, "not_permitted")),
+        case("admin orders", post(t, "admin", order), Api(403, "not_permitted")),
+        case("admin cancels", post(&act("cancel"), "admin", ""), Api(403, "not_permitted")),
+        case(
+            "dispatcher issues a token",
+            post("/api/v1/tokens", "dispatcher", r#"{"role":"admin","subject":"d-2"}"#),
+            Api(403, "not_permitted"),
+        ),
+        case(
+            "admin issues a system token",
+            post("/api/v1/tokens", "admin", r#"{"role":"system","subject":"x"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "admin issues a token with an empty subject",
+            post("/api/v1/tokens", "admin", r#"{"role":"resident","subject":""}"#),
+            Api(400, "invalid_input"),
+        ),
         case("volunteer closes", post(&act("close"), "volunteer", ""), Api(403, "not_permitted")),
         case(
             "resident offers",
@@ -611,13 +628,14 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
         grids.at_level(Level::Street).map(|n| n.code.clone()).find(|s| !grid.is_within(s)).expect("street");
     let mut table = TokenTable::new();
     let mut tokens: HashMap<&'static str, String> = HashMap::new();
-    let callers: [(&'static str, Role, &str, Option<GridCode>); 6] = [
+    let callers: [(&'static str, Role, &str, Option<GridCode>); 7] = [
         ("resident", Role::Resident, "r-1", None),
         ("volunteer", Role::Volunteer, "V-1", None),
         ("dispatcher", Role::Dispatcher, "d-440802", None),
         ("far_dispatcher", Role::Dispatcher, "d-far", Some(other_street)),
         ("auditor", Role::Auditor, "a-1", None),
         ("department", Role::Department, "civil_affairs", None),
+        ("admin", Role::Admin, "admin-1", None),
     ];
     for (name, role, subject, place) in callers {
         let (token, entry) = TokenTable::issue(role, subject, place).expect("issued");
