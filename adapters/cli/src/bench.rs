@@ -90,7 +90,7 @@ pub async fn run(options: BenchOptions, progress: impl Fn(&str)) -> Result<Repor
     let district = Arc::new(gridloop_fixtures::chikan(1)?);
     let stores = Stores { options: options.clone(), next: AtomicU64::new(1) };
     let mut rows = Vec::new();
-    let per_client = if options.quick { 8 } else { 60 };
+    let per_client = if options.quick { 8 } else { 200 };
     let mut gridloop_rates = BTreeMap::new();
     for clients in [1usize, 8, 64] {
         progress(&format!("commands: {clients} clients"));
@@ -570,8 +570,10 @@ async fn submit_to_offer(stores: &Stores, district: &Arc<District>, tickets: u64
         format!(r#"{{"category":"CS-001","grid":"{grid}","description":"独居老人需要上门探访","resident":"r-1"}}"#);
     let mut client = KeepAlive::connect(addr).await?;
     let mut latencies = Vec::new();
-    for _ in 0..tickets {
-        let (status, body) = client.send("POST", "/api/v1/tickets", &token[0], &order).await?;
+    for n in 0..tickets {
+        // Spread over the tokens, each with its own rate limit.
+        let token = &token[n as usize % token.len()];
+        let (status, body) = client.send("POST", "/api/v1/tickets", token, &order).await?;
         let answered = Instant::now();
         if status != 201 {
             bail!("POST /tickets answered {status}: {body}");

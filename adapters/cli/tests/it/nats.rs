@@ -256,3 +256,59 @@ fn export(data: &Path, store: &str) -> Vec<Value> {
     assert!(out.status.success(), "export from {store}: {}", stderr(&out));
     String::from_utf8(out.stdout).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
 }
+
+/// Flip a byte of a stored NATS message and `audit --verify` names the
+/// event. The messages are written the way gridloop lays them out, by a
+/// plain NATS client (as someone with access to the server could), one per
+/// event of a sled demo's log, with one byte changed in one of them.
+#[test]
+fn a_flipped_byte_in_a_nats_message_is_named_by_audit_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on_sled = dir.path().join("sled");
+    let out = gridloop(&["demo", "--days", "1", "--seed", "9", "--data", on_sled.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "demo: {}", stderr(&out));
+    let log = export(&on_sled, "sled");
+    let target = log
+        .iter()
+        .rposition(|e| e["stream"].as_str().is_some_and(|s| s.starts_with("ticket-")) && e["version"] == 2)
+        .expect("a ticket's second event");
+    let (stream, version) = (log[target]["stream"].as_str().expect("stream").to_string(), 2);
+    for (case, field) in [("payload letter", "payload"), ("hash digit", "hash")] {
+        let nats = NatsServer::start(&dir.path().join(format!("nats-{field}")), false);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(publish_flipped(&nats.url(), &log, target, field));
+        let data = dir.path().join(format!("audit-{field}"));
+        let data = data.to_str().expect("utf-8");
+        let out = gridloop(&["audit", "--all", "--verify", "--data", data, "--store", &nats.url()]);
+        let said = stderr(&out);
+        assert!(!out.status.success(), "{case}: the tampered log must not verify");
+        assert!(said.contains(&format!("{stream} v{version} ")), "{case}: names the event: {said}");
+        let ticket = stream.trim_start_matches("ticket-");
+        let out = gridloop(&["audit", ticket, "--verify", "--data", data, "--store", &nats.url()]);
+        assert!(!out.status.success(), "{case}: the ticket's audit fails too: {}", stdout(&out));
+    }
+}
+
+/// Writes `log` to a fresh GRIDLOOP stream, one message per event, with one
+/// byte of event `target`'s `field` changed.
+async fn publish_flipped(url: &str, log: &[Value], target: usize, field: &str) {
+    use gridloop_engine::envelope::RecordedEvent;
+    let config = gridloop_store_nats::NatsConfig::parse(url).expect("url");
+    let store = gridloop_store_nats::NatsStore::connect(config).await.expect("the stream is made");
+    let js = async_nats::jetstream::new(store.client().clone());
+    for (i, value) in log.iter().enumerate() {
+        let mut event: RecordedEvent = serde_json::from_value(value.clone()).expect("an event");
+        event.position = 0;
+        let mut body = gridloop_store_nats::layout::encode(std::slice::from_ref(&event)).expect("encode");
+        if i == target {
+            let text = String::from_utf8(body.clone()).expect("utf-8");
+            let start = text.find(&format!("\"{field}\":")).expect("the field") + field.len() + 3;
+            let at = (start..text.len()).find(|&k| body[k].is_ascii_alphanumeric()).expect("a letter or digit");
+            // Another letter or hex digit: the message is still valid JSON.
+            body[at] = if body[at] == b'a' { b'b' } else { b'a' };
+        }
+        let subject = gridloop_store_nats::layout::subject("gridloop", &event.stream);
+        let ack = js.publish(subject, body.into()).await.expect("publish");
+        ack.await.expect("stored");
+    }
+}
