@@ -35,19 +35,31 @@ pub async fn run<S: EventStore>(
     let mut directory = Runner::<Directory>::fresh();
     let mut written = 0;
     while !*stop.borrow() {
-        index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
-        directory.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
-        let now = service.clock().now();
-        let waiting: Vec<_> = index.state().open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
-        let wrote = dispatch::dispatch(waiting.iter(), directory.state(), &service, now).await?;
-        written += wrote;
-        if wrote > 0 {
-            continue;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(NAP_MAX) => {}
-            woken = store.wait_for(index.checkpoint() + 1) => woken?,
-            _ = stop.changed() => {}
+        let step = async {
+            index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
+            directory.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
+            let now = service.clock().now();
+            let waiting: Vec<_> =
+                index.state().open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
+            let wrote = dispatch::dispatch(waiting.iter(), directory.state(), &service, now).await?;
+            written += wrote;
+            if wrote > 0 {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(NAP_MAX) => Ok(()),
+                woken = store.wait_for(index.checkpoint() + 1) => woken,
+                _ = stop.changed() => Ok(()),
+            }
+        };
+        match step.await {
+            Ok(()) => {}
+            // A store failing for a while (a NATS server restarting) is waited out.
+            Err(Error::Storage(reason)) => {
+                tracing::warn!(%reason, "the dispatcher policy waits for the store");
+                tokio::time::sleep(crate::timers::RETRY).await;
+            }
+            Err(other) => return Err(other),
         }
     }
     Ok(written)

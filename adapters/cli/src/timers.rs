@@ -22,6 +22,8 @@ use tokio::sync::watch;
 
 /// The longest the task sleeps before looking at the clock again.
 pub const NAP_MAX: Duration = Duration::from_secs(1);
+/// How long the task waits before trying a failing store again.
+pub const RETRY: Duration = Duration::from_millis(250);
 
 /// Runs until `stop` turns true; returns what it fired in all.
 pub async fn run<S: EventStore>(
@@ -32,21 +34,33 @@ pub async fn run<S: EventStore>(
     let mut index = Runner::<DeadlineIndex>::fresh();
     let mut total = Fired::default();
     while !*stop.borrow() {
-        index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
-        let now = service.clock().now();
-        let fired = index.state().fire(&service, now).await?;
-        total.written += fired.written;
-        total.stale += fired.stale;
-        if fired.written > 0 {
-            tracing::info!(written = fired.written, stale = fired.stale, "timers fired");
-            continue;
-        }
-        let until_next =
-            index.state().next_at().map_or(NAP_MAX, |at| Duration::from_millis(at.since(now).0).min(NAP_MAX));
-        tokio::select! {
-            _ = tokio::time::sleep(until_next) => {}
-            woken = store.wait_for(index.checkpoint() + 1) => woken?,
-            _ = stop.changed() => {}
+        let step = async {
+            index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
+            let now = service.clock().now();
+            let fired = index.state().fire(&service, now).await?;
+            total.written += fired.written;
+            total.stale += fired.stale;
+            if fired.written > 0 {
+                tracing::info!(written = fired.written, stale = fired.stale, "timers fired");
+                return Ok(());
+            }
+            let until_next =
+                index.state().next_at().map_or(NAP_MAX, |at| Duration::from_millis(at.since(now).0).min(NAP_MAX));
+            tokio::select! {
+                _ = tokio::time::sleep(until_next) => Ok(()),
+                woken = store.wait_for(index.checkpoint() + 1) => woken,
+                _ = stop.changed() => Ok(()),
+            }
+        };
+        match step.await {
+            Ok(()) => {}
+            // A store failing for a while (a NATS server restarting) is
+            // waited out; what fell due meanwhile fires when it is back.
+            Err(Error::Storage(reason)) => {
+                tracing::warn!(%reason, "the timers wait for the store");
+                tokio::time::sleep(RETRY).await;
+            }
+            Err(other) => return Err(other),
         }
     }
     Ok(total)

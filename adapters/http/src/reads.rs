@@ -187,18 +187,35 @@ fn log_error(error: ProjectionError) -> Error {
 /// until the log grows (or [`FOLLOW_NAP_MAX`] passes, so a missed wake-up
 /// costs at most that). Handlers catch up themselves too; this only keeps
 /// the fold off their path.
+///
+/// A store that fails for a while (a NATS server restarting) is waited out:
+/// the follower logs it and tries again, so the projections resume where
+/// they stopped. Only a log that does not decode ends it.
 pub async fn follow<S: EventStore>(live: Arc<Live>, store: S, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
     while !*stop.borrow() {
-        live.catch_up(&store).await?;
-        let next = live.checkpoint().await + 1;
-        tokio::select! {
-            _ = tokio::time::sleep(FOLLOW_NAP_MAX) => {}
-            woken = store.wait_for(next) => woken?,
-            _ = stop.changed() => {}
+        let step = async {
+            live.catch_up(&store).await?;
+            let next = live.checkpoint().await + 1;
+            tokio::select! {
+                _ = tokio::time::sleep(FOLLOW_NAP_MAX) => Ok(()),
+                woken = store.wait_for(next) => woken,
+                _ = stop.changed() => Ok(()),
+            }
+        };
+        match step.await {
+            Ok(()) => {}
+            Err(Error::Storage(reason)) => {
+                tracing::warn!(%reason, "the projection follower waits for the store");
+                tokio::time::sleep(FOLLOW_RETRY).await;
+            }
+            Err(other) => return Err(other),
         }
     }
     Ok(())
 }
+
+/// How long the follower waits before trying a failing store again.
+pub const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The parameters of a query string, or `400 invalid_input` naming what is
 /// wrong (an unknown parameter, a number that is not one).

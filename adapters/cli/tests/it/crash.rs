@@ -40,6 +40,8 @@ use crate::support::{gridloop, stderr, stdout};
 
 /// Kill cycles in CI (the figure).
 const CYCLES_CI: u32 = 20;
+/// Kill cycles in CI for each NATS variant (each start also connects to NATS).
+const NATS_CYCLES_CI: u32 = 5;
 /// Concurrent clients, each with its own dispatcher token (and so its own
 /// rate-limit bucket).
 const CLIENTS: usize = 4;
@@ -70,6 +72,23 @@ impl Drop for Server {
     }
 }
 
+/// The log the harness runs on: unset, the data directory's sled; set once
+/// by the NATS variants to a `nats://` address (nextest runs every test in
+/// a process of its own, so one test's setting is never another's).
+static STORE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `--store URL` when the harness runs on NATS.
+fn store_args() -> Vec<String> {
+    STORE.get().map(|url| vec!["--store".to_string(), url.clone()]).unwrap_or_default()
+}
+
+/// Runs `gridloop` with `args` and the harness's store.
+fn gridloop_on_store(args: &[&str]) -> std::process::Output {
+    let extra = store_args();
+    let all: Vec<&str> = args.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+    gridloop(&all)
+}
+
 /// Starts `gridloop serve` on `data` with the clock `ahead` seconds ahead and
 /// waits until it answers `/healthz`.
 fn start(data: &Path, ahead: u64, log_level: &str) -> Server {
@@ -80,6 +99,7 @@ fn start(data: &Path, ahead: u64, log_level: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(store_args())
         .env("GRIDLOOP_TEST_CLOCK_AHEAD_SECS", ahead.to_string())
         .env("GRIDLOOP_LOG", log_level)
         .stdout(Stdio::piped())
@@ -332,7 +352,7 @@ fn open_offers(acks: &[Ack]) -> Vec<String> {
 
 /// The log, as `gridloop export` writes it.
 fn export(data: &Path) -> Vec<RecordedEvent> {
-    let out = gridloop(&["export", "--data", data_str(data)]);
+    let out = gridloop_on_store(&["export", "--data", data_str(data)]);
     assert!(out.status.success(), "export: {}", stderr(&out));
     stdout(&out).lines().map(|line| serde_json::from_str(line).expect("an exported line decodes")).collect()
 }
@@ -398,11 +418,79 @@ fn seed_from_env() -> u64 {
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_command() {
     let cycles: u32 = std::env::var("GRIDLOOP_CRASH_CYCLES").map_or(CYCLES_CI, |n| n.parse().expect("a number"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    engine_kill_cycles(&dir.path().join("data"), cycles);
+}
+
+/// The same on a NATS log: the engine killed -9 and restarted, the stream
+/// (on a nats-server that stays up) keeps every acknowledged command once.
+#[test]
+fn kill_9_of_the_engine_on_nats_loses_no_acknowledged_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = gridloop_store_nats::server::NatsServer::start(&dir.path().join("nats"), false);
+    STORE.set(nats.url()).expect("set once");
+    engine_kill_cycles(&dir.path().join("data"), NATS_CYCLES_CI);
+}
+
+/// On NATS, the other way round: the engine stays up while nats-server is
+/// killed -9 and restarted under load; clients retry what got 503 with the
+/// same key; every acknowledged command is in the stream exactly once, and
+/// the engine's projections caught up again.
+#[test]
+fn kill_9_of_nats_server_under_load_loses_no_acknowledged_command() {
+    let seed = seed_from_env();
+    eprintln!("crash harness (nats-server killed): seed {seed} (replay with GRIDLOOP_CRASH_SEED={seed})");
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nats = gridloop_store_nats::server::NatsServer::start(&dir.path().join("nats"), false);
+    STORE.set(nats.url()).expect("set once");
+    let data = dir.path().join("data");
+    let tokens: Vec<String> = (0..CLIENTS).map(|n| token(&data, &format!("d-client-{n}"))).collect();
+    let verifier = token(&data, "d-verify");
+    let district = gridloop_fixtures::chikan(1).expect("fixtures");
+    let grids: Vec<String> = district.world.grids.at_level(Level::Grid).take(40).map(|g| g.code.to_string()).collect();
+    let shared = Arc::new(Shared {
+        addr: RwLock::new(None),
+        stop: AtomicBool::new(false),
+        acks: Mutex::default(),
+        refused: Mutex::default(),
+    });
+    let server = start(&data, 0, "error");
+    *shared.addr.write().expect("addr lock") = Some(server.addr.clone());
+    let clients: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(n, token)| {
+            let (shared, token, grids) = (shared.clone(), token.clone(), grids.clone());
+            std::thread::spawn(move || client(shared, n, token, grids, seed))
+        })
+        .collect();
+    let mut rng = SplitMix64::new(seed);
+    for _ in 0..NATS_CYCLES_CI {
+        std::thread::sleep(Duration::from_millis(RUN_MS_MIN + rng.below(RUN_MS_MAX - RUN_MS_MIN)));
+        nats.kill();
+        std::thread::sleep(Duration::from_millis(300));
+        nats.restart();
+    }
+    std::thread::sleep(Duration::from_millis(RUN_MS_MAX));
+    shared.stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.join().expect("a client ends cleanly");
+    }
+    // One clean restart with the clock moved on: the offers fall due, the
+    // timers settle, and the projections are compared with the log.
+    drop(server);
+    let server = start(&data, CLOCK_STEP_SECS, "warn");
+    finish(server, &data, &shared, &verifier, seed, NATS_CYCLES_CI, started);
+}
+
+/// Kill cycles of the engine over the log in `data` (sled, or NATS when
+/// [`STORE`] is set).
+fn engine_kill_cycles(data: &Path, cycles: u32) {
     let seed = seed_from_env();
     eprintln!("crash harness: seed {seed} (replay with GRIDLOOP_CRASH_SEED={seed}), {cycles} kill cycles");
     let started = Instant::now();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
+    let data = data.to_path_buf();
     let tokens: Vec<String> = (0..CLIENTS).map(|n| token(&data, &format!("d-client-{n}"))).collect();
     let verifier = token(&data, "d-verify");
     let district = gridloop_fixtures::chikan(1).expect("fixtures");
@@ -468,7 +556,7 @@ fn finish(server: Server, data: &Path, shared: &Shared, verifier: &str, seed: u6
     let served = served_board(&server.addr, verifier);
     drop(server);
     let log = export(data);
-    let verify = gridloop(&["audit", "--all", "--verify", "--data", data_str(data)]);
+    let verify = gridloop_on_store(&["audit", "--all", "--verify", "--data", data_str(data)]);
     assert!(verify.status.success(), "seed {seed}: the log verifies: {}", stderr(&verify));
     let folded = folded_board(&log);
     assert_eq!(served.len(), folded.len(), "seed {seed}: the served board and the rebuilt one hold as many tickets");
