@@ -193,7 +193,7 @@ impl EventStore for SledStore {
             let bytes = self.inner.db.get(event_key(position)).map_err(storage)?.ok_or_else(|| {
                 EngineError::Corrupt(format!("{stream}: index names position {position}, which holds no event"))
             })?;
-            events.push(decode_event(&bytes)?);
+            events.push(decode_event(position, &bytes)?);
         }
         Ok(events)
     }
@@ -209,7 +209,10 @@ impl EventStore for SledStore {
             .db
             .range(event_key(from)..=event_key(durable))
             .take(take)
-            .map(|entry| decode_event(&entry.map_err(storage)?.1))
+            .map(|entry| {
+                let (key, bytes) = entry.map_err(storage)?;
+                decode_event(u64_from(&key[1..])?, &bytes)
+            })
             .collect()
     }
 
@@ -431,8 +434,18 @@ fn u64_from(bytes: &[u8]) -> Result<u64, EngineError> {
     Ok(u64::from_be_bytes(array))
 }
 
-fn decode_event(bytes: &[u8]) -> Result<RecordedEvent, EngineError> {
-    serde_json::from_slice(bytes).map_err(|e| EngineError::Corrupt(format!("an event does not decode: {e}")))
+/// The event stored under `position`; one that does not decode, or that
+/// names another position than its key, is named by its position.
+fn decode_event(position: u64, bytes: &[u8]) -> Result<RecordedEvent, EngineError> {
+    let event: RecordedEvent = serde_json::from_slice(bytes)
+        .map_err(|e| EngineError::Corrupt(format!("the event at position {position} does not decode: {e}")))?;
+    if event.position != position {
+        return Err(EngineError::Corrupt(format!(
+            "the event stored at position {position} says it is at position {}",
+            event.position
+        )));
+    }
+    Ok(event)
 }
 
 fn storage(e: sled::Error) -> EngineError {
