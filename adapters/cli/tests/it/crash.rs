@@ -445,26 +445,9 @@ fn kill_9_of_nats_server_under_load_loses_no_acknowledged_command() {
     let mut nats = gridloop_store_nats::server::NatsServer::start(&dir.path().join("nats"), false);
     STORE.set(nats.url()).expect("set once");
     let data = dir.path().join("data");
-    let tokens: Vec<String> = (0..CLIENTS).map(|n| token(&data, &format!("d-client-{n}"))).collect();
-    let verifier = token(&data, "d-verify");
-    let district = gridloop_fixtures::chikan(1).expect("fixtures");
-    let grids: Vec<String> = district.world.grids.at_level(Level::Grid).take(40).map(|g| g.code.to_string()).collect();
-    let shared = Arc::new(Shared {
-        addr: RwLock::new(None),
-        stop: AtomicBool::new(false),
-        acks: Mutex::default(),
-        refused: Mutex::default(),
-    });
+    let (verifier, shared, clients) = clients_on(&data, seed);
     let server = start(&data, 0, "error");
     *shared.addr.write().expect("addr lock") = Some(server.addr.clone());
-    let clients: Vec<_> = tokens
-        .iter()
-        .enumerate()
-        .map(|(n, token)| {
-            let (shared, token, grids) = (shared.clone(), token.clone(), grids.clone());
-            std::thread::spawn(move || client(shared, n, token, grids, seed))
-        })
-        .collect();
     let mut rng = SplitMix64::new(seed);
     for _ in 0..NATS_CYCLES_CI {
         std::thread::sleep(Duration::from_millis(RUN_MS_MIN + rng.below(RUN_MS_MAX - RUN_MS_MIN)));
@@ -484,15 +467,11 @@ fn kill_9_of_nats_server_under_load_loses_no_acknowledged_command() {
     finish(server, &data, &shared, &verifier, seed, NATS_CYCLES_CI, started);
 }
 
-/// Kill cycles of the engine over the log in `data` (sled, or NATS when
-/// [`STORE`] is set).
-fn engine_kill_cycles(data: &Path, cycles: u32) {
-    let seed = seed_from_env();
-    eprintln!("crash harness: seed {seed} (replay with GRIDLOOP_CRASH_SEED={seed}), {cycles} kill cycles");
-    let started = Instant::now();
-    let data = data.to_path_buf();
-    let tokens: Vec<String> = (0..CLIENTS).map(|n| token(&data, &format!("d-client-{n}"))).collect();
-    let verifier = token(&data, "d-verify");
+/// Tokens made in `data` for the clients and a verifier, and the client
+/// threads, started (they wait while no server address is shared).
+fn clients_on(data: &Path, seed: u64) -> (String, Arc<Shared>, Vec<std::thread::JoinHandle<()>>) {
+    let tokens: Vec<String> = (0..CLIENTS).map(|n| token(data, &format!("d-client-{n}"))).collect();
+    let verifier = token(data, "d-verify");
     let district = gridloop_fixtures::chikan(1).expect("fixtures");
     let grids: Vec<String> = district.world.grids.at_level(Level::Grid).take(40).map(|g| g.code.to_string()).collect();
     let shared = Arc::new(Shared {
@@ -501,7 +480,7 @@ fn engine_kill_cycles(data: &Path, cycles: u32) {
         acks: Mutex::default(),
         refused: Mutex::default(),
     });
-    let clients: Vec<_> = tokens
+    let clients = tokens
         .iter()
         .enumerate()
         .map(|(n, token)| {
@@ -509,6 +488,17 @@ fn engine_kill_cycles(data: &Path, cycles: u32) {
             std::thread::spawn(move || client(shared, n, token, grids, seed))
         })
         .collect();
+    (verifier, shared, clients)
+}
+
+/// Kill cycles of the engine over the log in `data` (sled, or NATS when
+/// [`STORE`] is set).
+fn engine_kill_cycles(data: &Path, cycles: u32) {
+    let seed = seed_from_env();
+    eprintln!("crash harness: seed {seed} (replay with GRIDLOOP_CRASH_SEED={seed}), {cycles} kill cycles");
+    let started = Instant::now();
+    let data = data.to_path_buf();
+    let (verifier, shared, clients) = clients_on(&data, seed);
     let mut rng = SplitMix64::new(seed);
     let mut acked_before_kill = 0;
     for cycle in 0..=cycles {
