@@ -3,18 +3,13 @@
 //! series for charts, the emergency switch and the event stream. (The page
 //! itself is driven in Chromium by `adapters/cli/tests/it/console.rs`.)
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use futures_util::StreamExt as _;
-use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
-use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
-use gridloop_engine::service::{Command, Envelope};
 use gridloop_engine::time::Millis;
-use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_http::console::{PAGE_HTML, SCRIPT_JS, STYLE_CSS};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -116,25 +111,6 @@ async fn the_board_is_open_work_of_the_place_urgent_then_newest() {
     assert_eq!(overdue["total"], 2, "both open tickets missed their accept deadline");
 }
 
-/// Registers V-1 living in the first grid, able to care for the elderly.
-async fn register_volunteer(h: &Harness) {
-    let skills: BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
-    let register = VolunteerCommand::Register {
-        team: TeamId::from_number(1),
-        home_grid: h.grid.clone(),
-        skills,
-        open_orders_max: 3,
-    };
-    let envelope = Envelope {
-        command_id: CommandId::new("register-V-1").expect("an id"),
-        correlation_id: None,
-        actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
-        command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
-        expected_version: None,
-    };
-    h.service.execute(envelope).await.expect("registered");
-}
-
 #[tokio::test]
 async fn candidates_are_the_routing_policys_suggestion() {
     let h = harness().await;
@@ -145,7 +121,7 @@ async fn candidates_are_the_routing_policys_suggestion() {
     assert!(none["volunteers"].as_array().is_some_and(Vec::is_empty));
     assert!(none["departments"].as_array().is_some_and(|d| d.len() > 5), "every department, for summons");
 
-    register_volunteer(&h).await;
+    h.register_v1().await;
     let (_, one) = h.get(&format!("/api/v1/tickets/{id}/candidates"), "dispatcher").await;
     assert_eq!(one["route"], "offer", "{one}");
     assert_eq!(one["volunteers"][0]["id"], "V-1");

@@ -1,39 +1,18 @@
 //! `POST /volunteers/{id}/link-code`: a dispatcher gets a one-time code for
 //! the chat bot; the log keeps only its hash; nobody else may issue one.
 
-use std::collections::BTreeSet;
-
 use axum::http::StatusCode;
-use gridloop_engine::envelope::{Actor, Role};
-use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
-use gridloop_engine::service::{Clock, Command, Envelope};
+use gridloop_engine::ids::VolunteerId;
+use gridloop_engine::service::Clock;
 use gridloop_engine::store::EventStore;
-use gridloop_engine::volunteer::{LINK_CODE_TTL, VolunteerCommand, link_code_hash};
+use gridloop_engine::volunteer::{LINK_CODE_TTL, link_code_hash};
 
-use crate::{Harness, code, harness};
-
-async fn register_v1(h: &Harness) {
-    let skills: BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
-    let register = VolunteerCommand::Register {
-        team: TeamId::from_number(1),
-        home_grid: h.grid.clone(),
-        skills,
-        open_orders_max: 3,
-    };
-    let envelope = Envelope {
-        command_id: CommandId::new("register-V-1").expect("an id"),
-        correlation_id: None,
-        actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
-        command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
-        expected_version: None,
-    };
-    h.service.execute(envelope).await.expect("registered");
-}
+use crate::{code, harness};
 
 #[tokio::test]
 async fn a_dispatcher_gets_a_fresh_code_each_time_and_the_log_keeps_only_its_hash() {
     let h = harness().await;
-    register_v1(&h).await;
+    h.register_v1().await;
     let (status, first) = h.post("/api/v1/volunteers/V-1/link-code", "dispatcher", "").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let code = first["code"].as_str().expect("a code");
@@ -57,7 +36,7 @@ async fn a_dispatcher_gets_a_fresh_code_each_time_and_the_log_keeps_only_its_has
 #[tokio::test]
 async fn only_dispatchers_issue_codes_and_only_for_volunteers_who_exist() {
     let h = harness().await;
-    register_v1(&h).await;
+    h.register_v1().await;
     for who in ["volunteer", "resident", "auditor", "grid_worker", "department"] {
         let (status, body) = h.post("/api/v1/volunteers/V-1/link-code", who, "").await;
         assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"), "{who}: {body}");

@@ -120,6 +120,29 @@ impl Harness {
         self.send("GET", path, Some(who), None, "").await
     }
 
+    /// Registers V-1 (the harness's volunteer) living in the first grid,
+    /// able to care for the elderly.
+    pub async fn register_v1(&self) {
+        use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
+        use gridloop_engine::service::{Command, Envelope};
+        use gridloop_engine::volunteer::VolunteerCommand;
+        let skills: std::collections::BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
+        let register = VolunteerCommand::Register {
+            team: TeamId::from_number(1),
+            home_grid: self.grid.clone(),
+            skills,
+            open_orders_max: 3,
+        };
+        let envelope = Envelope {
+            command_id: CommandId::new("register-V-1").expect("an id"),
+            correlation_id: None,
+            actor: gridloop_engine::envelope::Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
+            command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
+            expected_version: None,
+        };
+        self.service.execute(envelope).await.expect("registered");
+    }
+
     /// A resident's order of `item` in the first grid; returns its id.
     pub async fn order(&self, item: &str) -> String {
         let body = format!(r#"{{"category":"{item}","grid":"{}","description":"a leaking tap"}}"#, self.grid);

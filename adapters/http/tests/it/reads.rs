@@ -2,14 +2,13 @@
 //! through the write routes just before (read your writes), the filters,
 //! paging bounds, who may read what, bad parameters and unknown volunteers.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
-use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
+use gridloop_engine::ids::{CommandId, VolunteerId};
 use gridloop_engine::service::{Command, Envelope};
 use gridloop_engine::time::Millis;
 use gridloop_engine::volunteer::VolunteerCommand;
@@ -36,25 +35,6 @@ async fn neighbours_order(h: &Harness) -> String {
     let (status, answer) = h.post("/api/v1/tickets", "neighbour", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     answer["id"].as_str().expect("an id").to_string()
-}
-
-/// Registers V-1 (the harness's volunteer) living in the first grid.
-async fn register_volunteer(h: &Harness) {
-    let skills: BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
-    let register = VolunteerCommand::Register {
-        team: TeamId::from_number(1),
-        home_grid: h.grid.clone(),
-        skills,
-        open_orders_max: 3,
-    };
-    let envelope = Envelope {
-        command_id: CommandId::new("register-V-1").expect("an id"),
-        correlation_id: None,
-        actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
-        command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
-        expected_version: None,
-    };
-    h.service.execute(envelope).await.expect("registered");
 }
 
 /// Drives a ticket offered to V-1 through accept, start and resolve.
@@ -236,7 +216,7 @@ async fn bad_rate_parameters_are_400_and_residents_403() {
 #[tokio::test]
 async fn a_volunteer_shows_points_months_and_load() {
     let h = harness().await;
-    register_volunteer(&h).await;
+    h.register_v1().await;
     resolved_by_v1(&h).await;
     let held = h.offered().await;
     let (status, _) = h.post(&format!("/api/v1/tickets/{held}/accept"), "volunteer", "").await;
@@ -259,7 +239,7 @@ async fn a_volunteer_shows_points_months_and_load() {
 #[tokio::test]
 async fn volunteers_are_listed_by_grid_and_skill() {
     let h = harness().await;
-    register_volunteer(&h).await;
+    h.register_v1().await;
     let found = |answer: &Value| answer["items"].as_array().expect("items").len();
     let (status, answer) = h.get(&format!("/api/v1/volunteers?grid={}&skill=elderly_care", h.grid), "dispatcher").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -328,7 +308,7 @@ async fn the_follower_keeps_up_until_stopped() {
 #[tokio::test]
 async fn a_volunteer_redeems_points_within_the_balance_and_nobody_else_may() {
     let h = harness().await;
-    register_volunteer(&h).await;
+    h.register_v1().await;
     let award = Envelope {
         command_id: CommandId::new("award-1").expect("an id"),
         correlation_id: None,
