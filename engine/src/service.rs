@@ -14,8 +14,16 @@
 //! service returns what it wrote then and writes nothing. Two copies of one
 //! command racing end the same way: the loser's append conflicts, it reloads,
 //! and finds the winner's events under its own command id.
+//!
+//! Reads are saved by [`cache`]: the service decides on the state it folded
+//! last time and reads the stream only when the store's version check, or a
+//! refusal, asks it to. The module says why that changes no decision.
+
+pub mod cache;
 
 use std::sync::{Arc, Mutex};
+
+use cache::{Base, StreamCache};
 
 use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
@@ -57,11 +65,13 @@ impl Clock for ManualClock {
 }
 
 /// One aggregate kind, as the service drives it.
-pub trait Aggregate: Default {
+pub trait Aggregate: Default + Clone {
     type Id: std::fmt::Display;
     type Command;
     type Event: EventPayload;
     fn stream(id: &Self::Id) -> StreamId;
+    /// Where the service keeps this kind's folded streams.
+    fn cache(caches: &Caches) -> &StreamCache<Self>;
     fn apply(&mut self, event: &Self::Event, at: Timestamp);
     fn decide(
         &self,
@@ -78,6 +88,9 @@ impl Aggregate for Ticket {
     type Event = TicketEvent;
     fn stream(id: &TicketId) -> StreamId {
         StreamId::ticket(id)
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.tickets
     }
     fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
         self.evolve(event, at);
@@ -100,6 +113,9 @@ impl Aggregate for Emergency {
     fn stream(id: &GridCode) -> StreamId {
         StreamId::emergency(id)
     }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.emergencies
+    }
     fn apply(&mut self, event: &EmergencyEvent, _at: Timestamp) {
         self.evolve(event);
     }
@@ -120,6 +136,9 @@ impl Aggregate for Volunteer {
     type Event = VolunteerEvent;
     fn stream(id: &VolunteerId) -> StreamId {
         StreamId::volunteer(id)
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.volunteers
     }
     fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
         self.evolve(event);
@@ -195,19 +214,28 @@ impl Outcome {
 /// The most times one command is decided again after version conflicts.
 pub const ATTEMPTS_MAX: u32 = 16;
 
+/// The folded streams the service keeps, one cache per aggregate kind.
+#[derive(Debug, Default)]
+pub struct Caches {
+    tickets: StreamCache<Ticket>,
+    volunteers: StreamCache<Volunteer>,
+    emergencies: StreamCache<Emergency>,
+}
+
 #[derive(Debug)]
 pub struct CommandService<S> {
     store: S,
     world: Arc<World>,
     clock: Arc<dyn Clock>,
     ids: Mutex<SplitMix64>,
+    caches: Caches,
 }
 
 impl<S: EventStore> CommandService<S> {
     /// `id_seed` seeds the random bits of event ids: a fixed seed (with a
     /// manual clock) makes a run reproducible.
     pub fn new(store: S, world: Arc<World>, clock: Arc<dyn Clock>, id_seed: u64) -> Self {
-        Self { store, world, clock, ids: Mutex::new(SplitMix64::new(id_seed)) }
+        Self { store, world, clock, ids: Mutex::new(SplitMix64::new(id_seed)), caches: Caches::default() }
     }
 
     pub fn store(&self) -> &S {
@@ -220,6 +248,11 @@ impl<S: EventStore> CommandService<S> {
 
     pub fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    /// How many ticket streams the service keeps folded (for tests and benches).
+    pub fn tickets_cached(&self) -> usize {
+        self.caches.tickets.len()
     }
 
     pub async fn execute(&self, envelope: Envelope) -> Result<Outcome, Error> {
@@ -276,6 +309,10 @@ impl<S: EventStore> CommandService<S> {
         Ok(false)
     }
 
+    /// Decides on the kept state of the stream (or, with none kept, on an
+    /// empty one), and reads the stream only when that cannot be trusted:
+    /// a version conflict, a refusal, a decision to do nothing, a command id
+    /// seen before, or a timer's expected version that differs. See [`cache`].
     async fn run<A: Aggregate>(
         &self,
         id: &A::Id,
@@ -287,37 +324,72 @@ impl<S: EventStore> CommandService<S> {
         let Call { command_id, actor, expected_version } = call;
         let actor = &actor;
         let stream = A::stream(id);
+        let cache = A::cache(&self.caches);
+        let mut base = cache.get(&stream).unwrap_or_default();
+        let mut fresh = false;
         for _attempt in 0..ATTEMPTS_MAX {
-            let history = self.store.read_stream(&stream, 1).await?;
-            if let Some(earlier) = earlier_outcome(&history, &command_id) {
-                return Ok(earlier);
+            if !fresh && (base.ran(&command_id) || expected_version.is_some_and(|v| v != base.version)) {
+                match self.read::<A>(&stream, &command_id).await? {
+                    Read::Earlier(outcome) => return Ok(outcome),
+                    Read::Folded(read) => (base, fresh) = (read, true),
+                }
             }
-            let head = history.last().map_or(0, |e| e.version);
-            if let Some(expected) = expected_version.filter(|&v| v != head) {
+            if let Some(expected) = expected_version.filter(|&v| v != base.version) {
                 return Err(Error::WrongExpectedVersion {
                     stream: stream.to_string(),
                     expected: expected.to_string(),
-                    actual: head,
+                    actual: base.version,
                 });
             }
-            let state: A = fold(&history)?;
             let now = self.clock.now();
             let world = &self.world;
             let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency };
-            let decided = state.decide(id, command, actor, &ctx)?;
-            if decided.is_empty() {
-                return Ok(Outcome { append: None, events: vec![] });
-            }
-            let expected = if head == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(head) };
+            let decided = match base.state.decide(id, command, actor, &ctx) {
+                Ok(decided) if !decided.is_empty() => decided,
+                _ if !fresh => {
+                    match self.read::<A>(&stream, &command_id).await? {
+                        Read::Earlier(outcome) => return Ok(outcome),
+                        Read::Folded(read) => (base, fresh) = (read, true),
+                    }
+                    continue;
+                }
+                Ok(_) => return Ok(Outcome { append: None, events: vec![] }),
+                Err(refused) => return Err(refused),
+            };
+            let expected =
+                if base.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(base.version) };
             let events = self.envelopes(&decided, now, actor, &command_id, &correlation_id);
             match self.store.append(&stream, expected, events.clone()).await {
                 Ok(append) if append.duplicate => return self.duplicate_outcome(&stream, append).await,
-                Ok(append) => return Ok(Outcome { append: Some(append), events }),
-                Err(Error::WrongExpectedVersion { .. }) => continue,
+                Ok(append) => {
+                    for event in &decided {
+                        base.state.apply(event, now);
+                    }
+                    base.version = append.last_version;
+                    base.commands.push(command_id.clone());
+                    cache.put_written(&stream, base);
+                    return Ok(Outcome { append: Some(append), events });
+                }
+                Err(Error::WrongExpectedVersion { .. }) => match self.read::<A>(&stream, &command_id).await? {
+                    Read::Earlier(outcome) => return Ok(outcome),
+                    Read::Folded(read) => (base, fresh) = (read, true),
+                },
                 Err(other) => return Err(other),
             }
         }
         Err(Error::Contended { stream: stream.to_string(), attempts: ATTEMPTS_MAX })
+    }
+
+    /// Reads the whole stream: what the command wrote before, if it ran;
+    /// else the folded state, which the cache keeps from now on.
+    async fn read<A: Aggregate>(&self, stream: &StreamId, command_id: &CommandId) -> Result<Read<A>, Error> {
+        let history = self.store.read_stream(stream, 1).await?;
+        if let Some(earlier) = earlier_outcome(&history, command_id) {
+            return Ok(Read::Earlier(earlier));
+        }
+        let base = Base::<A>::fold(&history)?;
+        A::cache(&self.caches).put_read(stream, base.clone());
+        Ok(Read::Folded(base))
     }
 
     fn envelopes<E: EventPayload>(
@@ -361,6 +433,13 @@ impl<S: EventStore> CommandService<S> {
             .collect();
         Ok(Outcome { append: Some(append), events })
     }
+}
+
+/// What reading a stream found for a command.
+enum Read<A> {
+    /// The command ran before: what it wrote then.
+    Earlier(Outcome),
+    Folded(Base<A>),
 }
 
 /// Who sends a command, its idempotency key, and the version it expects.

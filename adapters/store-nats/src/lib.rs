@@ -22,14 +22,16 @@
 //! head moved, the message is refused, so a chain can never fork.
 //!
 //! Heads are cached per stream, so an append after a read costs one round
-//! trip; a stale cache only costs a refused publish and a re-read. Publishes
+//! trip; a stale cache only costs a refused publish and a re-read. An append
+//! that expects a new stream assumes one without asking (the server refuses
+//! it if the subject has messages). Publishes
 //! are pipelined: each append awaits only its own ack, so concurrent commands
 //! never wait for each other.
 //!
 //! # Reading
 //!
 //! `read_stream` asks the stream leader (the `STREAM.MSG.GET` API, not direct
-//! get) for the subject's last message, so a command never decides on state
+//! get) for the subject's last message, so a read never returns state
 //! older than the last acknowledged append; earlier messages come from a
 //! per-stream cache or the leader. `read_all` and `wait_for` use ordered
 //! consumers ([`cursor`]), kept open between calls so that a subscription
@@ -105,6 +107,11 @@ struct Head {
     hash: Hash,
 }
 
+impl Head {
+    /// The head of a stream with no messages.
+    const GENESIS: Head = Head { sequence: 0, version: 0, hash: Hash::GENESIS };
+}
+
 impl NatsStore {
     /// Connects, checks the server's version, and opens (or creates) the stream.
     pub async fn connect(config: NatsConfig) -> Result<Self, NatsStoreError> {
@@ -176,7 +183,7 @@ impl NatsStore {
             return Ok(head);
         }
         let head = match self.last_message(&self.subject(stream)).await? {
-            None => Head { sequence: 0, version: 0, hash: Hash::GENESIS },
+            None => Head::GENESIS,
             Some((sequence, events)) => {
                 let last = events.last().expect("decode refuses empty messages");
                 Head { sequence, version: last.version, hash: last.hash }
@@ -315,7 +322,13 @@ impl NatsStore {
         let subject = self.subject(stream);
         let mut fresh = false;
         for _ in 0..APPEND_ATTEMPTS_MAX {
-            let mut head = self.head(stream, fresh).await?;
+            let mut head = match expected {
+                // A new stream is assumed new without asking the leader: if
+                // it exists, the server refuses the publish (its expected
+                // last subject sequence is 0) and the loop asks then.
+                ExpectedVersion::NoStream if !fresh => self.cached_head(stream).unwrap_or(Head::GENESIS),
+                _ => self.head(stream, fresh).await?,
+            };
             if !expected.matches(head.version) && !fresh {
                 // The cache may be behind: ask the leader before refusing.
                 head = self.head(stream, true).await?;

@@ -17,6 +17,7 @@ mod props;
 mod purity;
 mod routing;
 mod seals;
+mod service_cache;
 mod ticket_scenarios;
 mod volunteer_scenarios;
 
