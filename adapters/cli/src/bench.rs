@@ -43,6 +43,24 @@ pub struct BenchOptions {
     pub peer_results: Option<PathBuf>,
     /// Events in the rebuild log(s).
     pub rebuild_events: Vec<u64>,
+    /// The scenarios to run.
+    pub only: Vec<Scenario>,
+}
+
+/// The scenarios, as `--only` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Commands,
+    Raw,
+    Race,
+    Rebuild,
+    Offer,
+    Http,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] =
+        [Scenario::Commands, Scenario::Raw, Scenario::Race, Scenario::Rebuild, Scenario::Offer, Scenario::Http];
 }
 
 /// One line of the table.
@@ -92,31 +110,46 @@ pub async fn run(options: BenchOptions, progress: impl Fn(&str)) -> Result<Repor
     let mut rows = Vec::new();
     let per_client = if options.quick { 8 } else { 200 };
     let mut gridloop_rates = BTreeMap::new();
-    for clients in [1usize, 8, 64] {
-        progress(&format!("commands: {clients} clients"));
-        let row = commands(&stores, &district, clients, per_client).await?;
-        gridloop_rates.insert(clients, row.figures["events_per_s"]);
-        rows.push(row);
+    let wanted = |s: Scenario| options.only.contains(&s);
+    if wanted(Scenario::Commands) {
+        for clients in [1usize, 8, 64] {
+            progress(&format!("commands: {clients} clients"));
+            let row = commands(&stores, &district, clients, per_client).await?;
+            gridloop_rates.insert(clients, row.figures["events_per_s"]);
+            rows.push(row);
+        }
     }
-    progress("raw store limit");
-    let raw = raw_limit(&stores, 64, per_client * 64 * 6).await?;
-    let ratio = gridloop_rates[&64] / raw.figures["events_per_s"] * 100.0;
-    let mut raw = raw;
-    raw.figures.insert("gridloop_64_pct_of_raw", ratio);
-    rows.push(raw);
-    if let Some(path) = &options.peer_results {
+    if wanted(Scenario::Raw) {
+        progress("raw store limit");
+        let mut raw = raw_limit(&stores, 64, per_client * 64 * 6).await?;
+        if let Some(rate) = gridloop_rates.get(&64) {
+            raw.figures.insert("gridloop_64_pct_of_raw", rate / raw.figures["events_per_s"] * 100.0);
+        }
+        rows.push(raw);
+    }
+    if let Some(path) = &options.peer_results
+        && wanted(Scenario::Commands)
+    {
         rows.extend(peer_rows(path, &gridloop_rates)?);
     }
-    progress("accept race");
-    rows.push(race(&stores, &district, if options.quick { 20 } else { 1_000 }).await?);
-    for &events in &options.rebuild_events {
-        progress(&format!("rebuild: generating {events} events"));
-        rows.push(rebuild(&stores, &district, events, &progress).await?);
+    if wanted(Scenario::Race) {
+        progress("accept race");
+        rows.push(race(&stores, &district, if options.quick { 20 } else { 1_000 }).await?);
     }
-    progress("submit → offer");
-    rows.push(submit_to_offer(&stores, &district, if options.quick { 20 } else { 200 }).await?);
-    progress("http");
-    rows.extend(http(&stores, &district, if options.quick { 5 } else { 40 }).await?);
+    if wanted(Scenario::Rebuild) {
+        for &events in &options.rebuild_events {
+            progress(&format!("rebuild: generating {events} events"));
+            rows.push(rebuild(&stores, &district, events, &progress).await?);
+        }
+    }
+    if wanted(Scenario::Offer) {
+        progress("submit → offer");
+        rows.push(submit_to_offer(&stores, &district, if options.quick { 20 } else { 200 }).await?);
+    }
+    if wanted(Scenario::Http) {
+        progress("http");
+        rows.extend(http(&stores, &district, if options.quick { 5 } else { 40 }).await?);
+    }
     Ok(Report {
         store: options.store.clone().unwrap_or_else(|| "sled".into()),
         quick: options.quick,
@@ -468,11 +501,12 @@ async fn race(stores: &Stores, district: &Arc<District>, races: u64) -> Result<R
 /// for every ticket as one atomic append each (new event and command ids,
 /// the same payloads), by 64 writers; the store computes every hash chain.
 async fn rebuild(stores: &Stores, district: &Arc<District>, events: u64, progress: &impl Fn(&str)) -> Result<Row> {
-    const WRITERS: u64 = 64;
+    const WRITERS: u64 = 256;
     let store = stores.fresh().await?;
     let template = Arc::new(loop_template(district).await?);
     let tickets = events / template.len() as u64;
     let done = Arc::new(AtomicU64::new(0));
+    let generating = Instant::now();
     let tasks: Vec<_> = (0..WRITERS)
         .map(|w| {
             let (store, template, done) = (store.clone(), template.clone(), done.clone());
@@ -493,15 +527,27 @@ async fn rebuild(stores: &Stores, district: &Arc<District>, events: u64, progres
     }
     let _ = stop_ticker.send(());
     let _ = ticker.await;
+    let generated_s = generating.elapsed().as_secs_f64();
+    progress("rebuild: reading the log without folding (the baseline)");
+    let started = Instant::now();
+    let (read, json) = read_only(&store).await?;
+    let read_s = started.elapsed().as_secs_f64();
     progress("rebuild: folding");
     let before_kib = peak_rss_kib();
     let started = Instant::now();
     let folded = fold_all(&store).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let (disk, json) = sizes(&store).await?;
+    anyhow::ensure!(folded == read, "the fold saw {folded} events, the read {read}");
+    let disk = match &store {
+        LogStore::Sled(sled) => sled.size_on_disk(),
+        LogStore::Nats { nats, .. } => nats.stored_bytes().await?,
+    };
     let mut figures = BTreeMap::new();
     figures.insert("events", folded as f64);
+    figures.insert("generated_events_per_s", folded as f64 / generated_s);
+    figures.insert("read_only_events_per_s", read as f64 / read_s);
     figures.insert("events_per_s_into_5_projections", folded as f64 / seconds);
+    figures.insert("fold_pct_of_read_only", read_s / seconds * 100.0);
     figures.insert("peak_rss_growth_mib", peak_rss_kib().saturating_sub(before_kib) as f64 / 1024.0);
     figures.insert("disk_bytes_per_event", disk as f64 / folded.max(1) as f64);
     figures.insert("disk_over_json", disk as f64 / json.max(1) as f64);
@@ -575,24 +621,38 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
             deadlines.apply(event)?;
         }
         folded += batch.len() as u64;
+        report_million(folded, batch.len() as u64, "folded");
     }
     Ok(folded)
 }
 
-/// Bytes on disk of the log, and of its events as JSON.
-async fn sizes(store: &LogStore) -> Result<(u64, u64)> {
-    let (mut json, mut from) = (0u64, 1);
+/// Reads the whole log once, as the fold does, without folding: the
+/// baseline for the fold's rate. Also the events' JSON bytes, from every
+/// 64th event (the generated events come from one template, so the sample
+/// is close; serialising all of them would cost more than the fold).
+async fn read_only(store: &LogStore) -> Result<(u64, u64)> {
+    const SAMPLE_EVERY: u64 = 64;
+    let (mut read, mut json, mut from) = (0u64, 0u64, 1);
     loop {
         let batch = store.read_all(from, 5_000).await?;
         let Some(last) = batch.last() else { break };
         from = last.position + 1;
-        json += batch.iter().map(|e| serde_json::to_vec(e).map_or(0, |b| b.len() as u64)).sum::<u64>();
+        for event in &batch {
+            if read % SAMPLE_EVERY == 0 {
+                json += serde_json::to_vec(event).map_or(0, |b| b.len() as u64) * SAMPLE_EVERY;
+            }
+            read += 1;
+        }
+        report_million(read, batch.len() as u64, "read");
     }
-    let disk = match store {
-        LogStore::Sled(sled) => sled.size_on_disk(),
-        LogStore::Nats { nats, .. } => nats.stored_bytes().await?,
-    };
-    Ok((disk, json))
+    Ok((read, json))
+}
+
+/// Says how far a pass over a long log has got, at each millionth event.
+fn report_million(done: u64, batch: u64, what: &str) {
+    if done / 1_000_000 != (done - batch) / 1_000_000 {
+        eprintln!("  rebuild: {} M events {what}", done / 1_000_000);
+    }
 }
 
 fn peak_rss_kib() -> u64 {

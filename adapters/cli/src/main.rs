@@ -241,6 +241,10 @@ enum Cmd {
         /// Events in each rebuild log, comma-separated (default 1000000; --quick 60000).
         #[arg(long, value_name = "N,...", value_delimiter = ',')]
         rebuild_events: Option<Vec<u64>>,
+        /// Run only these scenarios, comma-separated: commands, raw, race,
+        /// rebuild, offer, http (default: all of them).
+        #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+        only: Option<Vec<gridloop_cli::bench::Scenario>>,
         /// Where the stores go (default: a new directory under the system's temp dir, removed after).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
@@ -405,8 +409,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Serve { listen, district, auto_dispatch, matrix, data } => {
             runtime.block_on(run_serve(listen, district, auto_dispatch, matrix, data))
         }
-        Cmd::Bench { quick, store, json, peer_results, rebuild_events, work_dir } => {
-            runtime.block_on(run_bench(quick, store, json, peer_results, rebuild_events, work_dir))
+        Cmd::Bench { quick, store, json, peer_results, rebuild_events, only, work_dir } => {
+            let only = only.unwrap_or_else(|| gridloop_cli::bench::Scenario::ALL.to_vec());
+            runtime.block_on(run_bench(quick, store, json, peer_results, rebuild_events, only, work_dir))
         }
     }
 }
@@ -1082,6 +1087,7 @@ async fn run_bench(
     json: Option<PathBuf>,
     peer_results: Option<PathBuf>,
     rebuild_events: Option<Vec<u64>>,
+    only: Vec<gridloop_cli::bench::Scenario>,
     work_dir: Option<PathBuf>,
 ) -> Result<()> {
     const REBUILD_EVENTS_MAX: u64 = 20_000_000;
@@ -1094,7 +1100,7 @@ async fn run_bench(
         None => (std::env::temp_dir().join(format!("gridloop-bench-{}", std::process::id())), true),
     };
     let options =
-        gridloop_cli::bench::BenchOptions { quick, store, work_dir: work_dir.clone(), peer_results, rebuild_events };
+        gridloop_cli::bench::BenchOptions { quick, store, work_dir: work_dir.clone(), peer_results, rebuild_events, only };
     let started = Instant::now();
     let report =
         gridloop_cli::bench::run(options, |what| eprintln!("bench: {what} ({:.0}s)", started.elapsed().as_secs_f64()))
