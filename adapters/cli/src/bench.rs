@@ -110,18 +110,29 @@ pub async fn run(options: BenchOptions, progress: impl Fn(&str)) -> Result<Repor
     let mut rows = Vec::new();
     let per_client = if options.quick { 8 } else { 200 };
     let mut gridloop_rates = BTreeMap::new();
+    // The disk of a shared virtual machine is noisy: the throughput rows
+    // keep the best of three runs (gridloop's and the raw store's alike).
+    let runs = if options.quick { 1 } else { 3 };
     let wanted = |s: Scenario| options.only.contains(&s);
     if wanted(Scenario::Commands) {
         for clients in [1usize, 8, 64] {
-            progress(&format!("commands: {clients} clients"));
-            let row = commands(&stores, &district, clients, per_client).await?;
+            let mut best: Option<Row> = None;
+            for run in 1..=runs {
+                progress(&format!("commands: {clients} clients, run {run} of {runs}"));
+                best = Some(faster(best, commands(&stores, &district, clients, per_client).await?, runs));
+            }
+            let row = best.expect("one run at least");
             gridloop_rates.insert(clients, row.figures["events_per_s"]);
             rows.push(row);
         }
     }
     if wanted(Scenario::Raw) {
-        progress("raw store limit");
-        let mut raw = raw_limit(&stores, 64, per_client * 64 * 6).await?;
+        let mut best: Option<Row> = None;
+        for run in 1..=runs {
+            progress(&format!("raw store limit, run {run} of {runs}"));
+            best = Some(faster(best, raw_limit(&stores, 64, per_client * 64 * 6).await?, runs));
+        }
+        let mut raw = best.expect("one run at least");
         if let Some(rate) = gridloop_rates.get(&64) {
             raw.figures.insert("gridloop_64_pct_of_raw", rate / raw.figures["events_per_s"] * 100.0);
         }
@@ -552,6 +563,15 @@ async fn rebuild(stores: &Stores, district: &Arc<District>, events: u64, progres
     figures.insert("disk_bytes_per_event", disk as f64 / folded.max(1) as f64);
     figures.insert("disk_over_json", disk as f64 / json.max(1) as f64);
     Ok(Row { scenario: "rebuild", setting: format!("{folded} events, 5 projections, one pass"), figures })
+}
+
+/// The faster of two runs of one scenario, with how many runs were made.
+fn faster(best: Option<Row>, mut row: Row, runs: u32) -> Row {
+    row.figures.insert("best_of_runs", f64::from(runs));
+    match best {
+        Some(best) if best.figures["events_per_s"] >= row.figures["events_per_s"] => best,
+        _ => row,
+    }
 }
 
 /// One ticket's loop through the real command service on a memory store:

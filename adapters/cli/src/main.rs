@@ -11,6 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use gridloop_cli::audit;
 use gridloop_cli::demo::{self, DemoConfig};
 use gridloop_cli::report;
+
+/// mimalloc, not glibc's malloc: folding a log allocates and frees many small
+/// values (ids, JSON maps), and glibc spent 45% of a rebuild in malloc, free
+/// and consolidation (BENCHMARKS.md, "rebuild").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
