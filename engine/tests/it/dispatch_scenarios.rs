@@ -4,9 +4,7 @@
 //! tier up by policy, the version-2 payloads' upcasters, and the command
 //! service's expected version (timers that fire twice write nothing).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use gridloop_engine::emergency::EmergencyCommand;
 use gridloop_engine::envelope::{EventPayload, Schema};
@@ -238,17 +236,6 @@ fn version_one_payloads_are_upcast_on_read() {
     assert!(matches!(event, TicketEvent::Reopened { respond_by: None, .. }));
     let future = TicketEvent::decode(&Schema::parse("ticket.escalated/3").expect("valid"), &escalated_v1);
     assert!(matches!(future, Err(Error::Corrupt(_))), "a newer version than the build knows is refused");
-}
-
-/// Polls a future to completion: the memory store never waits here.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
 }
 
 fn service() -> CommandService<MemoryStore> {

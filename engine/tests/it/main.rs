@@ -201,6 +201,18 @@ pub mod support {
         Context { now, catalog: &w.catalog, grids: &w.grids, routing: &w.routing, emergency: false }
     }
 
+    /// Polls a future to completion: the memory store never waits, so the
+    /// service tests need no runtime.
+    pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+        }
+    }
+
     // ----------------------------------------------------------------- time
 
     /// 2026-11-23T08:00:00Z: when every scenario's history starts.

@@ -11,9 +11,7 @@
 //!   share a store give the same outcomes and the same log as each command
 //!   sent through a new service (no cache at all). A failure prints the seed.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, verify_stream};
@@ -59,17 +57,6 @@ impl EventStore for Counting {
 impl Counting {
     fn reads(&self) -> u64 {
         *self.ticket_reads.lock().expect("lock")
-    }
-}
-
-/// Polls a future to completion: the memory store never waits here.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
     }
 }
 
