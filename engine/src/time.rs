@@ -96,8 +96,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+        crate::envelope::parse_str(d, "an RFC 3339 UTC timestamp", Timestamp::parse)
     }
 }
 
