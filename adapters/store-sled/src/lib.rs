@@ -22,7 +22,9 @@
 //! whole group, applies it atomically, and flushes once (fsync). Only then
 //! does it answer the callers and publish the new durable head. Many
 //! concurrent appends thus share one flush, and an `Ok` always means "on
-//! disk". Since there is one writer, positions are assigned without locks
+//! disk". When fewer appends are waiting than recent groups held, the
+//! writer waits a little for the rest ([`Gathering`]), so that clients
+//! answered together are flushed together again. Since there is one writer, positions are assigned without locks
 //! and are dense.
 //!
 //! # A full disk
@@ -57,10 +59,14 @@ use gridloop_engine::Error as EngineError;
 use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
 use gridloop_engine::ids::{CommandId, StreamId};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, READ_BATCH_MAX, validate_append};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 /// The most appends one group commit takes.
 pub const GROUP_MAX: usize = 1_024;
+/// The longest the writer waits for a group to fill (see [`Gathering`]).
+pub const GATHER_WAIT_MAX: std::time::Duration = std::time::Duration::from_micros(500);
+/// How many recent groups say how large a group can be expected to be.
+const GROUPS_REMEMBERED: usize = 8;
 /// The free space a group commit must leave on the data directory's file
 /// system, beyond twice the group's own bytes (sled's log and its segment
 /// rewrites need room of their own).
@@ -100,7 +106,7 @@ pub struct SledStore {
 #[derive(Debug)]
 struct Inner {
     db: sled::Db,
-    requests: Option<mpsc::UnboundedSender<Request>>,
+    requests: Option<std::sync::mpsc::Sender<Request>>,
     durable: watch::Receiver<u64>,
     writer: Option<JoinHandle<()>>,
 }
@@ -127,7 +133,7 @@ impl SledStore {
         let next_position =
             last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
         let (durable_tx, durable) = watch::channel(next_position - 1);
-        let (requests, receiver) = mpsc::unbounded_channel();
+        let (requests, receiver) = std::sync::mpsc::channel();
         let writer =
             Writer { db: db.clone(), dir: dir.to_path_buf(), next_position, durable: durable_tx, failed: None };
         let writer = std::thread::Builder::new()
@@ -253,9 +259,48 @@ struct Head {
     hash: Hash,
 }
 
+/// Adaptive group commit: how long the writer may wait for a group to fill.
+///
+/// Without it, groups fragment. Eight clients each waiting on one flush get
+/// their answers together, and send their next appends a few microseconds
+/// apart; the writer, woken by the first, would flush a group of one or
+/// two while the other six wait a whole flush for the next. So when fewer
+/// appends are waiting than the largest of the last few groups, the writer
+/// waits for that many, but never longer than its last commit took (at
+/// worst the wait costs what the flush it saves would have), nor
+/// [`GATHER_WAIT_MAX`]. Measured: 8 clients 10.6 k → 15.5 k commands/s,
+/// 64 clients 25 k → 29 k (BENCHMARKS.md). One writer alone is never kept waiting: its groups
+/// are of one. When clients go away, the remembered sizes shrink within
+/// [`GROUPS_REMEMBERED`] groups.
+#[derive(Debug, Default)]
+struct Gathering {
+    sizes: std::collections::VecDeque<usize>,
+    commit_took: std::time::Duration,
+}
+
+impl Gathering {
+    fn target(&self) -> usize {
+        self.sizes.iter().copied().max().unwrap_or(1).min(GROUP_MAX)
+    }
+
+    /// Until when to wait for more, when `waiting` appends are in hand.
+    fn deadline(&self, waiting: usize) -> Option<std::time::Instant> {
+        (waiting < self.target()).then(|| std::time::Instant::now() + self.commit_took.min(GATHER_WAIT_MAX))
+    }
+
+    fn committed(&mut self, size: usize, took: std::time::Duration) {
+        if self.sizes.len() == GROUPS_REMEMBERED {
+            self.sizes.pop_front();
+        }
+        self.sizes.push_back(size);
+        self.commit_took = took;
+    }
+}
+
 impl Writer {
-    fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
-        while let Some(first) = requests.blocking_recv() {
+    fn run(mut self, requests: std::sync::mpsc::Receiver<Request>) {
+        let mut gathering = Gathering::default();
+        while let Ok(first) = requests.recv() {
             let mut group = vec![first];
             while group.len() < GROUP_MAX {
                 match requests.try_recv() {
@@ -263,7 +308,19 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if let Some(deadline) = gathering.deadline(group.len()) {
+                while group.len() < gathering.target() {
+                    let wait = deadline.saturating_duration_since(std::time::Instant::now());
+                    match requests.recv_timeout(wait) {
+                        Ok(request) => group.push(request),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let size = group.len();
+            let started = std::time::Instant::now();
             self.commit(group);
+            gathering.committed(size, started.elapsed());
         }
         let _ = self.db.flush();
     }

@@ -612,6 +612,13 @@ fn cli_cases(data: &str, file: &str) -> Vec<Case> {
             Exit(1, "not a resident id"),
         ),
         case("cli: unknown subcommand", cli(&["explode"]), Exit(2, "explode")),
+        case("cli: bench --only an unknown scenario", cli(&["bench", "--only", "warp"]), Exit(2, "warp")),
+        case("cli: bench --rebuild-events 0", cli(&["bench", "--rebuild-events", "0"]), Exit(1, "--rebuild-events")),
+        case(
+            "cli: bench --rebuild-events over the limit",
+            cli(&["bench", "--rebuild-events", "20000001"]),
+            Exit(1, "--rebuild-events"),
+        ),
     ]
 }
 
