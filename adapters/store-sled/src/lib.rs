@@ -268,8 +268,8 @@ struct Head {
 /// appends are waiting than the largest of the last few groups, the writer
 /// waits for that many, but never longer than its last commit took (at
 /// worst the wait costs what the flush it saves would have), nor
-/// [`GATHER_WAIT_MAX`]. Measured: 8 clients 10.6 k → 15.5 k commands/s,
-/// 64 clients 25 k → 29 k (BENCHMARKS.md). One writer alone is never kept waiting: its groups
+/// [`GATHER_WAIT_MAX`]. Measured: 8 clients 9.0–10.7 k → 14.5 k commands/s;
+/// no change at 64 clients, whose groups were already full (BENCHMARKS.md). One writer alone is never kept waiting: its groups
 /// are of one. When clients go away, the remembered sizes shrink within
 /// [`GROUPS_REMEMBERED`] groups.
 #[derive(Debug, Default)]
