@@ -599,3 +599,48 @@ impl gridloop_projections::runner::SnapshotStore for SledSnapshots {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{GATHER_WAIT_MAX, GROUPS_REMEMBERED, Gathering};
+
+    #[test]
+    fn a_lone_writer_is_never_kept_waiting() {
+        let mut gathering = Gathering::default();
+        assert!(gathering.deadline(1).is_none(), "nothing remembered: no wait");
+        for _ in 0..4 {
+            gathering.committed(1, Duration::from_micros(300));
+        }
+        assert!(gathering.deadline(1).is_none(), "groups of one: no wait");
+    }
+
+    #[test]
+    fn fewer_waiting_than_recent_groups_held_wait_at_most_one_commit() {
+        let mut gathering = Gathering::default();
+        gathering.committed(8, Duration::from_micros(300));
+        gathering.committed(2, Duration::from_micros(200));
+        assert_eq!(gathering.target(), 8, "the largest recent group");
+        assert!(gathering.deadline(8).is_none(), "a full group goes at once");
+        let wait = gathering.deadline(2).expect("waits for the rest");
+        let left = wait.saturating_duration_since(std::time::Instant::now());
+        assert!(left <= Duration::from_micros(200), "no longer than the last commit took: {left:?}");
+        gathering.committed(1, Duration::from_secs(1));
+        let left = gathering.deadline(1).expect("waits").saturating_duration_since(std::time::Instant::now());
+        assert!(left <= GATHER_WAIT_MAX, "never longer than the cap: {left:?}");
+    }
+
+    #[test]
+    fn the_expected_size_shrinks_when_clients_go_away() {
+        let mut gathering = Gathering::default();
+        gathering.committed(64, Duration::from_micros(300));
+        for _ in 1..GROUPS_REMEMBERED {
+            gathering.committed(1, Duration::from_micros(300));
+            assert_eq!(gathering.target(), 64, "the burst is still remembered");
+        }
+        gathering.committed(1, Duration::from_micros(300));
+        assert_eq!(gathering.target(), 1, "the burst is forgotten after {GROUPS_REMEMBERED} groups");
+        assert!(gathering.deadline(1).is_none());
+    }
+}
