@@ -1105,8 +1105,14 @@ async fn run_bench(
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("gridloop-bench-{}", std::process::id())), true),
     };
-    let options =
-        gridloop_cli::bench::BenchOptions { quick, store, work_dir: work_dir.clone(), peer_results, rebuild_events, only };
+    let options = gridloop_cli::bench::BenchOptions {
+        quick,
+        store,
+        work_dir: work_dir.clone(),
+        peer_results,
+        rebuild_events,
+        only,
+    };
     let started = Instant::now();
     let report =
         gridloop_cli::bench::run(options, |what| eprintln!("bench: {what} ({:.0}s)", started.elapsed().as_secs_f64()))

@@ -158,7 +158,9 @@ fn random_command(rng: &mut SplitMix64) -> (Actor, TicketCommand) {
     match rng.below(20) {
         0 => (resident(), submit_cmd(VISIT, GRID)),
         1..=3 => (dispatcher(), triage()),
-        4..=6 => (dispatcher(), TicketCommand::Offer { candidates: vec![vol(1), vol(2)], expires_at: offer_deadline() }),
+        4..=6 => {
+            (dispatcher(), TicketCommand::Offer { candidates: vec![vol(1), vol(2)], expires_at: offer_deadline() })
+        }
         7..=10 => (volunteer(v), TicketCommand::AcceptOffer { by: vol(v) }),
         11 => (volunteer(v), TicketCommand::DeclineOffer { by: vol(v), reason: "没空".into() }),
         12..=13 => (volunteer(v), TicketCommand::Start),
@@ -170,9 +172,7 @@ fn random_command(rng: &mut SplitMix64) -> (Actor, TicketCommand) {
 
 /// What a log says, without the parts a service draws at random.
 fn shape(log: &[RecordedEvent]) -> Vec<(String, u64, String, String)> {
-    log.iter()
-        .map(|e| (e.stream.to_string(), e.version, e.command_id.to_string(), e.payload.to_string()))
-        .collect()
+    log.iter().map(|e| (e.stream.to_string(), e.version, e.command_id.to_string(), e.payload.to_string())).collect()
 }
 
 #[test]
