@@ -326,9 +326,11 @@ impl<S: EventStore> CommandService<S> {
         let stream = A::stream(id);
         let cache = A::cache(&self.caches);
         let mut base = cache.get(&stream).unwrap_or_default();
-        let mut fresh = false;
+        // `fresh`: `base` was read in this call. `reread`: the last attempt
+        // found it stale (a conflict) or untrustworthy (a refusal on kept state).
+        let (mut fresh, mut reread) = (false, false);
         for _attempt in 0..ATTEMPTS_MAX {
-            if !fresh && (base.ran(&command_id) || expected_version.is_some_and(|v| v != base.version)) {
+            if reread || (!fresh && (base.ran(&command_id) || expected_version.is_some_and(|v| v != base.version))) {
                 match self.read::<A>(&stream, &command_id).await? {
                     Read::Earlier(outcome) => return Ok(outcome),
                     Read::Folded(read) => (base, fresh) = (read, true),
@@ -347,10 +349,7 @@ impl<S: EventStore> CommandService<S> {
             let decided = match base.state.decide(id, command, actor, &ctx) {
                 Ok(decided) if !decided.is_empty() => decided,
                 _ if !fresh => {
-                    match self.read::<A>(&stream, &command_id).await? {
-                        Read::Earlier(outcome) => return Ok(outcome),
-                        Read::Folded(read) => (base, fresh) = (read, true),
-                    }
+                    reread = true;
                     continue;
                 }
                 Ok(_) => return Ok(Outcome { append: None, events: vec![] }),
@@ -370,10 +369,7 @@ impl<S: EventStore> CommandService<S> {
                     cache.put_written(&stream, base);
                     return Ok(Outcome { append: Some(append), events });
                 }
-                Err(Error::WrongExpectedVersion { .. }) => match self.read::<A>(&stream, &command_id).await? {
-                    Read::Earlier(outcome) => return Ok(outcome),
-                    Read::Folded(read) => (base, fresh) = (read, true),
-                },
+                Err(Error::WrongExpectedVersion { .. }) => reread = true,
                 Err(other) => return Err(other),
             }
         }
