@@ -527,6 +527,22 @@ fn an_escalation_names_the_deadlines_it_found_passed_and_the_next_take_answers_t
     assert_eq!(value["events"][3]["deadlines"][1]["late_ms"], 600_000);
 }
 
+/// Opens the store's sled database directly. A handle dropped a moment ago
+/// may still hold sled's file lock (its flusher thread lets go on its own
+/// time), so a refused lock is retried for up to ten seconds.
+fn open_sled(path: &std::path::Path) -> sled::Db {
+    for _ in 0..200 {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("the store's database opens: {e}"),
+        }
+    }
+    panic!("the store's database stayed locked for ten seconds")
+}
+
 /// The drill on sled: a byte of a stored event changed in the database
 /// itself (as someone with the data directory and sled's own API could, so
 /// that sled's checksums stay right), for 24 seeded events and bytes; every
@@ -541,7 +557,7 @@ fn a_byte_changed_in_a_sled_record_is_named_by_audit_verify() {
         let position = 1 + rng.below(events);
         let key = [&b"e"[..], &position.to_be_bytes()].concat();
         let (original, at) = {
-            let db = sled::open(data.join("log")).expect("the store's database opens");
+            let db = open_sled(&data.join("log"));
             let original = db.get(&key).expect("read").expect("the event is stored").to_vec();
             let at = rng.below(original.len() as u64) as usize;
             let mut changed = original.clone();
@@ -554,7 +570,7 @@ fn a_byte_changed_in_a_sled_record_is_named_by_audit_verify() {
         let said = stderr(&out);
         assert!(!out.status.success(), "drill {drill}: byte {at} of position {position} changed, yet the log verifies");
         assert!(said.contains(&format!("position {position}")), "drill {drill}: names position {position}: {said}");
-        let db = sled::open(data.join("log")).expect("reopen");
+        let db = open_sled(&data.join("log"));
         db.insert(&key, original).expect("restore");
         db.flush().expect("flush");
     }
