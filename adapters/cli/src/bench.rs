@@ -644,12 +644,9 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
     let mut ledger = gridloop_projections::ledger::Ledger::default();
     let mut directory = gridloop_projections::directory::Directory::default();
     let mut deadlines = gridloop_projections::deadlines::DeadlineIndex::default();
-    let (mut folded, mut from) = (0u64, 1);
-    loop {
-        let batch = store.read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for event in &batch {
+    let mut folded = 0u64;
+    crate::store::scan_log(store, |batch| {
+        for event in batch {
             board.apply(event)?;
             metrics.apply(event)?;
             ledger.apply(event)?;
@@ -658,7 +655,9 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
         }
         folded += batch.len() as u64;
         report_million(folded, batch.len() as u64, "folded");
-    }
+        Ok(())
+    })
+    .await?;
     Ok(folded)
 }
 
@@ -668,19 +667,18 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
 /// is close; serialising all of them would cost more than the fold).
 async fn read_only(store: &LogStore) -> Result<(u64, u64)> {
     const SAMPLE_EVERY: u64 = 64;
-    let (mut read, mut json, mut from) = (0u64, 0u64, 1);
-    loop {
-        let batch = store.read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for event in &batch {
+    let (mut read, mut json) = (0u64, 0u64);
+    crate::store::scan_log(store, |batch| {
+        for event in batch {
             if read % SAMPLE_EVERY == 0 {
                 json += serde_json::to_vec(event).map_or(0, |b| b.len() as u64) * SAMPLE_EVERY;
             }
             read += 1;
         }
         report_million(read, batch.len() as u64, "read");
-    }
+        Ok(())
+    })
+    .await?;
     Ok((read, json))
 }
 

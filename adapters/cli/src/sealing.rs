@@ -70,13 +70,11 @@ pub fn load_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
 pub async fn seal_now<S: EventStore>(store: &S, data: &Path, now: Timestamp) -> Result<SealEvent> {
     let key = load_key(data)?;
     let mut heads = Heads::default();
-    let mut from = 1;
-    loop {
-        let batch = store.read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
+    crate::store::scan_log(store, |batch| {
         batch.iter().for_each(|e| heads.apply(e));
-    }
+        Ok(())
+    })
+    .await?;
     let seal = heads.seal(&key);
     let event = NewEvent {
         event_id: SplitMix64::new(heads.position ^ now.as_millis() as u64).uuid_v7(now.as_millis()),
@@ -118,15 +116,13 @@ pub async fn all_seals<S: EventStore>(store: &S, data: &Path) -> Result<Vec<Seal
 pub async fn check_seals<S: EventStore>(store: &S, data: &Path, mut progress: impl FnMut(u64)) -> Result<SealReport> {
     let trusted = load_key(data).ok().map(|k| public_key_hex(&k));
     let mut checker = SealChecker::new(all_seals(store, data).await?, trusted);
-    let mut from = 1;
-    loop {
-        let batch = store.read_all(from, 5_000).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for event in &batch {
+    crate::store::scan_log(store, |batch| {
+        for event in batch {
             checker.apply(event)?;
         }
-        progress(last.position);
-    }
+        progress(batch.last().map_or(0, |e| e.position));
+        Ok(())
+    })
+    .await?;
     Ok(checker.finish()?)
 }
