@@ -1,0 +1,11 @@
+//! The world bundle crate's tests: small bundles written from the tests
+//! into temporary directories (`support`), read, broken, re-encoded,
+//! imported and imported again.
+
+mod as_of;
+mod broken;
+mod encoding;
+mod geojson;
+mod import;
+mod read;
+mod support;
