@@ -126,3 +126,59 @@ pub async fn check_seals<S: EventStore>(store: &S, data: &Path, mut progress: im
     .await?;
     Ok(checker.finish()?)
 }
+
+/// The district's offset from UTC: China Standard Time (UTC+8). The
+/// district's time zone will come from its world; [`next_seal_at`] is the
+/// one place that reads it.
+const DISTRICT_UTC_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// The shortest and longest `serve --seal-every`.
+pub const SEAL_EVERY_MIN: std::time::Duration = std::time::Duration::from_secs(60);
+pub const SEAL_EVERY_MAX: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// When `serve` seals next by default: the first midnight in the district's
+/// time zone after `now`.
+pub fn next_seal_at(now: Timestamp) -> Timestamp {
+    let local = now.as_millis() + DISTRICT_UTC_OFFSET_MS;
+    let next = (local.div_euclid(DAY_MS) + 1) * DAY_MS - DISTRICT_UTC_OFFSET_MS;
+    // Within the engine's range whenever `now` is a day inside it.
+    Timestamp::from_millis(next).unwrap_or(now)
+}
+
+/// `serve --seal-every`: a whole number of minutes (`30m`), hours (`6h`) or
+/// days (`1d`), from one minute to seven days.
+pub fn parse_seal_every(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?}: expected a number and m, h or d (30m, 6h, 1d), from 1m to 7d");
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3_600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    };
+    let every = std::time::Duration::from_secs(seconds.ok_or_else(bad)?);
+    if !(SEAL_EVERY_MIN..=SEAL_EVERY_MAX).contains(&every) {
+        return Err(bad());
+    }
+    Ok(every)
+}
+
+/// When the next scheduled seal falls due after one at `last`: every
+/// `every`, or by default at the next midnight ([`next_seal_at`]).
+pub fn seal_due_after(last: Timestamp, every: Option<std::time::Duration>) -> Timestamp {
+    match every {
+        Some(every) => last.plus(gridloop_engine::time::Millis(every.as_millis() as u64)),
+        None => next_seal_at(last),
+    }
+}
+
+/// What the schedule starts from: the time of the log's last seal, or, on a
+/// log never sealed, of its first event (`None`: an empty log). A seal that
+/// fell due while no server ran is made as soon as one starts.
+pub async fn last_sealed_at<S: EventStore>(store: &S) -> Result<Option<Timestamp>> {
+    if let Some(seal) = store.read_stream(&StreamId::new(SEAL_STREAM)?, 1).await?.last() {
+        return Ok(Some(seal.occurred_at));
+    }
+    Ok(store.read_all(1, 1).await?.first().map(|e| e.occurred_at))
+}

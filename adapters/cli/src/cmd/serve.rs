@@ -1,0 +1,223 @@
+//! `gridloop serve`: the API, the timers, the projection follower, the
+//! seal schedule and the control socket over one deployment, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use gridloop_cli::sealing;
+use gridloop_cli::store::LogStore;
+use gridloop_engine::seal::SealEvent;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::chatbot::MatrixArgs;
+use super::{DataDir, Serving};
+use crate::control;
+use crate::deployment::{Deployment, Setup, district_file};
+
+/// Serve the JSON API (/api/v1) and run the deadline timers on the
+/// store in --data (and, with --matrix-homeserver, the volunteers' chat
+/// bot), until Ctrl-C. On the first start it issues a
+/// dispatcher and an auditor token, prints them once, and keeps only
+/// their hashes (DATA/tokens.json). On the embedded store it seals the log
+/// each midnight (China time) and answers other gridloop commands on
+/// DATA/control.sock while it runs.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; port 0 picks a free port (printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The district's grid tree (a district.toml like
+    /// fixtures/data/district.toml); default: the Chikan fixture.
+    #[arg(long, value_name = "FILE")]
+    district: Option<PathBuf>,
+    /// Run the dispatcher policy: every ticket waiting for dispatch gets
+    /// its next step (triage, offer ring by ring, assign) at once, as
+    /// the dispatcher of its tier. Without it, dispatchers act by hand.
+    #[arg(long)]
+    auto_dispatch: bool,
+    /// Seal the log this often (30m, 6h, 1d; 1m to 7d) instead of each
+    /// midnight, China time. On NATS, only a serve given this flag seals.
+    #[arg(long, value_name = "DURATION", value_parser = sealing::parse_seal_every)]
+    seal_every: Option<Duration>,
+    #[command(flatten)]
+    matrix: MatrixArgs,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+/// The background tasks of a running server.
+struct Tasks {
+    follower: JoinHandle<Result<(), gridloop_engine::Error>>,
+    timers: JoinHandle<Result<gridloop_projections::deadlines::Fired, gridloop_engine::Error>>,
+    dispatcher: Option<JoinHandle<Result<u64, gridloop_engine::Error>>>,
+    chatbot: Option<JoinHandle<Result<(), gridloop_chatbot::Error>>>,
+    sealer: Option<JoinHandle<u64>>,
+    control: Option<JoinHandle<()>>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    // Checked before anything starts, so a wrong flag costs nothing.
+    let matrix = args.matrix.config(&args.data.dir)?;
+    let district = args.district.as_deref().map(district_file).transpose()?;
+    let deployment = Deployment::create(&args.data, Setup { district, ..Setup::default() }).await?;
+    let token_file = deployment.dir().join("tokens.json");
+    let tokens = serve_tokens(&token_file)?;
+    let state = gridloop_http::AppState::new(deployment.service().clone(), tokens).await?.with_token_file(token_file);
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let seals = seal_schedule(&deployment, args.seal_every)?;
+    let serving = Arc::new(Serving { deployment: deployment.clone(), tokens: state.tokens.clone() });
+    let control = match deployment.store() {
+        LogStore::Sled(_) => control::Listener::bind(deployment.dir()),
+        LogStore::Nats { .. } => None,
+    };
+    say!("listening on http://{}", listener.local_addr()?);
+    let (stop, stopped) = watch::channel(false);
+    let follower =
+        tokio::spawn(gridloop_http::reads::follow(state.live.clone(), deployment.store().clone(), stopped.clone()));
+    let chatbot = matrix.map(|config| start_chatbot(&deployment, config, stopped.clone()));
+    let service = deployment.service();
+    let dispatcher =
+        args.auto_dispatch.then(|| tokio::spawn(gridloop_cli::autodispatch::run(service.clone(), stopped.clone())));
+    let timers = tokio::spawn(gridloop_cli::timers::run(service.clone(), stopped.clone()));
+    let sealer = seals.map(|every| tokio::spawn(seal_on_schedule(deployment.clone(), every, stopped.clone())));
+    let control = control.map(|listener| tokio::spawn(listener.serve(serving, stopped.clone())));
+    let shutdown = async {
+        // If the signal cannot be installed the server runs until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    axum::serve(listener, gridloop_http::router(state)).with_graceful_shutdown(shutdown).await?;
+    let _ = stop.send(true);
+    stopped_all(Tasks { follower, timers, dispatcher, chatbot, sealer, control }).await
+}
+
+/// Waits for every task to stop, and says what the timers and the
+/// dispatcher policy wrote.
+async fn stopped_all(tasks: Tasks) -> Result<()> {
+    if let Some(control) = tasks.control {
+        control.await.context("the control socket")?;
+    }
+    if let Some(sealer) = tasks.sealer {
+        sealer.await.context("the seal schedule")?;
+    }
+    let fired = tasks.timers.await.context("the timer task")??;
+    tasks.follower.await.context("the projection follower")??;
+    if let Some(dispatcher) = tasks.dispatcher {
+        let written = dispatcher.await.context("the dispatcher policy")??;
+        say!("the dispatcher policy wrote {written} commands");
+    }
+    if let Some(chatbot) = tasks.chatbot {
+        // Its error, if any, was reported when it happened.
+        let _ = chatbot.await.context("the chat bot task")?;
+    }
+    say!("stopped; the timers wrote {} commands", fired.written);
+    Ok(())
+}
+
+/// The chat bot inside `serve`.
+fn start_chatbot(
+    deployment: &Deployment,
+    config: gridloop_chatbot::matrix::Config,
+    stopped: watch::Receiver<bool>,
+) -> JoinHandle<Result<(), gridloop_chatbot::Error>> {
+    say!("chat bot {} on {}", config.client.user_id(), config.client.server());
+    let bot = Arc::new(gridloop_chatbot::Bot::new(deployment.service().clone()));
+    tokio::spawn(async move {
+        let ended = gridloop_chatbot::matrix::run(bot, config, stopped).await;
+        // Said at once: the API keeps serving without the bot.
+        if let Err(error) = &ended {
+            eprintln!("gridloop: the chat bot stopped: {error}");
+        }
+        ended
+    })
+}
+
+/// The token table of `serve`: read from `path`, or, on the first start, a
+/// dispatcher token for the whole district, an auditor token and an admin
+/// token, printed once, their hashes saved to `path`.
+fn serve_tokens(path: &std::path::Path) -> Result<gridloop_http::TokenTable> {
+    use gridloop_engine::envelope::Role;
+    if path.exists() {
+        return gridloop_http::TokenTable::load(path).with_context(|| format!("reading {}", path.display()));
+    }
+    let mut table = gridloop_http::TokenTable::new();
+    for (role, subject) in [(Role::Dispatcher, "d-district"), (Role::Auditor, "auditor"), (Role::Admin, "admin")] {
+        let (token, entry) = gridloop_http::TokenTable::issue(role, subject, None)?;
+        table.insert(entry)?;
+        say!("{} token for {subject} (shown once): {token}", role.name());
+    }
+    table.save(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(table)
+}
+
+/// Whether this server seals on a schedule (`Some`), and how often
+/// (`Some(None)`: each midnight). On sled, always; on NATS, where several
+/// servers share the log, only the one given --seal-every. Makes the seal
+/// key if it is missing.
+fn seal_schedule(deployment: &Deployment, every: Option<Duration>) -> Result<Option<Option<Duration>>> {
+    if matches!(deployment.store(), LogStore::Nats { .. }) && every.is_none() {
+        return Ok(None);
+    }
+    if !sealing::key_path(deployment.dir()).exists() {
+        say!("seal key made; its public half, for auditors: {}", sealing::init_key(deployment.dir())?);
+    }
+    Ok(Some(every))
+}
+
+/// Seals the log when due (each midnight by `next_seal_at`, or `every`), by
+/// the deployment's clock, until stopped; a seal that fell due while no
+/// server ran is made at once. Returns how many seals it made.
+async fn seal_on_schedule(deployment: Deployment, every: Option<Duration>, mut stopped: watch::Receiver<bool>) -> u64 {
+    const RECHECK: Duration = Duration::from_secs(60);
+    let mut made = 0;
+    let mut last = match sealing::last_sealed_at(deployment.store()).await {
+        Ok(last) => last,
+        Err(error) => {
+            eprintln!("gridloop: the seal schedule cannot read the log ({error:#}); it starts from now");
+            None
+        }
+    };
+    while !*stopped.borrow() {
+        let now = deployment.clock().now();
+        let base = *last.get_or_insert(now);
+        let due = sealing::seal_due_after(base, every);
+        let wait = if due <= now {
+            match seal_once(&deployment).await {
+                Ok(()) => {
+                    made += 1;
+                    last = Some(now);
+                    continue;
+                }
+                Err(error) => {
+                    eprintln!("gridloop: the scheduled seal failed ({error:#}); trying again in a minute");
+                    RECHECK
+                }
+            }
+        } else {
+            // Woken at least each minute: a clock that moves is followed.
+            Duration::from_millis(due.since(now).0).min(RECHECK)
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+    made
+}
+
+/// One scheduled seal, said on the server's stdout (none on an empty log).
+async fn seal_once(deployment: &Deployment) -> Result<()> {
+    if deployment.store().head_position().await? == 0 {
+        return Ok(());
+    }
+    let SealEvent::Sealed { position, streams, .. } = deployment.seal().await?;
+    say!("sealed {streams} streams up to position {position} (on schedule)");
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `gridloop token create`: an API bearer token, shown once.
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use gridloop_engine::envelope::Role;
+use gridloop_engine::grid::GridCode;
+use gridloop_http::TokenTable;
+use gridloop_store_sled::SledStore;
+
+use super::{DataDir, Host};
+
+/// API tokens: `gridloop token create --role volunteer --subject V-7`
+/// prints a new bearer token once; only its hash is kept.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: TokenCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Issue a bearer token for the API (shown once; its hash goes to
+    /// DATA/tokens.json, which `gridloop serve` reads at start; with `serve`
+    /// running on the embedded store, the running server takes it at once).
+    Create {
+        /// resident, grid_worker, dispatcher, volunteer, department, auditor
+        /// or admin (manages tokens through the API; acts on no ticket).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Who it is: a resident id (r-12), volunteer (V-7), department code,
+        /// grid worker or dispatcher id.
+        #[arg(long)]
+        subject: String,
+        /// A dispatcher's place (a district, street or community code): they
+        /// may act only on tickets inside it.
+        #[arg(long)]
+        place: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// What `--role` takes: the roles a token may carry (`Role::ISSUABLE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum RoleArg {
+    Resident,
+    GridWorker,
+    Dispatcher,
+    Volunteer,
+    Department,
+    Auditor,
+    Admin,
+}
+
+impl RoleArg {
+    fn role(self) -> Role {
+        let name = self.to_possible_value().expect("no variant is skipped");
+        Role::parse_issuable(name.get_name()).expect("every --role name is an issuable role")
+    }
+}
+
+impl TokenArgs {
+    pub fn data(&self) -> &DataDir {
+        match &self.action {
+            TokenCmd::Create { data, .. } => data,
+        }
+    }
+}
+
+pub fn run(args: TokenArgs, host: &Host<'_>) -> Result<()> {
+    let TokenCmd::Create { role, subject, place, data } = args.action;
+    let role = role.role();
+    let place = place.as_deref().map(GridCode::parse).transpose().context("--place")?;
+    let (token, entry) = TokenTable::issue(role, &subject, place)?;
+    match host {
+        Host::Offline => {
+            // Creates the data directory if this is a deployment's first step.
+            drop(SledStore::open(&data.dir)?);
+            let path = data.dir.join("tokens.json");
+            let mut table = match path.exists() {
+                true => TokenTable::load(&path).with_context(|| format!("reading {}", path.display()))?,
+                false => TokenTable::new(),
+            };
+            table.insert(entry)?;
+            table.save(&path).with_context(|| format!("writing {}", path.display()))?;
+            say!("{} token for {subject} (shown once; restart `gridloop serve` to use it): {token}", role.name());
+        }
+        Host::Serve(serving) => {
+            let path = serving.deployment.dir().join("tokens.json");
+            let mut table = serving.tokens.write().map_err(|_| anyhow::anyhow!("the token table lock is poisoned"))?;
+            let id = TokenTable::id_of(&blake3::hash(token.as_bytes()));
+            table.insert(entry)?;
+            if let Err(error) = table.save(&path) {
+                table.revoke(&id);
+                return Err(error).with_context(|| format!("writing {}", path.display()));
+            }
+            say!("{} token for {subject} (shown once; the running server takes it now): {token}", role.name());
+        }
+    }
+    Ok(())
+}
