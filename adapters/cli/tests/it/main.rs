@@ -10,6 +10,7 @@ mod demo;
 mod fuzz_corpus;
 mod month;
 mod nats;
+mod operator;
 mod sealing;
 mod security;
 mod serve;
