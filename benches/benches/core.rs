@@ -323,7 +323,7 @@ async fn submit_to_offer(service: &CommandService<SledStore>, directory: &Direct
     // The dispatcher policy: triage, then the offer.
     for _ in 0..2 {
         let ticket = service.ticket(&id).await.expect("loads");
-        let envelope = plan(&ticket, service.world(), directory, now).expect("a step to take");
+        let envelope = plan(&ticket, &service.world(), directory, now).expect("a step to take");
         service.execute(envelope).await.expect("dispatches");
     }
     service.ticket(&id).await.expect("loads").status

@@ -11,21 +11,21 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::ids::{DepartmentId, ItemCode, Skill};
+use crate::ids::{CategoryCode, DepartmentId, ItemCode, Skill};
 use crate::time::Millis;
 
-/// Luohu's four categories of grid work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// 信息核采
-    InformationCollection,
-    /// 网格巡查
-    GridPatrol,
-    /// 社区服务
-    CommunityService,
-    /// 街社统筹
-    StreetCommunityCoordination,
+/// A category of the catalog (Luohu's four: 信息核采, 网格巡查, 社区服务,
+/// 街社统筹; Dingzhou's 24 in 8 fields). The district defines its own in
+/// `district.toml`; an item names one by code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub code: CategoryCode,
+    pub name: String,
+    pub name_en: String,
+    /// The field (领域) the category belongs to, when the district groups
+    /// its categories so; empty otherwise.
+    #[serde(default)]
+    pub field: String,
 }
 
 /// Who handles an item by default.
@@ -61,7 +61,7 @@ pub struct CatalogItem {
     pub code: ItemCode,
     pub name: String,
     pub name_en: String,
-    pub category: Category,
+    pub category: CategoryCode,
     pub mode: HandlingMode,
     pub department: DepartmentId,
     pub skills: Vec<Skill>,
@@ -88,17 +88,42 @@ pub const CATALOG_ITEMS_MAX: usize = 1_000;
 pub struct Catalog {
     items: BTreeMap<ItemCode, CatalogItem>,
     departments: BTreeMap<DepartmentId, Department>,
+    categories: BTreeMap<CategoryCode, Category>,
 }
 
+pub const CATEGORIES_MAX: usize = 256;
+
 impl Catalog {
-    /// Builds a catalog, checking that codes are unique, every item's
-    /// department exists, an item not admitted is a department item, and
-    /// every SLA is ordered (accept no later than resolve).
+    /// Builds a catalog whose categories are named only by their codes (for
+    /// tests and tools that have no category list); see [`Catalog::build`].
     pub fn new(departments: Vec<Department>, items: Vec<CatalogItem>) -> Result<Self, Error> {
+        let codes: std::collections::BTreeSet<CategoryCode> = items.iter().map(|i| i.category.clone()).collect();
+        let categories = codes
+            .into_iter()
+            .map(|code| Category { name: code.to_string(), name_en: code.to_string(), code, field: String::new() })
+            .collect();
+        Self::build(departments, categories, items)
+    }
+
+    /// Builds a catalog, checking that codes are unique, every item's
+    /// department and category exist, and every SLA is ordered (accept no later than resolve).
+    pub fn build(
+        departments: Vec<Department>,
+        categories: Vec<Category>,
+        items: Vec<CatalogItem>,
+    ) -> Result<Self, Error> {
         if items.len() > CATALOG_ITEMS_MAX {
             return Err(Error::invalid("catalog", "has more than 1,000 items"));
         }
+        if categories.len() > CATEGORIES_MAX {
+            return Err(Error::invalid("catalog", "has more than 256 categories"));
+        }
         let mut catalog = Catalog::default();
+        for c in categories {
+            if catalog.categories.insert(c.code.clone(), c).is_some() {
+                return Err(Error::invalid("catalog", "has a duplicate category"));
+            }
+        }
         for d in departments {
             if catalog.departments.insert(d.code.clone(), d).is_some() {
                 return Err(Error::invalid("catalog", "has a duplicate department"));
@@ -109,8 +134,8 @@ impl Catalog {
             if !catalog.departments.contains_key(&item.department) {
                 return fail("names an unknown department");
             }
-            if !item.admitted && item.mode != HandlingMode::Department {
-                return fail("is not admitted, so its mode must be department");
+            if !catalog.categories.contains_key(&item.category) {
+                return fail("names an unknown category");
             }
             if item.sla.accept_within > item.sla.resolve_within {
                 return fail("must be accepted no later than it is due to be resolved");
@@ -142,5 +167,14 @@ impl Catalog {
 
     pub fn departments(&self) -> impl Iterator<Item = &Department> {
         self.departments.values()
+    }
+
+    pub fn category(&self, code: &CategoryCode) -> Result<&Category, Error> {
+        self.categories.get(code).ok_or_else(|| Error::not_found("category", code))
+    }
+
+    /// The district's categories, in code order.
+    pub fn categories(&self) -> impl Iterator<Item = &Category> {
+        self.categories.values()
     }
 }

@@ -90,6 +90,19 @@ fn snake(text: &str) -> Option<&'static str> {
     (!ok).then_some("must be lower-case letters, digits and _")
 }
 
+/// Upper-case letters, digits, `-`, `_`, `.`, 1..=32 bytes, not starting
+/// with punctuation: item codes as a city's spreadsheet writes them.
+fn code_like(text: &str) -> Option<&'static str> {
+    if text.is_empty() || text.len() > 32 {
+        return Some("must be 1 to 32 characters");
+    }
+    let ok = text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        return Some("must be upper-case letters, digits, -, _ or .");
+    }
+    (!text.as_bytes()[0].is_ascii_alphanumeric()).then_some("must start with a letter or digit")
+}
+
 string_id!(
     /// A ticket: `T-1024`. Residents and volunteers say it aloud, so it is short.
     TicketId, "ticket id", |t| numbered("T-")(t)
@@ -111,13 +124,16 @@ string_id!(
     Skill, "skill", snake
 );
 string_id!(
-    /// A catalog item: `CS-001`.
-    ItemCode, "catalog item", |t| {
-        let ok = t.len() == 6
-            && matches!(&t[..3], "IC-" | "GP-" | "CS-" | "SC-")
-            && t[3..].bytes().all(|b| b.is_ascii_digit());
-        (!ok).then_some("must be IC-, GP-, CS- or SC- and 3 digits")
-    }
+    /// A catalog item: `CS-001`, `DZ-05-003`. A city writes its own codes, so
+    /// the shape is loose: upper-case ASCII letters, digits, `-`, `_` and
+    /// `.`, 1 to 32 of them, starting with a letter or digit.
+    ItemCode, "catalog item", code_like
+);
+string_id!(
+    /// A category of the catalog (事项类别): `community_service`. The
+    /// categories, and the fields they belong to, are the district's own
+    /// (`district.toml`).
+    CategoryCode, "category", snake
 );
 string_id!(
     /// Who acted: a resident, a grid worker, a dispatcher... (the role says which).
@@ -169,6 +185,11 @@ impl StreamId {
     }
     pub fn volunteer(id: &VolunteerId) -> Self {
         Self(format!("volunteer-{id}"))
+    }
+    /// The world's one stream: the district, its grids, catalog, teams,
+    /// staff and routing, as the changes that made them (`world.rs`).
+    pub fn world() -> Self {
+        Self("world-district".to_string())
     }
     /// The emergency-mode stream of a district or street.
     pub fn emergency(place: &crate::grid::GridCode) -> Self {

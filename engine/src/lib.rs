@@ -15,6 +15,8 @@
 //!   [`MemoryStore`](store::MemoryStore).
 //! - [`service`]: the command service (load, decide, append, retry).
 //! - [`routing`]: the routing policy: who a ticket is offered or assigned to.
+//! - [`world`]: the district, grids, catalog, teams, staff and routing as
+//!   events (a bundle's import is their difference).
 //! - [`seal`]: signed digests over every stream's head (deleted streams,
 //!   truncated logs).
 //!
@@ -40,6 +42,7 @@ pub mod store;
 pub mod ticket;
 pub mod time;
 pub mod volunteer;
+pub mod world;
 
 pub use error::Error;
 
@@ -47,16 +50,32 @@ use catalog::Catalog;
 use grid::GridTree;
 use time::Timestamp;
 
-/// The fixed facts of one deployment: its grid tree, catalog, which team
-/// owns which place, and the routing policy.
+/// The facts of one deployment, as they stand at one moment: its district,
+/// grid tree, catalog, teams (and which owns which place), staff and
+/// routing policy. Folded from the world stream (`world::WorldState`);
+/// tests may build one directly.
 #[derive(Debug, Default)]
 pub struct World {
+    pub district: Option<world::DistrictInfo>,
     pub grids: GridTree,
     pub catalog: Catalog,
     /// The volunteer team that owns each place (a community, usually); a
     /// grid's team is that of its nearest ancestor listed here.
-    pub teams: std::collections::BTreeMap<grid::GridCode, ids::TeamId>,
+    pub owners: std::collections::BTreeMap<grid::GridCode, ids::TeamId>,
+    pub teams: std::collections::BTreeMap<ids::TeamId, world::Team>,
+    pub staff: std::collections::BTreeMap<ids::ActorId, world::StaffMember>,
     pub routing: routing::RoutingPolicy,
+}
+
+impl World {
+    /// What the district calls a level (`街道`, `镇`), or the English name
+    /// when the world names none.
+    pub fn level_name(&self, level: grid::Level) -> &str {
+        match &self.district {
+            Some(d) if !d.level_name(level).is_empty() => d.level_name(level),
+            _ => level.name(),
+        }
+    }
 }
 
 /// What `decide` may consult besides the aggregate's own state.

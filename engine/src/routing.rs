@@ -242,7 +242,7 @@ pub fn route(
     if !candidates.is_empty() {
         return Route::Offer { candidates, ring: scope.level() };
     }
-    match owning_team(grid, &world.teams) {
+    match owning_team(grid, &world.owners) {
         Some(team) => Route::Team(team.clone()),
         None => Route::Department(item.department.clone()),
     }

@@ -21,7 +21,7 @@
 
 pub mod cache;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cache::{Base, StreamCache};
 
@@ -34,6 +34,7 @@ use crate::store::{AppendResult, EventStore, ExpectedVersion};
 use crate::ticket::{Ticket, TicketCommand, TicketEvent};
 use crate::time::Timestamp;
 use crate::volunteer::{Volunteer, VolunteerCommand, VolunteerEvent};
+use crate::world::{WorldCommand, WorldEvent, WorldState};
 use crate::{Context, Error, World};
 
 /// Where time comes from. The engine ships only [`ManualClock`]; the binary
@@ -154,6 +155,34 @@ impl Aggregate for Volunteer {
     }
 }
 
+/// The id of the one world stream (`world-district`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorldId;
+
+impl std::fmt::Display for WorldId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("district")
+    }
+}
+
+impl Aggregate for WorldState {
+    type Id = WorldId;
+    type Command = WorldCommand;
+    type Event = WorldEvent;
+    fn stream(_id: &WorldId) -> StreamId {
+        StreamId::world()
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.world
+    }
+    fn apply(&mut self, event: &WorldEvent, _at: Timestamp) {
+        self.evolve(event);
+    }
+    fn decide(&self, _id: &WorldId, command: &WorldCommand, actor: &Actor, ctx: &Context) -> Result<Vec<WorldEvent>, Error> {
+        WorldState::decide(self, command, actor, ctx)
+    }
+}
+
 /// Folds a stream's recorded events into the aggregate's state.
 pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<A, Error> {
     let mut state = A::default();
@@ -178,6 +207,11 @@ pub enum Command {
     Emergency {
         place: GridCode,
         command: EmergencyCommand,
+    },
+    /// Changes the world (the district's grids, catalog, teams, staff,
+    /// routing): the operator's bundle import, or one change from the API.
+    World {
+        command: WorldCommand,
     },
 }
 
@@ -220,12 +254,13 @@ pub struct Caches {
     tickets: StreamCache<Ticket>,
     volunteers: StreamCache<Volunteer>,
     emergencies: StreamCache<Emergency>,
+    world: StreamCache<WorldState>,
 }
 
 #[derive(Debug)]
 pub struct CommandService<S> {
     store: S,
-    world: Arc<World>,
+    world: RwLock<KeptWorld>,
     clock: Arc<dyn Clock>,
     ids: Mutex<SplitMix64>,
     caches: Caches,
@@ -234,16 +269,58 @@ pub struct CommandService<S> {
 impl<S: EventStore> CommandService<S> {
     /// `id_seed` seeds the random bits of event ids: a fixed seed (with a
     /// manual clock) makes a run reproducible.
+    ///
+    /// `world` is what the service decides against until the log holds a
+    /// world of its own (the world stream has events): from then on the
+    /// log's world wins, read at [`CommandService::open`], at every
+    /// submission, and after every world command.
     pub fn new(store: S, world: Arc<World>, clock: Arc<dyn Clock>, id_seed: u64) -> Self {
+        let world = RwLock::new(KeptWorld { version: 0, state: WorldState::default(), world });
         Self { store, world, clock, ids: Mutex::new(SplitMix64::new(id_seed)), caches: Caches::default() }
+    }
+
+    /// A service on the world the log holds (empty on a fresh log).
+    pub async fn open(store: S, clock: Arc<dyn Clock>, id_seed: u64) -> Result<Self, Error> {
+        let service = Self::new(store, Arc::new(World::default()), clock, id_seed);
+        service.refresh_world().await?;
+        Ok(service)
     }
 
     pub fn store(&self) -> &S {
         &self.store
     }
 
-    pub fn world(&self) -> &World {
-        &self.world
+    /// The world as last read from the log (see [`CommandService::new`]).
+    pub fn world(&self) -> Arc<World> {
+        self.world.read().expect("world lock").world.clone()
+    }
+
+    /// The version of the world stream the kept world was folded to.
+    pub fn world_version(&self) -> u64 {
+        self.world.read().expect("world lock").version
+    }
+
+    /// Reads the world stream past the kept version and, when it moved,
+    /// folds the new events and rebuilds the world. Returns the version.
+    pub async fn refresh_world(&self) -> Result<u64, Error> {
+        let known = self.world_version();
+        let events = self.store.read_stream(&StreamId::world(), known + 1).await?;
+        if events.is_empty() {
+            return Ok(known);
+        }
+        let mut kept = self.world.write().expect("world lock");
+        let mut state = kept.state.clone();
+        let mut version = kept.version;
+        for event in &events {
+            if event.version > version {
+                state.evolve(&event.decode::<WorldEvent>()?);
+                version = event.version;
+            }
+        }
+        if version > kept.version {
+            *kept = KeptWorld { version, world: Arc::new(state.world()?), state };
+        }
+        Ok(kept.version)
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -265,7 +342,10 @@ impl<S: EventStore> CommandService<S> {
                     None => CorrelationId::new(id.as_str())?,
                 };
                 let emergency = match &command {
-                    TicketCommand::Submit { grid, .. } => self.in_emergency(grid).await?,
+                    TicketCommand::Submit { grid, .. } => {
+                        self.refresh_world().await?;
+                        self.in_emergency(grid).await?
+                    }
                     _ => false,
                 };
                 self.run::<Ticket>(&id, &command, call, correlation, emergency).await
@@ -283,6 +363,15 @@ impl<S: EventStore> CommandService<S> {
                     None => CorrelationId::new(call.command_id.as_str())?,
                 };
                 self.run::<Emergency>(&place, &command, call, correlation, false).await
+            }
+            Command::World { command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(call.command_id.as_str())?,
+                };
+                let outcome = self.run::<WorldState>(&WorldId, &command, call, correlation, false).await?;
+                self.refresh_world().await?;
+                Ok(outcome)
             }
         }
     }
@@ -344,7 +433,7 @@ impl<S: EventStore> CommandService<S> {
                 });
             }
             let now = self.clock.now();
-            let world = &self.world;
+            let world = self.world();
             let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency };
             let decided = match base.state.decide(id, command, actor, &ctx) {
                 Ok(decided) if !decided.is_empty() => decided,
@@ -429,6 +518,15 @@ impl<S: EventStore> CommandService<S> {
             .collect();
         Ok(Outcome { append: Some(append), events })
     }
+}
+
+/// The world the service decides against, and the world stream's version
+/// and folded state it came from.
+#[derive(Debug)]
+struct KeptWorld {
+    version: u64,
+    state: WorldState,
+    world: Arc<World>,
 }
 
 /// What reading a stream found for a command.

@@ -86,6 +86,22 @@ pub enum VolunteerEvent {
     ChatLinked {
         account: String,
     },
+    /// Moved to another team or home grid, or given another limit.
+    Transferred {
+        team: TeamId,
+        home_grid: GridCode,
+        open_orders_max: u32,
+    },
+    /// Stood down for a while (ill, away): offered nothing until reactivated.
+    Deactivated {
+        reason: String,
+    },
+    Reactivated {},
+    /// Left for good (the warning-and-exit mechanism, 警示退出): offered
+    /// nothing, and no command but points redemption is taken again.
+    Exited {
+        reason: String,
+    },
 }
 
 fn volunteer_schema_version(_tag: &str) -> u32 {
@@ -131,6 +147,19 @@ pub enum VolunteerCommand {
         account: String,
         code: String,
     },
+    /// Dispatchers (or an import): another team, home grid or limit.
+    Transfer {
+        team: TeamId,
+        home_grid: GridCode,
+        open_orders_max: u32,
+    },
+    Deactivate {
+        reason: String,
+    },
+    Reactivate {},
+    Exit {
+        reason: String,
+    },
 }
 
 /// The link code outstanding, as its hash.
@@ -155,6 +184,12 @@ pub struct Volunteer {
     pub link_code: Option<LinkCode>,
     /// The chat account linked to this volunteer, if any.
     pub chat_account: Option<String>,
+    /// Stood down (deactivated), with the reason; offered nothing.
+    #[serde(default)]
+    pub inactive: Option<String>,
+    /// Left for good, with the reason.
+    #[serde(default)]
+    pub exited: Option<String>,
     pub version: u64,
 }
 
@@ -188,6 +223,17 @@ impl Volunteer {
                 self.link_code = None;
                 self.chat_account = Some(account.clone());
             }
+            E::Transferred { team, home_grid, open_orders_max } => {
+                self.team = Some(team.clone());
+                self.home_grid = Some(home_grid.clone());
+                self.open_orders_max = *open_orders_max;
+            }
+            E::Deactivated { reason } => self.inactive = Some(reason.clone()),
+            E::Reactivated {} => self.inactive = None,
+            E::Exited { reason } => {
+                self.exited = Some(reason.clone());
+                self.link_code = None;
+            }
         }
     }
 
@@ -202,18 +248,13 @@ impl Volunteer {
         let registered = self.id.is_some();
         match command {
             C::Register { team, home_grid, skills, open_orders_max } => {
-                permit(actor, &[Role::Dispatcher, Role::System], "register a volunteer")?;
+                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "register a volunteer")?;
                 if registered {
                     return Err(Error::AlreadyExists { kind: "volunteer", id: id.to_string() });
                 }
-                ctx.grids.require(home_grid)?;
-                if home_grid.level() < Level::Grid {
-                    return Err(Error::invalid("home grid", "must be a grid or sub-grid"));
-                }
+                check_home(ctx, home_grid)?;
                 check_skills(skills)?;
-                if *open_orders_max == 0 || *open_orders_max > OPEN_ORDERS_LIMIT_MAX {
-                    return Err(Error::invalid("open orders limit", "must be 1 to 50"));
-                }
+                check_limit(*open_orders_max)?;
                 Ok(vec![VolunteerEvent::Registered {
                     volunteer: id.clone(),
                     team: team.clone(),
@@ -223,8 +264,43 @@ impl Volunteer {
                 }])
             }
             _ if !registered => Err(Error::not_found("volunteer", id)),
+            C::RedeemPoints { points, reward } => self.redeem(id, *points, reward, actor),
+            _ if self.exited.is_some() => Err(Error::IllegalTransition { command: "change a volunteer", status: "exited" }),
+            C::Transfer { team, home_grid, open_orders_max } => {
+                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "transfer a volunteer")?;
+                check_home(ctx, home_grid)?;
+                check_limit(*open_orders_max)?;
+                let same = self.team.as_ref() == Some(team)
+                    && self.home_grid.as_ref() == Some(home_grid)
+                    && self.open_orders_max == *open_orders_max;
+                Ok(if same {
+                    vec![]
+                } else {
+                    vec![VolunteerEvent::Transferred {
+                        team: team.clone(),
+                        home_grid: home_grid.clone(),
+                        open_orders_max: *open_orders_max,
+                    }]
+                })
+            }
+            C::Deactivate { reason } => {
+                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "deactivate a volunteer")?;
+                let reason = bounded_text("reason", reason, false)?;
+                Ok(if self.inactive.is_some() { vec![] } else { vec![VolunteerEvent::Deactivated { reason }] })
+            }
+            C::Reactivate {} => {
+                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "reactivate a volunteer")?;
+                Ok(if self.inactive.is_some() { vec![VolunteerEvent::Reactivated {}] } else { vec![] })
+            }
+            C::Exit { reason } => {
+                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "exit a volunteer")?;
+                Ok(vec![VolunteerEvent::Exited { reason: bounded_text("reason", reason, false)? }])
+            }
             C::ChangeSkills { skills } => {
-                self.permit_self_or_dispatcher(id, actor, "change skills")?;
+                // The operator keeps the register too (the API's people routes).
+                if actor.role != Role::Admin {
+                    self.permit_self_or_dispatcher(id, actor, "change skills")?;
+                }
                 check_skills(skills)?;
                 Ok(vec![VolunteerEvent::SkillsChanged { skills: skills.clone() }])
             }
@@ -239,17 +315,6 @@ impl Volunteer {
                     points: *points,
                     ticket: ticket.clone(),
                     reason: bounded_text("reason", reason, false)?,
-                }])
-            }
-            C::RedeemPoints { points, reward } => {
-                self.permit_self_or_dispatcher(id, actor, "redeem points")?;
-                check_points(*points)?;
-                if *points > self.points_balance {
-                    return Err(Error::InsufficientPoints { balance: self.points_balance, asked: *points });
-                }
-                Ok(vec![VolunteerEvent::PointsRedeemed {
-                    points: *points,
-                    reward: bounded_text("reward", reward, false)?,
                 }])
             }
             C::IssueLinkCode { code_hash } => {
@@ -282,6 +347,22 @@ impl Volunteer {
         }
     }
 
+    /// Redemption stays open after an exit: the points were earned.
+    fn redeem(&self, id: &VolunteerId, points: u64, reward: &str, actor: &Actor) -> Result<Vec<VolunteerEvent>, Error> {
+        self.permit_self_or_dispatcher(id, actor, "redeem points")?;
+        check_points(points)?;
+        if points > self.points_balance {
+            return Err(Error::InsufficientPoints { balance: self.points_balance, asked: points });
+        }
+        Ok(vec![VolunteerEvent::PointsRedeemed { points, reward: bounded_text("reward", reward, false)? }])
+    }
+
+    /// Whether routing may offer this volunteer anything: registered, not
+    /// stood down, not exited, and available.
+    pub fn is_active(&self) -> bool {
+        self.id.is_some() && self.inactive.is_none() && self.exited.is_none() && self.available
+    }
+
     fn permit_self_or_dispatcher(&self, id: &VolunteerId, actor: &Actor, verb: &'static str) -> Result<(), Error> {
         let own = actor.role == Role::Volunteer && actor.id.as_str() == id.as_str();
         if own || actor.role == Role::Dispatcher {
@@ -298,6 +379,21 @@ fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error
     } else {
         Err(Error::NotPermitted { role: actor.role.name(), command: verb })
     }
+}
+
+fn check_home(ctx: &Context, home_grid: &GridCode) -> Result<(), Error> {
+    ctx.grids.require(home_grid)?;
+    if home_grid.level() < Level::Grid {
+        return Err(Error::invalid("home grid", "must be a grid or sub-grid"));
+    }
+    Ok(())
+}
+
+fn check_limit(open_orders_max: u32) -> Result<(), Error> {
+    if open_orders_max == 0 || open_orders_max > OPEN_ORDERS_LIMIT_MAX {
+        return Err(Error::invalid("open orders limit", "must be 1 to 50"));
+    }
+    Ok(())
 }
 
 fn check_skills(skills: &BTreeSet<Skill>) -> Result<(), Error> {

@@ -46,6 +46,10 @@ pub struct Profile {
     pub skills: BTreeSet<Skill>,
     pub available: bool,
     pub open_orders_max: u32,
+    /// Deactivated or exited: offered nothing, whatever `available` says
+    /// (the volunteer's own switch, kept for when they are reactivated).
+    #[serde(default)]
+    pub standing_down: bool,
 }
 
 /// A volunteer's load: orders held now, and when they took their last ones.
@@ -103,14 +107,27 @@ impl Directory {
     fn apply_volunteer(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if !matches!(
             event.schema.name.as_str(),
-            "volunteer.registered" | "volunteer.skills_changed" | "volunteer.availability_changed"
+            "volunteer.registered"
+                | "volunteer.skills_changed"
+                | "volunteer.availability_changed"
+                | "volunteer.transferred"
+                | "volunteer.deactivated"
+                | "volunteer.reactivated"
+                | "volunteer.exited"
         ) {
             return Ok(());
         }
         let id = VolunteerId::new(event.stream.id())?;
         match event.decode()? {
             VolunteerEvent::Registered { team, home_grid, skills, open_orders_max, .. } => {
-                let profile = Profile { team, home_grid: home_grid.clone(), skills, available: true, open_orders_max };
+                let profile = Profile {
+                    team,
+                    home_grid: home_grid.clone(),
+                    skills,
+                    available: true,
+                    open_orders_max,
+                    standing_down: false,
+                };
                 if let Some(old) = self.profiles.insert(id.clone(), profile) {
                     self.unindex(&old.home_grid, &id);
                 }
@@ -124,6 +141,25 @@ impl Directory {
             VolunteerEvent::AvailabilityChanged { available } => {
                 if let Some(profile) = self.profiles.get_mut(&id) {
                     profile.available = available;
+                }
+            }
+            VolunteerEvent::Transferred { team, home_grid, open_orders_max } => {
+                if let Some(mut profile) = self.profiles.remove(&id) {
+                    self.unindex(&profile.home_grid, &id);
+                    (profile.team, profile.home_grid, profile.open_orders_max) =
+                        (team, home_grid.clone(), open_orders_max);
+                    self.profiles.insert(id.clone(), profile);
+                    self.by_home.entry(home_grid).or_default().insert(id);
+                }
+            }
+            VolunteerEvent::Deactivated { .. } | VolunteerEvent::Exited { .. } => {
+                if let Some(profile) = self.profiles.get_mut(&id) {
+                    profile.standing_down = true;
+                }
+            }
+            VolunteerEvent::Reactivated {} => {
+                if let Some(profile) = self.profiles.get_mut(&id) {
+                    profile.standing_down = false;
                 }
             }
             VolunteerEvent::PointsAwarded { .. }
@@ -253,7 +289,7 @@ impl Directory {
             team: p.team.clone(),
             home_grid: p.home_grid.clone(),
             skills: p.skills.clone(),
-            available: p.available,
+            available: p.available && !p.standing_down,
             open_orders: load.map_or(0, |l| l.open_orders),
             open_orders_max: p.open_orders_max,
             recent_orders: load.map_or(0, |l| l.recent(now, window)),

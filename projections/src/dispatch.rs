@@ -66,7 +66,7 @@ pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestam
                     Route::Department(department) => assign(Assignee::Department(department)),
                 }
             }
-            Tier::Community => match owning_team(grid, &world.teams).filter(|_| grid_may_take) {
+            Tier::Community => match owning_team(grid, &world.owners).filter(|_| grid_may_take) {
                 Some(team) => assign(Assignee::Team(team.clone())),
                 None => assign(Assignee::Department(item.department.clone())),
             },
@@ -108,9 +108,10 @@ pub async fn dispatch<'a, S: EventStore>(
     now: Timestamp,
 ) -> Result<u64, Error> {
     let mut written = 0;
+    let world = service.world();
     let plans: Vec<(TicketId, Envelope)> = tickets
         .filter(|t| t.status.awaits_dispatch())
-        .filter_map(|t| Some((t.id.clone()?, plan(t, service.world(), directory, now)?)))
+                .filter_map(|t| Some((t.id.clone()?, plan(t, &world, directory, now)?)))
         .collect();
     for (ticket, envelope) in plans {
         match service.execute(envelope).await {

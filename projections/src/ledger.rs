@@ -81,7 +81,9 @@ impl Ledger {
         let id = VolunteerId::new(event.stream.id())?;
         let account = self.accounts.entry(id).or_default();
         match event.decode()? {
-            VolunteerEvent::Registered { team, .. } => account.team = Some(team),
+            VolunteerEvent::Registered { team, .. } | VolunteerEvent::Transferred { team, .. } => {
+                account.team = Some(team)
+            }
             VolunteerEvent::PointsAwarded { points, .. } => {
                 account.points_balance += points;
                 account.points_awarded += points;
@@ -92,6 +94,9 @@ impl Ledger {
             }
             VolunteerEvent::SkillsChanged { .. }
             | VolunteerEvent::AvailabilityChanged { .. }
+            | VolunteerEvent::Deactivated { .. }
+            | VolunteerEvent::Reactivated {}
+            | VolunteerEvent::Exited { .. }
             | VolunteerEvent::LinkCodeIssued { .. }
             | VolunteerEvent::ChatLinked { .. } => {}
         }

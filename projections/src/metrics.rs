@@ -19,8 +19,13 @@
 //!   force ÷ (resolved + unresolved whose resolve deadline has passed);
 //! - **satisfaction** = latest rating satisfied or basically satisfied ÷
 //!   rated;
-//! - **in grid** = resolved without escalation beyond the community ÷
-//!   resolved;
+//! - **in grid** (小事不出网格) = resolved by the grid's or community's own
+//!   people and never escalated beyond the community ÷ resolved. Own people
+//!   are grid workers, volunteers, and community or volunteer teams; a
+//!   department, a backup agency (a department's staff) and a member of one
+//!   are not, whatever the tier. Who resolved is the holder at the
+//!   resolution, and a team's kind (or a volunteer's team) is taken as the
+//!   log stood then;
 //! - **closed loop** = closed ÷ resolved;
 //! - time to accept and to resolve: median, 90th percentile, maximum.
 //!
@@ -32,13 +37,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use gridloop_engine::catalog::Category;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::{GridCode, Level};
-use gridloop_engine::ids::{ItemCode, TeamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{CategoryCode, ItemCode, TeamId, TicketId, VolunteerId};
 use gridloop_engine::ticket::{Assignee, Rating, TicketEvent, Tier};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerEvent;
+use gridloop_engine::world::{TeamKind, WorldEvent};
 
 use crate::ProjectionError;
 use crate::calendar::{Period, bucket};
@@ -63,6 +68,36 @@ pub enum What {
 pub struct Mark {
     pub at: Timestamp,
     pub what: What,
+    /// For a resolution, who resolved. Snapshots written before resolvers
+    /// were kept have none, and their resolutions are judged by the last
+    /// holder alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Resolver>,
+}
+
+/// Who resolved a ticket, as the in-grid rate sorts them. It is decided
+/// when the resolution is folded, so that a team revised or a volunteer
+/// transferred later does not rewrite what the rate said then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolver {
+    /// The grid's or community's own people: a grid worker, a volunteer, a
+    /// community team or a volunteer team.
+    Own,
+    /// A department, a backup agency, or a volunteer whose team is a backup
+    /// agency: a department's staff.
+    Outside,
+    /// A team the log's world does not list (a log without a world import),
+    /// so its kind is not known.
+    UnknownTeam,
+}
+
+impl Resolver {
+    /// Whether a resolution by this resolver stays in the grid. A team of
+    /// unknown kind is not counted: the rate claims only what the log shows.
+    pub fn is_own(self) -> bool {
+        self == Resolver::Own
+    }
 }
 
 /// What the metrics keep of one ticket.
@@ -70,6 +105,10 @@ pub struct Mark {
 pub struct TicketFacts {
     pub grid: GridCode,
     pub item: ItemCode,
+    /// The item's category in the catalog as it stood at submission (none
+    /// when the log holds no world that lists the item).
+    #[serde(default)]
+    pub category: Option<CategoryCode>,
     pub submitted_at: Timestamp,
     pub accept_by: Timestamp,
     pub resolve_by: Timestamp,
@@ -89,6 +128,8 @@ pub struct AsOf {
     pub resolved_on_time: bool,
     pub rating: Option<Rating>,
     pub highest_tier: Tier,
+    /// Who resolved, for the latest resolution still standing.
+    pub resolver: Option<Resolver>,
     pub closed: bool,
     pub cancelled_before_taken: bool,
     pub duplicate: bool,
@@ -104,6 +145,7 @@ impl TicketFacts {
             resolved_on_time: false,
             rating: None,
             highest_tier: self.tier,
+            resolver: None,
             closed: false,
             cancelled_before_taken: false,
             duplicate: false,
@@ -115,9 +157,11 @@ impl TicketFacts {
                 What::Resolved => {
                     s.resolved_at = Some(mark.at);
                     s.resolved_on_time = mark.at <= s.resolve_by;
+                    s.resolver = mark.by;
                 }
                 What::Reopened(resolve_by) => {
                     s.resolved_at = None;
+                    s.resolver = None;
                     s.resolve_by = resolve_by;
                 }
                 What::Rated(rating) => s.rating = Some(rating),
@@ -237,6 +281,13 @@ impl Cohort {
 pub struct Metrics {
     tickets: BTreeMap<u64, TicketFacts>,
     teams: BTreeMap<VolunteerId, TeamId>,
+    /// Each team's kind as the world stream last set it. A disbanded team
+    /// keeps its last kind: a resolution it made stays what it was.
+    #[serde(default)]
+    team_kinds: BTreeMap<TeamId, TeamKind>,
+    /// Each item's category as the world stream last set it.
+    #[serde(default)]
+    categories: BTreeMap<ItemCode, CategoryCode>,
 }
 
 impl Projection for Metrics {
@@ -246,8 +297,26 @@ impl Projection for Metrics {
         match event.stream.kind() {
             "ticket" => self.apply_ticket(event),
             "volunteer" => {
-                if let VolunteerEvent::Registered { volunteer, team, .. } = event.decode()? {
-                    self.teams.insert(volunteer, team);
+                match event.decode()? {
+                    VolunteerEvent::Registered { volunteer, team, .. } => {
+                        self.teams.insert(volunteer, team);
+                    }
+                    VolunteerEvent::Transferred { team, .. } => {
+                        self.teams.insert(VolunteerId::new(event.stream.id())?, team);
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            "world" => {
+                match event.decode()? {
+                    WorldEvent::ItemProposed { item } | WorldEvent::ItemRevised { item } => {
+                        self.categories.insert(item.code, item.category);
+                    }
+                    WorldEvent::TeamFormed { team } | WorldEvent::TeamRevised { team } => {
+                        self.team_kinds.insert(team.id, team.kind);
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -270,11 +339,25 @@ impl Metrics {
         let payload: TicketEvent = event.decode()?;
         let at = event.occurred_at;
         if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, tier, .. } = payload {
-            let facts =
-                TicketFacts { grid, item, submitted_at: at, accept_by, resolve_by, tier, holder: None, marks: vec![] };
+            let category = self.categories.get(&item).cloned();
+            let facts = TicketFacts {
+                grid,
+                item,
+                category,
+                submitted_at: at,
+                accept_by,
+                resolve_by,
+                tier,
+                holder: None,
+                marks: vec![],
+            };
             self.tickets.insert(number, facts);
             return Ok(());
         }
+        let by = match &payload {
+            TicketEvent::Resolved { by, .. } => Some(self.resolver(by)),
+            _ => None,
+        };
         let facts = self
             .tickets
             .get_mut(&number)
@@ -301,8 +384,29 @@ impl Metrics {
             TicketEvent::MarkedDuplicate { .. } => What::Duplicate,
             _ => return Ok(()),
         };
-        facts.marks.push(Mark { at, what });
+        facts.marks.push(Mark { at, what, by });
         Ok(())
+    }
+
+    /// Sorts the holder at a resolution by the teams and team kinds folded
+    /// so far, that is, as they stood when it resolved.
+    fn resolver(&self, holder: &Assignee) -> Resolver {
+        let kind_of = |team: &TeamId| self.team_kinds.get(team).copied();
+        match holder {
+            Assignee::GridWorker(_) => Resolver::Own,
+            Assignee::Department(_) => Resolver::Outside,
+            Assignee::Team(team) => match kind_of(team) {
+                Some(TeamKind::Community | TeamKind::Volunteer) => Resolver::Own,
+                Some(TeamKind::BackupAgency) => Resolver::Outside,
+                None => Resolver::UnknownTeam,
+            },
+            // A volunteer is the community's own unless their team is a
+            // backup agency, whose members are a department's staff.
+            Assignee::Volunteer(v) => match self.teams.get(v).and_then(kind_of) {
+                Some(TeamKind::BackupAgency) => Resolver::Outside,
+                _ => Resolver::Own,
+            },
+        }
     }
 
     /// The rates of a cohort, as of `as_of`.
@@ -345,28 +449,9 @@ impl Metrics {
                 Some(Assignee::Volunteer(v)) => self.teams.get(v).map(ToString::to_string),
                 _ => None,
             },
-            By::Category => Some(category_name(category_of(&facts.item)).to_string()),
+            By::Category => Some(facts.category.as_ref().map_or("uncategorised", |c| c.as_str()).to_string()),
             By::Period(period) => Some(bucket(facts.submitted_at, period)),
         }
-    }
-}
-
-/// The category an item code names by its prefix.
-pub fn category_of(item: &ItemCode) -> Category {
-    match &item.as_str()[..2] {
-        "IC" => Category::InformationCollection,
-        "GP" => Category::GridPatrol,
-        "CS" => Category::CommunityService,
-        _ => Category::StreetCommunityCoordination,
-    }
-}
-
-pub fn category_name(category: Category) -> &'static str {
-    match category {
-        Category::InformationCollection => "information_collection",
-        Category::GridPatrol => "grid_patrol",
-        Category::CommunityService => "community_service",
-        Category::StreetCommunityCoordination => "street_community_coordination",
     }
 }
 
@@ -404,7 +489,7 @@ impl Tally {
         if let Some(resolved) = s.resolved_at {
             self.completed += 1;
             self.on_time += u64::from(s.resolved_on_time);
-            self.in_grid += u64::from(s.highest_tier <= Tier::Community);
+            self.in_grid += u64::from(s.highest_tier <= Tier::Community && resolved_by_own(facts, &s));
             self.closed += u64::from(s.closed);
             self.to_resolve.push(resolved.since(facts.submitted_at));
         }
@@ -431,5 +516,16 @@ impl Tally {
             time_to_accept: Spread::of(self.to_accept),
             time_to_resolve: Spread::of(self.to_resolve),
         }
+    }
+}
+
+/// Whether the standing resolution was made by the grid's or community's
+/// own people. A resolution folded before resolvers were kept (a snapshot
+/// from an older version) is judged by the last holder alone, which is all
+/// such a snapshot knows: a department is outside, anyone else is counted.
+fn resolved_by_own(facts: &TicketFacts, s: &AsOf) -> bool {
+    match s.resolver {
+        Some(resolver) => resolver.is_own(),
+        None => !matches!(facts.holder, Some(Assignee::Department(_))),
     }
 }

@@ -205,12 +205,12 @@ struct Params {
 /// The query string, checked for its jurisdiction.
 fn params<S: EventStore>(state: &AppState<S>, query: Result<Query<Params>, QueryRejection>) -> Result<Params, Failure> {
     let Query(params) = query.map_err(|e| Failure::bad_request(e.body_text()))?;
-    check_jurisdiction(grids(state), params.jurisdiction_id.as_deref())?;
+    check_jurisdiction(&world(state).grids, params.jurisdiction_id.as_deref())?;
     Ok(params)
 }
 
-fn grids<S: EventStore>(state: &AppState<S>) -> &GridTree {
-    &state.service.world().grids
+fn world<S: EventStore>(state: &AppState<S>) -> std::sync::Arc<gridloop_engine::World> {
+    state.service.world()
 }
 
 /// A `jurisdiction_id`, when given, must be this district's code.
@@ -247,7 +247,8 @@ async fn get_top<S: EventStore>(
 /// The discovery document: one production endpoint, this one. Its URL is
 /// the mount path: behind a proxy only the operator knows the public host.
 fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
-    let district = grids(state).root();
+    let world = world(state);
+    let district = world.grids.root();
     let endpoint = json!({
         "specification": "http://wiki.open311.org/GeoReport_v2",
         "url": BASE_PATH,
@@ -268,8 +269,9 @@ fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
 
 /// One service per catalog item.
 fn services<S: EventStore>(state: &AppState<S>) -> Doc {
-    let items = state.service.world().catalog.items().map(|item| {
-        let category = serde_json::to_value(item.category).unwrap_or(Value::Null);
+    let world = state.service.world();
+    let items = world.catalog.items().map(|item| {
+        let category = Value::String(item.category.to_string());
         json!({
             "service_code": item.code.as_str(),
             "service_name": item.name,
@@ -371,9 +373,10 @@ async fn post_request<S: EventStore>(
     }
     let key = form.api_key.as_deref().map(str::trim).unwrap_or_default();
     let who = state.authenticate(key)?;
-    check_jurisdiction(grids(state), form.jurisdiction_id.as_deref())?;
+    let world = world(state);
+    check_jurisdiction(&world.grids, form.jurisdiction_id.as_deref())?;
     let code = form.service_code.as_deref().ok_or_else(|| Failure::bad_request("service_code is required"))?;
-    let (grid, location) = place_of(grids(state), &form)?;
+    let (grid, location) = place_of(&world.grids, &form)?;
     let resident = if who.actor.role == Role::Resident { None } else { form.account_id.clone() };
     let description = form.description.unwrap_or_default().replace("\r\n", "\n").replace('\r', "\n");
     let body = json!({

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gridloop_engine::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode, Sla};
+use gridloop_engine::catalog::{Catalog, CatalogItem, Department, HandlingMode, Sla};
 use gridloop_engine::envelope::{Actor, NewEvent, Role, Schema, verify_stream};
 use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, GridTree};
 use gridloop_engine::ids::{
@@ -260,7 +260,7 @@ pub fn tiny_world() -> World {
             code: ItemCode::new("CS-001").expect("valid"),
             name: "探访".into(),
             name_en: "Visit".into(),
-            category: Category::CommunityService,
+            category: gridloop_engine::ids::CategoryCode::new("community_service").expect("a valid category code"),
             mode: HandlingMode::Volunteer,
             department,
             skills: vec![Skill::new("elderly_care").expect("valid")],

@@ -20,6 +20,7 @@ use gridloop_engine::ticket::{
     Assignee, Channel, CloseReason, EscalationReason, ExpiryReason, Rating, TicketEvent, Tier, Urgency,
 };
 use gridloop_engine::volunteer::VolunteerEvent;
+use gridloop_engine::world::WorldEvent;
 
 use crate::support::*;
 
@@ -88,7 +89,12 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
             expires_at: at(days(1)),
         },
         VolunteerEvent::ChatLinked { account: "@alice:example.org".into() },
+        VolunteerEvent::Transferred { team: team_id(2), home_grid: grid(GRID), open_orders_max: 2 },
+        VolunteerEvent::Deactivated { reason: "外出务工".into() },
+        VolunteerEvent::Reactivated {},
+        VolunteerEvent::Exited { reason: "连续三个月未接单，警示后退出".into() },
     ];
+    let world = world_samples();
     let emergency = [
         EmergencyEvent::Declared { place: GridCode::parse(STREET).unwrap(), reason: "台风".into() },
         EmergencyEvent::Lifted { reason: "台风过境".into() },
@@ -96,7 +102,89 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
     let mut out: Vec<(Schema, serde_json::Value)> = ticket.iter().map(|e| (e.schema(), e.encode())).collect();
     out.extend(volunteer.iter().map(|e| (e.schema(), e.encode())));
     out.extend(emergency.iter().map(|e| (e.schema(), e.encode())));
+    out.extend(world.iter().map(|e| (e.schema(), e.encode())));
     out
+}
+
+/// One sample of every world event.
+fn world_samples() -> Vec<WorldEvent> {
+    use gridloop_engine::catalog::{Category, Department};
+    use gridloop_engine::envelope::Role;
+    use gridloop_engine::grid::{GeoPoint, GridKind, GridNode, PropertyForm};
+    use gridloop_engine::ids::{ActorId, CategoryCode};
+    use gridloop_engine::world::{DistrictInfo, StaffMember, Team, TeamKind};
+    let district = GridCode::parse(DISTRICT).unwrap();
+    let square = vec![
+        GeoPoint { lon: 110_330_000, lat: 21_235_000 },
+        GeoPoint { lon: 110_400_000, lat: 21_235_000 },
+        GeoPoint { lon: 110_400_000, lat: 21_300_000 },
+    ];
+    let node = GridNode {
+        code: grid(GRID),
+        name: "新江社区第1网格".into(),
+        name_en: "Xinjiang Grid 1".into(),
+        kind: Some(GridKind::Comprehensive),
+        property_form: Some(PropertyForm::Residential),
+        management_class: Some(2),
+        boundary: square.clone(),
+    };
+    let item = world().catalog.item(&item_code(VISIT)).unwrap().clone();
+    let team = Team {
+        id: team_id(1),
+        name: "新江社区志愿服务队".into(),
+        name_en: "Xinjiang Volunteer Team".into(),
+        kind: TeamKind::BackupAgency,
+        scope: district.clone(),
+        linked: vec![GridCode::parse(COMMUNITY).unwrap()],
+    };
+    vec![
+        WorldEvent::DistrictDefined {
+            district: DistrictInfo {
+                code: district.clone(),
+                name: "赤坎区".into(),
+                name_en: "Chikan".into(),
+                time_zone: "Asia/Shanghai".into(),
+                levels: ["区", "街道", "社区", "网格", "分片"].map(String::from),
+            },
+        },
+        WorldEvent::CategoryDefined {
+            category: Category {
+                code: CategoryCode::new("community_service").unwrap(),
+                name: "社区服务".into(),
+                name_en: "Community service".into(),
+                field: "民生服务".into(),
+            },
+        },
+        WorldEvent::DepartmentDefined {
+            department: Department {
+                code: CIVIL_AFFAIRS.parse().unwrap(),
+                name: "区民政局".into(),
+                name_en: "Civil Affairs".into(),
+            },
+        },
+        WorldEvent::ItemProposed { item: item.clone() },
+        WorldEvent::ItemAdmitted { code: item.code.clone() },
+        WorldEvent::AdmissionRevoked { code: item.code.clone() },
+        WorldEvent::ItemRevised { item: item.clone() },
+        WorldEvent::ItemWithdrawn { code: item.code.clone() },
+        WorldEvent::GridAdded { node: node.clone() },
+        WorldEvent::GridRedrawn { code: node.code.clone(), boundary: square },
+        WorldEvent::GridRevised { node: node.clone() },
+        WorldEvent::GridRetired { code: node.code.clone() },
+        WorldEvent::TeamFormed { team: team.clone() },
+        WorldEvent::TeamRevised { team },
+        WorldEvent::TeamDisbanded { id: team_id(1) },
+        WorldEvent::StaffAssigned {
+            staff: StaffMember {
+                subject: ActorId::new(WORKER).unwrap(),
+                role: Role::GridWorker,
+                place: Some(grid(GRID)),
+                department: None,
+            },
+        },
+        WorldEvent::StaffRemoved { subject: ActorId::new(WORKER).unwrap() },
+        WorldEvent::RoutingSet { routing: gridloop_engine::routing::RoutingPolicy::default() },
+    ]
 }
 
 fn file_of(schema: &Schema) -> PathBuf {
@@ -108,6 +196,7 @@ fn decode_any(schema: &Schema, payload: &serde_json::Value) -> Result<serde_json
         Some("ticket") => TicketEvent::decode(schema, payload).map(|e| e.encode()),
         Some("volunteer") => VolunteerEvent::decode(schema, payload).map(|e| e.encode()),
         Some("emergency") => EmergencyEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("world") => WorldEvent::decode(schema, payload).map(|e| e.encode()),
         _ => panic!("unknown schema kind {schema}"),
     }
 }

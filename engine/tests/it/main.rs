@@ -20,6 +20,7 @@ mod seals;
 mod service_cache;
 mod ticket_scenarios;
 mod volunteer_scenarios;
+mod world_scenarios;
 
 #[allow(dead_code)]
 pub mod support {
@@ -27,7 +28,8 @@ pub mod support {
     use std::fmt::Debug;
     use std::sync::OnceLock;
 
-    use gridloop_engine::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode, Sla};
+    use gridloop_engine::catalog::{Catalog, CatalogItem, Department, HandlingMode, Sla};
+    use gridloop_engine::ids::CategoryCode;
     use gridloop_engine::envelope::{Actor, Role};
     use gridloop_engine::grid::{GeoPoint, GridCode, GridKind, GridNode, GridTree, PropertyForm};
     use gridloop_engine::ids::{ActorId, DepartmentId, ItemCode, ResidentId, Skill, TeamId, TicketId, VolunteerId};
@@ -153,7 +155,7 @@ pub mod support {
                 item(
                     VISIT,
                     "探访",
-                    Category::CommunityService,
+                    CategoryCode::new("community_service").unwrap(),
                     HandlingMode::Volunteer,
                     CIVIL_AFFAIRS,
                     &["elderly_care"],
@@ -163,7 +165,7 @@ pub mod support {
                 item(
                     FLYERS,
                     "清理小广告",
-                    Category::GridPatrol,
+                    CategoryCode::new("grid_patrol").unwrap(),
                     HandlingMode::SelfHandle,
                     URBAN_MANAGEMENT,
                     &[],
@@ -173,7 +175,7 @@ pub mod support {
                 item(
                     STREET_LIGHT,
                     "路灯维修",
-                    Category::StreetCommunityCoordination,
+                    CategoryCode::new("street_community_coordination").unwrap(),
                     HandlingMode::Department,
                     URBAN_MANAGEMENT,
                     &["electrician"],
@@ -183,7 +185,7 @@ pub mod support {
                 item(
                     UNREVIEWED,
                     "违建核查",
-                    Category::StreetCommunityCoordination,
+                    CategoryCode::new("street_community_coordination").unwrap(),
                     HandlingMode::Department,
                     URBAN_MANAGEMENT,
                     &[],

@@ -45,8 +45,9 @@ fn world_with(teams: BTreeMap<GridCode, TeamId>, offers_max: usize) -> World {
     World {
         grids: base.grids.clone(),
         catalog: base.catalog.clone(),
-        teams,
+        owners: teams,
         routing: RoutingPolicy { offers_max, ..RoutingPolicy::default() },
+        ..World::default()
     }
 }
 

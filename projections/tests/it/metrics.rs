@@ -3,8 +3,10 @@
 //! escalated to the street, feedback changed, no data, and as-of views.
 
 use gridloop_engine::grid::Level;
-use gridloop_engine::ticket::{CloseReason, EscalationReason, Rating, TicketEvent, Tier};
+use gridloop_engine::ids::ActorId;
+use gridloop_engine::ticket::{Assignee, CloseReason, EscalationReason, Rating, TicketEvent, Tier};
 use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::world::TeamKind;
 use gridloop_projections::calendar::Period;
 use gridloop_projections::metrics::{Spread, What};
 use gridloop_projections::{By, Cohort, Metrics, Rate};
@@ -30,6 +32,12 @@ fn rate(numerator: u64, denominator: u64) -> Rate {
 /// Ticket 7: never taken; its deadlines pass.
 fn history() -> Log {
     let mut log = Log::default();
+    log.item("2026-11-01T00:00:00Z", "CS-001", "community_service", false).item(
+        "2026-11-01T00:00:00Z",
+        "SC-001",
+        "street_community_coordination",
+        false,
+    );
     log.submit(1, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
         .ticket(1, "2026-11-02T02:00:00Z", accepted(vol(1)))
         .ticket(1, "2026-11-02T05:00:00Z", resolved(vol(1), 60, "2026-11-05T05:00:00Z"))
@@ -195,6 +203,23 @@ fn breakdowns_by_place_department_team_category_and_period() {
     assert!(by_team.is_empty(), "no volunteer in this history registered with a team");
 }
 
+/// A ticket keeps the category its item had when it was submitted: a later
+/// revision of the catalog moves only the tickets submitted after it. The
+/// category comes from the catalog, never from the item code's letters.
+#[test]
+fn categories_come_from_the_catalog_as_it_stood_at_submission() {
+    let mut log = Log::default();
+    log.item("2026-11-01T00:00:00Z", "SC-001", "elder_care", false);
+    log.submit(1, "2026-11-02T01:00:00Z", GRID_A, "SC-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z");
+    log.item("2026-11-03T00:00:00Z", "SC-001", "public_safety", true);
+    log.submit(2, "2026-11-04T01:00:00Z", GRID_A, "SC-001", "2026-11-04T03:00:00Z", "2026-11-06T01:00:00Z");
+    log.submit(3, "2026-11-04T01:00:00Z", GRID_A, "XX-9", "2026-11-04T03:00:00Z", "2026-11-06T01:00:00Z");
+    let metrics: Metrics = log.fold();
+    let by_category = metrics.rates_by(&all(), t("2026-11-10T00:00:00Z"), By::Category);
+    assert_eq!(by_category.keys().collect::<Vec<_>>(), ["elder_care", "public_safety", "uncategorised"]);
+    assert_eq!((by_category["elder_care"].valid, by_category["public_safety"].valid), (1, 1));
+}
+
 #[test]
 fn cohorts_are_half_open_windows_of_submission_time() {
     let mut log = Log::default();
@@ -213,4 +238,139 @@ fn marks_keep_time_order_and_the_state_of_a_reopened_ticket() {
     assert_eq!(whats[..3], [What::Taken, What::Resolved, What::Rated(Rating::Unsatisfied)]);
     assert!(two.marks.windows(2).all(|w| w[0].at <= w[1].at));
     let _: Timestamp = two.submitted_at;
+}
+
+/// The teams and volunteers of the in-grid cases, as the world and the
+/// volunteer streams say: TM-1 is a community team, TM-2 a volunteer team,
+/// TM-3 a backup agency; V-1 belongs to TM-1 and V-2 to TM-3.
+fn people() -> Log {
+    let mut log = Log::default();
+    log.team("2026-11-01T00:00:00Z", 1, TeamKind::Community, false)
+        .team("2026-11-01T00:00:00Z", 2, TeamKind::Volunteer, false)
+        .team("2026-11-01T00:00:00Z", 3, TeamKind::BackupAgency, false)
+        .member("2026-11-01T00:00:00Z", 1, 1)
+        .member("2026-11-01T00:00:00Z", 2, 3);
+    log
+}
+
+/// Ticket 1, submitted at grid tier in `GRID_A`, taken by `holder` through
+/// `taken` and resolved by it.
+fn handled_by(log: &mut Log, taken: TicketEvent, holder: Assignee) -> &mut Log {
+    log.submit(1, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
+        .ticket(1, "2026-11-02T02:00:00Z", taken)
+        .ticket(1, "2026-11-02T05:00:00Z", resolved(holder, 60, "2026-11-05T05:00:00Z"))
+}
+
+fn assigned(to: Assignee) -> TicketEvent {
+    TicketEvent::Reassigned { to, reason: "派单".into() }
+}
+
+fn in_grid(log: &Log) -> Rate {
+    log.fold::<Metrics>().rates(&all(), t("2026-11-10T00:00:00Z")).in_grid
+}
+
+#[test]
+fn a_department_assigned_at_grid_tier_does_not_keep_a_ticket_in_the_grid() {
+    let mut log = people();
+    handled_by(&mut log, assigned(dept("urban_management")), dept("urban_management"));
+    assert_eq!(in_grid(&log), rate(0, 1), "a department is never the grid's own people, whatever the tier");
+}
+
+#[test]
+fn volunteers_grid_workers_and_community_and_volunteer_teams_keep_it_in_the_grid() {
+    let worker = Assignee::GridWorker(ActorId::new("gw-1").expect("valid"));
+    let cases = [
+        ("a volunteer", accepted(vol(1)), vol(1)),
+        ("a volunteer nobody registered", accepted(vol(9)), vol(9)),
+        ("a community team", assigned(team(1)), team(1)),
+        ("a volunteer team", assigned(team(2)), team(2)),
+        (
+            "a grid worker handling it himself",
+            TicketEvent::SelfHandled { worker: ActorId::new("gw-1").expect("valid") },
+            worker,
+        ),
+    ];
+    for (who, taken, holder) in cases {
+        let mut log = people();
+        handled_by(&mut log, taken, holder);
+        assert_eq!(in_grid(&log), rate(1, 1), "resolved at grid tier by {who}");
+    }
+}
+
+#[test]
+fn a_backup_agency_and_its_members_are_a_departments_staff() {
+    for (who, holder) in [("the agency", team(3)), ("a member, V-2", vol(2))] {
+        let mut log = people();
+        handled_by(&mut log, assigned(holder.clone()), holder);
+        assert_eq!(in_grid(&log), rate(0, 1), "resolved at grid tier by {who} of a backup agency");
+    }
+}
+
+#[test]
+fn a_ticket_escalated_to_the_street_leaves_the_grid_whoever_resolves_it() {
+    let mut log = people();
+    log.submit(1, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
+        .ticket(1, "2026-11-02T02:00:00Z", escalated(Tier::Grid, Tier::Community))
+        .ticket(1, "2026-11-02T03:00:00Z", escalated(Tier::Community, Tier::Street))
+        .ticket(1, "2026-11-02T04:00:00Z", accepted(vol(1)))
+        .ticket(1, "2026-11-02T05:00:00Z", resolved(vol(1), 60, "2026-11-05T05:00:00Z"));
+    assert_eq!(in_grid(&log), rate(0, 1));
+}
+
+/// A team's kind counts as it stood at the resolution: revising it later
+/// changes neither the rate nor its past; a team the log's world does not
+/// list is not counted, since nothing shows it is the community's own.
+#[test]
+fn a_teams_kind_counts_as_it_stood_when_it_resolved() {
+    let mut log = people();
+    handled_by(&mut log, assigned(team(1)), team(1)).team("2026-11-03T00:00:00Z", 1, TeamKind::BackupAgency, true);
+    assert_eq!(in_grid(&log), rate(1, 1), "TM-1 was a community team when it resolved");
+    let mut log = people();
+    log.team("2026-11-02T00:00:00Z", 2, TeamKind::BackupAgency, true);
+    handled_by(&mut log, assigned(team(2)), team(2));
+    assert_eq!(in_grid(&log), rate(0, 1), "TM-2 was a backup agency by the time it resolved");
+    let mut log = people();
+    handled_by(&mut log, assigned(team(7)), team(7));
+    assert_eq!(in_grid(&log), rate(0, 1), "TM-7 is in no world the log holds");
+}
+
+/// A ticket resolved by a volunteer, reopened, and resolved again by a
+/// department is in the grid between the two and outside after the second.
+#[test]
+fn the_standing_resolution_decides_as_of_any_instant() {
+    let mut log = people();
+    handled_by(&mut log, accepted(vol(1)), vol(1))
+        .ticket(
+            1,
+            "2026-11-03T00:00:00Z",
+            TicketEvent::Reopened {
+                reason: "不满意".into(), resolve_by: t("2026-11-06T00:00:00Z"), respond_by: None
+            },
+        )
+        .ticket(1, "2026-11-03T01:00:00Z", assigned(dept("civil_affairs")))
+        .ticket(1, "2026-11-04T00:00:00Z", resolved(dept("civil_affairs"), 60, "2026-11-07T00:00:00Z"));
+    let metrics: Metrics = log.fold();
+    assert_eq!(metrics.rates(&all(), t("2026-11-02T12:00:00Z")).in_grid, rate(1, 1));
+    assert_eq!(metrics.rates(&all(), t("2026-11-03T12:00:00Z")).in_grid, rate(0, 0), "reopened: no data");
+    assert_eq!(metrics.rates(&all(), t("2026-11-05T00:00:00Z")).in_grid, rate(0, 1));
+}
+
+/// A snapshot written before resolvers and team kinds were kept still
+/// decodes; its resolutions are judged by the last holder it kept.
+#[test]
+fn a_snapshot_without_resolvers_still_decodes() {
+    let mut log = people();
+    handled_by(&mut log, assigned(dept("urban_management")), dept("urban_management"));
+    log.submit(2, "2026-11-02T01:00:00Z", GRID_A, "CS-001", "2026-11-02T03:00:00Z", "2026-11-04T01:00:00Z")
+        .ticket(2, "2026-11-02T02:00:00Z", accepted(vol(1)))
+        .ticket(2, "2026-11-02T05:00:00Z", resolved(vol(1), 60, "2026-11-05T05:00:00Z"));
+    let mut json = serde_json::to_value(log.fold::<Metrics>()).expect("serialises");
+    json.as_object_mut().expect("an object").remove("team_kinds");
+    for facts in json["tickets"].as_object_mut().expect("tickets").values_mut() {
+        for mark in facts["marks"].as_array_mut().expect("marks") {
+            assert!(mark.as_object_mut().expect("a mark").remove("by").is_some() || mark["what"] != "resolved");
+        }
+    }
+    let old: Metrics = serde_json::from_value(json).expect("an old snapshot decodes");
+    assert_eq!(old.rates(&all(), t("2026-11-10T00:00:00Z")).in_grid, rate(1, 2), "T-1's last holder is a department");
 }

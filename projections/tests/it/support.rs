@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use gridloop_engine::envelope::{Actor, EventPayload, Hash, NewEvent, RecordedEvent, Role};
 use gridloop_engine::grid::GridCode;
-use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
 use gridloop_engine::service::{Clock, Command, CommandService, Envelope, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::world::TeamKind;
 use gridloop_fixtures::District;
 use gridloop_projections::runner::{Projection, Runner};
 
@@ -34,6 +35,10 @@ pub fn vol(n: u64) -> Assignee {
 
 pub fn dept(code: &str) -> Assignee {
     Assignee::Department(code.parse().expect("valid department"))
+}
+
+pub fn team(n: u64) -> Assignee {
+    Assignee::Team(TeamId::from_number(n))
 }
 
 /// Builds a log event by event, numbering versions and positions and
@@ -61,6 +66,65 @@ impl Log {
         self.heads.insert(stream, (version + 1, recorded.hash));
         self.events.push(recorded);
         self
+    }
+
+    /// Puts `item` in the catalog (or revises it) under `category`, as a
+    /// world import would.
+    pub fn item(&mut self, at: &str, item: &str, category: &str, revised: bool) -> &mut Self {
+        use gridloop_engine::catalog::{CatalogItem, HandlingMode, Sla};
+        let item = CatalogItem {
+            code: ItemCode::new(item).expect("valid item code"),
+            name: item.to_string(),
+            name_en: item.to_string(),
+            category: gridloop_engine::ids::CategoryCode::new(category).expect("valid category"),
+            mode: HandlingMode::Volunteer,
+            department: "civil_affairs".parse().expect("valid department"),
+            skills: vec!["elderly_care".parse().expect("valid skill")],
+            sla: Sla {
+                accept_within: Millis::hours(2),
+                resolve_within: Millis::days(2),
+                feedback_window: Millis::days(3),
+            },
+            points: 5,
+            admitted: true,
+            emergency: false,
+        };
+        let event = match revised {
+            false => gridloop_engine::world::WorldEvent::ItemProposed { item },
+            true => gridloop_engine::world::WorldEvent::ItemRevised { item },
+        };
+        self.push(StreamId::world(), at, event)
+    }
+
+    /// Forms team `TM-n` (or revises it) as a team of `kind` serving
+    /// `GRID_A`'s community, as a world import would.
+    pub fn team(&mut self, at: &str, n: u64, kind: TeamKind, revised: bool) -> &mut Self {
+        use gridloop_engine::world::{Team, WorldEvent};
+        let team = Team {
+            id: TeamId::from_number(n),
+            name: format!("队{n}"),
+            name_en: format!("team {n}"),
+            kind,
+            scope: grid("440802-001-001"),
+            linked: vec![],
+        };
+        let event = match revised {
+            false => WorldEvent::TeamFormed { team },
+            true => WorldEvent::TeamRevised { team },
+        };
+        self.push(StreamId::world(), at, event)
+    }
+
+    /// Registers volunteer `V-n` in team `TM-team`.
+    pub fn member(&mut self, at: &str, n: u64, team: u64) -> &mut Self {
+        let event = gridloop_engine::volunteer::VolunteerEvent::Registered {
+            volunteer: VolunteerId::from_number(n),
+            team: TeamId::from_number(team),
+            home_grid: grid(GRID_A),
+            skills: Default::default(),
+            open_orders_max: 3,
+        };
+        self.push(StreamId::volunteer(&VolunteerId::from_number(n)), at, event)
     }
 
     pub fn ticket(&mut self, n: u64, at: &str, event: TicketEvent) -> &mut Self {

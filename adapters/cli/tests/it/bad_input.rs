@@ -193,10 +193,12 @@ fn http_cases() -> Vec<Case> {
         case("category missing", post(t, "dispatcher", without("category")), Api(400, "invalid_input")),
         case("description missing", post(t, "dispatcher", without("description")), Api(400, "invalid_input")),
         case("category malformed", post(t, "dispatcher", with("category", r#""cs001""#)), Api(400, "invalid_input")),
+        // Item codes are the city's own (docs/world.md): a well-formed code
+        // this catalog lacks is not found, not malformed.
         case(
-            "category of no family",
+            "category of another city's catalog",
             post(t, "dispatcher", with("category", r#""ZZ-999""#)),
-            Api(400, "invalid_input"),
+            Api(404, "not_found"),
         ),
         case("category unknown", post(t, "dispatcher", with("category", r#""IC-999""#)), Api(404, "not_found")),
         case("grid malformed", post(t, "dispatcher", with("grid", r#""440802-1""#)), Api(400, "bad_grid_code")),

@@ -323,7 +323,7 @@ impl Sim {
         let waiting: Vec<Ticket> =
             self.index.state().open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
         for ticket in waiting {
-            let Some(envelope) = dispatch::plan(&ticket, self.service.world(), self.directory.state(), now) else {
+            let Some(envelope) = dispatch::plan(&ticket, &self.service.world(), self.directory.state(), now) else {
                 continue;
             };
             if let Err(e) = execute(&self.service, envelope, &self.acks, self.seed).await {

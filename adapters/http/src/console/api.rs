@@ -38,7 +38,6 @@ use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::{Error, World};
 use gridloop_projections::board::{self, BoardStatus};
 use gridloop_projections::calendar::{Period, bucket, parse_day_or_instant};
-use gridloop_projections::metrics::{category_name, category_of};
 use gridloop_projections::{By, Cohort, Rates};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -198,7 +197,7 @@ pub struct BoardRow {
     pub item: ItemCode,
     pub item_name: String,
     pub item_name_en: String,
-    pub category: &'static str,
+    pub category: String,
     pub urgency: Option<Urgency>,
     pub holder: Option<Assignee>,
     pub submitted_at: Option<Timestamp>,
@@ -221,7 +220,7 @@ pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<Board
         place_en: node.map(|n| n.name_en.clone()).unwrap_or_default(),
         item_name: entry.map(|e| e.name.clone()).unwrap_or_default(),
         item_name_en: entry.map(|e| e.name_en.clone()).unwrap_or_default(),
-        category: category_name(category_of(&item)),
+        category: entry.map(|e| e.category.to_string()).unwrap_or_default(),
         grid,
         item,
         urgency: ticket.urgency,
@@ -243,10 +242,6 @@ fn holder(value: &str) -> Result<Assignee, Error> {
         .map_err(|e| Error::invalid("holder", e.to_string()))
 }
 
-/// The category names a `category=` filter may give.
-const CATEGORY_NAMES: [&str; 4] =
-    ["information_collection", "grid_patrol", "community_service", "street_community_coordination"];
-
 /// `GET /board`: the caller's open tickets (or those of one status, final
 /// ones included when asked for), urgent first, then newest; at most
 /// [`BOARD_ROWS_MAX`] rows, `total` counting every match. `position` is the
@@ -263,8 +258,9 @@ pub(crate) async fn board<S: EventStore>(
     let scope = scope_for(&world.grids, &who, scope)?;
     let status = p.status.as_deref().map(|s| text("status", s)).transpose()?;
     let category = p.category.as_deref().map(|s| text("category", s)).transpose()?;
-    if let Some(c) = category.filter(|c| !CATEGORY_NAMES.contains(c)) {
-        return Err(Error::invalid("category", format!("{c:?} is not one of {}", CATEGORY_NAMES.join(", "))).into());
+    if let Some(c) = category.filter(|c| !world.catalog.categories().any(|k| k.code.as_str() == *c)) {
+        let names: Vec<&str> = world.catalog.categories().map(|k| k.code.as_str()).collect();
+        return Err(Error::invalid("category", format!("{c:?} is not one of {}", names.join(", "))).into());
     }
     let holder = p.holder.as_deref().filter(|h| !h.trim().is_empty()).map(holder).transpose()?;
     let overdue = p.overdue.unwrap_or(false);
@@ -281,7 +277,7 @@ pub(crate) async fn board<S: EventStore>(
             None => !t.status.is_final(),
         })
         .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
-        .filter_map(|t| board_row(world, t, now))
+        .filter_map(|t| board_row(&world, t, now))
         .filter(|r| category.is_none_or(|c| r.category == c))
         .filter(|r| !overdue || r.overdue)
         .collect();
@@ -325,7 +321,7 @@ pub(crate) async fn candidates<S: EventStore>(
     let window = world.routing.fairness_window;
     let mut ring = ring_scope(&grid, ticket.offer_rounds);
     let mut volunteers = directory.views_within(&ring, now, window);
-    let suggestion = route(entry, &grid, ticket.offer_rounds, &exclude, &volunteers, world);
+    let suggestion = route(entry, &grid, ticket.offer_rounds, &exclude, &volunteers, &world);
     let (kind, mut offered) = match &suggestion {
         Route::SelfHandle => ("self_handle", Vec::new()),
         Route::Offer { candidates, .. } => ("offer", candidates.clone()),
@@ -340,7 +336,7 @@ pub(crate) async fn candidates<S: EventStore>(
         round += 1;
         ring = ring_scope(&grid, round);
         volunteers = directory.views_within(&ring, now, window);
-        if let Route::Offer { candidates, .. } = route(entry, &grid, round, &exclude, &volunteers, world) {
+        if let Route::Offer { candidates, .. } = route(entry, &grid, round, &exclude, &volunteers, &world) {
             offered = candidates;
         }
     }
@@ -367,7 +363,7 @@ pub(crate) async fn candidates<S: EventStore>(
         "round": ticket.offer_rounds,
         "wider": round != ticket.offer_rounds,
         "volunteers": shown,
-        "team": owning_team(&grid, &world.teams),
+        "team": owning_team(&grid, &world.owners),
         "department": { "code": entry.department, "name": department.map_or("", |d| d.name.as_str()),
             "name_en": department.map_or("", |d| d.name_en.as_str()) },
         "item": { "code": entry.code, "name": entry.name, "name_en": entry.name_en, "mode": entry.mode,

@@ -166,7 +166,7 @@ impl<S: EventStore> Cursor<S> {
             self.next = event.position + 1;
             if let Some(message) = self.message(event, |id| {
                 let ticket = views.board.state().get(id)?;
-                super::api::board_row(world, ticket, now)
+                super::api::board_row(&world, ticket, now)
             }) {
                 self.pending.push_back(message);
             }

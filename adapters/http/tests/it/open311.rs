@@ -183,7 +183,8 @@ async fn a_request_by_grid_code_is_an_ordinary_ticket() {
 #[tokio::test]
 async fn a_request_by_lat_long_finds_its_grid() {
     let h = harness().await;
-    let node = h.service.world().grids.get(&h.grid).expect("the grid");
+    let world = h.service.world();
+    let node = world.grids.get(&h.grid).expect("the grid");
     let (xs, ys): (Vec<i32>, Vec<i32>) = node.boundary.iter().map(|p| (p.lon, p.lat)).unzip();
     let lon = (xs.iter().min().unwrap() + xs.iter().max().unwrap()) / 2;
     let lat = (ys.iter().min().unwrap() + ys.iter().max().unwrap()) / 2;

@@ -148,7 +148,7 @@ async fn malformed_and_invalid_bodies_are_400() {
     let h = harness().await;
     let (status, body) = h.post("/api/v1/tickets", "resident", "{not json").await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_json"));
-    let bad_item = format!(r#"{{"category":"XX-1","grid":"{}","description":"d"}}"#, h.grid);
+    let bad_item = format!(r#"{{"category":"xx 1","grid":"{}","description":"d"}}"#, h.grid);
     let (status, body) = h.post("/api/v1/tickets", "resident", &bad_item).await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{body}");
     let no_place = r#"{"category":"IC-003","description":"d"}"#;
