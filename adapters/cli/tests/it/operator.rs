@@ -286,3 +286,48 @@ fn a_stale_socket_is_passed_over_and_the_store_opened_directly() {
     assert!(stdout(&ok(&["seal"], &data)).starts_with("sealed "));
     server.stop();
 }
+
+/// The frames a control socket answers `request` with: (kind, payload).
+fn control_answer(data: &Path, request: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket(data)).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.write_all(request).expect("send");
+    let mut frames = Vec::new();
+    let mut length = [0u8; 4];
+    while stream.read_exact(&mut length).is_ok() {
+        let mut body = vec![0u8; u32::from_be_bytes(length) as usize];
+        stream.read_exact(&mut body).expect("a whole frame");
+        let payload = body.split_off(1);
+        frames.push((body[0], payload));
+    }
+    frames
+}
+
+#[test]
+fn a_malformed_control_request_gets_an_error_and_the_server_carries_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[], None);
+    let frame = |kind: u8, payload: &[u8]| {
+        let mut bytes = (payload.len() as u32 + 1).to_be_bytes().to_vec();
+        bytes.push(kind);
+        bytes.extend_from_slice(payload);
+        bytes
+    };
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("not JSON", frame(b'R', b"{nope")),
+        ("another kind", frame(b'O', b"{}")),
+        ("a length past the bound", u32::MAX.to_be_bytes().to_vec()),
+        ("another protocol", frame(b'R', br#"{"protocol":99,"argv":["gridloop","seal"]}"#)),
+        ("arguments clap refuses", frame(b'R', br#"{"protocol":1,"argv":["gridloop","explode"]}"#)),
+    ];
+    for (what, request) in cases {
+        let frames = control_answer(&data, &request);
+        let (kind, status) = frames.last().expect("an answer");
+        assert_eq!((*kind, status.as_slice()), (b'X', &[2u8][..]), "{what}: {frames:?}");
+        assert!(frames.iter().any(|(k, text)| *k == b'E' && !text.is_empty()), "{what} is explained");
+    }
+    // Nothing of it stopped the server.
+    assert!(stdout(&ok(&["audit", "--all", "--verify"], &data)).contains(". OK"));
+    server.stop();
+}
