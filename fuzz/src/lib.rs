@@ -146,14 +146,34 @@ pub fn ndjson_import(data: &[u8]) {
     let _ = std::fs::remove_file(&path);
 }
 
+/// World bundles: the input cut into an encoding and files
+/// (`gridloop_world::fuzzing::split`: NUL-separated, each file its name,
+/// a line break, its bytes) and read. Reading never panics; a bundle that
+/// reads builds its world (the engine's own check), and a refusal names at
+/// least one problem, each printable.
+pub fn world_bundle(data: &[u8]) {
+    let (encoding, files) = gridloop_world::fuzzing::split(data);
+    match gridloop_world::read_files(&files, encoding) {
+        Ok(bundle) => {
+            bundle.world.world().expect("a bundle that reads builds its world");
+            let _ = gridloop_world::describe(&bundle.world);
+        }
+        Err(problems) => {
+            assert!(!problems.is_empty(), "a refused bundle names a problem");
+            assert!(problems.iter().all(|p| !p.to_string().is_empty()));
+        }
+    }
+}
+
 /// What a target does with one input.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("event_decode", event_decode),
     ("grid_code", grid_code),
     ("chat_command", chat_command),
     ("open311_form", open311_form),
     ("ndjson_import", ndjson_import),
+    ("world_bundle", world_bundle),
 ];

@@ -15,6 +15,7 @@
 //! - [`world_as_of`], [`describe`] (`show.rs`): the world at an instant,
 //!   as text.
 //! - [`WorldError`] (`error.rs`): what can go wrong after reading.
+//! - `fuzzing`: the fuzz target's input format (`fuzz/`, `world_bundle`).
 //!
 //! # Invariants
 //!
@@ -30,6 +31,8 @@ mod bundle;
 mod catalog;
 mod district;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod geo;
 mod import;
 mod people;

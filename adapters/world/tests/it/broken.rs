@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{collection, feature, features, files, printed, read, rect};
 
-const BROKEN_CATALOG: &str = "\
+pub const BROKEN_CATALOG: &str = "\
 code,name,category,department,mode,skills,accept_within,resolve_within,feedback_window,points,admitted,emergency,colour
 CS-001,代购药品,community_service,civil_affairs,volunteer,errands,30m,4h,3d,5,yes,no,red
 CS-002,下水道疏通,community_service,sewage,department,,1h,1d,3d,,no,,
@@ -14,7 +14,7 @@ CS-003,送餐,community_service,civil_affairs,volunteer,errands,4x,1d,3d,,yes,,
 CS-001,代购药品,community_service,civil_affairs,volunteer,errands,30m,4h,3d,5,yes,no,
 ";
 
-fn broken_grids() -> String {
+pub fn broken_grids() -> String {
     let grid = json!({"kind": "comprehensive"});
     let mut all = features();
     all.push(feature("130682-102-001", "孤村", json!({}), rect(115.0, 38.5, 115.05, 38.55)));

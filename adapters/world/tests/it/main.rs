@@ -5,6 +5,8 @@
 mod as_of;
 mod broken;
 mod encoding;
+mod examples;
+mod fuzz_corpus;
 mod geojson;
 mod import;
 mod read;

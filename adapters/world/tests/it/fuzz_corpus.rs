@@ -1,0 +1,74 @@
+//! The `world_bundle` fuzz corpus (`fuzz/corpus/world_bundle/`) replayed
+//! through the reader, with the target's own checks (`fuzz/src/lib.rs`):
+//! no panic, a bundle that reads builds its world, a refusal names at
+//! least one problem. The seeds are this crate's test bundles: valid,
+//! broken, and in GB18030 (`GRIDLOOP_BLESS=1` rewrites them).
+
+use std::path::Path;
+
+use gridloop_world::fuzzing::{join, split};
+use gridloop_world::read_files;
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/world_bundle");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    files.sort();
+    files.into_iter().map(|f| (f.display().to_string(), std::fs::read(&f).expect("reads"))).collect()
+}
+
+#[test]
+fn every_corpus_input_runs_clean() {
+    let corpus = corpus();
+    assert!(!corpus.is_empty());
+    for (name, data) in corpus {
+        let (encoding, files) = split(&data);
+        match read_files(&files, encoding) {
+            Ok(bundle) => assert!(bundle.world.world().is_ok(), "{name}: a bundle that reads builds"),
+            Err(problems) => assert!(!problems.is_empty(), "{name}: a refusal names a problem"),
+        }
+    }
+}
+
+/// The seeds: the test bundle, its broken variant, and it in GB18030.
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let valid = crate::support::files();
+    let mut broken = valid.clone();
+    broken.insert("catalog.csv", crate::broken::BROKEN_CATALOG.as_bytes().to_vec());
+    broken.insert("grids.geojson", crate::broken::broken_grids().into_bytes());
+    let mut gb = valid.clone();
+    for (name, bytes) in gb.iter_mut().filter(|(name, _)| name.ends_with(".csv")) {
+        let text = String::from_utf8(bytes.clone()).expect("UTF-8");
+        *bytes = encoding_rs::GB18030.encode(&text).0.into_owned();
+        assert!(!name.is_empty());
+    }
+    let input = |encoding: &str, files: &std::collections::BTreeMap<&'static str, Vec<u8>>| {
+        let parts: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        join(encoding, &parts)
+    };
+    vec![
+        ("seed-valid", input("auto", &valid)),
+        ("seed-broken", input("auto", &broken)),
+        ("seed-gb18030", input("gb18030", &gb)),
+    ]
+}
+
+#[test]
+fn the_seeds_are_the_test_bundles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/world_bundle");
+    let bless = std::env::var("GRIDLOOP_BLESS").is_ok_and(|v| v == "1");
+    for (name, data) in seeds() {
+        let path = dir.join(name);
+        if bless {
+            std::fs::create_dir_all(&dir).expect("the corpus directory");
+            std::fs::write(&path, &data).expect("the seed is written");
+        }
+        let stored = std::fs::read(&path).unwrap_or_default();
+        assert!(stored == data, "{} is not the test bundle; GRIDLOOP_BLESS=1 rewrites it", path.display());
+        let (encoding, files) = split(&data);
+        let read = read_files(&files, encoding);
+        assert_eq!(read.is_ok(), name != "seed-broken", "{name}: {:?}", read.err());
+    }
+}
