@@ -116,7 +116,10 @@ impl Millis {
     pub fn parse_span(text: &str) -> Result<Self, Error> {
         let bad = || Error::invalid("duration", "expected a whole number and a unit m, h or d, like 30m");
         let text = text.trim();
-        let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+        // The unit is the last character, which need not be one byte (a
+        // spreadsheet cell may end in 是): split at its start, not at len - 1.
+        let unit_at = text.char_indices().next_back().map_or(0, |(at, _)| at);
+        let (digits, unit) = text.split_at(unit_at);
         if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
@@ -226,7 +229,7 @@ mod tests {
     fn spans_parse_with_units() {
         assert_eq!(Millis::parse_span("30m").unwrap(), Millis::minutes(30));
         assert_eq!(Millis::parse_span("3d").unwrap(), Millis::days(3));
-        for bad in ["", "m", "0h", "5y", "-3h", "400d", "1.5h"] {
+        for bad in ["", "m", "0h", "5y", "-3h", "400d", "1.5h", "是", "3是", "3小时"] {
             assert!(Millis::parse_span(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -105,3 +105,12 @@ fn a_bad_toml_key_is_named_with_its_line() {
     assert!(text.starts_with("district.toml:"), "{text}");
     assert!(text.contains("colour"), "{text}");
 }
+
+#[test]
+fn a_duration_in_words_is_refused_not_split() {
+    let mut files = files();
+    let catalog = crate::support::CATALOG_CSV.replace(",30m,4h,", ",30m,4小时,");
+    files.insert("catalog.csv", catalog.into_bytes());
+    let text = printed(&read(&files).expect_err("broken"));
+    assert!(text.starts_with("catalog.csv:2: column resolve_within: \"4小时\": expected a whole number"), "{text}");
+}
