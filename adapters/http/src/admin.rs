@@ -6,9 +6,12 @@
 //!   answer once;
 //! - `DELETE /tokens/{id}`: revokes a token at once (its next request is 401).
 //!
-//! The admin acts on no ticket, volunteer or place: the engine's allow-lists
-//! leave `Role::Admin` out, so an admin's token is refused (403) by every
-//! command route; and nobody but an admin reaches these routes. An admin
+//! The admin acts on no ticket or place: the ticket and emergency
+//! allow-lists leave `Role::Admin` out, so an admin's token is refused (403)
+//! by those command routes; and nobody but an admin reaches these routes.
+//! The admin does keep the people and the world ([`crate::people`],
+//! [`crate::world`]): registering and changing volunteers, assigning staff
+//! and issuing their tokens, changing the world. An admin
 //! may not revoke the token it is using, so a deployment cannot lock its
 //! last admin out by accident. Each change is saved to the token file
 //! (written whole, then renamed) before it is answered; if saving fails, the
@@ -39,14 +42,14 @@ pub(crate) struct IssueBody {
     place: Option<String>,
 }
 
-fn admin_only(who: &Principal) -> Result<(), AppError> {
+pub(crate) fn admin_only(who: &Principal) -> Result<(), AppError> {
     match who.actor.role {
         Role::Admin => Ok(()),
         role => Err(Error::NotPermitted { role: role.name(), command: "manage tokens" }.into()),
     }
 }
 
-fn row(id: &str, principal: &Principal) -> Value {
+pub(crate) fn row(id: &str, principal: &Principal) -> Value {
     json!({
         "id": id,
         "role": principal.actor.role,
@@ -133,7 +136,7 @@ fn own_token_id(headers: &axum::http::HeaderMap) -> Option<String> {
 
 /// Applies `apply` to the table and saves it; undoes the change with `undo`
 /// if it cannot be saved.
-fn change<S, T>(
+pub(crate) fn change<S, T>(
     state: &AppState<S>,
     apply: impl FnOnce(&mut TokenTable) -> Result<T, Error>,
     undo: impl FnOnce(&mut TokenTable, &T),

@@ -21,6 +21,10 @@
 //!   [`BODY_BYTES_MAX`] (413).
 //! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
 //!   volunteers, catalog, grid tree) and the follower that keeps them current.
+//! - [`people`]: volunteers registered and changed, staff assigned and given
+//!   tokens; names and phones go to the personal store, never the log.
+//! - [`world`]: the world read (district, teams, departments) and changed
+//!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
 //!
@@ -38,9 +42,11 @@ pub mod limits;
 pub mod link_codes;
 pub mod open311;
 pub mod openapi;
+pub mod people;
 pub mod reads;
 pub mod telemetry;
 pub mod tickets;
+pub mod world;
 
 use std::sync::Arc;
 
@@ -48,6 +54,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use gridloop_engine::Error;
+use gridloop_engine::personal::PersonalStore;
 use gridloop_engine::service::{Clock, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
@@ -73,6 +80,9 @@ pub struct AppState<S> {
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Each token's rate ([`limits`]).
     pub limiter: Arc<limits::RateLimiter>,
+    /// Where volunteers' and staff's names and phones go (`None`: the
+    /// routes that take them refuse them, rather than drop them).
+    pub(crate) personal: Option<Arc<dyn PersonalStore>>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -85,6 +95,7 @@ impl<S> Clone for AppState<S> {
             live: self.live.clone(),
             telemetry: self.telemetry.clone(),
             limiter: self.limiter.clone(),
+            personal: self.personal.clone(),
         }
     }
 }
@@ -107,7 +118,14 @@ impl<S: EventStore> AppState<S> {
         let telemetry = Arc::new(telemetry::Telemetry::default());
         let limiter = Arc::new(limits::RateLimiter::new());
         let tokens = Arc::new(std::sync::RwLock::new(tokens));
-        Ok(Self { service, tokens, token_file: None, numbering: Arc::new(numbering), live, telemetry, limiter })
+        let numbering = Arc::new(numbering);
+        Ok(Self { service, tokens, token_file: None, numbering, live, telemetry, limiter, personal: None })
+    }
+
+    /// Keeps the names and phones the people routes take in `store`.
+    pub fn with_personal(mut self, store: Arc<dyn PersonalStore>) -> Self {
+        self.personal = Some(store);
+        self
     }
 
     /// Persists the token table to `path` after every change an admin makes.
@@ -129,10 +147,17 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .route("/tickets", get(reads::list::<S>))
         .route("/queues/{kind}/{id}", get(reads::queue::<S>))
         .route("/metrics/rates", get(reads::rates::<S>))
-        .route("/volunteers", get(reads::volunteers::<S>))
+        .route("/volunteers", get(reads::volunteers::<S>).post(people::register::<S>))
         .route("/volunteers/{id}", get(reads::volunteer::<S>))
         .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
         .route("/volunteers/{id}/link-code", post(link_codes::issue::<S>))
+        .route("/volunteers/{id}/{action}", post(people::act::<S>))
+        .route("/staff", get(people::staff::<S>).post(people::assign::<S>))
+        .route("/staff/{subject}/token", post(people::token::<S>))
+        .route("/world", get(world::show::<S>))
+        .route("/world/changes", post(world::change::<S>))
+        .route("/teams", get(world::teams::<S>))
+        .route("/departments", get(world::departments::<S>))
         .route("/tokens", get(admin::list::<S>).post(admin::issue::<S>))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke::<S>))
         .route("/catalog", get(reads::catalog::<S>))

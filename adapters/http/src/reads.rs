@@ -219,13 +219,13 @@ pub const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(2
 
 /// The parameters of a query string, or `400 invalid_input` naming what is
 /// wrong (an unknown parameter, a number that is not one).
-fn params<T: DeserializeOwned>(query: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
+pub(crate) fn params<T: DeserializeOwned>(query: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
     let Query(params) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     Ok(params)
 }
 
 /// A parameter's text, bounded.
-fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
+pub(crate) fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
     if value.len() > PARAM_BYTES_MAX {
         return Err(Error::invalid(name, format!("must be at most {PARAM_BYTES_MAX} bytes")));
     }
@@ -242,7 +242,7 @@ fn refuse(who: &Principal, refused: &[Role], what: &'static str) -> Result<(), E
 
 /// A grid code the tree knows, as a filter: an unknown one is a bad
 /// parameter, not a missing resource.
-fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
+pub(crate) fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
     let code = GridCode::parse(text(name, value)?)?;
     grids.get(&code).map(|_| code.clone()).ok_or_else(|| Error::invalid(name, format!("{code} is not in the district")))
 }
@@ -258,7 +258,7 @@ fn holder(value: &str) -> Result<Assignee, Error> {
 
 /// The scope a caller may see: a placed dispatcher only within their
 /// place (their whole place when they name none).
-fn scope_for(who: &Principal, asked: Option<GridCode>) -> Result<Option<GridCode>, Error> {
+pub(crate) fn scope_for(who: &Principal, asked: Option<GridCode>) -> Result<Option<GridCode>, Error> {
     match (&who.place, asked) {
         (Some(place), Some(scope)) if !scope.is_within(place) => {
             Err(Error::NotPermitted { role: "dispatcher", command: "read outside the place they serve" })
@@ -487,8 +487,11 @@ fn breakdown(value: &str) -> Result<By, Error> {
 }
 
 /// `GET /volunteers/{id}`: the ledger's account (points, services and
-/// minutes per month) and the directory's view (team, home, skills,
-/// availability, open orders). A volunteer reads only their own.
+/// minutes per month), the directory's view (team, home, skills,
+/// availability, open orders) and the standing (`active`, `inactive` or
+/// `exited`, with the reason) folded from the volunteer's own stream, since
+/// the directory keeps only whether they stand down. A volunteer reads only
+/// their own.
 pub(crate) async fn volunteer<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -504,16 +507,32 @@ pub(crate) async fn volunteer<S: EventStore>(
     let window = state.service.world().routing.fairness_window;
     let view = views.directory.state().view(&id, state.service.clock().now(), window);
     let account = views.ledger.state().account(&id).cloned();
+    drop(views);
     if view.is_none() && account.is_none() {
         return Err(Error::NotFound { kind: "volunteer", id: id.to_string() }.into());
     }
+    let (status, reason) = standing(&state.service.volunteer(&id).await?);
     let account = account.unwrap_or_default();
     let points = json!({
         "balance": account.points_balance,
         "awarded": account.points_awarded,
         "redeemed": account.points_redeemed,
     });
-    Ok(Json(json!({ "id": id, "profile": view, "points": points, "months": account.months })))
+    Ok(Json(json!({
+        "id": id, "status": status, "status_reason": reason,
+        "profile": view, "points": points, "months": account.months,
+    })))
+}
+
+/// A volunteer's standing and why: `None` for one never registered (only
+/// named by a ticket or an award).
+fn standing(volunteer: &gridloop_engine::volunteer::Volunteer) -> (Option<&'static str>, Option<String>) {
+    match (&volunteer.id, &volunteer.exited, &volunteer.inactive) {
+        (None, _, _) => (None, None),
+        (Some(_), Some(reason), _) => (Some("exited"), Some(reason.clone())),
+        (Some(_), None, Some(reason)) => (Some("inactive"), Some(reason.clone())),
+        (Some(_), None, None) => (Some("active"), None),
+    }
 }
 
 /// `?grid=&skill=`

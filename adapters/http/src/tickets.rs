@@ -209,7 +209,7 @@ impl Numbering {
 
 /// The command id of a POST: its `Idempotency-Key` (or a fresh random one),
 /// scoped to the caller by a short hash of their role and id.
-fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppError> {
+pub(crate) fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppError> {
     let key = match headers.get("idempotency-key") {
         Some(value) => {
             let text = value.to_str().map_err(|_| Error::invalid("idempotency key", "must be printable ASCII"))?;
@@ -228,7 +228,7 @@ fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppErro
 /// Parses a JSON body; an empty body reads as `{}` (for actions without
 /// fields). Syntax errors are `invalid_json`; well-formed JSON with a wrong
 /// field (a bad id, an unknown rating) is `invalid_input`.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => AppError::Engine(Error::invalid("body", e.to_string())),
@@ -237,7 +237,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 }
 
 /// A body, or why it could not be read (too large, or cut off).
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
         _ => AppError::InvalidJson(rejection.body_text()),
@@ -337,7 +337,7 @@ fn resident_of(who: &Principal, named: Option<ResidentId>) -> Result<ResidentId,
 }
 
 /// A dispatcher with a place acts only on tickets within it.
-fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error> {
+pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error> {
     match &who.place {
         Some(place) if !grid.is_within(place) => {
             Err(Error::NotPermitted { role: "dispatcher", command: "act outside the place they serve" })
@@ -434,10 +434,36 @@ pub struct Written {
 
 impl Answer {
     fn new(id: TicketId, outcome: Outcome) -> Self {
-        let events =
-            outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect();
-        Self { id, version: outcome.append.map(|a| a.last_version), events }
+        let version = outcome.append.as_ref().map(|a| a.last_version);
+        Self { id, version, events: written(outcome) }
     }
+}
+
+/// The events an outcome holds, as the answers show them.
+pub(crate) fn written(outcome: Outcome) -> Vec<Written> {
+    outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect()
+}
+
+/// Runs one command under the request's `Idempotency-Key`: the key is
+/// taken up with the request's fingerprint (`route` and body), so the same
+/// key with another request is refused before anything is decided, and a
+/// repeat gets the engine's first outcome. Every keyed route but the ticket
+/// submission (which numbers tickets first) comes through here.
+pub(crate) async fn run_keyed<S: EventStore>(
+    state: &AppState<S>,
+    who: &Principal,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    command: Command,
+) -> Result<Outcome, AppError> {
+    let command_id = command_id(headers, who)?;
+    let taken = state.numbering.take_up(&command_id, fingerprint(route, body))?;
+    let envelope =
+        Envelope { command_id, correlation_id: None, actor: who.actor.clone(), command, expected_version: None };
+    let outcome = state.service.execute(envelope).await;
+    state.numbering.settle(taken, &outcome);
+    Ok(outcome?)
 }
 
 /// `POST /tickets/{id}/{action}`.
@@ -642,19 +668,8 @@ pub(crate) async fn redeem<S: EventStore>(
     let body: RedeemBody = parse(&bytes)?;
     let command =
         gridloop_engine::volunteer::VolunteerCommand::RedeemPoints { points: body.points, reward: body.reward };
-    let command_id = command_id(&headers, &who)?;
-    let taken = state.numbering.take_up(&command_id, fingerprint(&format!("POST /volunteers/{id}/redeem"), &bytes))?;
-    let envelope = Envelope {
-        command_id,
-        correlation_id: None,
-        actor: who.actor,
-        command: Command::Volunteer { id: id.clone(), command },
-        expected_version: None,
-    };
-    let outcome = state.service.execute(envelope).await;
-    state.numbering.settle(taken, &outcome);
-    let outcome = outcome?;
-    let events: Vec<Written> =
-        outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect();
-    Ok(Json(serde_json::json!({ "id": id, "events": events })))
+    let route = format!("POST /volunteers/{id}/redeem");
+    let command = Command::Volunteer { id: id.clone(), command };
+    let outcome = run_keyed(&state, &who, &headers, &route, &bytes, command).await?;
+    Ok(Json(serde_json::json!({ "id": id, "events": written(outcome) })))
 }

@@ -8,6 +8,7 @@ mod link_codes;
 mod matrix;
 mod open311;
 mod openapi;
+mod people;
 mod reads;
 mod routes;
 mod telemetry;

@@ -6,6 +6,7 @@
 
 use axum::http::StatusCode;
 
+use crate::people::{people, registration};
 use crate::{Harness, VOLUNTEER_ITEM, harness};
 
 /// The callers, by the harness's token names.
@@ -129,4 +130,48 @@ async fn ordering_reading_and_history_follow_the_roles_too() {
     }
     let (status, _) = h.send("POST", &format!("/api/v1/tickets/{id}/note"), None, None, r#"{"text":"x"}"#).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no token, no action");
+}
+
+/// The people and world routes × every role: who registers and changes
+/// volunteers, who reads the world, and who changes it.
+#[tokio::test]
+async fn people_and_world_routes_follow_the_roles() {
+    let p = people().await;
+    let h = &p.h;
+    let (status, answer) = h.post("/api/v1/volunteers", "admin", &registration("V-1", &h.grid)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let readers: &[&str] = &["dispatcher", "auditor", "admin"];
+    let keepers: &[&str] = &["dispatcher", "admin"];
+    for (n, role) in ROLES.into_iter().enumerate() {
+        let id = format!("V-{}", 200 + n);
+        let staff = format!(r#"{{"subject":"au-{n}","role":"auditor","name":"钱七"}}"#);
+        let department = format!(
+            r#"{{"changes":[{{"change":"define_department","department":{{"code":"dept_{n}","name":"部门","name_en":""}}}}]}}"#
+        );
+        let posts = [
+            ("/api/v1/volunteers".to_string(), registration(&id, &h.grid), keepers, StatusCode::CREATED),
+            (
+                "/api/v1/volunteers/V-1/skills".into(),
+                r#"{"skills":["repairs"]}"#.into(),
+                &["dispatcher", "admin", "volunteer"][..],
+                StatusCode::OK,
+            ),
+            ("/api/v1/volunteers/V-1/deactivate".into(), r#"{"reason":"away"}"#.into(), keepers, StatusCode::OK),
+            ("/api/v1/volunteers/V-1/reactivate".into(), String::new(), keepers, StatusCode::OK),
+            ("/api/v1/world/changes".into(), department, &["admin"][..], StatusCode::OK),
+            ("/api/v1/staff".into(), staff, &["admin"][..], StatusCode::CREATED),
+            // The admin's own iteration assigned au-{n} just above.
+            (format!("/api/v1/staff/au-{n}/token"), String::new(), &["admin"][..], StatusCode::CREATED),
+        ];
+        for (path, body, allowed, success) in posts {
+            let (status, answer) = h.post(&path, role, &body).await;
+            let expected = if allowed.contains(&role) { success } else { StatusCode::FORBIDDEN };
+            assert_eq!(status, expected, "{role} POST {path}: {answer}");
+        }
+        for path in ["/api/v1/world", "/api/v1/teams", "/api/v1/departments", "/api/v1/staff"] {
+            let (status, answer) = h.get(path, role).await;
+            let expected = if readers.contains(&role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(status, expected, "{role} GET {path}: {answer}");
+        }
+    }
 }

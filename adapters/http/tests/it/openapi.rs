@@ -26,7 +26,8 @@ async fn every_documented_route_exists() {
             .replace("{id}", if path.starts_with("/volunteers") { "V-1" } else { &id })
             .replace("{action}", "note")
             .replace("{kind}", "volunteer")
-            .replace("{format}", "json");
+            .replace("{format}", "json")
+            .replace("{subject}", "d-1");
         let full = if concrete.starts_with("/open311") { concrete.clone() } else { format!("/api/v1{concrete}") };
         let (_, body) = match method {
             "get" if full.starts_with("/api/v1/tokens") => h.get(&full, "admin").await,

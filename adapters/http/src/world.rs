@@ -1,0 +1,162 @@
+//! The world over the API: read by dispatchers, auditors and admins,
+//! changed by admins.
+//!
+//! - `GET /world`: the district (code, names, time zone), what it calls
+//!   each level and how many grids each has, the categories, and counts of
+//!   items, departments, teams and staff; `version` is the world stream's.
+//! - `GET /teams[?place=]`, `GET /departments`.
+//! - `POST /world/changes` `{ "changes": [WorldChange, …] }`: one world
+//!   command (at most 64 changes, all written or none), the changes in the
+//!   engine's own JSON (`gridloop_engine::world::WorldChange`, tagged by
+//!   `change`): how teams, departments, staff, grids and items are formed,
+//!   revised and retired over the API, as a bundle import does it.
+//!
+//! Every read first catches the service's world up with the log (another
+//! process may have imported a bundle), so a read after a change sees it.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use gridloop_engine::Error;
+use gridloop_engine::envelope::Role;
+use gridloop_engine::grid::Level;
+use gridloop_engine::service::Command;
+use gridloop_engine::store::EventStore;
+use gridloop_engine::world::{WorldChange, WorldCommand};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Principal};
+use crate::reads::{known_grid, params, scope_for};
+use crate::tickets::{parse, read_body, run_keyed, written};
+use crate::{AppError, AppState};
+
+/// The five levels, from the district down.
+const LEVELS: [Level; 5] = [Level::District, Level::Street, Level::Community, Level::Grid, Level::SubGrid];
+
+/// Dispatchers, auditors and admins read the world; residents, volunteers,
+/// grid workers and departments work inside it and have routes of their own.
+pub(crate) fn readers_only(who: &Principal, what: &'static str) -> Result<(), Error> {
+    match who.actor.role {
+        Role::Dispatcher | Role::Auditor | Role::Admin => Ok(()),
+        role => Err(Error::NotPermitted { role: role.name(), command: what }),
+    }
+}
+
+/// Refused here as well as by the engine, so that a caller who may not
+/// change the world learns that (403) before any complaint about the body.
+pub(crate) fn admins_only(who: &Principal, what: &'static str) -> Result<(), Error> {
+    match who.actor.role {
+        Role::Admin => Ok(()),
+        role => Err(Error::NotPermitted { role: role.name(), command: what }),
+    }
+}
+
+/// `GET /world`.
+pub(crate) async fn show<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, AppError> {
+    readers_only(&who, "read the world")?;
+    let version = state.service.refresh_world().await?;
+    let world = state.service.world();
+    let district = world
+        .district
+        .as_ref()
+        .map(|d| json!({ "code": d.code, "name": d.name, "name_en": d.name_en, "time_zone": d.time_zone }));
+    let levels: Vec<Value> = LEVELS
+        .iter()
+        .map(|&level| json!({ "level": level, "name": world.level_name(level), "grids": world.grids.at_level(level).count() }))
+        .collect();
+    let categories: Vec<Value> = world
+        .catalog
+        .categories()
+        .map(|c| json!({ "code": c.code, "name": c.name, "name_en": c.name_en, "field": c.field }))
+        .collect();
+    let counts = json!({
+        "grids": world.grids.len(),
+        "items": world.catalog.items().count(),
+        "admitted_items": world.catalog.items().filter(|i| i.admitted).count(),
+        "categories": categories.len(),
+        "departments": world.catalog.departments().count(),
+        "teams": world.teams.len(),
+        "staff": world.staff.len(),
+    });
+    Ok(Json(json!({
+        "version": version, "district": district, "levels": levels, "counts": counts, "categories": categories,
+    })))
+}
+
+/// `?place=`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TeamParams {
+    place: Option<String>,
+}
+
+/// `GET /teams[?place=]`: every team (at most the engine's 10,000), by id;
+/// within `place` (a placed dispatcher's own by default) those serving a
+/// place inside it.
+pub(crate) async fn teams<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    query: Result<Query<TeamParams>, QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    readers_only(&who, "read the teams")?;
+    let p = params(query)?;
+    state.service.refresh_world().await?;
+    let world = state.service.world();
+    let asked = p.place.as_deref().map(|c| known_grid(&world.grids, "place", c)).transpose()?;
+    let scope = scope_for(&who, asked)?;
+    let items: Vec<Value> = world
+        .teams
+        .values()
+        .filter(|t| scope.as_ref().is_none_or(|s| t.scope.is_within(s)))
+        .map(|t| json!(t))
+        .collect();
+    Ok(Json(json!({ "total": items.len(), "items": items })))
+}
+
+/// `GET /departments`.
+pub(crate) async fn departments<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, AppError> {
+    readers_only(&who, "read the departments")?;
+    state.service.refresh_world().await?;
+    let items: Vec<Value> = state
+        .service
+        .world()
+        .catalog
+        .departments()
+        .map(|d| json!({ "code": d.code, "name": d.name, "name_en": d.name_en }))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangesBody {
+    changes: Vec<WorldChange>,
+}
+
+/// `POST /world/changes` (admins): `{ version, events }`, `version` the
+/// world stream's after the change (null when nothing needed changing).
+/// The engine checks each change against the world the ones before it
+/// left, and refuses the whole batch for any one of them.
+pub(crate) async fn change<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    admins_only(&who, "change the world")?;
+    let bytes = read_body(body)?;
+    let body: ChangesBody = parse(&bytes)?;
+    let command = Command::World { command: WorldCommand { changes: body.changes } };
+    let outcome = run_keyed(&state, &who, &headers, "POST /world/changes", &bytes, command).await?;
+    let version = outcome.append.as_ref().map(|a| a.last_version);
+    Ok(Json(json!({ "version": version, "events": written(outcome) })))
+}
