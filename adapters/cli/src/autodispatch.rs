@@ -8,6 +8,9 @@
 //! commands. Each carries the ticket's version and a command id derived from
 //! it, so a second process running the same policy, or a human dispatcher
 //! acting first, makes the policy's step write nothing.
+//!
+//! Like the timers, it waits out a store that fails for a while and stops
+//! with an error naming the event on a log that does not decode.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +23,8 @@ use gridloop_projections::directory::Directory;
 use gridloop_projections::dispatch;
 use gridloop_projections::runner::Runner;
 use tokio::sync::watch;
+
+use crate::timers::follow;
 
 /// The longest the task sleeps before looking again (a clock that jumps, or
 /// a ring that widens with time, is noticed within it).
@@ -36,8 +41,8 @@ pub async fn run<S: EventStore>(
     let mut written = 0;
     while !*stop.borrow() {
         let step = async {
-            index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
-            directory.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
+            follow(&mut index, &store).await?;
+            follow(&mut directory, &store).await?;
             let now = service.clock().now();
             let waiting: Vec<_> =
                 index.state().open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
@@ -59,7 +64,10 @@ pub async fn run<S: EventStore>(
                 tracing::warn!(%reason, "the dispatcher policy waits for the store");
                 tokio::time::sleep(crate::timers::RETRY).await;
             }
-            Err(other) => return Err(other),
+            Err(error) => {
+                tracing::error!(%error, "the dispatcher policy stops");
+                return Err(error);
+            }
         }
     }
     Ok(written)

@@ -9,6 +9,11 @@
 //! at once. Every command it sends carries the ticket's version, so a
 //! second timer process, or a restart in the middle of firing, writes
 //! nothing twice.
+//!
+//! A store that fails for a while (a NATS server restarting) is waited out.
+//! A log that does not decode is not: folding it again would fail the same
+//! way forever, so the task stops with an error naming the event
+//! ([`fold_failure`]); the dispatcher policy does the same.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +21,9 @@ use std::time::Duration;
 use gridloop_engine::Error;
 use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
+use gridloop_projections::ProjectionError;
 use gridloop_projections::deadlines::{DeadlineIndex, Fired};
-use gridloop_projections::runner::Runner;
+use gridloop_projections::runner::{Projection, Runner};
 use tokio::sync::watch;
 
 /// The longest the task sleeps before looking at the clock again.
@@ -35,7 +41,7 @@ pub async fn run<S: EventStore>(
     let mut total = Fired::default();
     while !*stop.borrow() {
         let step = async {
-            index.catch_up(&store, None, |_| {}).await.map_err(|e| Error::Storage(e.to_string()))?;
+            follow(&mut index, &store).await?;
             let now = service.clock().now();
             let fired = index.state().fire(&service, now).await?;
             total.written += fired.written;
@@ -60,8 +66,45 @@ pub async fn run<S: EventStore>(
                 tracing::warn!(%reason, "the timers wait for the store");
                 tokio::time::sleep(RETRY).await;
             }
-            Err(other) => return Err(other),
+            Err(error) => {
+                tracing::error!(%error, "the timers stop");
+                return Err(error);
+            }
         }
     }
     Ok(total)
+}
+
+/// Folds what the log holds past the runner's checkpoint, with a failure
+/// turned into the engine's error the tasks act on ([`fold_failure`]).
+pub(crate) async fn follow<P: Projection, S: EventStore>(runner: &mut Runner<P>, store: &S) -> Result<(), Error> {
+    match runner.catch_up(store, None, |_| {}).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(fold_failure(store, runner.checkpoint(), error).await),
+    }
+}
+
+/// A projection's failure to fold the log, as the error a task acts on.
+///
+/// Only a store that failed (`Storage`) is worth trying again. Anything
+/// else comes from the log itself (an event that does not decode, one out
+/// of its stream's order, a stream id that does not parse), so trying again
+/// would fail the same way every time: it becomes `Corrupt`, naming the
+/// first event past the checkpoint, which is the one the fold stopped at.
+pub async fn fold_failure<S: EventStore>(store: &S, checkpoint: u64, error: ProjectionError) -> Error {
+    let reason = match error {
+        ProjectionError::Log(Error::Storage(reason)) | ProjectionError::SnapshotStore(reason) => {
+            return Error::Storage(reason);
+        }
+        ProjectionError::Log(Error::Corrupt(reason)) => reason,
+        other => other.to_string(),
+    };
+    // If the store cannot even read that event again, the position is all
+    // there is to name.
+    let event = store.read_all(checkpoint + 1, 1).await.ok().and_then(|batch| batch.into_iter().next());
+    let place = match event {
+        Some(e) => format!("{} v{} at position {}", e.stream, e.version, e.position),
+        None => format!("the event after position {checkpoint}"),
+    };
+    Error::Corrupt(format!("{place}: {reason}"))
 }

@@ -3,15 +3,18 @@
 //! command service, dispatcher policy and timers, checked against the
 //! invariants the issue names. On failure, the seed is in the message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use gridloop_cli::demo::{self, DemoConfig};
 use gridloop_engine::envelope::{RecordedEvent, Role};
+use gridloop_engine::ids::VolunteerId;
 use gridloop_engine::routing::RoutingPolicy;
 use gridloop_engine::store::MemoryStore;
-use gridloop_engine::ticket::{DeadlineKind, EscalationReason, Rating, Status, Ticket, TicketEvent, Tier};
+use gridloop_engine::ticket::{Assignee, DeadlineKind, EscalationReason, Rating, Status, Ticket, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
+use gridloop_engine::volunteer::VolunteerEvent;
+use gridloop_engine::world::{TeamKind, WorldEvent};
 use gridloop_projections::runner::Runner;
 use gridloop_projections::{Cohort, Metrics};
 
@@ -124,6 +127,7 @@ fn reason_name(reason: EscalationReason) -> &'static str {
 /// Counts completion, closed-loop, satisfaction and in-grid straight from the
 /// raw events, without the metrics projection, and compares.
 pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_of: Timestamp, seed: u64) {
+    let own = resolved_by_own_people(log);
     let (mut valid, mut completed, mut closed, mut rated, mut satisfied, mut in_grid) = (0, 0, 0, 0, 0, 0);
     for (_, events) in tickets(log) {
         let payloads: Vec<TicketEvent> = events.iter().map(|e| e.decode().expect("decodes")).collect();
@@ -156,7 +160,8 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
             };
             let beyond =
                 payloads.iter().any(|p| matches!(p, TicketEvent::Escalated { to, .. } if *to > Tier::Community));
-            in_grid += u64::from(submitted_tier <= Tier::Community && !beyond);
+            let by_own = last_resolution.is_some_and(|i| own.contains(&events[i].position));
+            in_grid += u64::from(submitted_tier <= Tier::Community && !beyond && by_own);
         }
         if let Some(rating) = payloads.iter().rev().find_map(|p| match p {
             TicketEvent::FeedbackGiven { rating, .. } => Some(*rating),
@@ -178,6 +183,50 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
     assert_eq!(parts(r.closed_loop), (closed, completed), "seed {seed}: closed loop");
     assert_eq!(parts(r.satisfaction), (satisfied, rated), "seed {seed}: satisfaction");
     assert_eq!(parts(r.in_grid), (in_grid, completed), "seed {seed}: in grid");
+}
+
+/// The positions of the resolutions made by the grid's or community's own
+/// people: a grid worker, a volunteer not in a backup agency, a community or
+/// volunteer team, with teams and team kinds as the log stood at each
+/// resolution (a team whose kind the log does not say is not counted).
+fn resolved_by_own_people(log: &[RecordedEvent]) -> BTreeSet<u64> {
+    let (mut kinds, mut teams, mut own) = (BTreeMap::new(), BTreeMap::new(), BTreeSet::new());
+    for event in log {
+        match event.stream.kind() {
+            "world" => match event.decode().expect("decodes") {
+                WorldEvent::TeamFormed { team } | WorldEvent::TeamRevised { team } => {
+                    kinds.insert(team.id, team.kind);
+                }
+                _ => {}
+            },
+            "volunteer" => match event.decode().expect("decodes") {
+                VolunteerEvent::Registered { volunteer, team, .. } => {
+                    teams.insert(volunteer, team);
+                }
+                VolunteerEvent::Transferred { team, .. } => {
+                    teams.insert(VolunteerId::new(event.stream.id()).expect("a volunteer stream"), team);
+                }
+                _ => {}
+            },
+            "ticket" => {
+                if let TicketEvent::Resolved { by, .. } = event.decode().expect("decodes") {
+                    let is_own = match by {
+                        Assignee::GridWorker(_) => true,
+                        Assignee::Department(_) => false,
+                        Assignee::Team(t) => matches!(kinds.get(&t), Some(TeamKind::Community | TeamKind::Volunteer)),
+                        Assignee::Volunteer(v) => {
+                            teams.get(&v).and_then(|t| kinds.get(t)) != Some(&TeamKind::BackupAgency)
+                        }
+                    };
+                    if is_own {
+                        own.insert(event.position);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    own
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
