@@ -158,7 +158,7 @@ impl Live {
                 return Ok(read);
             }
             for event in &batch {
-                views.apply(event).map_err(log_error)?;
+                views.apply(event).map_err(|e| log_error(e, event))?;
             }
             read += batch.len() as u64;
         }
@@ -174,13 +174,19 @@ impl Live {
     }
 }
 
-/// A projection's failure as the engine's error: a failed read stays what
-/// it was; anything else means the log and the fold disagree.
-fn log_error(error: ProjectionError) -> Error {
-    match error {
-        ProjectionError::Log(e) => e,
-        other => Error::Corrupt(other.to_string()),
-    }
+/// A projection's failure on `event` as the engine's error. A store failure
+/// stays one (the follower waits it out); anything else means the log and
+/// the fold disagree, so the log is corrupt at that event, and the error
+/// names it for the operator who has to look.
+fn log_error(error: ProjectionError, event: &RecordedEvent) -> Error {
+    let reason = match error {
+        ProjectionError::Log(Error::Storage(reason)) | ProjectionError::SnapshotStore(reason) => {
+            return Error::Storage(reason);
+        }
+        ProjectionError::Log(Error::Corrupt(reason)) => reason,
+        other => other.to_string(),
+    };
+    Error::Corrupt(format!("{} v{} at position {}: {reason}", event.stream, event.version, event.position))
 }
 
 /// Keeps `live` current until `stop` turns true: catches up, then sleeps

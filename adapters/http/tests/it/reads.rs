@@ -338,3 +338,29 @@ async fn a_volunteer_redeems_points_within_the_balance_and_nobody_else_may() {
     assert_eq!(status, StatusCode::OK, "{account}");
     assert_eq!(account["points"]["balance"], 5);
 }
+
+/// A log whose first event does not decode stops the follower with an error
+/// naming the event, instead of being read again forever.
+#[tokio::test]
+async fn the_follower_stops_on_a_log_that_does_not_decode() {
+    let store = gridloop_engine::store::MemoryStore::new();
+    let at = gridloop_engine::time::Timestamp::parse("2026-11-02T00:00:00Z").expect("valid");
+    let garbage = gridloop_engine::envelope::NewEvent {
+        event_id: gridloop_engine::rng::SplitMix64::new(1).uuid_v7(at.as_millis()),
+        occurred_at: at,
+        actor: Actor::system(),
+        command_id: CommandId::new("garbage-1").expect("valid"),
+        correlation_id: gridloop_engine::ids::CorrelationId::new("garbage").expect("valid"),
+        schema: gridloop_engine::envelope::Schema::parse("ticket.submitted/1").expect("valid"),
+        payload: serde_json::json!({ "not": "a submission" }),
+    };
+    let stream = gridloop_engine::ids::StreamId::ticket(&gridloop_engine::ids::TicketId::from_number(1));
+    let expected = gridloop_engine::store::ExpectedVersion::NoStream;
+    gridloop_engine::store::EventStore::append(&store, &stream, expected, vec![garbage]).await.expect("appended");
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let ended = tokio::time::timeout(Duration::from_secs(10), follow(Arc::new(Live::new()), store, stopped)).await;
+    let error = ended.expect("it stops by itself").expect_err("with an error");
+    let message = error.to_string();
+    assert_eq!(error.code(), "corrupt_log", "{message}");
+    assert!(message.contains("ticket-T-1 v1 at position 1") && message.contains("ticket.submitted/1"), "{message}");
+}
