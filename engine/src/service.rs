@@ -178,7 +178,13 @@ impl Aggregate for WorldState {
     fn apply(&mut self, event: &WorldEvent, _at: Timestamp) {
         self.evolve(event);
     }
-    fn decide(&self, _id: &WorldId, command: &WorldCommand, actor: &Actor, ctx: &Context) -> Result<Vec<WorldEvent>, Error> {
+    fn decide(
+        &self,
+        _id: &WorldId,
+        command: &WorldCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<WorldEvent>, Error> {
         WorldState::decide(self, command, actor, ctx)
     }
 }

@@ -265,9 +265,9 @@ impl Volunteer {
             }
             _ if !registered => Err(Error::not_found("volunteer", id)),
             C::RedeemPoints { points, reward } => self.redeem(id, *points, reward, actor),
-            _ if self.exited.is_some() => Err(Error::IllegalTransition { command: "change a volunteer", status: "exited" }),
             C::Transfer { team, home_grid, open_orders_max } => {
                 permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "transfer a volunteer")?;
+                self.present()?;
                 check_home(ctx, home_grid)?;
                 check_limit(*open_orders_max)?;
                 let same = self.team.as_ref() == Some(team)
@@ -285,27 +285,32 @@ impl Volunteer {
             }
             C::Deactivate { reason } => {
                 permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "deactivate a volunteer")?;
+                self.present()?;
                 let reason = bounded_text("reason", reason, false)?;
                 Ok(if self.inactive.is_some() { vec![] } else { vec![VolunteerEvent::Deactivated { reason }] })
             }
             C::Reactivate {} => {
                 permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "reactivate a volunteer")?;
+                self.present()?;
                 Ok(if self.inactive.is_some() { vec![VolunteerEvent::Reactivated {}] } else { vec![] })
             }
             C::Exit { reason } => {
                 permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "exit a volunteer")?;
+                self.present()?;
                 Ok(vec![VolunteerEvent::Exited { reason: bounded_text("reason", reason, false)? }])
             }
             C::ChangeSkills { skills } => {
                 // The operator keeps the register too (the API's people routes).
                 if actor.role != Role::Admin {
                     self.permit_self_or_dispatcher(id, actor, "change skills")?;
+                    self.present()?;
                 }
                 check_skills(skills)?;
                 Ok(vec![VolunteerEvent::SkillsChanged { skills: skills.clone() }])
             }
             C::ChangeAvailability { available } => {
                 self.permit_self_or_dispatcher(id, actor, "change availability")?;
+                self.present()?;
                 Ok(vec![VolunteerEvent::AvailabilityChanged { available: *available }])
             }
             C::AwardPoints { points, ticket, reason } => {
@@ -319,6 +324,7 @@ impl Volunteer {
             }
             C::IssueLinkCode { code_hash } => {
                 permit(actor, &[Role::Dispatcher, Role::System], "issue a link code")?;
+                self.present()?;
                 let well_formed =
                     code_hash.len() == 64 && code_hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
                 if !well_formed {
@@ -355,6 +361,16 @@ impl Volunteer {
             return Err(Error::InsufficientPoints { balance: self.points_balance, asked: points });
         }
         Ok(vec![VolunteerEvent::PointsRedeemed { points, reward: bounded_text("reward", reward, false)? }])
+    }
+
+    /// Refuses a change to a volunteer who has left for good (asked after
+    /// the permission, so that who may not act hears that first). Points
+    /// are still awarded and redeemed: they were earned.
+    fn present(&self) -> Result<(), Error> {
+        match self.exited {
+            Some(_) => Err(Error::IllegalTransition { command: "change a volunteer", status: "exited" }),
+            None => Ok(()),
+        }
     }
 
     /// Whether routing may offer this volunteer anything: registered, not

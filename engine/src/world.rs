@@ -119,28 +119,65 @@ pub struct StaffMember {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum WorldChange {
-    DefineDistrict { district: DistrictInfo },
-    DefineCategory { category: Category },
-    DefineDepartment { department: Department },
+    DefineDistrict {
+        district: DistrictInfo,
+    },
+    DefineCategory {
+        category: Category,
+    },
+    DefineDepartment {
+        department: Department,
+    },
     /// A new item, not yet admitted (its `admitted` field is ignored).
-    ProposeItem { item: CatalogItem },
+    ProposeItem {
+        item: CatalogItem,
+    },
     /// Reviewed and admitted to the grids' catalog (事项准入).
-    AdmitItem { code: ItemCode },
-    RevokeAdmission { code: ItemCode },
+    AdmitItem {
+        code: ItemCode,
+    },
+    RevokeAdmission {
+        code: ItemCode,
+    },
     /// New content for an item; its admission is kept as it is.
-    ReviseItem { item: CatalogItem },
-    WithdrawItem { code: ItemCode },
-    AddGrid { node: GridNode },
-    RedrawGrid { code: GridCode, boundary: Vec<GeoPoint> },
+    ReviseItem {
+        item: CatalogItem,
+    },
+    WithdrawItem {
+        code: ItemCode,
+    },
+    AddGrid {
+        node: GridNode,
+    },
+    RedrawGrid {
+        code: GridCode,
+        boundary: Vec<GeoPoint>,
+    },
     /// New names, kind, property form or class (not the boundary).
-    ReviseGrid { node: GridNode },
-    RetireGrid { code: GridCode },
-    FormTeam { team: Team },
-    ReviseTeam { team: Team },
-    DisbandTeam { id: TeamId },
-    AssignStaff { staff: StaffMember },
-    RemoveStaff { subject: ActorId },
-    SetRouting { routing: RoutingPolicy },
+    ReviseGrid {
+        node: GridNode,
+    },
+    RetireGrid {
+        code: GridCode,
+    },
+    FormTeam {
+        team: Team,
+    },
+    ReviseTeam {
+        team: Team,
+    },
+    DisbandTeam {
+        id: TeamId,
+    },
+    AssignStaff {
+        staff: StaffMember,
+    },
+    RemoveStaff {
+        subject: ActorId,
+    },
+    SetRouting {
+        routing: RoutingPolicy,
+    },
 }
 
 /// The world's command: a batch of changes, decided in order, written in one

@@ -111,7 +111,7 @@ pub async fn dispatch<'a, S: EventStore>(
     let world = service.world();
     let plans: Vec<(TicketId, Envelope)> = tickets
         .filter(|t| t.status.awaits_dispatch())
-                .filter_map(|t| Some((t.id.clone()?, plan(t, &world, directory, now)?)))
+        .filter_map(|t| Some((t.id.clone()?, plan(t, &world, directory, now)?)))
         .collect();
     for (ticket, envelope) in plans {
         match service.execute(envelope).await {

@@ -64,12 +64,15 @@ struct Request {
 /// Runs this command through the `serve` on `data`, if one answers on its
 /// control socket: its exit status. `None`: no server answers (no socket,
 /// or a stale one), so the command runs here.
-pub fn forward(data: &DataDir) -> Option<ExitCode> {
+///
+/// `relative` is a path argument the server must read (a world bundle): the
+/// server's working directory is not ours, so it is sent made absolute.
+pub fn forward(data: &DataDir, relative: Option<&std::path::PathBuf>) -> Option<ExitCode> {
     if !data.on_sled() {
         return None;
     }
     let stream = std::os::unix::net::UnixStream::connect(data.dir.join(SOCKET_FILE)).ok()?;
-    Some(match converse(stream) {
+    Some(match converse(stream, relative) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("gridloop: through the running server's control socket: {error:#}");
@@ -80,10 +83,18 @@ pub fn forward(data: &DataDir) -> Option<ExitCode> {
 
 /// Sends this process's arguments, copies the answer to stdout and stderr,
 /// and returns the exit status.
-fn converse(mut stream: std::os::unix::net::UnixStream) -> Result<u8> {
-    let argv = std::env::args_os()
+fn converse(mut stream: std::os::unix::net::UnixStream, relative: Option<&std::path::PathBuf>) -> Result<u8> {
+    let mut argv = std::env::args_os()
         .map(|a| a.into_string().map_err(|a| anyhow!("the argument {a:?} is not UTF-8")))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(path) = relative.filter(|p| p.is_relative()) {
+        let absolute = std::path::absolute(path).context("making the bundle's path absolute")?;
+        let absolute = absolute.to_str().context("the bundle's path is not UTF-8")?.to_string();
+        // The last argument equal to the path as typed is the path.
+        if let Some(arg) = argv.iter_mut().rev().find(|a| std::path::Path::new(a.as_str()) == path.as_path()) {
+            *arg = absolute;
+        }
+    }
     let request = serde_json::to_vec(&Request { protocol: PROTOCOL, argv })?;
     if request.len() > REQUEST_BYTES_MAX {
         bail!("the arguments take {} bytes; the control socket takes at most {REQUEST_BYTES_MAX}", request.len());

@@ -217,6 +217,10 @@ impl<S: EventStore> Sim<S> {
     async fn register_volunteers(&mut self) -> Result<(), Error> {
         let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
         for v in &self.district.volunteers {
+            // An imported district registered its volunteers already.
+            if self.service.volunteer(&v.id).await?.id.is_some() {
+                continue;
+            }
             let command = VolunteerCommand::Register {
                 team: v.team.clone(),
                 home_grid: v.home_grid.clone(),

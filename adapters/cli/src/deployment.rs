@@ -4,8 +4,8 @@
 //! Every subcommand that reads the log or sends commands takes it from here
 //! (offline: opened by the subcommand's process; inside `serve`: the one
 //! `serve` opened, shared with the control socket). The district's world is
-//! taken here too, in one place ([`fixture`]), so that reading it from the
-//! log instead changes this file only.
+//! the one in the log (`gridloop world import` writes it): the service reads
+//! it at open, at every submission and after every world command.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,30 +16,8 @@ use gridloop_cli::store::LogStore;
 use gridloop_engine::World;
 use gridloop_engine::seal::SealEvent;
 use gridloop_engine::service::{Clock, CommandService};
-use gridloop_fixtures::District;
 
 use crate::cmd::DataDir;
-
-/// The district the binary runs on today: the Chikan fixture. The one call
-/// site of `gridloop_fixtures::chikan` (the demo draws its simulated people
-/// with its own seed).
-pub fn fixture(seed: u64) -> Result<District> {
-    Ok(gridloop_fixtures::chikan(seed)?)
-}
-
-/// A district file (`serve --district`: a district.toml like
-/// fixtures/data/district.toml) with the fixture's catalog and routing.
-pub fn district_file(path: &Path) -> Result<District> {
-    // Bounded: a district file is a few hundred kilobytes at most.
-    const DISTRICT_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
-    let size = std::fs::metadata(path).with_context(|| format!("--district {}", path.display()))?.len();
-    if size > DISTRICT_FILE_BYTES_MAX {
-        bail!("--district {} is larger than 16 MiB", path.display());
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    gridloop_fixtures::load(&text, gridloop_fixtures::CATALOG_TOML, gridloop_fixtures::ROUTING_TOML, 1)
-        .with_context(|| format!("--district {}", path.display()))
-}
 
 /// The data directory, its log, the clock and the command service.
 #[derive(Clone, Debug)]
@@ -48,7 +26,6 @@ pub struct Deployment {
     store: LogStore,
     clock: Arc<dyn Clock>,
     service: Arc<CommandService<LogStore>>,
-    district: Arc<District>,
     /// One seal at a time (the schedule and `gridloop seal` may meet).
     sealing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -56,8 +33,6 @@ pub struct Deployment {
 /// What a deployment is opened with besides its data directory.
 #[derive(Debug, Default)]
 pub struct Setup {
-    /// `None`: the default district ([`fixture`]).
-    pub district: Option<District>,
     /// `None`: the clock `serve` runs on (`clock::serve_clock`).
     pub clock: Option<Arc<dyn Clock>>,
     /// `None`: random (each process numbers its command ids apart).
@@ -82,10 +57,6 @@ impl Deployment {
     /// missing.
     pub async fn create(data: &DataDir, setup: Setup) -> Result<Self> {
         let store = LogStore::open(&data.dir, data.store.as_deref()).await?;
-        let district = match setup.district {
-            Some(district) => district,
-            None => fixture(1)?,
-        };
         let clock = match setup.clock {
             Some(clock) => clock,
             None => gridloop_cli::clock::serve_clock().map_err(anyhow::Error::msg)?,
@@ -94,9 +65,11 @@ impl Deployment {
             Some(seed) => seed,
             None => u64::from_str_radix(&gridloop_http::random_hex(8)?, 16)?,
         };
-        let service = Arc::new(CommandService::new(store.clone(), district.world.clone(), clock.clone(), id_seed));
-        let (dir, district, sealing) = (data.dir.clone(), Arc::new(district), Arc::default());
-        Ok(Self { dir, store, clock, service, district, sealing })
+        let service = CommandService::open(store.clone(), clock.clone(), id_seed)
+            .await
+            .context("reading the district's world from the log")?;
+        let (dir, service, sealing) = (data.dir.clone(), Arc::new(service), Arc::default());
+        Ok(Self { dir, store, clock, service, sealing })
     }
 
     pub fn dir(&self) -> &Path {
@@ -115,17 +88,9 @@ impl Deployment {
         &self.service
     }
 
-    /// The district's world: grids, catalog, teams' places, routing. (The
-    /// world the service was given; once the service reads the world from
-    /// the log, this is `self.service.world()`.)
+    /// The district's world as the log holds it now.
     pub fn world(&self) -> Arc<World> {
-        self.district.world.clone()
-    }
-
-    /// The district's teams and people as the fixture draws them (the
-    /// demo's simulated volunteers, the backup agencies' names).
-    pub fn district(&self) -> &Arc<District> {
-        &self.district
+        self.service.world()
     }
 
     /// Seals the log now (by the deployment's clock): appends the seal and

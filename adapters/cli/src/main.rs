@@ -30,6 +30,7 @@ use cmd::seal::SealArgs;
 use cmd::serve::ServeArgs;
 use cmd::token::TokenArgs;
 use cmd::volunteer::VolunteerArgs;
+use cmd::world::WorldArgs;
 use cmd::{DataDir, Host, Serving};
 
 /// mimalloc, not glibc's malloc: folding a log allocates and frees many small
@@ -61,6 +62,7 @@ enum Cmd {
     Token(TokenArgs),
     Resident(ResidentArgs),
     Volunteer(VolunteerArgs),
+    World(WorldArgs),
     Chatbot(ChatbotArgs),
     Replay(ReplayArgs),
     Audit(AuditArgs),
@@ -82,6 +84,7 @@ impl Cmd {
             Cmd::Token(a) => a.data(),
             Cmd::Resident(a) => a.data(),
             Cmd::Volunteer(a) => a.data(),
+            Cmd::World(a) => return a.data(),
             Cmd::Chatbot(a) => &a.data,
             Cmd::Replay(a) => &a.data,
             Cmd::Audit(a) => &a.data,
@@ -106,7 +109,11 @@ fn main() -> ExitCode {
         },
     };
     // With `serve` running on this data directory, it runs the command.
-    if let Some(code) = cli.command.data().and_then(control::forward) {
+    let bundle_dir = match &cli.command {
+        Cmd::World(args) => args.bundle_dir(),
+        _ => None,
+    };
+    if let Some(code) = cli.command.data().and_then(|data| control::forward(data, bundle_dir)) {
         return code;
     }
     match run(cli.command) {
@@ -158,6 +165,7 @@ fn run(command: Cmd) -> Result<()> {
             Cmd::Token(args) => cmd::token::run(args, host),
             Cmd::Resident(args) => cmd::resident::run(args, host).await,
             Cmd::Volunteer(args) => cmd::volunteer::run(args, host).await,
+            Cmd::World(args) => cmd::world::run(args, host).await,
             Cmd::Chatbot(args) => cmd::chatbot::run(args).await,
             Cmd::Replay(args) => cmd::replay::run(args, host).await,
             Cmd::Audit(args) => cmd::audit::run(args, host).await,
@@ -180,6 +188,7 @@ async fn dispatch_served(command: Cmd, serving: &Serving) -> Result<()> {
         Cmd::Token(args) => return cmd::token::run(args, host),
         Cmd::Resident(args) => return cmd::resident::run(args, host).await,
         Cmd::Volunteer(args) => return cmd::volunteer::run(args, host).await,
+        Cmd::World(args) => return cmd::world::run(args, host).await,
         Cmd::Replay(args) => return cmd::replay::run(args, host).await,
         Cmd::Audit(args) => return cmd::audit::run(args, host).await,
         Cmd::Export(args) => return cmd::export::run(args, host).await,

@@ -48,10 +48,23 @@ pub fn breakdown(
     as_of: Timestamp,
     by: By,
 ) -> Vec<(String, Rates)> {
+    breakdown_named(metrics, grids, cohort, as_of, by, |_| None)
+}
+
+/// [`breakdown`], with `name` naming the keys that are not places (a
+/// category, department or team code, by the world in the log).
+pub fn breakdown_named(
+    metrics: &Metrics,
+    grids: &GridTree,
+    cohort: &Cohort,
+    as_of: Timestamp,
+    by: By,
+    name: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, Rates)> {
     let mut rows: Vec<(String, Rates)> = metrics
         .rates_by(cohort, as_of, by)
         .into_iter()
-        .map(|(key, rates)| (place_name(grids, &key).unwrap_or(key), rates))
+        .map(|(key, rates)| (place_name(grids, &key).or_else(|| name(&key)).unwrap_or(key), rates))
         .collect();
     let scope_name = cohort.scope.as_ref().and_then(|s| grids.get(s)).unwrap_or_else(|| grids.root()).name.clone();
     rows.push((format!("{scope_name} (all)"), metrics.rates(cohort, as_of)));

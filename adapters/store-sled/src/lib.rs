@@ -106,6 +106,10 @@ pub struct SledStore {
 #[derive(Debug)]
 struct Inner {
     db: sled::Db,
+    /// Set by the writer when a write failed: from then on every read error
+    /// is reported as that failure (sled keeps its IO error and hands it to
+    /// readers too), so callers hear "restart" rather than a raw IO error.
+    write_failure: Arc<std::sync::OnceLock<String>>,
     requests: Option<std::sync::mpsc::Sender<Request>>,
     durable: watch::Receiver<u64>,
     writer: Option<JoinHandle<()>>,
@@ -134,13 +138,20 @@ impl SledStore {
             last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
         let (durable_tx, durable) = watch::channel(next_position - 1);
         let (requests, receiver) = std::sync::mpsc::channel();
-        let writer =
-            Writer { db: db.clone(), dir: dir.to_path_buf(), next_position, durable: durable_tx, failed: None };
+        let failed = Arc::new(std::sync::OnceLock::new());
+        let writer = Writer {
+            db: db.clone(),
+            dir: dir.to_path_buf(),
+            next_position,
+            durable: durable_tx,
+            failed: failed.clone(),
+        };
         let writer = std::thread::Builder::new()
             .name("gridloop-sled-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
-        Ok(Self { inner: Arc::new(Inner { db, requests: Some(requests), durable, writer: Some(writer) }) })
+        let inner = Inner { db, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The last durable position (0 for an empty log).
@@ -172,6 +183,14 @@ impl SledStore {
 
     fn durable_head(&self) -> u64 {
         *self.inner.durable.borrow()
+    }
+
+    /// A read's sled error, or the write failure that explains it.
+    fn read_failure(&self, e: sled::Error) -> EngineError {
+        match self.inner.write_failure.get() {
+            Some(failed) => EngineError::Storage(failed.clone()),
+            None => storage(e),
+        }
     }
 }
 
@@ -208,12 +227,12 @@ impl EventStore for SledStore {
         let end = stream_key(stream, u64::MAX);
         let mut events = Vec::new();
         for entry in self.inner.db.range(start..=end) {
-            let (_, position) = entry.map_err(storage)?;
+            let (_, position) = entry.map_err(|e| self.read_failure(e))?;
             let position = u64_from(&position)?;
             if position > durable {
                 break;
             }
-            let bytes = self.inner.db.get(event_key(position)).map_err(storage)?.ok_or_else(|| {
+            let bytes = self.inner.db.get(event_key(position)).map_err(|e| self.read_failure(e))?.ok_or_else(|| {
                 EngineError::Corrupt(format!("{stream}: index names position {position}, which holds no event"))
             })?;
             events.push(decode_event(position, &bytes)?);
@@ -233,7 +252,7 @@ impl EventStore for SledStore {
             .range(event_key(from)..=event_key(durable))
             .take(take)
             .map(|entry| {
-                let (key, bytes) = entry.map_err(storage)?;
+                let (key, bytes) = entry.map_err(|e| self.read_failure(e))?;
                 decode_event(u64_from(&key[1..])?, &bytes)
             })
             .collect()
@@ -258,7 +277,7 @@ struct Writer {
     durable: watch::Sender<u64>,
     /// Why writing stopped: set when a batch failed after sled may have
     /// applied it in memory, so that nothing is ever written on top of it.
-    failed: Option<String>,
+    failed: Arc<std::sync::OnceLock<String>>,
 }
 
 /// What earlier appends of the same group changed, not yet in sled.
@@ -347,7 +366,7 @@ impl Writer {
     /// planned fails with it, and positions are rolled back.
     fn commit(&mut self, group: Vec<Request>) {
         let _span = tracing::debug_span!("group_commit", appends = group.len()).entered();
-        if let Some(failed) = &self.failed {
+        if let Some(failed) = self.failed.get() {
             for request in group {
                 let _ = request.reply.send(Err(EngineError::Storage(failed.clone())));
             }
@@ -369,7 +388,7 @@ impl Writer {
                         "writing to disk failed ({e}); this process writes nothing more until it restarts, \
                          which recovers the log to its last durable state"
                     );
-                    self.failed = Some(message.clone());
+                    let _ = self.failed.set(message.clone());
                     message
                 }),
             };

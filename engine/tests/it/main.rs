@@ -29,9 +29,9 @@ pub mod support {
     use std::sync::OnceLock;
 
     use gridloop_engine::catalog::{Catalog, CatalogItem, Department, HandlingMode, Sla};
-    use gridloop_engine::ids::CategoryCode;
     use gridloop_engine::envelope::{Actor, Role};
     use gridloop_engine::grid::{GeoPoint, GridCode, GridKind, GridNode, GridTree, PropertyForm};
+    use gridloop_engine::ids::CategoryCode;
     use gridloop_engine::ids::{ActorId, DepartmentId, ItemCode, ResidentId, Skill, TeamId, TicketId, VolunteerId};
     use gridloop_engine::ticket::{Assignee, Channel, Ticket, TicketCommand, TicketEvent, Tier, Urgency};
     use gridloop_engine::time::{Millis, Timestamp};

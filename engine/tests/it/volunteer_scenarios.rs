@@ -408,3 +408,45 @@ fn linking_again_moves_the_link_to_the_new_account() {
     .then(&[VolunteerEvent::ChatLinked { account: "@new:x".into() }]);
     assert_eq!(state.chat_account.as_deref(), Some("@new:x"));
 }
+
+// ---- transfer, stand down, exit (the warning-and-exit mechanism, 警示退出)
+
+#[test]
+fn a_dispatcher_transfers_a_volunteer_and_the_same_transfer_again_writes_nothing() {
+    let transfer = VolunteerCommand::Transfer { team: team_id(2), home_grid: grid(OTHER_GRID), open_orders_max: 2 };
+    let moved = VolunteerEvent::Transferred { team: team_id(2), home_grid: grid(OTHER_GRID), open_orders_max: 2 };
+    let state = given(&[registered()]).when(&dispatcher(), transfer.clone()).then(&[moved.clone()]);
+    assert_eq!((state.team, state.home_grid, state.open_orders_max), (Some(team_id(2)), Some(grid(OTHER_GRID)), 2));
+    given(&[registered(), moved]).when(&dispatcher(), transfer).then(&[]);
+}
+
+#[test]
+fn a_stood_down_volunteer_is_not_active_until_reactivated() {
+    let down = VolunteerEvent::Deactivated { reason: "外出务工".into() };
+    let state = given(&[registered()])
+        .when(&dispatcher(), VolunteerCommand::Deactivate { reason: "外出务工".into() })
+        .then(&[down.clone()]);
+    assert!(!state.is_active());
+    let state = given(&[registered(), down])
+        .when(&dispatcher(), VolunteerCommand::Reactivate {})
+        .then(&[VolunteerEvent::Reactivated {}]);
+    assert!(state.is_active());
+}
+
+#[test]
+fn an_exited_volunteer_takes_no_change_but_keeps_the_points_earned() {
+    let exited = VolunteerEvent::Exited { reason: "连续三个月未接单".into() };
+    let transfer = VolunteerCommand::Transfer { team: team_id(2), home_grid: grid(GRID), open_orders_max: 2 };
+    given(&[registered(), exited.clone()])
+        .when(&dispatcher(), transfer)
+        .then_error(Error::IllegalTransition { command: "change a volunteer", status: "exited" });
+    given(&[registered(), exited.clone()]).when(&system(), award(5, "探访")).then(&[VolunteerEvent::PointsAwarded {
+        points: 5,
+        ticket: Some(tid(1)),
+        reason: "探访".into(),
+    }]);
+    // Who may not act hears that first, not that the volunteer has gone.
+    given(&[registered(), exited])
+        .when(&volunteer(1), VolunteerCommand::Exit { reason: "x".into() })
+        .then_error(not_permitted("volunteer", "exit a volunteer"));
+}

@@ -103,7 +103,8 @@ fn only_the_operator_and_the_engine_change_the_world() {
 fn a_grid_needs_its_parent_and_a_grid_with_children_cannot_retire() {
     let built = apply_all(WorldState::default(), WorldState::default().changes_to(&desired()));
     let orphan = GridNode { code: grid("440802-009-001"), ..built.grids[&grid(COMMUNITY)].clone() };
-    let refused = built.decide(&WorldCommand { changes: vec![WorldChange::AddGrid { node: orphan }] }, &admin(), &ctx(t0()));
+    let refused =
+        built.decide(&WorldCommand { changes: vec![WorldChange::AddGrid { node: orphan }] }, &admin(), &ctx(t0()));
     assert!(matches!(&refused, Err(Error::Invalid { reason, .. }) if reason.contains("parent")), "{refused:?}");
     let retire = WorldCommand { changes: vec![WorldChange::RetireGrid { code: grid(GRID) }] };
     let refused = built.decide(&retire, &admin(), &ctx(t0()));
@@ -136,7 +137,11 @@ fn an_item_naming_an_unknown_department_is_refused_and_nothing_else_in_the_batch
     bad.code = item_code("CS-099");
     bad.department = dept_id("nobody");
     let good = WorldChange::WithdrawItem { code: item_code(FLYERS) };
-    let refused = built.decide(&WorldCommand { changes: vec![good, WorldChange::ProposeItem { item: bad }] }, &admin(), &ctx(t0()));
+    let refused = built.decide(
+        &WorldCommand { changes: vec![good, WorldChange::ProposeItem { item: bad }] },
+        &admin(),
+        &ctx(t0()),
+    );
     assert!(matches!(&refused, Err(Error::Invalid { reason, .. }) if reason.contains("department")), "{refused:?}");
 }
 

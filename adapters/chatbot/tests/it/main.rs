@@ -9,3 +9,4 @@ mod grammar;
 mod matrix;
 mod synapse;
 mod transport;
+mod world_names;

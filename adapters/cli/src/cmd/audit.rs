@@ -45,11 +45,33 @@ pub struct AuditArgs {
     pub data: DataDir,
 }
 
+/// A volunteer (`V-7`) or the world (`world`): their streams are audited as
+/// lines of what happened, when and by whom.
+fn other_stream(text: &str) -> Option<StreamId> {
+    if text == "world" {
+        return Some(StreamId::world());
+    }
+    gridloop_engine::ids::VolunteerId::new(text).ok().map(|v| StreamId::volunteer(&v))
+}
+
 pub async fn run(args: AuditArgs, host: &Host<'_>) -> Result<()> {
     if args.all {
         return run_all(args.json, &args.data, host).await;
     }
     let text = args.ticket.as_deref().context("name a ticket, e.g. T-12, or pass --all --verify")?;
+    if let Some(stream) = other_stream(text) {
+        let deployment = host.open(&args.data).await?;
+        let events = deployment.store().read_stream(&stream, 1).await.with_context(|| format!("reading {stream}"))?;
+        if events.is_empty() {
+            bail!("{text} not found");
+        }
+        if args.verify {
+            gridloop_engine::envelope::verify_stream(&events).context("the hash chain does not verify")?;
+            say!("{stream}: {} events, the hash chain verifies", events.len());
+        }
+        super::world::print_lines(&events, None);
+        return Ok(());
+    }
     let ticket = TicketId::new(text).with_context(|| format!("{text:?} is not a ticket id like T-12"))?;
     let as_of =
         args.as_of.as_deref().map(|t| Timestamp::parse(t).with_context(|| format!("--as-of {t:?}"))).transpose()?;

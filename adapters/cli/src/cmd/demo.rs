@@ -9,14 +9,17 @@ use gridloop_cli::demo::{self, DemoConfig, DemoSummary};
 use gridloop_cli::report;
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
+use gridloop_engine::envelope::{Actor, Role};
+use gridloop_engine::grid::Level;
 use gridloop_engine::personal::PersonalStore;
 use gridloop_engine::service::ManualClock;
+use gridloop_fixtures::{District, VolunteerProfile};
 use gridloop_projections::Metrics;
 use gridloop_projections::board::Board;
 use gridloop_projections::ledger::Ledger;
 
 use super::{DataDir, rebuild};
-use crate::deployment::{Deployment, Setup, fixture};
+use crate::deployment::{Deployment, Setup};
 use crate::output::progress_bar;
 
 /// Simulate N days of residents ordering, dispatch, volunteers accepting
@@ -46,7 +49,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     // The service after the run: on the simulated clock, numbering as the seed says.
     let clock = Arc::new(ManualClock::new(config.start));
-    let setup = Setup { district: Some(fixture(seed)?), clock: Some(clock.clone()), id_seed: Some(seed) };
+    let setup = Setup { clock: Some(clock.clone()), id_seed: Some(seed) };
     let deployment = Deployment::create(&args.data, setup).await?;
     let store = deployment.store();
     let head = store.head_position().await?;
@@ -57,7 +60,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             store.describe(deployment.dir())
         );
     }
-    let district = deployment.district();
+    let district = Arc::new(import_chikan(&deployment).await?);
     say!(
         "district {} ({}): {} grids and sub-grids, {} catalog items, {} teams, {} volunteers",
         district.world.grids.root().name,
@@ -68,7 +71,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         district.volunteers.len()
     );
     let started = Instant::now();
-    let summary = simulate(&deployment, &config).await?;
+    let summary = simulate(&deployment, district.clone(), &config).await?;
     clock.set(summary.end);
     let awarded = gridloop_projections::policy::PointsPolicy::default().catch_up(deployment.service()).await?;
     let (metrics, events) = report::fold_metrics(store, |_| {}).await?;
@@ -103,8 +106,56 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     finish(&deployment, &config, &summary, &metrics).await
 }
 
+/// Imports the Chikan bundle (`fixtures/worlds/chikan`, embedded in the
+/// binary) through the same path as `gridloop world import`, and returns
+/// the district the simulation draws its people from: the world now in the
+/// log, the bundle's volunteers, and the grid workers among its staff.
+async fn import_chikan(deployment: &Deployment) -> Result<District> {
+    let files = gridloop_fixtures::bundle_files("chikan").context("the Chikan bundle is embedded")?;
+    let bundle = gridloop_world::read_files(&files, gridloop_world::Encoding::Auto).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the embedded Chikan bundle does not check out:\n{}", lines.join("\n"))
+    })?;
+    let personal = deployment.store().local().personal()?;
+    let operator = Actor::new(Role::Admin, "demo")?;
+    let bar = progress_bar(0, "importing the district");
+    let imported = gridloop_world::import(
+        deployment.service(),
+        Some(&personal as &dyn PersonalStore),
+        &bundle,
+        operator,
+        |d, t| {
+            bar.set_length(t as u64);
+            bar.set_position(d as u64);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    imported?;
+    let world = deployment.world();
+    let volunteers = bundle
+        .volunteers
+        .values()
+        .map(|v| VolunteerProfile {
+            id: v.id.clone(),
+            team: v.team.clone(),
+            home_grid: v.home_grid.clone(),
+            skills: v.skills.clone(),
+            open_orders_max: v.open_orders_max,
+        })
+        .collect();
+    let grid_workers = world
+        .staff
+        .values()
+        .filter(|s| s.role == Role::GridWorker)
+        .filter_map(|s| Some((s.place.clone().filter(|p| p.level() == Level::Grid)?, s.subject.clone())))
+        .collect();
+    let teams = world.teams.values().cloned().collect();
+    Ok(District { world, teams, volunteers, grid_workers })
+}
+
 /// The simulation itself, with a progress bar (the seal key made first).
-async fn simulate(deployment: &Deployment, config: &DemoConfig) -> Result<DemoSummary> {
+async fn simulate(deployment: &Deployment, district: Arc<District>, config: &DemoConfig) -> Result<DemoSummary> {
     let bar = progress_bar(u64::from(config.days) * 24 * 12, "simulated 5-minute steps");
     let bar_for_progress = bar.clone();
     if !sealing::key_path(deployment.dir()).exists() {
@@ -112,7 +163,6 @@ async fn simulate(deployment: &Deployment, config: &DemoConfig) -> Result<DemoSu
     }
     let store = deployment.store();
     let personal: Arc<dyn PersonalStore> = Arc::new(store.local().personal()?);
-    let district = deployment.district().clone();
     let summary = demo::run_with_personal(store.clone(), Some(personal), district, config, move |done, total| {
         bar_for_progress.set_length(total);
         bar_for_progress.set_position(done);
@@ -139,7 +189,8 @@ async fn finish(deployment: &Deployment, config: &DemoConfig, summary: &DemoSumm
         "{} 天 · {} 张工单 · seed {} · as of {} · tickets ordered {} to {}",
         config.days, summary.tickets, config.seed, summary.end, config.start, summary.orders_end
     );
-    let grids = &deployment.district().world.grids;
+    let world = deployment.world();
+    let grids = &world.grids;
     let html = report::html_report(metrics, grids, (config.start, summary.orders_end), summary.end, subtitle);
     let report_path = dir.join("report.html");
     std::fs::write(&report_path, html).with_context(|| format!("writing {}", report_path.display()))?;

@@ -35,11 +35,12 @@ pub async fn run(args: DutyArgs, host: &Host<'_>) -> Result<()> {
         Some(m) => m,
         None => gridloop_projections::calendar::month(store_last_event_time(store).await?.unwrap_or_default()),
     };
+    // The backup agencies as the world in the log names them.
     let teams: std::collections::BTreeMap<_, _> = deployment
-        .district()
+        .world()
         .teams
-        .iter()
-        .filter(|t| t.kind == gridloop_fixtures::TeamKind::BackupAgency)
+        .values()
+        .filter(|t| t.kind == gridloop_engine::world::TeamKind::BackupAgency)
         .map(|t| (t.id.clone(), t.name.clone()))
         .collect();
     let lines = runner.state().duty_report(&month, |team| teams.contains_key(team));

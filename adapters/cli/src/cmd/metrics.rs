@@ -80,7 +80,7 @@ pub async fn run(args: MetricsArgs, host: &Host<'_>) -> Result<()> {
     if cohort.from >= cohort.to {
         bail!("--from must be before --to");
     }
-    let rows = report::breakdown(metrics, grids, &cohort, as_of, by);
+    let rows = report::breakdown_named(metrics, grids, &cohort, as_of, by, |key| key_name(&world, key));
     if args.json {
         let rows: Vec<serde_json::Value> =
             rows.iter().map(|(key, rates)| serde_json::json!({ "key": key, "rates": rates })).collect();
@@ -108,4 +108,20 @@ pub fn parse_scope(text: &str, grids: &GridTree) -> Result<GridCode> {
     }
     grids.require(&code)?;
     Ok(code)
+}
+
+/// The name the world in the log gives a category, department or team code.
+fn key_name(world: &gridloop_engine::World, key: &str) -> Option<String> {
+    if let Ok(code) = gridloop_engine::ids::CategoryCode::new(key)
+        && let Ok(category) = world.catalog.category(&code)
+    {
+        return Some(category.name.clone());
+    }
+    if let Ok(code) = gridloop_engine::ids::DepartmentId::new(key)
+        && let Ok(department) = world.catalog.department(&code)
+    {
+        return Some(department.name.clone());
+    }
+    let team = gridloop_engine::ids::TeamId::new(key).ok()?;
+    world.teams.get(&team).map(|t| t.name.clone())
 }

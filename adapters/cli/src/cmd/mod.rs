@@ -34,6 +34,7 @@ pub mod seal;
 pub mod serve;
 pub mod token;
 pub mod volunteer;
+pub mod world;
 
 #[derive(Debug, Args)]
 pub struct DataDir {

@@ -2,7 +2,6 @@
 //! seal schedule and the control socket over one deployment, until Ctrl-C.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::chatbot::MatrixArgs;
 use super::{DataDir, Serving};
 use crate::control;
-use crate::deployment::{Deployment, Setup, district_file};
+use crate::deployment::{Deployment, Setup};
 
 /// Serve the JSON API (/api/v1) and run the deadline timers on the
 /// store in --data (and, with --matrix-homeserver, the volunteers' chat
@@ -31,10 +30,6 @@ pub struct ServeArgs {
     /// The address to listen on; port 0 picks a free port (printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The district's grid tree (a district.toml like
-    /// fixtures/data/district.toml); default: the Chikan fixture.
-    #[arg(long, value_name = "FILE")]
-    district: Option<PathBuf>,
     /// Run the dispatcher policy: every ticket waiting for dispatch gets
     /// its next step (triage, offer ring by ring, assign) at once, as
     /// the dispatcher of its tier. Without it, dispatchers act by hand.
@@ -63,11 +58,19 @@ struct Tasks {
 pub async fn run(args: ServeArgs) -> Result<()> {
     // Checked before anything starts, so a wrong flag costs nothing.
     let matrix = args.matrix.config(&args.data.dir)?;
-    let district = args.district.as_deref().map(district_file).transpose()?;
-    let deployment = Deployment::create(&args.data, Setup { district, ..Setup::default() }).await?;
+    let deployment = Deployment::create(&args.data, Setup::default()).await?;
+    if deployment.world().grids.is_empty() {
+        say!("no district in this log yet: import one with `gridloop world import DIR` (it works while serving)");
+    }
     let token_file = deployment.dir().join("tokens.json");
     let tokens = serve_tokens(&token_file)?;
-    let state = gridloop_http::AppState::new(deployment.service().clone(), tokens).await?.with_token_file(token_file);
+    // Names and phones given over the API go to the same encrypted personal
+    // store the bundle import and `resident erase` use.
+    let personal: Arc<dyn gridloop_engine::personal::PersonalStore> = Arc::new(deployment.store().local().personal()?);
+    let state = gridloop_http::AppState::new(deployment.service().clone(), tokens)
+        .await?
+        .with_token_file(token_file)
+        .with_personal(personal);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let seals = seal_schedule(&deployment, args.seal_every)?;

@@ -209,24 +209,3 @@ fn tokens_are_shown_once_and_stored_hashed() {
         assert!(!out.status.success() && !stderr(&out).is_empty(), "{bad:?}");
     }
 }
-
-#[test]
-fn serve_refuses_a_broken_district_file_before_listening() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("district.toml");
-    std::fs::write(&file, "[district]\ncode = \"4408\"\n").expect("write");
-    let data = dir.path().join("data");
-    let out = gridloop(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--district",
-        file.to_str().expect("utf-8"),
-        "--data",
-        data.to_str().expect("utf-8"),
-    ]);
-    assert!(!out.status.success());
-    let text = stderr(&out);
-    assert!(text.contains("--district") && text.contains("district.toml"), "{text}");
-    assert!(!data.exists(), "nothing was created");
-}

@@ -17,3 +17,4 @@ mod serve;
 mod simulation;
 mod support;
 mod timers;
+mod world;

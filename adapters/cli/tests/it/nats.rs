@@ -14,7 +14,7 @@ use gridloop_engine::grid::Level;
 use gridloop_store_nats::server::NatsServer;
 use serde_json::Value;
 
-use crate::support::{gridloop, stderr, stdout};
+use crate::support::{gridloop, stderr, stdout, with_chikan};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a process may take to see another's event in its projections.
@@ -34,6 +34,9 @@ impl Drop for Serve {
 }
 
 fn serve(data: &Path, store: &str, ahead_secs: u64) -> Serve {
+    if !data.join("LOG-STORE").exists() {
+        with_chikan(data, Some(store));
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--store", store, "--data"])
         .arg(data)

@@ -35,6 +35,9 @@ impl Drop for Server {
 
 impl Server {
     fn start(data: &Path, flags: &[&str], clock_ahead_secs: Option<u64>) -> Server {
+        if !data.join("GRIDLOOP").exists() {
+            crate::support::with_chikan(data, None);
+        }
         let mut command = Command::new(env!("CARGO_BIN_EXE_gridloop"));
         command.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).args(flags);
         if let Some(secs) = clock_ahead_secs {

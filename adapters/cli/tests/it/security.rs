@@ -21,7 +21,7 @@ use gridloop_http::openapi::OPERATIONS;
 use gridloop_http::{AppState, TokenTable, router};
 
 use crate::bad_input::{Http, send};
-use crate::support::{gridloop, stderr, stdout};
+use crate::support::{gridloop, stderr, stdout, with_chikan};
 
 fn token_create(data: &Path, role: &str, subject: &str) -> String {
     let out =
@@ -77,6 +77,7 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
     let dispatcher = token_create(&data, "dispatcher", "d-logs");
     let resident = token_create(&data, "resident", "r-1");
     let admin = token_create(&data, "admin", "admin-logs");
+    with_chikan(&data, None);
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
@@ -149,7 +150,7 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
 /// The admin manages tokens and acts on nothing, but reads what every
 /// other non-resident role reads (lists, tickets, metrics, volunteers); it
 /// does not see histories or the dispatcher console's views.
-const AUTHORIZATION: [(&str, &str, &str, bool); 25] = [
+const AUTHORIZATION: [(&str, &str, &str, bool); 38] = [
     ("post", "/tickets", "+++----", false),
     ("get", "/tickets", "+++++++", false),
     ("get", "/tickets/{id}", "+++++++", false),
@@ -162,6 +163,21 @@ const AUTHORIZATION: [(&str, &str, &str, bool); 25] = [
     ("get", "/volunteers/{id}", "-++++++", false),
     ("post", "/volunteers/{id}/redeem", "--++---", false),
     ("post", "/volunteers/{id}/link-code", "--+----", false),
+    // People and the world (issue 16): admins, and dispatchers for volunteers.
+    ("post", "/volunteers", "--+---+", false),
+    ("post", "/volunteers/{id}/transfer", "--+---+", false),
+    // A volunteer changes their own skills (the engine's rule).
+    ("post", "/volunteers/{id}/skills", "--++--+", false),
+    ("post", "/volunteers/{id}/deactivate", "--+---+", false),
+    ("post", "/volunteers/{id}/reactivate", "--+---+", false),
+    ("post", "/volunteers/{id}/exit", "--+---+", false),
+    ("get", "/staff", "--+--++", false),
+    ("post", "/staff", "------+", false),
+    ("post", "/staff/{subject}/token", "------+", false),
+    ("get", "/world", "--+--++", false),
+    ("post", "/world/changes", "------+", false),
+    ("get", "/teams", "--+--++", false),
+    ("get", "/departments", "--+--++", false),
     ("get", "/tokens", "------+", false),
     ("post", "/tokens", "------+", false),
     ("delete", "/tokens/{id}", "------+", false),
@@ -250,7 +266,14 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
             .replace("/volunteers/{id}", "/volunteers/V-1")
             .replace("/tokens/{id}", "/tokens/0123456789abcdef")
             .replace("{id}", "T-1")
-            .replace("{action}", if path.starts_with("/emergency") { "declare" } else { "note" })
+            .replace("{subject}", "gw-1")
+            .replace(
+                "{action}",
+                match *path {
+                    p if p.starts_with("/emergency") => "declare",
+                    _ => "note",
+                },
+            )
             .replace("{kind}", "volunteer")
             .replace("{place}", street.as_str())
             .replace("{format}", "json");
@@ -261,6 +284,12 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
                 ("/tickets", _) => order.clone(),
                 ("/tickets/{id}/{action}", _) => r#"{"text":"noted"}"#.into(),
                 ("/volunteers/{id}/redeem", _) => r#"{"points":1,"reward":"tea"}"#.into(),
+                ("/volunteers/{id}/deactivate" | "/volunteers/{id}/exit", _) => r#"{"reason":"away"}"#.into(),
+                ("/volunteers/{id}/transfer", _) => r#"{"open_orders_max":2}"#.into(),
+                ("/volunteers/{id}/skills", _) => r#"{"skills":["tea"]}"#.into(),
+                ("/volunteers", _) => format!(r#"{{"id":"V-99","team":"TM-1","home_grid":"{grid}"}}"#),
+                ("/staff", _) => format!(r#"{{"subject":"gw-9","role":"grid_worker","place":"{grid}"}}"#),
+                ("/world/changes", _) => r#"{"changes":[]}"#.into(),
                 ("/emergency/{place}/{action}", _) => r#"{"reason":"typhoon"}"#.into(),
                 ("/tokens", _) if *method == "post" => r#"{"role":"resident","subject":"r-9"}"#.into(),
                 (_, Some(token)) if open311_post => {

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use gridloop_engine::grid::Level;
 
+use crate::support::with_chikan;
+
 /// How long the test waits for the server to answer `/healthz`.
 const START_TRIES: u32 = 100;
 
 /// Kills the server when the test ends, also when it fails.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -22,7 +24,7 @@ impl Drop for Server {
 }
 
 /// One request, `Connection: close`; the status and the body.
-fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+pub(crate) fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
@@ -41,6 +43,7 @@ fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str
 #[test]
 fn serve_drives_a_ticket_from_order_to_close() {
     let dir = tempfile::tempdir().expect("tempdir");
+    with_chikan(dir.path(), None);
     let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())
@@ -97,9 +100,21 @@ fn serve_drives_a_ticket_from_order_to_close() {
 /// Starts `gridloop serve` on `data`; its address and the tokens it printed
 /// on first start (role → token; none on a later start).
 fn start(data: &std::path::Path) -> (Server, String, std::collections::HashMap<String, String>) {
+    if !data.join("GRIDLOOP").exists() {
+        with_chikan(data, None);
+    }
+    start_with(data, &[])
+}
+
+/// [`start`] on a data directory as it is, with more flags.
+pub(crate) fn start_with(
+    data: &std::path::Path,
+    flags: &[&str],
+) -> (Server, String, std::collections::HashMap<String, String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(flags)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");
