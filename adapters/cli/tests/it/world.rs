@@ -234,3 +234,57 @@ fn category_of(item: &str) -> String {
         .map(|row| row[at].to_string())
         .expect("the item")
 }
+
+/// One volunteer at a time from the command line, as at the community
+/// station: registered with a name kept out of the log, stood down,
+/// reactivated, exited; `audit V-…` shows each step; after the exit a
+/// change is refused with a sentence and a non-zero exit.
+#[test]
+fn an_operator_registers_stands_down_and_exits_a_volunteer_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    assert!(gridloop(&["world", "import", s(&dingzhou()), "--data", s(&data)]).status.success());
+    let (_, grid, _) = volunteer_order();
+    let team = {
+        let teams = gb18030(&dingzhou().join("teams.csv"));
+        teams[1].split(',').next().expect("a team id").to_string()
+    };
+    let d = s(&data);
+    let register = [
+        "volunteer",
+        "register",
+        "V-9001",
+        "--team",
+        &team,
+        "--home-grid",
+        &grid,
+        "--skills",
+        "patrol,first_aid",
+        "--name",
+        "王芳",
+        "--phone",
+        "13800001234",
+        "--data",
+        d,
+    ];
+    let out = gridloop(&register);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("volunteer.registered"), "{}", stdout(&out));
+    for args in [
+        vec!["volunteer", "deactivate", "V-9001", "--reason", "外出务工", "--data", d],
+        vec!["volunteer", "reactivate", "V-9001", "--data", d],
+        vec!["volunteer", "exit", "V-9001", "--reason", "本人申请退出", "--data", d],
+    ] {
+        let out = gridloop(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let again = gridloop(&["volunteer", "deactivate", "V-9001", "--reason", "x", "--data", d]);
+    assert!(!again.status.success() && stderr(&again).contains("exited"), "{}", stderr(&again));
+    let audit = stdout(&gridloop(&["audit", "V-9001", "--verify", "--data", d]));
+    for step in ["registered", "deactivated", "reactivated", "exited"] {
+        assert!(audit.contains(step), "{step} in {audit}");
+    }
+    assert!(!audit.contains("王芳"), "the name is not in the log: {audit}");
+    let export = stdout(&gridloop(&["export", "--data", d]));
+    assert!(!export.contains("王芳") && !export.contains("13800001234"), "nor in the export");
+}
