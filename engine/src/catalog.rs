@@ -75,6 +75,34 @@ pub struct CatalogItem {
 }
 
 impl CatalogItem {
+    /// The rules every item keeps, wherever it is written down (a catalog
+    /// built whole, or one change of the world at a time): its department
+    /// and category exist, the SLA is ordered (accept no later than
+    /// resolve), points are bounded, and a volunteer item needs a skill.
+    pub fn check(
+        &self,
+        department_exists: impl Fn(&DepartmentId) -> bool,
+        category_exists: impl Fn(&CategoryCode) -> bool,
+    ) -> Result<(), Error> {
+        let fail = |why: &str| Err(Error::invalid("catalog item", format!("{}: {why}", self.code)));
+        if !department_exists(&self.department) {
+            return fail("names an unknown department");
+        }
+        if !category_exists(&self.category) {
+            return fail("names an unknown category");
+        }
+        if self.sla.accept_within > self.sla.resolve_within {
+            return fail("must be accepted no later than it is due to be resolved");
+        }
+        if self.points > POINTS_PER_ITEM_MAX {
+            return fail("awards more than 100 points");
+        }
+        if self.mode == HandlingMode::Volunteer && self.skills.is_empty() {
+            return fail("is a volunteer item but needs no skill");
+        }
+        Ok(())
+    }
+
     /// Whether grid volunteers or teams may be dispatched this item.
     pub fn dispatchable_to_grid(&self) -> bool {
         self.admitted && self.mode != HandlingMode::Department
@@ -130,22 +158,7 @@ impl Catalog {
             }
         }
         for item in items {
-            let fail = |why: &str| Err(Error::invalid("catalog", format!("item {}: {why}", item.code)));
-            if !catalog.departments.contains_key(&item.department) {
-                return fail("names an unknown department");
-            }
-            if !catalog.categories.contains_key(&item.category) {
-                return fail("names an unknown category");
-            }
-            if item.sla.accept_within > item.sla.resolve_within {
-                return fail("must be accepted no later than it is due to be resolved");
-            }
-            if item.points > POINTS_PER_ITEM_MAX {
-                return fail("awards more than 100 points");
-            }
-            if item.mode == HandlingMode::Volunteer && item.skills.is_empty() {
-                return fail("is a volunteer item but needs no skill");
-            }
+            item.check(|d| catalog.departments.contains_key(d), |c| catalog.categories.contains_key(c))?;
             if catalog.items.insert(item.code.clone(), item).is_some() {
                 return Err(Error::invalid("catalog", "has a duplicate item code"));
             }

@@ -33,8 +33,9 @@ pub enum Role {
     Volunteer,
     Department,
     Auditor,
-    /// The deployment's operator: manages API tokens; acts on no ticket,
-    /// volunteer or place (every aggregate's allow-lists leave it out).
+    /// The deployment's operator: manages API tokens, the world (grids,
+    /// catalog, teams, staff) and volunteers' registration; acts on no
+    /// ticket or place.
     Admin,
     /// Timers and policies of the engine itself.
     System,

@@ -304,8 +304,9 @@ impl GridTree {
 
 /// Even–odd ray casting on integer coordinates. Points on an edge may fall
 /// either way; boundaries of neighbouring grids are shared, so a point on a
-/// shared edge resolves to one of them, deterministically.
-fn contains(polygon: &[GeoPoint], p: GeoPoint) -> bool {
+/// shared edge resolves to one of them, deterministically. Public so that
+/// a bundle's checks (`gridloop-world`) locate points as the engine does.
+pub fn contains(polygon: &[GeoPoint], p: GeoPoint) -> bool {
     let mut inside = false;
     let mut j = polygon.len() - 1;
     for i in 0..polygon.len() {

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode, POINTS_PER_ITEM_MAX};
+use crate::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode};
 use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GeoPoint, GridCode, GridKind, GridNode, GridTree, Level, PropertyForm};
 use crate::ids::{ActorId, CategoryCode, DepartmentId, ItemCode, TeamId};
@@ -434,25 +434,13 @@ impl WorldState {
     /// admitted keeps the mode it is meant to have once admitted; until
     /// then the engine routes it to its department (`Ticket::decide`).
     fn check_item(&self, item: &CatalogItem) -> Result<(), Error> {
-        let fail = |why: &str| Err(Error::invalid("catalog item", format!("{}: {why}", item.code)));
         text_fields(&[&item.name, &item.name_en])?;
-        if !self.departments.contains_key(&item.department) {
-            return fail("names an unknown department");
-        }
-        if !self.categories.contains_key(&item.category) {
-            return fail("names an unknown category");
-        }
-        if item.sla.accept_within > item.sla.resolve_within {
-            return fail("must be accepted no later than it is due to be resolved");
-        }
-        if item.points > POINTS_PER_ITEM_MAX {
-            return fail("awards more than 100 points");
-        }
-        if item.mode == HandlingMode::Volunteer && item.skills.is_empty() {
-            return fail("is a volunteer item but needs no skill");
-        }
+        item.check(|d| self.departments.contains_key(d), |c| self.categories.contains_key(c))?;
         if self.items.len() >= crate::catalog::CATALOG_ITEMS_MAX && !self.items.contains_key(&item.code) {
-            return fail("would make the catalog longer than 1,000 items");
+            return Err(Error::invalid(
+                "catalog item",
+                format!("{}: the catalog holds 1,000 items already", item.code),
+            ));
         }
         Ok(())
     }

@@ -314,7 +314,7 @@ fn decide_chunk(
 fn file_of(error: &gridloop_engine::Error) -> &'static str {
     match error {
         gridloop_engine::Error::Invalid { field: "grid tree", .. } => GRIDS,
-        gridloop_engine::Error::Invalid { field: "catalog", .. } => CATALOG,
+        gridloop_engine::Error::Invalid { field: "catalog" | "catalog item", .. } => CATALOG,
         _ => DISTRICT,
     }
 }

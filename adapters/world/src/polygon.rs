@@ -100,7 +100,7 @@ fn doubles_back(p: GeoPoint, s: GeoPoint, q: GeoPoint) -> Option<(f64, f64)> {
 /// may fall either way.
 pub(crate) fn covers(polygon: &[GeoPoint], p: GeoPoint) -> bool {
     let n = polygon.len();
-    (0..n).any(|i| near_segment(polygon[i], polygon[(i + 1) % n], p)) || ray_cast(polygon, p)
+    (0..n).any(|i| near_segment(polygon[i], polygon[(i + 1) % n], p)) || gridloop_engine::grid::contains(polygon, p)
 }
 
 fn near_segment(a: GeoPoint, b: GeoPoint, p: GeoPoint) -> bool {
@@ -111,24 +111,6 @@ fn near_segment(a: GeoPoint, b: GeoPoint, p: GeoPoint) -> bool {
     let t = if length2 == 0.0 { 0.0 } else { (((px - ax) * dx + (py - ay) * dy) / length2).clamp(0.0, 1.0) };
     let (nx, ny) = (ax + t * dx - px, ay + t * dy - py);
     nx * nx + ny * ny <= ON_EDGE_TOLERANCE * ON_EDGE_TOLERANCE
-}
-
-/// Even–odd ray casting on integer coordinates (the engine's own test).
-fn ray_cast(polygon: &[GeoPoint], p: GeoPoint) -> bool {
-    let mut inside = false;
-    let mut j = polygon.len() - 1;
-    for i in 0..polygon.len() {
-        let (a, b) = (polygon[i], polygon[j]);
-        if (a.lat > p.lat) != (b.lat > p.lat) {
-            let lhs = (i64::from(p.lon) - i64::from(a.lon)) * (i64::from(b.lat) - i64::from(a.lat));
-            let rhs = (i64::from(b.lon) - i64::from(a.lon)) * (i64::from(p.lat) - i64::from(a.lat));
-            if (b.lat > a.lat && lhs < rhs) || (b.lat < a.lat && lhs > rhs) {
-                inside = !inside;
-            }
-        }
-        j = i;
-    }
-    inside
 }
 
 #[cfg(test)]

@@ -160,7 +160,13 @@ fn changes_while_serving(dir: &Path, data: &Path) {
     });
     std::fs::write(&volunteers_path, volunteers.join("\r\n") + "\r\n").expect("writes");
 
-    let out = gridloop(&["world", "import", s(&changed), "--operator", "zhang", "--data", s(data)]);
+    // Named relative to this directory: the running server, whose working
+    // directory is another, gets it made absolute.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridloop"))
+        .args(["world", "import", "changed", "--operator", "zhang", "--data", s(data)])
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("2 world events") && stdout(&out).contains("1 exited"), "{}", stdout(&out));
     let log = stdout(&gridloop(&["world", "log", "--data", s(data)]));
