@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogItem, Category, Department, HandlingMode};
+use crate::catalog::{Catalog, CatalogItem, Category, Department};
 use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GeoPoint, GridCode, GridKind, GridNode, GridTree, Level, PropertyForm};
 use crate::ids::{ActorId, CategoryCode, DepartmentId, ItemCode, TeamId};

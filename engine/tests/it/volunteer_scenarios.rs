@@ -415,7 +415,7 @@ fn linking_again_moves_the_link_to_the_new_account() {
 fn a_dispatcher_transfers_a_volunteer_and_the_same_transfer_again_writes_nothing() {
     let transfer = VolunteerCommand::Transfer { team: team_id(2), home_grid: grid(OTHER_GRID), open_orders_max: 2 };
     let moved = VolunteerEvent::Transferred { team: team_id(2), home_grid: grid(OTHER_GRID), open_orders_max: 2 };
-    let state = given(&[registered()]).when(&dispatcher(), transfer.clone()).then(&[moved.clone()]);
+    let state = given(&[registered()]).when(&dispatcher(), transfer.clone()).then(std::slice::from_ref(&moved));
     assert_eq!((state.team, state.home_grid, state.open_orders_max), (Some(team_id(2)), Some(grid(OTHER_GRID)), 2));
     given(&[registered(), moved]).when(&dispatcher(), transfer).then(&[]);
 }
@@ -425,7 +425,7 @@ fn a_stood_down_volunteer_is_not_active_until_reactivated() {
     let down = VolunteerEvent::Deactivated { reason: "外出务工".into() };
     let state = given(&[registered()])
         .when(&dispatcher(), VolunteerCommand::Deactivate { reason: "外出务工".into() })
-        .then(&[down.clone()]);
+        .then(std::slice::from_ref(&down));
     assert!(!state.is_active());
     let state = given(&[registered(), down])
         .when(&dispatcher(), VolunteerCommand::Reactivate {})

@@ -59,8 +59,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // Checked before anything starts, so a wrong flag costs nothing.
     let matrix = args.matrix.config(&args.data.dir)?;
     let deployment = Deployment::create(&args.data, Setup::default()).await?;
-    if deployment.world().grids.is_empty() {
+    let world = deployment.world();
+    if world.grids.is_empty() {
         say!("no district in this log yet: import one with `gridloop world import DIR` (it works while serving)");
+    }
+    if let Some(zone) = world.district.as_ref().map(|d| d.time_zone.as_str()).filter(|z| !china_time(z)) {
+        // Days, weeks and the nightly seal are counted in China time today
+        // (UTC+8); another zone is recorded but not yet followed.
+        say!("note: the district's time zone is {zone}; days and the nightly seal use China time (UTC+8)");
     }
     let token_file = deployment.dir().join("tokens.json");
     let tokens = serve_tokens(&token_file)?;
@@ -223,4 +229,12 @@ async fn seal_once(deployment: &Deployment) -> Result<()> {
     let SealEvent::Sealed { position, streams, .. } = deployment.seal().await?;
     say!("sealed {streams} streams up to position {position} (on schedule)");
     Ok(())
+}
+
+/// Whether an IANA zone name keeps China time (UTC+8 all year).
+fn china_time(zone: &str) -> bool {
+    matches!(
+        zone,
+        "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "Asia/Hong_Kong" | "Asia/Macau" | "Asia/Taipei" | "PRC"
+    )
 }
