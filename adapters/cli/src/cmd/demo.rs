@@ -116,22 +116,8 @@ async fn import_chikan(deployment: &Deployment) -> Result<District> {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the embedded Chikan bundle does not check out:\n{}", lines.join("\n"))
     })?;
-    let personal = deployment.store().local().personal()?;
     let operator = Actor::new(Role::Admin, "demo")?;
-    let bar = progress_bar(0, "importing the district");
-    let imported = gridloop_world::import(
-        deployment.service(),
-        Some(&personal as &dyn PersonalStore),
-        &bundle,
-        operator,
-        |d, t| {
-            bar.set_length(t as u64);
-            bar.set_position(d as u64);
-        },
-    )
-    .await;
-    bar.finish_and_clear();
-    imported?;
+    super::world::import_bundle(deployment, &bundle, operator, "importing the district").await?;
     let world = deployment.world();
     let volunteers = bundle
         .volunteers

@@ -162,20 +162,7 @@ async fn import(
         Host::Offline => crate::deployment::Deployment::create(data, Default::default()).await?,
         Host::Serve(_) => host.open(data).await?,
     };
-    let personal = deployment.store().local().personal()?;
-    let bar = progress_bar(0, "import steps");
-    let summary = gridloop_world::import(
-        deployment.service(),
-        Some(&personal as &dyn PersonalStore),
-        &bundle,
-        operator,
-        |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-    )
-    .await;
-    bar.finish_and_clear();
+    let summary = import_bundle(&deployment, &bundle, operator, "import steps").await;
     let s = summary?;
     say!(
         "imported {}: {} world events in {} commands; volunteers {} registered, {} changed, {} exited, {} unchanged; \
@@ -200,6 +187,31 @@ async fn import(
         say!("nothing to write: the log already holds this bundle");
     }
     Ok(())
+}
+
+/// Imports a checked bundle into the deployment's log and personal store,
+/// with a progress bar: `world import`'s and the demo's one way in.
+pub async fn import_bundle(
+    deployment: &crate::deployment::Deployment,
+    bundle: &Bundle,
+    operator: Actor,
+    what: &'static str,
+) -> Result<gridloop_world::ImportSummary> {
+    let personal = deployment.store().local().personal()?;
+    let bar = progress_bar(0, what);
+    let summary = gridloop_world::import(
+        deployment.service(),
+        Some(&personal as &dyn PersonalStore),
+        bundle,
+        operator,
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    Ok(summary?)
 }
 
 async fn show(as_of: Option<&str>, data: &DataDir, host: &Host<'_>) -> Result<()> {
