@@ -31,7 +31,7 @@ use std::collections::BTreeSet;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::grid::Level;
 use gridloop_engine::routing::{ring_scope, route};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::ticket::Status;
 use gridloop_projections::board::Board;
 use gridloop_projections::directory::Directory;
@@ -301,7 +301,7 @@ fn dispatch(c: &mut Criterion) {
 
 async fn submit_to_offer(service: &CommandService<SledStore>, directory: &Directory, n: u64, now: Timestamp) -> Status {
     let id = TicketId::from_number(n);
-    let submit = Envelope {
+    let submit = CommandEnvelope {
         command_id: gridloop_engine::ids::CommandId::new(format!("bench-submit-{n}")).expect("valid"),
         correlation_id: None,
         actor: Actor::new(Role::Resident, "r-1").expect("valid"),

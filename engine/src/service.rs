@@ -223,7 +223,7 @@ pub enum Command {
 
 /// A command with who sent it and its idempotency key.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Envelope {
+pub struct CommandEnvelope {
     pub command_id: CommandId,
     /// Defaults to the ticket id for ticket commands, else the command id.
     pub correlation_id: Option<CorrelationId>,
@@ -338,8 +338,8 @@ impl<S: EventStore> CommandService<S> {
         self.caches.tickets.len()
     }
 
-    pub async fn execute(&self, envelope: Envelope) -> Result<Outcome, Error> {
-        let Envelope { command_id, correlation_id, actor, command, expected_version } = envelope;
+    pub async fn execute(&self, envelope: CommandEnvelope) -> Result<Outcome, Error> {
+        let CommandEnvelope { command_id, correlation_id, actor, command, expected_version } = envelope;
         let call = Call { command_id, actor, expected_version };
         match command {
             Command::Ticket { id, command } => {

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::ids::{CommandId, TicketId};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{DeadlineKind, EscalationReason, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
@@ -78,7 +78,7 @@ pub struct Due {
     pub ticket: TicketId,
     pub kind: DeadlineKind,
     pub at: Timestamp,
-    pub envelope: Envelope,
+    pub envelope: CommandEnvelope,
 }
 
 /// What firing the due timers did.
@@ -117,7 +117,7 @@ impl DeadlineIndex {
                 let id = TicketId::from_number(number);
                 let command_id = CommandId::new(format!("timer-{id}-v{}-{}", ticket.version, kind_name(kind)))
                     .expect("timer command ids are valid");
-                let envelope = Envelope {
+                let envelope = CommandEnvelope {
                     command_id,
                     correlation_id: None,
                     actor: Actor::system(),

@@ -25,7 +25,7 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
 use gridloop_engine::ids::{CommandId, TicketId};
 use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Status, Ticket, TicketCommand, Tier};
 use gridloop_engine::time::Timestamp;
@@ -34,7 +34,7 @@ use gridloop_engine::{Error, World};
 use crate::directory::Directory;
 
 /// The dispatcher's next step for one ticket, if it has one.
-pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestamp) -> Option<Envelope> {
+pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestamp) -> Option<CommandEnvelope> {
     let (id, grid, item_code) = (ticket.id.as_ref()?, ticket.grid.as_ref()?, ticket.item.as_ref()?);
     let item = world.catalog.item(item_code).ok()?;
     let tier = ticket.tier.unwrap_or(Tier::Grid);
@@ -74,7 +74,7 @@ pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestam
         },
         _ => return None,
     };
-    Some(Envelope {
+    Some(CommandEnvelope {
         command_id: CommandId::new(format!("dispatch-{id}-v{}", ticket.version)).ok()?,
         correlation_id: None,
         actor: dispatcher_of(grid, tier),
@@ -109,7 +109,7 @@ pub async fn dispatch<'a, S: EventStore>(
 ) -> Result<u64, Error> {
     let mut written = 0;
     let world = service.world();
-    let plans: Vec<(TicketId, Envelope)> = tickets
+    let plans: Vec<(TicketId, CommandEnvelope)> = tickets
         .filter(|t| t.status.awaits_dispatch())
         .filter_map(|t| Some((t.id.clone()?, plan(t, &world, directory, now)?)))
         .collect();

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::catalog::Catalog;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, TicketEvent};
 use gridloop_engine::volunteer::VolunteerCommand;
@@ -51,7 +51,7 @@ impl PointsPolicy {
     }
 
     /// The command this event calls for, if any.
-    pub fn react(&mut self, event: &RecordedEvent, catalog: &Catalog) -> Result<Option<Envelope>, ProjectionError> {
+    pub fn react(&mut self, event: &RecordedEvent, catalog: &Catalog) -> Result<Option<CommandEnvelope>, ProjectionError> {
         if event.stream.kind() != "ticket" {
             return Ok(None);
         }
@@ -88,13 +88,13 @@ impl PointsPolicy {
         event: &RecordedEvent,
         ticket: TicketId,
         catalog: &Catalog,
-    ) -> Result<Option<Envelope>, ProjectionError> {
+    ) -> Result<Option<CommandEnvelope>, ProjectionError> {
         let Some((item, Some(volunteer))) = self.open.remove(&ticket.number()) else { return Ok(None) };
         let entry = catalog.item(&item)?;
         if entry.points == 0 {
             return Ok(None);
         }
-        Ok(Some(Envelope {
+        Ok(Some(CommandEnvelope {
             expected_version: None,
             command_id: CommandId::new(format!("award-{}-v{}", event.stream, event.version))?,
             correlation_id: Some(CorrelationId::new(ticket.as_str())?),

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, TicketCommand, TicketEvent};
 use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};
@@ -181,7 +181,7 @@ impl<S: EventStore> Bot<S> {
             guesses().failed(sender, now);
             return refused_link();
         };
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id,
             correlation_id: None,
             actor: Actor::system(),
@@ -223,7 +223,7 @@ impl<S: EventStore> Bot<S> {
         command: TicketCommand,
         (code, zh, en): (&'static str, String, String),
     ) -> Reply {
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: command_id(message_id),
             correlation_id: None,
             actor: Actor::new(Role::Volunteer, volunteer.as_str()).expect("a volunteer id is a valid actor id"),

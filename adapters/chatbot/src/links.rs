@@ -176,13 +176,13 @@ pub async fn issue_code<S: EventStore>(
     command_id: CommandId,
     code: &str,
 ) -> Result<(), Error> {
-    use gridloop_engine::service::{Command, Envelope};
+    use gridloop_engine::service::{Command, CommandEnvelope};
     use gridloop_engine::volunteer::{VolunteerCommand, is_link_code, link_code_hash};
     if !is_link_code(code) {
         return Err(Error::invalid("link code", "must be 6 digits"));
     }
     let command = VolunteerCommand::IssueLinkCode { code_hash: link_code_hash(code) };
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id,
         correlation_id: None,
         actor,

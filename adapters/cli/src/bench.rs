@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ItemCode, ResidentId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, Urgency};
 use gridloop_engine::time::Millis;
@@ -192,8 +192,8 @@ fn service(store: LogStore, district: &District) -> Arc<CommandService<LogStore>
     Arc::new(CommandService::new(store, district.world.clone(), Arc::new(gridloop_http::SystemClock), 11))
 }
 
-fn envelope(id: &TicketId, key: String, actor: &Actor, command: TicketCommand) -> Result<Envelope> {
-    Ok(Envelope {
+fn envelope(id: &TicketId, key: String, actor: &Actor, command: TicketCommand) -> Result<CommandEnvelope> {
+    Ok(CommandEnvelope {
         command_id: CommandId::new(key)?,
         correlation_id: None,
         actor: actor.clone(),
@@ -767,7 +767,7 @@ async fn register_volunteers(service: &CommandService<LogStore>, district: &Dist
             open_orders_max: v.open_orders_max,
         };
         service
-            .execute(Envelope {
+            .execute(CommandEnvelope {
                 expected_version: None,
                 command_id: CommandId::new(format!("register-{}", v.id))?,
                 correlation_id: None,

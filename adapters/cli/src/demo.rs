@@ -32,7 +32,7 @@ use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{ActorId, CommandId, DepartmentId, TicketId, VolunteerId};
 use gridloop_engine::personal::{Lookup, Person, PersonalStore};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Rating, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
@@ -227,7 +227,7 @@ impl<S: EventStore> Sim<S> {
                 skills: v.skills.clone(),
                 open_orders_max: v.open_orders_max,
             };
-            let envelope = Envelope {
+            let envelope = CommandEnvelope {
                 expected_version: None,
                 command_id: CommandId::new(format!("register-{}-{}", v.id, self.seed))?,
                 correlation_id: None,
@@ -310,7 +310,7 @@ impl<S: EventStore> Sim<S> {
             }
         };
         self.summary.commands += 1;
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: CommandId::new(format!("act-{}-{}", self.summary.commands, self.seed))?,
             correlation_id: None,
             actor,

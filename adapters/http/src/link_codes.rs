@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::EventPayload;
 use gridloop_engine::ids::{CommandId, VolunteerId};
-use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::service::{Command, CommandEnvelope};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::volunteer::{VolunteerCommand, VolunteerEvent, link_code_hash};
 
@@ -33,7 +33,7 @@ pub(crate) async fn issue<S: EventStore>(
     let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;
     let code = format!("{:06}", random % 1_000_000);
     let command_id = crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: CommandId::new(format!("link-code-{command_id}"))?,
         correlation_id: None,
         actor: who.actor,

@@ -44,7 +44,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
 use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope, Outcome};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, Outcome};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
@@ -187,7 +187,7 @@ impl Numbering {
         for _attempt in 0..SUBMIT_ATTEMPTS_MAX {
             let id = self.reserve(&command_id);
             let ticket = Command::Ticket { id: id.clone(), command: command.clone() };
-            let envelope = Envelope {
+            let envelope = CommandEnvelope {
                 command_id: command_id.clone(),
                 correlation_id: None,
                 actor: actor.clone(),
@@ -460,7 +460,7 @@ pub(crate) async fn run_keyed<S: EventStore>(
     let command_id = command_id(headers, who)?;
     let taken = state.numbering.take_up(&command_id, fingerprint(route, body))?;
     let envelope =
-        Envelope { command_id, correlation_id: None, actor: who.actor.clone(), command, expected_version: None };
+        CommandEnvelope { command_id, correlation_id: None, actor: who.actor.clone(), command, expected_version: None };
     let outcome = state.service.execute(envelope).await;
     state.numbering.settle(taken, &outcome);
     Ok(outcome?)
@@ -499,7 +499,7 @@ async fn act_taken_up<S: EventStore>(
             check_place(&who, grid)?;
         }
     }
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id,
         correlation_id: None,
         actor: who.actor,

@@ -23,7 +23,7 @@ use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, GridTree};
 use gridloop_engine::ids::{
     CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TicketId, VolunteerId,
 };
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, ExpectedVersion};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -285,7 +285,7 @@ pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {
     let service = Arc::new(CommandService::new(store.clone(), Arc::new(tiny_world()), clock, 7));
     let ticket = TicketId::new("T-1").expect("valid");
     let dispatcher = Actor::new(Role::Dispatcher, "d-1").expect("valid");
-    let send = |command_id: &str, actor: &Actor, command: TicketCommand| Envelope {
+    let send = |command_id: &str, actor: &Actor, command: TicketCommand| CommandEnvelope {
         expected_version: None,
         command_id: CommandId::new(command_id).expect("valid"),
         correlation_id: None,

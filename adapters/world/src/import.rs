@@ -8,7 +8,7 @@
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{ActorId, CommandId, StreamId, VolunteerId};
 use gridloop_engine::personal::{Lookup, PersonalStore};
-use gridloop_engine::service::{Command, CommandService, Envelope, fold};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::volunteer::{Volunteer, VolunteerCommand};
 use gridloop_engine::world::{CHANGES_PER_COMMAND_MAX, WorldChange, WorldCommand, WorldState};
@@ -123,7 +123,7 @@ async fn write_world<S: EventStore>(
     summary: &mut ImportSummary,
 ) -> Result<u64, WorldError> {
     let command = WorldCommand { changes: chunk.to_vec() };
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: command_id(&StreamId::world(), version, &command),
         correlation_id: None,
         actor: operator.clone(),
@@ -236,7 +236,7 @@ async fn import_volunteer<S: EventStore>(
     let (mut version, mut wrote) = (state.version, false);
     for command in commands {
         let exits = matches!(command, VolunteerCommand::Exit { .. });
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: command_id(&stream, version, &command),
             correlation_id: None,
             actor: actor.clone(),

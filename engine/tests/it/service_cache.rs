@@ -17,7 +17,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, verify_stream};
 use gridloop_engine::ids::{CommandId, StreamId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Status, TicketCommand};
 use gridloop_engine::{Error, World};
@@ -72,7 +72,7 @@ fn send<S: EventStore>(
     actor: Actor,
     command: TicketCommand,
 ) -> Result<gridloop_engine::service::Outcome, Error> {
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: CommandId::new(id).expect("valid command id"),
         correlation_id: None,
         actor,

@@ -9,7 +9,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GeoPoint, GridNode};
 use gridloop_engine::ids::{CommandId, StreamId};
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Channel, TicketCommand, Urgency};
 use gridloop_engine::world::{DistrictInfo, WorldChange, WorldCommand, WorldEvent, WorldState};
@@ -164,7 +164,7 @@ fn the_service_reads_the_world_from_the_log_as_it_changes() {
         assert_eq!(service.world().catalog.items().count(), 4);
         let refused = service.execute(submit(1, "s-1")).await;
         assert!(refused.is_ok(), "{refused:?}");
-        let triage = |n, key: &str, mode| Envelope {
+        let triage = |n, key: &str, mode| CommandEnvelope {
             command_id: CommandId::new(key).unwrap(),
             correlation_id: None,
             actor: dispatcher(),
@@ -193,7 +193,7 @@ async fn import(service: &CommandService<MemoryStore>, target: &WorldState, key:
         state
     };
     for (i, chunk) in current.changes_to(target).chunks(64).enumerate() {
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: CommandId::new(format!("{key}-{i}")).unwrap(),
             correlation_id: None,
             actor: admin(),
@@ -204,8 +204,8 @@ async fn import(service: &CommandService<MemoryStore>, target: &WorldState, key:
     }
 }
 
-fn submit(n: u64, key: &str) -> Envelope {
-    Envelope {
+fn submit(n: u64, key: &str) -> CommandEnvelope {
+    CommandEnvelope {
         command_id: CommandId::new(key).unwrap(),
         correlation_id: None,
         actor: resident(),

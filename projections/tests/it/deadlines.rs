@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId};
-use gridloop_engine::service::{Clock, Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Clock, Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Channel, CloseReason, DeadlineKind, Status, TicketCommand, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::Millis;
@@ -34,7 +34,7 @@ impl Rig {
 
     async fn send(&mut self, actor: Actor, n: u64, command: TicketCommand) {
         self.sent += 1;
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             expected_version: None,
             command_id: CommandId::new(format!("c{}", self.sent)).expect("valid"),
             correlation_id: None,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gridloop_engine::envelope::Actor;
 use gridloop_engine::ids::{CommandId, TeamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{CloseReason, Rating, TicketEvent};
 use gridloop_engine::volunteer::VolunteerCommand;
@@ -39,7 +39,7 @@ fn history() -> Log {
 fn reacts_to_a_volunteer_resolved_closed_ticket_only() {
     let district = gridloop_fixtures::chikan(1).expect("fixture");
     let mut policy = PointsPolicy::default();
-    let commands: Vec<Envelope> =
+    let commands: Vec<CommandEnvelope> =
         history().events.iter().filter_map(|e| policy.react(e, &district.world.catalog).expect("reacts")).collect();
     assert_eq!(commands.len(), 1);
     let award = &commands[0];
@@ -62,7 +62,7 @@ async fn awarding_twice_writes_once() {
     let store = MemoryStore::new();
     let clock = Arc::new(ManualClock::new(t("2026-11-06T00:00:00Z")));
     let service = CommandService::new(store.clone(), district.world.clone(), clock, 1);
-    let register = Envelope {
+    let register = CommandEnvelope {
         expected_version: None,
         command_id: CommandId::new("register-1").expect("valid"),
         correlation_id: None,

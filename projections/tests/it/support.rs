@@ -8,7 +8,7 @@ use gridloop_engine::envelope::{Actor, EventPayload, Hash, NewEvent, RecordedEve
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Clock, Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Clock, Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -208,7 +208,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
         district.world.grids.at_level(gridloop_engine::grid::Level::Grid).map(|g| g.code.clone()).collect();
     let dispatcher = Actor::new(Role::Dispatcher, "d-1").expect("valid");
     for v in 1..=3u64 {
-        let register = Envelope {
+        let register = CommandEnvelope {
             expected_version: None,
             command_id: CommandId::new(format!("register-{v}")).expect("valid"),
             correlation_id: None,
@@ -290,7 +290,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
         };
         send(&service, step, actor, ticket, command).await;
         if rng.chance(30) {
-            let award = Envelope {
+            let award = CommandEnvelope {
                 expected_version: None,
                 command_id: CommandId::new(format!("s{seed}-award-{step}")).expect("valid"),
                 correlation_id: None,
@@ -311,7 +311,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
 }
 
 async fn send(service: &CommandService<MemoryStore>, step: u32, actor: &Actor, ticket: u64, command: TicketCommand) {
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         expected_version: None,
         command_id: CommandId::new(format!("step-{step}")).expect("valid"),
         correlation_id: None,

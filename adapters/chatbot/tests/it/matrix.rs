@@ -15,7 +15,7 @@ use gridloop_chatbot::{Bot, links};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, StreamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Status, TicketCommand, TicketEvent, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -34,8 +34,8 @@ struct Engine {
     codes: std::sync::atomic::AtomicU64,
 }
 
-fn envelope(id: &str, actor: Actor, command: Command) -> Envelope {
-    Envelope {
+fn envelope(id: &str, actor: Actor, command: Command) -> CommandEnvelope {
+    CommandEnvelope {
         command_id: CommandId::new(id).expect("valid"),
         correlation_id: None,
         actor,

@@ -8,13 +8,13 @@ use gridloop_chatbot::notify;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ResidentId, StreamId, TicketId};
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
 
-fn envelope(key: &str, actor: &Actor, command: TicketCommand) -> Envelope {
-    Envelope {
+fn envelope(key: &str, actor: &Actor, command: TicketCommand) -> CommandEnvelope {
+    CommandEnvelope {
         command_id: CommandId::new(key).expect("a key"),
         correlation_id: None,
         actor: actor.clone(),

@@ -9,7 +9,7 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, Skill, TeamId, VolunteerId};
 use gridloop_engine::personal::{Person, PersonalStore};
-use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::service::{Command, CommandEnvelope};
 use gridloop_engine::volunteer::VolunteerCommand;
 
 use super::{DataDir, Host, random_u64};
@@ -152,7 +152,7 @@ async fn act(
 ) -> Result<()> {
     let volunteer = VolunteerId::new(id).with_context(|| format!("volunteer {id:?}"))?;
     let deployment = host.open(data).await?;
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: CommandId::new(format!("cli-{}", gridloop_http::random_hex(16)?))?,
         correlation_id: None,
         actor: Actor::new(Role::Dispatcher, "d-cli")?,

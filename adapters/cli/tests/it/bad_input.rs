@@ -20,7 +20,7 @@ use gridloop_chatbot::bot::Bot;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::CommandId;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};
@@ -793,7 +793,7 @@ async fn link_volunteer(
         VolunteerCommand::IssueLinkCode { code_hash: link_code_hash("123456") },
     ];
     for (n, command) in commands.into_iter().enumerate() {
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: CommandId::new(format!("setup-volunteer-{n}")).expect("valid"),
             correlation_id: None,
             actor: dispatcher.clone(),

@@ -248,7 +248,7 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
         skills: profile.skills.clone(),
         open_orders_max: profile.open_orders_max,
     };
-    let envelope = gridloop_engine::service::Envelope {
+    let envelope = gridloop_engine::service::CommandEnvelope {
         command_id: gridloop_engine::ids::CommandId::new("register-V-1").expect("valid"),
         correlation_id: None,
         actor: gridloop_engine::envelope::Actor::new(Role::Dispatcher, "d-440802").expect("valid"),

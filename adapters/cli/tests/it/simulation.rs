@@ -28,7 +28,7 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, Role, verify_stream};
 use gridloop_engine::ids::{ActorId, CommandId, StreamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Clock as _, Command, CommandService, Envelope, ManualClock, Outcome};
+use gridloop_engine::service::{Clock as _, Command, CommandService, CommandEnvelope, ManualClock, Outcome};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore, Subscription};
 use gridloop_engine::ticket::{Assignee, Rating, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
@@ -179,7 +179,7 @@ type Acks = Arc<Mutex<BTreeMap<String, AppendResult>>>;
 /// retry must find the first write and write nothing). Records the outcome.
 async fn execute(
     service: &CommandService<FaultyStore>,
-    envelope: Envelope,
+    envelope: CommandEnvelope,
     acks: &Acks,
     seed: u64,
 ) -> Result<Outcome, Error> {
@@ -280,7 +280,7 @@ impl Sim {
                 skills: v.skills.clone(),
                 open_orders_max: v.open_orders_max,
             };
-            let envelope = Envelope {
+            let envelope = CommandEnvelope {
                 expected_version: None,
                 command_id: CommandId::new(format!("register-{}", v.id)).expect("valid"),
                 correlation_id: None,
@@ -299,7 +299,7 @@ impl Sim {
         let mut tasks = Vec::new();
         for key in due {
             let act = self.agenda.remove(&key).expect("listed");
-            let envelope = Envelope {
+            let envelope = CommandEnvelope {
                 command_id: CommandId::new(format!("act-{}-{}", key.1, act.ticket)).expect("valid"),
                 correlation_id: None,
                 actor: act.actor,

@@ -12,7 +12,7 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, Role, Schema};
 use gridloop_engine::ids::{CommandId, CorrelationId, ResidentId, StreamId, TicketId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Channel, Status, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -29,7 +29,7 @@ fn service_on<S: EventStore>(store: S) -> (Arc<CommandService<S>>, Arc<ManualClo
 
 /// Submits ticket `T-1`, an order for a volunteer item.
 async fn submit<S: EventStore>(service: &CommandService<S>) {
-    let submit = Envelope {
+    let submit = CommandEnvelope {
         command_id: CommandId::new("submit-1").expect("valid"),
         correlation_id: None,
         actor: Actor::new(Role::Resident, "r-1").expect("valid"),

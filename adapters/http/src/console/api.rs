@@ -31,7 +31,7 @@ use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId, VolunteerId};
 use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
-use gridloop_engine::service::{Command, Envelope, fold};
+use gridloop_engine::service::{Command, CommandEnvelope, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Ticket, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -546,7 +546,7 @@ pub(crate) async fn switch_emergency<S: EventStore>(
         "lift" => EmergencyCommand::Lift { reason },
         other => return Err(Error::NotFound { kind: "emergency action", id: other.to_string() }.into()),
     };
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: command_id(&headers, &who)?,
         correlation_id: None,
         actor: who.actor,

@@ -125,7 +125,7 @@ impl Harness {
     /// able to care for the elderly.
     pub async fn register_v1(&self) {
         use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
-        use gridloop_engine::service::{Command, Envelope};
+        use gridloop_engine::service::{Command, CommandEnvelope};
         use gridloop_engine::volunteer::VolunteerCommand;
         let skills: std::collections::BTreeSet<Skill> = [Skill::new("elderly_care").expect("a skill")].into();
         let register = VolunteerCommand::Register {
@@ -134,7 +134,7 @@ impl Harness {
             skills,
             open_orders_max: 3,
         };
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: CommandId::new("register-V-1").expect("an id"),
             correlation_id: None,
             actor: gridloop_engine::envelope::Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),

@@ -13,7 +13,7 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CommandId, ResidentId, TeamId};
 use gridloop_engine::personal::{Lookup, Person, PersonalStore};
-use gridloop_engine::service::{Command, CommandService, Envelope, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::time::Timestamp;
 use gridloop_engine::world::{DistrictInfo, Team, TeamKind, WorldCommand, WorldState};
@@ -118,7 +118,7 @@ pub async fn people() -> People {
     let operator = Actor::new(Role::Admin, "operator").expect("an actor");
     for (i, chunk) in WorldState::default().changes_to(&desired(&grid, &far_grid)).chunks(64).enumerate() {
         let command = Command::World { command: WorldCommand { changes: chunk.to_vec() } };
-        let envelope = Envelope {
+        let envelope = CommandEnvelope {
             command_id: CommandId::new(format!("import-{i}")).expect("an id"),
             correlation_id: None,
             actor: operator.clone(),

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
 use gridloop_engine::ids::{CommandId, VolunteerId};
-use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::service::{Command, CommandEnvelope};
 use gridloop_engine::time::Millis;
 use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_http::reads::{Live, follow};
@@ -309,7 +309,7 @@ async fn the_follower_keeps_up_until_stopped() {
 async fn a_volunteer_redeems_points_within_the_balance_and_nobody_else_may() {
     let h = harness().await;
     h.register_v1().await;
-    let award = Envelope {
+    let award = CommandEnvelope {
         command_id: CommandId::new("award-1").expect("an id"),
         correlation_id: None,
         actor: Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),

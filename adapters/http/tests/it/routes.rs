@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use gridloop_engine::envelope::Actor;
 use gridloop_engine::envelope::Role;
 use gridloop_engine::ids::{CommandId, ItemCode, ResidentId, TicketId};
-use gridloop_engine::service::{Command, Envelope};
+use gridloop_engine::service::{Command, CommandEnvelope};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Channel, TicketCommand, Urgency};
 use gridloop_http::BODY_BYTES_MAX;
@@ -231,7 +231,7 @@ async fn numbering_continues_after_the_tickets_in_the_store() {
         channel: Channel::Phone,
         location: None,
     };
-    let envelope = Envelope {
+    let envelope = CommandEnvelope {
         command_id: CommandId::new("phone-1").unwrap(),
         correlation_id: None,
         actor: Actor::new(Role::Dispatcher, "d-1").unwrap(),
