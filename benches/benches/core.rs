@@ -136,7 +136,7 @@ fn fold(c: &mut Criterion) {
 fn rebuild<P: Projection>(log: &[RecordedEvent]) -> u64 {
     let mut runner = Runner::<P>::fresh();
     for event in log {
-        runner.apply(event).expect("folds");
+        runner.evolve(event).expect("folds");
     }
     runner.checkpoint()
 }
@@ -148,7 +148,7 @@ fn report_board_memory(log: &[RecordedEvent]) {
     let before = ALLOCATED.load(Ordering::SeqCst);
     let mut runner = Runner::<Board>::fresh();
     for event in log {
-        runner.apply(event).expect("folds");
+        runner.evolve(event).expect("folds");
     }
     let held = ALLOCATED.load(Ordering::SeqCst).saturating_sub(before);
     let tickets = runner.state().len().max(1);
@@ -261,7 +261,7 @@ fn dispatch(c: &mut Criterion) {
     let district = Arc::new(gridloop_fixtures::chikan(1).expect("fixture"));
     let mut directory = Runner::<Directory>::fresh();
     for event in &log {
-        directory.apply(event).expect("folds");
+        directory.evolve(event).expect("folds");
     }
     let now = Timestamp::parse("2026-11-05T08:00:00Z").expect("valid");
     let items: Vec<_> = district.world.catalog.items().filter(|i| i.mode == HandlingMode::Volunteer).collect();

@@ -82,14 +82,37 @@ pub struct RoutingPolicy {
     pub offer_rounds_max: u32,
     /// Orders within this span count as "recent" for fairness.
     pub fairness_window: Millis,
-    /// How long a tier has to take an escalated or reopened ticket:
-    /// community, street, district.
-    pub respond_within: [Millis; 3],
+    /// How long a tier has to take an escalated or reopened ticket.
+    pub respond_within: RespondWithin,
     /// How long a summoned department has to report (吹哨报到).
     pub summons_report_within: Millis,
     /// Unsatisfied feedback reopens one tier up instead of at the last
     /// holder's tier.
     pub reopen_one_up: bool,
+}
+
+/// How long each tier has to take an escalated or reopened ticket (a grid's
+/// tickets answer to its community). Stored in events and written in
+/// `routing.toml` as the array `[community, street, district]`, the form the
+/// log has always held, so no upcaster is needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "[Millis; 3]", into = "[Millis; 3]")]
+pub struct RespondWithin {
+    pub community: Millis,
+    pub street: Millis,
+    pub district: Millis,
+}
+
+impl From<[Millis; 3]> for RespondWithin {
+    fn from([community, street, district]: [Millis; 3]) -> Self {
+        Self { community, street, district }
+    }
+}
+
+impl From<RespondWithin> for [Millis; 3] {
+    fn from(r: RespondWithin) -> Self {
+        [r.community, r.street, r.district]
+    }
 }
 
 impl Default for RoutingPolicy {
@@ -99,7 +122,7 @@ impl Default for RoutingPolicy {
             offer_window: Millis::minutes(30),
             offer_rounds_max: 3,
             fairness_window: Millis::days(30),
-            respond_within: [Millis::hours(2), Millis::hours(4), Millis::hours(8)],
+            respond_within: RespondWithin { community: Millis::hours(2), street: Millis::hours(4), district: Millis::hours(8) },
             summons_report_within: Millis::days(1),
             reopen_one_up: false,
         }
@@ -127,9 +150,9 @@ impl RoutingPolicy {
         }
         let spans = [
             ("fairness_window", self.fairness_window),
-            ("respond_within", self.respond_within[0]),
-            ("respond_within", self.respond_within[1]),
-            ("respond_within", self.respond_within[2]),
+            ("respond_within", self.respond_within.community),
+            ("respond_within", self.respond_within.street),
+            ("respond_within", self.respond_within.district),
             ("summons_report_within", self.summons_report_within),
         ];
         for (field, span) in spans {
@@ -316,7 +339,7 @@ mod tests {
         assert_eq!(bad(RoutingPolicy { offer_window: Millis::days(8), ..Default::default() }), "offer_window");
         assert_eq!(bad(RoutingPolicy { offer_rounds_max: 17, ..Default::default() }), "offer_rounds_max");
         assert_eq!(bad(RoutingPolicy { fairness_window: Millis(0), ..Default::default() }), "fairness_window");
-        let respond = [Millis::hours(2), Millis(0), Millis::hours(8)];
+        let respond = RespondWithin { street: Millis(0), ..RoutingPolicy::default().respond_within };
         assert_eq!(bad(RoutingPolicy { respond_within: respond, ..Default::default() }), "respond_within");
         assert_eq!(
             bad(RoutingPolicy { summons_report_within: Millis(0), ..Default::default() }),

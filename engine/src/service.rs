@@ -73,7 +73,8 @@ pub trait Aggregate: Default + Clone {
     fn stream(id: &Self::Id) -> StreamId;
     /// Where the service keeps this kind's folded streams.
     fn cache(caches: &Caches) -> &StreamCache<Self>;
-    fn apply(&mut self, event: &Self::Event, at: Timestamp);
+    /// Folds one event in (no rules: `decide` already held them).
+    fn evolve(&mut self, event: &Self::Event, at: Timestamp);
     fn decide(
         &self,
         id: &Self::Id,
@@ -93,8 +94,8 @@ impl Aggregate for Ticket {
     fn cache(caches: &Caches) -> &StreamCache<Self> {
         &caches.tickets
     }
-    fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
-        self.evolve(event, at);
+    fn evolve(&mut self, event: &TicketEvent, at: Timestamp) {
+        Ticket::evolve(self, event, at);
     }
     fn decide(
         &self,
@@ -117,8 +118,8 @@ impl Aggregate for Emergency {
     fn cache(caches: &Caches) -> &StreamCache<Self> {
         &caches.emergencies
     }
-    fn apply(&mut self, event: &EmergencyEvent, _at: Timestamp) {
-        self.evolve(event);
+    fn evolve(&mut self, event: &EmergencyEvent, _at: Timestamp) {
+        Emergency::evolve(self, event);
     }
     fn decide(
         &self,
@@ -141,8 +142,8 @@ impl Aggregate for Volunteer {
     fn cache(caches: &Caches) -> &StreamCache<Self> {
         &caches.volunteers
     }
-    fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
-        self.evolve(event);
+    fn evolve(&mut self, event: &VolunteerEvent, _at: Timestamp) {
+        Volunteer::evolve(self, event);
     }
     fn decide(
         &self,
@@ -175,8 +176,8 @@ impl Aggregate for WorldState {
     fn cache(caches: &Caches) -> &StreamCache<Self> {
         &caches.world
     }
-    fn apply(&mut self, event: &WorldEvent, _at: Timestamp) {
-        self.evolve(event);
+    fn evolve(&mut self, event: &WorldEvent, _at: Timestamp) {
+        WorldState::evolve(self, event);
     }
     fn decide(
         &self,
@@ -193,7 +194,7 @@ impl Aggregate for WorldState {
 pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<A, Error> {
     let mut state = A::default();
     for event in events {
-        state.apply(&event.decode::<A::Event>()?, event.occurred_at);
+        Aggregate::evolve(&mut state, &event.decode::<A::Event>()?, event.occurred_at);
     }
     Ok(state)
 }
@@ -457,7 +458,7 @@ impl<S: EventStore> CommandService<S> {
                 Ok(append) if append.duplicate => return self.duplicate_outcome(&stream, append).await,
                 Ok(append) => {
                     for event in &decided {
-                        base.state.apply(event, now);
+                        base.state.evolve(event, now);
                     }
                     base.version = append.last_version;
                     base.commands.push(command_id.clone());

@@ -633,7 +633,7 @@ impl Ticket {
 
     /// Decides what a command does to this ticket: the events to append, or
     /// the reason it is refused. Pure: everything it needs is in `self`,
-    /// `actor` and `ctx`.
+    /// `actor` and `ctx`. Each command's rules are in its own `decide_*`.
     pub fn decide(
         &self,
         id: &TicketId,
@@ -645,157 +645,227 @@ impl Ticket {
         if !matches!(command, C::Submit { .. }) && self.status == Status::None {
             return Err(Error::not_found("ticket", id));
         }
-        let illegal = || Error::IllegalTransition { command: command.verb(), status: self.status.name() };
         match command {
             C::Submit { item, grid, resident, description, urgency, channel, location } => {
                 self.decide_submit(id, item, grid, resident, description, *urgency, *channel, *location, actor, ctx)
             }
-            C::Triage { mode, item } => {
-                permit(actor, &[Role::Dispatcher, Role::GridWorker], command.verb())?;
-                if self.status != Status::Submitted {
-                    return Err(illegal());
-                }
-                let item = item.clone().unwrap_or_else(|| self.item().clone());
-                let entry = ctx.catalog.item(&item)?;
-                if *mode != HandlingMode::Department && !entry.admitted {
-                    return Err(not_admitted(entry));
-                }
-                Ok(vec![TicketEvent::Triaged { mode: *mode, item }])
-            }
-            C::SelfHandle => {
-                permit(actor, &[Role::GridWorker], command.verb())?;
-                if !self.status.awaits_dispatch() {
-                    return Err(illegal());
-                }
-                let entry = ctx.catalog.item(self.item())?;
-                if !entry.admitted {
-                    return Err(not_admitted(entry));
-                }
-                Ok(vec![TicketEvent::SelfHandled { worker: actor.id.clone() }])
-            }
+            C::Triage { mode, item } => self.decide_triage(*mode, item.as_ref(), actor, ctx, command),
+            C::SelfHandle => self.decide_self_handle(actor, ctx, command),
             C::Offer { candidates, expires_at } => self.decide_offer(candidates, *expires_at, actor, ctx, command),
-            C::ExpireOffer { round } => {
-                permit(actor, &[Role::System, Role::Dispatcher], command.verb())?;
-                match &self.offer {
-                    Some(offer) if offer.round == *round && ctx.now >= offer.expires_at => {
-                        Ok(vec![TicketEvent::OfferExpired { round: *round, reason: ExpiryReason::Deadline }])
-                    }
-                    _ => Err(illegal()),
-                }
-            }
+            C::ExpireOffer { round } => self.decide_expire_offer(*round, actor, ctx, command),
             C::AcceptOffer { by } => self.decide_accept(by, actor, ctx, command),
             C::DeclineOffer { by, reason } => self.decide_decline(by, reason, actor, command),
-            C::Start => {
-                if self.status != Status::Accepted {
-                    return Err(illegal());
-                }
-                let by = self.check_holder(actor)?;
-                Ok(vec![TicketEvent::Started { by }])
-            }
-            C::AddNote { text } => {
-                permit(
-                    actor,
-                    &[Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System],
-                    command.verb(),
-                )?;
-                if self.status.is_final() {
-                    return Err(illegal());
-                }
-                Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
-            }
+            C::Start => self.decide_start(actor, command),
+            C::AddNote { text } => self.decide_note(text, actor, command),
             C::Escalate { reason, note } => self.decide_escalate(*reason, note, actor, ctx, command),
             C::Summon { departments } => self.decide_summon(departments, actor, ctx, command),
-            C::ReportToSummons { report } => {
-                permit(actor, &[Role::Department], command.verb())?;
-                if self.status.is_final() {
-                    return Err(illegal());
-                }
-                let summoned = self.summons.iter().find(|s| s.department.as_str() == actor.id.as_str() && !s.reported);
-                // Never summoned, already reported, or the summons lapsed
-                // when the ticket escalated past the street: nothing to
-                // report to now.
-                let Some(summons) = summoned else {
-                    return Err(Error::IllegalTransition {
-                        command: command.verb(),
-                        status: "not waiting for this department's report",
-                    });
-                };
-                let report = bounded_text("report", report, false)?;
-                Ok(vec![TicketEvent::SummonsAnswered { department: summons.department.clone(), report }])
-            }
-            C::Assign { to, reason } => {
-                permit(actor, &[Role::Dispatcher], command.verb())?;
-                if self.status.is_final() || self.status == Status::Resolved {
-                    return Err(illegal());
-                }
-                if self.holder.as_ref() == Some(to) {
-                    return Err(Error::invalid("assignee", format!("{to} already holds the ticket")));
-                }
-                self.check_assignee(to, ctx)?;
-                Ok(vec![TicketEvent::Reassigned { to: to.clone(), reason: bounded_text("reason", reason, false)? }])
-            }
-            C::Resolve { result, minutes_spent } => {
-                if !self.status.is_held() {
-                    return Err(illegal());
-                }
-                let by = self.check_holder(actor)?;
-                if *minutes_spent > MINUTES_SPENT_MAX {
-                    return Err(Error::invalid("minutes spent", "must be at most 30 days"));
-                }
-                let window = ctx.catalog.item(self.item())?.sla.feedback_window;
-                Ok(vec![TicketEvent::Resolved {
-                    by,
-                    result: bounded_text("result", result, false)?,
-                    minutes_spent: *minutes_spent,
-                    feedback_by: ctx.now.plus(window),
-                }])
-            }
+            C::ReportToSummons { report } => self.decide_report_to_summons(report, actor, command),
+            C::Assign { to, reason } => self.decide_assign(to, reason, actor, ctx, command),
+            C::Resolve { result, minutes_spent } => self.decide_resolve(result, *minutes_spent, actor, ctx, command),
             C::GiveFeedback { rating, comment } => self.decide_feedback(*rating, comment, actor, ctx, command),
-            C::Reopen { reason } => {
-                permit(actor, &[Role::Dispatcher], command.verb())?;
-                if self.status != Status::Resolved {
-                    return Err(illegal());
-                }
-                let reason = bounded_text("reason", reason, false)?;
-                self.reopen(reason, ctx)
-            }
-            C::Close => {
-                permit(actor, &[Role::Dispatcher, Role::System], command.verb())?;
-                if self.status != Status::Resolved {
-                    return Err(illegal());
-                }
-                let reason = match self.feedback {
-                    Some(Rating::Satisfied | Rating::BasicallySatisfied) => CloseReason::Confirmed,
-                    Some(Rating::Unsatisfied) => return Err(illegal()),
-                    None if self.feedback_by.is_some_and(|by| ctx.now >= by) => CloseReason::NoFeedback,
-                    None => {
-                        return Err(Error::IllegalTransition {
-                            command: "close",
-                            status: "waiting for the resident's feedback",
-                        });
-                    }
-                };
-                Ok(vec![TicketEvent::Closed { reason }])
-            }
-            C::Cancel { reason } => {
-                permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
-                self.check_own_resident(actor)?;
-                if self.status.is_final() || self.status == Status::Resolved {
-                    return Err(illegal());
-                }
-                Ok(vec![TicketEvent::Cancelled { reason: bounded_text("reason", reason, false)? }])
-            }
-            C::MarkDuplicate { of } => {
-                permit(actor, &[Role::Dispatcher], command.verb())?;
-                if self.status.is_final() || self.status == Status::Resolved {
-                    return Err(illegal());
-                }
-                if Some(of) == self.id.as_ref() {
-                    return Err(Error::invalid("duplicate of", "a ticket cannot duplicate itself"));
-                }
-                Ok(vec![TicketEvent::MarkedDuplicate { of: of.clone() }])
-            }
+            C::Reopen { reason } => self.decide_reopen(reason, actor, ctx, command),
+            C::Close => self.decide_close(actor, ctx, command),
+            C::Cancel { reason } => self.decide_cancel(reason, actor, command),
+            C::MarkDuplicate { of } => self.decide_mark_duplicate(of, actor, command),
         }
+    }
+
+    /// The refusal for a command the ticket's status does not allow.
+    fn illegal(&self, command: &TicketCommand) -> Error {
+        Error::IllegalTransition { command: command.verb(), status: self.status.name() }
+    }
+
+    /// Whether the ticket is past the point where it can be handed on,
+    /// cancelled or merged: resolved, or in a final status.
+    fn is_settled(&self) -> bool {
+        self.status.is_final() || self.status == Status::Resolved
+    }
+
+    fn decide_triage(
+        &self,
+        mode: HandlingMode,
+        item: Option<&ItemCode>,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher, Role::GridWorker], command.verb())?;
+        if self.status != Status::Submitted {
+            return Err(self.illegal(command));
+        }
+        let item = item.cloned().unwrap_or_else(|| self.item().clone());
+        let entry = ctx.catalog.item(&item)?;
+        if mode != HandlingMode::Department && !entry.admitted {
+            return Err(not_admitted(entry));
+        }
+        Ok(vec![TicketEvent::Triaged { mode, item }])
+    }
+
+    fn decide_self_handle(&self, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::GridWorker], command.verb())?;
+        if !self.status.awaits_dispatch() {
+            return Err(self.illegal(command));
+        }
+        let entry = ctx.catalog.item(self.item())?;
+        if !entry.admitted {
+            return Err(not_admitted(entry));
+        }
+        Ok(vec![TicketEvent::SelfHandled { worker: actor.id.clone() }])
+    }
+
+    fn decide_expire_offer(
+        &self,
+        round: u32,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::System, Role::Dispatcher], command.verb())?;
+        match &self.offer {
+            Some(offer) if offer.round == round && ctx.now >= offer.expires_at => {
+                Ok(vec![TicketEvent::OfferExpired { round, reason: ExpiryReason::Deadline }])
+            }
+            _ => Err(self.illegal(command)),
+        }
+    }
+
+    fn decide_start(&self, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        if self.status != Status::Accepted {
+            return Err(self.illegal(command));
+        }
+        let by = self.check_holder(actor)?;
+        Ok(vec![TicketEvent::Started { by }])
+    }
+
+    fn decide_note(&self, text: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        let writers = [Role::Dispatcher, Role::GridWorker, Role::Volunteer, Role::Department, Role::System];
+        permit(actor, &writers, command.verb())?;
+        if self.status.is_final() {
+            return Err(self.illegal(command));
+        }
+        Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
+    }
+
+    fn decide_report_to_summons(
+        &self,
+        report: &str,
+        actor: &Actor,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Department], command.verb())?;
+        if self.status.is_final() {
+            return Err(self.illegal(command));
+        }
+        let summoned = self.summons.iter().find(|s| s.department.as_str() == actor.id.as_str() && !s.reported);
+        // Never summoned, already reported, or the summons lapsed when the
+        // ticket escalated past the street: nothing to report to now.
+        let Some(summons) = summoned else {
+            return Err(Error::IllegalTransition {
+                command: command.verb(),
+                status: "not waiting for this department's report",
+            });
+        };
+        let report = bounded_text("report", report, false)?;
+        Ok(vec![TicketEvent::SummonsAnswered { department: summons.department.clone(), report }])
+    }
+
+    fn decide_assign(
+        &self,
+        to: &Assignee,
+        reason: &str,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher], command.verb())?;
+        if self.is_settled() {
+            return Err(self.illegal(command));
+        }
+        if self.holder.as_ref() == Some(to) {
+            return Err(Error::invalid("assignee", format!("{to} already holds the ticket")));
+        }
+        self.check_assignee(to, ctx)?;
+        Ok(vec![TicketEvent::Reassigned { to: to.clone(), reason: bounded_text("reason", reason, false)? }])
+    }
+
+    fn decide_resolve(
+        &self,
+        result: &str,
+        minutes_spent: u32,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        if !self.status.is_held() {
+            return Err(self.illegal(command));
+        }
+        let by = self.check_holder(actor)?;
+        if minutes_spent > MINUTES_SPENT_MAX {
+            return Err(Error::invalid("minutes spent", "must be at most 30 days"));
+        }
+        let window = ctx.catalog.item(self.item())?.sla.feedback_window;
+        Ok(vec![TicketEvent::Resolved {
+            by,
+            result: bounded_text("result", result, false)?,
+            minutes_spent,
+            feedback_by: ctx.now.plus(window),
+        }])
+    }
+
+    fn decide_reopen(
+        &self,
+        reason: &str,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher], command.verb())?;
+        if self.status != Status::Resolved {
+            return Err(self.illegal(command));
+        }
+        let reason = bounded_text("reason", reason, false)?;
+        self.reopen(reason, ctx)
+    }
+
+    fn decide_close(&self, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher, Role::System], command.verb())?;
+        if self.status != Status::Resolved {
+            return Err(self.illegal(command));
+        }
+        let reason = match self.feedback {
+            Some(Rating::Satisfied | Rating::BasicallySatisfied) => CloseReason::Confirmed,
+            Some(Rating::Unsatisfied) => return Err(self.illegal(command)),
+            None if self.feedback_by.is_some_and(|by| ctx.now >= by) => CloseReason::NoFeedback,
+            None => {
+                return Err(Error::IllegalTransition { command: "close", status: "waiting for the resident's feedback" });
+            }
+        };
+        Ok(vec![TicketEvent::Closed { reason }])
+    }
+
+    fn decide_cancel(&self, reason: &str, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
+        self.check_own_resident(actor)?;
+        if self.is_settled() {
+            return Err(self.illegal(command));
+        }
+        Ok(vec![TicketEvent::Cancelled { reason: bounded_text("reason", reason, false)? }])
+    }
+
+    fn decide_mark_duplicate(
+        &self,
+        of: &TicketId,
+        actor: &Actor,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Dispatcher], command.verb())?;
+        if self.is_settled() {
+            return Err(self.illegal(command));
+        }
+        if Some(of) == self.id.as_ref() {
+            return Err(Error::invalid("duplicate of", "a ticket cannot duplicate itself"));
+        }
+        Ok(vec![TicketEvent::MarkedDuplicate { of: of.clone() }])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1137,9 +1207,9 @@ impl Ticket {
 /// When a tier must have taken a ticket escalated or reopened to it.
 fn respond_by(tier: Tier, ctx: &Context) -> Timestamp {
     let within = match tier {
-        Tier::Grid | Tier::Community => ctx.routing.respond_within[0],
-        Tier::Street => ctx.routing.respond_within[1],
-        Tier::District => ctx.routing.respond_within[2],
+        Tier::Grid | Tier::Community => ctx.routing.respond_within.community,
+        Tier::Street => ctx.routing.respond_within.street,
+        Tier::District => ctx.routing.respond_within.district,
     };
     ctx.now.plus(within)
 }

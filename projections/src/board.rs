@@ -139,7 +139,7 @@ pub struct Board {
 impl Projection for Board {
     const NAME: &'static str = "board";
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if event.stream.kind() != "ticket" {
             return Ok(());
         }

@@ -48,7 +48,7 @@ pub struct DeadlineIndex {
 impl Projection for DeadlineIndex {
     const NAME: &'static str = "deadlines";
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if event.stream.kind() != "ticket" {
             return Ok(());
         }

@@ -82,7 +82,7 @@ pub struct Directory {
 impl Projection for Directory {
     const NAME: &'static str = "directory";
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         match event.stream.kind() {
             "volunteer" => self.apply_volunteer(event),
             "ticket" => self.apply_ticket(event),

@@ -60,7 +60,7 @@ pub struct Ledger {
 impl Projection for Ledger {
     const NAME: &'static str = "ledger";
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         match event.stream.kind() {
             "volunteer" => self.apply_volunteer(event),
             "ticket" => {

@@ -293,7 +293,7 @@ pub struct Metrics {
 impl Projection for Metrics {
     const NAME: &'static str = "metrics";
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         match event.stream.kind() {
             "ticket" => self.apply_ticket(event),
             "volunteer" => {

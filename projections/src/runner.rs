@@ -29,7 +29,7 @@ pub trait Projection: Default + Serialize + DeserializeOwned + Send {
     /// The snapshot's name: `board`, `metrics`, `ledger`.
     const NAME: &'static str;
     /// Folds one event in. Deterministic: the same events give the same state.
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError>;
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError>;
 }
 
 /// A projection's state with the last position it applied.
@@ -113,11 +113,11 @@ impl<P: Projection> Runner<P> {
 
     /// Applies one event; one at or before the checkpoint is skipped (a
     /// redelivery), so applying is idempotent.
-    pub fn apply(&mut self, event: &RecordedEvent) -> Result<bool, ProjectionError> {
+    pub fn evolve(&mut self, event: &RecordedEvent) -> Result<bool, ProjectionError> {
         if event.position <= self.current.checkpoint {
             return Ok(false);
         }
-        self.current.state.apply(event)?;
+        self.current.state.evolve(event)?;
         self.current.checkpoint = event.position;
         self.unsaved += 1;
         Ok(true)
@@ -150,7 +150,7 @@ impl<P: Projection> Runner<P> {
                 break;
             }
             for event in &batch {
-                applied += u64::from(self.apply(event)?);
+                applied += u64::from(self.evolve(event)?);
             }
             if let Some(snapshots) = snapshots.filter(|_| self.unsaved >= self.save_every) {
                 self.save(snapshots)?;

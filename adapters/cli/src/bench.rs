@@ -647,11 +647,11 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
     let mut folded = 0u64;
     crate::store::scan_log(store, |batch| {
         for event in batch {
-            board.apply(event)?;
-            metrics.apply(event)?;
-            ledger.apply(event)?;
-            directory.apply(event)?;
-            deadlines.apply(event)?;
+            board.evolve(event)?;
+            metrics.evolve(event)?;
+            ledger.evolve(event)?;
+            directory.evolve(event)?;
+            deadlines.evolve(event)?;
         }
         folded += batch.len() as u64;
         report_million(folded, batch.len() as u64, "folded");

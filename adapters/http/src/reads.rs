@@ -109,11 +109,11 @@ impl Views {
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
 
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        self.board.apply(event)?;
-        self.metrics.apply(event)?;
-        self.ledger.apply(event)?;
-        self.directory.apply(event)?;
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        self.board.evolve(event)?;
+        self.metrics.evolve(event)?;
+        self.ledger.evolve(event)?;
+        self.directory.evolve(event)?;
         Ok(())
     }
 }
@@ -158,7 +158,7 @@ impl Live {
                 return Ok(read);
             }
             for event in &batch {
-                views.apply(event).map_err(|e| log_error(e, event))?;
+                views.evolve(event).map_err(|e| log_error(e, event))?;
             }
             read += batch.len() as u64;
         }

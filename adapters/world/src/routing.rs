@@ -2,7 +2,7 @@
 //! The same reading as `gridloop_fixtures::parse_routing`, reporting a
 //! [`Problem`] that names the key and its line.
 
-use gridloop_engine::routing::RoutingPolicy;
+use gridloop_engine::routing::{RespondWithin, RoutingPolicy};
 use gridloop_engine::time::Millis;
 use serde::Deserialize;
 use toml::Spanned;
@@ -49,11 +49,11 @@ pub(crate) fn read(text: &str, problems: &mut Problems) -> Option<RoutingPolicy>
         offer_window: span("offer_window", &file.offer_window),
         offer_rounds_max: file.offer_rounds_max,
         fairness_window: span("fairness_window", &file.fairness_window),
-        respond_within: [
-            span("respond_within", community),
-            span("respond_within", street),
-            span("respond_within", district),
-        ],
+        respond_within: RespondWithin {
+            community: span("respond_within", community),
+            street: span("respond_within", street),
+            district: span("respond_within", district),
+        },
         summons_report_within: span("summons_report_within", &file.summons_report_within),
         reopen_one_up: file.reopen_one_up,
     };

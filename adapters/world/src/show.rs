@@ -116,7 +116,7 @@ fn routing(world: &WorldState, out: &mut String) {
         out.push_str("Routing: the default policy (none set)\n");
         return;
     };
-    let [community, street, district] = r.respond_within.map(span);
+    let [community, street, district] = <[Millis; 3]>::from(r.respond_within).map(span);
     let _ = writeln!(
         out,
         "Routing: offers to {} at a time for {}, {} rounds; fairness over {}; tiers respond within {community} / {street} / {district}; summons reported within {}; unsatisfied feedback reopens {}",

@@ -51,7 +51,7 @@ impl<A: Aggregate> Base<A> {
     pub fn fold(history: &[RecordedEvent]) -> Result<Self, Error> {
         let mut base = Base::<A>::default();
         for event in history {
-            base.state.apply(&event.decode::<A::Event>()?, event.occurred_at);
+            base.state.evolve(&event.decode::<A::Event>()?, event.occurred_at);
             base.version = event.version;
             if base.commands.last() != Some(&event.command_id) {
                 base.commands.push(event.command_id.clone());

@@ -503,7 +503,7 @@ pub mod support {
         type Event: Clone + Debug + PartialEq;
         /// The instance the scenarios talk about: T-1, V-1.
         fn default_id() -> Self::Id;
-        fn apply(&mut self, event: &Self::Event, at: Timestamp);
+        fn evolve(&mut self, event: &Self::Event, at: Timestamp);
         fn decide(
             &self,
             id: &Self::Id,
@@ -521,7 +521,7 @@ pub mod support {
         fn default_id() -> TicketId {
             tid(1)
         }
-        fn apply(&mut self, event: &TicketEvent, at: Timestamp) {
+        fn evolve(&mut self, event: &TicketEvent, at: Timestamp) {
             Ticket::evolve(self, event, at);
         }
         fn decide(
@@ -545,7 +545,7 @@ pub mod support {
         fn default_id() -> VolunteerId {
             vid(1)
         }
-        fn apply(&mut self, event: &VolunteerEvent, _at: Timestamp) {
+        fn evolve(&mut self, event: &VolunteerEvent, _at: Timestamp) {
             Volunteer::evolve(self, event);
         }
         fn decide(
@@ -598,7 +598,7 @@ pub mod support {
         /// More history, folded in at `at`; later commands default to `at`.
         pub fn and_at(mut self, at: Timestamp, events: &[A::Event]) -> Self {
             for event in events {
-                self.state.apply(event, at);
+                self.state.evolve(event, at);
             }
             self.clock = at;
             self
@@ -650,7 +650,7 @@ pub mod support {
                     let mut state = self.state;
                     let before = state.version();
                     for event in &events {
-                        state.apply(event, self.now);
+                        state.evolve(event, self.now);
                     }
                     assert_eq!(state.version(), before + events.len() as u64, "evolve counts every event");
                     state

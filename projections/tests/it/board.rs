@@ -142,7 +142,7 @@ fn an_event_out_of_stream_order_is_refused() {
     let log = history();
     let mut board = Board::default();
     use gridloop_projections::runner::Projection;
-    board.apply(&log.events[0]).expect("submission");
+    board.evolve(&log.events[0]).expect("submission");
     let later = log.events.iter().find(|e| e.stream == log.events[2].stream && e.version == 3).expect("ticket 2 v3");
-    assert!(board.apply(later).is_err(), "a gap in a stream is refused");
+    assert!(board.evolve(later).is_err(), "a gap in a stream is refused");
 }

@@ -367,15 +367,15 @@ fn live_with_crash(log: &[RecordedEvent], save_at: usize) -> Vec<u8> {
     let snapshots = MemorySnapshots::default();
     let mut runner = Runner::<Directory>::fresh();
     for event in &log[..save_at] {
-        runner.apply(event).expect("applies");
+        runner.evolve(event).expect("applies");
     }
     runner.save(&snapshots).expect("saves");
     for event in &log[save_at..log.len().min(save_at + 3)] {
-        runner.apply(event).expect("applies, then is lost in the crash");
+        runner.evolve(event).expect("applies, then is lost in the crash");
     }
     let mut runner = Runner::<Directory>::resume(&snapshots).expect("resumes");
     for event in log {
-        runner.apply(event).expect("redelivery is skipped, the rest applies");
+        runner.evolve(event).expect("redelivery is skipped, the rest applies");
     }
     runner.snapshot()
 }
@@ -383,7 +383,7 @@ fn live_with_crash(log: &[RecordedEvent], save_at: usize) -> Vec<u8> {
 fn rebuilt(log: &[RecordedEvent]) -> Vec<u8> {
     let mut runner = Runner::<Directory>::fresh();
     for event in log {
-        runner.apply(event).expect("applies");
+        runner.evolve(event).expect("applies");
     }
     runner.snapshot()
 }
@@ -455,7 +455,7 @@ fn on_random_histories_open_orders_are_the_tickets_each_volunteer_holds() {
         let d: Directory = {
             let mut runner = Runner::<Directory>::fresh();
             for event in &log {
-                runner.apply(event).expect("applies");
+                runner.evolve(event).expect("applies");
             }
             serde_json::from_slice(&serde_json::to_vec(runner.state()).expect("ser")).expect("de")
         };

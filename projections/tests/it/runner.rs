@@ -23,7 +23,7 @@ fn log_of(seed: u64, steps: u32) -> Vec<RecordedEvent> {
 fn rebuild<P: Projection>(log: &[RecordedEvent]) -> Vec<u8> {
     let mut runner = Runner::<P>::fresh();
     for event in log {
-        runner.apply(event).expect("applies");
+        runner.evolve(event).expect("applies");
     }
     runner.snapshot()
 }
@@ -44,11 +44,11 @@ fn live<P: Projection>(log: &[RecordedEvent], saves: &[usize], crashes: &[usize]
             // Redeliver from the checkpoint on, as a subscription would.
             i = log.iter().position(|e| e.position > runner.checkpoint()).unwrap_or(log.len());
             if i > 0 {
-                assert!(!runner.apply(&log[i - 1]).expect("redelivery"), "an event at the checkpoint is skipped");
+                assert!(!runner.evolve(&log[i - 1]).expect("redelivery"), "an event at the checkpoint is skipped");
             }
         }
         if i < log.len() {
-            runner.apply(&log[i]).expect("applies");
+            runner.evolve(&log[i]).expect("applies");
         }
         if saves.contains(&i) {
             runner.save(&snapshots).expect("saves");

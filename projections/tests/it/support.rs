@@ -163,7 +163,7 @@ impl Log {
     pub fn fold<P: Projection>(&self) -> P {
         let mut runner = Runner::<P>::fresh();
         for event in &self.events {
-            runner.apply(event).expect("applies");
+            runner.evolve(event).expect("applies");
         }
         runner.state().clone_state()
     }

@@ -301,7 +301,7 @@ fn served_board(addr: &str, token: &str) -> BTreeMap<String, (String, Value, Val
 fn folded_board(log: &[RecordedEvent]) -> BTreeMap<String, (String, Value, Value)> {
     let mut runner = Runner::<Board>::fresh();
     for event in log {
-        runner.apply(event).expect("the board folds the log");
+        runner.evolve(event).expect("the board folds the log");
     }
     runner
         .state()

@@ -173,7 +173,7 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
     }
     let mut runner = Runner::<Metrics>::fresh();
     for event in log {
-        runner.apply(event).expect("folds");
+        runner.evolve(event).expect("folds");
     }
     let everything = Cohort { from: Timestamp::parse("2000-01-01T00:00:00Z").expect("valid"), to: as_of, scope: None };
     let r = runner.state().rates(&everything, as_of);

@@ -509,8 +509,8 @@ impl Sim {
         let head = self.head().await;
         while self.board.checkpoint() < head || self.metrics.checkpoint() < head {
             for event in self.subscription.next_batch().await.expect("the subscription reads") {
-                self.board.apply(&event).expect("the board folds");
-                self.metrics.apply(&event).expect("the metrics fold");
+                self.board.evolve(&event).expect("the board folds");
+                self.metrics.evolve(&event).expect("the metrics fold");
             }
         }
     }
@@ -536,7 +536,7 @@ impl Sim {
 fn fresh<P: Projection>(log: &[RecordedEvent]) -> Vec<u8> {
     let mut runner = Runner::<P>::fresh();
     for event in log {
-        runner.apply(event).expect("folds");
+        runner.evolve(event).expect("folds");
     }
     runner.snapshot()
 }
