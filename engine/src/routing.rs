@@ -122,7 +122,11 @@ impl Default for RoutingPolicy {
             offer_window: Millis::minutes(30),
             offer_rounds_max: 3,
             fairness_window: Millis::days(30),
-            respond_within: RespondWithin { community: Millis::hours(2), street: Millis::hours(4), district: Millis::hours(8) },
+            respond_within: RespondWithin {
+                community: Millis::hours(2),
+                street: Millis::hours(4),
+                district: Millis::hours(8),
+            },
             summons_report_within: Millis::days(1),
             reopen_one_up: false,
         }
@@ -269,6 +273,56 @@ pub fn route(
         Some(team) => Route::Team(team.clone()),
         None => Route::Department(item.department.clone()),
     }
+}
+
+/// What the routing policy suggests to a dispatcher looking at a ticket
+/// now (the console's candidates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    /// The policy's own route at the ticket's round.
+    pub route: Route,
+    /// The ring the volunteers shown come from.
+    pub ring: GridCode,
+    /// The volunteers to show, best first: the route's candidates; or, when
+    /// the policy falls back to the team because this round's ring has
+    /// nobody, those of the first wider ring that has someone.
+    pub volunteers: Vec<VolunteerView>,
+    /// Whether `volunteers` come from a ring wider than the ticket's round.
+    pub wider: bool,
+}
+
+/// The routing policy's suggestion for a ticket at offer round `round`
+/// (see [`route`]), reaching past the round's ring when it has nobody: a
+/// dispatcher may reach further than the policy would this round. The ring
+/// stops widening at the street, as offers do. `within(ring)` gives the
+/// volunteers inside a ring.
+pub fn suggest(
+    item: &CatalogItem,
+    grid: &GridCode,
+    round: u32,
+    exclude: &BTreeSet<VolunteerId>,
+    world: &World,
+    mut within: impl FnMut(&GridCode) -> Vec<VolunteerView>,
+) -> Suggestion {
+    let mut ring = ring_scope(grid, round);
+    let mut views = within(&ring);
+    let policy = route(item, grid, round, exclude, &views, world);
+    let mut offered = match &policy {
+        Route::Offer { candidates, .. } => candidates.clone(),
+        _ => Vec::new(),
+    };
+    let mut shown_round = round;
+    let widest = ring_level(u32::MAX);
+    while matches!(policy, Route::Team(_)) && offered.is_empty() && ring.level() > widest {
+        shown_round += 1;
+        ring = ring_scope(grid, shown_round);
+        views = within(&ring);
+        if let Route::Offer { candidates, .. } = route(item, grid, shown_round, exclude, &views, world) {
+            offered = candidates;
+        }
+    }
+    let volunteers = offered.iter().filter_map(|id| views.iter().find(|v| &v.id == id).cloned()).collect();
+    Suggestion { route: policy, ring, volunteers, wider: shown_round != round }
 }
 
 /// The best `cap` qualifying volunteers inside `scope`, in routing order.

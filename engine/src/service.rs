@@ -20,6 +20,7 @@
 //! refusal, asks it to. The module says why that changes no decision.
 
 pub mod cache;
+pub mod numbering;
 
 use std::sync::{Arc, Mutex, RwLock};
 

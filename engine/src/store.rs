@@ -122,6 +122,57 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     fn subscribe_all(&self, from_position: u64) -> Subscription<Self> {
         Subscription::new(self.clone(), from_position)
     }
+
+    /// The log from `from_position` to its end as it is now, in batches:
+    /// the one way every reader that does not wait for more walks the log.
+    fn scan(&self, from_position: u64) -> Scan<Self> {
+        Scan::new(self.clone(), from_position)
+    }
+}
+
+/// A reader of the log up to its current end, in batches of at most
+/// [`READ_BATCH_MAX`] (see [`EventStore::scan`]).
+///
+/// Each batch is read from the position after the last one, so the events
+/// come once each, in order; `next_batch` answers `None` at the end of the
+/// log instead of waiting (a [`Subscription`] waits). A store that answers
+/// with an event before the position asked for is refused as `Corrupt`,
+/// since a reader that trusted it would fold an event twice.
+#[derive(Debug)]
+pub struct Scan<S> {
+    store: S,
+    next_position: u64,
+    batch_max: usize,
+}
+
+impl<S: EventStore> Scan<S> {
+    pub fn new(store: S, from_position: u64) -> Self {
+        Self { store, next_position: from_position.max(1), batch_max: READ_BATCH_MAX }
+    }
+
+    /// Reads at most `batch_max` events a batch (1 at least): for readers
+    /// that want only the first event, or smaller steps between progress
+    /// reports.
+    pub fn batch_max(mut self, batch_max: usize) -> Self {
+        self.batch_max = batch_max.clamp(1, READ_BATCH_MAX);
+        self
+    }
+
+    /// The next batch (never empty), or `None` at the end of the log.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<RecordedEvent>>, Error> {
+        let batch = self.store.read_all(self.next_position, self.batch_max).await?;
+        let Some(last) = batch.last() else { return Ok(None) };
+        if batch.first().is_some_and(|e| e.position < self.next_position) {
+            return Err(Error::Corrupt("read_all returned an event before the position asked for".into()));
+        }
+        self.next_position = last.position + 1;
+        Ok(Some(batch))
+    }
+
+    /// The position the next batch starts at.
+    pub fn next_position(&self) -> u64 {
+        self.next_position
+    }
 }
 
 /// Checks the parts of an append that do not depend on the store's state.
@@ -188,12 +239,9 @@ impl<S: EventStore> Subscription<S> {
 
     async fn fill(&mut self) -> Result<(), Error> {
         loop {
-            let batch = self.store.read_all(self.next_position, self.batch_max).await?;
-            if let Some(last) = batch.last() {
-                if batch.first().is_some_and(|e| e.position < self.next_position) {
-                    return Err(Error::Corrupt("read_all returned an event before the position asked for".into()));
-                }
-                self.next_position = last.position + 1;
+            let mut scan = Scan::new(self.store.clone(), self.next_position).batch_max(self.batch_max);
+            if let Some(batch) = scan.next_batch().await? {
+                self.next_position = scan.next_position();
                 self.buffer.extend(batch);
                 return Ok(());
             }

@@ -701,7 +701,12 @@ impl Ticket {
         Ok(vec![TicketEvent::Triaged { mode, item }])
     }
 
-    fn decide_self_handle(&self, actor: &Actor, ctx: &Context, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+    fn decide_self_handle(
+        &self,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
         permit(actor, &[Role::GridWorker], command.verb())?;
         if !self.status.awaits_dispatch() {
             return Err(self.illegal(command));
@@ -837,7 +842,10 @@ impl Ticket {
             Some(Rating::Unsatisfied) => return Err(self.illegal(command)),
             None if self.feedback_by.is_some_and(|by| ctx.now >= by) => CloseReason::NoFeedback,
             None => {
-                return Err(Error::IllegalTransition { command: "close", status: "waiting for the resident's feedback" });
+                return Err(Error::IllegalTransition {
+                    command: "close",
+                    status: "waiting for the resident's feedback",
+                });
             }
         };
         Ok(vec![TicketEvent::Closed { reason }])
@@ -1224,6 +1232,20 @@ fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error
 
 fn not_admitted(entry: &crate::catalog::CatalogItem) -> Error {
     Error::NotAdmitted { item: entry.code.to_string(), department: entry.department.to_string() }
+}
+
+/// The resident an order is for: a resident orders for themself (naming
+/// nobody, or themself); anyone else who may submit (a grid worker on
+/// patrol, a dispatcher taking a call) names the resident.
+pub fn resident_for(actor: &Actor, named: Option<ResidentId>) -> Result<ResidentId, Error> {
+    match (actor.role, named) {
+        (Role::Resident, None) => ResidentId::new(actor.id.as_str()),
+        (Role::Resident, Some(other)) if other.as_str() != actor.id.as_str() => {
+            Err(Error::NotPermitted { role: "resident", command: "submit for another resident" })
+        }
+        (_, Some(resident)) => Ok(resident),
+        (_, None) => Err(Error::invalid("resident", "name the resident this order is for")),
+    }
 }
 
 /// Trims and bounds free text; control characters other than newline and

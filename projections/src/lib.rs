@@ -9,15 +9,14 @@
 //!   deadlines, overdue) and the queues of open work.
 //! - [`metrics`]: the completion-rate metrics for any cohort, place,
 //!   department, team, category or period, as of any instant.
-//! - [`deadlines`]: the deadline index, and the timer commands it calls
-//!   for (expire an offer, escalate, close after the feedback window).
 //! - [`ledger`]: volunteers' points, hours and services; the duty report.
-//! - [`policy`]: the points policy, which turns closed tickets into
-//!   `AwardPoints` commands.
+//! - [`directory`]: who can be offered what (volunteers, teams, load).
 //! - [`calendar`]: days, ISO weeks and months in China Standard Time.
 //!
 //! # Invariants
 //!
+//! - Projections only fold: nothing here sends a command (the policies
+//!   that do live in `gridloop-policies`).
 //! - Projections know no adapter: they read through the engine's
 //!   `EventStore` and save through [`SnapshotStore`](runner::SnapshotStore).
 //! - No `HashMap` in any state: a rebuild gives the same bytes as the live
@@ -26,12 +25,9 @@
 
 pub mod board;
 pub mod calendar;
-pub mod deadlines;
 pub mod directory;
-pub mod dispatch;
 pub mod ledger;
 pub mod metrics;
-pub mod policy;
 pub mod runner;
 
 pub use metrics::{By, Cohort, Metrics, Rate, Rates};

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, TicketCommand, TicketEvent};
 use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};

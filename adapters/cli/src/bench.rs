@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ItemCode, ResidentId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, Urgency};
 use gridloop_engine::time::Millis;
@@ -643,7 +643,7 @@ async fn fold_all(store: &LogStore) -> Result<u64> {
     let mut metrics = gridloop_projections::metrics::Metrics::default();
     let mut ledger = gridloop_projections::ledger::Ledger::default();
     let mut directory = gridloop_projections::directory::Directory::default();
-    let mut deadlines = gridloop_projections::deadlines::DeadlineIndex::default();
+    let mut deadlines = gridloop_policies::deadlines::DeadlineIndex::default();
     let mut folded = 0u64;
     crate::store::scan_log(store, |batch| {
         for event in batch {
@@ -702,7 +702,7 @@ async fn submit_to_offer(stores: &Stores, district: &Arc<District>, tickets: u64
     let service = service(store.clone(), district);
     register_volunteers(&service, district).await?;
     let (addr, token, stop, server) = serve(service.clone()).await?;
-    let policy = tokio::spawn(crate::autodispatch::run(service.clone(), stop.subscribe()));
+    let policy = tokio::spawn(gridloop_policies::autodispatch::run(service.clone(), stop.subscribe()));
     let seen: Arc<std::sync::Mutex<BTreeMap<String, Instant>>> = Arc::default();
     let watcher = {
         let (seen, store) = (seen.clone(), store.clone());

@@ -2,9 +2,9 @@
 //! command service, dispatcher policy, deadline timers and store.
 //!
 //! The engine's own parts do their real jobs: the dispatcher policy
-//! ([`gridloop_projections::dispatch`]) triages, offers to routed volunteers
+//! ([`gridloop_policies::dispatch`]) triages, offers to routed volunteers
 //! ring by ring, assigns teams and departments; the deadline index
-//! ([`gridloop_projections::deadlines`]) expires offers, escalates missed
+//! ([`gridloop_policies::deadlines`]) expires offers, escalates missed
 //! deadlines up the ladder and closes loops after the feedback window. What
 //! is simulated is the people: residents ordering, cancelling and rating;
 //! volunteers answering offers (some never do), grid workers handling on the
@@ -32,16 +32,16 @@ use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{ActorId, CommandId, DepartmentId, TicketId, VolunteerId};
 use gridloop_engine::personal::{Lookup, Person, PersonalStore};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Rating, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_fixtures::District;
 use gridloop_fixtures::traffic::{Order, day_orders};
-use gridloop_projections::deadlines::DeadlineIndex;
+use gridloop_policies::deadlines::DeadlineIndex;
+use gridloop_policies::dispatch::{self, dispatcher_of};
 use gridloop_projections::directory::Directory;
-use gridloop_projections::dispatch::{self, dispatcher_of};
 use gridloop_projections::runner::Runner;
 
 /// The simulation's time step.
@@ -367,14 +367,14 @@ impl<S: EventStore> Sim<S> {
         let store = self.service.store().clone();
         self.index.catch_up(&store, None, |_| {}).await.map_err(log_error)?;
         self.directory.catch_up(&store, None, |_| {}).await.map_err(log_error)?;
-        loop {
-            let batch = store.read_all(self.seen + 1, 5_000).await?;
-            let Some(last) = batch.last() else { return Ok(()) };
-            self.seen = last.position;
+        let mut scan = store.scan(self.seen + 1);
+        while let Some(batch) = scan.next_batch().await? {
             for event in &batch {
                 self.react(event, now).await?;
+                self.seen = event.position;
             }
         }
+        Ok(())
     }
 
     /// What people do about one event.

@@ -9,7 +9,6 @@
 //! - [`clock`]: the clock `serve` runs on (the wall clock; tests may set it ahead).
 
 pub mod audit;
-pub mod autodispatch;
 pub mod bench;
 pub mod clock;
 pub mod demo;
@@ -17,4 +16,3 @@ pub mod html;
 pub mod report;
 pub mod sealing;
 pub mod store;
-pub mod timers;

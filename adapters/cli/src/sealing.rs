@@ -180,5 +180,5 @@ pub async fn last_sealed_at<S: EventStore>(store: &S) -> Result<Option<Timestamp
     if let Some(seal) = store.read_stream(&StreamId::new(SEAL_STREAM)?, 1).await?.last() {
         return Ok(Some(seal.occurred_at));
     }
-    Ok(store.read_all(1, 1).await?.first().map(|e| e.occurred_at))
+    Ok(store.scan(1).batch_max(1).next_batch().await?.and_then(|b| b.first().map(|e| e.occurred_at)))
 }

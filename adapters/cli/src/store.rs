@@ -135,18 +135,13 @@ impl EventStore for LogStore {
     }
 }
 
-/// How many events one read of a whole-log pass asks for.
-const SCAN_BATCH: usize = 5_000;
-
 /// Reads the log once from the start to where it ends now, handing each
 /// batch to `each`: the one loop behind sealing, seal checks and the
 /// rebuild bench. (Following the log as it grows is `Subscription`'s job.)
 pub async fn scan_log<S: EventStore>(store: &S, mut each: impl FnMut(&[RecordedEvent]) -> Result<()>) -> Result<()> {
-    let mut from = 1;
-    loop {
-        let batch = store.read_all(from, SCAN_BATCH).await?;
-        let Some(last) = batch.last() else { return Ok(()) };
-        from = last.position + 1;
+    let mut scan = store.scan(1);
+    while let Some(batch) = scan.next_batch().await? {
         each(&batch)?;
     }
+    Ok(())
 }

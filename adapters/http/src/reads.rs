@@ -7,7 +7,7 @@
 //!   directory), each in its [`Runner`], behind one `RwLock`; [`Live::catch_up`]
 //!   folds whatever the log holds past their checkpoint.
 //! - [`follow`]: the background task of `gridloop serve` that keeps them
-//!   warm, waking on every new event (or at least every [`FOLLOW_NAP_MAX`]).
+//!   warm, waking on every new event (the one log follower).
 //! - The handlers, one per route: [`list`] (`GET /tickets`), [`queue`]
 //!   (`GET /queues/{kind}/{id}`), [`rates`] (`GET /metrics/rates`),
 //!   [`volunteer`] (`GET /volunteers/{id}`), [`volunteers`]
@@ -32,7 +32,7 @@
 //! else (auditors included) reads everything.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -44,11 +44,12 @@ use gridloop_engine::ids::{ItemCode, ResidentId, Skill, TicketId, VolunteerId};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Tier};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
+use gridloop_policies::follower::{self, Follow, fold_error};
 use gridloop_projections::board::{self, Board, QueueOf, Row};
 use gridloop_projections::calendar::parse_day_or_instant;
 use gridloop_projections::directory::Directory;
 use gridloop_projections::ledger::Ledger;
-use gridloop_projections::runner::{CATCH_UP_BATCH, Runner};
+use gridloop_projections::runner::Runner;
 use gridloop_projections::{By, Cohort, Metrics, ProjectionError, Rates};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -58,8 +59,6 @@ use tokio::sync::{RwLock, RwLockReadGuard, watch};
 use crate::auth::{Caller, Principal};
 use crate::{AppError, AppState};
 
-/// The longest the follower sleeps before looking at the log again.
-pub const FOLLOW_NAP_MAX: Duration = Duration::from_secs(1);
 /// Rows a ticket page holds unless `per_page` says otherwise.
 pub const PER_PAGE_DEFAULT: u32 = 50;
 /// The most rows a ticket page may hold (the board's own bound).
@@ -123,6 +122,9 @@ impl Views {
 #[derive(Debug)]
 pub struct Live {
     views: RwLock<Views>,
+    /// The views' checkpoint, readable without the lock: written under the
+    /// exclusive lock after every batch, so it never runs ahead of them.
+    checkpoint: AtomicU64,
 }
 
 impl Default for Live {
@@ -139,29 +141,33 @@ impl Live {
             ledger: Runner::fresh(),
             directory: Runner::fresh(),
         };
-        Self { views: RwLock::new(views) }
+        Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }
 
     /// Folds every event past the checkpoint; returns how many were read.
-    /// Checks under the shared lock first, so that readers only queue
-    /// behind the exclusive lock when there is something to fold.
+    /// Looks for one new event without any lock first, so that readers
+    /// only queue behind the exclusive lock when there is something to fold.
     pub async fn catch_up<S: EventStore>(&self, store: &S) -> Result<u64, Error> {
-        let next = self.views.read().await.checkpoint() + 1;
-        if store.read_all(next, 1).await?.is_empty() {
+        let next = self.checkpoint.load(Ordering::Acquire) + 1;
+        if store.scan(next).batch_max(1).next_batch().await?.is_none() {
             return Ok(0);
         }
         let mut views = self.views.write().await;
+        let mut scan = store.scan(views.checkpoint() + 1);
         let mut read = 0;
-        loop {
-            let batch = store.read_all(views.checkpoint() + 1, CATCH_UP_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(read);
-            }
-            for event in &batch {
-                views.evolve(event).map_err(|e| log_error(e, event))?;
-            }
+        while let Some(batch) = scan.next_batch().await? {
+            self.fold(&mut views, &batch)?;
             read += batch.len() as u64;
         }
+        Ok(read)
+    }
+
+    fn fold(&self, views: &mut Views, batch: &[RecordedEvent]) -> Result<(), Error> {
+        for event in batch {
+            views.evolve(event).map_err(|e| fold_error(e, event))?;
+        }
+        self.checkpoint.store(views.checkpoint(), Ordering::Release);
+        Ok(())
     }
 
     /// The views, for reading; hold the guard only while answering.
@@ -174,54 +180,34 @@ impl Live {
     }
 }
 
-/// A projection's failure on `event` as the engine's error. A store failure
-/// stays one (the follower waits it out); anything else means the log and
-/// the fold disagree, so the log is corrupt at that event, and the error
-/// names it for the operator who has to look.
-fn log_error(error: ProjectionError, event: &RecordedEvent) -> Error {
-    let reason = match error {
-        ProjectionError::Log(Error::Storage(reason)) | ProjectionError::SnapshotStore(reason) => {
-            return Error::Storage(reason);
-        }
-        ProjectionError::Log(Error::Corrupt(reason)) => reason,
-        other => other.to_string(),
-    };
-    Error::Corrupt(format!("{} v{} at position {}: {reason}", event.stream, event.version, event.position))
-}
+/// The live projections as a [`Follow`]er of the log.
+#[derive(Debug)]
+struct LiveFollower(Arc<Live>);
 
-/// Keeps `live` current until `stop` turns true: catches up, then sleeps
-/// until the log grows (or [`FOLLOW_NAP_MAX`] passes, so a missed wake-up
-/// costs at most that). Handlers catch up themselves too; this only keeps
-/// the fold off their path.
-///
-/// A store that fails for a while (a NATS server restarting) is waited out:
-/// the follower logs it and tries again, so the projections resume where
-/// they stopped. Only a log that does not decode ends it.
-pub async fn follow<S: EventStore>(live: Arc<Live>, store: S, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
-    while !*stop.borrow() {
-        let step = async {
-            live.catch_up(&store).await?;
-            let next = live.checkpoint().await + 1;
-            tokio::select! {
-                _ = tokio::time::sleep(FOLLOW_NAP_MAX) => Ok(()),
-                woken = store.wait_for(next) => woken,
-                _ = stop.changed() => Ok(()),
-            }
-        };
-        match step.await {
-            Ok(()) => {}
-            Err(Error::Storage(reason)) => {
-                tracing::warn!(%reason, "the projection follower waits for the store");
-                tokio::time::sleep(FOLLOW_RETRY).await;
-            }
-            Err(other) => return Err(other),
-        }
+impl Follow for LiveFollower {
+    fn name(&self) -> &'static str {
+        "projections"
     }
-    Ok(())
+
+    fn next_position(&self) -> u64 {
+        self.0.checkpoint.load(Ordering::Acquire) + 1
+    }
+
+    /// A handler may have folded part of the batch meanwhile: the runners
+    /// skip what they have applied.
+    async fn fold(&mut self, batch: &[RecordedEvent]) -> Result<(), Error> {
+        let mut views = self.0.views.write().await;
+        self.0.fold(&mut views, batch)
+    }
 }
 
-/// How long the follower waits before trying a failing store again.
-pub const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+/// Keeps `live` current until `stop` turns true, as the one log follower
+/// does: catches up, then sleeps until the log grows; waits out a store that
+/// fails for a while; ends only on a log that does not decode. Handlers
+/// catch up themselves too; this only keeps the fold off their path.
+pub async fn follow<S: EventStore>(live: Arc<Live>, store: S, stop: watch::Receiver<bool>) -> Result<(), Error> {
+    follower::run(&store, &mut LiveFollower(live), stop).await
+}
 
 /// The parameters of a query string, or `400 invalid_input` naming what is
 /// wrong (an unknown parameter, a number that is not one).

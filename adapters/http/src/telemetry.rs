@@ -58,7 +58,8 @@ pub async fn metrics<S: EventStore>(State(state): State<AppState<S>>) -> Result<
     let applied = state.live.checkpoint().await;
     // Counting what is not applied yet reads at most one batch: a lag past
     // that is reported as the batch size, which is alarm enough.
-    let behind = state.service.store().read_all(applied + 1, LAG_COUNTED_MAX).await?.len();
+    let mut scan = state.service.store().scan(applied + 1).batch_max(LAG_COUNTED_MAX);
+    let behind = scan.next_batch().await?.map_or(0, |batch| batch.len());
     let views = state.live.read().await;
     let mut out = String::new();
     let t = &state.telemetry;

@@ -23,16 +23,11 @@
 //! first request did (the engine's idempotency, which the log keeps
 //! forever); only the refusal of a different body is lost.
 //!
-//! Numbering: the next ticket number starts one past the highest in the log,
-//! and a submission that meets an existing ticket (another process numbered
-//! it) moves on to the next number. Which key submitted which ticket is
-//! remembered (from the log at start, then as tickets are ordered), so a
-//! repeated submission goes to the same ticket instead of a new number.
-//! That memory grows by one entry per ticket: fine at district scale.
+//! Numbering is the engine's (`service::numbering`): the next free number,
+//! a retried submission finding its ticket again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -44,9 +39,12 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
 use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, Outcome};
+use gridloop_engine::service::numbering::TicketNumbers;
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, Outcome};
 use gridloop_engine::store::EventStore;
-use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency};
+use gridloop_engine::ticket::{
+    Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency, resident_for,
+};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -61,19 +59,14 @@ pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 96;
 pub const ADDRESS_CHARS_MAX: usize = 200;
 /// The longest an offer may stay open, in minutes (the engine's 7 days).
 pub const OFFER_MINUTES_MAX: u32 = 7 * 24 * 60;
-/// How many ticket numbers one submission tries before giving up.
-pub const SUBMIT_ATTEMPTS_MAX: u32 = 16;
 /// How many request fingerprints are remembered (the oldest go first).
 pub const FINGERPRINTS_MAX: usize = 100_000;
-/// Events read per batch when scanning the log at start.
-const SCAN_BATCH: usize = 1_000;
 
-/// Ticket numbers, and which command id submitted which ticket; also the
-/// fingerprint of the request each recent command id came with.
+/// Ticket numbers (the engine's [`TicketNumbers`]), and the fingerprint of
+/// the request each recent command id came with.
 #[derive(Debug)]
 pub(crate) struct Numbering {
-    next: AtomicU64,
-    by_command: Mutex<HashMap<CommandId, TicketId>>,
+    tickets: TicketNumbers,
     fingerprints: Mutex<Fingerprints>,
 }
 
@@ -105,24 +98,9 @@ pub(crate) struct TakenUp {
 }
 
 impl Numbering {
-    /// Reads the whole log once: the highest ticket number, and the command
-    /// id of every submission.
+    /// Reads the whole log once for the ticket numbers.
     pub(crate) async fn scan<S: EventStore>(store: &S) -> Result<Self, Error> {
-        let (mut highest, mut by_command, mut from) = (0, HashMap::new(), 1);
-        loop {
-            let batch = store.read_all(from, SCAN_BATCH).await?;
-            let Some(last) = batch.last() else { break };
-            from = last.position + 1;
-            for event in batch.iter().filter(|e| e.stream.kind() == "ticket") {
-                let id = TicketId::new(event.stream.id())?;
-                highest = highest.max(id.number());
-                if event.schema.name == "ticket.submitted" {
-                    by_command.insert(event.command_id.clone(), id);
-                }
-            }
-        }
-        let fingerprints = Mutex::new(Fingerprints::default());
-        Ok(Self { next: AtomicU64::new(highest + 1), by_command: Mutex::new(by_command), fingerprints })
+        Ok(Self { tickets: TicketNumbers::scan(store).await?, fingerprints: Mutex::default() })
     }
 
     /// Takes up a request under `command_id`: refuses it when the id was
@@ -159,23 +137,6 @@ impl Numbering {
         }
     }
 
-    /// The ticket this command id submitted (or is submitting), else a new number.
-    fn reserve(&self, command_id: &CommandId) -> TicketId {
-        let mut by_command = self.by_command.lock().expect("numbering lock");
-        by_command
-            .entry(command_id.clone())
-            .or_insert_with(|| TicketId::from_number(self.next.fetch_add(1, Ordering::SeqCst)))
-            .clone()
-    }
-
-    /// Forgets a reservation that wrote nothing, so a retry numbers afresh.
-    fn release(&self, command_id: &CommandId, id: &TicketId) {
-        let mut by_command = self.by_command.lock().expect("numbering lock");
-        if by_command.get(command_id) == Some(id) {
-            by_command.remove(command_id);
-        }
-    }
-
     /// Submits under the next free number; returns the ticket's id.
     async fn submit<S: EventStore>(
         &self,
@@ -184,26 +145,7 @@ impl Numbering {
         actor: Actor,
         command: TicketCommand,
     ) -> Result<TicketId, Error> {
-        for _attempt in 0..SUBMIT_ATTEMPTS_MAX {
-            let id = self.reserve(&command_id);
-            let ticket = Command::Ticket { id: id.clone(), command: command.clone() };
-            let envelope = CommandEnvelope {
-                command_id: command_id.clone(),
-                correlation_id: None,
-                actor: actor.clone(),
-                command: ticket,
-                expected_version: None,
-            };
-            match service.execute(envelope).await {
-                Ok(_) => return Ok(id),
-                Err(Error::AlreadyExists { .. }) => self.release(&command_id, &id),
-                Err(other) => {
-                    self.release(&command_id, &id);
-                    return Err(other);
-                }
-            }
-        }
-        Err(Error::Contended { stream: "ticket numbering".into(), attempts: SUBMIT_ATTEMPTS_MAX })
+        self.tickets.submit(service, command_id, actor, command).await
     }
 }
 
@@ -294,7 +236,7 @@ async fn submit_taken_up<S: EventStore>(
     let command = TicketCommand::Submit {
         item: body.category,
         grid,
-        resident: resident_of(&who, body.resident)?,
+        resident: resident_for(&who.actor, body.resident)?,
         description: body.description,
         urgency: body.urgency.unwrap_or(Urgency::Normal),
         channel: Channel::Web,
@@ -322,18 +264,6 @@ fn place_of<S: EventStore>(state: &AppState<S>, body: &SubmitBody) -> Result<Gri
         return grids.match_address(address).cloned().ok_or_else(|| Error::invalid("address", "names no known grid"));
     }
     Err(Error::invalid("grid", "give a grid code, a location or an address"))
-}
-
-/// A resident orders for themself; others name the resident.
-fn resident_of(who: &Principal, named: Option<ResidentId>) -> Result<ResidentId, Error> {
-    match (who.actor.role, named) {
-        (Role::Resident, None) => ResidentId::new(who.actor.id.as_str()),
-        (Role::Resident, Some(other)) if other.as_str() != who.actor.id.as_str() => {
-            Err(Error::NotPermitted { role: "resident", command: "submit for another resident" })
-        }
-        (_, Some(resident)) => Ok(resident),
-        (_, None) => Err(Error::invalid("resident", "name the resident this order is for")),
-    }
 }
 
 /// A dispatcher with a place acts only on tickets within it.

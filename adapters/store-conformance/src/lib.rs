@@ -23,7 +23,7 @@ use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, GridTree};
 use gridloop_engine::ids::{
     CommandId, CorrelationId, DepartmentId, ItemCode, ResidentId, Skill, StreamId, TicketId, VolunteerId,
 };
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, ExpectedVersion};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};

@@ -8,7 +8,7 @@
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{ActorId, CommandId, StreamId, VolunteerId};
 use gridloop_engine::personal::{Lookup, PersonalStore};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, fold};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::volunteer::{Volunteer, VolunteerCommand};
 use gridloop_engine::world::{CHANGES_PER_COMMAND_MAX, WorldChange, WorldCommand, WorldState};
@@ -267,11 +267,8 @@ async fn volunteers_in_log<S: EventStore>(
 ) -> Result<Vec<VolunteerId>, WorldError> {
     let failed = |e| WorldError::engine("listing the volunteers in the log", e);
     let mut missing = Vec::new();
-    let mut position = 1;
-    loop {
-        let batch = service.store().read_all(position, gridloop_engine::store::READ_BATCH_MAX).await.map_err(failed)?;
-        let Some(last) = batch.last() else { break };
-        position = last.position + 1;
+    let mut scan = service.store().scan(1);
+    while let Some(batch) = scan.next_batch().await.map_err(failed)? {
         for event in batch.iter().filter(|e| e.schema.name == "volunteer.registered") {
             let Ok(id) = VolunteerId::new(event.stream.id()) else { continue };
             if !bundle.volunteers.contains_key(&id) {

@@ -11,7 +11,7 @@ use gridloop_engine::envelope::{EventPayload, Schema};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, DepartmentId, TicketId};
 use gridloop_engine::routing::RoutingPolicy;
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{DeadlineKind, EscalationReason, Rating, Status, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::{Context, Error, World};
@@ -244,7 +244,12 @@ fn service() -> CommandService<MemoryStore> {
     CommandService::new(MemoryStore::new(), Arc::new(shared), Arc::new(ManualClock::new(t0())), 1)
 }
 
-fn envelope(id: &str, actor: gridloop_engine::envelope::Actor, command: Command, expected: Option<u64>) -> CommandEnvelope {
+fn envelope(
+    id: &str,
+    actor: gridloop_engine::envelope::Actor,
+    command: Command,
+    expected: Option<u64>,
+) -> CommandEnvelope {
     CommandEnvelope {
         command_id: CommandId::new(id).expect("valid"),
         correlation_id: None,

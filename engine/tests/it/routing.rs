@@ -25,7 +25,7 @@ use gridloop_engine::World;
 use gridloop_engine::catalog::{CatalogItem, HandlingMode};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{TeamId, VolunteerId};
-use gridloop_engine::routing::{Route, RoutingPolicy, VolunteerView, owning_team, ring_scope, route};
+use gridloop_engine::routing::{Route, RoutingPolicy, VolunteerView, owning_team, ring_scope, route, suggest};
 use gridloop_engine::ticket::OFFER_CANDIDATES_MAX;
 use proptest::prelude::*;
 
@@ -501,4 +501,39 @@ fn item_modes_route_before_any_volunteer_is_looked_at() {
     assert_eq!(item(FLYERS).mode, HandlingMode::SelfHandle);
     assert!(!item(STREET_LIGHT).dispatchable_to_grid() && item(STREET_LIGHT).admitted);
     assert!(!item(UNREVIEWED).admitted);
+}
+
+/// The console's suggestion: the policy's own route, and, when the round's
+/// ring has nobody and the policy falls back to the team, the volunteers of
+/// the first wider ring that has someone.
+#[test]
+fn suggestions_reach_past_an_empty_ring_but_keep_the_policys_route() {
+    let world = world_with(community_teams(), 5);
+    let (near, far) = (v(1, OTHER_GRID), v(2, FAR_GRID));
+    let everyone = [near.clone(), far.clone()];
+    let within = |ring: &GridCode| everyone.iter().filter(|v| v.home_grid.is_within(ring)).cloned().collect();
+    let none = BTreeSet::new();
+
+    // Round 0: nobody lives in the grid itself; the policy says team, the
+    // suggestion shows the community ring's volunteer.
+    let at_grid = suggest(&item(VISIT), &grid(GRID), 0, &none, &world, within);
+    assert_eq!(at_grid.route, Route::Team(team_id(1)));
+    assert_eq!((at_grid.ring.clone(), at_grid.wider), (grid(COMMUNITY), true));
+    assert_eq!(at_grid.volunteers, vec![near.clone()]);
+
+    // Round 1: the community ring has someone; the policy offers, nothing wider.
+    let at_community = suggest(&item(VISIT), &grid(GRID), 1, &none, &world, within);
+    assert_eq!(at_community.route, offer(&[1], Level::Community));
+    assert!(!at_community.wider);
+
+    // Round 1 with V-1 excluded: only the street reaches V-2.
+    let declined: BTreeSet<VolunteerId> = [vid(1)].into_iter().collect();
+    let at_street = suggest(&item(VISIT), &grid(GRID), 1, &declined, &world, within);
+    assert_eq!(at_street.route, Route::Team(team_id(1)));
+    assert_eq!((at_street.ring, at_street.wider, at_street.volunteers), (grid(STREET), true, vec![far]));
+
+    // An item the grid does not take is never widened.
+    let department = CatalogItem { mode: HandlingMode::Department, ..item(VISIT) };
+    let routed = suggest(&department, &grid(GRID), 0, &none, &world, within);
+    assert!(matches!(routed.route, Route::Department(_)) && routed.volunteers.is_empty() && !routed.wider);
 }

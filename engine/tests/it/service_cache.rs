@@ -17,7 +17,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, verify_stream};
 use gridloop_engine::ids::{CommandId, StreamId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Status, TicketCommand};
 use gridloop_engine::{Error, World};

@@ -9,7 +9,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GeoPoint, GridNode};
 use gridloop_engine::ids::{CommandId, StreamId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Channel, TicketCommand, Urgency};
 use gridloop_engine::world::{DistrictInfo, WorldChange, WorldCommand, WorldEvent, WorldState};

@@ -3,10 +3,8 @@
 //! live) on random histories.
 
 mod board;
-mod deadlines;
 mod directory;
 mod ledger;
 mod metrics;
-mod policy;
 mod runner;
 mod support;

@@ -8,7 +8,7 @@ use gridloop_engine::envelope::{Actor, EventPayload, Hash, NewEvent, RecordedEve
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Clock, Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Clock, Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};

@@ -15,7 +15,7 @@ use gridloop_chatbot::{Bot, links};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, StreamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, Status, TicketCommand, TicketEvent, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};

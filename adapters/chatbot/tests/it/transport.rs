@@ -10,7 +10,7 @@ use gridloop_chatbot::state::{BotState, StateFile};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};

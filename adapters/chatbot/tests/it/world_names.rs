@@ -8,7 +8,7 @@ use gridloop_chatbot::notify;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ResidentId, StreamId, TicketId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Assignee, Channel, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};

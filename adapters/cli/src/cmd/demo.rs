@@ -73,7 +73,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let summary = simulate(&deployment, district.clone(), &config).await?;
     clock.set(summary.end);
-    let awarded = gridloop_projections::policy::PointsPolicy::default().catch_up(deployment.service()).await?;
+    let awarded = gridloop_policies::points::PointsPolicy::default().catch_up(deployment.service()).await?;
     let (metrics, events) = report::fold_metrics(store, |_| {}).await?;
     say!(
         "{} days, {} tickets, {} commands, {} events in {:.1}s: the dispatcher policy took {} steps, timers fired {}, \

@@ -93,13 +93,11 @@ pub async fn store_last_event_time(store: &LogStore) -> Result<Option<Timestamp>
         LogStore::Sled(_) => LOOK_BACK,
         LogStore::Nats { .. } => LOOK_BACK * 64,
     };
-    let mut from = store.head_position().await?.saturating_sub(span).max(1);
+    let from = store.head_position().await?.saturating_sub(span).max(1);
     let (mut activity, mut last) = (None, None);
-    loop {
-        let page = store.read_all(from, LOOK_BACK as usize).await?;
-        let Some(end) = page.last() else { break };
-        from = end.position + 1;
-        last = Some(end.occurred_at);
+    let mut scan = store.scan(from).batch_max(LOOK_BACK as usize);
+    while let Some(page) = scan.next_batch().await? {
+        last = page.last().map(|e| e.occurred_at);
         activity = page.iter().rev().find(|e| e.stream.kind() != "seal").map(|e| e.occurred_at).or(activity);
     }
     Ok(activity.or(last))

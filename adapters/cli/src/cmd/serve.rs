@@ -48,7 +48,7 @@ pub struct ServeArgs {
 /// The background tasks of a running server.
 struct Tasks {
     follower: JoinHandle<Result<(), gridloop_engine::Error>>,
-    timers: JoinHandle<Result<gridloop_projections::deadlines::Fired, gridloop_engine::Error>>,
+    timers: JoinHandle<Result<gridloop_policies::deadlines::Fired, gridloop_engine::Error>>,
     dispatcher: Option<JoinHandle<Result<u64, gridloop_engine::Error>>>,
     chatbot: Option<JoinHandle<Result<(), gridloop_chatbot::Error>>>,
     sealer: Option<JoinHandle<u64>>,
@@ -91,9 +91,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tokio::spawn(gridloop_http::reads::follow(state.live.clone(), deployment.store().clone(), stopped.clone()));
     let chatbot = matrix.map(|config| start_chatbot(&deployment, config, stopped.clone()));
     let service = deployment.service();
-    let dispatcher =
-        args.auto_dispatch.then(|| tokio::spawn(gridloop_cli::autodispatch::run(service.clone(), stopped.clone())));
-    let timers = tokio::spawn(gridloop_cli::timers::run(service.clone(), stopped.clone()));
+    let dispatcher = args
+        .auto_dispatch
+        .then(|| tokio::spawn(gridloop_policies::autodispatch::run(service.clone(), stopped.clone())));
+    let timers = tokio::spawn(gridloop_policies::timers::run(service.clone(), stopped.clone()));
     let sealer = seals.map(|every| tokio::spawn(seal_on_schedule(deployment.clone(), every, stopped.clone())));
     let control = control.map(|listener| tokio::spawn(listener.serve(serving, stopped.clone())));
     let shutdown = async {

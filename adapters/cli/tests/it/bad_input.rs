@@ -20,7 +20,7 @@ use gridloop_chatbot::bot::Bot;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::CommandId;
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};

@@ -11,7 +11,7 @@ use gridloop_engine::envelope::{RecordedEvent, verify_stream};
 use gridloop_engine::service::{CommandService, ManualClock, fold};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Status, Ticket};
-use gridloop_projections::policy::PointsPolicy;
+use gridloop_policies::points::PointsPolicy;
 
 async fn run(seed: u64, days: u32) -> (MemoryStore, DemoSummary) {
     let store = MemoryStore::new();

@@ -16,5 +16,4 @@ mod security;
 mod serve;
 mod simulation;
 mod support;
-mod timers;
 mod world;

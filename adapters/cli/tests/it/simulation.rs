@@ -28,18 +28,18 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, Role, verify_stream};
 use gridloop_engine::ids::{ActorId, CommandId, StreamId, TicketId, VolunteerId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Clock as _, Command, CommandService, CommandEnvelope, ManualClock, Outcome};
+use gridloop_engine::service::{Clock as _, Command, CommandEnvelope, CommandService, ManualClock, Outcome};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore, Subscription};
 use gridloop_engine::ticket::{Assignee, Rating, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_fixtures::District;
 use gridloop_fixtures::traffic::day_orders;
+use gridloop_policies::deadlines::DeadlineIndex;
+use gridloop_policies::dispatch::{self, dispatcher_of};
 use gridloop_projections::Metrics;
 use gridloop_projections::board::Board;
-use gridloop_projections::deadlines::DeadlineIndex;
 use gridloop_projections::directory::Directory;
-use gridloop_projections::dispatch::{self, dispatcher_of};
 use gridloop_projections::runner::{Projection, Runner};
 
 /// The seeds CI runs (any other comes from `GRIDLOOP_SIM_SEED`).

@@ -30,7 +30,7 @@ use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId, VolunteerId};
-use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
+use gridloop_engine::routing::{Route, owning_team, suggest};
 use gridloop_engine::service::{Command, CommandEnvelope, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Ticket, Tier, Urgency};
@@ -319,30 +319,17 @@ pub(crate) async fn candidates<S: EventStore>(
     let views = state.live.read().await;
     let directory = views.directory.state();
     let window = world.routing.fairness_window;
-    let mut ring = ring_scope(&grid, ticket.offer_rounds);
-    let mut volunteers = directory.views_within(&ring, now, window);
-    let suggestion = route(entry, &grid, ticket.offer_rounds, &exclude, &volunteers, &world);
-    let (kind, mut offered) = match &suggestion {
-        Route::SelfHandle => ("self_handle", Vec::new()),
-        Route::Offer { candidates, .. } => ("offer", candidates.clone()),
-        Route::Team(_) => ("team", Vec::new()),
-        Route::Department(_) => ("department", Vec::new()),
+    let suggestion =
+        suggest(entry, &grid, ticket.offer_rounds, &exclude, &world, |ring| directory.views_within(ring, now, window));
+    let kind = match &suggestion.route {
+        Route::SelfHandle => "self_handle",
+        Route::Offer { .. } => "offer",
+        Route::Team(_) => "team",
+        Route::Department(_) => "department",
     };
-    // When the ring of this round has nobody, the next rings' volunteers are
-    // still worth showing: the dispatcher may reach further than the policy
-    // would this round (the ring stops widening at the street).
-    let mut round = ticket.offer_rounds;
-    while kind == "team" && offered.is_empty() && ring.level() > gridloop_engine::routing::ring_level(u32::MAX) {
-        round += 1;
-        ring = ring_scope(&grid, round);
-        volunteers = directory.views_within(&ring, now, window);
-        if let Route::Offer { candidates, .. } = route(entry, &grid, round, &exclude, &volunteers, &world) {
-            offered = candidates;
-        }
-    }
-    let shown: Vec<Value> = offered
+    let shown: Vec<Value> = suggestion
+        .volunteers
         .iter()
-        .filter_map(|v| volunteers.iter().find(|view| &view.id == v))
         .map(|v| {
             json!({
                 "id": v.id, "team": v.team, "home_grid": v.home_grid,
@@ -359,9 +346,9 @@ pub(crate) async fn candidates<S: EventStore>(
     Ok(Json(json!({
         "id": id,
         "route": kind,
-        "ring": place_json(&world.grids, &ring),
+        "ring": place_json(&world.grids, &suggestion.ring),
         "round": ticket.offer_rounds,
-        "wider": round != ticket.offer_rounds,
+        "wider": suggestion.wider,
         "volunteers": shown,
         "team": owning_team(&grid, &world.owners),
         "department": { "code": entry.department, "name": department.map_or("", |d| d.name.as_str()),

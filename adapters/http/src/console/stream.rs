@@ -150,8 +150,8 @@ impl<S: EventStore> Cursor<S> {
             tracing::warn!(%error, "the console stream could not catch the projections up");
             return false;
         }
-        let batch = match store.read_all(self.next, STREAM_BATCH_MAX).await {
-            Ok(batch) => batch,
+        let batch = match store.scan(self.next).batch_max(STREAM_BATCH_MAX).next_batch().await {
+            Ok(batch) => batch.unwrap_or_default(),
             Err(error) => {
                 tracing::warn!(%error, "the console stream could not read the log");
                 return false;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId};
-use gridloop_engine::service::{Clock, Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Clock, Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{Channel, CloseReason, DeadlineKind, Status, TicketCommand, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::Millis;
-use gridloop_projections::deadlines::DeadlineIndex;
+use gridloop_policies::deadlines::DeadlineIndex;
 use gridloop_projections::runner::Runner;
 
 use crate::support::*;
@@ -57,7 +57,7 @@ impl Rig {
         self.send(Actor::new(Role::Resident, &format!("r-{n}")).expect("valid"), n, command).await;
     }
 
-    async fn tick(&mut self, by: Millis) -> gridloop_projections::deadlines::Fired {
+    async fn tick(&mut self, by: Millis) -> gridloop_policies::deadlines::Fired {
         self.clock.advance(by);
         self.index.catch_up(self.service.store(), None, |_| {}).await.expect("catches up");
         self.index.state().fire(&self.service, self.clock.now()).await.expect("fires")

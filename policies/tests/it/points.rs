@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use gridloop_engine::envelope::Actor;
 use gridloop_engine::ids::{CommandId, TeamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{EventStore, MemoryStore};
 use gridloop_engine::ticket::{CloseReason, Rating, TicketEvent};
 use gridloop_engine::volunteer::VolunteerCommand;
-use gridloop_projections::policy::PointsPolicy;
+use gridloop_policies::points::PointsPolicy;
 
 use crate::support::*;
 

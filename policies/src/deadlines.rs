@@ -30,13 +30,13 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::ids::{CommandId, TicketId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{DeadlineKind, EscalationReason, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
 
-use crate::ProjectionError;
-use crate::runner::Projection;
+use gridloop_projections::ProjectionError;
+use gridloop_projections::runner::Projection;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeadlineIndex {

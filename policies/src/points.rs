@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::catalog::Catalog;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::ids::{CommandId, CorrelationId, ItemCode, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, TicketEvent};
 use gridloop_engine::volunteer::VolunteerCommand;
 
-use crate::ProjectionError;
+use gridloop_projections::ProjectionError;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsPolicy {
@@ -36,11 +36,8 @@ impl PointsPolicy {
     /// award already written count as none).
     pub async fn catch_up<S: EventStore>(&mut self, service: &CommandService<S>) -> Result<u64, ProjectionError> {
         let mut written = 0;
-        loop {
-            let batch = service.store().read_all(self.checkpoint + 1, crate::runner::CATCH_UP_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(written);
-            }
+        let mut scan = service.store().scan(self.checkpoint + 1);
+        while let Some(batch) = scan.next_batch().await? {
             for event in &batch {
                 if let Some(command) = self.react(event, &service.world().catalog)? {
                     written += u64::from(!service.execute(command).await?.is_duplicate());
@@ -48,10 +45,15 @@ impl PointsPolicy {
                 self.checkpoint = event.position;
             }
         }
+        Ok(written)
     }
 
     /// The command this event calls for, if any.
-    pub fn react(&mut self, event: &RecordedEvent, catalog: &Catalog) -> Result<Option<CommandEnvelope>, ProjectionError> {
+    pub fn react(
+        &mut self,
+        event: &RecordedEvent,
+        catalog: &Catalog,
+    ) -> Result<Option<CommandEnvelope>, ProjectionError> {
         if event.stream.kind() != "ticket" {
             return Ok(None);
         }

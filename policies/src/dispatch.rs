@@ -25,13 +25,13 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
 use gridloop_engine::ids::{CommandId, TicketId};
 use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Status, Ticket, TicketCommand, Tier};
 use gridloop_engine::time::Timestamp;
 use gridloop_engine::{Error, World};
 
-use crate::directory::Directory;
+use gridloop_projections::directory::Directory;
 
 /// The dispatcher's next step for one ticket, if it has one.
 pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestamp) -> Option<CommandEnvelope> {

@@ -12,7 +12,7 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, NewEvent, RecordedEvent, Role, Schema};
 use gridloop_engine::ids::{CommandId, CorrelationId, ResidentId, StreamId, TicketId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::{Channel, Status, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -67,7 +67,7 @@ async fn status_until<S: EventStore>(service: &CommandService<S>, done: impl Fn(
 async fn the_timer_task_fires_when_the_clock_passes_a_deadline() {
     let (service, clock) = service_on(MemoryStore::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(gridloop_cli::timers::run(service.clone(), stopped));
+    let task = tokio::spawn(gridloop_policies::timers::run(service.clone(), stopped));
     submit(&service).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(service.ticket(&TicketId::from_number(1)).await.expect("loads").status, Status::Submitted);
@@ -112,7 +112,7 @@ fn assert_names_the_corrupt_event(error: &Error, task: &str) {
 async fn the_timer_task_stops_on_a_log_that_does_not_decode() {
     let (service, _) = service_on(a_log_that_does_not_decode().await);
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let ended = tokio::time::timeout(BOUND, gridloop_cli::timers::run(service, stopped)).await;
+    let ended = tokio::time::timeout(BOUND, gridloop_policies::timers::run(service, stopped)).await;
     let error = ended.expect("it stops by itself").expect_err("with an error");
     assert_names_the_corrupt_event(&error, "timers");
 }
@@ -121,7 +121,7 @@ async fn the_timer_task_stops_on_a_log_that_does_not_decode() {
 async fn the_dispatcher_policy_stops_on_a_log_that_does_not_decode() {
     let (service, _) = service_on(a_log_that_does_not_decode().await);
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let ended = tokio::time::timeout(BOUND, gridloop_cli::autodispatch::run(service, stopped)).await;
+    let ended = tokio::time::timeout(BOUND, gridloop_policies::autodispatch::run(service, stopped)).await;
     let error = ended.expect("it stops by itself").expect_err("with an error");
     assert_names_the_corrupt_event(&error, "dispatcher policy");
 }
@@ -180,7 +180,7 @@ async fn the_timer_task_waits_out_a_failing_store() {
     let store = Outage::default();
     let (service, clock) = service_on(store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(gridloop_cli::timers::run(service.clone(), stopped));
+    let task = tokio::spawn(gridloop_policies::timers::run(service.clone(), stopped));
     // The order comes in and its accept deadline passes while the log cannot be read.
     let meanwhile = async {
         submit(&service).await;
@@ -199,7 +199,7 @@ async fn the_dispatcher_policy_waits_out_a_failing_store() {
     let store = Outage::default();
     let (service, _) = service_on(store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(gridloop_cli::autodispatch::run(service.clone(), stopped));
+    let task = tokio::spawn(gridloop_policies::autodispatch::run(service.clone(), stopped));
     outage_under(&store, &task, "dispatcher policy", submit(&service)).await;
     let status = status_until(&service, |s| s != Status::Submitted).await;
     assert_ne!(status, Status::Submitted, "the order that came in during the outage is dispatched after it");

@@ -1,0 +1,74 @@
+//! The dispatcher policy as a task (`gridloop serve --auto-dispatch`): every
+//! ticket waiting for dispatch gets the policy's next step
+//! ([`crate::dispatch`]) as soon as the log shows it waiting.
+//!
+//! It follows the log with two projections, the deadline index (which
+//! tickets are open, and in what state) and the volunteer directory (who
+//! can be offered what), wakes on every new event, and sends the policy's
+//! commands. Each carries the ticket's version and a command id derived from
+//! it, so a second process running the same policy, or a human dispatcher
+//! acting first, makes the policy's step write nothing.
+//!
+//! It is a [`Follow`]er, like the timers: it waits out a store that fails
+//! for a while and stops with an error naming the event on a log that does
+//! not decode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridloop_engine::Error;
+use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::service::CommandService;
+use gridloop_engine::store::EventStore;
+use gridloop_projections::directory::Directory;
+use gridloop_projections::runner::Runner;
+use tokio::sync::watch;
+
+use crate::deadlines::DeadlineIndex;
+use crate::dispatch;
+use crate::follower::{self, Follow, fold_into};
+
+/// The dispatcher policy as a follower: which tickets are open, who can be
+/// offered what, and how many commands wrote events.
+#[derive(Debug)]
+struct AutoDispatch<S: EventStore> {
+    service: Arc<CommandService<S>>,
+    index: Runner<DeadlineIndex>,
+    directory: Runner<Directory>,
+    written: u64,
+}
+
+impl<S: EventStore> Follow for AutoDispatch<S> {
+    fn name(&self) -> &'static str {
+        "dispatcher policy"
+    }
+
+    fn next_position(&self) -> u64 {
+        self.index.checkpoint().min(self.directory.checkpoint()) + 1
+    }
+
+    async fn fold(&mut self, batch: &[RecordedEvent]) -> Result<(), Error> {
+        fold_into(&mut self.index, batch)?;
+        fold_into(&mut self.directory, batch)
+    }
+
+    /// Sends the policy's next step for every ticket waiting for dispatch;
+    /// after writing, looks again at once (its own events may call for the
+    /// next step), else sleeps until the log grows or a ring widens.
+    async fn caught_up(&mut self) -> Result<Option<Duration>, Error> {
+        let now = self.service.clock().now();
+        let index = self.index.state();
+        let waiting: Vec<_> = index.open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
+        let wrote = dispatch::dispatch(waiting.iter(), self.directory.state(), &self.service, now).await?;
+        self.written += wrote;
+        Ok((wrote > 0).then_some(Duration::ZERO))
+    }
+}
+
+/// Runs until `stop` turns true; returns how many commands wrote events.
+pub async fn run<S: EventStore>(service: Arc<CommandService<S>>, stop: watch::Receiver<bool>) -> Result<u64, Error> {
+    let store = service.store().clone();
+    let mut policy = AutoDispatch { service, index: Runner::fresh(), directory: Runner::fresh(), written: 0 };
+    follower::run(&store, &mut policy, stop).await?;
+    Ok(policy.written)
+}
