@@ -1,12 +1,13 @@
-//! A small Matrix client–server API client over plain HTTP/1.
+//! A small Matrix client–server API client, over `reqwest` (HTTP/1, with
+//! TLS by rustls for `https://` homeservers).
 //!
 //! Only what the bot needs: `/sync`, sending a text message with a
 //! transaction id, joining, creating a direct room, and logging in (for
-//! tests and tools). Each request opens its own connection: the bot talks
-//! to one homeserver, usually on the same machine, and one long-poll plus a
-//! few sends a second do not need a pool. TLS is not spoken: run the bot
-//! beside its homeserver (loopback), or behind a local TLS-terminating
-//! proxy.
+//! tests and tools). URLs are built by the `url` crate (reqwest's [`Url`]):
+//! ids and tokens go in as whole path segments or query values
+//! ([`Endpoint`]), percent-encoded by it, so no id can change the route.
+//! Redirects are not followed and proxy variables are not read: the bot
+//! talks to the one homeserver it was given.
 //!
 //! Every request runs in a tracing span (`matrix.request`, with the method
 //! and the path without the query) and under a timeout. `M_LIMIT_EXCEEDED`
@@ -18,10 +19,8 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+pub use reqwest::Method;
+use reqwest::Url;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -41,49 +40,99 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest homeserver URL, user id, room id or token accepted.
 pub const ID_BYTES_MAX: usize = 1_024;
 
-/// Where the homeserver is: `http://host:port[/prefix]`.
+/// Where the homeserver is: `http[s]://host[:port][/prefix]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Homeserver {
-    host: String,
-    port: u16,
-    prefix: String,
+    /// The base URL, its path the prefix without a trailing slash.
+    base: Url,
 }
 
 impl Homeserver {
-    /// Parses `http://host[:port][/prefix]`; `https` is refused (no TLS here).
+    /// Parses `http://` or `https://host[:port][/prefix]`; credentials, a
+    /// query or a fragment are refused.
     pub fn parse(url: &str) -> Result<Self, Error> {
         if url.len() > ID_BYTES_MAX {
             return Err(Error::Config("the homeserver URL is too long".into()));
         }
-        let Some(rest) = url.strip_prefix("http://") else {
-            return Err(Error::Config(format!(
-                "homeserver {url:?}: only http:// is supported (run the bot beside its homeserver, or behind a local TLS proxy)"
-            )));
-        };
-        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => {
-                let port = port.parse().map_err(|_| Error::Config(format!("homeserver {url:?}: bad port")))?;
-                (host, port)
-            }
-            None => (authority, 80),
-        };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '@') {
-            return Err(Error::Config(format!("homeserver {url:?}: bad host")));
+        let bad = |why: &str| Error::Config(format!("homeserver {url:?}: {why}"));
+        let mut base = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(bad("only http:// and https:// are supported"));
         }
-        let prefix = path.trim_end_matches('/');
-        let prefix = if prefix.is_empty() { String::new() } else { format!("/{prefix}") };
-        Ok(Self { host: host.to_string(), port, prefix })
+        if base.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(bad("credentials do not belong in the URL"));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(bad("a query or fragment does not belong in the URL"));
+        }
+        let prefix = base.path().trim_end_matches('/').to_string();
+        base.set_path(&prefix);
+        Ok(Self { base })
     }
 
-    fn authority(&self) -> String {
-        if self.port == 80 { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
+    /// The URL of `endpoint` on this homeserver, under its prefix.
+    pub fn url(&self, endpoint: &Endpoint) -> Result<Url, Error> {
+        // `url` silently drops `.` and `..` segments, and an empty one would
+        // make `//`: either would send the request somewhere else.
+        if let Some(odd) = endpoint.segments.iter().find(|s| matches!(s.as_str(), "" | "." | "..")) {
+            return Err(Error::Protocol(format!("{odd:?} cannot be a path segment")));
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::Config(format!("homeserver {self}: not a base URL")))?
+            .pop_if_empty()
+            .extend(&endpoint.segments);
+        if !endpoint.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&endpoint.query);
+        }
+        Ok(url)
     }
 }
 
 impl std::fmt::Display for Homeserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}{}", self.authority(), self.prefix)
+        // Without a query or fragment, the URL ends with its path.
+        f.write_str(self.base.as_str().trim_end_matches('/'))
+    }
+}
+
+/// A request's place under the homeserver's prefix: path segments, each
+/// percent-encoded as one segment (a room id's `/` or `?` stays inside it),
+/// and query pairs, form-encoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    segments: Vec<String>,
+    query: Vec<(String, String)>,
+}
+
+impl Endpoint {
+    /// A fixed path such as `/_matrix/client/v3/createRoom`, split at its
+    /// slashes. It must not hold a query or ids: those go in with
+    /// [`Endpoint::query`] and [`Endpoint::segment`].
+    pub fn new(path: &str) -> Self {
+        let segments = path.split('/').filter(|s| !s.is_empty()).map(String::from).collect();
+        Self { segments, query: Vec::new() }
+    }
+
+    /// One more path segment, taken whole.
+    pub fn segment(mut self, segment: &str) -> Self {
+        self.segments.push(segment.to_string());
+        self
+    }
+
+    /// One more query pair.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(path: &str) -> Self {
+        Self::new(path)
     }
 }
 
@@ -93,6 +142,8 @@ pub struct Client {
     server: Homeserver,
     user_id: String,
     token: String,
+    /// Shared by the clones: one connection pool to the homeserver.
+    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Client {
@@ -105,6 +156,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client for `user_id` (`@gridloop:example.org`) with its access token.
     pub fn new(server: Homeserver, user_id: &str, token: &str) -> Result<Self, Error> {
+        Self::with_http(http_client()?, server, user_id, token)
+    }
+
+    fn with_http(http: reqwest::Client, server: Homeserver, user_id: &str, token: &str) -> Result<Self, Error> {
         let valid_user = user_id.len() <= 255
             && user_id.starts_with('@')
             && user_id.contains(':')
@@ -116,7 +171,7 @@ impl Client {
         if token.is_empty() || token.len() > ID_BYTES_MAX || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::Config("the access token is empty, too long or not printable ASCII".into()));
         }
-        Ok(Self { server, user_id: user_id.to_string(), token: token.to_string() })
+        Ok(Self { server, user_id: user_id.to_string(), token: token.to_string(), http })
     }
 
     /// Logs in with a password and returns a client with the new token.
@@ -126,11 +181,12 @@ impl Client {
             "identifier": { "type": "m.id.user", "user": user },
             "password": password,
         });
-        let answer =
-            call(&server, None, Method::POST, "/_matrix/client/v3/login", Some(&body), REQUEST_TIMEOUT).await?;
+        let http = http_client()?;
+        let url = server.url(&Endpoint::new("/_matrix/client/v3/login"))?;
+        let answer = call(&http, None, Method::POST, url, Some(&body), REQUEST_TIMEOUT).await?;
         let user_id = str_field(&answer, "user_id")?;
         let token = str_field(&answer, "access_token")?;
-        Client::new(server, &user_id, &token)
+        Client::with_http(http, server, &user_id, &token)
     }
 
     pub fn user_id(&self) -> &str {
@@ -148,33 +204,45 @@ impl Client {
     }
 
     /// One request as this user, rate limits waited out.
-    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
-        call(&self.server, Some(&self.token), method, path, body, REQUEST_TIMEOUT).await
+    pub async fn request(
+        &self,
+        method: Method,
+        endpoint: impl Into<Endpoint>,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let url = self.server.url(&endpoint.into())?;
+        call(&self.http, Some(&self.token), method, url, body, REQUEST_TIMEOUT).await
     }
 
     /// A long-poll `/sync`: answers when something happened or after
     /// `timeout_ms`. `filter` is an inline filter (JSON).
     pub async fn sync(&self, since: Option<&str>, timeout_ms: u64, filter: &str) -> Result<Value, Error> {
-        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}&filter={}", encode(filter));
+        let mut endpoint =
+            Endpoint::new("/_matrix/client/v3/sync").query("timeout", &timeout_ms.to_string()).query("filter", filter);
         if let Some(since) = since {
-            path.push_str(&format!("&since={}", encode(since)));
+            endpoint = endpoint.query("since", since);
         }
+        let url = self.server.url(&endpoint)?;
         let limit = REQUEST_TIMEOUT + Duration::from_millis(timeout_ms);
-        call(&self.server, Some(&self.token), Method::GET, &path, None, limit).await
+        call(&self.http, Some(&self.token), Method::GET, url, None, limit).await
     }
 
     /// Sends a plain-text message; the same `txn_id` twice sends it once
     /// (the homeserver remembers transaction ids per access token).
     pub async fn send_text(&self, room_id: &str, txn_id: &str, text: &str) -> Result<String, Error> {
-        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", encode(room_id), encode(txn_id));
-        let answer = self.request(Method::PUT, &path, Some(&json!({ "msgtype": "m.text", "body": text }))).await?;
+        let endpoint = Endpoint::new("/_matrix/client/v3/rooms")
+            .segment(room_id)
+            .segment("send")
+            .segment("m.room.message")
+            .segment(txn_id);
+        let answer = self.request(Method::PUT, endpoint, Some(&json!({ "msgtype": "m.text", "body": text }))).await?;
         str_field(&answer, "event_id")
     }
 
     /// Joins a room the user was invited to.
     pub async fn join(&self, room_id: &str) -> Result<(), Error> {
-        let path = format!("/_matrix/client/v3/join/{}", encode(room_id));
-        self.request(Method::POST, &path, Some(&json!({}))).await.map(|_| ())
+        let endpoint = Endpoint::new("/_matrix/client/v3/join").segment(room_id);
+        self.request(Method::POST, endpoint, Some(&json!({}))).await.map(|_| ())
     }
 
     /// Creates a private direct room with `invitee` invited; returns its id.
@@ -193,36 +261,32 @@ pub fn str_field(answer: &Value, field: &str) -> Result<String, Error> {
     }
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters: room
-/// ids (`!abc:host`), transaction ids and sync tokens go into paths and
-/// query strings.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// The HTTP client: no redirects (a redirect is not the homeserver the bot
+/// was given) and no proxy from the environment (the bot reaches its
+/// homeserver directly, as it always has).
+fn http_client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("gridloop-chatbot/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Config(format!("setting up the HTTP client: {}", causes(&e))))
 }
 
 /// One request with the rate limit waited out.
 async fn call(
-    server: &Homeserver,
+    http: &reqwest::Client,
     token: Option<&str>,
     method: Method,
-    path: &str,
+    url: Url,
     body: Option<&Value>,
     limit: Duration,
 ) -> Result<Value, Error> {
-    let route = path.split('?').next().unwrap_or(path).to_string();
-    let span = tracing::debug_span!("matrix.request", method = %method, path = %route);
+    let span = tracing::debug_span!("matrix.request", method = %method, path = %url.path());
     async move {
         let mut waits = 0;
         loop {
-            let (status, retry_header_ms, answer) = once(server, token, method.clone(), path, body, limit).await?;
+            let (status, retry_header_ms, answer) = once(http, token, method.clone(), &url, body, limit).await?;
             if (200..300).contains(&status) {
                 return Ok(answer);
             }
@@ -246,55 +310,37 @@ async fn call(
     .await
 }
 
-/// One HTTP exchange on a fresh connection: status, `Retry-After` in ms,
-/// and the JSON answer (`null` when the body is empty or not JSON).
+/// One HTTP exchange, within `limit`: status, `Retry-After` in ms, and the
+/// JSON answer (`null` when the body is empty or not JSON).
 async fn once(
-    server: &Homeserver,
+    http: &reqwest::Client,
     token: Option<&str>,
     method: Method,
-    path: &str,
+    url: &Url,
     body: Option<&Value>,
     limit: Duration,
 ) -> Result<(u16, Option<u64>, Value), Error> {
+    let server = origin(url);
     let exchange = async {
-        let stream = tokio::net::TcpStream::connect((server.host.as_str(), server.port))
-            .await
-            .map_err(|e| Error::Transport(format!("connecting to {server}: {e}")))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Error::Transport(format!("handshake with {server}: {e}")))?;
-        // The connection is driven by its own task and ends with the request.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "matrix connection closed with an error");
-            }
-        });
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", server.prefix))
-            .header(hyper::header::HOST, server.authority())
-            .header(hyper::header::CONTENT_TYPE, "application/json");
+        let mut request = http.request(method, url.clone());
         if let Some(token) = token {
-            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+            request = request.bearer_auth(token);
         }
-        let request = request
-            .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| Error::Protocol(format!("building a request: {e}")))?;
-        let response =
-            sender.send_request(request).await.map_err(|e| Error::Transport(format!("request to {server}: {e}")))?;
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        let response = request.send().await.map_err(|e| {
+            let what = if e.is_connect() { "connecting to" } else { "request to" };
+            Error::Transport(format!("{what} {server}: {}", causes(&e.without_url())))
+        })?;
         let status = response.status().as_u16();
         let retry_after_ms = response
             .headers()
-            .get(hyper::header::RETRY_AFTER)
+            .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|secs| secs.saturating_mul(1000));
-        let collected = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
-            .collect()
-            .await
-            .map_err(|e| Error::Protocol(format!("reading the answer (at most {RESPONSE_BYTES_MAX} bytes): {e}")))?;
-        let bytes = collected.to_bytes();
+        let bytes = read_bounded(response, &server).await?;
         let answer = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if (200..300).contains(&status) && !answer.is_object() {
             return Err(Error::Protocol(format!("status {status} with a body that is not a JSON object")));
@@ -304,4 +350,43 @@ async fn once(
     tokio::time::timeout(limit, exchange)
         .await
         .map_err(|_| Error::Transport(format!("no answer from {server} within {} s", limit.as_secs())))?
+}
+
+/// The body of `response`, refused past [`RESPONSE_BYTES_MAX`] bytes.
+async fn read_bounded(mut response: reqwest::Response, server: &str) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::Protocol(format!("an answer larger than {RESPONSE_BYTES_MAX} bytes"));
+    if response.content_length().is_some_and(|n| n > RESPONSE_BYTES_MAX as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::Transport(format!("reading the answer of {server}: {}", causes(&e.without_url()))))?
+    {
+        if bytes.len() + chunk.len() > RESPONSE_BYTES_MAX {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// `scheme://host[:port]` of `url`, to name the server in errors without
+/// the path and query (a sync token, a filter).
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// An error and its causes, `: `-separated: reqwest's own message is only
+/// "error sending request"; the cause (refused, TLS, DNS) is below it.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -19,8 +19,8 @@
 //!   (an offer; taken; expired; withdrawn).
 //! - [`matrix`]: the transport: `/sync` with the token persisted after
 //!   handling, replies, invites, direct rooms, offers pushed from the log.
-//! - [`client`]: the small Matrix client–server API client (plain HTTP/1,
-//!   rate limits waited out); [`state`]: the bot's state file; [`flood`]:
+//! - [`client`]: the small Matrix client–server API client (reqwest,
+//!   HTTP/1 over http or https, rate limits waited out); [`state`]: the bot's state file; [`flood`]:
 //!   the per-account flood limit; [`guess`]: the bounds on guessing link
 //!   codes; [`error`]: the crate's one error.
 //!

@@ -49,7 +49,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::client::{Client, encode, str_field};
+use crate::client::{Client, Endpoint, Method, str_field};
 use crate::flood::{FloodLimit, Verdict};
 use crate::grammar::INPUT_CHARS_MAX;
 use crate::state::{ROOMS_MAX, StateFile};
@@ -206,16 +206,16 @@ impl<S: EventStore> Transport<S> {
         let mut events = Vec::new();
         let mut from = since.to_string();
         for _ in 0..GAP_PAGES_MAX {
-            let mut path = format!(
-                "/_matrix/client/v3/rooms/{}/messages?dir=f&limit={}&from={}",
-                encode(room_id),
-                self.timeline_limit,
-                encode(&from)
-            );
+            let mut endpoint = Endpoint::new("/_matrix/client/v3/rooms")
+                .segment(room_id)
+                .segment("messages")
+                .query("dir", "f")
+                .query("limit", &self.timeline_limit.to_string())
+                .query("from", &from);
             if let Some(until) = until {
-                path.push_str(&format!("&to={}", encode(until)));
+                endpoint = endpoint.query("to", until);
             }
-            let page = self.client.request(hyper::Method::GET, &path, None).await?;
+            let page = self.client.request(Method::GET, endpoint, None).await?;
             let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
             if chunk.is_empty() {
                 return Ok(events);
@@ -304,8 +304,8 @@ impl<S: EventStore> Transport<S> {
 
     /// Whether exactly the bot and `account` are joined to `room_id`.
     async fn is_direct(&self, room_id: &str, account: &str) -> Result<bool, Error> {
-        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", encode(room_id));
-        let members = match self.client.request(hyper::Method::GET, &path, None).await {
+        let endpoint = Endpoint::new("/_matrix/client/v3/rooms").segment(room_id).segment("joined_members");
+        let members = match self.client.request(Method::GET, endpoint, None).await {
             Ok(answer) => answer,
             Err(Error::Api { status: 403 | 404, .. }) => return Ok(false),
             Err(e) => return Err(e),

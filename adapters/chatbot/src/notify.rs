@@ -27,12 +27,13 @@ use gridloop_engine::ids::{StreamId, TicketId, VolunteerId};
 use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Offer, Status, Ticket, TicketEvent};
-use gridloop_engine::time::{Millis, Timestamp};
+use gridloop_engine::time::Timestamp;
 
 /// The most characters of a ticket's description an offer quotes.
 pub const DESCRIPTION_CHARS_MAX: usize = 200;
-/// China Standard Time, UTC+8: deadlines are shown as volunteers read clocks.
-const CHINA_OFFSET: Millis = Millis(8 * 60 * 60 * 1000);
+/// China Standard Time, UTC+8 all year (no daylight saving time since
+/// 1991): deadlines are shown as volunteers read clocks.
+const CHINA: jiff::tz::Offset = jiff::tz::Offset::constant(8);
 
 /// One message for one volunteer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,9 +165,10 @@ fn offer_text<S: EventStore>(
     )
 }
 
-/// `MM-DD HH:MM` in China time.
+/// `MM-DD HH:MM` in China time; the engine's RFC 3339 UTC form should jiff
+/// ever refuse the instant.
 fn china_time(at: Timestamp) -> String {
-    let shown = at.plus(CHINA_OFFSET).to_string();
-    // RFC 3339 `YYYY-MM-DDTHH:MM:SS.mmmZ`: keep month, day, hour and minute.
-    shown.get(5..16).map_or(shown.clone(), |s| s.replace('T', " "))
+    jiff::Timestamp::from_millisecond(at.as_millis())
+        .and_then(|t| jiff::fmt::strtime::format("%m-%d %H:%M", CHINA.to_datetime(t)))
+        .unwrap_or_else(|_| at.to_string())
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gridloop_chatbot::client::Client;
+use gridloop_chatbot::client::{Client, Method};
 use gridloop_chatbot::matrix::{self, Config};
 use gridloop_chatbot::{Bot, links};
 use gridloop_engine::envelope::{Actor, Role};
@@ -332,7 +332,7 @@ async fn offers_go_only_to_direct_rooms_made_when_needed_and_a_flooder_is_told_o
 
     // Alice links in a room Bob is in too: her offers must not go there.
     let body = serde_json::json!({ "preset": "private_chat", "invite": [bot_id, s.bob.user_id()] });
-    let created = s.alice.client.request(hyper::Method::POST, "/_matrix/client/v3/createRoom", Some(&body)).await;
+    let created = s.alice.client.request(Method::POST, "/_matrix/client/v3/createRoom", Some(&body)).await;
     let group = created.expect("creates a room")["room_id"].as_str().expect("a room id").to_string();
     let bob_id = s.bob.user_id();
     s.bob.wait_joined(&group, &bob_id).await;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gridloop_chatbot::client::{Homeserver, encode};
+use gridloop_chatbot::client::{Endpoint, Homeserver};
 use gridloop_chatbot::flood::{FLOOD_ACCOUNTS_MAX, FLOOD_MESSAGES_MAX, FLOOD_WINDOW, FloodLimit, Verdict};
 use gridloop_chatbot::notify::{self, Notice};
 use gridloop_chatbot::state::{BotState, StateFile};
@@ -217,22 +217,46 @@ fn a_damaged_state_file_is_refused_not_reset() {
 // ---- homeserver URLs
 
 #[test]
-fn homeserver_urls_are_plain_http() {
-    assert_eq!(Homeserver::parse("http://127.0.0.1:8008").expect("ok").to_string(), "http://127.0.0.1:8008");
-    assert_eq!(Homeserver::parse("http://matrix.local/").expect("ok").to_string(), "http://matrix.local");
-    assert_eq!(Homeserver::parse("http://h:1/prefix/").expect("ok").to_string(), "http://h:1/prefix");
-    for bad in ["https://matrix.org", "matrix.org", "http://:80", "http://h:port", "http://u@h"] {
+fn homeserver_urls_are_http_or_https() {
+    let shown = |url: &str| Homeserver::parse(url).expect(url).to_string();
+    assert_eq!(shown("http://127.0.0.1:8008"), "http://127.0.0.1:8008");
+    assert_eq!(shown("http://matrix.local/"), "http://matrix.local");
+    assert_eq!(shown("http://h:1/prefix/"), "http://h:1/prefix");
+    assert_eq!(shown("https://matrix.org"), "https://matrix.org");
+    assert_eq!(shown("https://m.org:8448/"), "https://m.org:8448");
+    for bad in ["matrix.org", "ftp://m.org", "http://:80", "http://h:port", "http://u@h", "http://h/?q", "http://h#f"] {
         let error = Homeserver::parse(bad).expect_err(bad);
         assert!(error.is_fatal(), "{bad}: {error}");
     }
-    assert!(Homeserver::parse("https://m.org").expect_err("tls").to_string().contains("only http://"));
+    assert!(Homeserver::parse("ftp://m.org").expect_err("ftp").to_string().contains("only http:// and https://"));
 }
 
 #[test]
-fn path_segments_are_percent_encoded() {
-    assert_eq!(encode("!room:example.org"), "%21room%3Aexample.org");
-    assert_eq!(encode("$ev/+="), "%24ev%2F%2B%3D");
-    assert_eq!(encode("abc-_.~"), "abc-_.~");
+fn ids_are_whole_path_segments_and_query_values() {
+    let server = Homeserver::parse("https://m.org/prefix/").expect("a URL");
+    let endpoint = Endpoint::new("/_matrix/client/v3/rooms")
+        .segment("!room/x?y#z:example.org")
+        .segment("messages")
+        .query("from", "s72_1&to=x")
+        .query("filter", r#"{"a": "b+c"}"#);
+    let url = server.url(&endpoint).expect("a URL");
+    assert_eq!(
+        url.as_str(),
+        "https://m.org/prefix/_matrix/client/v3/rooms/!room%2Fx%3Fy%23z:example.org/messages\
+         ?from=s72_1%26to%3Dx&filter=%7B%22a%22%3A+%22b%2Bc%22%7D"
+    );
+    assert_eq!(url.path_segments().expect("segments").nth(5), Some("!room%2Fx%3Fy%23z:example.org"));
+    let at_root = Homeserver::parse("http://h:1").expect("a URL");
+    assert_eq!(
+        at_root.url(&"/_matrix/client/v3/sync".into()).expect("a URL").as_str(),
+        "http://h:1/_matrix/client/v3/sync"
+    );
+    // `.` and `..` would be dropped by URL normalisation, and an empty id
+    // would make `//`: refused, not sent elsewhere.
+    for odd in ["", ".", ".."] {
+        let error = at_root.url(&Endpoint::new("/_matrix/client/v3/join").segment(odd)).expect_err(odd);
+        assert!(!error.is_fatal(), "{error}");
+    }
 }
 
 // ---- rate limits, against a homeserver that only says "slow down"
@@ -241,6 +265,14 @@ fn path_segments_are_percent_encoded() {
 /// `answers` (status, body), then 200 `{}`; returns its URL and a counter
 /// of requests.
 async fn fake_homeserver(answers: Vec<(u16, &'static str)>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    fake_homeserver_with_headers(answers.into_iter().map(|(status, body)| (status, "", body)).collect()).await
+}
+
+/// [`fake_homeserver`] with extra header lines (each ending in `\r\n`) per
+/// answer: (status, headers, body).
+async fn fake_homeserver_with_headers(
+    answers: Vec<(u16, &'static str, &'static str)>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
@@ -252,12 +284,12 @@ async fn fake_homeserver(answers: Vec<(u16, &'static str)>) -> (String, Arc<std:
         for socket in listener.incoming() {
             let Ok(mut socket) = socket else { return };
             let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let (status, body) = answers.get(n).copied().unwrap_or((200, "{}"));
+            let (status, headers, body) = answers.get(n).copied().unwrap_or((200, "", "{}"));
             let mut request = vec![0u8; 4096];
             let _ = socket.read(&mut request);
             let reason = if status == 429 { "Too Many Requests" } else { "OK" };
             let response = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = socket.write_all(response.as_bytes());
@@ -282,6 +314,18 @@ async fn m_limit_exceeded_is_waited_out_for_as_long_as_the_server_asks() {
     assert_eq!(sent, "$sent");
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3, "two refusals, then the request went through");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300), "waited 2 × 150 ms: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn without_retry_after_ms_the_retry_after_header_says_how_long_to_wait() {
+    let slow_down = r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests"}"#;
+    let answers = vec![(429, "Retry-After: 1\r\n", slow_down), (200, "", r#"{"event_id":"$sent"}"#)];
+    let (url, count) = fake_homeserver_with_headers(answers).await;
+    let started = std::time::Instant::now();
+    let sent = client_of(&url).send_text("!r:localhost", "t1", "hello").await.expect("sent in the end");
+    assert_eq!(sent, "$sent");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "waited 1 s: {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -310,4 +354,33 @@ async fn a_refused_token_is_fatal_and_other_errors_are_not() {
     assert!(first.to_string().contains("M_UNKNOWN_TOKEN"), "{first}");
     let second = client.join("!r:localhost").await.expect_err("403");
     assert!(!second.is_fatal(), "{second}");
+}
+
+// ---- https
+
+#[tokio::test]
+async fn an_https_homeserver_is_spoken_to_in_tls() {
+    use std::io::{Read as _, Write as _};
+    // A listener that speaks no TLS: it keeps the first bytes the client
+    // sends and answers them in plain HTTP.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let url = format!("https://{}", listener.local_addr().expect("an address"));
+    let (first_bytes, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut socket, _)) = listener.accept() else { return };
+        let mut hello = [0u8; 3];
+        let _ = socket.read_exact(&mut hello);
+        let _ = first_bytes.send(hello);
+        let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    let error = client_of(&url).join("!r:localhost").await.expect_err("no TLS on the other side");
+    let hello = received.recv_timeout(std::time::Duration::from_secs(5)).expect("the client connected");
+    // A TLS record of type 22 (handshake), version 3.x: a ClientHello.
+    assert_eq!(hello[..2], [0x16, 0x03], "{hello:?}");
+    let text = error.to_string();
+    assert!(matches!(error, gridloop_chatbot::Error::Transport(_)), "{text}");
+    assert!(!error.is_fatal(), "{text}");
+    assert!(text.contains(&url), "the error names the server: {text}");
+    // rustls's own complaint about a plain-HTTP answer, not "unsupported scheme".
+    assert!(text.contains("corrupt message"), "{text}");
 }

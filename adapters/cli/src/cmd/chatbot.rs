@@ -27,8 +27,8 @@ pub struct ChatbotArgs {
 /// --matrix-homeserver is given.
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
-    /// The Matrix homeserver of the volunteers' chat bot, http://HOST:PORT
-    /// (plain HTTP: run the bot beside its homeserver). Without it no bot
+    /// The Matrix homeserver of the volunteers' chat bot,
+    /// https://HOST[:PORT] (or http:// beside it). Without it no bot
     /// runs. The bot keeps its sync token, log position and direct rooms in
     /// DATA/matrix.json. Encrypted rooms are not supported.
     #[arg(long = "matrix-homeserver", value_name = "URL", requires_all = ["matrix_user", "matrix_token_file"])]
