@@ -13,7 +13,7 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CommandId, ResidentId, TeamId};
 use gridloop_engine::personal::{Lookup, Person, PersonalStore};
-use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualClock};
+use gridloop_engine::service::{Command, CommandService, CommandEnvelope, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::time::Timestamp;
 use gridloop_engine::world::{DistrictInfo, Team, TeamKind, WorldCommand, WorldState};
