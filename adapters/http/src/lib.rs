@@ -2,7 +2,9 @@
 //!
 //! # Map
 //!
-//! - This file: [`router`] (every route, the body limit) and [`AppState`]
+//! - This file: [`routes`] (the route table: every route, at the path its
+//!   `#[utoipa::path]` annotation names), [`router`] (those routes with the
+//!   body limit, the timeout and the telemetry) and [`AppState`]
 //!   (the command service, the token table, the ticket numbering), and
 //!   [`SystemClock`], the wall clock a live service runs on.
 //! - [`error`]: [`AppError`], the one error of the API, and how each engine
@@ -27,6 +29,9 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers'
+//!   annotations and the body types' schemas, and [`openapi::Routes`], the
+//!   table that registers a route and documents it in one step.
 //!
 //! # What this slice does not do yet
 //!

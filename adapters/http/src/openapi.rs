@@ -127,6 +127,21 @@ impl<S: EventStore> Routes<S> {
         self
     }
 
+    /// The names that two different schemas were collected under (the
+    /// document keeps one of them): none, or a body is described wrongly.
+    pub fn clashing_schemas(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (name, schema) in self.schemas.iter().cloned().chain(named_schemas()) {
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            match seen.insert(name.clone(), text.clone()) {
+                Some(before) if before != text => clashes.push(name),
+                _ => {}
+            }
+        }
+        clashes
+    }
+
     /// The router, and the document of its routes.
     pub fn into_parts(self) -> (Router<AppState<S>>, OpenApi) {
         let mut schemas = self.schemas;

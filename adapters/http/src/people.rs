@@ -157,6 +157,7 @@ pub(crate) struct ReasonBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NoFields)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Empty {}
 
@@ -365,6 +366,7 @@ fn keep_personal<S>(state: &AppState<S>, key: &ResidentId, person: &Person, repe
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = AssignStaffBody)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignBody {
     /// The id their token carries.
@@ -470,6 +472,7 @@ pub(crate) async fn token<S: EventStore>(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StaffParams {
+    /// A place's code: staff acting within it.
     place: Option<String>,
 }
 

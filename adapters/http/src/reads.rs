@@ -326,11 +326,19 @@ impl From<Row<'_>> for Item {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
+    /// A board status (`submitted`, `offered`, `awaiting_feedback`, ...).
     status: Option<String>,
+    /// A place's code: tickets within it.
     scope: Option<String>,
+    /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
+    /// Only tickets past a deadline.
     overdue: Option<bool>,
+    /// From 1.
+    #[param(minimum = 1, maximum = 100000)]
     page: Option<u32>,
+    /// At most 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<u32>,
 }
 
@@ -450,9 +458,13 @@ pub(crate) async fn queue<S: EventStore>(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RateParams {
+    /// A place's code (the caller's place, or the district, by default).
     scope: Option<String>,
+    /// RFC 3339: the cohort's tickets were submitted at or after it.
     from: Option<String>,
+    /// RFC 3339: ... and before it (just past now by default).
     to: Option<String>,
+    /// One breakdown: a level (`street`, `community`, `grid`), `department`, `team`, `category`, `day`, `week` or `month`.
     by: Option<String>,
 }
 
@@ -603,7 +615,9 @@ fn standing(volunteer: &gridloop_engine::volunteer::Volunteer) -> (Option<&'stat
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VolunteerParams {
+    /// A place's code: volunteers living within it (the district by default).
     grid: Option<String>,
+    /// Only volunteers with this skill.
     skill: Option<String>,
 }
 
@@ -681,6 +695,7 @@ pub(crate) async fn catalog<S: EventStore>(State(state): State<AppState<S>>, Cal
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GridParams {
+    /// A place's code: its children (the district's by default).
     parent: Option<String>,
 }
 

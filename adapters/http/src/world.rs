@@ -104,6 +104,7 @@ pub(crate) async fn show<S: EventStore>(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamParams {
+    /// A place's code: teams serving within it.
     place: Option<String>,
 }
 

@@ -318,7 +318,9 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
                 ("/api/v1/tickets", _) => order.clone(),
                 ("/api/v1/tickets/{id}/{action}", _) => r#"{"text":"noted"}"#.into(),
                 ("/api/v1/volunteers/{id}/redeem", _) => r#"{"points":1,"reward":"tea"}"#.into(),
-                ("/api/v1/volunteers/{id}/deactivate" | "/api/v1/volunteers/{id}/exit", _) => r#"{"reason":"away"}"#.into(),
+                ("/api/v1/volunteers/{id}/deactivate" | "/api/v1/volunteers/{id}/exit", _) => {
+                    r#"{"reason":"away"}"#.into()
+                }
                 ("/api/v1/volunteers/{id}/transfer", _) => r#"{"open_orders_max":2}"#.into(),
                 ("/api/v1/volunteers/{id}/skills", _) => r#"{"skills":["tea"]}"#.into(),
                 ("/api/v1/volunteers", _) => format!(r#"{{"id":"V-99","team":"TM-1","home_grid":"{grid}"}}"#),

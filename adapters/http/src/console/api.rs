@@ -189,10 +189,15 @@ async fn emergency_modes<S: EventStore>(state: &AppState<S>, scope: &GridCode) -
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BoardParams {
+    /// A board status: that status only (open tickets by default).
     status: Option<String>,
+    /// A place within the caller's.
     scope: Option<String>,
+    /// A category code.
     category: Option<String>,
+    /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
+    /// Only tickets past a deadline.
     overdue: Option<bool>,
 }
 
@@ -419,10 +424,15 @@ pub(crate) async fn candidates<S: EventStore>(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeriesParams {
+    /// A place's code (the caller's place by default).
     scope: Option<String>,
+    /// The level of the series: `street`, `community` or `grid` (the one below `scope` by default).
     by: Option<String>,
+    /// `day`, `week` or `month` (the finest that keeps the chart readable by default).
     period: Option<String>,
+    /// A day (`2026-11-01`) or an RFC 3339 instant.
     from: Option<String>,
+    /// A day or an RFC 3339 instant, excluded.
     to: Option<String>,
 }
 

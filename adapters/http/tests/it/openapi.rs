@@ -190,27 +190,162 @@ fn the_document_is_valid_openapi_with_real_schemas_and_declared_parameters() {
     assert!(operation_ids.len() >= 49);
 }
 
-#[tokio::test]
-async fn documented_answers_have_the_fields_they_are_served_with() {
-    let h = harness().await;
-    let id = h.order(crate::VOLUNTEER_ITEM).await;
-    let document = document();
-    for (path, operation, who) in [
-        (format!("/api/v1/tickets/{id}"), "/api/v1/tickets/{id}", "dispatcher"),
-        ("/api/v1/me".to_string(), "/api/v1/me", "dispatcher"),
-        ("/api/v1/board".to_string(), "/api/v1/board", "dispatcher"),
-        ("/api/v1/catalog".to_string(), "/api/v1/catalog", "dispatcher"),
-        ("/api/v1/grids".to_string(), "/api/v1/grids", "dispatcher"),
-        ("/api/v1/world".to_string(), "/api/v1/world", "dispatcher"),
-        ("/api/v1/tokens".to_string(), "/api/v1/tokens", "admin"),
-        (format!("/api/v1/tickets/{id}/candidates"), "/api/v1/tickets/{id}/candidates", "dispatcher"),
-    ] {
-        let (status, body) = h.get(&path, who).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        let schema = &document["paths"][operation]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
-        let properties = resolve(&document, schema)["properties"].as_object().expect("properties");
-        let served: BTreeSet<&String> = body.as_object().expect("an object").keys().collect();
-        let documented: BTreeSet<&String> = properties.keys().collect();
-        assert_eq!(served, documented, "{path}: the answer's fields are the documented ones");
+/// Whether `value` is what `schema` says, field for field: every object
+/// with documented properties has every required one and no other, and every scalar
+/// its documented type or one of its documented values. Free-form schemas
+/// (no type, or an object without properties) take anything.
+fn conforms(document: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+    let schema = resolve(document, schema);
+    if let Some(alternatives) = schema["oneOf"].as_array() {
+        let fits = alternatives.iter().any(|alternative| {
+            let mut found = Vec::new();
+            conforms(document, alternative, value, at, &mut found);
+            found.is_empty()
+        });
+        if !fits {
+            problems.push(format!("{at}: {value} is none of the alternatives"));
+        }
+        return;
     }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => return,
+    };
+    let fits = match value {
+        Value::Null => types.contains(&"null"),
+        Value::Bool(_) => types.contains(&"boolean"),
+        Value::Number(n) => types.contains(&"number") || (types.contains(&"integer") && !n.is_f64()),
+        Value::String(text) => {
+            types.contains(&"string")
+                && schema["enum"].as_array().is_none_or(|values| values.contains(&Value::String(text.clone())))
+        }
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, item)| {
+                conforms(document, &schema["items"], item, &format!("{at}[{i}]"), problems);
+            });
+            types.contains(&"array")
+        }
+        Value::Object(fields) => {
+            if let Some(properties) = schema["properties"].as_object() {
+                let required: Vec<&str> =
+                    schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                let missing: Vec<&&str> = required.iter().filter(|name| !fields.contains_key(**name)).collect();
+                let extra: Vec<&String> = fields.keys().filter(|name| !properties.contains_key(*name)).collect();
+                if !missing.is_empty() || !extra.is_empty() {
+                    problems.push(format!("{at}: required but missing {missing:?}, served but undocumented {extra:?}"));
+                }
+                for (name, field) in fields {
+                    if let Some(property) = properties.get(name) {
+                        conforms(document, property, field, &format!("{at}.{name}"), problems);
+                    }
+                }
+            }
+            types.contains(&"object")
+        }
+    };
+    if !fits {
+        problems.push(format!("{at}: {value} is not {types:?} {}", schema["enum"]));
+    }
+}
+
+#[tokio::test]
+async fn answers_are_what_the_document_says() {
+    let h = harness().await;
+    h.register_v1().await;
+    let id = h.offered().await;
+    let street = h.grid.at_level(gridloop_engine::grid::Level::Street).expect("a street").to_string();
+    let document = document();
+    let note = r#"{"text":"on my way"}"#;
+    let calls: Vec<(&str, &str, String, &str, &str, u16)> = vec![
+        ("post", "/api/v1/tickets/{id}/{action}", format!("/api/v1/tickets/{id}/note"), "dispatcher", note, 200),
+        ("get", "/api/v1/tickets/{id}", format!("/api/v1/tickets/{id}"), "dispatcher", "", 200),
+        (
+            "get",
+            "/api/v1/tickets/{id}/history",
+            format!("/api/v1/tickets/{id}/history?verify=true"),
+            "auditor",
+            "",
+            200,
+        ),
+        ("get", "/api/v1/tickets", "/api/v1/tickets".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/queues/{kind}/{id}", "/api/v1/queues/volunteer/V-1".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/metrics/rates", "/api/v1/metrics/rates?by=street".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/volunteers", "/api/v1/volunteers".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/volunteers/{id}", "/api/v1/volunteers/V-1".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/catalog", "/api/v1/catalog".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/grids", "/api/v1/grids".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/staff", "/api/v1/staff".into(), "admin", "", 200),
+        ("get", "/api/v1/world", "/api/v1/world".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/teams", "/api/v1/teams".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/departments", "/api/v1/departments".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/tokens", "/api/v1/tokens".into(), "admin", "", 200),
+        ("get", "/api/v1/me", "/api/v1/me".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/board", "/api/v1/board".into(), "dispatcher", "", 200),
+        ("get", "/api/v1/tickets/{id}/candidates", format!("/api/v1/tickets/{id}/candidates"), "dispatcher", "", 200),
+        ("get", "/api/v1/metrics/series", "/api/v1/metrics/series".into(), "dispatcher", "", 200),
+        ("post", "/api/v1/volunteers/{id}/link-code", "/api/v1/volunteers/V-1/link-code".into(), "dispatcher", "", 200),
+        (
+            "post",
+            "/api/v1/volunteers/{id}/skills",
+            "/api/v1/volunteers/V-1/skills".into(),
+            "admin",
+            r#"{"skills":["tea"]}"#,
+            200,
+        ),
+        ("post", "/api/v1/tokens", "/api/v1/tokens".into(), "admin", r#"{"role":"resident","subject":"r-9"}"#, 201),
+        (
+            "post",
+            "/api/v1/emergency/{place}/{action}",
+            format!("/api/v1/emergency/{street}/declare"),
+            "dispatcher",
+            r#"{"reason":"typhoon"}"#,
+            200,
+        ),
+        ("get", "/api/v1/tickets/{id}", "/api/v1/tickets/T-99".into(), "dispatcher", "", 404),
+        ("get", "/open311/v2/discovery.{format}", "/open311/v2/discovery.json".into(), "dispatcher", "", 200),
+        ("get", "/open311/v2/services.{format}", "/open311/v2/services.json".into(), "dispatcher", "", 200),
+        (
+            "get",
+            "/open311/v2/services/{service_code}.{format}",
+            "/open311/v2/services/IC-003.json".into(),
+            "dispatcher",
+            "",
+            200,
+        ),
+        ("get", "/open311/v2/requests.{format}", "/open311/v2/requests.json".into(), "dispatcher", "", 200),
+        (
+            "get",
+            "/open311/v2/requests/{service_request_id}.{format}",
+            format!("/open311/v2/requests/{id}.json"),
+            "dispatcher",
+            "",
+            200,
+        ),
+        ("get", "/open311/v2/tokens/{token}.{format}", format!("/open311/v2/tokens/{id}.json"), "dispatcher", "", 200),
+        (
+            "get",
+            "/open311/v2/requests/{service_request_id}.{format}",
+            "/open311/v2/requests/T-99.json".into(),
+            "dispatcher",
+            "",
+            404,
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (method, operation, path, who, body, expected) in calls {
+        let (status, answer) = h.send(&method.to_uppercase(), &path, Some(who), None, body).await;
+        assert_eq!(status.as_u16(), expected, "{method} {path}: {answer}");
+        let response = &document["paths"][operation][method]["responses"][status.as_str()];
+        let schema = &response["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {operation} documents a {status} JSON answer");
+        conforms(&document, schema, &answer, &format!("{method} {path}"), &mut problems);
+    }
+    assert!(problems.is_empty(), "answers unlike the document:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn no_two_schemas_share_a_name() {
+    let routes = gridloop_http::routes::<gridloop_engine::store::MemoryStore>();
+    assert_eq!(routes.clashing_schemas(), Vec::<String>::new());
 }
