@@ -37,7 +37,7 @@ pub const SUBJECT_LEN_MAX: usize = 128;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IssueBody {
-    #[schema(value_type = crate::openapi::Role)]
+    #[schema(value_type = crate::openapi::IssuableRole)]
     role: String,
     #[schema(max_length = 128)]
     subject: String,

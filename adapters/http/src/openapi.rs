@@ -340,6 +340,30 @@ pub enum Role {
     System,
 }
 
+/// The roles a token may be issued for (`system` is the engine's own).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum IssuableRole {
+    Resident,
+    GridWorker,
+    Dispatcher,
+    Volunteer,
+    Department,
+    Auditor,
+    Admin,
+}
+
+/// The roles of staff, as the world assigns them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum StaffRole {
+    GridWorker,
+    Dispatcher,
+    Department,
+    Auditor,
+    Admin,
+}
+
 /// A ticket's status.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]

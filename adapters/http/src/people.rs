@@ -372,8 +372,7 @@ pub(crate) struct AssignBody {
     /// The id their token carries.
     #[schema(value_type = String)]
     subject: ActorId,
-    /// `grid_worker`, `dispatcher`, `department`, `auditor` or `admin`.
-    #[schema(value_type = crate::openapi::Role)]
+    #[schema(value_type = crate::openapi::StaffRole)]
     role: Role,
     /// Grid workers and dispatchers: where they act.
     #[schema(value_type = Option<String>)]
