@@ -26,6 +26,7 @@ use gridloop_engine::grid::GridCode;
 use gridloop_engine::store::EventStore;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::{Caller, Principal, TokenTable};
 use crate::{AppError, AppState};
@@ -33,11 +34,14 @@ use crate::{AppError, AppState};
 /// The longest subject a token may name.
 pub const SUBJECT_LEN_MAX: usize = 128;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IssueBody {
+    #[schema(value_type = crate::openapi::IssuableRole)]
     role: String,
+    #[schema(max_length = 128)]
     subject: String,
+    /// A dispatcher's district, street or community code.
     #[serde(default)]
     place: Option<String>,
 }
@@ -59,6 +63,15 @@ pub(crate) fn row(id: &str, principal: &Principal) -> Value {
 }
 
 /// `GET /tokens`.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    operation_id = "list_tokens",
+    tag = "tokens",
+    summary = "Admins: every token's id, role, subject and place (never the token)",
+    responses((status = 200, description = "The tokens", body = crate::openapi::shapes::TokenList), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn list<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -77,6 +90,16 @@ pub(crate) async fn list<S: EventStore>(
 }
 
 /// `POST /tokens`: 201 with the token, shown once.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    operation_id = "issue_token",
+    tag = "tokens",
+    summary = "Admins: issue a token, shown once in the answer",
+    request_body = IssueBody,
+    responses((status = 201, description = "The new token", body = crate::openapi::shapes::IssuedToken), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn issue<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -103,6 +126,16 @@ pub(crate) async fn issue<S: EventStore>(
 }
 
 /// `DELETE /tokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    summary = "Admins: revoke a token at once (not the one in use)",
+    params(("id" = String, Path, description = "16 hex digits, from GET /api/v1/tokens")),
+    responses((status = 200, description = "Revoked", body = crate::openapi::shapes::Revoked), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn revoke<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

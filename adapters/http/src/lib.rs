@@ -2,7 +2,9 @@
 //!
 //! # Map
 //!
-//! - This file: [`router`] (every route, the body limit) and [`AppState`]
+//! - This file: [`routes`] (the route table: every route, at the path its
+//!   `#[utoipa::path]` annotation names), [`router`] (those routes with the
+//!   body limit, the timeout and the telemetry) and [`AppState`]
 //!   (the command service, the token table, the ticket numbering), and
 //!   [`SystemClock`], the wall clock a live service runs on.
 //! - [`error`]: [`AppError`], the one error of the API, and how each engine
@@ -27,6 +29,9 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers'
+//!   annotations and the body types' schemas, and [`openapi::Routes`], the
+//!   table that registers a route and documents it in one step.
 //!
 //! # What this slice does not do yet
 //!
@@ -52,7 +57,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use gridloop_engine::Error;
 use gridloop_engine::personal::PersonalStore;
 use gridloop_engine::service::{Clock, CommandService};
@@ -135,42 +139,56 @@ impl<S: EventStore> AppState<S> {
     }
 }
 
+/// The route table ([`openapi::Routes`]): every route, each registered at
+/// the path its `#[utoipa::path]` annotation names, so the router and the
+/// OpenAPI document are built from one list.
+pub fn routes<S: EventStore>() -> openapi::Routes<S> {
+    use openapi::Routes;
+    let api = Routes::new()
+        .add(openapi::__path_serve, openapi::serve)
+        .add(tickets::__path_submit, tickets::submit::<S>)
+        .add(tickets::__path_show, tickets::show::<S>)
+        .add(tickets::__path_history, tickets::history::<S>)
+        .add(tickets::__path_act, tickets::act::<S>)
+        .add(reads::__path_list, reads::list::<S>)
+        .add(reads::__path_queue, reads::queue::<S>)
+        .add(reads::__path_rates, reads::rates::<S>)
+        .add(reads::__path_volunteers, reads::volunteers::<S>)
+        .add(people::__path_register, people::register::<S>)
+        .add(reads::__path_volunteer, reads::volunteer::<S>)
+        .add(tickets::__path_redeem, tickets::redeem::<S>)
+        .add(link_codes::__path_issue, link_codes::issue::<S>)
+        .add(people::__path_transfer, people::transfer::<S>)
+        .add(people::__path_change_skills, people::change_skills::<S>)
+        .add(people::__path_deactivate, people::deactivate::<S>)
+        .add(people::__path_reactivate, people::reactivate::<S>)
+        .add(people::__path_exit, people::exit::<S>)
+        .add(people::__path_staff, people::staff::<S>)
+        .add(people::__path_assign, people::assign::<S>)
+        .add(people::__path_token, people::token::<S>)
+        .add(world::__path_show, world::show::<S>)
+        .add(world::__path_change, world::change::<S>)
+        .add(world::__path_teams, world::teams::<S>)
+        .add(world::__path_departments, world::departments::<S>)
+        .add(admin::__path_list, admin::list::<S>)
+        .add(admin::__path_issue, admin::issue::<S>)
+        .add(admin::__path_revoke, admin::revoke::<S>)
+        .add(reads::__path_catalog, reads::catalog::<S>)
+        .add(reads::__path_grids, reads::grids::<S>)
+        .merge(console::api_routes::<S>());
+    Routes::new()
+        .add(telemetry::__path_healthz, telemetry::healthz)
+        .add(telemetry::__path_metrics, telemetry::metrics::<S>)
+        .nest("/api/v1", api)
+        .merge(console::routes::<S>())
+        .nest("/open311/v2", open311::documented::<S>())
+}
+
 /// Every route of the API, with the body limit and the request timeout
 /// applied to all of them (a timed-out request is still counted by `/metrics`).
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
-    let api = Router::new()
-        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
-        .route("/tickets", post(tickets::submit::<S>))
-        .route("/tickets/{id}", get(tickets::show::<S>))
-        .route("/tickets/{id}/history", get(tickets::history::<S>))
-        .route("/tickets/{id}/{action}", post(tickets::act::<S>))
-        .route("/tickets", get(reads::list::<S>))
-        .route("/queues/{kind}/{id}", get(reads::queue::<S>))
-        .route("/metrics/rates", get(reads::rates::<S>))
-        .route("/volunteers", get(reads::volunteers::<S>).post(people::register::<S>))
-        .route("/volunteers/{id}", get(reads::volunteer::<S>))
-        .route("/volunteers/{id}/redeem", post(tickets::redeem::<S>))
-        .route("/volunteers/{id}/link-code", post(link_codes::issue::<S>))
-        .route("/volunteers/{id}/{action}", post(people::act::<S>))
-        .route("/staff", get(people::staff::<S>).post(people::assign::<S>))
-        .route("/staff/{subject}/token", post(people::token::<S>))
-        .route("/world", get(world::show::<S>))
-        .route("/world/changes", post(world::change::<S>))
-        .route("/teams", get(world::teams::<S>))
-        .route("/departments", get(world::departments::<S>))
-        .route("/tokens", get(admin::list::<S>).post(admin::issue::<S>))
-        .route("/tokens/{id}", axum::routing::delete(admin::revoke::<S>))
-        .route("/catalog", get(reads::catalog::<S>))
-        .route("/grids", get(reads::grids::<S>))
-        .merge(console::api_routes::<S>());
-    let routes = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(telemetry::metrics::<S>))
-        .nest("/api/v1", api)
-        .merge(console::routes::<S>())
-        .nest("/open311/v2", open311::routes::<S>())
-        .fallback(|| async { AppError::NoRoute })
-        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    let (routes, _) = routes::<S>().into_parts();
+    let routes = routes.fallback(|| async { AppError::NoRoute }).layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
     with_timeout(routes, REQUEST_TIMEOUT)
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
         .with_state(state)

@@ -23,6 +23,16 @@ use crate::{AppError, AppState};
 
 /// `{ volunteer, code, expires_at }`; dispatchers only (the engine refuses
 /// anyone else with 403).
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/link-code",
+    operation_id = "issue_link_code",
+    tag = "volunteers",
+    summary = "A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot; no Idempotency-Key, a retry issues a fresh code",
+    params(("id" = String, Path, description = "A volunteer id, `V-7`")),
+    responses((status = 200, description = "The code, shown only here", body = crate::openapi::shapes::LinkCode), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn issue<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

@@ -87,6 +87,22 @@ const SCAN_BATCH: usize = 1_000;
 /// Decimal places kept from degrees: micro-degrees, about 0.1 m.
 const DEGREE_DECIMALS: usize = 6;
 
+/// The routes and their documented operations, to nest under
+/// [`BASE_PATH`]: the router's routes read the last segment whole, so the
+/// document's operations (`/services/{service_code}.{format}`) are added
+/// beside it, and a test probes each of them.
+pub fn documented<S: EventStore>() -> crate::openapi::Routes<S> {
+    crate::openapi::Routes::new()
+        .serve(routes::<S>())
+        .document(__path_discovery)
+        .document(__path_services)
+        .document(__path_list_requests)
+        .document(__path_post_top)
+        .document(__path_get_service)
+        .document(__path_get_request)
+        .document(__path_get_token)
+}
+
 /// The six resources. Each route takes the last segment whole and splits
 /// off the format, because one segment holds both the name and the suffix.
 pub fn routes<S: EventStore>() -> Router<AppState<S>> {
@@ -192,7 +208,8 @@ fn split_format(file: &str) -> Result<(&str, Format), Failure> {
 }
 
 /// The query parameters the GET resources read; others are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
     jurisdiction_id: Option<String>,
     service_request_id: Option<String>,
@@ -246,6 +263,19 @@ async fn get_top<S: EventStore>(
 
 /// The discovery document: one production endpoint, this one. Its URL is
 /// the mount path: behind a proxy only the operator knows the public host.
+#[utoipa::path(
+    get,
+    path = "/discovery.{format}",
+    operation_id = "open311_discovery",
+    tag = "open311",
+    summary = "Open311 GeoReport v2 discovery",
+    params(("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The discovery document, in JSON or XML by the suffix", content((crate::openapi::shapes::Discovery = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
     let world = world(state);
     let district = world.grids.root();
@@ -268,6 +298,19 @@ fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
 }
 
 /// One service per catalog item.
+#[utoipa::path(
+    get,
+    path = "/services.{format}",
+    operation_id = "open311_services",
+    tag = "open311",
+    summary = "Open311 services: the catalog",
+    params(("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The services, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::Service> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 fn services<S: EventStore>(state: &AppState<S>) -> Doc {
     let world = state.service.world();
     let items = world.catalog.items().map(|item| {
@@ -286,6 +329,19 @@ fn services<S: EventStore>(state: &AppState<S>) -> Doc {
 }
 
 /// `GET services/{code}`: the definition of one service (no attributes).
+#[utoipa::path(
+    get,
+    path = "/services/{service_code}.{format}",
+    operation_id = "open311_service_definition",
+    tag = "open311",
+    summary = "Open311: one service's definition (items ask no questions)",
+    params(("service_code" = String, Path, description = "A catalog item code"), ("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The definition, in JSON or XML by the suffix", content((crate::openapi::shapes::ServiceDefinition = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 async fn get_service<S: EventStore>(
     State(state): State<AppState<S>>,
     Path(file): Path<String>,
@@ -341,6 +397,22 @@ impl RequestForm {
 }
 
 /// `POST requests`; any other POST is 404.
+#[utoipa::path(
+    post,
+    path = "/requests.{format}",
+    operation_id = "open311_post_request",
+    tag = "open311",
+    summary = "Open311 service request, form-encoded, with api_key (a gridloop token)",
+    params(("format" = crate::openapi::Format, Path, description = "The answer's format"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::shapes::RequestForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The new request's id, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequestId> = "application/json"), (String = "text/xml"))),
+        (status = 401, description = "No or unknown api_key", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 403, description = "Not this caller's order", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 async fn post_top<S: EventStore>(
     State(state): State<AppState<S>>,
     Path(file): Path<String>,
@@ -527,6 +599,19 @@ fn degrees(micro: i32) -> Value {
 }
 
 /// `GET requests/{id}`: an array of the one request.
+#[utoipa::path(
+    get,
+    path = "/requests/{service_request_id}.{format}",
+    operation_id = "open311_request",
+    tag = "open311",
+    summary = "Open311: one service request",
+    params(("service_request_id" = String, Path, description = "A ticket id, `T-1024`"), ("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The request, in a list of one, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequest> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 async fn get_request<S: EventStore>(
     State(state): State<AppState<S>>,
     Path(file): Path<String>,
@@ -552,6 +637,19 @@ async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Request, F
 }
 
 /// `GET tokens/{token}`: the token is the request's id.
+#[utoipa::path(
+    get,
+    path = "/tokens/{token}.{format}",
+    operation_id = "open311_token",
+    tag = "open311",
+    summary = "Open311: the request a token names (a request's token is its id)",
+    params(("token" = String, Path, description = "A request's token: its id"), ("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The request's id, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequestId> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 async fn get_token<S: EventStore>(
     State(state): State<AppState<S>>,
     Path(file): Path<String>,
@@ -580,6 +678,19 @@ struct Filter {
 
 /// `GET requests`: the listed ids, else the newest requests in the window
 /// that pass the filters, at most [`REQUESTS_MAX`].
+#[utoipa::path(
+    get,
+    path = "/requests.{format}",
+    operation_id = "open311_requests",
+    tag = "open311",
+    summary = "Open311 service requests: the listed ids, else the newest in the window that pass the filters",
+    params(("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The requests, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequest> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
 async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
     let (ids, filter) = match &params.service_request_id {
         Some(list) => (listed_ids(list)?, None),

@@ -1,299 +1,533 @@
-//! The OpenAPI 3 document of the JSON API, served at
-//! `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document of the server, served at `/api/v1/openapi.json`.
 //!
-//! Written by hand, next to the routes it describes, rather than generated:
-//! a generator would bring a macro crate per handler, and the API is small.
-//! A test walks every documented path against the router, so a route that is
-//! documented but missing (or renamed) fails the build's tests.
+//! Generated, not written: every handler carries a `#[utoipa::path(...)]`
+//! annotation (its path, path and query parameters, request body,
+//! responses with the error shape, and the Bearer security), and the body
+//! types derive their schemas (`utoipa::ToSchema`). [`Routes`] is the one
+//! route table: it registers each handler on the router at the path and
+//! methods its annotation names, and adds the annotation's operation to the
+//! document, so a route cannot be served undocumented, nor documented at a
+//! path it is not served at. Nesting ([`Routes::nest`]) prefixes both, so
+//! every path in the document is the real, absolute path on the server
+//! (`/api/v1/tickets`, `/open311/v2/services.{format}`), under the one
+//! server `/`.
+//!
+//! The engine's types stay free of any OpenAPI dependency: where one is a
+//! body or a field of one, the adapter names its wire shape with
+//! `#[schema(value_type = ...)]`, and the shapes of the engine's own types
+//! ([`Ticket`], [`RecordedEvent`], [`Assignee`], ...) are written once here.
+//! Bodies that handlers build as JSON values are described by the schemas
+//! below too; the tests compare them with real answers.
 
-use serde_json::{Value, json};
+use std::sync::OnceLock;
 
-/// Every documented (method, path) pair, in the document's spelling.
-pub const OPERATIONS: [(&str, &str); 38] = [
-    ("post", "/tickets"),
-    ("get", "/tickets"),
-    ("get", "/tickets/{id}"),
-    ("get", "/tickets/{id}/history"),
-    ("post", "/tickets/{id}/{action}"),
-    ("get", "/queues/{kind}/{id}"),
-    ("get", "/metrics/rates"),
-    ("get", "/volunteers"),
-    ("get", "/volunteers/{id}"),
-    ("post", "/volunteers/{id}/redeem"),
-    ("post", "/volunteers/{id}/link-code"),
-    ("post", "/volunteers"),
-    ("post", "/volunteers/{id}/transfer"),
-    ("post", "/volunteers/{id}/skills"),
-    ("post", "/volunteers/{id}/deactivate"),
-    ("post", "/volunteers/{id}/reactivate"),
-    ("post", "/volunteers/{id}/exit"),
-    ("get", "/staff"),
-    ("post", "/staff"),
-    ("post", "/staff/{subject}/token"),
-    ("get", "/world"),
-    ("post", "/world/changes"),
-    ("get", "/teams"),
-    ("get", "/departments"),
-    ("get", "/tokens"),
-    ("post", "/tokens"),
-    ("delete", "/tokens/{id}"),
-    ("get", "/catalog"),
-    ("get", "/grids"),
-    ("get", "/me"),
-    ("get", "/board"),
-    ("get", "/tickets/{id}/candidates"),
-    ("get", "/metrics/series"),
-    ("post", "/emergency/{place}/{action}"),
-    ("get", "/openapi.json"),
-    ("get", "/open311/v2/discovery.{format}"),
-    ("get", "/open311/v2/services.{format}"),
-    ("post", "/open311/v2/requests.{format}"),
-];
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter};
+use gridloop_engine::store::{EventStore, MemoryStore};
+use serde_json::Value;
+use utoipa::openapi::path::{HttpMethod, Paths};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, ServerBuilder};
+use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
-/// The document.
-pub fn document() -> Value {
-    let error = json!({ "$ref": "#/components/schemas/Error" });
-    let errors = json!({
-        "400": { "description": "malformed or invalid input (`invalid_json`, `invalid_input`, `bad_grid_code`)", "content": { "application/json": { "schema": error } } },
-        "401": { "description": "no or unknown bearer token (`unauthorized`)", "content": { "application/json": { "schema": error } } },
-        "403": { "description": "not this caller's action (`not_permitted`, `not_offered`, `not_holder`)", "content": { "application/json": { "schema": error } } },
-        "404": { "description": "unknown ticket, volunteer or route (`not_found`)", "content": { "application/json": { "schema": error } } },
-        "409": { "description": "conflict (`already_taken`, `illegal_transition`, `version_conflict`, `already_exists`, `offer_expired`)", "content": { "application/json": { "schema": error } } },
-        "413": { "description": "body over 64 KiB (`too_large`)", "content": { "application/json": { "schema": error } } },
-        "422": { "description": "domain refusal (`not_admitted`, `insufficient_points`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`)", "content": { "application/json": { "schema": error } } },
-    });
-    let ok = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "type": "object" } } } });
-    let op = |summary: &str, answer: &str| {
-        let mut responses = errors.clone();
-        responses["200"] = ok(answer);
-        json!({ "summary": summary, "security": [{ "bearer": [] }], "responses": responses })
-    };
-    let key = json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 96 },
-        "description": "the command id: the same key twice answers the same and writes once" });
-    let mut submit = op("A resident (or a grid worker, or a dispatcher) orders", "the new ticket");
-    submit["responses"]["201"] = ok("`{ id, status }`");
-    submit["parameters"] = json!([key]);
-    submit["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
-        "required": ["category", "description"],
-        "properties": {
-            "category": { "type": "string", "description": "catalog item code, e.g. CS-001" },
-            "grid": { "type": "string", "description": "grid code; or give location, or address" },
-            "location": { "type": "object", "properties": { "lon": { "type": "integer" }, "lat": { "type": "integer" } }, "description": "micro-degrees" },
-            "address": { "type": "string" },
-            "description": { "type": "string", "maxLength": 2000 },
-            "urgency": { "type": "string", "enum": ["normal", "urgent"] }
-        } } } } });
-    let mut act = op(
-        "Acts on a ticket: triage, self-handle, offer, expire, accept, decline, start, note, escalate, assign, resolve, feedback, reopen, close, cancel, duplicate, summon, report",
-        "`{ id, version, events }`",
-    );
-    act["parameters"] =
-        json!([key, { "name": "action", "in": "path", "required": true, "schema": { "type": "string" } }]);
-    let mut redeem =
-        op("A volunteer spends points on a reward (their own, or a dispatcher for them)", "`{ id, events }`");
-    redeem["parameters"] = json!([key]);
-    redeem["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
-        "required": ["points", "reward"],
-        "properties": { "points": { "type": "integer", "minimum": 1, "maximum": 10000 }, "reward": { "type": "string" } } } } } });
-    let mut emergency = op(
-        "A district or street dispatcher declares or lifts emergency mode (平急转换) within their place: action `declare` or `lift`",
-        "`{ place, active, events }`",
-    );
-    emergency["parameters"] = json!([key,
-        { "name": "place", "in": "path", "required": true, "schema": { "type": "string" }, "description": "a district or street code" },
-        { "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ["declare", "lift"] } }]);
-    emergency["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
-        "required": ["reason"], "properties": { "reason": { "type": "string", "maxLength": 2000 } } } } } });
-    let mut issue_token =
-        op("Admins: issue a token, shown once in the answer", "`{ id, role, subject, place, token }`");
-    issue_token["responses"]["201"] = ok("the new token");
-    issue_token["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object",
-        "required": ["role", "subject"],
-        "properties": {
-            "role": { "type": "string", "enum": ["resident", "grid_worker", "dispatcher", "volunteer", "department", "auditor", "admin"] },
-            "subject": { "type": "string", "maxLength": 128 },
-            "place": { "type": "string", "description": "a dispatcher's district, street or community code" } } } } } });
-    let mut revoke_token = op("Admins: revoke a token at once (not the one in use)", "`{ id, revoked }`");
-    revoke_token["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "16 hex digits, from GET /tokens" }]);
-    let open311 = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "JSON or XML by the suffix" }, "400": { "description": "the spec's error format" }, "404": { "description": "the spec's error format" } } });
-    let mut document = json!({
-        "openapi": "3.0.3",
-        "info": { "title": "gridloop", "version": env!("CARGO_PKG_VERSION"),
-            "description": "The closed loop of community service requests: a resident orders, the community dispatches, a volunteer accepts. Errors are { \"error\": { \"code\", \"message\" } }." },
-        "servers": [{ "url": "/api/v1" }],
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": { "Error": { "type": "object", "properties": { "error": { "type": "object",
-                "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } } }
-        },
-        "paths": {
-            "/tickets": { "post": submit, "get": op("Lists tickets on the board: ?status=&scope=&holder=&overdue=&page=&per_page=", "a page of tickets") },
-            "/tickets/{id}": { "get": op("One ticket (residents: their own)", "the ticket") },
-            "/tickets/{id}/history": { "get": op("Every event of a ticket (auditors, dispatchers): ?as_of=&verify=", "events, state, verified") },
-            "/tickets/{id}/{action}": { "post": act },
-            "/queues/{kind}/{id}": { "get": op("Open work of a volunteer, team, department or place, soonest deadline first", "queue") },
-            "/metrics/rates": { "get": op("Completion-rate metrics: ?scope=&from=&to=&by=", "rows of rates with numerators and denominators") },
-            "/volunteers": { "get": op("Volunteers in a place: ?grid=&skill=", "volunteers") },
-            "/volunteers/{id}": { "get": op("A volunteer's standing (active, inactive, exited, with the reason), points, hours and open orders", "the volunteer") },
-            "/volunteers/{id}/redeem": { "post": redeem },
-            "/volunteers/{id}/link-code": { "post": op("A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot: `link 123456`; shown only here, kept as a hash; no Idempotency-Key, a retry issues a fresh code", "`{ volunteer, code, expires_at }`") },
-            "/tokens": { "get": op("Admins: every token's id, role, subject and place (never the token)", "`{ tokens }`"), "post": issue_token },
-            "/tokens/{id}": { "delete": revoke_token },
-            "/catalog": { "get": op("The service catalog", "items") },
-            "/grids": { "get": op("The grid tree one level at a time: ?parent=", "children") },
-            "/me": { "get": op("Who holds the token: role, id, the place they serve (code, level, names), the emergency modes on in or around it", "the caller") },
-            "/board": { "get": op("The console's board: open tickets of the caller's place (or one status), urgent first then newest, with item and place names and the next deadline: ?status=&scope=&category=&holder=&overdue=", "`{ now, position, total, rows }`") },
-            "/tickets/{id}/candidates": { "get": op("What the routing policy suggests for a ticket now: the volunteers of its offer ring (or the next ring), the owning team, the item's department; every department", "suggestions") },
-            "/metrics/series": { "get": op("Rates of each street, community or grid of a place per day, ISO week or month, and over the range: ?scope=&by=&period=&from=&to=", "`{ buckets, keys, rows, totals, all }`") },
-            "/emergency/{place}/{action}": { "post": emergency },
-            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } },
-            "/open311/v2/discovery.{format}": { "get": open311("Open311 GeoReport v2 discovery (outside /api/v1)") },
-            "/open311/v2/services.{format}": { "get": open311("Open311 services: the catalog") },
-            "/open311/v2/requests.{format}": { "post": open311("Open311 service request, form-encoded with api_key") }
+use crate::AppState;
+
+pub mod shapes;
+
+/// A schema with its name, as the components list holds it.
+type NamedSchema = (String, RefOr<Schema>);
+
+/// The route table: the router and the document it describes, built
+/// together (see the module doc).
+pub struct Routes<S> {
+    router: Router<AppState<S>>,
+    paths: Paths,
+    schemas: Vec<NamedSchema>,
+}
+
+impl<S> std::fmt::Debug for Routes<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes").field("paths", &self.paths.paths.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+impl<S: EventStore> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: EventStore> Routes<S> {
+    pub fn new() -> Self {
+        Self { router: Router::new(), paths: Paths::new(), schemas: Vec::new() }
+    }
+
+    /// Serves `handler` at the path and methods of its annotation (`_doc`,
+    /// the `__path_<handler>` type `#[utoipa::path]` generates), and
+    /// documents it there.
+    pub fn add<P, H, T>(mut self, _doc: P, handler: H) -> Self
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences,
+        H: Handler<T, AppState<S>>,
+        T: 'static,
+    {
+        let path = P::path();
+        let methods = P::methods();
+        let route = methods.iter().fold(MethodRouter::new(), |route, method| route.on(filter(method), handler.clone()));
+        self.router = self.router.route(&path, route);
+        P::schemas(&mut self.schemas);
+        self.paths.add_path_operation(&path, methods, P::operation());
+        self
+    }
+
+    /// Documents an operation `router` serves (see [`Routes::serve`]).
+    pub fn document<P>(mut self, _doc: P) -> Self
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences,
+    {
+        P::schemas(&mut self.schemas);
+        self.paths.add_path_operation(P::path(), P::methods(), P::operation());
+        self
+    }
+
+    /// Takes a router whose routes do not have the shape of the documented
+    /// paths: Open311 reads one segment whole (`services.json`) and splits
+    /// the format off itself, so each of its operations is added with
+    /// [`Routes::document`], and a test probes every one of them.
+    pub fn serve(mut self, router: Router<AppState<S>>) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// Nests `inner` under `prefix`, in the router and in the document.
+    pub fn nest(mut self, prefix: &str, inner: Routes<S>) -> Self {
+        self.router = self.router.nest(prefix, inner.router);
+        for (path, item) in inner.paths.paths {
+            let full = if path == "/" { prefix.to_string() } else { format!("{prefix}{path}") };
+            self.paths.paths.insert(full, item);
         }
-    });
-    // Added apart: one `json!` of every path passes the macro's recursion limit.
-    for (path, method, operation) in people_operations(&op, &key, &ok) {
-        document["paths"][path][method] = operation;
-    }
-    document
-}
-
-/// How the people and world operations are written: `op` as in
-/// [`document`], plus the `Idempotency-Key` parameter and the 201 answer.
-struct Writer<'a> {
-    op: &'a dyn Fn(&str, &str) -> Value,
-    key: &'a Value,
-    ok: &'a dyn Fn(&str) -> Value,
-}
-
-/// An operation (path, method, description).
-type Operation = (&'static str, &'static str, Value);
-
-impl Writer<'_> {
-    /// A POST taking an `Idempotency-Key` and a JSON object body.
-    fn keyed(&self, summary: &str, answer: &str, required: Value, properties: Value) -> Value {
-        let mut operation = (self.op)(summary, answer);
-        operation["parameters"] = json!([self.key]);
-        operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
-            "type": "object", "required": required, "properties": properties } } } });
-        operation
+        self.schemas.extend(inner.schemas);
+        self
     }
 
-    /// The same, answering 201 when it creates.
-    fn creating(&self, summary: &str, answer: &str, required: Value, properties: Value) -> Value {
-        let mut operation = self.keyed(summary, answer, required, properties);
-        operation["responses"]["201"] = (self.ok)(answer);
-        operation
+    /// Adds `other`'s routes beside these.
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        for (path, item) in other.paths.paths {
+            match self.paths.paths.get_mut(&path) {
+                Some(existing) => existing.merge_operations(item),
+                None => {
+                    self.paths.paths.insert(path, item);
+                }
+            }
+        }
+        self.schemas.extend(other.schemas);
+        self
+    }
+
+    /// The names that two different schemas were collected under (the
+    /// document keeps one of them): none, or a body is described wrongly.
+    pub fn clashing_schemas(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (name, schema) in self.schemas.iter().cloned().chain(named_schemas()) {
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            match seen.insert(name.clone(), text.clone()) {
+                Some(before) if before != text => clashes.push(name),
+                _ => {}
+            }
+        }
+        clashes
+    }
+
+    /// The router, and the document of its routes.
+    pub fn into_parts(self) -> (Router<AppState<S>>, OpenApi) {
+        let mut schemas = self.schemas;
+        schemas.extend(named_schemas());
+        let components = ComponentsBuilder::new()
+            .schemas_from_iter(schemas)
+            .security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()))
+            .build();
+        let info = InfoBuilder::new()
+            .title("gridloop")
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(Some(DESCRIPTION))
+            .build();
+        let document = OpenApiBuilder::new()
+            .info(info)
+            .servers(Some([ServerBuilder::new().url("/").build()]))
+            .paths(self.paths)
+            .components(Some(components))
+            .build();
+        (self.router, document)
     }
 }
 
-/// The operations of the people and world routes ([`crate::people`],
-/// [`crate::world`]).
-fn people_operations(op: &dyn Fn(&str, &str) -> Value, key: &Value, ok: &dyn Fn(&str) -> Value) -> Vec<Operation> {
-    let w = Writer { op, key, ok };
-    let mut operations = volunteer_operations(&w);
-    operations.extend(staff_and_world_operations(&w));
+const DESCRIPTION: &str = "The closed loop of community service requests: a resident orders, the community \
+dispatches, a volunteer accepts. Every path is absolute on this server: the JSON API under /api/v1, Open311 \
+GeoReport v2 under /open311/v2, the console at /. Errors of the JSON API are { \"error\": { \"code\", \"message\" } }.";
+
+/// The axum method filter of a documented method.
+fn filter(method: &HttpMethod) -> MethodFilter {
+    match method {
+        HttpMethod::Get => MethodFilter::GET,
+        HttpMethod::Post => MethodFilter::POST,
+        HttpMethod::Put => MethodFilter::PUT,
+        HttpMethod::Delete => MethodFilter::DELETE,
+        HttpMethod::Options => MethodFilter::OPTIONS,
+        HttpMethod::Head => MethodFilter::HEAD,
+        HttpMethod::Patch => MethodFilter::PATCH,
+        HttpMethod::Trace => MethodFilter::TRACE,
+    }
+}
+
+/// Schemas the annotations refer to but do not collect themselves: those
+/// of the error responses and of the path parameters.
+fn named_schemas() -> Vec<NamedSchema> {
+    let mut schemas = Vec::new();
+    for (name, schema) in [
+        (ErrorBody::name(), ErrorBody::schema()),
+        (ErrorDetail::name(), ErrorDetail::schema()),
+        (Open311Error::name(), Open311Error::schema()),
+        (TicketAction::name(), TicketAction::schema()),
+        (Format::name(), Format::schema()),
+    ] {
+        schemas.push((name.into_owned(), schema));
+    }
+    schemas
+}
+
+/// The document, as served. Built once from the route table ([`crate::routes`]);
+/// which store the server runs on changes no route.
+pub fn document() -> Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let (_, document) = crate::routes::<MemoryStore>().into_parts();
+            serde_json::to_value(document).unwrap_or(Value::Null)
+        })
+        .clone()
+}
+
+/// Every documented (method, path) pair, lower-case method and absolute
+/// path as the document spells them: what the CLI's authorization table
+/// must cover.
+pub fn operations() -> Vec<(String, String)> {
+    let document = document();
+    let mut operations = Vec::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, item) in paths {
+            for method in ["get", "put", "post", "delete", "options", "head", "patch", "trace"] {
+                if item.get(method).is_some() {
+                    operations.push((method.to_string(), path.clone()));
+                }
+            }
+        }
+    }
     operations
 }
 
-fn volunteer_operations(w: &Writer<'_>) -> Vec<Operation> {
-    let text = |d: &str| json!({ "type": "string", "description": d });
-    let skills = json!({ "type": "array", "items": { "type": "string" }, "maxItems": 16 });
-    let limit = json!({ "type": "integer", "minimum": 1, "maximum": 50 });
-    let personal = json!({ "type": "string", "maxLength": 200 });
-    let reason = json!({ "reason": { "type": "string", "maxLength": 2000 } });
-    let answer = "`{ id, version, events }`";
-    let register = w.creating(
-        "Admins, and dispatchers within their place: register a volunteer; name and phone go to the personal store, never the log",
-        answer,
-        json!(["id", "team", "home_grid"]),
-        json!({ "id": text("V-7"), "team": text("TM-3, a team of the world"), "home_grid": text("a grid or sub-grid code"),
-            "skills": skills, "open_orders_max": limit, "name": personal, "phone": personal }),
-    );
-    let transfer = w.keyed(
-        "Admins, and dispatchers serving both homes: move a volunteer to another team, home grid or open-order limit (what is left out stays)",
-        answer,
-        json!([]),
-        json!({ "team": text("TM-3"), "home_grid": text("a grid code"), "open_orders_max": limit }),
-    );
-    let change_skills = w.keyed(
-        "Admins, dispatchers within their place, or the volunteer: replace a volunteer's skills",
-        answer,
-        json!(["skills"]),
-        json!({ "skills": skills }),
-    );
-    let within = "Admins, and dispatchers within their place:";
-    let deactivate = w.keyed(
-        &format!("{within} stand a volunteer down (offered nothing until reactivated)"),
-        answer,
-        json!(["reason"]),
-        reason.clone(),
-    );
-    let reactivate = w.keyed(&format!("{within} bring a stood-down volunteer back"), answer, json!([]), json!({}));
-    let exit = w.keyed(
-        &format!("{within} a volunteer leaves for good (警示退出); nothing but redemption is taken after"),
-        answer,
-        json!(["reason"]),
-        reason,
-    );
-    vec![
-        ("/volunteers", "post", register),
-        ("/volunteers/{id}/transfer", "post", transfer),
-        ("/volunteers/{id}/skills", "post", change_skills),
-        ("/volunteers/{id}/deactivate", "post", deactivate),
-        ("/volunteers/{id}/reactivate", "post", reactivate),
-        ("/volunteers/{id}/exit", "post", exit),
-    ]
+/// `GET /api/v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "meta",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object))
+)]
+pub(crate) async fn serve() -> axum::Json<Value> {
+    axum::Json(document())
 }
 
-fn staff_and_world_operations(w: &Writer<'_>) -> Vec<Operation> {
-    let text = |d: &str| json!({ "type": "string", "description": d });
-    let personal = json!({ "type": "string", "maxLength": 200 });
-    let roles = json!({ "type": "string", "enum": ["grid_worker", "dispatcher", "department", "auditor", "admin"] });
-    let assign = w.creating(
-        "Admins: assign a member of staff (an assign_staff world change); name and phone go to the personal store",
-        "`{ id, version, events }`",
-        json!(["subject", "role", "name"]),
-        json!({ "subject": text("the id their token carries"), "role": roles,
-            "place": text("grid workers and dispatchers: where they act"),
-            "department": text("department staff: their department"), "name": personal, "phone": personal }),
-    );
-    let mut token = (w.op)(
-        "Admins: a token for a member of staff with the role the world gives them (and a dispatcher's place; department staff act as their department), shown once; no Idempotency-Key",
-        "`{ id, role, subject, place, staff, token }`",
-    );
-    token["responses"]["201"] = (w.ok)("the new token");
-    token["parameters"] =
-        json!([{ "name": "subject", "in": "path", "required": true, "schema": { "type": "string" } }]);
-    let changes = w.keyed(
-        "Admins: change the world in one command of 1 to 64 changes, all or none: define_district, define_category, define_department, propose_item, admit_item, revoke_admission, revise_item, withdraw_item, add_grid, redraw_grid, revise_grid, retire_grid, form_team, revise_team, disband_team, assign_staff, remove_staff, set_routing (tagged by `change`)",
-        "`{ version, events }`",
-        json!(["changes"]),
-        json!({ "changes": { "type": "array", "minItems": 1, "maxItems": 64, "items": { "type": "object", "required": ["change"] } } }),
-    );
-    let read = |what: &str, answer: &str| (w.op)(&format!("Dispatchers, auditors, admins: {what}"), answer);
-    vec![
-        (
-            "/staff",
-            "get",
-            read(
-                "the staff (subject, role, place, department; name and phone masked), within ?place=, at most 500",
-                "`{ items, total }`",
-            ),
-        ),
-        ("/staff", "post", assign),
-        ("/staff/{subject}/token", "post", token),
-        (
-            "/world",
-            "get",
-            read(
-                "the district (code, names, time zone), its level names and grid counts, categories, counts of items, departments, teams and staff",
-                "`{ version, district, levels, counts, categories }`",
-            ),
-        ),
-        ("/world/changes", "post", changes),
-        ("/teams", "get", read("the volunteer teams and backup agencies, within ?place=", "`{ items, total }`")),
-        ("/departments", "get", read("the functional departments", "`{ items }`")),
-    ]
+/// The body of every refusal of the JSON API.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({ "error": { "code": "not_found", "message": "no ticket T-99" } }))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable code (see `error.rs`) and a message for people.
+#[derive(Debug, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// The refusals any JSON route may answer with.
+#[derive(Debug, IntoResponses)]
+pub enum Refusals {
+    /// Malformed or invalid input (`invalid_json`, `invalid_input`, `bad_grid_code`).
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No or unknown bearer token (`unauthorized`).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Not this caller's action (`not_permitted`, `not_offered`, `not_holder`).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Unknown ticket, volunteer, action or route (`not_found`).
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Conflict (`already_taken`, `illegal_transition`, `version_conflict`, `already_exists`, `offer_expired`).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Body over 64 KiB (`too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Domain refusal (`not_admitted`, `insufficient_points`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`).
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+    /// Over the token's rate (`rate_limited`), with Retry-After.
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+    /// The request took too long (`timeout`) or the store is unavailable.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// An Open311 refusal, in the spec's shape.
+#[derive(Debug, ToSchema)]
+pub struct Open311Error {
+    /// The HTTP status.
+    pub code: u16,
+    pub description: String,
+}
+
+/// Who can hold a ticket: the engine's `Assignee`.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({ "kind": "volunteer", "id": "V-7" }))]
+pub struct Assignee {
+    pub kind: AssigneeKind,
+    /// `V-7`, `TM-3`, a department code, or a grid worker's id.
+    pub id: String,
+}
+
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum AssigneeKind {
+    Volunteer,
+    Team,
+    Department,
+    GridWorker,
+}
+
+/// A point in integer micro-degrees (1e-6°), WGS84: the engine's `GeoPoint`.
+#[derive(Debug, ToSchema)]
+pub struct GeoPoint {
+    pub lon: i32,
+    pub lat: i32,
+}
+
+/// Who acted, in which role: the engine's `Actor`.
+#[derive(Debug, ToSchema)]
+pub struct Actor {
+    pub role: Role,
+    pub id: String,
+}
+
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    GridWorker,
+    Dispatcher,
+    Volunteer,
+    Department,
+    Auditor,
+    Admin,
+    System,
+}
+
+/// The roles a token may be issued for (`system` is the engine's own).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum IssuableRole {
+    Resident,
+    GridWorker,
+    Dispatcher,
+    Volunteer,
+    Department,
+    Auditor,
+    Admin,
+}
+
+/// The roles of staff, as the world assigns them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum StaffRole {
+    GridWorker,
+    Dispatcher,
+    Department,
+    Auditor,
+    Admin,
+}
+
+/// A ticket's status.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum Status {
+    None,
+    Submitted,
+    Triaged,
+    Offered,
+    Accepted,
+    InProgress,
+    Escalated,
+    Resolved,
+    Reopened,
+    Closed,
+    Cancelled,
+    Duplicate,
+}
+
+/// An open offer.
+#[derive(Debug, ToSchema)]
+pub struct Offer {
+    pub round: u32,
+    pub candidates: Vec<Assignee>,
+    pub declined: Vec<Assignee>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// A department summoned to a ticket (吹哨报到), and whether it has reported.
+#[derive(Debug, ToSchema)]
+pub struct Summons {
+    pub department: String,
+    pub report_by: String,
+    pub reported: bool,
+}
+
+/// A ticket's state, folded from its events: the engine's `Ticket`. Times
+/// are RFC 3339.
+#[derive(Debug, ToSchema)]
+pub struct Ticket {
+    pub id: Option<String>,
+    pub status: Status,
+    /// The catalog item.
+    pub item: Option<String>,
+    pub grid: Option<String>,
+    pub resident: Option<String>,
+    pub urgency: Option<Urgency>,
+    /// `grid`, `community`, `street` or `district`.
+    pub tier: Option<String>,
+    /// `self_handle`, `volunteer` or `department`.
+    pub mode: Option<String>,
+    pub offer: Option<Offer>,
+    pub holder: Option<Assignee>,
+    pub offer_rounds: u32,
+    pub escalations: u32,
+    pub reopenings: u32,
+    pub submitted_at: Option<String>,
+    pub accepted_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub accept_by: Option<String>,
+    pub resolve_by: Option<String>,
+    pub feedback_by: Option<String>,
+    /// `satisfied`, `basically_satisfied` or `unsatisfied`.
+    pub feedback: Option<String>,
+    pub duplicate_of: Option<String>,
+    pub respond_by: Option<String>,
+    pub summons: Vec<Summons>,
+    /// How many events were folded.
+    pub version: u64,
+}
+
+/// An event as stored: the engine's `RecordedEvent`.
+#[derive(Debug, ToSchema)]
+pub struct RecordedEvent {
+    pub event_id: String,
+    /// `ticket-T-1024`.
+    pub stream: String,
+    pub version: u64,
+    pub position: u64,
+    pub occurred_at: String,
+    pub actor: Actor,
+    pub command_id: String,
+    pub correlation_id: String,
+    /// `ticket.accepted/1`.
+    pub schema: String,
+    /// The event's fields, by its schema.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// 64 hex digits.
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The `Idempotency-Key` header of the commands.
+#[derive(Debug, IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+pub struct IdempotencyKey(
+    /// The command id: the same key twice answers the same and writes once; at most 96 bytes.
+    #[param(max_length = 96)]
+    pub Option<String>,
+);
+
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum Urgency {
+    Normal,
+    Urgent,
+}
+
+/// How an item is handled: the engine's `HandlingMode`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum HandlingMode {
+    SelfHandle,
+    Volunteer,
+    Department,
+}
+
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum EscalationReason {
+    Timeout,
+    Difficulty,
+    Complaint,
+    Whistle,
+    Emergency,
+}
+
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum Rating {
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+/// The actions of `POST /api/v1/tickets/{id}/{action}`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum TicketAction {
+    Triage,
+    SelfHandle,
+    Offer,
+    Accept,
+    Decline,
+    Start,
+    Note,
+    Escalate,
+    Summon,
+    Report,
+    Assign,
+    Resolve,
+    Feedback,
+    Reopen,
+    Close,
+    Cancel,
+    MarkDuplicate,
+}
+
+/// The two answers of Open311, by the last segment's suffix.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Xml,
 }

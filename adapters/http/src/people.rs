@@ -49,6 +49,7 @@ use gridloop_engine::volunteer::{Volunteer, VolunteerCommand};
 use gridloop_engine::world::{StaffMember, WorldChange, WorldCommand};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, TokenTable};
 use crate::reads::{known_grid, params, scope_for};
@@ -62,20 +63,41 @@ pub const OPEN_ORDERS_DEFAULT: u32 = 3;
 /// The most staff `GET /staff` answers with (the total is counted).
 pub const STAFF_ROWS_MAX: usize = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
+    #[schema(value_type = String, example = "V-7")]
     id: VolunteerId,
+    /// A team of the world, `TM-3`.
+    #[schema(value_type = String)]
     team: TeamId,
+    /// A grid or sub-grid code.
+    #[schema(value_type = String)]
     home_grid: GridCode,
     #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 16)]
     skills: BTreeSet<Skill>,
+    #[schema(minimum = 1, maximum = 50)]
     open_orders_max: Option<u32>,
+    /// Kept in the personal store, never the log.
+    #[schema(max_length = 200)]
     name: Option<String>,
+    #[schema(max_length = 200)]
     phone: Option<String>,
 }
 
 /// `POST /volunteers`: 201 with `{ id, version, events }`.
+#[utoipa::path(
+    post,
+    path = "/volunteers",
+    operation_id = "register_volunteer",
+    tag = "volunteers",
+    summary = "Admins, and dispatchers within their place: register a volunteer; name and phone go to the personal store, never the log",
+    params(crate::openapi::IdempotencyKey),
+    request_body = RegisterBody,
+    responses((status = 201, description = "What was written", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn register<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -109,36 +131,148 @@ pub(crate) async fn register<S: EventStore>(
     Ok((StatusCode::CREATED, Json(answer(json!(id), outcome))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TransferBody {
+pub(crate) struct TransferBody {
+    #[schema(value_type = Option<String>)]
     team: Option<TeamId>,
+    #[schema(value_type = Option<String>)]
     home_grid: Option<GridCode>,
+    #[schema(minimum = 1, maximum = 50)]
     open_orders_max: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SkillsBody {
+pub(crate) struct SkillsBody {
+    #[schema(value_type = Vec<String>, max_items = 16)]
     skills: BTreeSet<Skill>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
+pub(crate) struct ReasonBody {
+    #[schema(max_length = 2000)]
     reason: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NoFields)]
 #[serde(deny_unknown_fields)]
-struct Empty {}
+pub(crate) struct Empty {}
 
-/// `POST /volunteers/{id}/{action}`: `{ id, version, events }`; `version`
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/transfer",
+    operation_id = "transfer_volunteer",
+    tag = "volunteers",
+    summary = "Admins, and dispatchers serving both homes: move a volunteer to another team, home grid or open-order limit (what is left out stays)",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = TransferBody,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed doing", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn transfer<S: EventStore>(
+    state: State<AppState<S>>,
+    who: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    act(state, who, id, "transfer", headers, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/skills",
+    operation_id = "change_skills_volunteer",
+    tag = "volunteers",
+    summary = "Admins, dispatchers within their place, or the volunteer: replace a volunteer's skills",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = SkillsBody,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed doing", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn change_skills<S: EventStore>(
+    state: State<AppState<S>>,
+    who: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    act(state, who, id, "skills", headers, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/deactivate",
+    operation_id = "deactivate_volunteer",
+    tag = "volunteers",
+    summary = "Admins, and dispatchers within their place: stand a volunteer down (offered nothing until reactivated)",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed doing", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn deactivate<S: EventStore>(
+    state: State<AppState<S>>,
+    who: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    act(state, who, id, "deactivate", headers, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/reactivate",
+    operation_id = "reactivate_volunteer",
+    tag = "volunteers",
+    summary = "Admins, and dispatchers within their place: bring a stood-down volunteer back",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = Empty,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed doing", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn reactivate<S: EventStore>(
+    state: State<AppState<S>>,
+    who: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    act(state, who, id, "reactivate", headers, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/exit",
+    operation_id = "exit_volunteer",
+    tag = "volunteers",
+    summary = "Admins, and dispatchers within their place: a volunteer leaves for good; nothing but redemption is taken after",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed doing", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exit<S: EventStore>(
+    state: State<AppState<S>>,
+    who: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    act(state, who, id, "exit", headers, body).await
+}
+
+/// `POST /volunteers/{id}/<action>`: `{ id, version, events }`; `version`
 /// is null when nothing needed doing (deactivating one already inactive).
-pub(crate) async fn act<S: EventStore>(
+async fn act<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
-    Path((id, action)): Path<(String, String)>,
+    id: String,
+    action: &str,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
@@ -148,7 +282,7 @@ pub(crate) async fn act<S: EventStore>(
     if current.id.is_none() {
         return Err(Error::NotFound { kind: "volunteer", id: id.to_string() }.into());
     }
-    let command = volunteer_command(&action, &bytes, &current)?;
+    let command = volunteer_command(action, &bytes, &current)?;
     // A placed dispatcher must serve where the volunteer lives now, and,
     // for a transfer, where they are moved to.
     if let Some(home) = &current.home_grid {
@@ -231,18 +365,39 @@ fn keep_personal<S>(state: &AppState<S>, key: &ResidentId, person: &Person, repe
     store.put(key, person)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = AssignStaffBody)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignBody {
+    /// The id their token carries.
+    #[schema(value_type = String)]
     subject: ActorId,
+    #[schema(value_type = crate::openapi::StaffRole)]
     role: Role,
+    /// Grid workers and dispatchers: where they act.
+    #[schema(value_type = Option<String>)]
     place: Option<GridCode>,
+    /// Department staff: their department.
+    #[schema(value_type = Option<String>)]
     department: Option<DepartmentId>,
+    #[schema(max_length = 200)]
     name: String,
+    #[schema(max_length = 200)]
     phone: Option<String>,
 }
 
 /// `POST /staff` (admins): 201 with `{ id, version, events }`.
+#[utoipa::path(
+    post,
+    path = "/staff",
+    operation_id = "assign_staff",
+    tag = "staff",
+    summary = "Admins: assign a member of staff (an assign_staff world change); name and phone go to the personal store",
+    params(crate::openapi::IdempotencyKey),
+    request_body = AssignBody,
+    responses((status = 201, description = "What was written", body = crate::openapi::shapes::Changed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn assign<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -273,6 +428,16 @@ pub(crate) async fn assign<S: EventStore>(
 /// department, since the engine knows a department's actor by the
 /// department's code (an offer to `civil_affairs` is answered by it). No
 /// `Idempotency-Key`: a retry issues another token, as `POST /tokens` does.
+#[utoipa::path(
+    post,
+    path = "/staff/{subject}/token",
+    operation_id = "staff_token",
+    tag = "staff",
+    summary = "Admins: a token for a member of staff with the role the world gives them, shown once; no Idempotency-Key",
+    params(("subject" = String, Path, description = "The staff member's subject")),
+    responses((status = 201, description = "The new token", body = crate::openapi::shapes::IssuedToken), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn token<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -302,9 +467,11 @@ pub(crate) async fn token<S: EventStore>(
 }
 
 /// `?place=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StaffParams {
+    /// A place's code: staff acting within it.
     place: Option<String>,
 }
 
@@ -312,6 +479,16 @@ pub(crate) struct StaffParams {
 /// place and department, by subject, with the name and phone masked; within
 /// `place` (a placed dispatcher's own place by default) only staff placed
 /// inside it. At most [`STAFF_ROWS_MAX`] rows, with the total.
+#[utoipa::path(
+    get,
+    path = "/staff",
+    operation_id = "list_staff",
+    tag = "staff",
+    summary = "Dispatchers, auditors, admins: the staff (name and phone masked) within place, at most 500",
+    params(StaffParams),
+    responses((status = 200, description = "Staff and their total", body = crate::openapi::shapes::StaffList), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn staff<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

@@ -55,6 +55,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{RwLock, RwLockReadGuard, watch};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
 use crate::{AppError, AppState};
@@ -261,21 +262,32 @@ pub(crate) fn scope_for(who: &Principal, asked: Option<GridCode>) -> Result<Opti
 }
 
 /// A board row as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Item {
+    #[schema(value_type = Option<String>)]
     pub id: Option<TicketId>,
+    /// The board's status: the ticket's, or `awaiting_feedback`, `rated`, `escalated_<tier>`.
+    #[schema(value_type = String)]
     pub status: &'static str,
+    /// `grid`, `community`, `street` or `district`.
+    #[schema(value_type = Option<String>)]
     pub tier: Option<Tier>,
+    #[schema(value_type = Option<String>)]
     pub grid: Option<GridCode>,
+    #[schema(value_type = Option<String>)]
     pub item: Option<ItemCode>,
+    #[schema(value_type = Option<crate::openapi::Assignee>)]
     pub holder: Option<Assignee>,
     pub next_deadline: Option<Deadline>,
     pub overdue: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Deadline {
+    /// Which deadline: offer expiry, accept, resolve, feedback, ...
+    #[schema(value_type = String)]
     pub kind: board::DeadlineKind,
+    #[schema(value_type = String)]
     pub at: Timestamp,
 }
 
@@ -296,18 +308,27 @@ impl From<Row<'_>> for Item {
 }
 
 /// `?status=&scope=&holder=&overdue=&page=&per_page=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
+    /// A board status (`submitted`, `offered`, `awaiting_feedback`, ...).
     status: Option<String>,
+    /// A place's code: tickets within it.
     scope: Option<String>,
+    /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
+    /// Only tickets past a deadline.
     overdue: Option<bool>,
+    /// From 1.
+    #[param(minimum = 1, maximum = 100000)]
     page: Option<u32>,
+    /// At most 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ItemPage {
     pub items: Vec<Item>,
     pub total: u64,
@@ -317,6 +338,16 @@ pub struct ItemPage {
 
 /// `GET /tickets`: one page of the board. A resident's list holds only
 /// their own tickets, whatever the filters say.
+#[utoipa::path(
+    get,
+    path = "/tickets",
+    operation_id = "list_tickets",
+    tag = "tickets",
+    summary = "Lists tickets on the board (residents: their own), a page at a time",
+    params(ListParams),
+    responses((status = 200, description = "A page of tickets", body = ItemPage), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn list<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -367,7 +398,7 @@ fn board_query<S: EventStore>(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct QueueAnswer {
     pub items: Vec<Item>,
     /// Open tickets in the queue, of which the first [`QUEUE_ROWS_MAX`] are listed.
@@ -376,6 +407,16 @@ pub struct QueueAnswer {
 
 /// `GET /queues/{kind}/{id}`: a holder's (`volunteer`, `team`,
 /// `department`) or a place's open work, soonest deadline first.
+#[utoipa::path(
+    get,
+    path = "/queues/{kind}/{id}",
+    operation_id = "queue",
+    tag = "tickets",
+    summary = "Open work of a volunteer, team, department or place, soonest deadline first",
+    params(("kind" = String, Path, description = "`volunteer`, `team`, `department` or `place`"), ("id" = String, Path, description = "The holder's id, or a place's grid code")),
+    responses((status = 200, description = "The queue", body = QueueAnswer), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn queue<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -399,23 +440,31 @@ pub(crate) async fn queue<S: EventStore>(
 }
 
 /// `?scope=&from=&to=&by=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RateParams {
+    /// A place's code (the caller's place, or the district, by default).
     scope: Option<String>,
+    /// RFC 3339: the cohort's tickets were submitted at or after it.
     from: Option<String>,
+    /// RFC 3339: ... and before it (just past now by default).
     to: Option<String>,
+    /// One breakdown: a level (`street`, `community`, `grid`), `department`, `team`, `category`, `day`, `week` or `month`.
     by: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RateRow {
     pub key: String,
+    /// Each rate with its numerator and denominator.
+    #[schema(value_type = Object)]
     pub rates: Rates,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RatesAnswer {
+    #[schema(value_type = String)]
     pub as_of: Timestamp,
     /// One row per key of the breakdown (none without `by`), then the
     /// cohort's total, keyed `all`.
@@ -425,6 +474,16 @@ pub struct RatesAnswer {
 /// `GET /metrics/rates`: the rates of the tickets submitted in
 /// `[from, to)` within `scope`, as of now, broken down `by` one dimension.
 /// `to` defaults to just past now, so tickets submitted this instant count.
+#[utoipa::path(
+    get,
+    path = "/metrics/rates",
+    operation_id = "rates",
+    tag = "metrics",
+    summary = "Completion-rate metrics of the tickets submitted in [from, to) within scope, broken down by one dimension",
+    params(RateParams),
+    responses((status = 200, description = "Rows of rates with numerators and denominators", body = RatesAnswer), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn rates<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -484,6 +543,16 @@ fn breakdown(value: &str) -> Result<By, Error> {
 /// `exited`, with the reason) folded from the volunteer's own stream, since
 /// the directory keeps only whether they stand down. A volunteer reads only
 /// their own.
+#[utoipa::path(
+    get,
+    path = "/volunteers/{id}",
+    operation_id = "show_volunteer",
+    tag = "volunteers",
+    summary = "A volunteer's standing (active, inactive, exited, with the reason), points, hours and open orders (volunteers: their own)",
+    params(("id" = String, Path, description = "A volunteer id, `V-7`")),
+    responses((status = 200, description = "The volunteer", body = crate::openapi::shapes::VolunteerStanding), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn volunteer<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -528,16 +597,29 @@ fn standing(volunteer: &gridloop_engine::volunteer::Volunteer) -> (Option<&'stat
 }
 
 /// `?grid=&skill=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VolunteerParams {
+    /// A place's code: volunteers living within it (the district by default).
     grid: Option<String>,
+    /// Only volunteers with this skill.
     skill: Option<String>,
 }
 
 /// `GET /volunteers`: the registered volunteers living within `grid` (the
 /// whole district by default), with `skill` if given, by home then id; at
 /// most [`VOLUNTEERS_MAX`], with the total count.
+#[utoipa::path(
+    get,
+    path = "/volunteers",
+    operation_id = "list_volunteers",
+    tag = "volunteers",
+    summary = "Volunteers living within a grid (the district by default), with a skill if given",
+    params(VolunteerParams),
+    responses((status = 200, description = "Volunteers and their total", body = crate::openapi::shapes::Listed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn volunteers<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -562,6 +644,15 @@ pub(crate) async fn volunteers<S: EventStore>(
 }
 
 /// `GET /catalog`: every item, with its SLA in minutes.
+#[utoipa::path(
+    get,
+    path = "/catalog",
+    operation_id = "catalog",
+    tag = "world",
+    summary = "The service catalog, with each SLA in minutes",
+    responses((status = 200, description = "Items", body = crate::openapi::shapes::Catalog), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn catalog<S: EventStore>(State(state): State<AppState<S>>, Caller(_who): Caller) -> Json<Value> {
     let minutes = |m: Millis| m.0 / MINUTE_MS;
     let items: Vec<Value> = state
@@ -586,14 +677,26 @@ pub(crate) async fn catalog<S: EventStore>(State(state): State<AppState<S>>, Cal
 }
 
 /// `?parent=CODE`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GridParams {
+    /// A place's code: its children (the district's by default).
     parent: Option<String>,
 }
 
 /// `GET /grids?parent=CODE`: one level of the tree, the children of
 /// `parent` (the district by default); an unknown parent is 404.
+#[utoipa::path(
+    get,
+    path = "/grids",
+    operation_id = "grids",
+    tag = "world",
+    summary = "The grid tree one level at a time: the children of parent (the district by default)",
+    params(GridParams),
+    responses((status = 200, description = "The parent and its children", body = crate::openapi::shapes::GridLevel), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn grids<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(_who): Caller,

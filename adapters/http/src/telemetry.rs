@@ -53,7 +53,31 @@ pub async fn measure<S: EventStore>(State(state): State<AppState<S>>, request: R
     response
 }
 
+/// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "meta",
+    summary = "Liveness: the process answers",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain"))
+)]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// The scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "scrape",
+    tag = "meta",
+    summary = "Prometheus metrics: requests by status, latency, projection lag",
+    responses(
+        (status = 200, description = "The Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn metrics<S: EventStore>(State(state): State<AppState<S>>) -> Result<String, AppError> {
     let applied = state.live.checkpoint().await;
     // Counting what is not applied yet reads at most one batch: a lag past

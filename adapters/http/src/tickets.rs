@@ -48,6 +48,7 @@ use gridloop_engine::ticket::{
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
 use crate::{AppError, AppState};
@@ -186,28 +187,51 @@ pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Ap
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// An order: the item, the place (a grid code, else a location, else an
+/// address), and what is wrong.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SubmitBody {
-    /// The catalog item ordered.
+pub(crate) struct SubmitBody {
+    /// The catalog item ordered, e.g. `CS-001`.
+    #[schema(value_type = String, example = "IC-003")]
     category: ItemCode,
+    /// A grid code; or give `location`, or `address`.
     grid: Option<String>,
+    #[schema(value_type = Option<crate::openapi::GeoPoint>)]
     location: Option<GeoPoint>,
+    #[schema(max_length = 200)]
     address: Option<String>,
+    #[schema(max_length = 2000)]
     description: String,
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::Urgency>)]
     urgency: Option<Urgency>,
     /// Whom a grid worker or dispatcher orders for; a resident orders for themself.
+    #[schema(value_type = Option<String>)]
     resident: Option<ResidentId>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// The new ticket.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Submitted {
+    #[schema(value_type = String, example = "T-1024")]
     pub id: TicketId,
+    /// `submitted`.
     pub status: String,
 }
 
 /// `POST /tickets`.
+#[utoipa::path(
+    post,
+    path = "/tickets",
+    operation_id = "submit_ticket",
+    tag = "tickets",
+    summary = "A resident (or a grid worker, or a dispatcher) orders",
+    params(crate::openapi::IdempotencyKey),
+    request_body = SubmitBody,
+    responses((status = 201, description = "The new ticket", body = Submitted), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn submit<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -278,6 +302,16 @@ pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error>
 
 /// `GET /tickets/{id}`. A resident sees only their own tickets; another's
 /// is "not found", so that ticket numbers reveal nothing.
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}",
+    operation_id = "show_ticket",
+    tag = "tickets",
+    summary = "One ticket (residents: their own)",
+    params(("id" = String, Path, description = "A ticket id, `T-1024`")),
+    responses((status = 200, description = "The ticket", body = crate::openapi::Ticket), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn show<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -292,13 +326,17 @@ pub(crate) async fn show<S: EventStore>(
     Ok(Json(ticket))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct History {
+    #[schema(value_type = String)]
     pub id: TicketId,
     /// When set, only the events up to this instant, and the state then.
+    #[schema(value_type = Option<String>)]
     pub as_of: Option<Timestamp>,
+    #[schema(value_type = Vec<crate::openapi::RecordedEvent>)]
     pub events: Vec<RecordedEvent>,
     /// The ticket folded from `events`: exactly as it was at `as_of`.
+    #[schema(value_type = crate::openapi::Ticket)]
     pub state: Ticket,
     /// With `verify=true`: whether the hash chain of `events` verifies.
     pub verified: Option<bool>,
@@ -307,15 +345,28 @@ pub struct History {
 }
 
 /// `?as_of=<RFC 3339>&verify=true`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct HistoryQuery {
+    /// An RFC 3339 instant: the events up to it, and the state then.
     as_of: Option<String>,
+    /// Whether to verify the hash chain of the events.
     verify: Option<bool>,
 }
 
 /// `GET /tickets/{id}/history[?as_of=&verify=]`: every stored event, in
 /// order (up to `as_of`), the state they fold to, and whether their hash
 /// chain verifies; auditors and dispatchers only.
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/history",
+    operation_id = "ticket_history",
+    tag = "tickets",
+    summary = "Every event of a ticket (auditors, dispatchers)",
+    params(("id" = String, Path, description = "A ticket id, `T-1024`"), HistoryQuery),
+    responses((status = 200, description = "Events, state, verified", body = History), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn history<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -348,17 +399,22 @@ pub(crate) async fn history<S: EventStore>(
 
 /// What a command wrote: built from the engine's outcome only, so that a
 /// repeated command id answers exactly as the first did.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Answer {
+    #[schema(value_type = String)]
     pub id: TicketId,
     /// The ticket's version after the command; `None` when nothing needed doing.
     pub version: Option<u64>,
     pub events: Vec<Written>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+/// An event a command wrote.
+#[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Written {
+    /// `ticket.accepted/1`.
     pub schema: String,
+    /// The event's fields, by its schema.
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
 
@@ -397,6 +453,21 @@ pub(crate) async fn run_keyed<S: EventStore>(
 }
 
 /// `POST /tickets/{id}/{action}`.
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/{action}",
+    operation_id = "act_on_ticket",
+    tag = "tickets",
+    summary = "Acts on a ticket: triage, self-handle, offer, accept, decline, start, note, escalate, summon, report, assign, resolve, feedback, reopen, close, cancel, mark-duplicate",
+    params(
+        crate::openapi::IdempotencyKey,
+        ("id" = String, Path, description = "A ticket id, `T-1024`"),
+        ("action" = crate::openapi::TicketAction, Path, description = "What to do; each takes its own body (none: an empty body or `{}`)"),
+    ),
+    request_body(content = ActionBody, description = "The action's fields; an empty body reads as `{}`"),
+    responses((status = 200, description = "What was written", body = Answer), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn act<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -440,82 +511,112 @@ async fn act_taken_up<S: EventStore>(
     Ok(Answer::new(id, outcome))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TriageBody {
+    #[schema(value_type = crate::openapi::HandlingMode)]
     mode: HandlingMode,
+    #[schema(value_type = Option<String>)]
     item: Option<ItemCode>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OfferBody {
+    #[schema(value_type = Vec<crate::openapi::Assignee>)]
     candidates: Vec<Assignee>,
+    #[schema(minimum = 1, maximum = 10080)]
     expires_in_minutes: u32,
 }
 
 /// Accept and decline: `by` is derived from the token unless a dispatcher
 /// answers for someone.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AnswerBody {
+    #[schema(value_type = Option<crate::openapi::Assignee>)]
     by: Option<Assignee>,
     #[serde(default)]
     reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TextBody {
+    /// Also read as `reason`, `note`, `comment`, `report` or `result`.
     #[serde(default, alias = "reason", alias = "note", alias = "comment", alias = "report", alias = "result")]
     text: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EscalateBody {
+    #[schema(value_type = crate::openapi::EscalationReason)]
     reason: EscalationReason,
     #[serde(default)]
     note: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
+    #[schema(value_type = crate::openapi::Assignee)]
     to: Assignee,
     #[serde(default)]
     reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResolveBody {
     result: String,
     minutes_spent: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FeedbackBody {
+    #[schema(value_type = crate::openapi::Rating)]
     rating: Rating,
     #[serde(default)]
     comment: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DuplicateBody {
+    #[schema(value_type = String)]
     of: TicketId,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SummonBody {
+    #[schema(value_type = Vec<String>)]
     departments: Vec<DepartmentId>,
+}
+
+/// The bodies of the ticket actions, for the document: each action reads
+/// one of them ([`command_for`] says which).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ActionBody {
+    Triage(TriageBody),
+    Offer(OfferBody),
+    Answer(AnswerBody),
+    Text(TextBody),
+    Escalate(EscalateBody),
+    Assign(AssignBody),
+    Resolve(ResolveBody),
+    Feedback(FeedbackBody),
+    Duplicate(DuplicateBody),
+    Summon(SummonBody),
+    Empty(Empty),
 }
 
 /// The command an action names, from its body. An unknown action is 404.
@@ -576,9 +677,10 @@ fn speaker(who: &Principal, named: Option<Assignee>) -> Result<Assignee, Error> 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RedeemBody {
+    #[schema(minimum = 1, maximum = 10000)]
     points: u64,
     reward: String,
 }
@@ -586,6 +688,17 @@ struct RedeemBody {
 /// `POST /volunteers/{id}/redeem`: a volunteer spends points on a reward
 /// (积分置换): their own, or a dispatcher on their behalf; beyond the
 /// balance is a 422. Answers with what was written, like ticket actions.
+#[utoipa::path(
+    post,
+    path = "/volunteers/{id}/redeem",
+    operation_id = "redeem_points",
+    tag = "volunteers",
+    summary = "A volunteer spends points on a reward (their own, or a dispatcher for them)",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
+    request_body = RedeemBody,
+    responses((status = 200, description = "What was written", body = crate::openapi::shapes::Redeemed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn redeem<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

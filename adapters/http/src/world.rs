@@ -27,6 +27,7 @@ use gridloop_engine::store::EventStore;
 use gridloop_engine::world::{WorldChange, WorldCommand};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
 use crate::reads::{known_grid, params, scope_for};
@@ -55,6 +56,15 @@ pub(crate) fn admins_only(who: &Principal, what: &'static str) -> Result<(), Err
 }
 
 /// `GET /world`.
+#[utoipa::path(
+    get,
+    path = "/world",
+    operation_id = "show_world",
+    tag = "world",
+    summary = "Dispatchers, auditors, admins: the district, its level names and grid counts, categories, and counts of items, departments, teams and staff",
+    responses((status = 200, description = "The world in summary", body = crate::openapi::shapes::WorldSummary), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn show<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -90,15 +100,27 @@ pub(crate) async fn show<S: EventStore>(
 }
 
 /// `?place=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamParams {
+    /// A place's code: teams serving within it.
     place: Option<String>,
 }
 
 /// `GET /teams[?place=]`: every team (at most the engine's 10,000), by id;
 /// within `place` (a placed dispatcher's own by default) those serving a
 /// place inside it.
+#[utoipa::path(
+    get,
+    path = "/teams",
+    operation_id = "list_teams",
+    tag = "world",
+    summary = "Dispatchers, auditors, admins: the volunteer teams and backup agencies, within place",
+    params(TeamParams),
+    responses((status = 200, description = "Teams and their total", body = crate::openapi::shapes::Listed), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn teams<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -120,6 +142,15 @@ pub(crate) async fn teams<S: EventStore>(
 }
 
 /// `GET /departments`.
+#[utoipa::path(
+    get,
+    path = "/departments",
+    operation_id = "list_departments",
+    tag = "world",
+    summary = "Dispatchers, auditors, admins: the functional departments",
+    responses((status = 200, description = "The departments", body = crate::openapi::shapes::Departments), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn departments<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -136,9 +167,11 @@ pub(crate) async fn departments<S: EventStore>(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangesBody {
+    /// 1 to 64 changes, each tagged by `change`: define_district, define_category, define_department, propose_item, admit_item, revoke_admission, revise_item, withdraw_item, add_grid, redraw_grid, revise_grid, retire_grid, form_team, revise_team, disband_team, assign_staff, remove_staff, set_routing.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 64)]
     changes: Vec<WorldChange>,
 }
 
@@ -146,6 +179,17 @@ pub(crate) struct ChangesBody {
 /// world stream's after the change (null when nothing needed changing).
 /// The engine checks each change against the world the ones before it
 /// left, and refuses the whole batch for any one of them.
+#[utoipa::path(
+    post,
+    path = "/world/changes",
+    operation_id = "change_world",
+    tag = "world",
+    summary = "Admins: change the world in one command of 1 to 64 changes, all or none",
+    params(crate::openapi::IdempotencyKey),
+    request_body = ChangesBody,
+    responses((status = 200, description = "What was written; `version` is null when nothing needed changing", body = crate::openapi::shapes::WorldChanged), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn change<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

@@ -17,7 +17,7 @@ use gridloop_engine::grid::Level;
 use gridloop_engine::service::{CommandService, ManualClock};
 use gridloop_engine::store::MemoryStore;
 use gridloop_engine::time::{Millis, Timestamp};
-use gridloop_http::openapi::OPERATIONS;
+use gridloop_http::openapi::operations;
 use gridloop_http::{AppState, TokenTable, router};
 
 use crate::bad_input::{Http, send};
@@ -68,6 +68,22 @@ fn call(
     };
     let (status, body) = send(addr, &request, &tokens);
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The status line of an answer that stays open (the console's event
+/// stream): read up to the end of its head, then hang up.
+fn call_stream(addr: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let auth = auth.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n");
+    stream.write_all(head.as_bytes()).expect("send");
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("a status line");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, status_line)
 }
 
 #[test]
@@ -150,47 +166,60 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
 /// The admin manages tokens and acts on nothing, but reads what every
 /// other non-resident role reads (lists, tickets, metrics, volunteers); it
 /// does not see histories or the dispatcher console's views.
-const AUTHORIZATION: [(&str, &str, &str, bool); 38] = [
-    ("post", "/tickets", "+++----", false),
-    ("get", "/tickets", "+++++++", false),
-    ("get", "/tickets/{id}", "+++++++", false),
-    ("get", "/tickets/{id}/history", "--+--+-", false),
+const AUTHORIZATION: [(&str, &str, &str, bool); 49] = [
+    ("post", "/api/v1/tickets", "+++----", false),
+    ("get", "/api/v1/tickets", "+++++++", false),
+    ("get", "/api/v1/tickets/{id}", "+++++++", false),
+    ("get", "/api/v1/tickets/{id}/history", "--+--+-", false),
     // Per action and role: adapters/http/tests/it/matrix.rs; `note` here.
-    ("post", "/tickets/{id}/{action}", "-++++--", false),
-    ("get", "/queues/{kind}/{id}", "-++++++", false),
-    ("get", "/metrics/rates", "-++-+++", false),
-    ("get", "/volunteers", "-++-+++", false),
-    ("get", "/volunteers/{id}", "-++++++", false),
-    ("post", "/volunteers/{id}/redeem", "--++---", false),
-    ("post", "/volunteers/{id}/link-code", "--+----", false),
+    ("post", "/api/v1/tickets/{id}/{action}", "-++++--", false),
+    ("get", "/api/v1/queues/{kind}/{id}", "-++++++", false),
+    ("get", "/api/v1/metrics/rates", "-++-+++", false),
+    ("get", "/api/v1/volunteers", "-++-+++", false),
+    ("get", "/api/v1/volunteers/{id}", "-++++++", false),
+    ("post", "/api/v1/volunteers/{id}/redeem", "--++---", false),
+    ("post", "/api/v1/volunteers/{id}/link-code", "--+----", false),
     // People and the world (issue 16): admins, and dispatchers for volunteers.
-    ("post", "/volunteers", "--+---+", false),
-    ("post", "/volunteers/{id}/transfer", "--+---+", false),
+    ("post", "/api/v1/volunteers", "--+---+", false),
+    ("post", "/api/v1/volunteers/{id}/transfer", "--+---+", false),
     // A volunteer changes their own skills (the engine's rule).
-    ("post", "/volunteers/{id}/skills", "--++--+", false),
-    ("post", "/volunteers/{id}/deactivate", "--+---+", false),
-    ("post", "/volunteers/{id}/reactivate", "--+---+", false),
-    ("post", "/volunteers/{id}/exit", "--+---+", false),
-    ("get", "/staff", "--+--++", false),
-    ("post", "/staff", "------+", false),
-    ("post", "/staff/{subject}/token", "------+", false),
-    ("get", "/world", "--+--++", false),
-    ("post", "/world/changes", "------+", false),
-    ("get", "/teams", "--+--++", false),
-    ("get", "/departments", "--+--++", false),
-    ("get", "/tokens", "------+", false),
-    ("post", "/tokens", "------+", false),
-    ("delete", "/tokens/{id}", "------+", false),
-    ("get", "/catalog", "+++++++", false),
-    ("get", "/grids", "+++++++", false),
-    ("get", "/me", "+++++++", false),
-    ("get", "/board", "--+--+-", false),
-    ("get", "/tickets/{id}/candidates", "--+--+-", false),
-    ("get", "/metrics/series", "-++-+++", false),
-    ("post", "/emergency/{place}/{action}", "--+----", false),
-    ("get", "/openapi.json", "+++++++", true),
+    ("post", "/api/v1/volunteers/{id}/skills", "--++--+", false),
+    ("post", "/api/v1/volunteers/{id}/deactivate", "--+---+", false),
+    ("post", "/api/v1/volunteers/{id}/reactivate", "--+---+", false),
+    ("post", "/api/v1/volunteers/{id}/exit", "--+---+", false),
+    ("get", "/api/v1/staff", "--+--++", false),
+    ("post", "/api/v1/staff", "------+", false),
+    ("post", "/api/v1/staff/{subject}/token", "------+", false),
+    ("get", "/api/v1/world", "--+--++", false),
+    ("post", "/api/v1/world/changes", "------+", false),
+    ("get", "/api/v1/teams", "--+--++", false),
+    ("get", "/api/v1/departments", "--+--++", false),
+    ("get", "/api/v1/tokens", "------+", false),
+    ("post", "/api/v1/tokens", "------+", false),
+    ("delete", "/api/v1/tokens/{id}", "------+", false),
+    ("get", "/api/v1/catalog", "+++++++", false),
+    ("get", "/api/v1/grids", "+++++++", false),
+    ("get", "/api/v1/me", "+++++++", false),
+    ("get", "/api/v1/board", "--+--+-", false),
+    ("get", "/api/v1/tickets/{id}/candidates", "--+--+-", false),
+    ("get", "/api/v1/metrics/series", "-++-+++", false),
+    ("post", "/api/v1/emergency/{place}/{action}", "--+----", false),
+    ("get", "/api/v1/openapi.json", "+++++++", true),
+    // The console and its event stream (dispatchers and auditors follow the board).
+    ("get", "/console/stream", "--+--+-", false),
+    ("get", "/", "+++++++", true),
+    ("get", "/console/app.js", "+++++++", true),
+    ("get", "/console/app.css", "+++++++", true),
+    ("get", "/favicon.ico", "+++++++", true),
+    ("get", "/healthz", "+++++++", true),
+    ("get", "/metrics", "+++++++", true),
+    // Open311: reads are public, as its clients expect; an order needs an api_key.
     ("get", "/open311/v2/discovery.{format}", "+++++++", true),
     ("get", "/open311/v2/services.{format}", "+++++++", true),
+    ("get", "/open311/v2/services/{service_code}.{format}", "+++++++", true),
+    ("get", "/open311/v2/requests.{format}", "+++++++", true),
+    ("get", "/open311/v2/requests/{service_request_id}.{format}", "+++++++", true),
+    ("get", "/open311/v2/tokens/{token}.{format}", "+++++++", true),
     ("post", "/open311/v2/requests.{format}", "+++----", false),
 ];
 
@@ -206,7 +235,9 @@ const ROLES: [(&str, Role, &str); 7] = [
 
 #[test]
 fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
-    let documented: Vec<(&str, &str)> = OPERATIONS.to_vec();
+    // The document's paths are absolute: `/api/v1/...`, `/open311/v2/...`, `/`.
+    let operations = operations();
+    let documented: Vec<(&str, &str)> = operations.iter().map(|(m, p)| (m.as_str(), p.as_str())).collect();
     let table: BTreeMap<(&str, &str), (&str, bool)> =
         AUTHORIZATION.iter().map(|(m, p, roles, public)| ((*m, *p), (*roles, *public))).collect();
     for (method, path) in &documented {
@@ -270,28 +301,33 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
             .replace(
                 "{action}",
                 match *path {
-                    p if p.starts_with("/emergency") => "declare",
+                    p if p.starts_with("/api/v1/emergency") => "declare",
                     _ => "note",
                 },
             )
             .replace("{kind}", "volunteer")
             .replace("{place}", street.as_str())
-            .replace("{format}", "json");
-        let full = if concrete.starts_with("/open311") { concrete } else { format!("/api/v1{concrete}") };
+            .replace("{format}", "json")
+            .replace("{service_code}", "IC-003")
+            .replace("{service_request_id}", "T-1")
+            .replace("{token}", "T-1");
+        let full = concrete;
         let open311_post = full.starts_with("/open311") && *method == "post";
         let body = |token: Option<&str>| -> String {
             match (*path, token) {
-                ("/tickets", _) => order.clone(),
-                ("/tickets/{id}/{action}", _) => r#"{"text":"noted"}"#.into(),
-                ("/volunteers/{id}/redeem", _) => r#"{"points":1,"reward":"tea"}"#.into(),
-                ("/volunteers/{id}/deactivate" | "/volunteers/{id}/exit", _) => r#"{"reason":"away"}"#.into(),
-                ("/volunteers/{id}/transfer", _) => r#"{"open_orders_max":2}"#.into(),
-                ("/volunteers/{id}/skills", _) => r#"{"skills":["tea"]}"#.into(),
-                ("/volunteers", _) => format!(r#"{{"id":"V-99","team":"TM-1","home_grid":"{grid}"}}"#),
-                ("/staff", _) => format!(r#"{{"subject":"gw-9","role":"grid_worker","place":"{grid}"}}"#),
-                ("/world/changes", _) => r#"{"changes":[]}"#.into(),
-                ("/emergency/{place}/{action}", _) => r#"{"reason":"typhoon"}"#.into(),
-                ("/tokens", _) if *method == "post" => r#"{"role":"resident","subject":"r-9"}"#.into(),
+                ("/api/v1/tickets", _) => order.clone(),
+                ("/api/v1/tickets/{id}/{action}", _) => r#"{"text":"noted"}"#.into(),
+                ("/api/v1/volunteers/{id}/redeem", _) => r#"{"points":1,"reward":"tea"}"#.into(),
+                ("/api/v1/volunteers/{id}/deactivate" | "/api/v1/volunteers/{id}/exit", _) => {
+                    r#"{"reason":"away"}"#.into()
+                }
+                ("/api/v1/volunteers/{id}/transfer", _) => r#"{"open_orders_max":2}"#.into(),
+                ("/api/v1/volunteers/{id}/skills", _) => r#"{"skills":["tea"]}"#.into(),
+                ("/api/v1/volunteers", _) => format!(r#"{{"id":"V-99","team":"TM-1","home_grid":"{grid}"}}"#),
+                ("/api/v1/staff", _) => format!(r#"{{"subject":"gw-9","role":"grid_worker","place":"{grid}"}}"#),
+                ("/api/v1/world/changes", _) => r#"{"changes":[]}"#.into(),
+                ("/api/v1/emergency/{place}/{action}", _) => r#"{"reason":"typhoon"}"#.into(),
+                ("/api/v1/tokens", _) if *method == "post" => r#"{"role":"resident","subject":"r-9"}"#.into(),
                 (_, Some(token)) if open311_post => {
                     format!("api_key={token}&service_code=IC-003&address_id={grid}&description=tap&account_id=r-1")
                 }
@@ -309,6 +345,9 @@ fn every_route_is_in_the_authorization_table_and_answers_as_it_says() {
             // Each request a minute later: the rate limit never answers first.
             clock.advance(Millis::minutes(1));
             let header = if open311_post { None } else { token };
+            if full == "/console/stream" {
+                return call_stream(&addr, &full, header);
+            }
             call(&addr, method_upper, &full, header, content_type, &body(token))
         };
         let (status, answer) = send_as(None);

@@ -41,6 +41,7 @@ use gridloop_projections::calendar::{Period, bucket, parse_day_or_instant};
 use gridloop_projections::{By, Cohort, Rates};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
 use crate::reads::Deadline;
@@ -119,6 +120,15 @@ fn place_json(grids: &GridTree, code: &GridCode) -> Value {
 }
 
 /// `GET /me`: the caller, their place and the emergency modes around it.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "me",
+    tag = "console",
+    summary = "Who holds the token: role, id, the place they serve, the emergency modes on in or around it",
+    responses((status = 200, description = "The caller", body = crate::openapi::shapes::Me), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn me<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -175,31 +185,46 @@ async fn emergency_modes<S: EventStore>(state: &AppState<S>, scope: &GridCode) -
 }
 
 /// `?status=&scope=&category=&holder=&overdue=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BoardParams {
+    /// A board status: that status only (open tickets by default).
     status: Option<String>,
+    /// A place within the caller's.
     scope: Option<String>,
+    /// A category code.
     category: Option<String>,
+    /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
+    /// Only tickets past a deadline.
     overdue: Option<bool>,
 }
 
 /// One row of the console's board.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BoardRow {
+    #[schema(value_type = String)]
     pub id: TicketId,
+    #[schema(value_type = String)]
     pub status: &'static str,
+    /// `grid`, `community`, `street` or `district`.
+    #[schema(value_type = Option<String>)]
     pub tier: Option<Tier>,
+    #[schema(value_type = String)]
     pub grid: GridCode,
     pub place: String,
     pub place_en: String,
+    #[schema(value_type = String)]
     pub item: ItemCode,
     pub item_name: String,
     pub item_name_en: String,
     pub category: String,
+    #[schema(value_type = Option<crate::openapi::Urgency>)]
     pub urgency: Option<Urgency>,
+    #[schema(value_type = Option<crate::openapi::Assignee>)]
     pub holder: Option<Assignee>,
+    #[schema(value_type = Option<String>)]
     pub submitted_at: Option<Timestamp>,
     pub next_deadline: Option<Deadline>,
     pub overdue: bool,
@@ -246,6 +271,16 @@ fn holder(value: &str) -> Result<Assignee, Error> {
 /// ones included when asked for), urgent first, then newest; at most
 /// [`BOARD_ROWS_MAX`] rows, `total` counting every match. `position` is the
 /// log position the answer reflects: the event stream continues from there.
+#[utoipa::path(
+    get,
+    path = "/board",
+    operation_id = "board",
+    tag = "console",
+    summary = "The console's board: open tickets of the caller's place (or one status), urgent first then newest",
+    params(BoardParams),
+    responses((status = 200, description = "The board", body = crate::openapi::shapes::Board), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn board<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -291,6 +326,16 @@ pub(crate) async fn board<S: EventStore>(
 /// ticket as it stands (its offer round decides the ring; whoever declined
 /// the current offer is left out), each suggested volunteer with their
 /// load; the team owning the grid; the item's department; every department.
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/candidates",
+    operation_id = "candidates",
+    tag = "console",
+    summary = "What the routing policy suggests for a ticket now: the volunteers of its offer ring, the owning team, the departments",
+    params(("id" = String, Path, description = "A ticket id, `T-1024`")),
+    responses((status = 200, description = "Suggestions", body = crate::openapi::shapes::Candidates), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn candidates<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -362,13 +407,19 @@ pub(crate) async fn candidates<S: EventStore>(
 }
 
 /// `?scope=&by=&period=&from=&to=`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeriesParams {
+    /// A place's code (the caller's place by default).
     scope: Option<String>,
+    /// The level of the series: `street`, `community` or `grid` (the one below `scope` by default).
     by: Option<String>,
+    /// `day`, `week` or `month` (the finest that keeps the chart readable by default).
     period: Option<String>,
+    /// A day (`2026-11-01`) or an RFC 3339 instant.
     from: Option<String>,
+    /// A day or an RFC 3339 instant, excluded.
     to: Option<String>,
 }
 
@@ -378,6 +429,16 @@ pub(crate) struct SeriesParams {
 /// the finest that keeps the chart readable) of `[from, to)`, as of now;
 /// and each place's rates over the whole range. `from` defaults to the
 /// first ticket in the scope, `to` to just past now.
+#[utoipa::path(
+    get,
+    path = "/metrics/series",
+    operation_id = "series",
+    tag = "metrics",
+    summary = "Rates of each street, community or grid of a place per day, ISO week or month, and over the range",
+    params(SeriesParams),
+    responses((status = 200, description = "The series", body = crate::openapi::shapes::Series), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn series<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
@@ -493,9 +554,10 @@ fn refuse_rates(who: &Principal) -> Result<(), Error> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SwitchBody {
+pub(crate) struct SwitchBody {
+    #[schema(max_length = 2000)]
     reason: String,
 }
 
@@ -504,6 +566,17 @@ struct SwitchBody {
 /// district or street within the place they serve. The engine refuses a
 /// second declaration, a lift of a mode that is off, and places below the
 /// street. `Idempotency-Key` is the command id, as for ticket actions.
+#[utoipa::path(
+    post,
+    path = "/emergency/{place}/{action}",
+    operation_id = "switch_emergency",
+    tag = "console",
+    summary = "A district or street dispatcher declares or lifts emergency mode within their place",
+    params(crate::openapi::IdempotencyKey, ("place" = String, Path, description = "A district or street code"), ("action" = String, Path, description = "`declare` or `lift`")),
+    request_body = SwitchBody,
+    responses((status = 200, description = "The mode now, and what was written", body = crate::openapi::shapes::EmergencySwitched), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn switch_emergency<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,

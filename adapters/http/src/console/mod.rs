@@ -29,13 +29,11 @@
 pub mod api;
 pub mod stream;
 
-use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use gridloop_engine::store::EventStore;
 
-use crate::AppState;
+use crate::openapi::Routes;
 
 /// The page.
 pub const PAGE_HTML: &str = include_str!("../../assets/console.html");
@@ -50,24 +48,49 @@ pub const CONTENT_POLICY: &str = "default-src 'none'; script-src 'self'; style-s
      img-src 'self' data: blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The page and its assets; the event stream.
-pub fn routes<S: EventStore>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", PAGE_HTML) }))
-        .route("/console/app.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT_JS) }))
-        .route("/console/app.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
-        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
-        .route("/console/stream", get(stream::events::<S>))
+pub fn routes<S: EventStore>() -> Routes<S> {
+    Routes::new()
+        .add(__path_page, page)
+        .add(__path_script, script)
+        .add(__path_style, style)
+        .add(__path_favicon, favicon)
+        .add(stream::__path_events, stream::events::<S>)
 }
 
 /// The JSON routes of the console, to nest under `/api/v1` with the rest.
-pub fn api_routes<S: EventStore>() -> Router<AppState<S>> {
-    use axum::routing::post;
-    Router::new()
-        .route("/me", get(api::me::<S>))
-        .route("/board", get(api::board::<S>))
-        .route("/tickets/{id}/candidates", get(api::candidates::<S>))
-        .route("/metrics/series", get(api::series::<S>))
-        .route("/emergency/{place}/{action}", post(api::switch_emergency::<S>))
+pub fn api_routes<S: EventStore>() -> Routes<S> {
+    Routes::new()
+        .add(api::__path_me, api::me::<S>)
+        .add(api::__path_board, api::board::<S>)
+        .add(api::__path_candidates, api::candidates::<S>)
+        .add(api::__path_series, api::series::<S>)
+        .add(api::__path_switch_emergency, api::switch_emergency::<S>)
+}
+
+/// `GET /`: the console.
+#[utoipa::path(get, path = "/", operation_id = "console", tag = "console", summary = "The dispatcher console (one page)",
+    responses((status = 200, description = "The page", body = String, content_type = "text/html")))]
+async fn page() -> Response {
+    asset("text/html; charset=utf-8", PAGE_HTML)
+}
+
+#[utoipa::path(get, path = "/console/app.js", operation_id = "console_script", tag = "console", summary = "The console's script",
+    responses((status = 200, description = "The script", body = String, content_type = "text/javascript")))]
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT_JS)
+}
+
+#[utoipa::path(get, path = "/console/app.css", operation_id = "console_style", tag = "console", summary = "The console's stylesheet",
+    responses((status = 200, description = "The stylesheet", body = String, content_type = "text/css")))]
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE_CSS)
+}
+
+/// No icon: an empty answer, so browsers stop asking.
+#[utoipa::path(get, path = "/favicon.ico", operation_id = "favicon", tag = "console", summary = "No icon",
+    responses((status = 204, description = "Nothing")))]
+async fn favicon() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
 }
 
 /// An embedded asset. `no-cache` makes the browser revalidate, so a new

@@ -46,9 +46,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
 pub const STREAM_BATCH_MAX: usize = 256;
 
 /// `?from=POSITION`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StreamParams {
+    /// The log position to start after (a reconnecting client's last).
     from: Option<u64>,
 }
 
@@ -93,6 +95,16 @@ async fn signalled(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// `GET /console/stream`: dispatchers and auditors only.
+#[utoipa::path(
+    get,
+    path = "/console/stream",
+    operation_id = "console_stream",
+    tag = "console",
+    summary = "Server-sent events of the board: a ticket changed, an emergency mode switched (dispatchers and auditors)",
+    params(StreamParams),
+    responses((status = 200, description = "An event stream; each message names a ticket or a place to read again", body = String, content_type = "text/event-stream"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 pub(crate) async fn events<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
