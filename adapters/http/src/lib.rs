@@ -191,8 +191,7 @@ impl Clock for SystemClock {
 /// `n` random bytes from the operating system, as lower-case hex: tokens
 /// and generated idempotency keys.
 pub fn random_hex(n: usize) -> std::io::Result<String> {
-    use std::io::Read as _;
     let mut bytes = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -29,10 +29,10 @@ pub(crate) async fn issue<S: EventStore>(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let volunteer = VolunteerId::new(id)?;
-    let random = crate::random_hex(8).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let random = crate::random_hex(8).map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;
     let code = format!("{:06}", random % 1_000_000);
-    let command_id = crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let command_id = crate::random_hex(16).map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let envelope = CommandEnvelope {
         command_id: CommandId::new(format!("link-code-{command_id}"))?,
         correlation_id: None,

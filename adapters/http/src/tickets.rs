@@ -218,7 +218,7 @@ pub(crate) fn command_id(headers: &HeaderMap, who: &Principal) -> Result<Command
             }
             CommandId::new(text)?.to_string()
         }
-        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
     };
     let who = format!("{}:{}", who.actor.role.name(), who.actor.id);
     let scope = blake3::hash(who.as_bytes()).to_hex();

@@ -572,7 +572,7 @@ fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppErro
             }
             key.to_string()
         }
-        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
     };
     let scope = blake3::hash(format!("{}:{}", who.actor.role.name(), who.actor.id).as_bytes()).to_hex();
     Ok(CommandId::new(format!("{key}.{}", &scope[..16]))?)
