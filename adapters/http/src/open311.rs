@@ -20,8 +20,9 @@
 //! - `GET requests`, `requests/{id}` and `tokens/{token}` read tickets
 //!   straight from their streams ([`load`]); the list scans the log for
 //!   submissions ([`list_requests`]) until the board projection serves it.
-//! - Answers are built once as JSON values ([`Doc`]) and written as JSON or,
-//!   by hand, as XML ([`xml`]); every refusal is a [`Failure`] in the spec's
+//! - Answers are built once as JSON values ([`Doc`]) and written as JSON or
+//!   as XML with quick-xml's writer ([`xml`]), text that XML 1.0 cannot hold
+//!   replaced ([`xml_text`]); every refusal is a [`Failure`] in the spec's
 //!   error format, with the matching HTTP status.
 //!
 //! # Decisions
@@ -43,6 +44,7 @@
 //! - Line breaks sent as CR LF (as HTML forms do) become LF, which the
 //!   engine's free text allows; other control characters are refused.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use axum::Form;
@@ -61,6 +63,8 @@ use gridloop_engine::ids::{ItemCode, StreamId, TicketId};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Status, Ticket, TicketEvent};
 use gridloop_engine::time::{DAY_MS, Millis, Timestamp};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -167,7 +171,10 @@ impl Doc {
     fn render(self, format: Format) -> Response {
         match format {
             Format::Json => ([(CONTENT_TYPE, "application/json")], self.body.to_string()).into_response(),
-            Format::Xml => ([(CONTENT_TYPE, "text/xml; charset=utf-8")], xml(self.root, &self.body)).into_response(),
+            Format::Xml => match xml(self.root, &self.body) {
+                Ok(text) => ([(CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response(),
+                Err(e) => AppError::Internal(format!("writing XML: {e}")).into_response(),
+            },
         }
     }
 }
@@ -685,35 +692,43 @@ async fn submitted_between<S: EventStore>(state: &AppState<S>, filter: &Filter) 
     Ok(newest.into_iter().rev().collect())
 }
 
-/// Writes a document as XML by hand: objects become elements per field,
-/// arrays repeat their item element ([`item_name`]), nulls are left out.
-fn xml(root: &str, body: &Value) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    element(&mut out, root, body);
-    out.push('\n');
-    out
+/// Writes a document as XML with quick-xml's writer: objects become
+/// elements per field, arrays repeat their item element ([`item_name`]),
+/// nulls are left out, and text passes through [`xml_text`] first.
+fn xml(root: &str, body: &Value) -> std::io::Result<String> {
+    let mut writer = Writer::new(Vec::new());
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    writer.get_mut().push(b'\n');
+    element(&mut writer, root, body)?;
+    let mut out = writer.into_inner();
+    out.push(b'\n');
+    // Only `&str`s went in, so the bytes are UTF-8; lossy merely avoids a panic path.
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn element(out: &mut String, name: &str, value: &Value) {
-    match value {
-        Value::Null => {}
+fn element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std::io::Result<()> {
+    let text = match value {
+        Value::Null => return Ok(()),
         Value::Object(fields) => {
-            out.push_str(&format!("<{name}>"));
+            writer.write_event(Event::Start(BytesStart::new(name)))?;
             for (key, field) in fields {
-                element(out, key, field);
+                element(writer, key, field)?;
             }
-            out.push_str(&format!("</{name}>"));
+            return writer.write_event(Event::End(BytesEnd::new(name)));
         }
         Value::Array(items) => {
-            out.push_str(&format!("<{name}>"));
+            writer.write_event(Event::Start(BytesStart::new(name)))?;
             for item in items {
-                element(out, item_name(name), item);
+                element(writer, item_name(name), item)?;
             }
-            out.push_str(&format!("</{name}>"));
+            return writer.write_event(Event::End(BytesEnd::new(name)));
         }
-        Value::String(text) => out.push_str(&format!("<{name}>{}</{name}>", escape(text))),
-        Value::Bool(_) | Value::Number(_) => out.push_str(&format!("<{name}>{value}</{name}>")),
-    }
+        Value::String(text) => xml_text(text),
+        Value::Bool(_) | Value::Number(_) => Cow::Owned(value.to_string()),
+    };
+    writer.write_event(Event::Start(BytesStart::new(name)))?;
+    writer.write_event(Event::Text(BytesText::new(&text)))?;
+    writer.write_event(Event::End(BytesEnd::new(name)))
 }
 
 /// The element of one item of each list the spec names.
@@ -729,20 +744,21 @@ fn item_name(list: &str) -> &'static str {
     }
 }
 
-/// Escapes the five characters XML reserves.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+/// Text as XML 1.0 allows it: each character outside its `Char` production
+/// (control characters but tab, line feed and carriage return; U+FFFE and
+/// U+FFFF) becomes U+FFFD. The engine's free text allows U+FFFE, and an
+/// error may echo a path segment, so without this one such character would
+/// make a whole `requests.xml` unreadable to every conforming parser.
+fn xml_text(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        return Cow::Borrowed(text);
     }
-    out
+    Cow::Owned(text.chars().map(|c| if is_xml_char(c) { c } else { char::REPLACEMENT_CHARACTER }).collect())
+}
+
+/// XML 1.0's `Char` production (a `char` is never a surrogate).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -773,9 +789,19 @@ mod tests {
     #[test]
     fn xml_escapes_and_names_items() {
         let body = json!([{ "code": 404, "description": "a<b & 'c' \"d\">" }]);
-        let text = xml("errors", &body);
+        let text = xml("errors", &body).unwrap();
         assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error>"), "{text}");
         assert!(text.contains("<code>404</code>"), "{text}");
         assert!(text.contains("a&lt;b &amp; &apos;c&apos; &quot;d&quot;&gt;"), "{text}");
+    }
+
+    #[test]
+    fn text_outside_xml_chars_is_replaced() {
+        assert!(matches!(xml_text("水管 <&> 'x' \"y\"\t\n🚰"), Cow::Borrowed(_)));
+        assert_eq!(xml_text("a\u{0}b\u{1B}c\u{FFFE}d\u{FFFF}e\u{7F}"), "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{7F}");
+        let body = json!({ "description": "x\u{8}y\u{FFFF}" });
+        let text = xml("request", &body).unwrap();
+        assert!(text.contains("<description>x\u{FFFD}y\u{FFFD}</description>"), "{text:?}");
+        assert!(text.chars().all(is_xml_char), "{text:?}");
     }
 }
