@@ -171,8 +171,19 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
         .nest("/open311/v2", open311::routes::<S>())
         .fallback(|| async { AppError::NoRoute })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    with_layers(routes, state)
+}
+
+/// `routes` inside the layers every route runs in, innermost first: the
+/// request timeout, a caught panic answered as a JSON 500
+/// ([`error::panicked`]), the request metrics (which so count timeouts and
+/// panics), and the log of failures ([`error::log_failures`]). Public so a
+/// test can put a route of its own (one that panics) in the same layers.
+pub fn with_layers<S: EventStore>(routes: Router<AppState<S>>, state: AppState<S>) -> Router {
     with_timeout(routes, REQUEST_TIMEOUT)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
+        .layer(axum::middleware::from_fn(error::log_failures))
         .with_state(state)
 }
 

@@ -51,8 +51,9 @@ use axum::Form;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -69,6 +70,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
+use crate::error::{Failed, INTERNAL_MESSAGE};
 use crate::tickets::ADDRESS_CHARS_MAX;
 use crate::{AppError, AppState};
 
@@ -110,15 +112,23 @@ enum Format {
 }
 
 /// A refusal in the spec's shape: `[{"code":400,"description":"..."}]`.
+/// `detail` is what the log gets ([`Failed`]); it differs from the
+/// description only for a 500, whose description names nothing inside.
 #[derive(Debug)]
 struct Failure {
     status: StatusCode,
     description: String,
+    code: &'static str,
+    detail: String,
 }
 
 impl Failure {
     fn new(status: StatusCode, description: impl Into<String>) -> Self {
-        Self { status, description: description.into() }
+        let detail = description.into();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            return Self { status, description: INTERNAL_MESSAGE.into(), code: "internal", detail };
+        }
+        Self { status, description: detail.clone(), code: "open311_refused", detail }
     }
 
     fn bad_request(description: impl Into<String>) -> Self {
@@ -129,30 +139,44 @@ impl Failure {
         Self::new(StatusCode::NOT_FOUND, description)
     }
 
+    /// Answers in `format`; [`log_failures`](crate::error::log_failures)
+    /// logs it, as it does every API error.
     fn render(self, format: Format) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(status = %self.status, description = %self.description, "open311 request failed");
-        } else {
-            tracing::debug!(status = %self.status, description = %self.description, "open311 request refused");
-        }
         let body = json!([{ "code": self.status.as_u16(), "description": self.description }]);
-        let status = self.status;
         let mut response = Doc::new("errors", body).render(format);
-        *response.status_mut() = status;
+        *response.status_mut() = self.status;
+        response.extensions_mut().insert(Failed { code: self.code, detail: self.detail });
         response
     }
 }
 
-/// The API's own errors keep their status and message.
+/// The API's own errors keep their status, code and public message.
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
-        Self::new(error.status(), error.to_string())
+        let (status, code, detail) = (error.status(), error.code(), error.to_string());
+        Self { status, description: error.public_message(), code, detail }
     }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         AppError::from(error).into()
+    }
+}
+
+/// axum's `Path`, refusing in the spec's shape (XML, its required format)
+/// when a segment does not decode, instead of axum's plain-text 400.
+#[derive(Debug)]
+struct Path<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(Failure::new(e.status(), e.body_text()).render(Format::Xml)),
+        }
     }
 }
 

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{RecordedEvent, Role};
 use gridloop_engine::grid::{GridCode, GridTree};
@@ -56,6 +56,7 @@ use serde_json::{Value, json};
 use tokio::sync::{RwLock, RwLockReadGuard, watch};
 
 use crate::auth::{Caller, Principal};
+use crate::error::Path;
 use crate::{AppError, AppState};
 
 /// The longest the follower sleeps before looking at the log again.

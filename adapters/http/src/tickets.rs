@@ -36,15 +36,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use gridloop_engine::Error;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
 use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
-use gridloop_engine::service::{Command, CommandService, CommandEnvelope, Outcome};
+use gridloop_engine::service::{Command, CommandEnvelope, CommandService, Outcome};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
@@ -52,6 +52,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Caller, Principal};
+use crate::error::{Path, Query};
 use crate::{AppError, AppState};
 
 /// The longest `Idempotency-Key` accepted, in bytes; the actor's scope is
@@ -218,7 +219,8 @@ pub(crate) fn command_id(headers: &HeaderMap, who: &Principal) -> Result<Command
             }
             CommandId::new(text)?.to_string()
         }
-        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
+        None => crate::random_hex(16)
+            .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
     };
     let who = format!("{}:{}", who.actor.role.name(), who.actor.id);
     let scope = blake3::hash(who.as_bytes()).to_hex();
@@ -390,7 +392,7 @@ pub(crate) async fn history<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, AppError> {
     if !matches!(who.actor.role, Role::Auditor | Role::Dispatcher) {
         return Err(Error::NotPermitted { role: who.actor.role.name(), command: "read a ticket's history" }.into());
