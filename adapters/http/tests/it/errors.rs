@@ -147,9 +147,7 @@ async fn a_panicking_handler_answers_a_counted_json_500() {
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
     let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock, 7));
     let state = AppState::new(service, TokenTable::new()).await.expect("state");
-    let routes = Router::new()
-        .route("/boom", get(boom))
-        .route("/metrics", get(telemetry::metrics::<MemoryStore>));
+    let routes = Router::new().route("/boom", get(boom)).route("/metrics", get(telemetry::metrics::<MemoryStore>));
     let router = with_layers(routes, state);
     let (status, kind, text) = call(&router, "/boom").await;
     assert_eq!((status, kind.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "application/json"), "{text}");
