@@ -6,8 +6,9 @@
 //!   (the command service, the token table, the ticket numbering), and
 //!   [`SystemClock`], the wall clock a live service runs on.
 //! - [`error`]: [`AppError`], the one error of the API, and how each engine
-//!   error code becomes an HTTP status and the body
-//!   `{ "error": { "code": "...", "message": "..." } }`.
+//!   error variant becomes an HTTP status and the body
+//!   `{ "error": { "code": "...", "message": "..." } }`; the middleware that
+//!   logs each failure once, and the JSON 500 of a panic ([`with_layers`]).
 //! - [`auth`]: bearer tokens. [`TokenTable`] maps the BLAKE3 hash of a token
 //!   to who holds it ([`Principal`]); tokens themselves are never stored.
 //! - [`tickets`]: the ticket routes: order, act, read, history; the
