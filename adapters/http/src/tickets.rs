@@ -361,7 +361,7 @@ pub struct TicketView {
     pub board_status: &'static str,
     /// [`Ticket::pending_deadlines`], earliest first; empty once final.
     pub pending_deadlines: Vec<Deadline>,
-    /// Which of [`CONSOLE_ACTIONS`] the caller may take now ([`allowed_actions`]).
+    /// Which of [`CONSOLE_ACTIONS`] the caller may take now, as the engine decides.
     pub actions: Vec<&'static str>,
 }
 
