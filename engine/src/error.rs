@@ -4,19 +4,20 @@
 //! through the [`EventStore`](crate::store::EventStore) contract, is a variant
 //! here with a stable machine code ([`Error::code`]) that the HTTP API, the chat
 //! bot and the CLI show next to the sentence. Each variant says how a caller
-//! handles it.
+//! handles it, with the HTTP status the API answers it with (a test of the
+//! HTTP adapter reads these notes and checks its mapping against them).
 
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Error {
     /// A field of the input is malformed or out of its bounds.
-    /// Caller: show the sentence and let the user correct the input (HTTP 422).
+    /// Caller: show the sentence and let the user correct the input (HTTP 400).
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
 
     /// A grid code does not parse; `part` names the segment that is wrong.
-    /// Caller: as for `Invalid`.
+    /// Caller: as for `Invalid` (HTTP 400).
     #[error("bad grid code {code:?}: the {part} part {reason}")]
     BadGridCode { code: String, part: &'static str, reason: String },
 
@@ -74,7 +75,7 @@ pub enum Error {
 
     /// The append's expected version did not match the stream's head.
     /// Caller: the command service reloads and decides again; others retry
-    /// after reading the stream.
+    /// after reading the stream (HTTP 409).
     #[error("stream {stream}: expected version {expected}, but it is at {actual}")]
     WrongExpectedVersion { stream: String, expected: String, actual: u64 },
 
@@ -89,7 +90,8 @@ pub enum Error {
     Storage(String),
 
     /// Stored data does not decode, or its hash chain does not verify.
-    /// Caller: stop and alert an operator; never write on top of it.
+    /// Caller: stop and alert an operator; never write on top of it (HTTP
+    /// 500, the sentence only in the server's log).
     #[error("corrupt event log: {0}")]
     Corrupt(String),
 }

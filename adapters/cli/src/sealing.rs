@@ -8,7 +8,7 @@
 //! checks every seal of both against the log: a deleted stream, a stream
 //! cut short or a log cut after a seal is named.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -38,9 +38,7 @@ pub fn init_key(data: &Path) -> Result<String> {
         bail!("{} exists already; a deployment keeps one seal key", path.display());
     }
     let mut secret = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut secret))
-        .context("reading 32 random bytes from /dev/urandom")?;
+    getrandom::fill(&mut secret).context("reading 32 random bytes from the operating system")?;
     std::fs::create_dir_all(path.parent().expect("a key file has a folder"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -547,8 +547,10 @@
     const submitted = history.events.find((e) => e.schema.startsWith('ticket.submitted'));
     const itemName = candidates ? placeName(candidates.item) : ticket.item;
     $('#t-title').textContent = id + ' · ' + itemName;
-    const status = boardStatus(ticket);
-    const deadlines = pendingDeadlines(ticket).map((d) => h('div', {}, due(d)));
+    // The board status and the pending deadlines come from the API, which
+    // asks the engine: the console shows them and derives neither.
+    const status = ticket.board_status;
+    const deadlines = ticket.pending_deadlines.map((d) => h('div', {}, due(d)));
     $('#t-facts').replaceChildren(h('h2', {}, t('t_facts')), h('dl', { class: 'facts' },
       h('dt', {}, t('c_status')), h('dd', { id: 't-status', 'data-status': status }, t('st_' + status)),
       h('dt', {}, t('f_item')), h('dd', {}, ticket.item + ' ' + itemName),
@@ -564,28 +566,12 @@
     renderCandidates(ticket, candidates);
     // The forms are rebuilt only when the ticket moves to another status, so
     // a reason being typed survives events that change nothing here.
-    const shape = status + '/' + (ticket.tier || '') + '/' + (candidates ? candidates.volunteers.map((v) => v.id).join(',') : '');
+    const shape = status + '/' + ticket.actions.join(',') + '/' + (candidates ? candidates.volunteers.map((v) => v.id).join(',') : '');
     if (shape !== S.ticketStatus) {
       S.ticketStatus = shape;
-      renderActions(ticket, status, candidates);
+      renderActions(ticket, candidates);
     }
     tick();
-  }
-  function boardStatus(ticket) {
-    if (ticket.status === 'resolved' && !ticket.feedback) return 'awaiting_feedback';
-    return ticket.status;
-  }
-  function pendingDeadlines(ticket) {
-    const final = ['closed', 'cancelled', 'duplicate'].includes(ticket.status);
-    if (final) return [];
-    const list = [];
-    if (ticket.offer) list.push({ kind: 'offer_expiry', at: ticket.offer.expires_at });
-    if (ticket.status === 'resolved') { if (ticket.feedback_by) list.push({ kind: 'feedback', at: ticket.feedback_by }); }
-    else if (ticket.status === 'accepted' || ticket.status === 'in_progress') { if (ticket.resolve_by) list.push({ kind: 'resolve', at: ticket.resolve_by }); }
-    else if (ticket.respond_by || ticket.accept_by) list.push({ kind: 'accept', at: ticket.respond_by || ticket.accept_by });
-    const summons = (ticket.summons || []).filter((s) => !s.reported).map((s) => s.report_by).sort()[0];
-    if (summons) list.push({ kind: 'summons', at: summons });
-    return list.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   }
   function describe(event, candidates) {
     const p = event.payload || {};
@@ -646,15 +632,13 @@
       return { kind: 'department', id: s };
     });
   }
-  function renderActions(ticket, status, c) {
+  // Which forms to show is the API's answer (ticket.actions, decided by the
+  // engine for this caller): the console keeps no rule of its own about it.
+  function renderActions(ticket, c) {
     const box = $('#t-actions');
     box.replaceChildren();
     const id = ticket.id;
-    const final = ['closed', 'cancelled', 'duplicate'].includes(status);
-    const resolved = status === 'resolved' || status === 'awaiting_feedback';
-    const waiting = ['submitted', 'triaged', 'escalated', 'reopened'].includes(status);
-    const tier = ticket.tier || 'grid';
-    const level = S.me.place.level;
+    const can = new Set(ticket.actions);
     const result = $('#t-result');
     // One action: posts, then says what happened in one sentence.
     async function act(action, body, label) {
@@ -673,7 +657,7 @@
     const fieldset = (name, ...kids) => h('fieldset', { id: 'act-' + name }, h('legend', {}, t('a_' + name)), ...kids);
     const labelled = (id, label, input) => h('div', {}, h('label', { for: id }, label), input);
 
-    if (waiting && c && c.item.dispatchable_to_grid) {
+    if (can.has('offer') && c && c.item.dispatchable_to_grid) {
       const boxes = c.volunteers.map((v) => h('label', { class: 'check' },
         h('input', { type: 'checkbox', name: 'cand', value: v.id, 'data-id': v.id }), v.id));
       const others = h('input', { id: 'offer-others', size: 20, maxlength: 400 });
@@ -687,7 +671,7 @@
           act('offer', { candidates, expires_in_minutes: Number(minutes.value) || 30 }, t('a_offer'));
         } }, t('a_offer'))));
     }
-    if (!final && !resolved) {
+    if (can.has('assign')) {
       const options = [];
       if (c) {
         for (const v of c.volunteers) options.push({ kind: 'volunteer', id: v.id });
@@ -706,24 +690,28 @@
           if (!reason.value.trim()) { result.className = 'result error'; result.textContent = t('need_reason'); reason.focus(); return; }
           act('assign', { to, reason: reason.value.trim() }, t('a_assign'));
         } }, t('a_assign'))));
-      if (tier !== 'district') {
-        const why = h('select', { id: 'esc-reason' }, ['difficulty', 'whistle', 'emergency', 'timeout', 'complaint'].map((r) => h('option', { value: r }, t('er_' + r))));
-        const note = h('input', { id: 'esc-note', size: 24, maxlength: 2000 });
-        box.append(fieldset('escalate', labelled('esc-reason', t('esc_reason'), why), labelled('esc-note', t('note_opt'), note),
-          h('button', { type: 'button', class: 'action', onclick: () => act('escalate', { reason: why.value, note: note.value.trim() }, t('a_escalate')) }, t('a_escalate'))));
-      }
-      if ((tier === 'street' || tier === 'district') && (level === 'district' || level === 'street') && c) {
-        const boxes = c.departments.map((d) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'dept', value: d.code }), placeName(d)));
-        box.append(fieldset('summon', h('div', {}, h('div', { class: 'muted' }, t('departments')), boxes),
-          h('button', { type: 'button', class: 'action', onclick: () => {
-            const departments = [...box.querySelectorAll('input[name=dept]:checked')].map((i) => i.value);
-            if (!departments.length) { result.className = 'result error'; result.textContent = t('pick_one'); return; }
-            act('summon', { departments }, t('a_summon'));
-          } }, t('a_summon'))));
-      }
+    }
+    if (can.has('escalate')) {
+      const why = h('select', { id: 'esc-reason' }, ['difficulty', 'whistle', 'emergency', 'timeout', 'complaint'].map((r) => h('option', { value: r }, t('er_' + r))));
+      const note = h('input', { id: 'esc-note', size: 24, maxlength: 2000 });
+      box.append(fieldset('escalate', labelled('esc-reason', t('esc_reason'), why), labelled('esc-note', t('note_opt'), note),
+        h('button', { type: 'button', class: 'action', onclick: () => act('escalate', { reason: why.value, note: note.value.trim() }, t('a_escalate')) }, t('a_escalate'))));
+    }
+    if (can.has('summon') && c) {
+      const boxes = c.departments.map((d) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'dept', value: d.code }), placeName(d)));
+      box.append(fieldset('summon', h('div', {}, h('div', { class: 'muted' }, t('departments')), boxes),
+        h('button', { type: 'button', class: 'action', onclick: () => {
+          const departments = [...box.querySelectorAll('input[name=dept]:checked')].map((i) => i.value);
+          if (!departments.length) { result.className = 'result error'; result.textContent = t('pick_one'); return; }
+          act('summon', { departments }, t('a_summon'));
+        } }, t('a_summon'))));
+    }
+    if (can.has('mark-duplicate')) {
       const of = h('input', { id: 'dup-of', size: 10, maxlength: 20, placeholder: 'T-' });
       box.append(fieldset('duplicate', labelled('dup-of', t('dup_of'), of),
         h('button', { type: 'button', class: 'action', onclick: () => act('mark-duplicate', { of: of.value.trim().toUpperCase() }, t('a_duplicate')) }, t('a_duplicate'))));
+    }
+    if (can.has('cancel')) {
       const cancel = h('input', { id: 'cancel-reason', size: 24, maxlength: 2000 });
       box.append(fieldset('cancel', labelled('cancel-reason', t('reason_req'), cancel),
         h('button', { type: 'button', class: 'danger', onclick: () => {
@@ -731,10 +719,10 @@
           act('cancel', { reason: cancel.value.trim() }, t('a_cancel'));
         } }, t('a_cancel'))));
     }
-    if (resolved) {
+    if (can.has('close')) {
       box.append(fieldset('close', h('button', { type: 'button', class: 'action', id: 'close-button', onclick: () => act('close', undefined, t('a_close')) }, t('a_close'))));
     }
-    if (!final) {
+    if (can.has('note')) {
       const text = h('input', { id: 'note-text', size: 30, maxlength: 2000 });
       box.append(fieldset('note', labelled('note-text', t('reason'), text),
         h('button', { type: 'button', class: 'secondary', onclick: () => act('note', { text: text.value.trim() }, t('a_note')) }, t('a_note'))));

@@ -18,7 +18,7 @@
 //! change is undone and the answer is 503.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gridloop_engine::Error;
 use gridloop_engine::envelope::Role;
@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Principal, TokenTable};
+use crate::error::Path;
 use crate::{AppError, AppState};
 
 /// The longest subject a token may name.

@@ -70,7 +70,8 @@ impl TokenTable {
             return Err(Error::invalid("place", "only a dispatcher serves a place"));
         }
         let actor = Actor::new(role, subject)?;
-        let token = crate::random_hex(TOKEN_BYTES).map_err(|e| Error::Storage(format!("reading /dev/urandom: {e}")))?;
+        let token = crate::random_hex(TOKEN_BYTES)
+            .map_err(|e| Error::Storage(format!("no randomness from the operating system: {e}")))?;
         let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
         Ok((token, TokenEntry { hash, principal: Principal { actor, place } }))
     }

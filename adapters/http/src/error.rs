@@ -1,17 +1,37 @@
-//! The one error of the API and its JSON shape.
+//! The one error of the API, its JSON shape, and where it is logged.
 //!
 //! Every refusal answers `{ "error": { "code": "...", "message": "..." } }`.
 //! Engine errors keep their stable [`Error::code`]; the API adds its own
 //! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
-//! `too_large`, `no_route`, `rate_limited`, `timeout`,
-//! `idempotency_key_reused`). Each error is logged once, when it becomes a
-//! response: server failures at `error`, refusals at `debug`.
+//! `too_large`, `rate_limited`, `timeout`, `idempotency_key_reused`,
+//! `internal`; an unknown route is `not_found`, like an unknown ticket).
+//!
+//! - **Status.** [`engine_status`] gives each engine error variant its
+//!   status; it is the one place, and a test checks it against the handling
+//!   note each variant's doc in the engine states.
+//! - **Message.** A 500 says only [`INTERNAL_MESSAGE`] and its code: what
+//!   failed inside is for the operator, not the caller, and goes to the log.
+//! - **Log.** Building a response logs nothing; it leaves a [`Failed`] in the
+//!   response's extensions, and [`log_failures`], around every route, logs
+//!   it once: server failures at `error` with the detail, refusals at `debug`.
+//! - **Extractors.** [`Path`] and [`Query`] are axum's, refusing in this
+//!   shape (`invalid_input`, naming `path` or `query`) instead of axum's
+//!   plain-text 400; [`panicked`] turns a handler's panic into a JSON 500.
+
+use std::any::Any;
 
 use axum::Json;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::header::RETRY_AFTER;
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gridloop_engine::Error;
+use serde::de::DeserializeOwned;
+
+/// What a 500 tells the caller: the detail is in the server's log only.
+pub const INTERNAL_MESSAGE: &str = "the server failed to answer this request; the cause is in its log";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -45,7 +65,7 @@ pub enum AppError {
     #[error("this Idempotency-Key was used for a different request; use a new key for a new request")]
     IdempotencyKeyReused,
     /// Something in the server failed that is not the store's fault (the
-    /// random source, a task that panicked).
+    /// random source, a task or handler that panicked).
     #[error("internal failure: {0}")]
     Internal(String),
 }
@@ -78,44 +98,111 @@ impl AppError {
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// The sentence the caller reads: the error's own, except on a 500,
+    /// whose sentence would name the server's insides.
+    pub fn public_message(&self) -> String {
+        if self.status() == StatusCode::INTERNAL_SERVER_ERROR { INTERNAL_MESSAGE.to_string() } else { self.to_string() }
+    }
 }
 
-/// The status of each engine error, by its stable code, so that a new
-/// variant with an existing code needs no change here.
-fn engine_status(error: &Error) -> StatusCode {
-    match error.code() {
-        "invalid_input" | "bad_grid_code" => StatusCode::BAD_REQUEST,
-        "not_permitted" | "not_offered" | "not_holder" => StatusCode::FORBIDDEN,
-        "not_found" => StatusCode::NOT_FOUND,
-        "already_taken" | "illegal_transition" | "version_conflict" | "already_exists" | "offer_expired" => {
-            StatusCode::CONFLICT
-        }
-        "not_admitted" | "insufficient_points" => StatusCode::UNPROCESSABLE_ENTITY,
-        "storage_failure" | "contended" => StatusCode::SERVICE_UNAVAILABLE,
-        // A corrupt log, or a code this table does not know yet: the server's fault.
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+/// The status of each engine error variant: what the handling note of the
+/// variant's doc in `engine/src/error.rs` says (a test reads those notes).
+pub fn engine_status(error: &Error) -> StatusCode {
+    match error {
+        Error::Invalid { .. } | Error::BadGridCode { .. } => StatusCode::BAD_REQUEST,
+        Error::NotPermitted { .. } | Error::NotOffered { .. } | Error::NotHolder { .. } => StatusCode::FORBIDDEN,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::AlreadyTaken { .. }
+        | Error::IllegalTransition { .. }
+        | Error::WrongExpectedVersion { .. }
+        | Error::AlreadyExists { .. }
+        | Error::OfferExpired { .. } => StatusCode::CONFLICT,
+        Error::NotAdmitted { .. } | Error::InsufficientPoints { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Storage(_) | Error::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// A failure a response stands for, left in its extensions for
+/// [`log_failures`]: the code, and the whole sentence (which a 500's body
+/// does not carry).
+#[derive(Clone, Debug)]
+pub struct Failed {
+    pub code: &'static str,
+    pub detail: String,
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let retry_after = match self {
-            AppError::RateLimited(seconds) => Some(seconds),
-            _ => None,
-        };
         let code = self.code();
-        let message = self.to_string();
-        if status.is_server_error() {
-            tracing::error!(code, %message, "request failed");
-        } else {
-            tracing::debug!(code, %message, "request refused");
-        }
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = retry_after {
+        let body = serde_json::json!({ "error": { "code": code, "message": self.public_message() } });
+        let mut response = (self.status(), Json(body)).into_response();
+        if let AppError::RateLimited(seconds) = self {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(Failed { code, detail: self.to_string() });
         response
+    }
+}
+
+/// Logs each failed request once, with its method and path: a server
+/// failure at `error` with the detail its body leaves out, a refusal at
+/// `debug`. Around every route, so timeouts and panics are logged too.
+pub async fn log_failures(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let response = next.run(request).await;
+    if let Some(Failed { code, detail }) = response.extensions().get::<Failed>() {
+        let status = response.status().as_u16();
+        if response.status().is_server_error() {
+            tracing::error!(%method, %path, status, code, %detail, "request failed");
+        } else {
+            tracing::debug!(%method, %path, status, code, %detail, "request refused");
+        }
+    }
+    response
+}
+
+/// The answer to a handler that panicked (for tower-http's `CatchPanic`):
+/// a JSON 500 `internal`, the panic's message left for the log.
+pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    AppError::Internal(format!("a handler panicked: {message}")).into_response()
+}
+
+/// axum's `Path`, refusing in the API's shape: a segment that does not
+/// decode (invalid UTF-8 in its escapes) is 400 `invalid_input`.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) if e.status().is_server_error() => Err(AppError::Internal(e.body_text())),
+            Err(e) => Err(Error::invalid("path", e.body_text()).into()),
+        }
+    }
+}
+
+/// axum's `Query`, refusing in the API's shape: a query string that does
+/// not read as the route's parameters is 400 `invalid_input`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(e) => Err(Error::invalid("query", e.body_text()).into()),
+        }
     }
 }

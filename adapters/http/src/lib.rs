@@ -8,8 +8,9 @@
 //!   (the command service, the token table, the ticket numbering), and
 //!   [`SystemClock`], the wall clock a live service runs on.
 //! - [`error`]: [`AppError`], the one error of the API, and how each engine
-//!   error code becomes an HTTP status and the body
-//!   `{ "error": { "code": "...", "message": "..." } }`.
+//!   error variant becomes an HTTP status and the body
+//!   `{ "error": { "code": "...", "message": "..." } }`; the middleware that
+//!   logs each failure once, and the JSON 500 of a panic ([`with_layers`]).
 //! - [`auth`]: bearer tokens. [`TokenTable`] maps the BLAKE3 hash of a token
 //!   to who holds it ([`Principal`]); tokens themselves are never stored.
 //! - [`tickets`]: the ticket routes: order, act, read, history; the
@@ -189,8 +190,19 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let (routes, _) = routes::<S>().into_parts();
     let routes = routes.fallback(|| async { AppError::NoRoute }).layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    with_layers(routes, state)
+}
+
+/// `routes` inside the layers every route runs in, innermost first: the
+/// request timeout, a caught panic answered as a JSON 500
+/// ([`error::panicked`]), the request metrics (which so count timeouts and
+/// panics), and the log of failures ([`error::log_failures`]). Public so a
+/// test can put a route of its own (one that panics) in the same layers.
+pub fn with_layers<S: EventStore>(routes: Router<AppState<S>>, state: AppState<S>) -> Router {
     with_timeout(routes, REQUEST_TIMEOUT)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
+        .layer(axum::middleware::from_fn(error::log_failures))
         .with_state(state)
 }
 
@@ -209,8 +221,7 @@ impl Clock for SystemClock {
 /// `n` random bytes from the operating system, as lower-case hex: tokens
 /// and generated idempotency keys.
 pub fn random_hex(n: usize) -> std::io::Result<String> {
-    use std::io::Read as _;
     let mut bytes = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

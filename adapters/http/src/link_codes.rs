@@ -10,7 +10,7 @@
 //! harmless (the previous code simply stops working).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use gridloop_engine::Error;
 use gridloop_engine::envelope::EventPayload;
 use gridloop_engine::ids::{CommandId, VolunteerId};
@@ -19,6 +19,7 @@ use gridloop_engine::store::EventStore;
 use gridloop_engine::volunteer::{VolunteerCommand, VolunteerEvent, link_code_hash};
 
 use crate::auth::Caller;
+use crate::error::Path;
 use crate::{AppError, AppState};
 
 /// `{ volunteer, code, expires_at }`; dispatchers only (the engine refuses
@@ -39,10 +40,12 @@ pub(crate) async fn issue<S: EventStore>(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let volunteer = VolunteerId::new(id)?;
-    let random = crate::random_hex(8).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let random = crate::random_hex(8)
+        .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;
     let code = format!("{:06}", random % 1_000_000);
-    let command_id = crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?;
+    let command_id = crate::random_hex(16)
+        .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let envelope = CommandEnvelope {
         command_id: CommandId::new(format!("link-code-{command_id}"))?,
         correlation_id: None,

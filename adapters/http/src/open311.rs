@@ -20,8 +20,9 @@
 //! - `GET requests`, `requests/{id}` and `tokens/{token}` read tickets
 //!   straight from their streams ([`load`]); the list scans the log for
 //!   submissions ([`list_requests`]) until the board projection serves it.
-//! - Answers are built once as JSON values ([`Doc`]) and written as JSON or,
-//!   by hand, as XML ([`xml`]); every refusal is a [`Failure`] in the spec's
+//! - Answers are built once as JSON values ([`Doc`]) and written as JSON or
+//!   as XML with quick-xml's writer ([`xml`]), text that XML 1.0 cannot hold
+//!   replaced ([`xml_text`]); every refusal is a [`Failure`] in the spec's
 //!   error format, with the matching HTTP status.
 //!
 //! # Decisions
@@ -43,14 +44,16 @@
 //! - Line breaks sent as CR LF (as HTML forms do) become LF, which the
 //!   engine's free text allows; other control characters are refused.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use axum::Form;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -61,10 +64,13 @@ use gridloop_engine::ids::{ItemCode, StreamId, TicketId};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Status, Ticket, TicketEvent};
 use gridloop_engine::time::{DAY_MS, Millis, Timestamp};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
+use crate::error::{Failed, INTERNAL_MESSAGE};
 use crate::tickets::ADDRESS_CHARS_MAX;
 use crate::{AppError, AppState};
 
@@ -122,15 +128,23 @@ enum Format {
 }
 
 /// A refusal in the spec's shape: `[{"code":400,"description":"..."}]`.
+/// `detail` is what the log gets ([`Failed`]); it differs from the
+/// description only for a 500, whose description names nothing inside.
 #[derive(Debug)]
 struct Failure {
     status: StatusCode,
     description: String,
+    code: &'static str,
+    detail: String,
 }
 
 impl Failure {
     fn new(status: StatusCode, description: impl Into<String>) -> Self {
-        Self { status, description: description.into() }
+        let detail = description.into();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            return Self { status, description: INTERNAL_MESSAGE.into(), code: "internal", detail };
+        }
+        Self { status, description: detail.clone(), code: "open311_refused", detail }
     }
 
     fn bad_request(description: impl Into<String>) -> Self {
@@ -141,30 +155,44 @@ impl Failure {
         Self::new(StatusCode::NOT_FOUND, description)
     }
 
+    /// Answers in `format`; [`log_failures`](crate::error::log_failures)
+    /// logs it, as it does every API error.
     fn render(self, format: Format) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(status = %self.status, description = %self.description, "open311 request failed");
-        } else {
-            tracing::debug!(status = %self.status, description = %self.description, "open311 request refused");
-        }
         let body = json!([{ "code": self.status.as_u16(), "description": self.description }]);
-        let status = self.status;
         let mut response = Doc::new("errors", body).render(format);
-        *response.status_mut() = status;
+        *response.status_mut() = self.status;
+        response.extensions_mut().insert(Failed { code: self.code, detail: self.detail });
         response
     }
 }
 
-/// The API's own errors keep their status and message.
+/// The API's own errors keep their status, code and public message.
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
-        Self::new(error.status(), error.to_string())
+        let (status, code, detail) = (error.status(), error.code(), error.to_string());
+        Self { status, description: error.public_message(), code, detail }
     }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         AppError::from(error).into()
+    }
+}
+
+/// axum's `Path`, refusing in the spec's shape (XML, its required format)
+/// when a segment does not decode, instead of axum's plain-text 400.
+#[derive(Debug)]
+struct Path<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(Failure::new(e.status(), e.body_text()).render(Format::Xml)),
+        }
     }
 }
 
@@ -183,7 +211,10 @@ impl Doc {
     fn render(self, format: Format) -> Response {
         match format {
             Format::Json => ([(CONTENT_TYPE, "application/json")], self.body.to_string()).into_response(),
-            Format::Xml => ([(CONTENT_TYPE, "text/xml; charset=utf-8")], xml(self.root, &self.body)).into_response(),
+            Format::Xml => match xml(self.root, &self.body) {
+                Ok(text) => ([(CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response(),
+                Err(e) => AppError::Internal(format!("writing XML: {e}")).into_response(),
+            },
         }
     }
 }
@@ -796,35 +827,43 @@ async fn submitted_between<S: EventStore>(state: &AppState<S>, filter: &Filter) 
     Ok(newest.into_iter().rev().collect())
 }
 
-/// Writes a document as XML by hand: objects become elements per field,
-/// arrays repeat their item element ([`item_name`]), nulls are left out.
-fn xml(root: &str, body: &Value) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    element(&mut out, root, body);
-    out.push('\n');
-    out
+/// Writes a document as XML with quick-xml's writer: objects become
+/// elements per field, arrays repeat their item element ([`item_name`]),
+/// nulls are left out, and text passes through [`xml_text`] first.
+fn xml(root: &str, body: &Value) -> std::io::Result<String> {
+    let mut writer = Writer::new(Vec::new());
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    writer.get_mut().push(b'\n');
+    element(&mut writer, root, body)?;
+    let mut out = writer.into_inner();
+    out.push(b'\n');
+    // Only `&str`s went in, so the bytes are UTF-8; lossy merely avoids a panic path.
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn element(out: &mut String, name: &str, value: &Value) {
-    match value {
-        Value::Null => {}
+fn element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std::io::Result<()> {
+    let text = match value {
+        Value::Null => return Ok(()),
         Value::Object(fields) => {
-            out.push_str(&format!("<{name}>"));
+            writer.write_event(Event::Start(BytesStart::new(name)))?;
             for (key, field) in fields {
-                element(out, key, field);
+                element(writer, key, field)?;
             }
-            out.push_str(&format!("</{name}>"));
+            return writer.write_event(Event::End(BytesEnd::new(name)));
         }
         Value::Array(items) => {
-            out.push_str(&format!("<{name}>"));
+            writer.write_event(Event::Start(BytesStart::new(name)))?;
             for item in items {
-                element(out, item_name(name), item);
+                element(writer, item_name(name), item)?;
             }
-            out.push_str(&format!("</{name}>"));
+            return writer.write_event(Event::End(BytesEnd::new(name)));
         }
-        Value::String(text) => out.push_str(&format!("<{name}>{}</{name}>", escape(text))),
-        Value::Bool(_) | Value::Number(_) => out.push_str(&format!("<{name}>{value}</{name}>")),
-    }
+        Value::String(text) => xml_text(text),
+        Value::Bool(_) | Value::Number(_) => Cow::Owned(value.to_string()),
+    };
+    writer.write_event(Event::Start(BytesStart::new(name)))?;
+    writer.write_event(Event::Text(BytesText::new(&text)))?;
+    writer.write_event(Event::End(BytesEnd::new(name)))
 }
 
 /// The element of one item of each list the spec names.
@@ -840,20 +879,21 @@ fn item_name(list: &str) -> &'static str {
     }
 }
 
-/// Escapes the five characters XML reserves.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+/// Text as XML 1.0 allows it: each character outside its `Char` production
+/// (control characters but tab, line feed and carriage return; U+FFFE and
+/// U+FFFF) becomes U+FFFD. The engine's free text allows U+FFFE, and an
+/// error may echo a path segment, so without this one such character would
+/// make a whole `requests.xml` unreadable to every conforming parser.
+fn xml_text(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        return Cow::Borrowed(text);
     }
-    out
+    Cow::Owned(text.chars().map(|c| if is_xml_char(c) { c } else { char::REPLACEMENT_CHARACTER }).collect())
+}
+
+/// XML 1.0's `Char` production (a `char` is never a surrogate).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -884,9 +924,19 @@ mod tests {
     #[test]
     fn xml_escapes_and_names_items() {
         let body = json!([{ "code": 404, "description": "a<b & 'c' \"d\">" }]);
-        let text = xml("errors", &body);
+        let text = xml("errors", &body).unwrap();
         assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error>"), "{text}");
         assert!(text.contains("<code>404</code>"), "{text}");
         assert!(text.contains("a&lt;b &amp; &apos;c&apos; &quot;d&quot;&gt;"), "{text}");
+    }
+
+    #[test]
+    fn text_outside_xml_chars_is_replaced() {
+        assert!(matches!(xml_text("水管 <&> 'x' \"y\"\t\n🚰"), Cow::Borrowed(_)));
+        assert_eq!(xml_text("a\u{0}b\u{1B}c\u{FFFE}d\u{FFFF}e\u{7F}"), "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{7F}");
+        let body = json!({ "description": "x\u{8}y\u{FFFF}" });
+        let text = xml("request", &body).unwrap();
+        assert!(text.contains("<description>x\u{FFFD}y\u{FFFD}</description>"), "{text:?}");
+        assert!(text.chars().all(is_xml_char), "{text:?}");
     }
 }

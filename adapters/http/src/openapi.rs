@@ -436,6 +436,21 @@ pub struct Ticket {
     pub version: u64,
 }
 
+/// `GET /tickets/{id}`: the ticket with what the engine and the board derive
+/// from it, so that no client derives them again.
+#[derive(Debug, ToSchema)]
+pub struct TicketView {
+    #[schema(inline)]
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// The board's status by name (`awaiting_feedback`, `escalated`, ...).
+    pub board_status: String,
+    /// The deadlines still pending, earliest first; empty once final.
+    pub pending_deadlines: Vec<crate::reads::Deadline>,
+    /// Which console actions the caller may take now, as the engine decides.
+    pub actions: Vec<String>,
+}
+
 /// An event as stored: the engine's `RecordedEvent`.
 #[derive(Debug, ToSchema)]
 pub struct RecordedEvent {

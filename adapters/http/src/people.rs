@@ -36,7 +36,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::Role;
@@ -52,6 +52,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, TokenTable};
+use crate::error::Path;
 use crate::reads::{known_grid, params, scope_for};
 use crate::tickets::{check_place, parse, read_body, run_keyed, written};
 use crate::world::readers_only;

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{RecordedEvent, Role};
 use gridloop_engine::grid::{GridCode, GridTree};
@@ -58,6 +58,7 @@ use tokio::sync::{RwLock, RwLockReadGuard, watch};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
+use crate::error::Path;
 use crate::{AppError, AppState};
 
 /// Rows a ticket page holds unless `per_page` says otherwise.

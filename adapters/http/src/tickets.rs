@@ -31,14 +31,13 @@ use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use gridloop_engine::Error;
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
-use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
 use gridloop_engine::service::numbering::TicketNumbers;
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService, Outcome};
 use gridloop_engine::store::EventStore;
@@ -46,11 +45,15 @@ use gridloop_engine::ticket::{
     Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency, resident_for,
 };
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
+use gridloop_engine::{Context, Error};
+use gridloop_projections::board::BoardStatus;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
+use crate::error::{Path, Query};
+use crate::reads::Deadline;
 use crate::{AppError, AppState};
 
 /// The longest `Idempotency-Key` accepted, in bytes; the actor's scope is
@@ -161,7 +164,8 @@ pub(crate) fn command_id(headers: &HeaderMap, who: &Principal) -> Result<Command
             }
             CommandId::new(text)?.to_string()
         }
-        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+        None => crate::random_hex(16)
+            .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
     };
     let who = format!("{}:{}", who.actor.role.name(), who.actor.id);
     let scope = blake3::hash(who.as_bytes()).to_hex();
@@ -300,6 +304,80 @@ pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error>
     }
 }
 
+/// A ticket as `GET /tickets/{id}` shows it: the engine's state, plus what
+/// the engine and the board derive from it, so that no client derives them
+/// again (the console shows these as given).
+#[derive(Debug, Serialize)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// [`BoardStatus::of`] by name (`awaiting_feedback`, `escalated`, ...).
+    pub board_status: &'static str,
+    /// [`Ticket::pending_deadlines`], earliest first; empty once final.
+    pub pending_deadlines: Vec<Deadline>,
+    /// Which of [`CONSOLE_ACTIONS`] the caller may take now, as the engine decides.
+    pub actions: Vec<&'static str>,
+}
+
+impl TicketView {
+    fn new(ticket: Ticket, actions: Vec<&'static str>) -> Self {
+        let board_status = BoardStatus::of(&ticket).name();
+        let pending = ticket.pending_deadlines().into_iter().map(|(kind, at)| Deadline { kind, at }).collect();
+        Self { ticket, board_status, pending_deadlines: pending, actions }
+    }
+}
+
+/// The dispatcher's actions the console offers, by their route name.
+pub const CONSOLE_ACTIONS: [&str; 8] =
+    ["offer", "assign", "escalate", "summon", "mark-duplicate", "cancel", "close", "note"];
+
+/// Which of [`CONSOLE_ACTIONS`] the caller may take on `ticket` now, as the
+/// engine decides: each is decided with a stand-in body ([`stand_in`]), and
+/// only a refusal no body could lift (the status, the tier, the caller's
+/// role or place) leaves it out. So a client offers what the engine would
+/// allow, with no rule of its own.
+fn allowed_actions<S: EventStore>(state: &AppState<S>, who: &Principal, ticket: &Ticket) -> Vec<&'static str> {
+    let (Some(id), Some(grid)) = (&ticket.id, &ticket.grid) else { return Vec::new() };
+    if check_place(who, grid).is_err() {
+        return Vec::new();
+    }
+    let world = state.service.world();
+    let now = state.service.clock().now();
+    let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+    let allowed = |action: &&str| {
+        let refused = ticket.decide(id, &stand_in(action, now), &who.actor, &ctx);
+        !matches!(
+            refused,
+            Err(Error::IllegalTransition { .. }
+                | Error::NotPermitted { .. }
+                | Error::NotHolder { .. }
+                | Error::NotOffered { .. })
+        )
+    };
+    CONSOLE_ACTIONS.into_iter().filter(allowed).collect()
+}
+
+/// A command for `action` whose body passes no judgement: the engine checks
+/// the status, tier and role before it reads the body, so deciding it says
+/// whether the action is open at all.
+fn stand_in(action: &str, now: Timestamp) -> TicketCommand {
+    use TicketCommand as C;
+    let text = || "-".to_string();
+    match action {
+        "offer" => C::Offer {
+            candidates: vec![Assignee::Volunteer(VolunteerId::from_number(1))],
+            expires_at: now.plus(Millis(30 * MINUTE_MS)),
+        },
+        "assign" => C::Assign { to: Assignee::Team(TeamId::from_number(1)), reason: text() },
+        "escalate" => C::Escalate { reason: EscalationReason::Whistle, note: text() },
+        "summon" => C::Summon { departments: Vec::new() },
+        "mark-duplicate" => C::MarkDuplicate { of: TicketId::from_number(1) },
+        "cancel" => C::Cancel { reason: text() },
+        "close" => C::Close,
+        _ => C::AddNote { text: text() },
+    }
+}
+
 /// `GET /tickets/{id}`. A resident sees only their own tickets; another's
 /// is "not found", so that ticket numbers reveal nothing.
 #[utoipa::path(
@@ -309,21 +387,22 @@ pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error>
     tag = "tickets",
     summary = "One ticket (residents: their own)",
     params(("id" = String, Path, description = "A ticket id, `T-1024`")),
-    responses((status = 200, description = "The ticket", body = crate::openapi::Ticket), crate::openapi::Refusals),
+    responses((status = 200, description = "The ticket, its board status, pending deadlines and the actions open to the caller", body = crate::openapi::TicketView), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn show<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Ticket>, AppError> {
+) -> Result<Json<TicketView>, AppError> {
     let id = TicketId::new(id)?;
     let ticket = state.service.ticket(&id).await?;
     let own = ticket.resident.as_ref().is_some_and(|r| r.as_str() == who.actor.id.as_str());
     if ticket.id.is_none() || (who.actor.role == Role::Resident && !own) {
         return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
     }
-    Ok(Json(ticket))
+    let actions = allowed_actions(&state, &who, &ticket);
+    Ok(Json(TicketView::new(ticket, actions)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -371,7 +450,7 @@ pub(crate) async fn history<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, AppError> {
     if !matches!(who.actor.role, Role::Auditor | Role::Dispatcher) {
         return Err(Error::NotPermitted { role: who.actor.role.name(), command: "read a ticket's history" }.into());

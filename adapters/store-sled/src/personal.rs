@@ -10,8 +10,6 @@
 //! that must prove physical erasure keeps the key tree on storage it can
 //! wipe (a later refinement).
 
-use std::io::Read;
-
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use gridloop_engine::Error as EngineError;
@@ -39,8 +37,7 @@ impl SledPersonal {
 
 fn random<const N: usize>() -> Result<[u8; N], EngineError> {
     let mut bytes = [0u8; N];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
+    getrandom::fill(&mut bytes)
         .map_err(|e| EngineError::Storage(format!("no randomness for personal data keys: {e}")))?;
     Ok(bytes)
 }

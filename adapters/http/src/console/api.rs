@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use gridloop_engine::envelope::Role;
@@ -44,6 +44,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Principal};
+use crate::error::Path;
 use crate::reads::Deadline;
 use crate::{AppError, AppState};
 
@@ -632,7 +633,8 @@ fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppErro
             }
             key.to_string()
         }
-        None => crate::random_hex(16).map_err(|e| AppError::Internal(format!("reading /dev/urandom: {e}")))?,
+        None => crate::random_hex(16)
+            .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
     };
     let scope = blake3::hash(format!("{}:{}", who.actor.role.name(), who.actor.id).as_bytes()).to_hex();
     Ok(CommandId::new(format!("{key}.{}", &scope[..16]))?)

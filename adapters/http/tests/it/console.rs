@@ -258,3 +258,46 @@ async fn the_stream_sends_each_event_of_the_place_as_its_board_row() {
 
     assert_eq!(raw(&h, "/console/stream", Some("resident")).await.status(), StatusCode::FORBIDDEN);
 }
+
+/// The ticket read the console shows carries what the engine derives: the
+/// board status, the pending deadlines and the caller's open actions, so
+/// the page computes none of them.
+#[tokio::test]
+async fn a_ticket_read_carries_its_board_status_deadlines_and_actions() {
+    let h = harness().await;
+    let id = h.offered().await;
+    let path = format!("/api/v1/tickets/{id}");
+    let (status, ticket) = h.get(&path, "dispatcher").await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!((&ticket["status"], &ticket["board_status"]), (&Value::from("offered"), &Value::from("offered")));
+    let kinds: Vec<&str> =
+        ticket["pending_deadlines"].as_array().expect("a list").iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["offer_expiry", "accept"], "the engine's pending deadlines, earliest first: {ticket}");
+    assert_eq!(ticket["pending_deadlines"][0]["at"], ticket["offer"]["expires_at"]);
+    let actions = |t: &Value| -> Vec<String> {
+        t["actions"].as_array().expect("a list").iter().map(|a| a.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(actions(&ticket), ["assign", "escalate", "mark-duplicate", "cancel", "note"], "{ticket}");
+    let (_, own) = h.get(&path, "resident").await;
+    assert_eq!(actions(&own), ["cancel"], "a resident may only cancel their own: {own}");
+    let steps = [("accept", "volunteer", ""), ("resolve", "volunteer", r#"{"result":"fixed","minutes_spent":40}"#)];
+    for (action, who, body) in steps {
+        let (status, answer) = h.post(&format!("{path}/{action}"), who, body).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
+    let (_, resolved) = h.get(&path, "dispatcher").await;
+    assert_eq!((&resolved["status"], &resolved["board_status"]), (&"resolved".into(), &"awaiting_feedback".into()));
+    assert_eq!(resolved["pending_deadlines"][0]["kind"], "feedback", "{resolved}");
+    assert_eq!(resolved["pending_deadlines"][0]["at"], resolved["feedback_by"]);
+    assert_eq!(actions(&resolved), ["note"], "no close before the feedback or its deadline: {resolved}");
+    let (status, answer) = h.post(&format!("{path}/feedback"), "resident", r#"{"rating":"satisfied"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, rated) = h.get(&path, "dispatcher").await;
+    assert_eq!(rated["board_status"], "resolved", "{rated}");
+    assert_eq!(actions(&rated), ["close", "note"], "{rated}");
+    let (status, answer) = h.post(&format!("{path}/close"), "dispatcher", "").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, closed) = h.get(&path, "dispatcher").await;
+    assert_eq!((&closed["board_status"], &closed["actions"]), (&"closed".into(), &Value::Array(vec![])));
+    assert_eq!(closed["pending_deadlines"], Value::Array(vec![]));
+}

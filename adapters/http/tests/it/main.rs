@@ -3,6 +3,7 @@
 
 mod admin;
 mod console;
+mod errors;
 mod limits;
 mod link_codes;
 mod matrix;

@@ -5,6 +5,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gridloop_engine::grid::Level;
+use quick_xml::Reader;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::Event;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
@@ -118,6 +121,74 @@ fn assert_well_formed(text: &str) {
         assert!(!open.is_empty() || rest.is_empty(), "one root element: {text}");
     }
     assert!(open.is_empty(), "every tag closed: {text}");
+}
+
+/// XML 1.0's `Char` production: what a conforming parser accepts in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The text of every element named `name`, read back with quick-xml's
+/// reader (entities and character references resolved). Panics on XML that
+/// does not parse, and on characters XML 1.0 does not allow, which
+/// quick-xml itself does not check.
+fn xml_texts(text: &str, name: &str) -> Vec<String> {
+    let bad: Vec<char> = text.chars().filter(|&c| !is_xml_char(c)).collect();
+    assert!(bad.is_empty(), "characters XML 1.0 does not allow: {bad:?} in {text:?}");
+    let mut reader = Reader::from_str(text);
+    let (mut open, mut found, mut current) = (Vec::<String>::new(), Vec::new(), String::new());
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("well-formed XML: {e}: {text}")) {
+            Event::Start(start) => {
+                open.push(String::from_utf8(start.name().as_ref().to_vec()).expect("a UTF-8 name"));
+                current.clear();
+            }
+            Event::Text(t) => current.push_str(&t.xml10_content().expect("UTF-8 text")),
+            Event::GeneralRef(r) => match r.resolve_char_ref().expect("a valid character reference") {
+                Some(c) => current.push(c),
+                None => current.push_str(resolve_predefined_entity(&r.decode().unwrap()).expect("a known entity")),
+            },
+            Event::End(_) => {
+                if open.pop().as_deref() == Some(name) {
+                    found.push(current.clone());
+                }
+                current.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "every element closed: {text}");
+    found
+}
+
+#[tokio::test]
+async fn descriptions_round_trip_through_xml() {
+    let h = harness().await;
+    let description = "水管 <爆了> & 'Tom's' \"急\" — café ñ 🚰\nline two";
+    let id = ordered(&h, &format!("address_id={}", h.grid), description).await;
+    let one = get(&h, &format!("requests/{id}.xml")).await;
+    assert_eq!(xml_texts(one.xml(), "description"), [description]);
+    let all = get(&h, "requests.xml").await;
+    assert_eq!(xml_texts(all.xml(), "description"), [description]);
+    assert_eq!(xml_texts(all.xml(), "service_request_id"), [id]);
+}
+
+/// U+FFFE and U+FFFF pass the engine's free-text check, and a path segment
+/// can carry control characters into an error's description: neither may
+/// make a document unparseable. They arrive as U+FFFD.
+#[tokio::test]
+async fn characters_xml_forbids_never_break_a_document() {
+    let h = harness().await;
+    let id = ordered(&h, &format!("address_id={}", h.grid), "a\u{FFFE}b\u{FFFF}c\td").await;
+    assert_eq!(get(&h, &format!("requests/{id}.json")).await.json()[0]["description"], "a\u{FFFE}b\u{FFFF}c\td");
+    let all = get(&h, "requests.xml").await;
+    assert_eq!(xml_texts(all.xml(), "description"), ["a\u{FFFD}b\u{FFFD}c\td"]);
+    let missing = get(&h, "requests/T-%01%1B%EF%BF%BF.xml").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    let said = xml_texts(&missing.text, "description");
+    assert_eq!(said.len(), 1, "{}", missing.text);
+    assert!(said[0].ends_with("T-\u{FFFD}\u{FFFD}\u{FFFD}"), "{said:?}");
 }
 
 #[tokio::test]
