@@ -39,8 +39,14 @@ struct AutoDispatch<S: EventStore> {
 }
 
 impl<S: EventStore> Follow for AutoDispatch<S> {
+    type Error = Error;
+
     fn name(&self) -> &'static str {
         "dispatcher policy"
+    }
+
+    fn is_transient(error: &Error) -> bool {
+        follower::storage_failed(error)
     }
 
     fn next_position(&self) -> u64 {

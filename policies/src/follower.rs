@@ -7,8 +7,9 @@
 //! once caught up, acts and says how long it may sleep. [`run`] owns the
 //! loop around it, so that every follower classifies failures the same way:
 //!
-//! - `Error::Storage` (a NATS server restarting, a sled flush failing) is
-//!   waited out with a backoff from [`RETRY_MIN`] to [`RETRY_MAX`]; the
+//! - A transient failure ([`Follow::is_transient`]: for the engine's
+//!   errors, `Error::Storage`, a NATS server restarting or a sled flush
+//!   failing; for the bot, a homeserver that does not answer) is waited out with a backoff from [`RETRY_MIN`] to [`RETRY_MAX`]; the
 //!   follower resumes from its own position, so nothing is skipped. A
 //!   follower must therefore be idempotent over a batch it was partly given
 //!   before the failure: projections skip events at or before their
@@ -35,27 +36,41 @@ pub const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// A reader of the log that [`run`] drives.
 pub trait Follow: Send {
+    /// What its steps fail with: the engine's error, or an adapter's own
+    /// (the chat bot's, whose homeserver may fail too).
+    type Error: std::fmt::Display + From<Error> + Send;
+
     /// Its name in the log's messages: "timers", "dispatcher policy".
     fn name(&self) -> &'static str;
+
+    /// Whether trying again later may succeed (a store or a homeserver
+    /// failing for a while); anything else stops the follower.
+    fn is_transient(error: &Self::Error) -> bool;
 
     /// The position of the first event it has not folded.
     fn next_position(&self) -> u64;
 
+    /// The most events one batch holds: smaller for a follower that saves
+    /// its position after each batch and repeats a batch after a crash.
+    fn batch_max(&self) -> usize {
+        gridloop_engine::store::READ_BATCH_MAX
+    }
+
     /// Folds one batch, in log order (never empty).
-    fn fold(&mut self, batch: &[RecordedEvent]) -> impl Future<Output = Result<(), Error>> + Send;
+    fn fold(&mut self, batch: &[RecordedEvent]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Acts on what it has folded, once caught up with the log. Returns
     /// how long it may sleep before it must act again (a deadline), or
     /// `None` to sleep until the log grows; zero to look again at once.
-    fn caught_up(&mut self) -> impl Future<Output = Result<Option<Duration>, Error>> + Send {
+    fn caught_up(&mut self) -> impl Future<Output = Result<Option<Duration>, Self::Error>> + Send {
         async { Ok(None) }
     }
 }
 
 /// Folds what the log holds past the follower's position, batch by batch.
 /// Returns the number of events given to it.
-pub async fn catch_up<S: EventStore, F: Follow>(store: &S, follower: &mut F) -> Result<u64, Error> {
-    let mut scan = store.scan(follower.next_position());
+pub async fn catch_up<S: EventStore, F: Follow>(store: &S, follower: &mut F) -> Result<u64, F::Error> {
+    let mut scan = store.scan(follower.next_position()).batch_max(follower.batch_max());
     let mut read = 0;
     while let Some(batch) = scan.next_batch().await? {
         read += batch.len() as u64;
@@ -71,25 +86,26 @@ pub async fn run<S: EventStore, F: Follow>(
     store: &S,
     follower: &mut F,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), Error> {
+) -> Result<(), F::Error> {
     let mut retry = RETRY_MIN;
     while !*stop.borrow() {
         let step = async {
             catch_up(store, follower).await?;
             let nap = follower.caught_up().await?.map_or(NAP_MAX, |nap| nap.min(NAP_MAX));
             if nap.is_zero() {
-                return Ok(());
+                return Ok::<(), F::Error>(());
             }
             tokio::select! {
                 _ = tokio::time::sleep(nap) => Ok(()),
-                woken = store.wait_for(follower.next_position()) => woken,
+                woken = store.wait_for(follower.next_position()) => woken.map_err(F::Error::from),
                 _ = stop.changed() => Ok(()),
             }
         };
         match step.await {
             Ok(()) => retry = RETRY_MIN,
-            Err(Error::Storage(reason)) => {
-                tracing::warn!(%reason, follower = follower.name(), wait_ms = retry.as_millis() as u64, "waiting for the store");
+            Err(error) if F::is_transient(&error) => {
+                let wait_ms = retry.as_millis() as u64;
+                tracing::warn!(%error, follower = follower.name(), wait_ms, "waiting to try again");
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = stop.changed() => {}
@@ -103,6 +119,12 @@ pub async fn run<S: EventStore, F: Follow>(
         }
     }
     Ok(())
+}
+
+/// Whether the engine's `error` is worth trying again: only a store that
+/// failed. The followers whose steps fail with the engine's error use it.
+pub fn storage_failed(error: &Error) -> bool {
+    matches!(error, Error::Storage(_))
 }
 
 /// A fold's failure on `event` as the engine's error a follower acts on.

@@ -36,8 +36,14 @@ struct Timers<S: EventStore> {
 }
 
 impl<S: EventStore> Follow for Timers<S> {
+    type Error = Error;
+
     fn name(&self) -> &'static str {
         "timers"
+    }
+
+    fn is_transient(error: &Error) -> bool {
+        follower::storage_failed(error)
     }
 
     fn next_position(&self) -> u64 {

@@ -242,15 +242,14 @@ impl<S: EventStore> Bot<S> {
     async fn mine(&self, lang: Lang, volunteer: &VolunteerId) -> Reply {
         let me = Assignee::Volunteer(volunteer.clone());
         let mut candidates = BTreeSet::new();
-        let mut position = 0;
+        let mut scan = self.service.store().scan(1).batch_max(SCAN_PAGE);
         let mut scanned = 0;
         while scanned < SCAN_EVENTS_MAX {
-            let page = match self.service.store().read_all(position, SCAN_PAGE).await {
-                Ok(page) => page,
+            let page = match scan.next_batch().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
                 Err(e) => return refused(lang, None, &e),
             };
-            let Some(last) = page.last() else { break };
-            position = last.position + 1;
             scanned += page.len();
             for event in page.iter().filter(|e| e.stream.kind() == "ticket") {
                 let held = match event.decode::<TicketEvent>() {

@@ -27,9 +27,6 @@ use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
 use gridloop_engine::volunteer::VolunteerEvent;
 
-/// The most events one catch-up reads at a time.
-const CATCH_UP_BATCH: usize = 1_000;
-
 /// The account a volunteer is linked to, and the command that linked it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -151,13 +148,11 @@ impl Links {
 /// lock is never held across a read.
 pub async fn unread<S: EventStore>(store: &S, from: u64) -> Result<(Vec<RecordedEvent>, u64), Error> {
     let mut events = Vec::new();
-    let mut position = from;
-    loop {
-        let batch = store.read_all(position, CATCH_UP_BATCH).await?;
-        let Some(last) = batch.last() else { return Ok((events, position)) };
-        position = last.position + 1;
+    let mut scan = store.scan(from);
+    while let Some(batch) = scan.next_batch().await? {
         events.extend(batch.into_iter().filter(|e| e.stream.kind() == "volunteer"));
     }
+    Ok((events, scan.next_position()))
 }
 
 /// A 6-digit code from 64 random bits (the deployment's caller draws them

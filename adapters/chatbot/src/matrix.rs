@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::store::EventStore;
+use gridloop_policies::follower::{self, Follow};
 use serde_json::Value;
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -314,38 +315,12 @@ impl<S: EventStore> Transport<S> {
         Ok(joined.is_some_and(|j| j.len() == 2 && j.contains_key(account) && j.contains_key(self.client.user_id())))
     }
 
-    async fn offer_loop(&self, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+    /// Pushes offers and notices as the one log follower does, from the
+    /// position the state file saved: a restart neither loses nor repeats
+    /// one (the homeserver dedupes a repeat by its transaction id).
+    async fn offer_loop(&self, stop: watch::Receiver<bool>) -> Result<(), Error> {
         let store = self.bot.service().store().clone();
-        let mut backoff = Backoff::default();
-        loop {
-            let position = self.state.get().log_position.max(1);
-            let read = tokio::select! {
-                () = stopped(&mut stop) => return Ok(()),
-                read = store.read_all(position, LOG_BATCH_MAX) => read,
-            };
-            let pushed = match read {
-                Ok(batch) if batch.is_empty() => {
-                    let waited = tokio::select! {
-                        () = stopped(&mut stop) => return Ok(()),
-                        waited = store.wait_for(position) => waited,
-                    };
-                    waited.map_err(Error::from)
-                }
-                Ok(batch) => self.push(&batch).await,
-                Err(e) => Err(Error::from(e)),
-            };
-            match pushed {
-                Ok(()) => backoff.reset(),
-                Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(error = %e, position, "pushing offers failed; retrying from the same position");
-                    tokio::select! {
-                        () = stopped(&mut stop) => return Ok(()),
-                        () = tokio::time::sleep(backoff.next()) => {}
-                    }
-                }
-            }
-        }
+        follower::run(&store, &mut Offers(self), stop).await
     }
 
     /// Sends the notices of one batch of log events, then saves the
@@ -388,6 +363,34 @@ impl<S: EventStore> Transport<S> {
             s.rooms.insert(account.to_string(), room.clone());
         })?;
         Ok(room)
+    }
+}
+
+/// The offer pusher as a [`Follow`]er of the log.
+struct Offers<'a, S>(&'a Transport<S>);
+
+impl<S: EventStore> Follow for Offers<'_, S> {
+    type Error = Error;
+
+    fn name(&self) -> &'static str {
+        "chat offers"
+    }
+
+    fn is_transient(error: &Error) -> bool {
+        !error.is_fatal()
+    }
+
+    fn next_position(&self) -> u64 {
+        self.0.state.get().log_position.max(1)
+    }
+
+    /// The position is saved after each batch: a crash repeats at most one.
+    fn batch_max(&self) -> usize {
+        LOG_BATCH_MAX
+    }
+
+    async fn fold(&mut self, batch: &[RecordedEvent]) -> Result<(), Error> {
+        self.0.push(batch).await
     }
 }
 

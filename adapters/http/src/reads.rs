@@ -187,8 +187,14 @@ impl Live {
 struct LiveFollower(Arc<Live>);
 
 impl Follow for LiveFollower {
+    type Error = Error;
+
     fn name(&self) -> &'static str {
         "projections"
+    }
+
+    fn is_transient(error: &Error) -> bool {
+        follower::storage_failed(error)
     }
 
     fn next_position(&self) -> u64 {
