@@ -26,6 +26,7 @@
 //!   async runtime: `tests/it/purity.rs` checks the dependency tree.
 //! - `decide` holds every business rule; `evolve` holds none.
 //! - Quantities are integers: milliseconds, micro-degrees, points, minutes.
+#![warn(unreachable_pub)]
 
 pub mod catalog;
 pub mod emergency;

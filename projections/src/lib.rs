@@ -22,6 +22,7 @@
 //! - No `HashMap` in any state: a rebuild gives the same bytes as the live
 //!   state.
 //! - A projection's checkpoint is saved in the same blob as its state.
+#![warn(unreachable_pub)]
 
 pub mod board;
 pub mod calendar;

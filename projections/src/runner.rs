@@ -144,11 +144,8 @@ impl<P: Projection> Runner<P> {
         mut progress: impl FnMut(u64),
     ) -> Result<u64, ProjectionError> {
         let mut applied = 0;
-        loop {
-            let batch = store.read_all(self.current.checkpoint + 1, CATCH_UP_BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
+        let mut scan = store.scan(self.current.checkpoint + 1).batch_max(CATCH_UP_BATCH);
+        while let Some(batch) = scan.next_batch().await? {
             for event in &batch {
                 applied += u64::from(self.evolve(event)?);
             }

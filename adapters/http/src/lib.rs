@@ -39,6 +39,7 @@
 //! One ticket is read straight from its stream through
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
 //! routes read the projections in [`reads`].
+#![warn(unreachable_pub)]
 
 pub mod admin;
 pub mod auth;

@@ -88,8 +88,6 @@ pub const DEGREES_BYTES_MAX: usize = 32;
 pub const CHANGESET: &str = "2026-12-01T00:00:00Z";
 /// Where this API is mounted, for discovery.
 pub const BASE_PATH: &str = "/open311/v2";
-/// Events read per batch when scanning the log for submissions.
-const SCAN_BATCH: usize = 1_000;
 /// Decimal places kept from degrees: micro-degrees, about 0.1 m.
 const DEGREE_DECIMALS: usize = 6;
 
@@ -811,11 +809,9 @@ fn passes(filter: &Filter, ticket: &Ticket) -> bool {
 /// memory stays bounded however long the log is.
 async fn submitted_between<S: EventStore>(state: &AppState<S>, filter: &Filter) -> Result<Vec<TicketId>, Error> {
     let store = state.service.store();
-    let (mut newest, mut from) = (VecDeque::new(), 1);
-    loop {
-        let batch = store.read_all(from, SCAN_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
+    let mut newest = VecDeque::new();
+    let mut scan = store.scan(1);
+    while let Some(batch) = scan.next_batch().await? {
         let submitted = batch.iter().filter(|e| e.schema.name == "ticket.submitted" && e.stream.kind() == "ticket");
         for event in submitted.filter(|e| (filter.from..=filter.to).contains(&e.occurred_at)) {
             newest.push_back(TicketId::new(event.stream.id())?);

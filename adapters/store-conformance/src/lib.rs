@@ -13,6 +13,7 @@
 //! the per-stream hash chain, idempotency by command id, catch-up-then-live
 //! subscriptions with no gap under concurrent appends, and the accept race
 //! (64 tasks, exactly one winner) through the real command service.
+#![warn(unreachable_pub)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -47,6 +47,7 @@
 //! yet flushed is invisible, so a projection can never get ahead of what a
 //! crash would keep. [`EventStore::wait_for`] waits on a watch channel of the
 //! durable head.
+#![warn(unreachable_pub)]
 
 pub mod personal;
 

@@ -26,6 +26,7 @@
 //!   engine in a dry run.
 //! - Names and phones stay out of the world: they are in
 //!   [`Bundle::personal`], for the personal store.
+#![warn(unreachable_pub)]
 
 mod bundle;
 mod catalog;
