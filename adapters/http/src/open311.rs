@@ -778,24 +778,18 @@ fn filter_of<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Filt
     Ok(Filter { service_code: params.service_code.clone().filter(|c| !c.is_empty()), closed, from, to })
 }
 
-/// RFC 3339 with `Z` or an offset (`+08:00`); a `+` that a client left
-/// unencoded in the query string arrives as a space, and is read as `+`.
+/// RFC 3339 with `Z` or an offset (`+08:00`), read by jiff; a `+` that a
+/// client left unencoded in the query string arrives as a space, and is read
+/// as `+`. The text is never sliced by byte, so no input can panic here.
 fn parse_date(text: &str, field: &str) -> Result<Timestamp, Failure> {
     let refuse = || Failure::bad_request(format!("{field}: expected RFC 3339, like 2026-11-23T08:00:00+08:00"));
     let text = text.trim();
-    let split = text.len().checked_sub(6).filter(|&at| text.is_char_boundary(at));
-    let Some((local, offset)) = split.map(|at| text.split_at(at)) else { return Err(refuse()) };
-    let sign = match offset.as_bytes()[0] {
-        b'+' | b' ' => 1,
-        b'-' => -1,
-        _ => return Timestamp::parse(text).map_err(|_| refuse()),
+    let text = match text.rsplit_once(' ') {
+        Some((local, offset)) => format!("{local}+{offset}"),
+        None => text.to_string(),
     };
-    let minutes = |s: &str| s.parse::<i64>().ok().filter(|_| s.bytes().all(|b| b.is_ascii_digit()));
-    let (hours, mins) = (minutes(&offset[1..3]), minutes(&offset[4..]));
-    let (Some(hours), Some(mins), b':') = (hours, mins, offset.as_bytes()[3]) else { return Err(refuse()) };
-    let utc = Timestamp::parse(&format!("{local}Z")).map_err(|_| refuse())?;
-    let shift = sign * (hours * 60 + mins) * 60_000;
-    Timestamp::from_millis(utc.as_millis() - shift).map_err(|_| refuse())
+    let parsed: jiff::Timestamp = text.parse().map_err(|_| refuse())?;
+    Timestamp::from_millis(parsed.as_millisecond()).map_err(|_| refuse())
 }
 
 fn passes(filter: &Filter, ticket: &Ticket) -> bool {
@@ -915,6 +909,11 @@ mod tests {
         assert_eq!(parse_date("2026-11-23T00:00:00Z", "d").unwrap(), utc);
         assert!(parse_date("yesterday", "d").is_err());
         assert!(parse_date("2026-11-23T08:00:00+0x:00", "d").is_err());
+        // Multi-byte characters where the offset's digits go once made the
+        // byte-sliced parser panic: now they are a 400 like any other typo.
+        for bad in ["2026-11-23T08:00:00+é:00", "2026-11-23T08:00:00+08:é", "2026-11-23T08:00:0é+08:00", "十一月"] {
+            assert!(parse_date(bad, "d").is_err(), "{bad:?}");
+        }
     }
 
     #[test]
