@@ -49,6 +49,7 @@ pub use error::WorldError;
 pub use import::{ImportSummary, import};
 pub use people::{OPEN_ORDERS_DEFAULT, VOLUNTEERS_MAX};
 pub use problem::{Field, PROBLEMS_PER_FILE_MAX, Place, Problem};
+pub use routing::read_routing;
 pub use show::{describe, world_as_of};
 pub use text::Encoding;
 

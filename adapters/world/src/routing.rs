@@ -1,6 +1,6 @@
-//! `routing.toml`: every knob of the routing policy, durations as text.
-//! The same reading as `gridloop_fixtures::parse_routing`, reporting a
-//! [`Problem`] that names the key and its line.
+//! `routing.toml`: every knob of the routing policy, durations as text;
+//! each [`Problem`] names the key and its line. The fixtures' generator reads
+//! its source `routing.toml` with [`read_routing`] too.
 
 use gridloop_engine::routing::{RespondWithin, RoutingPolicy};
 use gridloop_engine::time::Millis;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::district::line_at;
-use crate::problem::{Place, Problem, Problems};
+use crate::problem::{Field, Place, Problem, Problems};
 use crate::text::{quoted, reason};
 
 const FILE: &str = crate::ROUTING;
@@ -30,8 +30,11 @@ pub(crate) fn read(text: &str, problems: &mut Problems) -> Option<RoutingPolicy>
     let file: RoutingFile = match toml::from_str(text) {
         Ok(file) => file,
         Err(e) => {
-            let place = e.span().map_or(Place::File, |s| Place::Line(line_at(text, s.start)));
-            problems.push(Problem { place, ..Problem::file(FILE, e.message().trim()) });
+            let line = e.span().map(|s| line_at(text, s.start));
+            let key = line.and_then(|line| key_on(text, line));
+            let place = line.map_or(Place::File, Place::Line);
+            let field = key.map(|k| Field::Key(k.to_string()));
+            problems.push(Problem { place, field, ..Problem::file(FILE, e.message().trim()) });
             return None;
         }
     };
@@ -65,4 +68,23 @@ pub(crate) fn read(text: &str, problems: &mut Problems) -> Option<RoutingPolicy>
         return None;
     }
     Some(policy)
+}
+
+/// Reads a `routing.toml` on its own (the fixtures' generator reads its
+/// source data with it, so the file has one reader): the policy, or every
+/// problem, each naming the key and its line.
+pub fn read_routing(text: &str) -> Result<RoutingPolicy, Vec<Problem>> {
+    let mut problems = Problems::default();
+    match read(text, &mut problems) {
+        Some(policy) if problems.is_empty() => Ok(policy),
+        _ => Err(problems.into_vec()),
+    }
+}
+
+/// The key a `key = value` line sets, so that a value of the wrong shape (an
+/// array of two durations where three are due) is reported by its key too.
+fn key_on(text: &str, line: u64) -> Option<&str> {
+    let (key, _) = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(key)
 }
