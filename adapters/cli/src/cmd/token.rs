@@ -1,7 +1,8 @@
 //! `gridloop token create`: an API bearer token, shown once.
 
 use anyhow::{Context as _, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Subcommand};
 use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::GridCode;
 use gridloop_http::TokenTable;
@@ -25,8 +26,8 @@ pub enum TokenCmd {
     Create {
         /// resident, grid_worker, dispatcher, volunteer, department, auditor
         /// or admin (manages tokens through the API; acts on no ticket).
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        #[arg(long, value_parser = issuable_role())]
+        role: Role,
         /// Who it is: a resident id (r-12), volunteer (V-7), department code,
         /// grid worker or dispatcher id.
         #[arg(long)]
@@ -40,24 +41,11 @@ pub enum TokenCmd {
     },
 }
 
-/// What `--role` takes: the roles a token may carry (`Role::ISSUABLE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum RoleArg {
-    Resident,
-    GridWorker,
-    Dispatcher,
-    Volunteer,
-    Department,
-    Auditor,
-    Admin,
-}
-
-impl RoleArg {
-    fn role(self) -> Role {
-        let name = self.to_possible_value().expect("no variant is skipped");
-        Role::parse_issuable(name.get_name()).expect("every --role name is an issuable role")
-    }
+/// What `--role` takes: the roles a token may carry, by the engine's own
+/// list (`Role::ISSUABLE`), so the CLI keeps no copy of it.
+fn issuable_role() -> impl clap::builder::TypedValueParser<Value = Role> {
+    clap::builder::PossibleValuesParser::new(Role::ISSUABLE.map(|(name, _)| name))
+        .map(|name| Role::parse_issuable(&name).expect("every possible value is an issuable role"))
 }
 
 impl TokenArgs {
@@ -70,7 +58,6 @@ impl TokenArgs {
 
 pub fn run(args: TokenArgs, host: &Host<'_>) -> Result<()> {
     let TokenCmd::Create { role, subject, place, data } = args.action;
-    let role = role.role();
     let place = place.as_deref().map(GridCode::parse).transpose().context("--place")?;
     let (token, entry) = TokenTable::issue(role, &subject, place)?;
     match host {
