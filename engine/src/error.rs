@@ -62,7 +62,9 @@ pub enum Error {
     IllegalTransition {
         /// The refused command's verb ("accept", "close").
         command: &'static str,
-        /// The ticket's status in words, or why it is not ready ("closed", "waiting for the resident's feedback").
+        /// The status in words ("closed"), or the state that forbids the
+        /// command ("waiting for the resident's feedback", "in emergency mode
+        /// already").
         status: &'static str,
     },
 

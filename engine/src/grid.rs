@@ -209,7 +209,7 @@ impl GeoPoint {
 pub struct GridNode {
     /// The node's code, which also places it in the tree.
     pub code: GridCode,
-    /// The node's name as the district writes it (e.g. a community's 社区 name).
+    /// The node's name as the district writes it (e.g. 中山街道).
     pub name: String,
     /// The node's name in English.
     pub name_en: String,

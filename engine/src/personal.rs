@@ -24,7 +24,7 @@ pub struct Person {
     /// A phone number to call them back on, as they gave it (not checked for
     /// shape).
     pub phone: String,
-    /// Where they live or the matter is, in their own words.
+    /// Their address, in their own words.
     pub address: String,
 }
 

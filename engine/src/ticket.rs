@@ -43,8 +43,8 @@ pub const OFFER_WINDOW_MAX: Millis = Millis(7 * 24 * 60 * 60 * 1000);
 pub enum Assignee {
     /// One volunteer, who accepted an offer or was assigned directly (志愿接单).
     Volunteer(VolunteerId),
-    /// A volunteer team as a whole; any member acting for the team speaks for
-    /// it.
+    /// A volunteer team as a whole; it answers through an actor whose id is the
+    /// team's (its own dispatcher), who finds someone the directory cannot see.
     Team(TeamId),
     /// A functional department (巡办分离), for items the grid cannot handle.
     Department(DepartmentId),
@@ -249,8 +249,8 @@ pub enum TicketEvent {
         /// The offer round, counted from 1 over the ticket's life; at most
         /// `OFFER_ROUNDS_MAX`.
         round: u32,
-        /// Whom the ticket is offered to, in the router's order (nearest, then
-        /// fairest); 1 to 64, none twice.
+        /// Whom the ticket is offered to, in the order given (the router's:
+        /// nearest, then fairest); 1 to 64, none twice.
         candidates: Vec<Assignee>,
         /// When the offer lapses if nobody accepts; at most `OFFER_WINDOW_MAX`
         /// after the offer was made.
@@ -269,8 +269,7 @@ pub enum TicketEvent {
     Accepted {
         /// The candidate who accepted, now the holder.
         by: Assignee,
-        /// The offer round accepted, so late answers to an earlier round can be
-        /// told apart.
+        /// The offer round accepted (the one in its `Offered` event).
         round: u32,
     },
     /// A candidate declined the offer; when the last one declines, an
@@ -283,7 +282,7 @@ pub enum TicketEvent {
         /// Why, in the candidate's words; may be empty.
         reason: String,
     },
-    /// The holder started work on the spot (status `InProgress`).
+    /// The holder started work (status `InProgress`).
     Started {
         /// The holder who started.
         by: Assignee,
@@ -471,8 +470,9 @@ pub enum TicketCommand {
     /// A candidate accepts the offer out now (志愿接单); refused once someone else
     /// took it.
     AcceptOffer {
-        /// The candidate accepting, whom the actor must speak for (a member for
-        /// their team, a dispatcher for anyone).
+        /// The candidate accepting, whom the actor must speak for: a volunteer
+        /// or grid worker for themself, a team's or department's actor for it,
+        /// a dispatcher for anyone.
         by: Assignee,
     },
     /// A candidate declines the offer out now.

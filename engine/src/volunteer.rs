@@ -228,8 +228,8 @@ pub enum VolunteerCommand {
     },
     /// Ends a stand-down; nothing happens if they were not stood down.
     Reactivate {},
-    /// Removes a volunteer for good (警示退出); only points redemption is taken
-    /// afterwards.
+    /// Removes a volunteer for good (警示退出); afterwards only points are still
+    /// awarded and redeemed, since they were earned.
     Exit {
         /// Why; not empty.
         reason: String,
