@@ -19,8 +19,11 @@ use crate::time::Millis;
 /// `district.toml`; an item names one by code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
+    /// The category's code, which items name it by.
     pub code: CategoryCode,
+    /// The category's name as the district writes it (e.g. 社区服务).
     pub name: String,
+    /// The category's name in English.
     pub name_en: String,
     /// The field (领域) the category belongs to, when the district groups
     /// its categories so; empty otherwise.
@@ -44,27 +47,51 @@ pub enum HandlingMode {
 /// from resolution (feedback).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sla {
+    /// How long after submission the ticket must be taken (受理时限); becomes the
+    /// ticket's `accept_by`.
     pub accept_within: Millis,
+    /// How long after submission (or a reopening) the ticket must be resolved
+    /// (办结时限); becomes its `resolve_by`.
     pub resolve_within: Millis,
+    /// How long after resolution the resident may rate it; then it closes
+    /// without feedback. Becomes its `feedback_by`.
     pub feedback_window: Millis,
 }
 
+/// A functional department (职能部门): handles department items (巡办分离), items not
+/// admitted to the grid catalog, and summons (吹哨报到).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Department {
+    /// The department's code, which items, staff and assignees name it by.
     pub code: DepartmentId,
+    /// The department's name as the district writes it (e.g. 城管局).
     pub name: String,
+    /// The department's name in English.
     pub name_en: String,
 }
 
+/// One orderable item of the catalog (事项): what it is, who handles it, which
+/// skills it needs, its deadlines and its points.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogItem {
+    /// The item's code, which tickets name it by.
     pub code: ItemCode,
+    /// The item's name as residents see it.
     pub name: String,
+    /// The item's name in English.
     pub name_en: String,
+    /// The category it is listed under.
     pub category: CategoryCode,
+    /// Who handles it by default; triage may choose another mode.
     pub mode: HandlingMode,
+    /// The department responsible for it: it handles the item in department
+    /// mode, and whenever the item is not admitted to the grid catalog.
     pub department: DepartmentId,
+    /// The skills a volunteer needs to be offered it; a volunteer item needs at
+    /// least one.
     pub skills: Vec<Skill>,
+    /// Its deadlines, written into each ticket when it is decided, so a later
+    /// change never rewrites a past ticket.
     pub sla: Sla,
     /// Points a volunteer earns for it, 0..=POINTS_PER_ITEM_MAX.
     pub points: u32,
@@ -109,9 +136,13 @@ impl CatalogItem {
     }
 }
 
+/// The most points one item may award a volunteer.
 pub const POINTS_PER_ITEM_MAX: u32 = 100;
+/// The most items a catalog may hold.
 pub const CATALOG_ITEMS_MAX: usize = 1_000;
 
+/// The catalog as `decide` consults it: items, departments and categories by
+/// code, checked to be consistent when built.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     items: BTreeMap<ItemCode, CatalogItem>,
@@ -119,6 +150,7 @@ pub struct Catalog {
     categories: BTreeMap<CategoryCode, Category>,
 }
 
+/// The most categories a catalog may hold.
 pub const CATEGORIES_MAX: usize = 256;
 
 impl Catalog {
@@ -166,22 +198,27 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The item with this code, or `NotFound`.
     pub fn item(&self, code: &ItemCode) -> Result<&CatalogItem, Error> {
         self.items.get(code).ok_or_else(|| Error::not_found("catalog item", code))
     }
 
+    /// The department with this code, or `NotFound`.
     pub fn department(&self, code: &DepartmentId) -> Result<&Department, Error> {
         self.departments.get(code).ok_or_else(|| Error::not_found("department", code))
     }
 
+    /// Every item, admitted or not, in code order.
     pub fn items(&self) -> impl Iterator<Item = &CatalogItem> {
         self.items.values()
     }
 
+    /// Every department, in code order.
     pub fn departments(&self) -> impl Iterator<Item = &Department> {
         self.departments.values()
     }
 
+    /// The category with this code, or `NotFound`.
     pub fn category(&self, code: &CategoryCode) -> Result<&Category, Error> {
         self.categories.get(code).ok_or_else(|| Error::not_found("category", code))
     }

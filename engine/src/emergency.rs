@@ -14,11 +14,24 @@ use crate::grid::{GridCode, Level};
 use crate::ticket::bounded_text;
 use crate::{Context, Error};
 
+/// What a place's emergency stream (`emergency-<code>`) says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum EmergencyEvent {
-    Declared { place: GridCode, reason: String },
-    Lifted { reason: String },
+    /// The place entered emergency mode: from now its new tickets for
+    /// emergency items start at the district centre.
+    Declared {
+        /// The district or street in emergency mode (the stream's place).
+        place: GridCode,
+        /// Why, as the dispatcher gave it (a typhoon warning, an outbreak).
+        reason: String,
+    },
+    /// The place is back to normal: new tickets start at the grid again.
+    /// Tickets already at the district centre stay there.
+    Lifted {
+        /// Why, as the dispatcher gave it.
+        reason: String,
+    },
 }
 
 fn emergency_schema_version(_tag: &str) -> u32 {
@@ -31,22 +44,37 @@ fn upcast_emergency(tag: &str, version: u32, _payload: serde_json::Value) -> Res
 
 event_payload!(EmergencyEvent, "emergency", emergency_schema_version, upcast_emergency);
 
+/// What a dispatcher asks of a place's emergency mode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum EmergencyCommand {
-    Declare { reason: String },
-    Lift { reason: String },
+    /// Switches the place to emergency mode; refused if it is in it already.
+    Declare {
+        /// Why (not empty, at most 2,000 characters).
+        reason: String,
+    },
+    /// Switches the place back to normal; refused if it is not in emergency
+    /// mode.
+    Lift {
+        /// Why (not empty, at most 2,000 characters).
+        reason: String,
+    },
 }
 
 /// Whether a place is in emergency mode.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Emergency {
+    /// The district or street, once it was first declared; `None` for a
+    /// place that never was.
     pub place: Option<GridCode>,
+    /// Whether the place is in emergency mode now.
     pub active: bool,
+    /// How many events were folded (the stream's version).
     pub version: u64,
 }
 
 impl Emergency {
+    /// Folds one event in. No rules here: only what the event says.
     pub fn evolve(&mut self, event: &EmergencyEvent) {
         self.version += 1;
         match event {

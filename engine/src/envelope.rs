@@ -27,11 +27,23 @@ use crate::time::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// A resident who orders (居民点单), rates and may cancel or complain about
+    /// their own tickets; their actor id is their resident id.
     Resident,
+    /// A grid worker (网格员): patrols, files orders for residents, triages and
+    /// handles tickets on the spot (巡办合一).
     GridWorker,
+    /// A dispatcher at a community, street or district centre (社区派单): triages,
+    /// offers, assigns, escalates, summons and closes.
     Dispatcher,
+    /// A volunteer (志愿接单): accepts or declines offers, works and resolves the
+    /// tickets they hold; their actor id is their volunteer id (or their
+    /// team's, acting for it).
     Volunteer,
+    /// A functional department (巡办分离): handles department items and reports to
+    /// summons; its actor id is its department id.
     Department,
+    /// An auditor: reads the log and verifies seals, and sends no command.
     Auditor,
     /// The deployment's operator: manages API tokens, the world (grids,
     /// catalog, teams, staff) and volunteers' registration; acts on no
@@ -58,6 +70,8 @@ impl Role {
         Self::ISSUABLE.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
     }
 
+    /// The role in plain words, as used in refusals ("a grid worker may not
+    /// ...").
     pub fn name(self) -> &'static str {
         match self {
             Role::Resident => "resident",
@@ -72,13 +86,20 @@ impl Role {
     }
 }
 
+/// Who issued a command: recorded in every event's envelope and checked by
+/// `decide` against each command's rules.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Actor {
+    /// The role the actor acts in; it decides what they may do.
     pub role: Role,
+    /// Who they are within the role (a resident, volunteer or department id, a
+    /// staff subject, or `gridloop` for the system).
     pub id: ActorId,
 }
 
 impl Actor {
+    /// An actor in `role` with id `id`; refused if the id is not a valid actor
+    /// id.
     pub fn new(role: Role, id: &str) -> Result<Self, Error> {
         Ok(Self { role, id: ActorId::new(id)? })
     }
@@ -91,7 +112,10 @@ impl Actor {
 /// A payload's type and version: `ticket.accepted/1`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Schema {
+    /// The payload type: the aggregate kind and the event's tag, e.g.
+    /// `ticket.accepted`.
     pub name: String,
+    /// The payload's shape version, from 1; older versions are upcast on read.
     pub version: u32,
 }
 
@@ -102,6 +126,9 @@ impl fmt::Display for Schema {
 }
 
 impl Schema {
+    /// Parses `name/version`, e.g. `ticket.accepted/1`: a lower-case name of at
+    /// most 64 characters (letters, dots, underscores) and a version of at
+    /// least 1.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let bad = || Error::invalid("schema", "expected name/version, like ticket.accepted/1");
         let (name, version) = text.split_once('/').ok_or_else(bad)?;
@@ -211,19 +238,33 @@ impl Hash {
 /// An event as the command service hands it to a store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
+    /// The event's unique id: a UUIDv7 from the injected clock and a seeded
+    /// generator.
     pub event_id: uuid::Uuid,
+    /// When the command was decided: the clock's `now` the command service
+    /// passed to `decide`.
     pub occurred_at: Timestamp,
+    /// Who issued the command that caused the event.
     pub actor: Actor,
+    /// The caller's idempotency key; every event of one append shares it, and a
+    /// repeated id writes nothing.
     pub command_id: CommandId,
+    /// What the event is about across streams: the ticket id for ticket
+    /// commands.
     pub correlation_id: CorrelationId,
+    /// The payload's type and version.
     pub schema: Schema,
+    /// The typed event as JSON, stored exactly as written.
     pub payload: Value,
 }
 
 /// An event as stored: the envelope of the design, field for field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
+    /// The event's unique id: a UUIDv7 from the injected clock and a seeded
+    /// generator.
     pub event_id: uuid::Uuid,
+    /// The stream it belongs to, e.g. `ticket-T-1024`; the aggregate instance.
     pub stream: StreamId,
     /// 1, 2, 3... within the stream, no gaps.
     pub version: u64,
@@ -231,13 +272,26 @@ pub struct RecordedEvent {
     /// not necessarily dense. Not covered by the hash, so a log moved to
     /// another store (which numbers positions its own way) still verifies.
     pub position: u64,
+    /// When the command was decided (the injected clock's `now`).
     pub occurred_at: Timestamp,
+    /// Who issued the command that caused the event.
     pub actor: Actor,
+    /// The caller's idempotency key; every event of one append shares it.
     pub command_id: CommandId,
+    /// What the event is about across streams: the ticket id for ticket
+    /// commands.
     pub correlation_id: CorrelationId,
+    /// The payload's type and version, which decide how it is decoded and
+    /// upcast.
     pub schema: Schema,
+    /// The typed event as JSON, exactly as written, so the hash verifies over
+    /// the stored bytes.
     pub payload: Value,
+    /// The hash of the stream's previous event, or `Hash::GENESIS` (64 zeros)
+    /// for its first.
     pub prev_hash: Hash,
+    /// BLAKE3 over `prev_hash` and the canonical JSON of the covered fields
+    /// (all but `position`, `prev_hash` and `hash`).
     pub hash: Hash,
 }
 
@@ -363,9 +417,11 @@ pub trait EventPayload: Sized {
     /// Turns a stored payload into the current type, upcasting older schema
     /// versions first.
     fn decode(schema: &Schema, payload: &Value) -> Result<Self, Error>;
+    /// The payload's schema (type and current version).
     fn schema(&self) -> Schema {
         self.to_payload().0
     }
+    /// The payload as the JSON value to store.
     fn encode(&self) -> Value {
         self.to_payload().1
     }

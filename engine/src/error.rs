@@ -9,80 +9,154 @@
 
 use thiserror::Error;
 
+/// Every way a command, a read or an append can fail, each with a stable
+/// code and a documented way for the caller to handle it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Error {
     /// A field of the input is malformed or out of its bounds.
     /// Caller: show the sentence and let the user correct the input (HTTP 400).
     #[error("invalid {field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The input field at fault, as the user knows it ("description", "expires at").
+        field: &'static str,
+        /// What is wrong with it, as a sentence fragment ("must be at most 2,000 characters").
+        reason: String,
+    },
 
     /// A grid code does not parse; `part` names the segment that is wrong.
     /// Caller: as for `Invalid` (HTTP 400).
     #[error("bad grid code {code:?}: the {part} part {reason}")]
-    BadGridCode { code: String, part: &'static str, reason: String },
+    BadGridCode {
+        /// The code as given (its first 40 characters).
+        code: String,
+        /// The level whose segment is wrong ("district", "street", ...), or "whole" when the code as a whole is too long or has too many segments.
+        part: &'static str,
+        /// What is wrong with that segment.
+        reason: String,
+    },
 
     /// The ticket, volunteer, grid, catalog item or department does not exist.
     /// Caller: HTTP 404; check the id.
     #[error("{kind} {id} not found")]
-    NotFound { kind: &'static str, id: String },
+    NotFound {
+        /// What was looked for ("ticket", "grid", "catalog item").
+        kind: &'static str,
+        /// The id that was not found.
+        id: String,
+    },
 
     /// Creating something that exists already (a second submit of one ticket
     /// id, registering a volunteer twice). Caller: HTTP 409; use a new id.
     #[error("{kind} {id} already exists")]
-    AlreadyExists { kind: &'static str, id: String },
+    AlreadyExists {
+        /// What was being created ("ticket", "volunteer").
+        kind: &'static str,
+        /// The id that is taken.
+        id: String,
+    },
 
     /// The command is not allowed in the ticket's current status (accepting a
     /// closed ticket, resolving one nobody accepted). Caller: HTTP 409; reload
     /// the ticket and offer the actions its status allows.
     #[error("cannot {command}: the ticket is {status}")]
-    IllegalTransition { command: &'static str, status: &'static str },
+    IllegalTransition {
+        /// The refused command's verb ("accept", "close").
+        command: &'static str,
+        /// The status in words ("closed"), or the state that forbids the
+        /// command ("waiting for the resident's feedback", "in emergency mode
+        /// already").
+        status: &'static str,
+    },
 
     /// A volunteer (or department) tried to accept an offer that was not made
     /// to them. Caller: HTTP 403; tell them it was not offered to them.
     #[error("ticket {ticket} was not offered to {who}")]
-    NotOffered { ticket: String, who: String },
+    NotOffered {
+        /// The ticket whose offer was answered.
+        ticket: String,
+        /// The candidate who answered, as the assignee is shown ("volunteer V-7").
+        who: String,
+    },
 
     /// Someone else accepted first (抢单: the first acceptance wins).
     /// Caller: HTTP 409; tell the volunteer it is taken, nothing to retry.
     #[error("ticket {ticket} has already been taken by another handler")]
-    AlreadyTaken { ticket: String },
+    AlreadyTaken {
+        /// The ticket that someone else holds.
+        ticket: String,
+    },
 
     /// The offer's deadline passed before this acceptance arrived.
     /// Caller: HTTP 409; the ticket will be offered again.
     #[error("the offer of ticket {ticket} has expired")]
-    OfferExpired { ticket: String },
+    OfferExpired {
+        /// The ticket whose offer ran out.
+        ticket: String,
+    },
 
     /// The actor does not hold the ticket but tried to act as its handler.
     /// Caller: HTTP 403.
     #[error("{who} does not hold ticket {ticket}")]
-    NotHolder { ticket: String, who: String },
+    NotHolder {
+        /// The ticket acted on.
+        ticket: String,
+        /// The actor who claimed to hold it.
+        who: String,
+    },
 
     /// The actor's role may not issue this command (a volunteer closing a
     /// ticket, a resident offering one). Caller: HTTP 403.
     #[error("a {role} may not {command}")]
-    NotPermitted { role: &'static str, command: &'static str },
+    NotPermitted {
+        /// The actor's role ("volunteer", "resident").
+        role: &'static str,
+        /// What that role may not do ("close", "accept for someone else").
+        command: &'static str,
+    },
 
     /// The catalog item was not admitted to the grid catalog, so it cannot be
     /// dispatched to grid volunteers or teams: it goes to its department.
     /// Caller: HTTP 422; route to the department named in the sentence.
     #[error("item {item} is not admitted to the grid catalog; it goes to department {department}")]
-    NotAdmitted { item: String, department: String },
+    NotAdmitted {
+        /// The catalog item that is not admitted.
+        item: String,
+        /// The department the item goes to instead.
+        department: String,
+    },
 
     /// A redemption asked for more points than the volunteer has.
     /// Caller: HTTP 422; show the balance.
     #[error("cannot redeem {asked} points: the balance is {balance}")]
-    InsufficientPoints { balance: u64, asked: u64 },
+    InsufficientPoints {
+        /// The volunteer's balance, in points.
+        balance: u64,
+        /// The points the redemption asked for.
+        asked: u64,
+    },
 
     /// The append's expected version did not match the stream's head.
     /// Caller: the command service reloads and decides again; others retry
     /// after reading the stream (HTTP 409).
     #[error("stream {stream}: expected version {expected}, but it is at {actual}")]
-    WrongExpectedVersion { stream: String, expected: String, actual: u64 },
+    WrongExpectedVersion {
+        /// The stream appended to (`ticket-T-1024`).
+        stream: String,
+        /// The version the append expected, in words ("any", "no stream", "3").
+        expected: String,
+        /// The stream's actual head version (0 when it does not exist).
+        actual: u64,
+    },
 
     /// The command service gave up after its bounded retries on version
     /// conflicts (a very hot stream). Caller: HTTP 503; retry later.
     #[error("stream {stream} stayed contended after {attempts} attempts")]
-    Contended { stream: String, attempts: u32 },
+    Contended {
+        /// The stream that stayed contended.
+        stream: String,
+        /// How many decide-and-append attempts were made.
+        attempts: u32,
+    },
 
     /// The store failed (I/O, disk full, lost connection). Nothing was
     /// acknowledged. Caller: HTTP 503; retry with the same command id.

@@ -26,14 +26,22 @@ use crate::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
+    /// The district (区), the root: its code is the 6-digit administrative code.
+    /// Its centre (管理中心) is the top tier.
     District,
+    /// A street or town (街道/镇): the street tier's centre (分中心) dispatches here.
     Street,
+    /// A community or village (社区/村): the community tier's station (网格化管理站) and
+    /// its volunteer team.
     Community,
+    /// A grid (网格): the unit a ticket is filed against, with its grid worker.
     Grid,
+    /// A sub-grid (分片) within a grid; a ticket may be filed against one.
     SubGrid,
 }
 
 impl Level {
+    /// The level's English name, used when the district names none of its own.
     pub fn name(self) -> &'static str {
         match self {
             Level::District => "district",
@@ -87,10 +95,12 @@ impl GridCode {
         Ok(Self(text.to_string()))
     }
 
+    /// The code as text, e.g. `440802-001-002-015`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The level of the tree the code is at, from its number of segments.
     pub fn level(&self) -> Level {
         Level::from_depth(self.0.matches('-').count())
     }
@@ -152,8 +162,12 @@ impl fmt::Debug for GridCode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GridKind {
+    /// A grid of residents: homes and their everyday needs.
     Comprehensive,
+    /// A grid covering one organisation or unit.
     Unit,
+    /// A grid covering one exclusive place (an industrial park, school or
+    /// market).
     Exclusive,
 }
 
@@ -161,16 +175,22 @@ pub enum GridKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyForm {
+    /// Mostly homes.
     Residential,
+    /// Mostly shops, offices or industry.
     CommercialIndustrial,
+    /// An urban village (城中村).
     UrbanVillage,
+    /// No single form dominates.
     Mixed,
 }
 
 /// A point in integer micro-degrees (1e-6°, about 0.1 m), WGS84.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeoPoint {
+    /// Longitude in micro-degrees, east positive (-180,000,000 to 180,000,000).
     pub lon: i32,
+    /// Latitude in micro-degrees, north positive (-90,000,000 to 90,000,000).
     pub lat: i32,
 }
 
@@ -187,11 +207,15 @@ impl GeoPoint {
 /// One node of the tree, at any level.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GridNode {
+    /// The node's code, which also places it in the tree.
     pub code: GridCode,
+    /// The node's name as the district writes it (e.g. 中山街道).
     pub name: String,
+    /// The node's name in English.
     pub name_en: String,
     /// Only grids (level `Grid`) have a kind, property form and class.
     pub kind: Option<GridKind>,
+    /// A grid's property form (Luohu's classing), if the district records one.
     pub property_form: Option<PropertyForm>,
     /// Management class 1..=3, 1 the easiest.
     pub management_class: Option<u8>,
@@ -244,10 +268,13 @@ impl GridTree {
         Ok(tree)
     }
 
+    /// The district node at the root. Panics on an empty tree
+    /// (`GridTree::default`); a tree from `GridTree::new` always has one.
     pub fn root(&self) -> &GridNode {
         &self.nodes[self.root.as_ref().expect("a built tree has a root")]
     }
 
+    /// The node with this code, if it is in the tree.
     pub fn get(&self, code: &GridCode) -> Option<&GridNode> {
         self.nodes.get(code)
     }
@@ -267,10 +294,12 @@ impl GridTree {
         self.nodes.values().filter(move |n| n.code.level() == level)
     }
 
+    /// How many nodes the tree holds, at every level.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Whether the tree has no nodes (only a default tree, never a built one).
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

@@ -17,6 +17,8 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
+            /// Validates `text` as this kind of id; a malformed one is refused
+            /// as `Invalid`, naming the field and the reason.
             pub fn new(text: impl Into<String>) -> Result<Self, Error> {
                 let text = text.into();
                 let check: fn(&str) -> Option<&'static str> = $check;
@@ -25,6 +27,7 @@ macro_rules! string_id {
                     Some(reason) => Err(Error::invalid($field, reason)),
                 }
             }
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -157,18 +160,22 @@ impl TicketId {
     pub fn number(&self) -> u64 {
         self.0[2..].parse().expect("validated at construction")
     }
+    /// The ticket id with this number, e.g. 1024 gives `T-1024`; the numbering
+    /// service picks the next free one.
     pub fn from_number(n: u64) -> Self {
         Self(format!("T-{n}"))
     }
 }
 
 impl VolunteerId {
+    /// The volunteer id with this number, e.g. 77 gives `V-77`.
     pub fn from_number(n: u64) -> Self {
         Self(format!("V-{n}"))
     }
 }
 
 impl TeamId {
+    /// The team id with this number, e.g. 12 gives `TM-12`.
     pub fn from_number(n: u64) -> Self {
         Self(format!("TM-{n}"))
     }
@@ -180,9 +187,11 @@ impl TeamId {
 pub struct StreamId(String);
 
 impl StreamId {
+    /// The stream of one ticket: `ticket-T-1024`.
     pub fn ticket(id: &TicketId) -> Self {
         Self(format!("ticket-{id}"))
     }
+    /// The stream of one volunteer: `volunteer-V-77`.
     pub fn volunteer(id: &VolunteerId) -> Self {
         Self(format!("volunteer-{id}"))
     }
@@ -208,6 +217,7 @@ impl StreamId {
         }
         Ok(Self(text))
     }
+    /// The stream name as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

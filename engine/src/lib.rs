@@ -26,7 +26,7 @@
 //!   async runtime: `tests/it/purity.rs` checks the dependency tree.
 //! - `decide` holds every business rule; `evolve` holds none.
 //! - Quantities are integers: milliseconds, micro-degrees, points, minutes.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod catalog;
 pub mod emergency;
@@ -57,14 +57,25 @@ use time::Timestamp;
 /// tests may build one directly.
 #[derive(Debug, Default)]
 pub struct World {
+    /// The district this deployment serves, once the world stream has declared
+    /// it; `None` before setup.
     pub district: Option<world::DistrictInfo>,
+    /// The grid tree (district, streets, communities, grids) that tickets are
+    /// filed against and routed within.
     pub grids: GridTree,
+    /// What residents can order, which tier handles each item and how fast it
+    /// must be answered.
     pub catalog: Catalog,
     /// The volunteer team that owns each place (a community, usually); a
     /// grid's team is that of its nearest ancestor listed here.
     pub owners: std::collections::BTreeMap<grid::GridCode, ids::TeamId>,
+    /// Each volunteer team by id: its name, members and settings.
     pub teams: std::collections::BTreeMap<ids::TeamId, world::Team>,
+    /// Each staff member (dispatcher or admin) by actor id, with the place and
+    /// tier they answer for.
     pub staff: std::collections::BTreeMap<ids::ActorId, world::StaffMember>,
+    /// The routing policy: whom a new ticket is offered or assigned to, in what
+    /// rounds.
     pub routing: routing::RoutingPolicy,
 }
 
@@ -82,9 +93,14 @@ impl World {
 /// What `decide` may consult besides the aggregate's own state.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
+    /// The moment the command is decided at, given by the caller (the engine
+    /// never reads the clock); deadlines are computed from it.
     pub now: Timestamp,
+    /// The catalog, to look up the ordered item's tier and time limits.
     pub catalog: &'a Catalog,
+    /// The grid tree, to resolve a ticket's place and walk up its tiers.
     pub grids: &'a GridTree,
+    /// The routing policy, to choose offers and assignees.
     pub routing: &'a routing::RoutingPolicy,
     /// Whether the ticket's street or district is in emergency mode
     /// (平急转换); the command service reads it for submissions.

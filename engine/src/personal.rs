@@ -18,8 +18,13 @@ pub const PERSONAL_FIELD_CHARS_MAX: usize = 200;
 /// What a resident told us about themselves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
+    /// The resident's name as they gave it (at most 200 characters; may be
+    /// empty).
     pub name: String,
+    /// A phone number to call them back on, as they gave it (not checked for
+    /// shape).
     pub phone: String,
+    /// Their address, in their own words.
     pub address: String,
 }
 
@@ -40,6 +45,7 @@ impl Person {
 /// What looking a resident up finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
+    /// The resident's record, decrypted.
     Found(Person),
     /// The resident was erased: their key and record are gone.
     Erased,
@@ -51,6 +57,7 @@ pub enum Lookup {
 pub trait PersonalStore: Send + Sync {
     /// Stores (or replaces) a resident's record.
     fn put(&self, resident: &ResidentId, person: &Person) -> Result<(), Error>;
+    /// Looks a resident's record up: found, erased, or never stored.
     fn get(&self, resident: &ResidentId) -> Result<Lookup, Error>;
     /// Deletes the resident's key and record; `false` if there was none.
     fn erase(&self, resident: &ResidentId) -> Result<bool, Error>;

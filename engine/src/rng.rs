@@ -5,14 +5,19 @@
 //! seed writes the same log every time. SplitMix64 is tiny, fast and good
 //! enough for ids and simulated traffic; it is not for secrets.
 
+/// The SplitMix64 generator: 64 bits of state, one seed, the same sequence for
+/// the same seed.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator that starts from `seed`; any value, zero included, is a fine
+    /// seed.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -98,8 +98,12 @@ pub struct RoutingPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "[Millis; 3]", into = "[Millis; 3]")]
 pub struct RespondWithin {
+    /// How long the community tier (网格化管理站) has; a ticket reopened at the grid
+    /// tier gets this too.
     pub community: Millis,
+    /// How long the street tier (分中心) has.
     pub street: Millis,
+    /// How long the district centre (管理中心) has.
     pub district: Millis,
 }
 
@@ -177,13 +181,21 @@ impl RoutingPolicy {
 /// loaded they are now. Built by the volunteer directory projection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolunteerView {
+    /// The volunteer's id; offers name them by it.
     pub id: VolunteerId,
+    /// The team they serve with.
     pub team: TeamId,
+    /// Their home grid: where the ring and the distance are measured from.
     pub home_grid: GridCode,
+    /// What they can do; they qualify for an item with at least one of its
+    /// skills.
     pub skills: BTreeSet<Skill>,
+    /// Whether they take offers now: they said they are available, and they are
+    /// neither stood down nor exited.
     pub available: bool,
     /// Tickets they hold now (accepted or in progress).
     pub open_orders: u32,
+    /// How many tickets they may hold at once.
     pub open_orders_max: u32,
     /// Orders they took within the fairness window.
     pub recent_orders: u32,
@@ -209,7 +221,13 @@ pub enum Route {
     SelfHandle,
     /// Offer it to these volunteers, best first, drawn from the ring at
     /// `ring` (grid, community or street) around the ticket's grid.
-    Offer { candidates: Vec<VolunteerId>, ring: Level },
+    Offer {
+        /// The volunteers to offer it to, best first: nearest, then fairest,
+        /// then least loaded, then by id; 1 to `offers_max`.
+        candidates: Vec<VolunteerId>,
+        /// The level of the ring they were drawn from.
+        ring: Level,
+    },
     /// The team owning the grid: no single volunteer fits.
     Team(TeamId),
     /// The responsible department.

@@ -26,6 +26,8 @@ use crate::envelope::{EventPayload, Hash, RecordedEvent, event_payload};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum SealEvent {
+    /// The log was sealed at an ordinal: a signed digest over every stream's
+    /// head up to it.
     Sealed {
         /// The seal covers the log's first `position` events in log order
         /// (seals themselves excluded from the digest). An ordinal, not a
@@ -71,6 +73,7 @@ impl Heads {
         }
     }
 
+    /// How many streams have events so far (seal streams not counted).
     pub fn streams(&self) -> u64 {
         self.heads.len() as u64
     }
@@ -112,6 +115,8 @@ pub fn signing_key(secret: &[u8; 32]) -> SigningKey {
     SigningKey::from_bytes(secret)
 }
 
+/// The key's public half as 64 hex digits, as seals carry it and auditors are
+/// given it.
 pub fn public_key_hex(key: &SigningKey) -> String {
     hex(key.verifying_key().as_bytes())
 }
@@ -171,6 +176,7 @@ pub struct SealChecker {
 /// What the seal check found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SealReport {
+    /// How many seals were verified (duplicates counted once).
     pub seals: u64,
     /// The highest position a verified seal covers.
     pub sealed_to: u64,

@@ -41,6 +41,8 @@ use crate::{Context, Error, World};
 /// Where time comes from. The engine ships only [`ManualClock`]; the binary
 /// supplies a system clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current moment, in milliseconds since the Unix epoch; commands are
+    /// decided and stamped at it.
     fn now(&self) -> Timestamp;
 }
 
@@ -49,12 +51,15 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct ManualClock(std::sync::atomic::AtomicI64);
 
 impl ManualClock {
+    /// A clock that reads `start` until it is set or advanced.
     pub fn new(start: Timestamp) -> Self {
         Self(std::sync::atomic::AtomicI64::new(start.as_millis()))
     }
+    /// Moves the clock to `to` (backwards too: the clock checks nothing).
     pub fn set(&self, to: Timestamp) {
         self.0.store(to.as_millis(), std::sync::atomic::Ordering::SeqCst);
     }
+    /// Moves the clock forward by `by` milliseconds.
     pub fn advance(&self, by: crate::time::Millis) {
         self.set(self.now().plus(by));
     }
@@ -68,14 +73,21 @@ impl Clock for ManualClock {
 
 /// One aggregate kind, as the service drives it.
 pub trait Aggregate: Default + Clone {
+    /// The instance id within the kind (a ticket id, a volunteer id, a place's
+    /// grid code).
     type Id: std::fmt::Display;
+    /// What a caller asks of an instance.
     type Command;
+    /// What an instance's events say, with their schema and upcasters.
     type Event: EventPayload;
+    /// The stream that holds the instance's events, e.g. `ticket-T-1024`.
     fn stream(id: &Self::Id) -> StreamId;
     /// Where the service keeps this kind's folded streams.
     fn cache(caches: &Caches) -> &StreamCache<Self>;
     /// Folds one event in (no rules: `decide` already held them).
     fn evolve(&mut self, event: &Self::Event, at: Timestamp);
+    /// Decides what a command does to this instance: the events to append, or
+    /// the refusal. Pure: everything it needs is in `self`, `actor` and `ctx`.
     fn decide(
         &self,
         id: &Self::Id,
@@ -203,22 +215,31 @@ pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<A, Error> {
 /// A command addressed to one aggregate instance.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// A command to one ticket.
     Ticket {
+        /// The ticket addressed; a `Submit` creates it under this id.
         id: TicketId,
+        /// What is asked of the ticket.
         command: TicketCommand,
     },
+    /// A command to one volunteer.
     Volunteer {
+        /// The volunteer addressed; a `Register` creates them under this id.
         id: VolunteerId,
+        /// What is asked of the volunteer.
         command: VolunteerCommand,
     },
     /// Switches emergency mode for a district or street.
     Emergency {
+        /// The district or street whose mode changes.
         place: GridCode,
+        /// Whether to declare or lift emergency mode.
         command: EmergencyCommand,
     },
     /// Changes the world (the district's grids, catalog, teams, staff,
     /// routing): the operator's bundle import, or one change from the API.
     World {
+        /// The batch of changes, decided in order and written in one append.
         command: WorldCommand,
     },
 }
@@ -226,10 +247,15 @@ pub enum Command {
 /// A command with who sent it and its idempotency key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommandEnvelope {
+    /// The caller's idempotency key: a repeated id writes nothing and answers
+    /// with what the first command wrote. Policies derive it from what they
+    /// react to.
     pub command_id: CommandId,
     /// Defaults to the ticket id for ticket commands, else the command id.
     pub correlation_id: Option<CorrelationId>,
+    /// Who sends the command; `decide` checks it against each command's rules.
     pub actor: Actor,
+    /// The command and the aggregate instance it goes to.
     pub command: Command,
     /// When set, the command applies only if the stream is still at this
     /// version: timers and policies send what they decided on, so one that
@@ -248,6 +274,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the command id had run before, so nothing was written now and
+    /// `events` are those of the first run.
     pub fn is_duplicate(&self) -> bool {
         self.append.as_ref().is_some_and(|a| a.duplicate)
     }
@@ -265,6 +293,10 @@ pub struct Caches {
     world: StreamCache<WorldState>,
 }
 
+/// The command service: for each command, it loads (or keeps) the target
+/// stream's state, decides, and appends with the version it decided on,
+/// deciding again on a version conflict up to `ATTEMPTS_MAX` times. Generic
+/// over the event store.
 #[derive(Debug)]
 pub struct CommandService<S> {
     store: S,
@@ -294,6 +326,7 @@ impl<S: EventStore> CommandService<S> {
         Ok(service)
     }
 
+    /// The event store the service appends to.
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -331,6 +364,7 @@ impl<S: EventStore> CommandService<S> {
         Ok(kept.version)
     }
 
+    /// The clock the service decides at.
     pub fn clock(&self) -> &dyn Clock {
         &*self.clock
     }
@@ -340,6 +374,10 @@ impl<S: EventStore> CommandService<S> {
         self.caches.tickets.len()
     }
 
+    /// Runs one command: finds a repeated command id's first outcome, or
+    /// decides on the stream's state and appends the events, retrying on
+    /// version conflicts. A submission also reads the world and the place's
+    /// emergency mode first.
     pub async fn execute(&self, envelope: CommandEnvelope) -> Result<Outcome, Error> {
         let CommandEnvelope { command_id, correlation_id, actor, command, expected_version } = envelope;
         let call = Call { command_id, actor, expected_version };

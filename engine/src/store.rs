@@ -61,6 +61,8 @@ impl ExpectedVersion {
         }
     }
 
+    /// The expectation in words, for `WrongExpectedVersion`: "any", "no stream"
+    /// or the version number.
     pub fn describe(self) -> String {
         match self {
             ExpectedVersion::Any => "any".into(),
@@ -73,8 +75,12 @@ impl ExpectedVersion {
 /// Where an append landed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendResult {
+    /// The stream appended to.
     pub stream: StreamId,
+    /// The version of the append's first event in its stream (versions are
+    /// 1-based).
     pub first_version: u64,
+    /// The version of its last event: the stream's head after the append.
     pub last_version: u64,
     /// Global position of the last event of the append.
     pub position: u64,
@@ -86,7 +92,10 @@ pub struct AppendResult {
 /// The head of one stream: its last version and hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StreamHead {
+    /// The stream's last version (1-based; 0 when the stream does not exist).
     pub version: u64,
+    /// The last event's hash, which the next event's `prev_hash` must equal
+    /// (`Hash::GENESIS` for an empty stream).
     pub hash: Hash,
 }
 
@@ -146,6 +155,8 @@ pub struct Scan<S> {
 }
 
 impl<S: EventStore> Scan<S> {
+    /// A scan of `store` from `from_position` (positions are 1-based; 0 reads
+    /// from the start too), in batches of at most `READ_BATCH_MAX`.
     pub fn new(store: S, from_position: u64) -> Self {
         Self { store, next_position: from_position.max(1), batch_max: READ_BATCH_MAX }
     }
@@ -210,6 +221,8 @@ pub struct Subscription<S> {
 }
 
 impl<S: EventStore> Subscription<S> {
+    /// A subscription to `store` from `from_position` (positions are 1-based; 0
+    /// reads from the start too).
     pub fn new(store: S, from_position: u64) -> Self {
         Self { store, next_position: from_position.max(1), buffer: VecDeque::new(), batch_max: 1_000 }
     }
@@ -266,6 +279,7 @@ struct MemoryLog {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

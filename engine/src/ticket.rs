@@ -41,9 +41,14 @@ pub const OFFER_WINDOW_MAX: Millis = Millis(7 * 24 * 60 * 60 * 1000);
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Assignee {
+    /// One volunteer, who accepted an offer or was assigned directly (志愿接单).
     Volunteer(VolunteerId),
+    /// A volunteer team as a whole; it answers through an actor whose id is the
+    /// team's (its own dispatcher), who finds someone the directory cannot see.
     Team(TeamId),
+    /// A functional department (巡办分离), for items the grid cannot handle.
     Department(DepartmentId),
+    /// The grid worker who handles the ticket on the spot (巡办合一, `SelfHandle`).
     GridWorker(ActorId),
 }
 
@@ -80,6 +85,9 @@ impl std::fmt::Display for Assignee {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// The grid itself: its grid worker and the community's volunteers. Every
+    /// ticket starts here unless emergency mode sends it straight to the
+    /// district.
     Grid,
     /// 网格化管理站
     Community,
@@ -90,6 +98,8 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// The next tier up the escalation ladder, or `None` at the district
+    /// centre, which is the top.
     pub fn above(self) -> Option<Tier> {
         match self {
             Tier::Grid => Some(Tier::Community),
@@ -100,6 +110,8 @@ impl Tier {
     }
 }
 
+/// Why a ticket was escalated; each reason is open to different roles (see
+/// `Ticket::decide`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationReason {
@@ -115,21 +127,32 @@ pub enum EscalationReason {
     Emergency,
 }
 
+/// How pressing the resident says the request is; recorded for dispatchers and
+/// reports, it does not change the deadlines, which come from the catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
+    /// An ordinary request.
     Normal,
+    /// The resident marked it urgent; dispatchers see it first.
     Urgent,
 }
 
+/// How the order reached gridloop (the channel of 居民点单), kept for reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    /// The resident scanned a QR code posted in the grid.
     QrCode,
+    /// A phone call, entered by a dispatcher.
     Phone,
+    /// A chat message, entered by whoever received it.
     Chat,
+    /// The web form or the JSON API.
     Web,
+    /// A grid worker on patrol filed it for the resident.
     Patrol,
+    /// An Open311 GeoReport v2 client.
     Open311,
 }
 
@@ -137,11 +160,16 @@ pub enum Channel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {
+    /// 满意: the ticket closes as confirmed.
     Satisfied,
+    /// 基本满意: counts as satisfied; the ticket closes as confirmed.
     BasicallySatisfied,
+    /// 不满意: the ticket is reopened (see `TicketEvent::Reopened`).
     Unsatisfied,
 }
 
+/// Why an offer round ended without anyone accepting; the ticket goes back to
+/// waiting for dispatch either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpiryReason {
@@ -151,6 +179,7 @@ pub enum ExpiryReason {
     AllDeclined,
 }
 
+/// Why a resolved ticket was closed (销号).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
@@ -164,99 +193,194 @@ pub enum CloseReason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum TicketEvent {
+    /// The resident's order was recorded (居民点单); the ticket exists from here,
+    /// at the grid tier (or the district in emergency mode), with its accept
+    /// and resolve deadlines fixed from the catalog.
     Submitted {
+        /// The ticket this event belongs to (its stream's id), e.g. `T-1024`.
         ticket: TicketId,
+        /// The catalog item ordered; it fixes the handling mode, skills and
+        /// deadlines.
         item: ItemCode,
+        /// The grid (or sub-grid) the request is for; never a whole street or
+        /// community.
         grid: GridCode,
+        /// The resident the order is for (not necessarily the actor who filed
+        /// it).
         resident: ResidentId,
+        /// The resident's own words, trimmed, at most 2,000 characters.
         description: String,
+        /// How pressing the resident says it is.
         urgency: Urgency,
+        /// How the order arrived.
         channel: Channel,
+        /// Where exactly, when the channel knows (a QR code, a phone's
+        /// location); used for routing by distance.
         location: Option<GeoPoint>,
+        /// The tier that handles it first: `Grid`, or `District` for an
+        /// emergency item while emergency mode is on (平急转换).
         tier: Tier,
+        /// The ticket must be taken (accepted, assigned or self-handled) by
+        /// then (受理时限): submission time plus the item's `accept_within`.
         accept_by: Timestamp,
+        /// The ticket must be resolved by then (办结时限): submission time plus the
+        /// item's `resolve_within`.
         resolve_by: Timestamp,
     },
+    /// A dispatcher or grid worker decided how the ticket is handled; it now
+    /// waits for dispatch.
     Triaged {
+        /// Who handles it: the grid worker on the spot, volunteers, or a
+        /// department.
         mode: HandlingMode,
+        /// The catalog item as triaged, which may correct the one the resident
+        /// chose.
         item: ItemCode,
     },
+    /// The grid worker took the ticket to handle on the spot (巡办合一); they are
+    /// its holder.
     SelfHandled {
+        /// The grid worker who holds the ticket now.
         worker: ActorId,
     },
+    /// An offer went out to candidates who may accept it (抢单); the first to
+    /// accept takes the ticket.
     Offered {
+        /// The offer round, counted from 1 over the ticket's life; at most
+        /// `OFFER_ROUNDS_MAX`.
         round: u32,
+        /// Whom the ticket is offered to, in the order given (the router's:
+        /// nearest, then fairest); 1 to 64, none twice.
         candidates: Vec<Assignee>,
+        /// When the offer lapses if nobody accepts; at most `OFFER_WINDOW_MAX`
+        /// after the offer was made.
         expires_at: Timestamp,
     },
+    /// The offer round ended without an acceptance; the ticket waits for
+    /// dispatch again (status `Triaged`).
     OfferExpired {
+        /// The round that ended (the one in its `Offered` event).
         round: u32,
+        /// Whether the deadline passed or everyone declined.
         reason: ExpiryReason,
     },
+    /// A candidate accepted the offer and now holds the ticket. The first
+    /// acceptance wins; later ones are refused with `AlreadyTaken`.
     Accepted {
+        /// The candidate who accepted, now the holder.
         by: Assignee,
+        /// The offer round accepted (the one in its `Offered` event).
         round: u32,
     },
+    /// A candidate declined the offer; when the last one declines, an
+    /// `OfferExpired` with `AllDeclined` follows in the same append.
     Declined {
+        /// The candidate who declined; they cannot accept this round any more.
         by: Assignee,
+        /// The offer round declined.
         round: u32,
+        /// Why, in the candidate's words; may be empty.
         reason: String,
     },
+    /// The holder started work (status `InProgress`).
     Started {
+        /// The holder who started.
         by: Assignee,
     },
+    /// Someone involved added a free-text note to the ticket's history; the
+    /// status does not change.
     NoteAdded {
+        /// The note, trimmed, at most 2,000 characters.
         text: String,
     },
     /// Version 2 added `respond_by` and `resolve_by`.
     Escalated {
+        /// The tier that held the ticket before.
         from: Tier,
+        /// The tier now responsible: the next one up, or the district for
+        /// `Emergency`.
         to: Tier,
+        /// Why it was escalated.
         reason: EscalationReason,
+        /// What the escalating actor says about it; may be empty.
         note: String,
         /// The new tier must take the ticket by then.
         respond_by: Option<Timestamp>,
         /// A fresh resolve deadline, when the old one had passed.
         resolve_by: Option<Timestamp>,
     },
+    /// A dispatcher assigned the ticket directly (派单), taking it from any
+    /// holder or offer; the assignee holds it at once.
     Reassigned {
+        /// The new holder.
         to: Assignee,
+        /// Why the dispatcher assigned it, for the history.
         reason: String,
     },
+    /// The holder reports the request done; the resident's feedback window
+    /// opens.
     Resolved {
+        /// The holder who resolved it.
         by: Assignee,
+        /// What was done, in the holder's words (at most 2,000 characters).
         result: String,
+        /// The time the holder reports having spent, in minutes (at most 30
+        /// days); volunteers' service hours are counted from it.
         minutes_spent: u32,
+        /// The resident may give feedback until then; after it the ticket may
+        /// close without feedback. Resolution time plus the item's feedback
+        /// window.
         feedback_by: Timestamp,
     },
+    /// The resident (or a dispatcher on their behalf) rated the resolution.
     FeedbackGiven {
+        /// The resident's verdict; `Unsatisfied` reopens the ticket in the same
+        /// append.
         rating: Rating,
+        /// The resident's comment; may be empty.
         comment: String,
     },
     /// Version 2 added `respond_by`.
     Reopened {
+        /// Why it was reopened (for example "unsatisfied feedback").
         reason: String,
+        /// A fresh resolve deadline: reopening time plus the item's
+        /// `resolve_within`.
         resolve_by: Timestamp,
         /// The tier must dispatch it again by then.
         respond_by: Option<Timestamp>,
     },
+    /// The ticket was closed (销号); nothing more happens to it.
     Closed {
+        /// Whether the resident confirmed it or the feedback window passed.
         reason: CloseReason,
     },
+    /// The resident or a dispatcher withdrew the ticket before it was resolved;
+    /// it is final.
     Cancelled {
+        /// Why it was cancelled.
         reason: String,
     },
+    /// A dispatcher found the ticket repeats another one; it is final and the
+    /// other ticket carries on.
     MarkedDuplicate {
+        /// The ticket this one duplicates.
         of: TicketId,
     },
     /// 吹哨: departments summoned to the ticket, each to report by then.
     Summoned {
+        /// The departments summoned (1 to `SUMMONED_MAX`, each not already
+        /// pending).
         departments: Vec<DepartmentId>,
+        /// When each must report: summons time plus the routing policy's
+        /// `summons_report_within`.
         report_by: Timestamp,
     },
     /// 报到: a summoned department reported.
     SummonsAnswered {
+        /// The department that reported (the actor).
         department: DepartmentId,
+        /// What the department reports, at most 2,000 characters.
         report: String,
     },
 }
@@ -296,70 +420,134 @@ event_payload!(TicketEvent, "ticket", ticket_schema_version, upcast_ticket);
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum TicketCommand {
+    /// A resident orders (居民点单), or a grid worker or dispatcher orders on a
+    /// resident's behalf. Refused if the ticket exists.
     Submit {
+        /// The catalog item ordered.
         item: ItemCode,
+        /// The grid or sub-grid the request is for.
         grid: GridCode,
+        /// The resident the order is for; a resident may only order for
+        /// themself.
         resident: ResidentId,
+        /// The request in the resident's words (trimmed, at most 2,000
+        /// characters).
         description: String,
+        /// How pressing the resident says it is.
         urgency: Urgency,
+        /// How the order arrived.
         channel: Channel,
+        /// The exact place, when known.
         location: Option<GeoPoint>,
     },
+    /// A dispatcher or grid worker decides how a submitted ticket is handled.
     Triage {
+        /// The handling mode chosen; non-department modes need an admitted
+        /// item.
         mode: HandlingMode,
+        /// A corrected catalog item, or `None` to keep the one submitted.
         item: Option<ItemCode>,
     },
+    /// The acting grid worker takes the ticket to handle on the spot (巡办合一).
     SelfHandle,
+    /// A dispatcher or the routing policy offers a ticket waiting for dispatch
+    /// to candidates (社区派单); opens the next round.
     Offer {
+        /// Whom to offer it to: 1 to `OFFER_CANDIDATES_MAX`, none twice, each a
+        /// valid assignee for the item.
         candidates: Vec<Assignee>,
+        /// When the offer lapses: after now, and at most `OFFER_WINDOW_MAX`
+        /// ahead.
         expires_at: Timestamp,
     },
+    /// The timer (or a dispatcher) ends an offer round whose deadline has
+    /// passed.
     ExpireOffer {
+        /// The round to end; refused if it is not the offer out now, so a stale
+        /// timer does nothing.
         round: u32,
     },
+    /// A candidate accepts the offer out now (志愿接单); refused once someone else
+    /// took it.
     AcceptOffer {
+        /// The candidate accepting, whom the actor must speak for: a volunteer
+        /// or grid worker for themself, a team's or department's actor for it,
+        /// a dispatcher for anyone.
         by: Assignee,
     },
+    /// A candidate declines the offer out now.
     DeclineOffer {
+        /// The candidate declining, whom the actor must speak for.
         by: Assignee,
+        /// Why; may be empty.
         reason: String,
     },
+    /// The holder starts work.
     Start,
+    /// Anyone involved but the resident adds a note to an open ticket.
     AddNote {
+        /// The note (at most 2,000 characters, not empty).
         text: String,
     },
+    /// Sends the ticket one tier up (or to the district for `Emergency`); who
+    /// may depends on the reason.
     Escalate {
+        /// Why; a `Timeout` is refused while every deadline is still ahead and
+        /// offers remain.
         reason: EscalationReason,
+        /// The escalating actor's note; may be empty.
         note: String,
     },
+    /// A dispatcher assigns the ticket directly (派单) to a holder other than the
+    /// current one.
     Assign {
+        /// The new holder; must be valid for the item.
         to: Assignee,
+        /// Why, for the history.
         reason: String,
     },
+    /// The holder reports the request done.
     Resolve {
+        /// What was done (at most 2,000 characters).
         result: String,
+        /// Time spent, in minutes (at most `MINUTES_SPENT_MAX`, 30 days).
         minutes_spent: u32,
     },
+    /// The resident (or a dispatcher for them) rates a resolved ticket, once,
+    /// within the feedback window.
     GiveFeedback {
+        /// The verdict; `Unsatisfied` reopens the ticket.
         rating: Rating,
+        /// An optional comment.
         comment: String,
     },
+    /// A dispatcher reopens a resolved ticket.
     Reopen {
+        /// Why (at most 2,000 characters).
         reason: String,
     },
+    /// A dispatcher or the timer closes a resolved ticket: after satisfied
+    /// feedback, or once the feedback window has passed without any.
     Close,
+    /// The resident or a dispatcher withdraws an unresolved ticket.
     Cancel {
+        /// Why.
         reason: String,
     },
+    /// A dispatcher marks an unresolved ticket as a duplicate of another.
     MarkDuplicate {
+        /// The ticket it duplicates; not itself.
         of: TicketId,
     },
     /// 吹哨: the street (or district) summons departments to the ticket.
     Summon {
+        /// The departments to summon: 1 to `SUMMONED_MAX`, each in the catalog
+        /// and not already pending.
         departments: Vec<DepartmentId>,
     },
     /// 报到: a summoned department reports (the actor is the department).
     ReportToSummons {
+        /// What the department reports (at most 2,000 characters).
         report: String,
     },
 }
@@ -391,29 +579,41 @@ impl TicketCommand {
     }
 }
 
+/// Where a ticket is in its life; see the state diagram in the module doc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// No event yet: the stream does not exist.
     #[default]
     None,
+    /// Ordered, not yet triaged; waiting for dispatch.
     Submitted,
     /// Waiting for dispatch (triaged, or an offer ran out).
     Triaged,
+    /// An offer is out; the first candidate to accept takes it.
     Offered,
+    /// Someone holds it (accepted, assigned or self-handled) and has not
+    /// started.
     Accepted,
+    /// The holder is working on it.
     InProgress,
     /// Waiting for dispatch at a higher tier.
     Escalated,
+    /// The holder reports it done; waiting for the resident's feedback.
     Resolved,
     /// Unsatisfied feedback or a dispatcher reopened it: waiting for dispatch.
     Reopened,
+    /// Closed (销号): confirmed by the resident or unanswered past the feedback
+    /// window. Final.
     Closed,
+    /// Withdrawn before resolution. Final.
     Cancelled,
+    /// Marked as a duplicate of another ticket. Final.
     Duplicate,
 }
 
 impl Status {
+    /// The status in plain words, as used in refusals ("the ticket is closed").
     pub fn name(self) -> &'static str {
         match self {
             Status::None => "not submitted",
@@ -450,36 +650,66 @@ impl Status {
 /// The offer currently out, if any.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
+    /// The round this offer opened, counted from 1.
     pub round: u32,
+    /// Whom it was offered to.
     pub candidates: Vec<Assignee>,
+    /// The candidates who declined so far; when all have, the round ends.
     pub declined: Vec<Assignee>,
+    /// When the offer lapses if nobody accepts.
     pub expires_at: Timestamp,
 }
 
 /// A ticket's state, folded from its events.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct Ticket {
+    /// The ticket's id; `None` until submitted.
     pub id: Option<TicketId>,
+    /// Where the ticket is in its life.
     pub status: Status,
+    /// The catalog item, as submitted or as corrected at triage.
     pub item: Option<ItemCode>,
+    /// The grid (or sub-grid) the request is for.
     pub grid: Option<GridCode>,
+    /// The resident the ticket is for; only they may rate, cancel or complain
+    /// about it as a resident.
     pub resident: Option<ResidentId>,
+    /// How pressing the resident said it is.
     pub urgency: Option<Urgency>,
+    /// The tier responsible now (grid, community, street or district);
+    /// escalation moves it up.
     pub tier: Option<Tier>,
+    /// How it is handled, once triaged.
     pub mode: Option<HandlingMode>,
+    /// The offer out now, if any.
     pub offer: Option<Offer>,
+    /// Who holds the ticket now; cleared on escalation or reopening.
     pub holder: Option<Assignee>,
+    /// How many offer rounds have been opened so far (the last round's number).
     pub offer_rounds: u32,
+    /// How many times it was escalated.
     pub escalations: u32,
+    /// How many times it was reopened.
     pub reopenings: u32,
+    /// When it was submitted.
     pub submitted_at: Option<Timestamp>,
+    /// When it was first taken (kept across later reassignments, for
+    /// response-time metrics).
     pub accepted_at: Option<Timestamp>,
+    /// When it was last resolved; cleared on reopening.
     pub resolved_at: Option<Timestamp>,
+    /// When it reached a final status (closed, cancelled or duplicate).
     pub closed_at: Option<Timestamp>,
+    /// The original accept deadline (受理时限), from submission.
     pub accept_by: Option<Timestamp>,
+    /// The current resolve deadline (办结时限); escalation after it passed, or a
+    /// reopening, sets a fresh one.
     pub resolve_by: Option<Timestamp>,
+    /// Until when the resident may give feedback on the current resolution.
     pub feedback_by: Option<Timestamp>,
+    /// The resident's rating of the current resolution, if given.
     pub feedback: Option<Rating>,
+    /// The ticket this one duplicates, when marked so.
     pub duplicate_of: Option<TicketId>,
     /// After an escalation or a reopening: the tier must take it by then.
     pub respond_by: Option<Timestamp>,
@@ -492,8 +722,11 @@ pub struct Ticket {
 /// A department summoned to a ticket, and whether it has reported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summons {
+    /// The department summoned.
     pub department: DepartmentId,
+    /// When it must report by.
     pub report_by: Timestamp,
+    /// Whether it has reported.
     pub reported: bool,
 }
 

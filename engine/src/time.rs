@@ -25,8 +25,11 @@ pub struct Timestamp(i64);
 #[serde(transparent)]
 pub struct Millis(pub u64);
 
+/// One minute, in milliseconds.
 pub const MINUTE_MS: u64 = 60_000;
+/// One hour, in milliseconds.
 pub const HOUR_MS: u64 = 60 * MINUTE_MS;
+/// One day, in milliseconds (a UTC day: 24 hours, no leap seconds).
 pub const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// 2000-01-01T00:00:00Z.
@@ -44,6 +47,7 @@ impl Timestamp {
         Ok(Self(ms))
     }
 
+    /// Milliseconds since 1970-01-01T00:00:00Z.
     pub fn as_millis(self) -> i64 {
         self.0
     }
@@ -101,12 +105,15 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 impl Millis {
+    /// A span of `n` minutes.
     pub fn minutes(n: u64) -> Self {
         Self(n * MINUTE_MS)
     }
+    /// A span of `n` hours.
     pub fn hours(n: u64) -> Self {
         Self(n * HOUR_MS)
     }
+    /// A span of `n` days of 24 hours.
     pub fn days(n: u64) -> Self {
         Self(n * DAY_MS)
     }

@@ -52,54 +52,90 @@ pub fn is_link_code(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// What a volunteer's events say, as the typed payloads (stream
+/// `volunteer-<id>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum VolunteerEvent {
+    /// The volunteer was registered with a team and a home grid; they are
+    /// available from here.
     Registered {
+        /// The volunteer this event belongs to (its stream's id), e.g. `V-7`.
         volunteer: VolunteerId,
+        /// The team they serve with.
         team: TeamId,
+        /// The grid (or sub-grid) they live in or serve; routing measures
+        /// distance from it.
         home_grid: GridCode,
+        /// What they can do; an offer for a volunteer item goes only to those
+        /// with its skills.
         skills: BTreeSet<Skill>,
+        /// How many tickets they may hold open at once (1 to
+        /// `OPEN_ORDERS_LIMIT_MAX`); routing offers them nothing more at the
+        /// limit.
         open_orders_max: u32,
     },
+    /// The volunteer's skills were replaced.
     SkillsChanged {
+        /// The full new set of skills (at most `SKILLS_MAX`).
         skills: BTreeSet<Skill>,
     },
+    /// The volunteer said they are (or are not) free to take offers now.
     AvailabilityChanged {
+        /// Whether routing may offer them tickets.
         available: bool,
     },
+    /// Points were credited to the volunteer's card (积分卡), usually for a closed
+    /// ticket.
     PointsAwarded {
+        /// How many points (1 to `POINTS_PER_CHANGE_MAX`).
         points: u64,
+        /// The ticket the points are for, when they reward service on one; an
+        /// award for anything else names none.
         ticket: Option<TicketId>,
+        /// Why, in words shown on the card.
         reason: String,
     },
+    /// Points were spent on a reward; the balance covered them.
     PointsRedeemed {
+        /// How many points (1 to `POINTS_PER_CHANGE_MAX`, at most the balance).
         points: u64,
+        /// The reward received, in words.
         reward: String,
     },
     /// A one-time chat link code was issued; only its hash is kept.
     LinkCodeIssued {
+        /// The code's BLAKE3 hash, 64 lower-case hex digits; the code itself is
+        /// never written.
         code_hash: String,
+        /// When the code stops being usable: issue time plus `LINK_CODE_TTL`.
         expires_at: Timestamp,
     },
     /// The chat account now speaks for this volunteer; the code is used up.
     ChatLinked {
+        /// The chat account id (a Matrix user id such as `@li:example.org`).
         account: String,
     },
     /// Moved to another team or home grid, or given another limit.
     Transferred {
+        /// The team they now serve with.
         team: TeamId,
+        /// Their new home grid.
         home_grid: GridCode,
+        /// Their new limit of tickets held at once.
         open_orders_max: u32,
     },
     /// Stood down for a while (ill, away): offered nothing until reactivated.
     Deactivated {
+        /// Why, as the dispatcher gave it.
         reason: String,
     },
+    /// Back from a stand-down: offers reach them again (if available).
     Reactivated {},
     /// Left for good (the warning-and-exit mechanism, 警示退出): offered
     /// nothing, and no command but points redemption is taken again.
     Exited {
+        /// Why they left, as the dispatcher gave it.
         reason: String,
     },
 }
@@ -114,50 +150,88 @@ fn upcast_volunteer(tag: &str, version: u32, _payload: serde_json::Value) -> Res
 
 event_payload!(VolunteerEvent, "volunteer", volunteer_schema_version, upcast_volunteer);
 
+/// What a caller asks of a volunteer. Changes are made by dispatchers, the
+/// operator or the system, except availability, skills and redemption, which
+/// the volunteer may ask for themself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum VolunteerCommand {
+    /// Registers a new volunteer (a dispatcher, the operator or an import);
+    /// refused if the id exists.
     Register {
+        /// The team they join.
         team: TeamId,
+        /// Their home grid: a grid or sub-grid in the tree.
         home_grid: GridCode,
+        /// What they can do (at most `SKILLS_MAX`).
         skills: BTreeSet<Skill>,
+        /// How many tickets they may hold at once (1 to
+        /// `OPEN_ORDERS_LIMIT_MAX`).
         open_orders_max: u32,
     },
+    /// Replaces the volunteer's skills (the volunteer, a dispatcher or the
+    /// operator).
     ChangeSkills {
+        /// The full new set (at most `SKILLS_MAX`).
         skills: BTreeSet<Skill>,
     },
+    /// The volunteer (or a dispatcher) says whether they take offers now.
     ChangeAvailability {
+        /// Whether routing may offer them tickets.
         available: bool,
     },
+    /// Credits points to the card (the points policy or a dispatcher); allowed
+    /// even after an exit, since they were earned.
     AwardPoints {
+        /// How many (1 to `POINTS_PER_CHANGE_MAX`).
         points: u64,
+        /// The ticket the points are for, if any.
         ticket: Option<TicketId>,
+        /// Why, shown on the card; not empty.
         reason: String,
     },
+    /// Spends points on a reward (the volunteer or a dispatcher); refused
+    /// beyond the balance with `InsufficientPoints`.
     RedeemPoints {
+        /// How many (1 to `POINTS_PER_CHANGE_MAX`).
         points: u64,
+        /// The reward, in words; not empty.
         reward: String,
     },
     /// Dispatchers (or the system): a new link code, given as its hash.
     IssueLinkCode {
+        /// The code's BLAKE3 hash (`link_code_hash`): 64 lower-case hex digits.
         code_hash: String,
     },
     /// The chat bot (the system): `account` sent `code`.
     LinkChat {
+        /// The chat account that sent the code (1 to 255 bytes, no spaces).
         account: String,
+        /// The code as the account typed it (6 digits); checked against the
+        /// outstanding hash and expiry.
         code: String,
     },
     /// Dispatchers (or an import): another team, home grid or limit.
     Transfer {
+        /// The team they move to.
         team: TeamId,
+        /// Their new home grid.
         home_grid: GridCode,
+        /// Their new limit of tickets held at once.
         open_orders_max: u32,
     },
+    /// Stands a volunteer down for a while (ill, away); routing offers them
+    /// nothing until reactivated.
     Deactivate {
+        /// Why; not empty.
         reason: String,
     },
+    /// Ends a stand-down; nothing happens if they were not stood down.
     Reactivate {},
+    /// Removes a volunteer for good (警示退出); afterwards only points are still
+    /// awarded and redeemed, since they were earned.
     Exit {
+        /// Why; not empty.
         reason: String,
     },
 }
@@ -165,20 +239,33 @@ pub enum VolunteerCommand {
 /// The link code outstanding, as its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkCode {
+    /// The BLAKE3 hash of the code.
     pub code_hash: String,
+    /// When it stops being usable.
     pub expires_at: Timestamp,
 }
 
+/// A volunteer's state, folded from their events; routing and the directory
+/// read it.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct Volunteer {
+    /// The volunteer's id; `None` until registered.
     pub id: Option<VolunteerId>,
+    /// The team they serve with.
     pub team: Option<TeamId>,
+    /// Their home grid, where routing measures distance from.
     pub home_grid: Option<GridCode>,
+    /// What they can do.
     pub skills: BTreeSet<Skill>,
+    /// Whether they said they take offers now (set on registration).
     pub available: bool,
+    /// How many tickets they may hold at once.
     pub open_orders_max: u32,
+    /// Points they can still spend: awarded minus redeemed.
     pub points_balance: u64,
+    /// All points ever awarded.
     pub points_awarded: u64,
+    /// All points ever redeemed.
     pub points_redeemed: u64,
     /// The chat link code not used yet, if any.
     pub link_code: Option<LinkCode>,
@@ -190,10 +277,12 @@ pub struct Volunteer {
     /// Left for good, with the reason.
     #[serde(default)]
     pub exited: Option<String>,
+    /// How many events were folded (the stream's version).
     pub version: u64,
 }
 
 impl Volunteer {
+    /// Folds one event in. No rules here: only what the event says.
     pub fn evolve(&mut self, event: &VolunteerEvent) {
         use VolunteerEvent as E;
         self.version += 1;
@@ -237,6 +326,8 @@ impl Volunteer {
         }
     }
 
+    /// Decides what a command does to this volunteer: the events to append
+    /// (none when it would change nothing), or the reason it is refused.
     pub fn decide(
         &self,
         id: &VolunteerId,

@@ -48,7 +48,9 @@ pub const CHANGES_PER_COMMAND_MAX: usize = 64;
 pub const BOUNDARY_VERTICES_MAX: usize = 2_000;
 /// The most grids, teams or staff a world may hold.
 pub const GRIDS_MAX: usize = 100_000;
+/// The most teams (volunteer teams and backup agencies) a world may hold.
 pub const TEAMS_MAX: usize = 10_000;
+/// The most staff members a world may hold.
 pub const STAFF_MAX: usize = 100_000;
 /// The most places an agency may be linked to.
 pub const TEAM_LINKS_MAX: usize = 256;
@@ -58,8 +60,11 @@ pub const TEAM_LINKS_MAX: usize = 256;
 /// 市/镇/村/网格/分片).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistrictInfo {
+    /// The district's code: six digits, the root of the grid tree.
     pub code: GridCode,
+    /// The district's name as its people write it, e.g. 赤坎区.
     pub name: String,
+    /// The district's name in English, for English-speaking users and reports.
     pub name_en: String,
     /// An IANA zone name, e.g. `Asia/Shanghai`: days, weeks and the nightly
     /// seal are counted in it.
@@ -92,9 +97,15 @@ pub enum TeamKind {
 /// A volunteer team or backup agency.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
+    /// The team's id; stable across revisions, and what members act for when
+    /// they accept for the team.
     pub id: TeamId,
+    /// The team's name, as its members know it.
     pub name: String,
+    /// The team's name in English.
     pub name_en: String,
+    /// What kind of team it is; a community team owns its place, so unclaimed
+    /// tickets fall back to it.
     pub kind: TeamKind,
     /// The place the team serves.
     pub scope: GridCode,
@@ -107,7 +118,10 @@ pub struct Team {
 /// role, and where they act.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffMember {
+    /// The subject their bearer token carries: the actor id they act as.
     pub subject: ActorId,
+    /// Their role, which decides what they may do (a dispatcher dispatches, a
+    /// grid worker patrols and self-handles).
     pub role: Role,
     /// The place they act in (a grid worker's grid, a dispatcher's street).
     pub place: Option<GridCode>,
@@ -119,63 +133,106 @@ pub struct StaffMember {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum WorldChange {
+    /// Declares the district, or changes its names, time zone or level names;
+    /// the code can never change once set.
     DefineDistrict {
+        /// The district as it should be.
         district: DistrictInfo,
     },
+    /// Defines a catalog category, or replaces one with the same code.
     DefineCategory {
+        /// The category as it should be.
         category: Category,
     },
+    /// Defines a functional department, or replaces one with the same code.
     DefineDepartment {
+        /// The department as it should be.
         department: Department,
     },
     /// A new item, not yet admitted (its `admitted` field is ignored).
     ProposeItem {
+        /// The item as proposed, with its handling mode, department, skills,
+        /// deadlines and points.
         item: CatalogItem,
     },
     /// Reviewed and admitted to the grids' catalog (事项准入).
     AdmitItem {
+        /// The item to admit; it must be in the catalog.
         code: ItemCode,
     },
+    /// Takes an item's admission back: it stays in the catalog for its
+    /// department, but volunteers and grid workers can no longer be sent to it.
     RevokeAdmission {
+        /// The item whose admission is revoked.
         code: ItemCode,
     },
     /// New content for an item; its admission is kept as it is.
     ReviseItem {
+        /// The item's new content, keyed by its code.
         item: CatalogItem,
     },
+    /// Takes an item out of the catalog; it is kept apart so past tickets can
+    /// still name it.
     WithdrawItem {
+        /// The item to withdraw.
         code: ItemCode,
     },
+    /// Adds a node to the grid tree (a street, community, grid or sub-grid)
+    /// under an active parent, or brings back a retired one.
     AddGrid {
+        /// The node, with its code, names, boundary and (for a grid)
+        /// attributes.
         node: GridNode,
     },
+    /// Replaces a node's boundary only.
     RedrawGrid {
+        /// The node to redraw.
         code: GridCode,
+        /// The new boundary: a closed, simple ring of at most
+        /// `BOUNDARY_VERTICES_MAX` points.
         boundary: Vec<GeoPoint>,
     },
     /// New names, kind, property form or class (not the boundary).
     ReviseGrid {
+        /// The node's new attributes; its boundary is kept.
         node: GridNode,
     },
+    /// Retires a node that has no active children and no team or staff placed
+    /// in it; it is kept apart so past tickets can still name it.
     RetireGrid {
+        /// The node to retire.
         code: GridCode,
     },
+    /// Forms a new team or backup agency.
     FormTeam {
+        /// The team as formed; its places must be in the tree, and a place has
+        /// at most one community team.
         team: Team,
     },
+    /// Replaces a team's names, kind, scope or links.
     ReviseTeam {
+        /// The team as it should be, keyed by its id.
         team: Team,
     },
+    /// Disbands a team; it no longer owns its place or receives offers.
     DisbandTeam {
+        /// The team to disband.
         id: TeamId,
     },
+    /// Places a staff member (or moves one already placed).
     AssignStaff {
+        /// The staff member with their role, place and department.
         staff: StaffMember,
     },
+    /// Removes a staff member from the world.
     RemoveStaff {
+        /// The subject the member acted as.
         subject: ActorId,
     },
+    /// Replaces the routing policy: response times by tier, offer rounds and
+    /// windows, summons deadlines.
     SetRouting {
+        /// The new policy; it must validate.
         routing: RoutingPolicy,
     },
 }
@@ -184,6 +241,8 @@ pub enum WorldChange {
 /// append (all or none).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorldCommand {
+    /// The changes, decided in order, each against the state left by the ones
+    /// before; 1 to `CHANGES_PER_COMMAND_MAX`.
     pub changes: Vec<WorldChange>,
 }
 
@@ -191,24 +250,98 @@ pub struct WorldCommand {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum WorldEvent {
-    DistrictDefined { district: DistrictInfo },
-    CategoryDefined { category: Category },
-    DepartmentDefined { department: Department },
-    ItemProposed { item: CatalogItem },
-    ItemAdmitted { code: ItemCode },
-    AdmissionRevoked { code: ItemCode },
-    ItemRevised { item: CatalogItem },
-    ItemWithdrawn { code: ItemCode },
-    GridAdded { node: GridNode },
-    GridRedrawn { code: GridCode, boundary: Vec<GeoPoint> },
-    GridRevised { node: GridNode },
-    GridRetired { code: GridCode },
-    TeamFormed { team: Team },
-    TeamRevised { team: Team },
-    TeamDisbanded { id: TeamId },
-    StaffAssigned { staff: StaffMember },
-    StaffRemoved { subject: ActorId },
-    RoutingSet { routing: RoutingPolicy },
+    /// The district was declared or its names, time zone or level names changed.
+    DistrictDefined {
+        /// The district as it now is.
+        district: DistrictInfo,
+    },
+    /// A catalog category was defined or replaced.
+    CategoryDefined {
+        /// The category as it now is.
+        category: Category,
+    },
+    /// A functional department was defined or replaced.
+    DepartmentDefined {
+        /// The department as it now is.
+        department: Department,
+    },
+    /// An item entered the catalog, not yet admitted (事项准入 pending).
+    ItemProposed {
+        /// The item as proposed; its `admitted` flag is always false.
+        item: CatalogItem,
+    },
+    /// An item was reviewed and admitted to the grids' catalog (事项准入).
+    ItemAdmitted {
+        /// The item admitted.
+        code: ItemCode,
+    },
+    /// An item's admission was taken back; it stays a department item.
+    AdmissionRevoked {
+        /// The item whose admission was revoked.
+        code: ItemCode,
+    },
+    /// An item's content changed; its admission is as it was.
+    ItemRevised {
+        /// The item as it now is, with its admission carried over.
+        item: CatalogItem,
+    },
+    /// An item left the catalog; it is kept apart for past tickets.
+    ItemWithdrawn {
+        /// The item withdrawn.
+        code: ItemCode,
+    },
+    /// A node joined the grid tree (or a retired one came back).
+    GridAdded {
+        /// The node as added.
+        node: GridNode,
+    },
+    /// A node's boundary was replaced.
+    GridRedrawn {
+        /// The node redrawn.
+        code: GridCode,
+        /// Its new boundary ring, in micro-degrees.
+        boundary: Vec<GeoPoint>,
+    },
+    /// A node's names or attributes changed; its boundary is as it was.
+    GridRevised {
+        /// The node as it now is.
+        node: GridNode,
+    },
+    /// A node was retired; it is kept apart for past tickets.
+    GridRetired {
+        /// The node retired.
+        code: GridCode,
+    },
+    /// A team or backup agency was formed.
+    TeamFormed {
+        /// The team as formed.
+        team: Team,
+    },
+    /// A team's names, kind, scope or links changed.
+    TeamRevised {
+        /// The team as it now is.
+        team: Team,
+    },
+    /// A team was disbanded.
+    TeamDisbanded {
+        /// The team disbanded.
+        id: TeamId,
+    },
+    /// A staff member was placed, or moved.
+    StaffAssigned {
+        /// The staff member as now placed.
+        staff: StaffMember,
+    },
+    /// A staff member left the world.
+    StaffRemoved {
+        /// The subject they acted as.
+        subject: ActorId,
+    },
+    /// The routing policy was replaced.
+    RoutingSet {
+        /// The policy now in force.
+        routing: RoutingPolicy,
+    },
 }
 
 fn world_schema_version(_tag: &str) -> u32 {
@@ -225,16 +358,27 @@ event_payload!(WorldEvent, "world", world_schema_version, upcast_world);
 /// withdrawn items included (so a past ticket's item can still be named).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorldState {
+    /// The district, once defined.
     pub district: Option<DistrictInfo>,
+    /// Catalog categories by code.
     pub categories: BTreeMap<CategoryCode, Category>,
+    /// Functional departments by code.
     pub departments: BTreeMap<DepartmentId, Department>,
     /// Items with their admission; `withdrawn` ones are kept apart.
     pub items: BTreeMap<ItemCode, CatalogItem>,
+    /// Items taken out of the catalog, kept so past tickets can still name
+    /// them; proposing the code again brings it back.
     pub withdrawn: BTreeMap<ItemCode, CatalogItem>,
+    /// Active grid tree nodes by code.
     pub grids: BTreeMap<GridCode, GridNode>,
+    /// Retired nodes, kept so past tickets can still name their grid; adding
+    /// the code again brings it back.
     pub retired: BTreeMap<GridCode, GridNode>,
+    /// Teams and backup agencies by id.
     pub teams: BTreeMap<TeamId, Team>,
+    /// Staff members by the subject they act as.
     pub staff: BTreeMap<ActorId, StaffMember>,
+    /// The routing policy, once set; until then the default applies.
     pub routing: Option<RoutingPolicy>,
 }
 

@@ -41,8 +41,12 @@ pub const CACHED_COMMANDS_MAX: usize = 256;
 /// A stream's folded state at a version, with the command ids that wrote it.
 #[derive(Clone, Debug, Default)]
 pub struct Base<A> {
+    /// The stream version folded to (0 for a stream with no events).
     pub version: u64,
+    /// The aggregate's state at that version.
     pub state: A,
+    /// The ids of the commands whose appends made the stream, in order (one per
+    /// append); a repeated command is recognised by them.
     pub commands: Vec<CommandId>,
 }
 
@@ -119,10 +123,12 @@ impl<A: Aggregate + Clone> StreamCache<A> {
         streams.insert(stream.clone(), base);
     }
 
+    /// How many streams are kept now.
     pub fn len(&self) -> usize {
         self.streams.lock().expect("stream cache lock").len()
     }
 
+    /// Whether no stream is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
