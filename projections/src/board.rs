@@ -123,7 +123,7 @@ pub struct Query {
     pub status: Option<String>,
     /// Inside this place (any level of the grid tree).
     pub scope: Option<GridCode>,
-    /// Only tickets this volunteer, worker, team or department holds now.
+    /// Only tickets this volunteer, grid worker, team or department holds now.
     pub holder: Option<Assignee>,
     /// Only this resident's tickets (what a resident may list).
     pub resident: Option<ResidentId>,
