@@ -30,11 +30,16 @@ pub const PAGE_SIZE_MAX: u32 = 200;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "status", content = "tier", rename_all = "snake_case")]
 pub enum BoardStatus {
+    /// Submitted by a resident and not yet triaged.
     Submitted,
     /// Waiting for dispatch.
     Triaged,
+    /// Offered to volunteers; nobody has accepted yet.
     Offered,
+    /// Accepted by a volunteer, or assigned directly by a dispatcher; work has
+    /// not started.
     Accepted,
+    /// The holder has started work.
     InProgress,
     /// Escalated to a tier and waiting for its dispatch.
     Escalated(Tier),
@@ -42,13 +47,20 @@ pub enum BoardStatus {
     AwaitingFeedback,
     /// Resolved and rated; waiting to be closed.
     Resolved,
+    /// The resident found the resolution wanting and reopened it.
     Reopened,
+    /// Closed: the loop is complete (final).
     Closed,
+    /// Cancelled by the resident or a dispatcher (final).
     Cancelled,
+    /// Marked a duplicate of another ticket (final).
     Duplicate,
 }
 
 impl BoardStatus {
+    /// The board status of `ticket`: the engine's status, with a resolved ticket
+    /// split by whether the resident has rated it yet, and an escalated one
+    /// carrying its tier (grid when none is recorded).
     pub fn of(ticket: &Ticket) -> BoardStatus {
         match ticket.status {
             Status::None | Status::Submitted => BoardStatus::Submitted,
@@ -93,9 +105,14 @@ pub fn next_deadline(ticket: &Ticket) -> Option<(DeadlineKind, Timestamp)> {
 /// A board row as a query returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row<'a> {
+    /// The ticket as the engine folds it.
     pub ticket: &'a Ticket,
+    /// Its status as the board shows it.
     pub status: BoardStatus,
+    /// The next pending deadline, which kind and when; `None` for a final
+    /// ticket.
     pub next_deadline: Option<(DeadlineKind, Timestamp)>,
+    /// Whether that deadline had passed as of the query's instant.
     pub overdue: bool,
 }
 
@@ -106,6 +123,7 @@ pub struct Query {
     pub status: Option<String>,
     /// Inside this place (any level of the grid tree).
     pub scope: Option<GridCode>,
+    /// Only tickets this volunteer, grid worker, team or department holds now.
     pub holder: Option<Assignee>,
     /// Only this resident's tickets (what a resident may list).
     pub resident: Option<ResidentId>,
@@ -113,24 +131,35 @@ pub struct Query {
     pub overdue_as_of: Option<Timestamp>,
     /// 1-based.
     pub page: u32,
+    /// Rows per page, at most [`PAGE_SIZE_MAX`].
     pub per_page: u32,
 }
 
+/// One page of a listing.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Page<T> {
+    /// The rows of this page.
     pub items: Vec<T>,
+    /// Rows matching the query across all pages.
     pub total: u64,
+    /// Which page this is, 1-based.
     pub page: u32,
+    /// Rows per page as applied (the query's, capped at [`PAGE_SIZE_MAX`]).
     pub per_page: u32,
 }
 
 /// What a queue belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOf {
+    /// The open work of one holder: a volunteer, grid worker, team or
+    /// department.
     Holder(Assignee),
+    /// The open work inside one place, at any level of the grid tree.
     Place(GridCode),
 }
 
+/// The board projection: every ticket, folded with the engine's own
+/// `Ticket::evolve`, keyed by ticket number.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Board {
     tickets: BTreeMap<u64, Ticket>,
@@ -156,14 +185,17 @@ impl Projection for Board {
 }
 
 impl Board {
+    /// The ticket `id`, if it has been submitted.
     pub fn get(&self, id: &TicketId) -> Option<&Ticket> {
         self.tickets.get(&id.number())
     }
 
+    /// Tickets on the board.
     pub fn len(&self) -> usize {
         self.tickets.len()
     }
 
+    /// Whether no ticket has been submitted yet.
     pub fn is_empty(&self) -> bool {
         self.tickets.is_empty()
     }

@@ -15,12 +15,17 @@ pub const CST_OFFSET_MS: i64 = 8 * HOUR_MS as i64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
+    /// One CST calendar day, midnight to midnight.
     Day,
+    /// One ISO week, Monday to Sunday in CST.
     Week,
+    /// One calendar month in CST.
     Month,
 }
 
 impl Period {
+    /// The period a query parameter names (`day`, `week`, `month`), or `None`
+    /// for any other text.
     pub fn parse(text: &str) -> Option<Period> {
         match text {
             "day" => Some(Period::Day),

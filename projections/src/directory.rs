@@ -41,10 +41,16 @@ pub const ORDER_TIMES_MAX: usize = 64;
 /// A registered volunteer's profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
+    /// The team the volunteer serves with.
     pub team: TeamId,
+    /// The grid the volunteer lives in; routing offers them work there first.
     pub home_grid: GridCode,
+    /// What they can do; routing matches a ticket's required skill against these.
     pub skills: BTreeSet<Skill>,
+    /// The volunteer's own switch: `false` while they do not want offers.
     pub available: bool,
+    /// The most orders they will hold at once; routing offers nothing more once
+    /// [`Load::open_orders`] reaches it.
     pub open_orders_max: u32,
     /// Deactivated or exited: offered nothing, whatever `available` says
     /// (the volunteer's own switch, kept for when they are reactivated).
@@ -55,6 +61,7 @@ pub struct Profile {
 /// A volunteer's load: orders held now, and when they took their last ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Load {
+    /// Tickets they hold now (accepted or assigned to them, not yet released).
     pub open_orders: u32,
     /// Oldest first, at most [`ORDER_TIMES_MAX`].
     pub order_times: Vec<Timestamp>,
@@ -68,6 +75,8 @@ impl Load {
     }
 }
 
+/// The directory projection: every volunteer's [`Profile`] and [`Load`], folded
+/// from the volunteer and ticket streams (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     profiles: BTreeMap<VolunteerId, Profile>,
@@ -234,10 +243,12 @@ impl Directory {
         self.profiles.len()
     }
 
+    /// Whether no volunteer has registered yet.
     pub fn is_empty(&self) -> bool {
         self.profiles.is_empty()
     }
 
+    /// The profile of registered volunteer `id`.
     pub fn profile(&self, id: &VolunteerId) -> Option<&Profile> {
         self.profiles.get(id)
     }

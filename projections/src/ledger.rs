@@ -28,15 +28,25 @@ pub const DUTY_MINUTES_MIN: u64 = 4 * 60;
 /// Services and minutes in one month.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthStats {
+    /// Tickets the volunteer resolved that month; each resolution counts as
+    /// one service (one visit into the grid for the duty rule).
     pub services: u32,
+    /// Minutes of service the volunteer reported when resolving those tickets.
     pub minutes: u64,
 }
 
+/// One volunteer's account on the ledger: their team, their points and their
+/// services month by month.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
+    /// The team the volunteer registered with or was last transferred to;
+    /// `None` when only a ticket has named them so far.
     pub team: Option<TeamId>,
+    /// Points available to redeem now: awarded minus redeemed (never below 0).
     pub points_balance: u64,
+    /// Points ever awarded.
     pub points_awarded: u64,
+    /// Points ever redeemed.
     pub points_redeemed: u64,
     /// Keyed `2026-11`.
     pub months: BTreeMap<String, MonthStats>,
@@ -45,13 +55,21 @@ pub struct Account {
 /// One line of the duty report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DutyLine {
+    /// The backup-agency member.
     pub volunteer: VolunteerId,
+    /// The backup agency (team) they serve with.
     pub team: TeamId,
+    /// Services (resolved tickets) in the month.
     pub services: u32,
+    /// Minutes of service in the month.
     pub minutes: u64,
+    /// Whether the month met both minimums, [`DUTY_VISITS_MIN`] services and
+    /// [`DUTY_MINUTES_MIN`] minutes.
     pub meets_duty: bool,
 }
 
+/// The ledger projection: every volunteer's [`Account`], folded from the
+/// volunteer streams (points, team) and the ticket streams (resolutions).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     accounts: BTreeMap<VolunteerId, Account>,
@@ -103,10 +121,12 @@ impl Ledger {
         Ok(())
     }
 
+    /// The account of volunteer `id`, if the log has named them.
     pub fn account(&self, id: &VolunteerId) -> Option<&Account> {
         self.accounts.get(id)
     }
 
+    /// Every account, in volunteer-id order.
     pub fn accounts(&self) -> impl Iterator<Item = (&VolunteerId, &Account)> {
         self.accounts.iter()
     }

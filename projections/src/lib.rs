@@ -22,7 +22,7 @@
 //! - No `HashMap` in any state: a rebuild gives the same bytes as the live
 //!   state.
 //! - A projection's checkpoint is saved in the same blob as its state.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod board;
 pub mod calendar;
@@ -45,11 +45,22 @@ pub enum ProjectionError {
     /// older version). Caller: rebuild the projection from position 0; if it
     /// recurs, the log is corrupt.
     #[error("{stream} v{version} arrived out of order")]
-    OutOfOrder { stream: String, version: u64 },
+    OutOfOrder {
+        /// The stream the event belongs to, as `kind-id` (`ticket-42`).
+        stream: String,
+        /// The event's version in its stream, which was not the next one
+        /// the projection expected.
+        version: u64,
+    },
     /// A saved snapshot does not decode (written by another version?).
     /// Caller: rebuild from position 0 (`gridloop replay`).
     #[error("snapshot {name} does not decode: {detail}")]
-    Snapshot { name: &'static str, detail: String },
+    Snapshot {
+        /// The projection whose snapshot failed ([`runner::Projection::NAME`]).
+        name: &'static str,
+        /// The decoder's message, for the operator's log.
+        detail: String,
+    },
     /// The snapshot store failed. Caller: retry; the projection still holds
     /// its state in memory.
     #[error("saving snapshot failed: {0}")]

@@ -53,20 +53,31 @@ use crate::runner::Projection;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum What {
+    /// Taken: accepted, self-handled by a grid worker, or assigned.
     Taken,
+    /// Escalated to this tier.
     Escalated(Tier),
+    /// Resolved by its holder (the mark's `by` says who, as the in-grid rate
+    /// sorts them).
     Resolved,
     /// Reopened, with the new resolve deadline.
     Reopened(Timestamp),
+    /// Rated by the resident; a later rating replaces an earlier one.
     Rated(Rating),
+    /// Closed: the loop is complete.
     Closed,
+    /// Cancelled (it counts against validity only if nobody had taken it).
     Cancelled,
+    /// Marked a duplicate of another ticket: not a valid ticket.
     Duplicate,
 }
 
+/// One [`What`] and when it happened, in a ticket's time-ordered list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
+    /// When it happened (the event's `occurred_at`).
     pub at: Timestamp,
+    /// What happened.
     pub what: What,
     /// For a resolution, who resolved. Snapshots written before resolvers
     /// were kept have none, and their resolutions are judged by the last
@@ -103,35 +114,54 @@ impl Resolver {
 /// What the metrics keep of one ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketFacts {
+    /// The grid the ticket is in; scopes and place breakdowns use its ancestors.
     pub grid: GridCode,
+    /// The catalogue item ordered.
     pub item: ItemCode,
     /// The item's category in the catalog as it stood at submission (none
     /// when the log holds no world that lists the item).
     #[serde(default)]
     pub category: Option<CategoryCode>,
+    /// When the resident submitted it; cohorts select by this instant.
     pub submitted_at: Timestamp,
+    /// The accept deadline set at submission: taken by then counts towards
+    /// acceptance.
     pub accept_by: Timestamp,
+    /// The resolve deadline set at submission; a reopening's mark carries the
+    /// new one.
     pub resolve_by: Timestamp,
     /// The tier it started at: the district, in emergency mode.
     pub tier: Tier,
     /// The last holder, for the per-team and per-department breakdowns.
     pub holder: Option<Assignee>,
+    /// What happened to it, oldest first.
     pub marks: Vec<Mark>,
 }
 
 /// A ticket as it stood at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AsOf {
+    /// When it was first taken, if by then.
     pub taken_at: Option<Timestamp>,
+    /// When the resolution still standing was made; none if it was never
+    /// resolved or was reopened since.
     pub resolved_at: Option<Timestamp>,
+    /// The resolve deadline in force: the last reopening's, else the original.
     pub resolve_by: Timestamp,
+    /// Whether the standing resolution came by the deadline in force then.
     pub resolved_on_time: bool,
+    /// The resident's latest rating.
     pub rating: Option<Rating>,
+    /// The highest tier it had been escalated to (its starting tier if never).
     pub highest_tier: Tier,
     /// Who resolved, for the latest resolution still standing.
     pub resolver: Option<Resolver>,
+    /// Whether it was closed.
     pub closed: bool,
+    /// Whether it was cancelled while nobody had taken it (then it is not
+    /// valid).
     pub cancelled_before_taken: bool,
+    /// Whether it was marked a duplicate (then it is not valid).
     pub duplicate: bool,
 }
 
@@ -177,15 +207,21 @@ impl TicketFacts {
 /// Tickets submitted in `[from, to)` under `scope` (or everywhere).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cohort {
+    /// The cohort's start: tickets submitted at or after it.
     pub from: Timestamp,
+    /// The cohort's end: tickets submitted before it.
     pub to: Timestamp,
+    /// Only tickets inside this place (any level of the grid tree); `None`
+    /// for the whole log.
     pub scope: Option<GridCode>,
 }
 
 /// A rate with its parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Rate {
+    /// The tickets that meet the rate's condition.
     pub numerator: u64,
+    /// The tickets the rate is taken over; 0 means no data.
     pub denominator: u64,
 }
 
@@ -208,8 +244,11 @@ impl fmt::Display for Rate {
 /// Median, 90th percentile and maximum of a set of durations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Spread {
+    /// The median (nearest rank).
     pub median: Millis,
+    /// The 90th percentile (nearest rank).
     pub p90: Millis,
+    /// The longest.
     pub max: Millis,
 }
 
@@ -225,17 +264,33 @@ impl Spread {
     }
 }
 
+/// The metrics of one cohort as of one instant (see the module doc for
+/// the definitions).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rates {
+    /// Tickets of the cohort submitted by the instant.
     pub submitted: u64,
+    /// Submitted, less those cancelled before anyone took them and those
+    /// marked duplicate.
     pub valid: u64,
+    /// Valid tickets taken by their accept deadline ÷ valid (受理率).
     pub acceptance: Rate,
+    /// Valid tickets resolved and not reopened since ÷ valid (办结率).
     pub completion: Rate,
+    /// Resolved by the resolve deadline in force ÷ (resolved + unresolved
+    /// past their resolve deadline) (按期办结率).
     pub on_time: Rate,
+    /// Latest rating satisfied or basically satisfied ÷ rated (满意率).
     pub satisfaction: Rate,
+    /// Resolved by the grid's or community's own people and never escalated
+    /// beyond the community ÷ resolved (小事不出网格).
     pub in_grid: Rate,
+    /// Closed ÷ resolved (闭环率).
     pub closed_loop: Rate,
+    /// Time from submission to being taken; `None` when none was taken.
     pub time_to_accept: Option<Spread>,
+    /// Time from submission to the standing resolution; `None` when none was
+    /// resolved.
     pub time_to_resolve: Option<Spread>,
 }
 
@@ -248,6 +303,7 @@ pub enum By {
     Department,
     /// Per team that last held it, or whose volunteer last held it.
     Team,
+    /// Per category of the item, as the catalogue stood at submission.
     Category,
     /// Per day, week or month of submission (China Standard Time).
     Period(Period),
@@ -277,6 +333,9 @@ impl Cohort {
     }
 }
 
+/// The metrics projection: per ticket, its [`TicketFacts`], plus the
+/// volunteers' teams, teams' kinds and items' categories the world and
+/// volunteer streams set, to evaluate any [`Cohort`] as of any instant.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
     tickets: BTreeMap<u64, TicketFacts>,
@@ -326,10 +385,12 @@ impl Projection for Metrics {
 }
 
 impl Metrics {
+    /// An empty projection, at position 0.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Every ticket's facts, in ticket-number order.
     pub fn tickets(&self) -> impl Iterator<Item = (TicketId, &TicketFacts)> {
         self.tickets.iter().map(|(n, f)| (TicketId::from_number(*n), f))
     }

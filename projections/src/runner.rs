@@ -35,14 +35,20 @@ pub trait Projection: Default + Serialize + DeserializeOwned + Send {
 /// A projection's state with the last position it applied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checkpointed<P> {
+    /// The position of the last event folded into `state` (0: none yet).
     pub checkpoint: u64,
+    /// The projection's state after every event up to `checkpoint`.
     pub state: P,
 }
 
 /// Where snapshots are kept: one blob per projection name, each `save`
 /// atomic and durable when it returns.
 pub trait SnapshotStore: Send + Sync {
+    /// The blob last saved under `name` (a projection's [`Projection::NAME`]),
+    /// or `None` when nothing was saved yet.
     fn load(&self, name: &str) -> Result<Option<Vec<u8>>, ProjectionError>;
+    /// Replaces the blob under `name` with `bytes`, atomically: a reader sees
+    /// the old blob or the new one, never a mix.
     fn save(&self, name: &str, bytes: &[u8]) -> Result<(), ProjectionError>;
 }
 
@@ -63,7 +69,9 @@ impl SnapshotStore for MemorySnapshots {
 /// How far behind the log a projection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Lag {
+    /// The position of the last event the projection applied.
     pub checkpoint: u64,
+    /// The position of the newest event in the log.
     pub head: u64,
 }
 
@@ -103,10 +111,12 @@ impl<P: Projection> Runner<P> {
         Ok(runner)
     }
 
+    /// The projection's state as of the checkpoint.
     pub fn state(&self) -> &P {
         &self.current.state
     }
 
+    /// The position of the last event applied (0 for a fresh projection).
     pub fn checkpoint(&self) -> u64 {
         self.current.checkpoint
     }
@@ -128,6 +138,8 @@ impl<P: Projection> Runner<P> {
         serde_json::to_vec(&self.current).expect("projection states serialise")
     }
 
+    /// Saves state and checkpoint together as one snapshot, and restarts the
+    /// count towards the next periodic save.
     pub fn save(&mut self, snapshots: &dyn SnapshotStore) -> Result<(), ProjectionError> {
         snapshots.save(P::NAME, &self.snapshot())?;
         self.unsaved = 0;
@@ -160,6 +172,7 @@ impl<P: Projection> Runner<P> {
         Ok(applied)
     }
 
+    /// How far the projection is behind `head`, the log's newest position.
     pub fn lag(&self, head: u64) -> Lag {
         Lag { checkpoint: self.current.checkpoint, head }
     }

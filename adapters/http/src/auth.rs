@@ -31,6 +31,8 @@ pub const TOKEN_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Who holds a token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
+    /// Who the holder acts as: their role (resident, volunteer, dispatcher,
+    /// admin, ...) and subject id; the engine checks every command against it.
     pub actor: Actor,
     /// The place a dispatcher serves; they act only on tickets within it.
     pub place: Option<GridCode>,
@@ -41,6 +43,7 @@ pub struct Principal {
 pub struct TokenEntry {
     /// BLAKE3 of the token's text, hex.
     pub hash: String,
+    /// Who the token belongs to.
     pub principal: Principal,
 }
 
@@ -54,6 +57,7 @@ pub struct TokenTable {
 }
 
 impl TokenTable {
+    /// An empty table: no token is accepted until one is inserted.
     pub fn new() -> Self {
         Self::default()
     }
@@ -76,6 +80,9 @@ impl TokenTable {
         Ok((token, TokenEntry { hash, principal: Principal { actor, place } }))
     }
 
+    /// Adds `entry` (a hash from [`issue`](Self::issue) or a token file),
+    /// replacing any principal under the same hash. Fails when the hash is not
+    /// 64 hex digits or the table already holds [`TOKENS_MAX`] tokens.
     pub fn insert(&mut self, entry: TokenEntry) -> Result<(), Error> {
         let hash = blake3::Hash::from_hex(&entry.hash).map_err(|_| Error::invalid("token hash", "must be 64 hex"))?;
         if self.by_hash.len() >= TOKENS_MAX {
@@ -103,10 +110,12 @@ impl TokenTable {
         self.by_hash.get(&blake3::hash(token.as_bytes()))
     }
 
+    /// Tokens in the table.
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }
 
+    /// Whether the table holds no token (then every request is unauthorized).
     pub fn is_empty(&self) -> bool {
         self.by_hash.is_empty()
     }

@@ -33,6 +33,9 @@ use serde::de::DeserializeOwned;
 /// What a 500 tells the caller: the detail is in the server's log only.
 pub const INTERNAL_MESSAGE: &str = "the server failed to answer this request; the cause is in its log";
 
+/// The one error of the API: every failed request answers with one of these,
+/// as its HTTP status ([`status`](Self::status)) and the body
+/// `{ "error": { "code": ..., "message": ... } }`.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The engine refused the command or the store failed.
@@ -71,6 +74,9 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The stable, machine-readable code of the error's body (`not_found`,
+    /// `rate_limited`, or the engine error's own code): clients branch on it,
+    /// never on the message.
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Engine(e) => e.code(),
@@ -85,6 +91,7 @@ impl AppError {
         }
     }
 
+    /// The HTTP status the error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Engine(e) => engine_status(e),
@@ -129,7 +136,9 @@ pub fn engine_status(error: &Error) -> StatusCode {
 /// does not carry).
 #[derive(Clone, Debug)]
 pub struct Failed {
+    /// The error's code, as in the body.
     pub code: &'static str,
+    /// The error's whole message, including what a 500's body leaves out.
     pub detail: String,
 }
 

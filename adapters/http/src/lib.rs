@@ -39,7 +39,7 @@
 //! One ticket is read straight from its stream through
 //! [`CommandService::ticket`]; lists, queues, metrics and the volunteer
 //! routes read the projections in [`reads`].
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod admin;
 pub mod auth;
@@ -74,6 +74,8 @@ pub const BODY_BYTES_MAX: usize = 64 * 1024;
 
 /// What every handler shares. Cheap to clone: everything is behind an `Arc`.
 pub struct AppState<S> {
+    /// The engine's command service: every write (order, act, register) goes
+    /// through it, and reads of one ticket load its stream through it.
     pub service: Arc<CommandService<S>>,
     /// The token table; admins change it through [`admin`] while serving.
     pub tokens: Arc<std::sync::RwLock<TokenTable>>,

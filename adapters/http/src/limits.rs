@@ -76,6 +76,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter with no buckets: every token starts with a full burst.
     pub fn new() -> Self {
         Self::default()
     }
@@ -106,6 +107,7 @@ impl RateLimiter {
         self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
+    /// Whether no token has a bucket yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

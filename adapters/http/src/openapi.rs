@@ -60,6 +60,7 @@ impl<S: EventStore> Default for Routes<S> {
 }
 
 impl<S: EventStore> Routes<S> {
+    /// An empty table: no route, no path, no schema.
     pub fn new() -> Self {
         Self { router: Router::new(), paths: Paths::new(), schemas: Vec::new() }
     }
@@ -245,13 +246,16 @@ pub(crate) async fn serve() -> axum::Json<Value> {
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({ "error": { "code": "not_found", "message": "no ticket T-99" } }))]
 pub struct ErrorBody {
+    /// What was refused and why.
     pub error: ErrorDetail,
 }
 
 /// A stable code (see `error.rs`) and a message for people.
 #[derive(Debug, ToSchema)]
 pub struct ErrorDetail {
+    /// The stable code clients branch on (`not_found`, `version_conflict`, ...).
     pub code: String,
+    /// A sentence for people, in English; never parse it.
     pub message: String,
 }
 
@@ -292,6 +296,7 @@ pub enum Refusals {
 pub struct Open311Error {
     /// The HTTP status.
     pub code: u16,
+    /// What went wrong, for people.
     pub description: String,
 }
 
@@ -299,44 +304,67 @@ pub struct Open311Error {
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({ "kind": "volunteer", "id": "V-7" }))]
 pub struct Assignee {
+    /// What kind of holder this is.
     pub kind: AssigneeKind,
     /// `V-7`, `TM-3`, a department code, or a grid worker's id.
     pub id: String,
 }
 
+/// The kinds of holder a ticket can have.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum AssigneeKind {
+    /// A volunteer, who accepted an offer or was assigned directly.
     Volunteer,
+    /// A volunteer team, as a whole.
     Team,
+    /// A functional department (巡办分离: the ticket left the grid).
     Department,
+    /// A grid worker handling it on the spot (巡办合一).
     GridWorker,
 }
 
 /// A point in integer micro-degrees (1e-6°), WGS84: the engine's `GeoPoint`.
 #[derive(Debug, ToSchema)]
 pub struct GeoPoint {
+    /// Longitude in micro-degrees: degrees east times 1,000,000.
     pub lon: i32,
+    /// Latitude in micro-degrees: degrees north times 1,000,000.
     pub lat: i32,
 }
 
 /// Who acted, in which role: the engine's `Actor`.
 #[derive(Debug, ToSchema)]
 pub struct Actor {
+    /// The role the actor acted in; it decides which commands they may give.
     pub role: Role,
+    /// The actor's id within the role (a resident's, volunteer's or staff id,
+    /// or `system` for the engine's timers).
     pub id: String,
 }
 
+/// The roles an actor can act in: the engine's `Role`.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Role {
+    /// Orders service and rates it; sees only their own tickets.
     Resident,
+    /// Works one grid: triages, handles on the spot, orders for residents.
     GridWorker,
+    /// Routes tickets within the place they serve: offers, assigns, escalates,
+    /// summons.
     Dispatcher,
+    /// Accepts offers, works and resolves tickets, earns points.
     Volunteer,
+    /// A functional department: takes escalated or summoned tickets and
+    /// reports to summons.
     Department,
+    /// Reads everything, acts on nothing.
     Auditor,
+    /// The deployment's operator: tokens, the world, volunteers' registration;
+    /// acts on no ticket.
     Admin,
+    /// The engine's own timers and policies (deadlines, expiring offers).
     System,
 }
 
@@ -344,12 +372,19 @@ pub enum Role {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum IssuableRole {
+    /// A resident, who orders service.
     Resident,
+    /// A grid worker.
     GridWorker,
+    /// A dispatcher, who serves one place.
     Dispatcher,
+    /// A volunteer.
     Volunteer,
+    /// A functional department.
     Department,
+    /// An auditor (read-only).
     Auditor,
+    /// The deployment's operator.
     Admin,
 }
 
@@ -357,10 +392,15 @@ pub enum IssuableRole {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum StaffRole {
+    /// A grid worker.
     GridWorker,
+    /// A dispatcher.
     Dispatcher,
+    /// A functional department.
     Department,
+    /// An auditor (read-only).
     Auditor,
+    /// The deployment's operator.
     Admin,
 }
 
@@ -368,25 +408,41 @@ pub enum StaffRole {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Status {
+    /// Nothing submitted yet (a ticket folded from no event).
     None,
+    /// Submitted by a resident; waiting for triage.
     Submitted,
+    /// Triaged; waiting for dispatch.
     Triaged,
+    /// Offered to volunteers; nobody has accepted yet.
     Offered,
+    /// Taken by a holder (accepted, or assigned directly); work has not started.
     Accepted,
+    /// The holder has started work.
     InProgress,
+    /// Escalated to a higher tier (`tier` says which); waiting for its dispatch.
     Escalated,
+    /// Resolved by its holder; the resident may rate it until `feedback_by`.
     Resolved,
+    /// The resident reopened it after a resolution.
     Reopened,
+    /// Closed: the loop is complete (final).
     Closed,
+    /// Cancelled (final).
     Cancelled,
+    /// A duplicate of another ticket, `duplicate_of` (final).
     Duplicate,
 }
 
 /// An open offer.
 #[derive(Debug, ToSchema)]
 pub struct Offer {
+    /// Which offer this is for the ticket, from 1; a new round follows an
+    /// expired or fully declined one.
     pub round: u32,
+    /// Who is offered the ticket; the first of them to accept takes it.
     pub candidates: Vec<Assignee>,
+    /// Candidates who declined this round.
     pub declined: Vec<Assignee>,
     /// RFC 3339.
     pub expires_at: String,
@@ -395,8 +451,11 @@ pub struct Offer {
 /// A department summoned to a ticket (吹哨报到), and whether it has reported.
 #[derive(Debug, ToSchema)]
 pub struct Summons {
+    /// The department summoned (its code).
     pub department: String,
+    /// When it must report by (RFC 3339, UTC).
     pub report_by: String,
+    /// Whether it has reported.
     pub reported: bool,
 }
 
@@ -404,33 +463,55 @@ pub struct Summons {
 /// are RFC 3339.
 #[derive(Debug, ToSchema)]
 pub struct Ticket {
+    /// The ticket's id (`T-` and its number); none before submission.
     pub id: Option<String>,
+    /// Where the ticket is in the loop.
     pub status: Status,
     /// The catalog item.
     pub item: Option<String>,
+    /// The grid (the smallest place) the ticket is in.
     pub grid: Option<String>,
+    /// The resident the ticket serves.
     pub resident: Option<String>,
+    /// How urgent the resident said it is.
     pub urgency: Option<Urgency>,
     /// `grid`, `community`, `street` or `district`.
     pub tier: Option<String>,
     /// `self_handle`, `volunteer` or `department`.
     pub mode: Option<String>,
+    /// The offer out now, while the ticket is `offered`.
     pub offer: Option<Offer>,
+    /// Who holds the ticket now; none while it waits for dispatch.
     pub holder: Option<Assignee>,
+    /// How many offer rounds have been made.
     pub offer_rounds: u32,
+    /// How many times it was escalated.
     pub escalations: u32,
+    /// How many times the resident reopened it.
     pub reopenings: u32,
+    /// When the resident submitted it.
     pub submitted_at: Option<String>,
+    /// When a holder took it (accepted, or was assigned).
     pub accepted_at: Option<String>,
+    /// When it was last resolved.
     pub resolved_at: Option<String>,
+    /// When it was closed.
     pub closed_at: Option<String>,
+    /// When it must be taken by (受理时限), set at submission from the
+    /// catalogue item.
     pub accept_by: Option<String>,
+    /// When it must be resolved by (办结时限).
     pub resolve_by: Option<String>,
+    /// When the resident's feedback window closes; then it closes without
+    /// feedback.
     pub feedback_by: Option<String>,
     /// `satisfied`, `basically_satisfied` or `unsatisfied`.
     pub feedback: Option<String>,
+    /// The ticket this one duplicates, when marked a duplicate.
     pub duplicate_of: Option<String>,
+    /// After an escalation or a reopening: when the tier must take it by.
     pub respond_by: Option<String>,
+    /// Departments summoned to the ticket (吹哨报到), reported or not.
     pub summons: Vec<Summons>,
     /// How many events were folded.
     pub version: u64,
@@ -440,6 +521,7 @@ pub struct Ticket {
 /// from it, so that no client derives them again.
 #[derive(Debug, ToSchema)]
 pub struct TicketView {
+    /// The ticket's state, its fields inline in this object.
     #[schema(inline)]
     #[serde(flatten)]
     pub ticket: Ticket,
@@ -454,14 +536,24 @@ pub struct TicketView {
 /// An event as stored: the engine's `RecordedEvent`.
 #[derive(Debug, ToSchema)]
 pub struct RecordedEvent {
+    /// The event's unique id.
     pub event_id: String,
     /// `ticket-T-1024`.
     pub stream: String,
+    /// The event's version in its stream, from 1 (one more per event).
     pub version: u64,
+    /// The event's position in the whole log, increasing across streams; reads
+    /// and followers resume from a position.
     pub position: u64,
+    /// When the event was written (RFC 3339, UTC).
     pub occurred_at: String,
+    /// Who gave the command that wrote it.
     pub actor: Actor,
+    /// The command that wrote it: its `Idempotency-Key`, or one the server
+    /// made; a repeated command writes nothing new.
     pub command_id: String,
+    /// Ties related events together across streams: by default the ticket's
+    /// id for a ticket's events, else the command's id.
     pub correlation_id: String,
     /// `ticket.accepted/1`.
     pub schema: String,
@@ -470,6 +562,8 @@ pub struct RecordedEvent {
     pub payload: Value,
     /// 64 hex digits.
     pub prev_hash: String,
+    /// The hash of this event, chained to `prev_hash` (64 hex digits): any
+    /// change to an earlier event breaks every hash after it.
     pub hash: String,
 }
 
@@ -482,10 +576,14 @@ pub struct IdempotencyKey(
     pub Option<String>,
 );
 
+/// How urgent a resident says their request is; the console's board lists
+/// urgent tickets first.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Urgency {
+    /// An ordinary request.
     Normal,
+    /// Urgent: the console lists it first.
     Urgent,
 }
 
@@ -493,26 +591,39 @@ pub enum Urgency {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum HandlingMode {
+    /// The grid worker fixes it on the spot (巡办合一).
     SelfHandle,
+    /// Offered to the grid's volunteers, chosen by skill.
     Volunteer,
+    /// Dispatched to the functional department (巡办分离).
     Department,
 }
 
+/// Why a ticket was escalated to a higher tier.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum EscalationReason {
+    /// An accept or resolve deadline passed.
     Timeout,
+    /// The holder reports it beyond them.
     Difficulty,
+    /// The resident complained.
     Complaint,
+    /// 吹哨: a dispatcher escalates.
     Whistle,
+    /// 平急转换: straight to the district centre.
     Emergency,
 }
 
+/// A resident's rating of a resolution.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Rating {
+    /// Satisfied (满意).
     Satisfied,
+    /// Basically satisfied (基本满意).
     BasicallySatisfied,
+    /// Unsatisfied (不满意); the resident may reopen the ticket.
     Unsatisfied,
 }
 
@@ -520,22 +631,39 @@ pub enum Rating {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "kebab-case")]
 pub enum TicketAction {
+    /// Sort a submitted ticket: confirm its item, tier and handling.
     Triage,
+    /// The grid worker handles it on the spot.
     SelfHandle,
+    /// A dispatcher offers it to volunteers.
     Offer,
+    /// An offered volunteer accepts it.
     Accept,
+    /// An offered volunteer declines it.
     Decline,
+    /// The holder starts work.
     Start,
+    /// Anyone on the ticket adds a note.
     Note,
+    /// Escalate to a higher tier (with a reason).
     Escalate,
+    /// 吹哨: summon departments to the ticket.
     Summon,
+    /// 报到: a summoned department reports.
     Report,
+    /// A dispatcher assigns it directly to a holder.
     Assign,
+    /// The holder resolves it (with the minutes spent).
     Resolve,
+    /// The resident rates the resolution.
     Feedback,
+    /// The resident reopens it after a resolution.
     Reopen,
+    /// Close it once rated or past the feedback window.
     Close,
+    /// Cancel it (the resident, or a dispatcher).
     Cancel,
+    /// Mark it a duplicate of another ticket.
     MarkDuplicate,
 }
 
@@ -543,6 +671,8 @@ pub enum TicketAction {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum Format {
+    /// A JSON answer (`.json`).
     Json,
+    /// An XML answer (`.xml`).
     Xml,
 }

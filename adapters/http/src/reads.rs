@@ -96,9 +96,13 @@ const STATUS_NAMES: [&str; 12] = [
 /// The projections the API reads, folded to the same position.
 #[derive(Debug)]
 pub struct Views {
+    /// The closed-loop board: every ticket's status, holder and deadlines.
     pub board: Runner<Board>,
+    /// The completion-rate metrics, for `GET /metrics/rates`.
     pub metrics: Runner<Metrics>,
+    /// Volunteers' points, hours and services, and the duty report.
     pub ledger: Runner<Ledger>,
+    /// Volunteers' profiles and loads, for routing and the people routes.
     pub directory: Runner<Directory>,
 }
 
@@ -136,6 +140,8 @@ impl Default for Live {
 }
 
 impl Live {
+    /// Projections at position 0; the first [`catch_up`](Self::catch_up)
+    /// folds the whole log.
     pub fn new() -> Self {
         let views = Views {
             board: Runner::fresh(),
@@ -177,6 +183,8 @@ impl Live {
         self.views.read().await
     }
 
+    /// The position the views have applied, waiting for any fold in progress
+    /// to finish.
     pub async fn checkpoint(&self) -> u64 {
         self.views.read().await.checkpoint()
     }
@@ -271,6 +279,7 @@ pub(crate) fn scope_for(who: &Principal, asked: Option<GridCode>) -> Result<Opti
 /// A board row as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Item {
+    /// The ticket's id (`T-` and its number).
     #[schema(value_type = Option<String>)]
     pub id: Option<TicketId>,
     /// The board's status: the ticket's, or `awaiting_feedback`, `rated`, `escalated_<tier>`.
@@ -279,21 +288,29 @@ pub struct Item {
     /// `grid`, `community`, `street` or `district`.
     #[schema(value_type = Option<String>)]
     pub tier: Option<Tier>,
+    /// The grid (the smallest place) the ticket is in.
     #[schema(value_type = Option<String>)]
     pub grid: Option<GridCode>,
+    /// The service item the resident ordered, from the world's catalogue.
     #[schema(value_type = Option<String>)]
     pub item: Option<ItemCode>,
+    /// Who holds the ticket now: a volunteer, grid worker, team or department;
+    /// none before it is taken or after it leaves them.
     #[schema(value_type = Option<crate::openapi::Assignee>)]
     pub holder: Option<Assignee>,
+    /// The next pending deadline; none once the ticket is final.
     pub next_deadline: Option<Deadline>,
+    /// Whether that deadline has already passed.
     pub overdue: bool,
 }
 
+/// A pending deadline of a ticket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Deadline {
     /// Which deadline: offer expiry, accept, resolve, feedback, ...
     #[schema(value_type = String)]
     pub kind: board::DeadlineKind,
+    /// When it falls due (RFC 3339, UTC).
     #[schema(value_type = String)]
     pub at: Timestamp,
 }
@@ -335,11 +352,16 @@ pub(crate) struct ListParams {
     per_page: Option<u32>,
 }
 
+/// One page of board rows, for `GET /tickets`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ItemPage {
+    /// The rows of this page, in ticket-number order.
     pub items: Vec<Item>,
+    /// Rows matching the filters across all pages.
     pub total: u64,
+    /// Which page this is, from 1.
     pub page: u32,
+    /// Rows per page as applied (at most 200).
     pub per_page: u32,
 }
 
@@ -405,8 +427,10 @@ fn board_query<S: EventStore>(
     })
 }
 
+/// A holder's or a place's open work, for `GET /queues/{kind}/{id}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueAnswer {
+    /// The open tickets, soonest deadline first, at most [`QUEUE_ROWS_MAX`].
     pub items: Vec<Item>,
     /// Open tickets in the queue, of which the first [`QUEUE_ROWS_MAX`] are listed.
     pub total: u64,
@@ -461,16 +485,23 @@ pub(crate) struct RateParams {
     by: Option<String>,
 }
 
+/// The rates of one key of the breakdown.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RateRow {
+    /// The breakdown's key: a place's code, a department, team or category id,
+    /// a day (`2026-11-03`), week (`2026-W45`) or month (`2026-11`); `all` for
+    /// the whole cohort.
     pub key: String,
     /// Each rate with its numerator and denominator.
     #[schema(value_type = Object)]
     pub rates: Rates,
 }
 
+/// The completion-rate metrics of a cohort, for `GET /metrics/rates`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RatesAnswer {
+    /// The instant the rates were computed as of (RFC 3339, UTC): tickets count
+    /// by what had happened by then.
     #[schema(value_type = String)]
     pub as_of: Timestamp,
     /// One row per key of the breakdown (none without `by`), then the

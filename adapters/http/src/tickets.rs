@@ -218,6 +218,8 @@ pub(crate) struct SubmitBody {
 /// The new ticket.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Submitted {
+    /// The ticket's id (`T-` and its number); quote it to act on or read the
+    /// ticket.
     #[schema(value_type = String, example = "T-1024")]
     pub id: TicketId,
     /// `submitted`.
@@ -309,6 +311,7 @@ pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error>
 /// again (the console shows these as given).
 #[derive(Debug, Serialize)]
 pub struct TicketView {
+    /// The engine's state of the ticket, its fields inline in this object.
     #[serde(flatten)]
     pub ticket: Ticket,
     /// [`BoardStatus::of`] by name (`awaiting_feedback`, `escalated`, ...).
@@ -405,13 +408,18 @@ pub(crate) async fn show<S: EventStore>(
     Ok(Json(TicketView::new(ticket, actions)))
 }
 
+/// A ticket's history: the events of its stream in order, and the ticket
+/// folded from them, optionally as of an instant and with the hash chain
+/// verified.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct History {
+    /// The ticket whose history this is.
     #[schema(value_type = String)]
     pub id: TicketId,
     /// When set, only the events up to this instant, and the state then.
     #[schema(value_type = Option<String>)]
     pub as_of: Option<Timestamp>,
+    /// The ticket's events, oldest first (all of them, or those up to `as_of`).
     #[schema(value_type = Vec<crate::openapi::RecordedEvent>)]
     pub events: Vec<RecordedEvent>,
     /// The ticket folded from `events`: exactly as it was at `as_of`.
@@ -480,10 +488,12 @@ pub(crate) async fn history<S: EventStore>(
 /// repeated command id answers exactly as the first did.
 #[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Answer {
+    /// The ticket the command acted on.
     #[schema(value_type = String)]
     pub id: TicketId,
     /// The ticket's version after the command; `None` when nothing needed doing.
     pub version: Option<u64>,
+    /// The events the command wrote, in order; empty when nothing needed doing.
     pub events: Vec<Written>,
 }
 

@@ -205,30 +205,48 @@ pub(crate) struct BoardParams {
 /// One row of the console's board.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardRow {
+    /// The ticket's id (`T-` and its number).
     #[schema(value_type = String)]
     pub id: TicketId,
+    /// The board status by name (`offered`, `awaiting_feedback`, `escalated`,
+    /// ...), as the engine's board derives it.
     #[schema(value_type = String)]
     pub status: &'static str,
     /// `grid`, `community`, `street` or `district`.
     #[schema(value_type = Option<String>)]
     pub tier: Option<Tier>,
+    /// The grid (the smallest place) the ticket is in.
     #[schema(value_type = String)]
     pub grid: GridCode,
+    /// The grid's name in Chinese, from the world's grid tree (empty if the
+    /// grid is unknown to it).
     pub place: String,
+    /// The grid's name in English.
     pub place_en: String,
+    /// The service item the resident ordered.
     #[schema(value_type = String)]
     pub item: ItemCode,
+    /// The item's name in Chinese, from the catalogue (empty if unknown).
     pub item_name: String,
+    /// The item's name in English.
     pub item_name_en: String,
+    /// The item's category code, from the catalogue.
     pub category: String,
+    /// How urgent the resident said it is; urgent rows sort first.
     #[schema(value_type = Option<crate::openapi::Urgency>)]
     pub urgency: Option<Urgency>,
+    /// Who holds the ticket now: a volunteer, grid worker, team or department.
     #[schema(value_type = Option<crate::openapi::Assignee>)]
     pub holder: Option<Assignee>,
+    /// When the resident submitted it (RFC 3339, UTC).
     #[schema(value_type = Option<String>)]
     pub submitted_at: Option<Timestamp>,
+    /// The next pending deadline; none once the ticket is final.
     pub next_deadline: Option<Deadline>,
+    /// Whether that deadline had passed when the row was built.
     pub overdue: bool,
+    /// The ticket's version (events in its stream): a command quoting it acts
+    /// only if nothing changed since the row was read.
     pub version: u64,
 }
 
