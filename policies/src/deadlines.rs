@@ -38,6 +38,12 @@ use gridloop_engine::time::Timestamp;
 use gridloop_projections::ProjectionError;
 use gridloop_projections::runner::Projection;
 
+/// Every open ticket's pending deadlines, in the order they fall due.
+///
+/// A projection over the ticket streams: it keeps each open ticket's folded
+/// state (to know its version and what a deadline calls for) and forgets a
+/// ticket once it is final. Serializable so the runner can snapshot it
+/// instead of refolding the whole log after a restart.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeadlineIndex {
     tickets: BTreeMap<u64, Ticket>,
@@ -75,9 +81,15 @@ impl Projection for DeadlineIndex {
 /// One timer command and the deadline behind it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Due {
+    /// The ticket whose deadline has passed.
     pub ticket: TicketId,
+    /// Which of the ticket's deadlines it is (offer expiry, resolve, ...).
     pub kind: DeadlineKind,
+    /// When the deadline fell due; may lie well before now after a restart.
     pub at: Timestamp,
+    /// The command to send, with the ticket's version as expected version and
+    /// a command id derived from ticket, version and kind, so sending it
+    /// twice writes nothing the second time.
     pub envelope: CommandEnvelope,
 }
 
@@ -96,6 +108,8 @@ impl DeadlineIndex {
         self.pending.first().map(|(at, _, _)| *at)
     }
 
+    /// How many deadlines are pending across all open tickets (a ticket may
+    /// have several); a size gauge for metrics and tests.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }

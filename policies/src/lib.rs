@@ -31,7 +31,7 @@
 //!   restart, writes nothing twice.
 //! - No follower hand-writes a read loop: they walk the log with
 //!   `EventStore::scan` through [`follower`].
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod autodispatch;
 pub mod deadlines;

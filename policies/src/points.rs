@@ -22,11 +22,17 @@ use gridloop_engine::volunteer::VolunteerCommand;
 
 use gridloop_projections::ProjectionError;
 
+/// The points policy's state: for each open ticket, its catalog item and the
+/// volunteer who last resolved it, plus the log position reacted to so far.
+///
+/// Serializable so it can be checkpointed like a projection and resumed
+/// without reacting to the whole log again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsPolicy {
     /// Open tickets: their item, and the volunteer who last resolved them.
     open: BTreeMap<u64, (ItemCode, Option<VolunteerId>)>,
-    /// The last position reacted to.
+    /// The log position of the last event reacted to (0 before any); the
+    /// next catch-up scans from the position after it.
     pub checkpoint: u64,
 }
 

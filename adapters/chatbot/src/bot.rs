@@ -39,6 +39,8 @@ const SCAN_PAGE: usize = 1_000;
 /// The answer to one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The language of the command word the volunteer used, or, without
+    /// one, Chinese if the message has Chinese characters, else English.
     pub lang: Lang,
     /// A stable machine code: `accepted`, `already_taken`, `link_first`...
     pub code: &'static str,
@@ -46,6 +48,9 @@ pub struct Reply {
     pub text: String,
 }
 
+/// The chat bot, transport aside: it turns a volunteer's message into an
+/// engine command and the outcome into a reply. Shared by reference between
+/// the transport's tasks; its tables sit behind their own locks.
 #[derive(Debug)]
 pub struct Bot<S> {
     service: Arc<CommandService<S>>,
@@ -54,10 +59,14 @@ pub struct Bot<S> {
 }
 
 impl<S: EventStore> Bot<S> {
+    /// A bot sending its commands through `service`, with an empty link
+    /// table that the first [`Bot::catch_up`] fills from the log.
     pub fn new(service: Arc<CommandService<S>>) -> Self {
         Self { service, links: Mutex::new(Links::new()), guesses: Mutex::new(GuessLimit::new()) }
     }
 
+    /// The command service the bot acts through; the transport reads the
+    /// log and the clock through it.
     pub fn service(&self) -> &CommandService<S> {
         &self.service
     }

@@ -189,6 +189,8 @@ impl Client {
         Client::with_http(http, server, &user_id, &token)
     }
 
+    /// The Matrix user this client acts as, such as `@gridloop:example.org`;
+    /// the bot ignores its own messages by it.
     pub fn user_id(&self) -> &str {
         &self.user_id
     }
@@ -199,6 +201,7 @@ impl Client {
         &self.token
     }
 
+    /// The homeserver this client talks to.
     pub fn server(&self) -> &Homeserver {
         &self.server
     }

@@ -23,12 +23,22 @@ pub enum Error {
     /// unknown or missing token (401) is fatal, the operator must give a new
     /// one; anything else is logged and retried after a back-off.
     #[error("matrix homeserver answered {status} {errcode}: {message}")]
-    Api { status: u16, errcode: String, message: String },
+    Api {
+        /// The HTTP status code, such as 401 or 403.
+        status: u16,
+        /// The Matrix error code, such as `M_UNKNOWN_TOKEN`.
+        errcode: String,
+        /// The homeserver's own explanation.
+        message: String,
+    },
 
     /// Still `M_LIMIT_EXCEEDED` after [`crate::client::RATE_LIMIT_RETRIES_MAX`]
     /// waits. Caller: back off; the batch is tried again later.
     #[error("rate limited by the matrix homeserver; retry after {retry_after_ms} ms")]
-    RateLimited { retry_after_ms: u64 },
+    RateLimited {
+        /// How long the homeserver asked to wait, in milliseconds.
+        retry_after_ms: u64,
+    },
 
     /// The answer was not the JSON expected, or was larger than
     /// [`crate::client::RESPONSE_BYTES_MAX`]. Caller: log it, back off and
@@ -39,7 +49,13 @@ pub enum Error {
     /// The bot's state file could not be read or written. Caller: stop:
     /// without it a restart could lose or repeat commands and offers.
     #[error("bot state file {path}: {reason}")]
-    State { path: String, reason: String },
+    State {
+        /// The state file's path.
+        path: String,
+        /// What went wrong: the operating system's error, or why the
+        /// content is not a bot state.
+        reason: String,
+    },
 
     /// The engine refused or its store failed while the bot followed the
     /// log. Caller: a corrupt log is fatal; anything else is retried after

@@ -35,6 +35,7 @@ pub enum Verdict {
     Ignore,
 }
 
+/// Each chat account's current window and how many messages it sent in it.
 #[derive(Debug, Default)]
 pub struct FloodLimit {
     /// Account → (window start, messages in it).
@@ -42,6 +43,7 @@ pub struct FloodLimit {
 }
 
 impl FloodLimit {
+    /// An empty table: every account starts with a full allowance.
     pub fn new() -> Self {
         Self::default()
     }
@@ -72,6 +74,7 @@ impl FloodLimit {
         self.windows.len()
     }
 
+    /// Whether no account is tracked.
     pub fn is_empty(&self) -> bool {
         self.windows.is_empty()
     }

@@ -56,17 +56,28 @@ pub const TEXT_CHARS_MAX: usize = 200;
 /// What the volunteer asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatCommand {
+    /// Accept the offer of this ticket (接单).
     Accept(TicketId),
     /// The ticket and the reason (may be empty).
     Decline(TicketId, String),
+    /// Say that the volunteer has arrived and work on this accepted ticket
+    /// has started (到达).
     Start(TicketId),
+    /// Report this ticket resolved.
     Done {
+        /// The ticket resolved.
         ticket: TicketId,
+        /// The time spent, in whole minutes (1 to 30 days' worth); it counts
+        /// towards the volunteer's service hours.
         minutes: u32,
+        /// What was done, in the volunteer's words (required).
         result: String,
     },
+    /// List the volunteer's open tickets.
     Mine,
+    /// Show the volunteer's points balance.
     Points,
+    /// Show the help sentence.
     Help,
     /// The 6-digit one-time code a dispatcher issued.
     Link(String),
@@ -75,6 +86,7 @@ pub enum ChatCommand {
 /// The result of parsing one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
+    /// A command the grammar understood.
     Command(ChatCommand),
     /// Not understood: answer with the help sentence.
     Help,
@@ -83,7 +95,9 @@ pub enum Parsed {
 /// The language a reply is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
+    /// Simplified Chinese.
     Zh,
+    /// English.
     En,
 }
 

@@ -30,6 +30,8 @@ pub const LINK_FAILURE_WINDOW: Millis = Millis(60 * 60 * 1000);
 /// The most accounts whose failures are tracked.
 pub const LINK_ACCOUNTS_MAX: usize = 10_000;
 
+/// Wrong link codes counted per account and over all accounts, each in
+/// fixed windows of [`LINK_FAILURE_WINDOW`].
 #[derive(Debug, Default)]
 pub struct GuessLimit {
     /// Account → (window start, wrong codes in it).
@@ -39,6 +41,7 @@ pub struct GuessLimit {
 }
 
 impl GuessLimit {
+    /// An empty table: no failures counted, linking allowed.
     pub fn new() -> Self {
         Self::default()
     }

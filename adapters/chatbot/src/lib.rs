@@ -36,7 +36,7 @@
 //!   repeats nothing.
 //! - Encryption is out of scope for now: the bot reads only unencrypted
 //!   rooms, and says so to an encrypted message.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod bot;
 pub mod client;

@@ -30,6 +30,7 @@ use gridloop_engine::volunteer::VolunteerEvent;
 /// The account a volunteer is linked to, and the command that linked it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
+    /// The volunteer the account speaks for.
     pub volunteer: VolunteerId,
     /// The command id of the `ChatLinked` event: the chat message that linked
     /// the account, so that a redelivered link message gets the same answer
@@ -37,6 +38,8 @@ pub struct Link {
     pub linked_by: CommandId,
 }
 
+/// The link table: outstanding link codes (by hash) and linked accounts,
+/// folded from the volunteer events of the log.
 #[derive(Debug, Default, Clone)]
 pub struct Links {
     /// The next log position to fold.
@@ -52,6 +55,7 @@ pub struct Links {
 }
 
 impl Links {
+    /// An empty table that will fold the log from its first position.
     pub fn new() -> Self {
         Self { next_position: 1, ..Self::default() }
     }
@@ -137,6 +141,7 @@ impl Links {
         self.accounts.len()
     }
 
+    /// Whether no account is linked.
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty()
     }

@@ -70,6 +70,8 @@ pub const LOG_BATCH_MAX: usize = 200;
 pub const MATRIX_ID_BYTES_MAX: usize = 255;
 /// The first wait after a failure; it doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+/// The longest wait between retries after repeated failures, so the bot
+/// notices a recovered homeserver or store within half a minute.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 const FLOOD_TEXT: &str = "消息太多，请一分钟后再发。\nToo many messages; please wait a minute.";
@@ -92,6 +94,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// The production settings for `client`, keeping its state in
+    /// `state_path`.
     pub fn new(client: Client, state_path: PathBuf) -> Self {
         Self { client, state_path, sync_timeout_ms: SYNC_TIMEOUT_MS, timeline_limit: TIMELINE_LIMIT }
     }

@@ -38,11 +38,13 @@ const CHINA: jiff::tz::Offset = jiff::tz::Offset::constant(8);
 /// One message for one volunteer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
+    /// Whom to tell; sent to the direct room of the account they linked.
     pub volunteer: VolunteerId,
     /// Stable across restarts: `<event id>-<volunteer>`.
     pub key: String,
     /// `offer`, `taken`, `expired` or `withdrawn`.
     pub kind: &'static str,
+    /// The message itself, as sent to the volunteer.
     pub text: String,
 }
 

@@ -35,6 +35,8 @@ pub struct BotState {
     pub rooms: BTreeMap<String, String>,
 }
 
+/// The state file and its content in memory; [`StateFile::update`] writes
+/// every change to disk before it returns.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
@@ -65,6 +67,7 @@ impl StateFile {
         self.existed
     }
 
+    /// A copy of the state as it stands.
     pub fn get(&self) -> BotState {
         self.lock().clone()
     }

@@ -13,7 +13,7 @@
 //! the per-stream hash chain, idempotency by command id, catch-up-then-live
 //! subscriptions with no gap under concurrent appends, and the accept race
 //! (64 tasks, exactly one winner) through the real command service.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -87,6 +87,11 @@ async fn log_len<S: EventStore>(store: &S) -> usize {
     store.read_all(1, usize::MAX).await.expect("read_all").len()
 }
 
+/// Checks the expected-version rules: `NoStream` only on a stream with no
+/// events, `Exact(n)` only when the stream's last version is `n` (and
+/// `Exact(0)` also on a new stream), `Any` always; a mismatch is
+/// `WrongExpectedVersion`. Also that `read_stream` starts at the version
+/// asked for and is empty for a stream never written.
 pub async fn expected_version_semantics<S: EventStore>(store: S) {
     let s = stream("ev");
     let first =
@@ -110,6 +115,9 @@ pub async fn expected_version_semantics<S: EventStore>(store: S) {
     assert!(store.read_stream(&stream("absent"), 1).await.expect("read").is_empty());
 }
 
+/// Checks that one append of several events gives them consecutive stream
+/// versions and increasing log positions, in the order given, and that the
+/// result's position is that of the append's last event.
 pub async fn multi_event_append_is_atomic_and_ordered<S: EventStore>(store: S) {
     let s = stream("multi");
     let batch = (1..=5).map(|n| event("multi", n)).collect();
@@ -123,6 +131,9 @@ pub async fn multi_event_append_is_atomic_and_ordered<S: EventStore>(store: S) {
     assert_eq!(payloads, [1, 2, 3, 4, 5], "events keep their order");
 }
 
+/// Checks that every refused append (version conflict, mixed command ids,
+/// no events, a payload over the size limit) leaves the log exactly as it
+/// was: refusal is all or nothing.
 pub async fn refused_appends_write_nothing<S: EventStore>(store: S) {
     let s = stream("refused");
     store.append(&s, ExpectedVersion::NoStream, vec![event("ok", 1)]).await.expect("append");
@@ -139,6 +150,9 @@ pub async fn refused_appends_write_nothing<S: EventStore>(store: S) {
     assert_eq!(store.read_stream(&s, 1).await.expect("read").len(), 1);
 }
 
+/// Checks that the global log is in strictly increasing position order, and
+/// that reading it in small pages (each from the position after the last
+/// one seen) yields every event exactly once, as one read of it all does.
 pub async fn read_all_pages_cover_the_log_once<S: EventStore>(store: S) {
     for i in 0..30u64 {
         let s = stream(&format!("page{}", i % 4));
@@ -164,6 +178,9 @@ pub async fn read_all_pages_cover_the_log_once<S: EventStore>(store: S) {
     assert_eq!(from_middle.first(), Some(&all[30]));
 }
 
+/// Checks that each stream's events carry a hash chain that
+/// `verify_stream` accepts, with single and multi-event appends
+/// interleaved across streams (some of them refused).
 pub async fn hash_chain_links_every_stream<S: EventStore>(store: S) {
     let names = ["h1", "h2", "h3"];
     for i in 0..12u64 {
@@ -180,6 +197,9 @@ pub async fn hash_chain_links_every_stream<S: EventStore>(store: S) {
     }
 }
 
+/// Checks idempotency by command id: appending again under a command id
+/// already written returns the first append's result, marked duplicate,
+/// and writes nothing, even when the repeat names another stream.
 pub async fn repeated_command_id_returns_first_result<S: EventStore>(store: S) {
     let s = stream("idem");
     let first =
@@ -198,6 +218,9 @@ pub async fn repeated_command_id_returns_first_result<S: EventStore>(store: S) {
     assert_eq!(log_len(&store).await, before, "a repeat writes nothing");
 }
 
+/// Checks that `subscribe_all` delivers the events already in the log and
+/// then, while eight writers append concurrently, every new event: the
+/// subscriber sees exactly the final log, each event once, in order.
 pub async fn subscription_catches_up_then_goes_live_without_gaps<S: EventStore>(store: S) {
     const WRITERS: u64 = 8;
     const APPENDS: u64 = 40;
@@ -279,6 +302,9 @@ pub fn tiny_world() -> World {
     World { grids, catalog, ..World::default() }
 }
 
+/// Checks the accept race through the real command service: 64 volunteers
+/// accept the same offer at once; exactly one succeeds, the others get
+/// `AlreadyTaken`, and exactly one `ticket.accepted` event is written.
 pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {
     const RACERS: u64 = 64;
     let start = Timestamp::parse("2026-11-23T08:00:00Z").expect("valid");

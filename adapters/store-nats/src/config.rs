@@ -25,8 +25,12 @@ use crate::NatsStoreError;
 
 /// The longest address accepted.
 pub const URL_LEN_MAX: usize = 4_096;
-/// The duplicate window's bounds, in seconds.
+/// The duplicate window's lower bound, in seconds. A retried publish is
+/// only recognised as a repeat within the window, so it must outlast a
+/// client's retries.
 pub const DEDUPE_S_MIN: u64 = 10;
+/// The duplicate window's upper bound, in seconds (7 days): the server
+/// keeps every message id of the window in memory.
 pub const DEDUPE_S_MAX: u64 = 7 * 24 * 3_600;
 
 /// A NATS store's settings.
@@ -34,14 +38,30 @@ pub const DEDUPE_S_MAX: u64 = 7 * 24 * 3_600;
 pub struct NatsConfig {
     /// Servers, comma-separated, as async-nats takes them.
     pub servers: String,
+    /// The JetStream stream's name (`stream=`, default `GRIDLOOP`).
     pub stream: String,
+    /// The subject prefix (`prefix=`, default `gridloop`); the stream covers
+    /// `<prefix>.>`, so two stores on one server need two prefixes.
     pub prefix: String,
+    /// How many servers hold each message: 1, or 3 for a cluster that
+    /// survives losing one node (`replicas=`).
     pub replicas: usize,
+    /// How long the server remembers a `Nats-Msg-Id` to drop a repeated
+    /// publish (`dedupe_s=`, default 600 seconds).
     pub duplicate_window: Duration,
+    /// Whether opening creates the stream when it is missing (`create=`);
+    /// false for deployments where an operator provisions it.
     pub create: bool,
+    /// A `.creds` file holding a user JWT and nkey seed (`creds=`).
     pub credentials_file: Option<PathBuf>,
+    /// A PEM file of root certificates to trust instead of the system's
+    /// (`ca=`).
     pub tls_roots: Option<PathBuf>,
+    /// A client certificate and its private key, both PEM files, for mutual
+    /// TLS (`cert=` and `key=`, given together).
     pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// Whether to insist on TLS even when the server does not ask for it
+    /// (`tls=`).
     pub tls_required: bool,
 }
 

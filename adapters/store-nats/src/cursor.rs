@@ -66,6 +66,7 @@ impl std::fmt::Debug for Cursor {
 }
 
 impl Pool {
+    /// An empty pool over `stream`; cursors are opened on first use.
     pub fn new(stream: stream::Stream) -> Self {
         Self { stream, idle: Mutex::new(Vec::new()) }
     }

@@ -43,7 +43,7 @@
 //! - No append is ever published without an expected subject sequence.
 //! - A stream with limits that could drop events (max age, messages,
 //!   bytes), memory storage or other subjects is refused, not altered.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
 pub mod cursor;

@@ -141,10 +141,16 @@ impl Drop for NatsServer {
 /// Three servers routed to each other, for replicated streams.
 #[derive(Debug)]
 pub struct NatsCluster {
+    /// The three nodes, `n1` to `n3`; tests kill and restart single nodes
+    /// to check failover.
     pub nodes: Vec<NatsServer>,
 }
 
 impl NatsCluster {
+    /// Starts three servers with JetStream in `dir`, each routed to the
+    /// other two, and waits until all are healthy. `sync_always` makes each
+    /// fsync every message before acknowledging it. Panics if one does not
+    /// become healthy within [`START_TIMEOUT`]: it is test support.
     pub fn start(dir: &Path, sync_always: bool) -> Self {
         let cluster_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut nodes: Vec<NatsServer> = (0..3)

@@ -47,7 +47,7 @@
 //! yet flushed is invisible, so a projection can never get ahead of what a
 //! crash would keep. [`EventStore::wait_for`] waits on a watch channel of the
 //! durable head.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod personal;
 
@@ -84,18 +84,38 @@ pub enum SledStoreError {
     /// The directory exists and holds files that are not a gridloop store.
     /// Caller: pick an empty or new directory; never delete it for them.
     #[error("{path} holds something else ({found}); give --data an empty directory or a gridloop data directory")]
-    NotADataDirectory { path: PathBuf, found: String },
+    NotADataDirectory {
+        /// The directory given as the data directory.
+        path: PathBuf,
+        /// What was found there instead, in words for the operator (a file,
+        /// another format's marker, or an example of a foreign entry).
+        found: String,
+    },
     /// Another process (or another handle in this one) has the store open.
     /// Caller: stop the other gridloop, or use another --data directory.
     #[error("{path} is in use by another gridloop process")]
-    InUse { path: PathBuf },
+    InUse {
+        /// The data directory whose lock is held.
+        path: PathBuf,
+    },
     /// The database files do not read back. Caller: restore from a backup or
     /// an export; do not write.
     #[error("{path} is corrupt: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The data directory that failed to read back.
+        path: PathBuf,
+        /// What did not read back, as sled or the open-time position check
+        /// reported it.
+        detail: String,
+    },
     /// The file system refused (permissions, disk full). Caller: fix and retry.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }
 
 /// The store handle: cheap to clone, shared by every task.

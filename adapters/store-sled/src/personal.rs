@@ -19,6 +19,9 @@ use gridloop_engine::personal::{Lookup, Person, PersonalStore};
 /// Markers of erased residents, so a lookup can say "erased", not "unknown".
 const ERASED: &[u8] = b"erased";
 
+/// The engine's `PersonalStore` on the store's sled database: each resident's
+/// record encrypted under a key of its own, so erasing the key erases the
+/// record. Cheap to clone (sled trees are shared handles).
 #[derive(Clone, Debug)]
 pub struct SledPersonal {
     records: sled::Tree,

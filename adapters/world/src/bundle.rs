@@ -40,6 +40,9 @@ pub struct Bundle {
     /// The world as the bundle wants it: what an import makes the log's
     /// world into ([`WorldState::changes_to`]).
     pub world: WorldState,
+    /// Every row of `volunteers.csv`, by volunteer id; volunteers live on
+    /// streams of their own, not in the world, so an import registers or
+    /// changes each one separately.
     pub volunteers: BTreeMap<VolunteerId, VolunteerEntry>,
     /// Keyed `volunteer:V-7` and `staff:<subject>`, as the personal store
     /// keeps them.
@@ -49,24 +52,35 @@ pub struct Bundle {
 /// A volunteer as `volunteers.csv` describes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VolunteerEntry {
+    /// The `id` column, such as `V-7`; stable across imports.
     pub id: VolunteerId,
+    /// The `team` column: a team of `teams.csv`.
     pub team: TeamId,
+    /// The `home_grid` column: the grid or sub-grid where the volunteer
+    /// lives, which routing uses to offer nearby orders first.
     pub home_grid: GridCode,
+    /// The `skills` column, matched against the skills catalog items ask for.
     pub skills: BTreeSet<Skill>,
+    /// How many orders the volunteer takes on at once (the
+    /// `open_orders_max` column; [`crate::OPEN_ORDERS_DEFAULT`] when empty).
     pub open_orders_max: u32,
+    /// The `status` and `reason` columns.
     pub status: Status,
 }
 
 /// Whether a volunteer serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// Serving and offered orders (an empty `status` cell means this).
     Active,
     /// Stood down for a while.
     Inactive {
+        /// Why, from the `reason` column (required for this status).
         reason: String,
     },
     /// Left for good (警示退出).
     Exited {
+        /// Why, from the `reason` column (required for this status).
         reason: String,
     },
 }

@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::Problem;
 
+/// Why reading or importing a world bundle failed.
 #[derive(Debug, Error)]
 pub enum WorldError {
     /// The bundle has problems; nothing was written.
@@ -17,7 +18,10 @@ pub enum WorldError {
     /// The import was asked for by someone who is not the operator.
     /// Caller: refuse (HTTP 403); only an admin imports a world.
     #[error("a {role} may not import a world: the operator must be an admin")]
-    NotOperator { role: &'static str },
+    NotOperator {
+        /// The role of the actor who asked, such as `dispatcher`.
+        role: &'static str,
+    },
 
     /// The engine refused a change, or the store failed, while importing
     /// `what`. Caller: by the engine error's code (which [`WorldError::code`]
@@ -26,7 +30,9 @@ pub enum WorldError {
     /// and the bundle disagree (another district's log) and is shown as is.
     #[error("{what}: {source}")]
     Engine {
+        /// What the import was doing, as a phrase (`importing volunteer V-7`).
         what: String,
+        /// The engine's error: a refusal or a storage failure.
         #[source]
         source: gridloop_engine::Error,
     },
@@ -35,7 +41,9 @@ pub enum WorldError {
     /// records are written one at a time, each whole or not at all.
     #[error("personal store, record {key}: {source}")]
     Personal {
+        /// The record's key, such as `volunteer:V-7`.
         key: String,
+        /// The personal store's error.
         #[source]
         source: gridloop_engine::Error,
     },

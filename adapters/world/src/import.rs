@@ -19,15 +19,24 @@ use crate::{Bundle, Status, VolunteerEntry, WorldError};
 /// What an import wrote, and what it left as it was.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {
-    /// World commands sent, and the events they wrote.
+    /// World commands sent (each of at most 64 changes).
     pub world_commands: usize,
+    /// Events those world commands wrote; 0 when the log already held the
+    /// bundle's world.
     pub world_events: usize,
+    /// Volunteers new to the log, now registered.
     pub volunteers_registered: usize,
     /// Transferred, skills changed, stood down or reactivated.
     pub volunteers_changed: usize,
+    /// Volunteers this import made exit (already exited ones are unchanged).
     pub volunteers_exited: usize,
+    /// Volunteers the log already held as the bundle says, or who had
+    /// exited and so cannot change (a note says so).
     pub volunteers_unchanged: usize,
+    /// Personal records (names, phones) written, new or changed.
     pub personal_written: usize,
+    /// Personal records already as the bundle says, or erased and so not
+    /// written again (a note says so).
     pub personal_unchanged: usize,
     /// Volunteers the log has and the bundle does not: left as they are.
     pub volunteers_not_in_bundle: Vec<VolunteerId>,

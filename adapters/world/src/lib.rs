@@ -26,7 +26,7 @@
 //!   engine in a dry run.
 //! - Names and phones stay out of the world: they are in
 //!   [`Bundle::personal`], for the personal store.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod bundle;
 mod catalog;
@@ -53,14 +53,29 @@ pub use routing::read_routing;
 pub use show::{describe, world_as_of};
 pub use text::Encoding;
 
-/// The bundle's files, by their names in it.
+// The bundle's files, by their names in it (`docs/world.md` describes each).
+
+/// The district's code, names, time zone, administrative levels and ticket
+/// categories (required).
 pub const DISTRICT: &str = "district.toml";
+/// Every grid's code, name, kind and boundary polygon (required).
 pub const GRIDS: &str = "grids.geojson";
+/// The service catalog: items, their department, mode, SLA and points
+/// (required).
 pub const CATALOG: &str = "catalog.csv";
+/// The departments the catalog's items are handled by (required).
 pub const DEPARTMENTS: &str = "departments.csv";
+/// The volunteer teams: kind, and the grid (a community or a street) each
+/// serves (required).
 pub const TEAMS: &str = "teams.csv";
+/// The volunteers, with their team, home grid, skills and status; names and
+/// phones go to the personal store (optional).
 pub const VOLUNTEERS: &str = "volunteers.csv";
+/// Staff accounts with their role, place and department; names and phones
+/// go to the personal store (optional).
 pub const STAFF: &str = "staff.csv";
+/// The routing policy's knobs; missing means the engine's defaults
+/// (optional).
 pub const ROUTING: &str = "routing.toml";
 
 /// Every file a bundle may hold.

@@ -13,7 +13,12 @@ pub enum Place {
     Line(u64),
     /// A feature of `grids.geojson`: its index from 0, and its code when it
     /// has a readable one.
-    Feature { index: usize, code: Option<String> },
+    Feature {
+        /// The feature's index in the collection, from 0.
+        index: usize,
+        /// The feature's `code` property, when it has a readable one.
+        code: Option<String>,
+    },
 }
 
 /// The column, property or key a problem is about.
@@ -32,7 +37,9 @@ pub enum Field {
 pub struct Problem {
     /// The file's name within the bundle (`catalog.csv`).
     pub file: String,
+    /// Where in the file: the whole file, a line, or a feature.
     pub place: Place,
+    /// The column, property or key at fault, when the problem is about one.
     pub field: Option<Field>,
     /// What is wrong, as a sentence without a final full stop.
     pub message: String,

@@ -14,6 +14,7 @@ pub enum Encoding {
     /// Valid UTF-8 is read as UTF-8, anything else as GB18030.
     #[default]
     Auto,
+    /// UTF-8, with or without a byte-order mark; anything else is a problem.
     Utf8,
     /// GB18030, a superset of GBK and GB2312.
     Gb18030,
