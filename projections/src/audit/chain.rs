@@ -37,7 +37,6 @@ pub struct VerifySummary {
     pub last_position: Option<u64>,
 }
 
-
 /// Checks events fed in log order: per stream, versions 1, 2, 3… without
 /// gaps and each hash chained onto the previous event's; across the log,
 /// strictly increasing positions.
@@ -104,7 +103,6 @@ impl LogVerifier {
     }
 }
 
-
 /// Verifies events given in log order (a whole log, or one stream read in
 /// version order); names the first event that does not verify.
 pub fn verify_log(events: impl IntoIterator<Item = RecordedEvent>) -> Result<VerifySummary, ProjectionError> {
@@ -114,7 +112,6 @@ pub fn verify_log(events: impl IntoIterator<Item = RecordedEvent>) -> Result<Ver
     }
     Ok(verifier.finish())
 }
-
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifiedChain {
@@ -127,4 +124,3 @@ pub fn verify_ticket_stream(stream: &[RecordedEvent]) -> Result<VerifiedChain, P
     let summary = verify_log(stream.iter().cloned())?;
     Ok(VerifiedChain { events: summary.events, head: stream.last().map_or(Hash::GENESIS, |e| e.hash) })
 }
-

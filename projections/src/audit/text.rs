@@ -245,7 +245,6 @@ fn state_line(state: &StateAfter) -> String {
     format!("{} · {tier} · {holder}", state.status.name())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,7 +88,6 @@ pub struct RunningDeadline {
     pub overdue: bool,
 }
 
-
 /// Builds a ticket's timeline from its stream (in version order).
 ///
 /// With `as_of`, only the longest prefix of events that occurred at or before
@@ -107,23 +106,18 @@ pub fn audit_ticket(
         None => stream.len(),
     };
     let mut state = Ticket::default();
-    // The resolve deadline the on-time rate judges: set at submission and on
-    // reopening, not renewed by escalations.
+    // The resolve deadline the on-time rate judges, by the engine's rule
+    // (the metrics ask the same): not renewed by escalations.
     let mut resolve_judged: Option<Timestamp> = None;
     let mut events = Vec::with_capacity(shown);
     for recorded in &stream[..shown] {
-        let event: TicketEvent = recorded.decode().map_err(|e| {
-            gridloop_engine::Error::Corrupt(format!("{} v{}: {e}", recorded.stream, recorded.version))
-        })?;
+        let event: TicketEvent = recorded
+            .decode()
+            .map_err(|e| gridloop_engine::Error::Corrupt(format!("{} v{}: {e}", recorded.stream, recorded.version)))?;
         let at = recorded.occurred_at;
         let change = describe(&event, &state, at);
         let deadlines = deadline_checks(&event, &state, resolve_judged, at);
-        match &event {
-            TicketEvent::Submitted { resolve_by, .. } | TicketEvent::Reopened { resolve_by, .. } => {
-                resolve_judged = Some(*resolve_by);
-            }
-            _ => {}
-        }
+        resolve_judged = event.judged_resolve_by().or(resolve_judged);
         state.evolve(&event, at);
         events.push(TimelineEntry {
             version: recorded.version,
@@ -154,7 +148,6 @@ pub fn audit_ticket(
         verified: None,
     })
 }
-
 
 /// The deadlines `event` ends, judged at `at`, given the state before it.
 fn deadline_checks(
@@ -223,4 +216,3 @@ fn check(deadline: &'static str, department: Option<String>, due: Timestamp, at:
     let outcome = if met { "met".to_string() } else { format!("missed by {}", span(late_ms)) };
     DeadlineCheck { deadline, department, due, met, late_ms, outcome }
 }
-

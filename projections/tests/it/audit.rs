@@ -229,3 +229,45 @@ fn an_escalation_names_the_deadlines_it_found_passed_and_the_next_take_answers_t
     assert_eq!(value["events"][3]["deadlines"][1]["late_ms"], 600_000);
 }
 
+/// An escalation renews the deadline a ticket works to, not the one it is
+/// judged by: the timeline and the metrics both judge the resolution by the
+/// submission's deadline (the engine's `judged_resolve_by`), and the
+/// timeline shows the renewed one beside it.
+#[test]
+fn the_timeline_and_the_metrics_judge_the_same_resolve_deadline() {
+    use gridloop_projections::runner::Projection;
+    use gridloop_projections::{Cohort, Metrics, Rate};
+
+    let stream_events = ticket_stream(vec![
+        submitted(),
+        ("00:05", "dispatcher", "ticket.triaged/1", json!({ "mode": "volunteer", "item": "CS-001" })),
+        ("01:00", "volunteer", "ticket.accepted/1", json!({ "by": { "kind": "volunteer", "id": "V-3" }, "round": 1 })),
+        (
+            "10:30",
+            "system",
+            "ticket.escalated/2",
+            json!({ "from": "grid", "to": "community", "reason": "timeout", "note": "",
+                    "respond_by": at("12:30"), "resolve_by": at("20:00") }),
+        ),
+        (
+            "12:00",
+            "volunteer",
+            "ticket.resolved/1",
+            json!({ "by": { "kind": "volunteer", "id": "V-3" }, "result": "fixed",
+                    "minutes_spent": 30, "feedback_by": at("23:00") }),
+        ),
+    ]);
+    let ticket = "T-1".parse().expect("ticket id");
+    let report = audit::audit_ticket(&ticket, &stream_events, None, at("13:00")).expect("a timeline");
+    let judged: Vec<_> = report.events[4].deadlines.iter().map(|d| (d.deadline, d.due, d.met)).collect();
+    assert_eq!(judged, [("resolve", at("10:00"), false), ("resolve_renewed", at("20:00"), true)]);
+
+    let mut metrics = Metrics::default();
+    for event in &stream_events {
+        metrics.evolve(event).expect("folds");
+    }
+    let cohort = Cohort { from: at("00:00"), to: at("01:00"), scope: None };
+    let rates = metrics.rates(&cohort, at("13:00"));
+    assert_eq!(rates.completion, Rate { numerator: 1, denominator: 1 });
+    assert_eq!(rates.on_time, Rate { numerator: 0, denominator: 1 }, "late by the judged deadline");
+}

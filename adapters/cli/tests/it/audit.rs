@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use gridloop_cli::audit::{self, ImportError};
-use gridloop_projections::audit::verify_log;
 use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
 use gridloop_engine::ids::StreamId;
 use gridloop_engine::service::fold;
 use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::Ticket;
 use gridloop_engine::time::Timestamp;
+use gridloop_projections::audit::verify_log;
 use serde_json::{Value, json};
 
 use crate::support::{gridloop, stderr, stdout};
