@@ -13,6 +13,10 @@
 //! - [`page`]: the closed-loop report (`report.html`): a rates table per
 //!   place and the charts.
 //!
+//! Templates write a newline where the hand-written page had one (`"\n"`
+//! between elements): one table row, gridline or point per line, so that a
+//! page diffs and greps line by line.
+//!
 //! The crate knows no store and no projection: callers hand it rows and
 //! series of (numerator, denominator), so the binary and the HTTP server
 //! can render the same pages.
