@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use gridloop_engine::catalog::HandlingMode;
+use gridloop_engine::ids::ItemCode;
 use gridloop_engine::ticket::{Assignee, CloseReason, ExpiryReason, Ticket, TicketEvent, Tier, Urgency};
 use gridloop_engine::time::Timestamp;
 
@@ -30,24 +31,10 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
                 t(resolve_by)
             )
         }
-        E::Triaged { mode, item } => {
-            let to = match mode {
-                HandlingMode::SelfHandle => "the grid worker",
-                HandlingMode::Volunteer => "volunteers",
-                HandlingMode::Department => "its department",
-            };
-            match before.item.as_ref().filter(|old| *old != item) {
-                Some(old) => format!("triaged for {to}, item {old} → {item}"),
-                None => format!("triaged for {to}"),
-            }
-        }
+        E::Triaged { mode, item } => triaged(*mode, item, before),
         E::SelfHandled { worker } => format!("taken by grid worker {worker} to handle on the spot"),
         E::Offered { round, candidates, expires_at } => {
-            let mut names: Vec<&str> = candidates.iter().take(CANDIDATES_SHOWN_MAX).map(bare_id).collect();
-            let more = candidates.len().saturating_sub(CANDIDATES_SHOWN_MAX);
-            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-            names.dedup();
-            format!("offered to {}{more} until {} (round {round})", names.join(", "), t(expires_at))
+            format!("offered to {} until {} (round {round})", candidate_names(candidates), t(expires_at))
         }
         E::OfferExpired { round, reason } => match reason {
             ExpiryReason::Deadline => format!("offer round {round} expired: nobody accepted in time"),
@@ -93,6 +80,28 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
         }
         E::SummonsAnswered { department, report } => format!("{department} reported{}", quoted(report)),
     }
+}
+
+/// A triage: to whom the ticket goes, and its item when triage changed it.
+fn triaged(mode: HandlingMode, item: &ItemCode, before: &Ticket) -> String {
+    let to = match mode {
+        HandlingMode::SelfHandle => "the grid worker",
+        HandlingMode::Volunteer => "volunteers",
+        HandlingMode::Department => "its department",
+    };
+    match before.item.as_ref().filter(|old| *old != item) {
+        Some(old) => format!("triaged for {to}, item {old} → {item}"),
+        None => format!("triaged for {to}"),
+    }
+}
+
+/// The candidates of an offer, the first few by id, then "and N more".
+fn candidate_names(candidates: &[Assignee]) -> String {
+    let mut names: Vec<&str> = candidates.iter().take(CANDIDATES_SHOWN_MAX).map(bare_id).collect();
+    let more = candidates.len().saturating_sub(CANDIDATES_SHOWN_MAX);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    names.dedup();
+    format!("{}{more}", names.join(", "))
 }
 
 fn bare_id(who: &Assignee) -> &str {
