@@ -416,6 +416,20 @@ fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<
 
 event_payload!(TicketEvent, "ticket", ticket_schema_version, upcast_ticket);
 
+impl TicketEvent {
+    /// The resolve deadline the on-time rate judges the ticket by from this
+    /// event on, when this event sets one: the submission's, or a
+    /// reopening's. An escalation renews the deadline the ticket works to
+    /// (`Ticket::resolve_by`) but not this one, so that escalating a late
+    /// ticket does not make it on time. Metrics and the audit both ask here.
+    pub fn judged_resolve_by(&self) -> Option<Timestamp> {
+        match self {
+            TicketEvent::Submitted { resolve_by, .. } | TicketEvent::Reopened { resolve_by, .. } => Some(*resolve_by),
+            _ => None,
+        }
+    }
+}
+
 /// What a caller asks of a ticket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

@@ -5,6 +5,8 @@
 //! - [`runner`]: the [`Projection`](runner::Projection) trait, checkpointed
 //!   snapshots ([`SnapshotStore`](runner::SnapshotStore)), the
 //!   [`Runner`](runner::Runner) that folds from a checkpoint.
+//! - [`audit`]: a ticket's timeline as an auditor reads it, and the hash
+//!   chain of a log or a stream checked event by event.
 //! - [`board`]: the closed-loop board (every ticket's status, holder,
 //!   deadlines, overdue) and the queues of open work.
 //! - [`metrics`]: the completion-rate metrics for any cohort, place,
@@ -24,6 +26,7 @@
 //! - A projection's checkpoint is saved in the same blob as its state.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod audit;
 pub mod board;
 pub mod calendar;
 pub mod directory;
@@ -65,4 +68,10 @@ pub enum ProjectionError {
     /// its state in memory.
     #[error("saving snapshot failed: {0}")]
     SnapshotStore(String),
+    /// An event of the log does not verify: a gap in its stream's
+    /// versions, a hash that does not match or does not chain, or a
+    /// position out of order. Caller: stop and alert; the log was altered
+    /// or damaged at that event.
+    #[error("{0}")]
+    Unverified(audit::ChainBreak),
 }

@@ -399,16 +399,18 @@ impl Metrics {
         let number = TicketId::new(event.stream.id())?.number();
         let payload: TicketEvent = event.decode()?;
         let at = event.occurred_at;
-        if let TicketEvent::Submitted { grid, item, accept_by, resolve_by, tier, .. } = payload {
-            let category = self.categories.get(&item).cloned();
+        // Which resolve deadline the on-time rate judges is the engine's
+        // rule: the submission's, then each reopening's.
+        let judged = payload.judged_resolve_by();
+        if let (TicketEvent::Submitted { grid, item, accept_by, tier, .. }, Some(resolve_by)) = (&payload, judged) {
             let facts = TicketFacts {
-                grid,
-                item,
-                category,
+                grid: grid.clone(),
+                item: item.clone(),
+                category: self.categories.get(item).cloned(),
                 submitted_at: at,
-                accept_by,
+                accept_by: *accept_by,
                 resolve_by,
-                tier,
+                tier: *tier,
                 holder: None,
                 marks: vec![],
             };
@@ -438,7 +440,10 @@ impl Metrics {
             }
             TicketEvent::Escalated { to, .. } => What::Escalated(to),
             TicketEvent::Resolved { .. } => What::Resolved,
-            TicketEvent::Reopened { resolve_by, .. } => What::Reopened(resolve_by),
+            TicketEvent::Reopened { .. } => match judged {
+                Some(resolve_by) => What::Reopened(resolve_by),
+                None => return Ok(()),
+            },
             TicketEvent::FeedbackGiven { rating, .. } => What::Rated(rating),
             TicketEvent::Closed { .. } => What::Closed,
             TicketEvent::Cancelled { .. } => What::Cancelled,

@@ -5,14 +5,13 @@
 //!   service and the sled store.
 //! - [`report`]: folding the log into the metrics, the rates table, and the
 //!   HTML report's contents.
-//! - [`html`]: rendering the HTML report (inline CSS and SVG, no network).
+//! - the HTML report page is rendered by `gridloop_report` (maud templates).
 //! - [`clock`]: the clock `serve` runs on (the wall clock; tests may set it ahead).
 
 pub mod audit;
 pub mod bench;
 pub mod clock;
 pub mod demo;
-pub mod html;
 pub mod report;
 pub mod sealing;
 pub mod store;

@@ -9,7 +9,7 @@ use gridloop_projections::calendar::{CST_OFFSET_MS, Period, bucket, local_day};
 use gridloop_projections::runner::Runner;
 use gridloop_projections::{By, Cohort, Metrics, ProjectionError, Rate, Rates};
 
-use crate::html::{self, Chart, Report, Series, TableRow};
+use gridloop_report::{Chart, Report, Series, TableRow};
 
 /// Folds the whole log into the metrics, calling `progress(position)` after
 /// each batch; returns them with the number of events folded.
@@ -102,7 +102,7 @@ pub fn html_report(
     let days = day_labels(orders);
     let chart = |title: &str, pick: fn(&Rates) -> Rate| Chart {
         title: title.to_string(),
-        days: days.clone(),
+        labels: days.clone(),
         series: grids
             .at_level(Level::Street)
             .map(|street| {
@@ -129,7 +129,7 @@ pub fn html_report(
             chart("每日按期办结率 · daily on-time rate, by street", |r| r.on_time),
         ],
     };
-    html::render(&report)
+    gridloop_report::render(&report)
 }
 
 /// The local (China) days from the first order's day to the last's.

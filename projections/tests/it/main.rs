@@ -2,6 +2,7 @@
 //! promises (resume, redelivery, crash between apply and save, rebuild ==
 //! live) on random histories.
 
+mod audit;
 mod board;
 mod directory;
 mod ledger;

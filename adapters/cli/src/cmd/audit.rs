@@ -10,6 +10,7 @@ use gridloop_engine::ids::{ResidentId, StreamId, TicketId};
 use gridloop_engine::personal::{Lookup, PersonalStore};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
+use gridloop_projections::audit as timeline;
 
 use super::{DataDir, Host, store_last_event_time};
 use crate::output::progress_bar;
@@ -83,11 +84,11 @@ pub async fn run(args: AuditArgs, host: &Host<'_>) -> Result<()> {
         bail!("{ticket} not found");
     }
     let verified = match args.verify {
-        true => Some(audit::verify_ticket_stream(&events).context("the hash chain does not verify")?),
+        true => Some(timeline::verify_ticket_stream(&events).context("the hash chain does not verify")?),
         false => None,
     };
     let log_end = store_last_event_time(store).await?.unwrap_or_default();
-    let mut report = audit::audit_ticket(&ticket, &events, as_of, log_end)?;
+    let mut report = timeline::audit_ticket(&ticket, &events, as_of, log_end)?;
     report.verified = verified;
     let resident = resident_line(store, report.state.ticket.resident.as_ref())?;
     if args.json {
@@ -95,7 +96,7 @@ pub async fn run(args: AuditArgs, host: &Host<'_>) -> Result<()> {
         answer["resident"] = serde_json::json!(resident);
         say!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
-        say_raw!("{}", audit::render_text(&report));
+        say_raw!("{}", timeline::render_text(&report));
         say!("\nresident: {resident}");
     }
     Ok(())
