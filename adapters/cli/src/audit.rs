@@ -25,7 +25,7 @@ use serde::Serialize;
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
 use gridloop_engine::ids::{CommandId, StreamId};
-use gridloop_engine::store::{EventStore, ExpectedVersion, READ_BATCH_MAX, validate_append};
+use gridloop_engine::store::{EventStore, ExpectedVersion, validate_append};
 use gridloop_projections::audit::{LogVerifier, VerifySummary};
 
 /// The longest line an import reads, in bytes (without its newline).
@@ -37,18 +37,17 @@ pub const IMPORT_LINES_MAX: u64 = 100_000_000;
 /// `progress` is called with the position reached after each batch.
 pub async fn verify_store<S: EventStore>(store: &S, mut progress: impl FnMut(u64)) -> anyhow::Result<VerifySummary> {
     let mut verifier = LogVerifier::new();
-    let mut next = 1;
+    let mut scan = store.scan(1);
     loop {
-        let batch = store.read_all(next, READ_BATCH_MAX).await.map_err(|error| {
+        let batch = scan.next_batch().await.map_err(|error| {
             let after = verifier.summary().last_position.map_or("the start".to_string(), |p| format!("position {p}"));
             anyhow::anyhow!("the log does not read after {after}: {error}")
         })?;
-        let Some(last) = batch.last().map(|e| e.position) else { break };
+        let Some(batch) = batch else { break };
         for event in &batch {
             verifier.check(event).map_err(|e| anyhow::Error::new(e).context("the log does not verify"))?;
         }
-        progress(last);
-        next = last + 1;
+        progress(scan.next_position() - 1);
     }
     Ok(verifier.finish())
 }
@@ -73,10 +72,9 @@ pub async fn export<S: EventStore, W: Write>(
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<ExportSummary> {
     let mut summary = ExportSummary::default();
-    let mut next = from.max(1);
-    loop {
-        let batch = store.read_all(next, READ_BATCH_MAX).await?;
-        let Some(last) = batch.last().map(|e| e.position) else { break };
+    let mut scan = store.scan(from);
+    while let Some(batch) = scan.next_batch().await? {
+        let last = scan.next_position() - 1;
         for event in &batch {
             // Encoded first, so that a write error stays an `io::Error`
             // (a closed pipe is told apart from a failure).
@@ -87,7 +85,6 @@ pub async fn export<S: EventStore, W: Write>(
         summary.events += batch.len() as u64;
         summary.last_position = Some(last);
         progress(last);
-        next = last + 1;
     }
     out.flush()?;
     Ok(summary)
@@ -172,8 +169,8 @@ pub async fn import<S: EventStore>(
 
 /// Refuses a store that holds any event.
 pub async fn ensure_empty<S: EventStore>(store: &S) -> Result<(), ImportError> {
-    let first = store.read_all(1, 1).await.map_err(|error| ImportError::Store { line: 0, error })?;
-    if first.is_empty() { Ok(()) } else { Err(ImportError::NotEmpty) }
+    let first = store.scan(1).batch_max(1).next_batch().await.map_err(|error| ImportError::Store { line: 0, error })?;
+    if first.is_none() { Ok(()) } else { Err(ImportError::NotEmpty) }
 }
 
 /// The lines of an export file, bounded in length and number.
@@ -424,13 +421,11 @@ impl Readback {
     async fn check<S: EventStore>(&mut self, store: &S) -> Result<(), ImportError> {
         while let Some(&(line, _, _, _)) = self.pending.front() {
             let from = self.next_position.unwrap_or(1);
-            let batch = store
-                .read_all(from, self.pending.len().min(READ_BATCH_MAX))
-                .await
-                .map_err(|error| ImportError::Store { line, error })?;
-            if batch.is_empty() {
+            let mut scan = store.scan(from).batch_max(self.pending.len());
+            let batch = scan.next_batch().await.map_err(|error| ImportError::Store { line, error })?;
+            let Some(batch) = batch else {
                 return Err(ImportError::Mismatch { line, reason: "the appended event does not read back".into() });
-            }
+            };
             for stored in batch {
                 let Some((line, stream, version, hash)) = self.pending.pop_front() else {
                     return Err(ImportError::Mismatch {

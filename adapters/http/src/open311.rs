@@ -911,7 +911,8 @@ mod tests {
         assert!(parse_date("2026-11-23T08:00:00+0x:00", "d").is_err());
         // Multi-byte characters where the offset's digits go once made the
         // byte-sliced parser panic: now they are a 400 like any other typo.
-        for bad in ["2026-11-23T08:00:00+é:00", "2026-11-23T08:00:00+08:é", "2026-11-23T08:00:0é+08:00", "十一月"] {
+        for bad in ["2026-11-23T08:00:00+é:00", "2026-11-23T08:00:00+08:é", "2026-11-23T08:00:0é+08:00", "十一月"]
+        {
             assert!(parse_date(bad, "d").is_err(), "{bad:?}");
         }
     }

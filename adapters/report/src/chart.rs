@@ -16,7 +16,10 @@ use crate::{Text, per_mille, percent};
 /// point as (numerator, denominator); `None` = no data there.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// What the legend calls the series (a street's name).
     pub label: String,
+    /// One value per x label, as a rate's numerator and denominator, so the
+    /// chart divides once and integers stay exact until then.
     pub points: Vec<Option<(u64, u64)>>,
 }
 
@@ -24,8 +27,11 @@ pub struct Series {
 /// and its series over those points.
 #[derive(Debug, Clone)]
 pub struct Chart {
+    /// The chart's heading.
     pub title: String,
+    /// The x axis labels, one per point (days, weeks).
     pub labels: Vec<String>,
+    /// The lines or bars drawn over those points.
     pub series: Vec<Series>,
 }
 

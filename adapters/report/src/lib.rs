@@ -20,6 +20,7 @@
 //! The crate knows no store and no projection: callers hand it rows and
 //! series of (numerator, denominator), so the binary and the HTTP server
 //! can render the same pages.
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod chart;
 pub mod page;

@@ -19,8 +19,11 @@ use crate::{Text, percent};
 /// One row of the rates table: a place and its rates, each as (numerator, denominator).
 #[derive(Debug, Clone)]
 pub struct TableRow {
+    /// The place's name (a street, a community, the district).
     pub place: String,
+    /// How many tickets the place had in the period.
     pub tickets: u64,
+    /// One (numerator, denominator) per column of the table, in its order.
     pub rates: Vec<(u64, u64)>,
 }
 
@@ -28,10 +31,15 @@ pub struct TableRow {
 /// name per rate) and the charts.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The page's title (the district and the period).
     pub title: String,
+    /// The line under it (how the figures were made).
     pub subtitle: String,
+    /// The rates' names, one per column of the table.
     pub columns: Vec<String>,
+    /// The table's rows, one per place.
     pub rows: Vec<TableRow>,
+    /// The charts under the table.
     pub charts: Vec<Chart>,
 }
 

@@ -14,9 +14,13 @@ use crate::ProjectionError;
 /// ([`ProjectionError::Unverified`] carries it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainBreak {
+    /// The stream of the event that does not verify (`ticket-T-1024`).
     pub stream: String,
+    /// Its version within the stream (1-based).
     pub version: u64,
+    /// Its position in the global log.
     pub position: u64,
+    /// What is wrong, as a sentence for the auditor.
     pub reason: String,
 }
 
@@ -29,11 +33,15 @@ impl fmt::Display for ChainBreak {
 /// What a verified log holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerifySummary {
+    /// How many events verified.
     pub events: u64,
+    /// How many streams they belong to.
     pub streams: u64,
     /// Streams per kind (`ticket`, `volunteer`, ...).
     pub streams_by_kind: BTreeMap<String, u64>,
+    /// The position of the first event checked (`None`: an empty log).
     pub first_position: Option<u64>,
+    /// The position of the last event checked.
     pub last_position: Option<u64>,
 }
 
@@ -47,6 +55,7 @@ pub struct LogVerifier {
 }
 
 impl LogVerifier {
+    /// A verifier that has seen no event yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -94,10 +103,12 @@ impl LogVerifier {
         Ok(())
     }
 
+    /// What the events checked so far hold.
     pub fn summary(&self) -> &VerifySummary {
         &self.summary
     }
 
+    /// Ends the pass: what the verified events hold.
     pub fn finish(self) -> VerifySummary {
         self.summary
     }
@@ -113,9 +124,12 @@ pub fn verify_log(events: impl IntoIterator<Item = RecordedEvent>) -> Result<Ver
     Ok(verifier.finish())
 }
 
+/// One stream's chain, verified: how long it is and the hash it ends on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifiedChain {
+    /// How many events the stream holds.
     pub events: u64,
+    /// The hash of its last event (the genesis hash for an empty stream).
     pub head: Hash,
 }
 

@@ -15,9 +15,11 @@ use crate::ProjectionError;
 /// A ticket's history as an auditor reads it.
 #[derive(Clone, Debug, Serialize)]
 pub struct TicketAudit {
+    /// The ticket audited.
     pub ticket: TicketId,
     /// The instant asked for, if any: only events up to it are shown.
     pub as_of: Option<Timestamp>,
+    /// The events shown, in version order.
     pub events: Vec<TimelineEntry>,
     /// Events of the stream after `as_of`, not shown.
     pub later_events: u64,
@@ -30,26 +32,38 @@ pub struct TicketAudit {
 /// One event of the timeline.
 #[derive(Clone, Debug, Serialize)]
 pub struct TimelineEntry {
+    /// The event's version in the ticket's stream (1-based).
     pub version: u64,
+    /// Its position in the global log.
     pub position: u64,
+    /// When the command that wrote it was decided.
     pub time: Timestamp,
+    /// Who sent that command.
     pub actor: Actor,
     /// The schema: `ticket.accepted/1`.
     pub event: String,
     /// What changed, in a short sentence.
     pub change: String,
+    /// The ticket's status, tier and holder once this event applied.
     pub state_after: StateAfter,
     /// Deadlines this event ended, met or missed.
     pub deadlines: Vec<DeadlineCheck>,
+    /// The event's UUIDv7.
     pub event_id: String,
+    /// The command that wrote it (its idempotency key).
     pub command_id: CommandId,
+    /// Its hash in the stream's chain.
     pub hash: Hash,
 }
 
+/// What an event left the ticket at: the columns a timeline shows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StateAfter {
+    /// The ticket's status.
     pub status: Status,
+    /// The tier handling it (`None` before submission).
     pub tier: Option<Tier>,
+    /// Who holds it, if anyone.
     pub holder: Option<Assignee>,
 }
 
@@ -63,7 +77,9 @@ pub struct DeadlineCheck {
     /// The summoned department, for `summons`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// When the deadline fell due.
     pub due: Timestamp,
+    /// Whether the event came at or before `due`.
     pub met: bool,
     /// How late, in milliseconds (0 when met).
     pub late_ms: u64,
@@ -74,17 +90,23 @@ pub struct DeadlineCheck {
 /// The ticket as folded, with its running deadlines judged at one instant.
 #[derive(Clone, Debug, Serialize)]
 pub struct StateAsOf {
+    /// The ticket folded from the events shown.
     #[serde(flatten)]
     pub ticket: Ticket,
     /// The instant `overdue` is judged at: `as_of`, or the end of the log.
     pub overdue_as_of: Timestamp,
+    /// The deadlines still running then, earliest first.
     pub deadlines: Vec<RunningDeadline>,
 }
 
+/// A deadline still running at the instant the audit judges.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunningDeadline {
+    /// Which deadline (offer expiry, accept, resolve, ...).
     pub kind: DeadlineKind,
+    /// When it falls due.
     pub due: Timestamp,
+    /// Whether it had passed at that instant.
     pub overdue: bool,
 }
 
