@@ -758,23 +758,8 @@ async fn submit_to_offer(stores: &Stores, district: &Arc<District>, tickets: u64
 }
 
 async fn register_volunteers(service: &CommandService<LogStore>, district: &District) -> Result<()> {
-    let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
     for v in &district.volunteers {
-        let command = gridloop_engine::volunteer::VolunteerCommand::Register {
-            team: v.team.clone(),
-            home_grid: v.home_grid.clone(),
-            skills: v.skills.clone(),
-            open_orders_max: v.open_orders_max,
-        };
-        service
-            .execute(CommandEnvelope {
-                expected_version: None,
-                command_id: CommandId::new(format!("register-{}", v.id))?,
-                correlation_id: None,
-                actor: dispatcher.clone(),
-                command: Command::Volunteer { id: v.id.clone(), command },
-            })
-            .await?;
+        service.execute(v.registration(CommandId::new(format!("register-{}", v.id))?)).await?;
     }
     Ok(())
 }

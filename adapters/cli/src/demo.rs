@@ -36,7 +36,6 @@ use gridloop_engine::service::{Command, CommandEnvelope, CommandService, ManualC
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Rating, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
-use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_fixtures::District;
 use gridloop_fixtures::traffic::{Order, day_orders};
 use gridloop_policies::deadlines::DeadlineIndex;
@@ -215,26 +214,13 @@ impl<S: EventStore> Sim<S> {
     /// Registers the fixture's volunteers, one after the other: in a fixed
     /// order, so that the same seed writes the same log.
     async fn register_volunteers(&mut self) -> Result<(), Error> {
-        let dispatcher = Actor::new(Role::Dispatcher, "d-district")?;
         for v in &self.district.volunteers {
             // An imported district registered its volunteers already.
             if self.service.volunteer(&v.id).await?.id.is_some() {
                 continue;
             }
-            let command = VolunteerCommand::Register {
-                team: v.team.clone(),
-                home_grid: v.home_grid.clone(),
-                skills: v.skills.clone(),
-                open_orders_max: v.open_orders_max,
-            };
-            let envelope = CommandEnvelope {
-                expected_version: None,
-                command_id: CommandId::new(format!("register-{}-{}", v.id, self.seed))?,
-                correlation_id: None,
-                actor: dispatcher.clone(),
-                command: Command::Volunteer { id: v.id.clone(), command },
-            };
-            self.service.execute(envelope).await?;
+            let command_id = CommandId::new(format!("register-{}-{}", v.id, self.seed))?;
+            self.service.execute(v.registration(command_id)).await?;
             self.summary.commands += 1;
         }
         Ok(())

@@ -176,6 +176,20 @@ pub async fn read_all_pages_cover_the_log_once<S: EventStore>(store: S) {
     assert_eq!(paged, all, "paging sees every event exactly once");
     let from_middle = store.read_all(all[30].position, 1000).await.expect("read");
     assert_eq!(from_middle.first(), Some(&all[30]));
+    // `scan`, the one way readers walk the log, over this store's read_all:
+    // the same events once each, in batches no larger than asked, ending
+    // (not waiting) at the end of the log, from wherever it starts.
+    let mut scan = store.scan(1).batch_max(7);
+    let mut scanned = Vec::new();
+    while let Some(batch) = scan.next_batch().await.expect("scan") {
+        assert!(!batch.is_empty() && batch.len() <= 7, "a batch holds 1 to 7 events");
+        scanned.extend(batch);
+    }
+    assert_eq!(scanned, all, "a scan sees every event exactly once");
+    assert_eq!(scan.next_position(), all[59].position + 1, "a finished scan points past the last event");
+    let mut middle = store.scan(all[30].position);
+    let rest = middle.next_batch().await.expect("scan").expect("events from the middle");
+    assert_eq!(rest.first(), Some(&all[30]));
 }
 
 /// Checks that each stream's events carry a hash chain that

@@ -32,7 +32,6 @@ use gridloop_engine::service::{Clock as _, Command, CommandEnvelope, CommandServ
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion, MemoryStore, Subscription};
 use gridloop_engine::ticket::{Assignee, Rating, Ticket, TicketCommand, TicketEvent, Tier};
 use gridloop_engine::time::{DAY_MS, MINUTE_MS, Millis, Timestamp};
-use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_fixtures::District;
 use gridloop_fixtures::traffic::day_orders;
 use gridloop_policies::deadlines::DeadlineIndex;
@@ -272,21 +271,8 @@ impl Sim {
     }
 
     async fn register_volunteers(&mut self) {
-        let dispatcher = Actor::new(Role::Dispatcher, "d-district").expect("valid");
         for v in self.district.volunteers.clone() {
-            let command = VolunteerCommand::Register {
-                team: v.team.clone(),
-                home_grid: v.home_grid.clone(),
-                skills: v.skills.clone(),
-                open_orders_max: v.open_orders_max,
-            };
-            let envelope = CommandEnvelope {
-                expected_version: None,
-                command_id: CommandId::new(format!("register-{}", v.id)).expect("valid"),
-                correlation_id: None,
-                actor: dispatcher.clone(),
-                command: Command::Volunteer { id: v.id.clone(), command },
-            };
+            let envelope = v.registration(CommandId::new(format!("register-{}", v.id)).expect("valid"));
             execute(&self.service, envelope, &self.acks, self.seed).await.expect("registration");
         }
     }
