@@ -1,13 +1,13 @@
 //! The auditor's library: the hash chain checked event by event, and a
 //! ticket's timeline with the deadlines each event met or missed.
 
-use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
-use gridloop_engine::ids::StreamId;
-use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
+use gridloop_engine::envelope::{Hash, RecordedEvent};
 use gridloop_engine::time::Timestamp;
 use gridloop_projections::ProjectionError;
 use gridloop_projections::audit::{self, ChainBreak, LogVerifier, VerifySummary};
 use serde_json::{Value, json};
+
+use crate::small_log::{new_event, small_log, stream};
 
 /// The break a log that does not verify is refused with.
 fn verify_log(log: Vec<RecordedEvent>) -> Result<VerifySummary, ChainBreak> {
@@ -15,46 +15,6 @@ fn verify_log(log: Vec<RecordedEvent>) -> Result<VerifySummary, ChainBreak> {
         ProjectionError::Unverified(broken) => broken,
         other => panic!("not a chain break: {other}"),
     })
-}
-
-fn new_event(n: u32, command: &str, payload: Value) -> NewEvent {
-    serde_json::from_value(json!({
-        "event_id": format!("01a19c2a-99c0-79d2-bba1-{n:012x}"),
-        "occurred_at": "2026-11-02T12:00:00.000Z",
-        "actor": { "role": "system", "id": "gridloop" },
-        "command_id": command,
-        "correlation_id": "c-1",
-        "schema": "test.noted/1",
-        "payload": payload,
-    }))
-    .expect("a valid event")
-}
-
-fn stream(name: &str) -> StreamId {
-    StreamId::new(name).expect("a stream name")
-}
-
-/// Three streams, one of them written by a two-event append.
-async fn small_log() -> MemoryStore {
-    let store = MemoryStore::new();
-    let appends: [(&str, ExpectedVersion, &str, usize); 5] = [
-        ("test-a", ExpectedVersion::NoStream, "c1", 1),
-        ("test-b", ExpectedVersion::NoStream, "c2", 2),
-        ("test-a", ExpectedVersion::Exact(1), "c3", 1),
-        ("test-c", ExpectedVersion::NoStream, "c4", 1),
-        ("test-a", ExpectedVersion::Exact(2), "c5", 1),
-    ];
-    let mut n = 0;
-    for (name, expected, command, count) in appends {
-        let events = (0..count)
-            .map(|_| {
-                n += 1;
-                new_event(n, command, json!({ "text": format!("note {n}"), "n": n }))
-            })
-            .collect();
-        store.append(&stream(name), expected, events).await.expect("append");
-    }
-    store
 }
 
 #[tokio::test]

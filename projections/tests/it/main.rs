@@ -8,4 +8,5 @@ mod directory;
 mod ledger;
 mod metrics;
 mod runner;
+mod small_log;
 mod support;

@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use gridloop_cli::audit::{self, ImportError};
-use gridloop_engine::envelope::{Hash, NewEvent, RecordedEvent};
-use gridloop_engine::ids::StreamId;
+use gridloop_engine::envelope::{Hash, RecordedEvent};
 use gridloop_engine::service::fold;
 use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::ticket::Ticket;
@@ -14,6 +13,7 @@ use gridloop_engine::time::Timestamp;
 use gridloop_projections::audit::verify_log;
 use serde_json::{Value, json};
 
+use crate::small_log::{new_event, small_log, stream};
 use crate::support::{gridloop, stderr, stdout};
 
 fn path(p: &Path) -> &str {
@@ -275,46 +275,6 @@ fn a_broken_line_stops_the_import_with_its_number_and_nothing_written() {
 // ---------------------------------------------------------------------------
 // The library, on the in-memory store
 // ---------------------------------------------------------------------------
-
-fn new_event(n: u32, command: &str, payload: Value) -> NewEvent {
-    serde_json::from_value(json!({
-        "event_id": format!("01a19c2a-99c0-79d2-bba1-{n:012x}"),
-        "occurred_at": "2026-11-02T12:00:00.000Z",
-        "actor": { "role": "system", "id": "gridloop" },
-        "command_id": command,
-        "correlation_id": "c-1",
-        "schema": "test.noted/1",
-        "payload": payload,
-    }))
-    .expect("a valid event")
-}
-
-fn stream(name: &str) -> StreamId {
-    StreamId::new(name).expect("a stream name")
-}
-
-/// Three streams, one of them written by a two-event append.
-async fn small_log() -> MemoryStore {
-    let store = MemoryStore::new();
-    let appends: [(&str, ExpectedVersion, &str, usize); 5] = [
-        ("test-a", ExpectedVersion::NoStream, "c1", 1),
-        ("test-b", ExpectedVersion::NoStream, "c2", 2),
-        ("test-a", ExpectedVersion::Exact(1), "c3", 1),
-        ("test-c", ExpectedVersion::NoStream, "c4", 1),
-        ("test-a", ExpectedVersion::Exact(2), "c5", 1),
-    ];
-    let mut n = 0;
-    for (name, expected, command, count) in appends {
-        let events = (0..count)
-            .map(|_| {
-                n += 1;
-                new_event(n, command, json!({ "text": format!("note {n}"), "n": n }))
-            })
-            .collect();
-        store.append(&stream(name), expected, events).await.expect("append");
-    }
-    store
-}
 
 /// `verify_store` reads the whole store and finds what the library's
 /// `verify_log` finds in the same events.

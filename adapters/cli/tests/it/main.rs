@@ -15,5 +15,8 @@ mod sealing;
 mod security;
 mod serve;
 mod simulation;
+// The auditor's small test log, shared with the projections' audit tests.
+#[path = "../../../../projections/tests/it/small_log.rs"]
+mod small_log;
 mod support;
 mod world;
