@@ -227,13 +227,19 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// The element's text. The console re-renders what the event stream
+    /// changes, so an element found a moment ago may be replaced before its
+    /// text is read ("stale element reference"): it is then found again.
     fn text(&self, css: &str) -> String {
-        let element = self.wait(css);
-        self.call("GET", &format!("/element/{element}/text"), json!({}))
-            .expect("text")
-            .as_str()
-            .unwrap_or("")
-            .to_string()
+        let started = Instant::now();
+        loop {
+            let element = self.wait(css);
+            match self.call("GET", &format!("/element/{element}/text"), json!({})) {
+                Ok(text) => return text.as_str().unwrap_or("").to_string(),
+                Err(error) if error.contains("stale element") && started.elapsed() < WAIT => {}
+                Err(error) => panic!("text of {css}: {error}"),
+            }
+        }
     }
 
     fn script(&self, script: &str) -> Value {
