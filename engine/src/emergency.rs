@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Actor, Role, event_payload};
+use crate::envelope::{Actor, event_payload};
 use crate::grid::{GridCode, Level};
 use crate::ticket::bounded_text;
 use crate::{Context, Error};
@@ -96,9 +96,11 @@ impl Emergency {
         actor: &Actor,
         ctx: &Context,
     ) -> Result<Vec<EmergencyEvent>, Error> {
-        if actor.role != Role::Dispatcher {
-            return Err(Error::NotPermitted { role: actor.role.name(), command: "switch emergency mode" });
-        }
+        crate::permit::role_may(
+            actor,
+            crate::permit::Access::Write(crate::permit::Write::Emergency),
+            "switch emergency mode",
+        )?;
         ctx.grids.require(place)?;
         if place.level() > Level::Street {
             return Err(Error::invalid("place", "emergency mode is switched for a district or a street"));

@@ -34,6 +34,7 @@ pub mod envelope;
 mod error;
 pub mod grid;
 pub mod ids;
+pub mod permit;
 pub mod personal;
 pub mod rng;
 pub mod routing;

@@ -1137,7 +1137,7 @@ impl Ticket {
         actor: &Actor,
         ctx: &Context,
     ) -> Result<Vec<TicketEvent>, Error> {
-        permit(actor, &[Role::Resident, Role::GridWorker, Role::Dispatcher], "submit")?;
+        crate::permit::person_may(actor, crate::permit::Access::Write(crate::permit::Write::Submit))?;
         if self.status != Status::None {
             let id = self.id.as_ref().map_or_else(String::new, ToString::to_string);
             return Err(Error::AlreadyExists { kind: "ticket", id });

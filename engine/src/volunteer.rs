@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GridCode, Level};
 use crate::ids::{Skill, TeamId, TicketId, VolunteerId};
+use crate::permit::{Access, Write, role_may};
 use crate::ticket::bounded_text;
 use crate::time::{Millis, Timestamp};
 use crate::{Context, Error};
@@ -339,7 +340,7 @@ impl Volunteer {
         let registered = self.id.is_some();
         match command {
             C::Register { team, home_grid, skills, open_orders_max } => {
-                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "register a volunteer")?;
+                role_may(actor, Access::Write(Write::RegisterVolunteer), "register a volunteer")?;
                 if registered {
                     return Err(Error::AlreadyExists { kind: "volunteer", id: id.to_string() });
                 }
@@ -357,7 +358,7 @@ impl Volunteer {
             _ if !registered => Err(Error::not_found("volunteer", id)),
             C::RedeemPoints { points, reward } => self.redeem(id, *points, reward, actor),
             C::Transfer { team, home_grid, open_orders_max } => {
-                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "transfer a volunteer")?;
+                role_may(actor, Access::Write(Write::ManageVolunteer), "transfer a volunteer")?;
                 self.present()?;
                 check_home(ctx, home_grid)?;
                 check_limit(*open_orders_max)?;
@@ -375,18 +376,18 @@ impl Volunteer {
                 })
             }
             C::Deactivate { reason } => {
-                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "deactivate a volunteer")?;
+                role_may(actor, Access::Write(Write::ManageVolunteer), "deactivate a volunteer")?;
                 self.present()?;
                 let reason = bounded_text("reason", reason, false)?;
                 Ok(if self.inactive.is_some() { vec![] } else { vec![VolunteerEvent::Deactivated { reason }] })
             }
             C::Reactivate {} => {
-                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "reactivate a volunteer")?;
+                role_may(actor, Access::Write(Write::ManageVolunteer), "reactivate a volunteer")?;
                 self.present()?;
                 Ok(if self.inactive.is_some() { vec![VolunteerEvent::Reactivated {}] } else { vec![] })
             }
             C::Exit { reason } => {
-                permit(actor, &[Role::Dispatcher, Role::Admin, Role::System], "exit a volunteer")?;
+                role_may(actor, Access::Write(Write::ManageVolunteer), "exit a volunteer")?;
                 self.present()?;
                 Ok(vec![VolunteerEvent::Exited { reason: bounded_text("reason", reason, false)? }])
             }
@@ -414,7 +415,7 @@ impl Volunteer {
                 }])
             }
             C::IssueLinkCode { code_hash } => {
-                permit(actor, &[Role::Dispatcher, Role::System], "issue a link code")?;
+                role_may(actor, Access::Write(Write::LinkCode), "issue a link code")?;
                 self.present()?;
                 let well_formed =
                     code_hash.len() == 64 && code_hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));

@@ -452,9 +452,7 @@ impl WorldState {
     /// Decides a batch of changes, each against the state the ones before it
     /// left; a change that changes nothing gives no event.
     pub fn decide(&self, command: &WorldCommand, actor: &Actor, _ctx: &Context) -> Result<Vec<WorldEvent>, Error> {
-        if !matches!(actor.role, Role::Admin | Role::System) {
-            return Err(Error::NotPermitted { role: actor.role.name(), command: "change the world" });
-        }
+        crate::permit::role_may(actor, crate::permit::Access::Write(crate::permit::Write::World), "change the world")?;
         if command.changes.is_empty() || command.changes.len() > CHANGES_PER_COMMAND_MAX {
             return Err(Error::invalid("changes", "must be 1 to 64 changes"));
         }

@@ -13,6 +13,7 @@
 
 mod dispatch_scenarios;
 mod golden;
+mod permit;
 mod props;
 mod purity;
 mod routing;
