@@ -282,6 +282,15 @@ pub fn permit(who: &Principal, access: Access, target: Target<'_>) -> Result<(),
     match target {
         Target::District => Ok(()),
         Target::Place(grid) => within(who, grid),
+        // Volunteers and departments act on a ticket by the command's own
+        // relation in `decide` (offered, holder, summoned), so the loser of
+        // an acceptance race hears `already_taken`, not "not found"; what
+        // they read is their reach.
+        Target::Ticket(_)
+            if access == Access::Write(Write::TicketAction) && matches!(who.actor.role, Volunteer | Dept) =>
+        {
+            Ok(())
+        }
         Target::Ticket(ticket) => reach_ticket(who, ticket),
         Target::Volunteer { id, home } => reach_volunteer(who, access, id, home),
         Target::Holder(holder) => reach_holder(who, holder),
@@ -317,6 +326,19 @@ fn reach_ticket(who: &Principal, ticket: &Ticket) -> Result<(), Error> {
             None => Err(hidden()),
         },
         Auditor | Admin | Role::System => Ok(()),
+    }
+}
+
+/// Whether a volunteer or a department has to do with `ticket`: a
+/// volunteer (or team) it is offered to now or that holds it; a
+/// department that holds it or is summoned to it. `Ticket::decide` asks it
+/// of commands that name no other relation (a note).
+pub fn related(actor: &Actor, ticket: &Ticket) -> bool {
+    let id = actor.id.as_str();
+    match actor.role {
+        Volunteer => offered_or_held(ticket, id),
+        Dept => held_or_summoned(ticket, id),
+        _ => false,
     }
 }
 

@@ -995,6 +995,11 @@ impl Ticket {
         if self.status.is_final() {
             return Err(self.illegal(command));
         }
+        // A volunteer or a department notes only a ticket they have to do
+        // with (offered, held, summoned); staff note any in their place.
+        if matches!(actor.role, Role::Volunteer | Role::Department) && !crate::permit::related(actor, self) {
+            return Err(Error::NotPermitted { role: actor.role.name(), command: "note a ticket not theirs" });
+        }
         Ok(vec![TicketEvent::NoteAdded { text: bounded_text("note", text, false)? }])
     }
 

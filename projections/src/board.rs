@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{ResidentId, TicketId};
+use gridloop_engine::permit::{self, Principal};
 pub use gridloop_engine::ticket::DeadlineKind;
 use gridloop_engine::ticket::{Assignee, Status, Ticket, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
@@ -129,6 +130,10 @@ pub struct Query {
     pub resident: Option<ResidentId>,
     /// Only tickets whose next deadline has passed as of this instant.
     pub overdue_as_of: Option<Timestamp>,
+    /// Only tickets in this caller's reach, by the engine's permit rule
+    /// (`permit::visible`): a volunteer's offered or held tickets, a
+    /// department's, a placed dispatcher's or grid worker's place.
+    pub reach: Option<Principal>,
     /// 1-based.
     pub page: u32,
     /// Rows per page, at most [`PAGE_SIZE_MAX`].
@@ -269,4 +274,5 @@ fn matches(query: &Query, row: &Row<'_>) -> bool {
         && query.holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))
         && query.resident.as_ref().is_none_or(|r| t.resident.as_ref() == Some(r))
         && (query.overdue_as_of.is_none() || row.overdue)
+        && query.reach.as_ref().is_none_or(|who| permit::visible(who, t))
 }

@@ -21,8 +21,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use gridloop_engine::Error;
-use gridloop_engine::envelope::Role;
+use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
+use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 use gridloop_engine::store::EventStore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,16 +43,10 @@ pub(crate) struct IssueBody {
     role: String,
     #[schema(max_length = 128)]
     subject: String,
-    /// A dispatcher's district, street or community code.
+    /// A dispatcher's or grid worker's place: a district, street,
+    /// community or grid code of the district.
     #[serde(default)]
     place: Option<String>,
-}
-
-pub(crate) fn admin_only(who: &Principal) -> Result<(), AppError> {
-    match who.actor.role {
-        Role::Admin => Ok(()),
-        role => Err(Error::NotPermitted { role: role.name(), command: "manage tokens" }.into()),
-    }
 }
 
 pub(crate) fn row(id: &str, principal: &Principal) -> Value {
@@ -77,7 +72,7 @@ pub(crate) async fn list<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
 ) -> Result<Json<Value>, AppError> {
-    admin_only(&who)?;
+    permit(&who, Access::Read(Read::Tokens), Target::District)?;
     let table = state.tokens.read().expect("token table lock");
     let rows: Vec<Value> = table
         .entries()
@@ -106,7 +101,7 @@ pub(crate) async fn issue<S: EventStore>(
     Caller(who): Caller,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    admin_only(&who)?;
+    permit(&who, Access::Write(Write::Tokens), Target::District)?;
     let body: IssueBody = serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?;
     let role = Role::parse_issuable(&body.role).ok_or_else(|| {
         Error::invalid("role", "must be resident, grid_worker, dispatcher, volunteer, department, auditor or admin")
@@ -115,7 +110,11 @@ pub(crate) async fn issue<S: EventStore>(
         return Err(Error::invalid("subject", "must be 1 to 128 characters").into());
     }
     let place = body.place.as_deref().map(GridCode::parse).transpose()?;
-    let (token, entry) = TokenTable::issue(role, &body.subject, place)?;
+    // Only a place and a department the district knows: a token for
+    // neither would act nowhere, or anywhere.
+    state.service.refresh_world().await?;
+    let holder = Principal::admit(&state.service.world(), Actor::new(role, &body.subject)?, place)?;
+    let (token, entry) = TokenTable::issue(role, &body.subject, holder.place)?;
     let hash = blake3::Hash::from_hex(&entry.hash).expect("issued hashes are valid");
     let id = TokenTable::id_of(&hash);
     let principal = entry.principal.clone();
@@ -143,7 +142,7 @@ pub(crate) async fn revoke<S: EventStore>(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    admin_only(&who)?;
+    permit(&who, Access::Write(Write::Tokens), Target::District)?;
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::invalid("id", "a token id is 16 hex digits (GET /tokens lists them)").into());
     }

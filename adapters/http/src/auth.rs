@@ -28,15 +28,7 @@ pub const TOKENS_MAX: usize = 100_000;
 /// The largest token file read, in bytes.
 pub const TOKEN_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// Who holds a token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Principal {
-    /// Who the holder acts as: their role (resident, volunteer, dispatcher,
-    /// admin, ...) and subject id; the engine checks every command against it.
-    pub actor: Actor,
-    /// The place a dispatcher serves; they act only on tickets within it.
-    pub place: Option<GridCode>,
-}
+pub use gridloop_engine::permit::Principal;
 
 /// One row of the table as it is persisted: the token's hash, never the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,16 +54,17 @@ impl TokenTable {
         Self::default()
     }
 
-    /// Makes a new token for `role` and `subject` (and a dispatcher's
-    /// `place`): the token text, to hand to its holder once, and the entry
+    /// Makes a new token for `role` and `subject` (and a dispatcher's or
+    /// grid worker's `place`; a door checks them against the district first,
+    /// with [`Principal::admit`]): the token text, to hand to its holder once, and the entry
     /// to [`insert`](Self::insert) and persist. The system role is the
     /// engine's own and gets no token.
     pub fn issue(role: Role, subject: &str, place: Option<GridCode>) -> Result<(String, TokenEntry), Error> {
         if role == Role::System {
             return Err(Error::invalid("role", "the system role is the engine's own"));
         }
-        if place.is_some() && role != Role::Dispatcher {
-            return Err(Error::invalid("place", "only a dispatcher serves a place"));
+        if place.is_some() && !matches!(role, Role::Dispatcher | Role::GridWorker) {
+            return Err(Error::invalid("place", "only a dispatcher or a grid worker serves a place"));
         }
         let actor = Actor::new(role, subject)?;
         let token = crate::random_hex(TOKEN_BYTES)

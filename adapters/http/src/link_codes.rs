@@ -40,6 +40,10 @@ pub(crate) async fn issue<S: EventStore>(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let volunteer = VolunteerId::new(id)?;
+    // The issuer links their own chat account with the code, as this
+    // volunteer: only staff who serve the volunteer's place may issue it.
+    let access = gridloop_engine::permit::Access::Write(gridloop_engine::permit::Write::LinkCode);
+    crate::people::reach_volunteer(&state, &who, access, &volunteer).await?;
     let random = crate::random_hex(8)
         .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;

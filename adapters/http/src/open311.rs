@@ -96,15 +96,16 @@ const DEGREE_DECIMALS: usize = 6;
 /// document's operations (`/services/{service_code}.{format}`) are added
 /// beside it, and a test probes each of them.
 pub fn documented<S: EventStore>() -> crate::openapi::Routes<S> {
+    use gridloop_engine::permit::{Access, Write};
     crate::openapi::Routes::new()
         .serve(routes::<S>())
-        .document(__path_discovery)
-        .document(__path_services)
-        .document(__path_list_requests)
-        .document(__path_post_top)
-        .document(__path_get_service)
-        .document(__path_get_request)
-        .document(__path_get_token)
+        .document(__path_discovery, Access::Public)
+        .document(__path_services, Access::Public)
+        .document(__path_list_requests, Access::Public)
+        .document(__path_post_top, Access::Write(Write::Submit))
+        .document(__path_get_service, Access::Public)
+        .document(__path_get_request, Access::Public)
+        .document(__path_get_token, Access::Public)
 }
 
 /// The six resources. Each route takes the last segment whole and splits

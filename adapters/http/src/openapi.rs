@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter};
+use gridloop_engine::permit::Access;
 use gridloop_engine::store::{EventStore, MemoryStore};
 use serde_json::Value;
 use utoipa::openapi::path::{HttpMethod, Paths};
@@ -45,6 +46,9 @@ pub struct Routes<S> {
     router: Router<AppState<S>>,
     paths: Paths,
     schemas: Vec<NamedSchema>,
+    /// What each route does, as the engine's permit rule knows it:
+    /// (lower-case method, path, access).
+    accesses: Vec<(String, String, Access)>,
 }
 
 impl<S> std::fmt::Debug for Routes<S> {
@@ -62,13 +66,14 @@ impl<S: EventStore> Default for Routes<S> {
 impl<S: EventStore> Routes<S> {
     /// An empty table: no route, no path, no schema.
     pub fn new() -> Self {
-        Self { router: Router::new(), paths: Paths::new(), schemas: Vec::new() }
+        Self { router: Router::new(), paths: Paths::new(), schemas: Vec::new(), accesses: Vec::new() }
     }
 
     /// Serves `handler` at the path and methods of its annotation (`_doc`,
-    /// the `__path_<handler>` type `#[utoipa::path]` generates), and
-    /// documents it there.
-    pub fn add<P, H, T>(mut self, _doc: P, handler: H) -> Self
+    /// the `__path_<handler>` type `#[utoipa::path]` generates), documents
+    /// it there, and records what it does (`access`, which the handler
+    /// asks the engine's permit rule about).
+    pub fn add<P, H, T>(mut self, _doc: P, handler: H, access: Access) -> Self
     where
         P: utoipa::Path + utoipa::__dev::SchemaReferences,
         H: Handler<T, AppState<S>>,
@@ -78,19 +83,28 @@ impl<S: EventStore> Routes<S> {
         let methods = P::methods();
         let route = methods.iter().fold(MethodRouter::new(), |route, method| route.on(filter(method), handler.clone()));
         self.router = self.router.route(&path, route);
+        self.record(&path, &methods, access);
         P::schemas(&mut self.schemas);
         self.paths.add_path_operation(&path, methods, P::operation());
         self
     }
 
-    /// Documents an operation `router` serves (see [`Routes::serve`]).
-    pub fn document<P>(mut self, _doc: P) -> Self
+    /// Documents an operation `router` serves (see [`Routes::serve`]), and
+    /// records what it does.
+    pub fn document<P>(mut self, _doc: P, access: Access) -> Self
     where
         P: utoipa::Path + utoipa::__dev::SchemaReferences,
     {
+        self.record(&P::path(), &P::methods(), access);
         P::schemas(&mut self.schemas);
         self.paths.add_path_operation(P::path(), P::methods(), P::operation());
         self
+    }
+
+    fn record(&mut self, path: &str, methods: &[HttpMethod], access: Access) {
+        for method in methods {
+            self.accesses.push((method_name(method).to_string(), path.to_string(), access));
+        }
     }
 
     /// Takes a router whose routes do not have the shape of the documented
@@ -109,6 +123,10 @@ impl<S: EventStore> Routes<S> {
             let full = if path == "/" { prefix.to_string() } else { format!("{prefix}{path}") };
             self.paths.paths.insert(full, item);
         }
+        for (method, path, access) in inner.accesses {
+            let full = if path == "/" { prefix.to_string() } else { format!("{prefix}{path}") };
+            self.accesses.push((method, full, access));
+        }
         self.schemas.extend(inner.schemas);
         self
     }
@@ -125,7 +143,14 @@ impl<S: EventStore> Routes<S> {
             }
         }
         self.schemas.extend(other.schemas);
+        self.accesses.extend(other.accesses);
         self
+    }
+
+    /// What each route does: (lower-case method, absolute path, access),
+    /// one row per documented operation.
+    pub fn accesses(&self) -> &[(String, String, Access)] {
+        &self.accesses
     }
 
     /// The names that two different schemas were collected under (the
@@ -169,6 +194,20 @@ impl<S: EventStore> Routes<S> {
 const DESCRIPTION: &str = "The closed loop of community service requests: a resident orders, the community \
 dispatches, a volunteer accepts. Every path is absolute on this server: the JSON API under /api/v1, Open311 \
 GeoReport v2 under /open311/v2, the console at /. Errors of the JSON API are { \"error\": { \"code\", \"message\" } }.";
+
+/// A documented method as the document spells it.
+fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "get",
+        HttpMethod::Post => "post",
+        HttpMethod::Put => "put",
+        HttpMethod::Delete => "delete",
+        HttpMethod::Options => "options",
+        HttpMethod::Head => "head",
+        HttpMethod::Patch => "patch",
+        HttpMethod::Trace => "trace",
+    }
+}
 
 /// The axum method filter of a documented method.
 fn filter(method: &HttpMethod) -> MethodFilter {
@@ -228,6 +267,13 @@ pub fn operations() -> Vec<(String, String)> {
         }
     }
     operations
+}
+
+/// Every route with what it does, (lower-case method, absolute path,
+/// access): what the authorization test walks, so that no route is left
+/// out of it.
+pub fn accesses() -> Vec<(String, String, Access)> {
+    crate::routes::<MemoryStore>().accesses().to_vec()
 }
 
 /// `GET /api/v1/openapi.json`.

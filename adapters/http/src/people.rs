@@ -13,13 +13,14 @@
 //!   assigns a member of staff (an `assign_staff` world change) and keeps
 //!   their name and phone (201).
 //! - `POST /staff/{subject}/token`: a token for that member of staff, with
-//!   the role (and a dispatcher's place) the world gives them (201).
+//!   the role (and a dispatcher's or grid worker's place) the world gives
+//!   them (201).
 //!
-//! Who: the engine decides (admins and dispatchers register and change
-//! volunteers; a volunteer may change their own skills; only admins change
-//! the world), and a dispatcher who serves a place acts only on volunteers
-//! whose home grid is inside it, checked here with the ticket routes' own
-//! [`check_place`]. Every POST but the token's takes an `Idempotency-Key`
+//! Who: the engine's permit rule decides (`gridloop_engine::permit`: admins
+//! and dispatchers register and change volunteers; a volunteer may change
+//! their own skills; only admins change the world; a dispatcher who serves
+//! a place acts only on volunteers whose home grid is inside it,
+//! [`reach_volunteer`]). Every POST but the token's takes an `Idempotency-Key`
 //! ([`run_keyed`]).
 //!
 //! Names and phones never enter the log: they go to the personal store,
@@ -51,12 +52,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Caller, TokenTable};
+use crate::auth::{Caller, Principal, TokenTable};
 use crate::error::Path;
-use crate::reads::{known_grid, params, scope_for};
-use crate::tickets::{check_place, parse, read_body, run_keyed, written};
-use crate::world::readers_only;
+use crate::reads::{known_grid, params};
+use crate::tickets::{parse, read_body, run_keyed, written};
 use crate::{AppError, AppState};
+use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 
 /// The open-order limit of a volunteer registered without one (as the
 /// bundle's `volunteers.csv` defaults it).
@@ -115,7 +116,7 @@ pub(crate) async fn register<S: EventStore>(
     if person.is_some() {
         personal_store(&state)?;
     }
-    check_place(&who, &body.home_grid)?;
+    permit(&who, Access::Write(Write::RegisterVolunteer), Target::Place(&body.home_grid))?;
     known_team(&state, &body.team).await?;
     let command = VolunteerCommand::Register {
         team: body.team,
@@ -267,6 +268,26 @@ pub(crate) async fn exit<S: EventStore>(
     act(state, who, id, "exit", headers, body).await
 }
 
+/// The registered volunteer `id`, once the permit rule lets `who` use
+/// `access` on them: the role first (so that who may not act at all hears
+/// that, whether or not the volunteer exists), then `not_found`, then the
+/// place they live in (or, for a volunteer, whether it is their own
+/// account).
+pub(crate) async fn reach_volunteer<S: EventStore>(
+    state: &AppState<S>,
+    who: &Principal,
+    access: Access,
+    id: &VolunteerId,
+) -> Result<Volunteer, AppError> {
+    permit(who, access, Target::District)?;
+    let current = state.service.volunteer(id).await?;
+    let Some(home) = current.home_grid.as_ref().filter(|_| current.id.is_some()) else {
+        return Err(Error::NotFound { kind: "volunteer", id: id.to_string() }.into());
+    };
+    permit(who, access, Target::Volunteer { id, home })?;
+    Ok(current)
+}
+
 /// `POST /volunteers/{id}/<action>`: `{ id, version, events }`; `version`
 /// is null when nothing needed doing (deactivating one already inactive).
 async fn act<S: EventStore>(
@@ -279,18 +300,13 @@ async fn act<S: EventStore>(
 ) -> Result<Json<Value>, AppError> {
     let id = VolunteerId::new(id)?;
     let bytes = read_body(body)?;
-    let current = state.service.volunteer(&id).await?;
-    if current.id.is_none() {
-        return Err(Error::NotFound { kind: "volunteer", id: id.to_string() }.into());
-    }
-    let command = volunteer_command(action, &bytes, &current)?;
+    let access = Access::Write(if action == "skills" { Write::VolunteerSkills } else { Write::ManageVolunteer });
     // A placed dispatcher must serve where the volunteer lives now, and,
     // for a transfer, where they are moved to.
-    if let Some(home) = &current.home_grid {
-        check_place(&who, home)?;
-    }
+    let current = reach_volunteer(&state, &who, access, &id).await?;
+    let command = volunteer_command(action, &bytes, &current)?;
     if let VolunteerCommand::Transfer { team, home_grid, .. } = &command {
-        check_place(&who, home_grid)?;
+        permit(&who, access, Target::Place(home_grid))?;
         known_team(&state, team).await?;
     }
     let route = format!("POST /volunteers/{id}/{action}");
@@ -405,7 +421,7 @@ pub(crate) async fn assign<S: EventStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    crate::world::admins_only(&who, "assign staff")?;
+    permit(&who, Access::Write(Write::World), Target::District)?;
     let bytes = read_body(body)?;
     let body: AssignBody = parse(&bytes)?;
     let person = Person::new(&body.name, body.phone.as_deref().unwrap_or(""), "")?;
@@ -423,11 +439,9 @@ pub(crate) async fn assign<S: EventStore>(
 }
 
 /// `POST /staff/{subject}/token` (admins): a token for a member of staff,
-/// shown once. The token carries the role the world gives them, and a
-/// dispatcher's place (the token table gives a place to dispatchers only;
-/// a grid worker's stays in the world). Department staff act as their
-/// department, since the engine knows a department's actor by the
-/// department's code (an offer to `civil_affairs` is answered by it). No
+/// shown once. The token carries who the world says they are
+/// ([`Principal::of_staff`](gridloop_engine::permit::Principal::of_staff):
+/// the role, a dispatcher's or grid worker's place, a department's code). No
 /// `Idempotency-Key`: a retry issues another token, as `POST /tokens` does.
 #[utoipa::path(
     post,
@@ -444,18 +458,14 @@ pub(crate) async fn token<S: EventStore>(
     Caller(who): Caller,
     Path(subject): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    crate::admin::admin_only(&who)?;
+    permit(&who, Access::Write(Write::World), Target::District)?;
     let subject = ActorId::new(subject)?;
     state.service.refresh_world().await?;
     let world = state.service.world();
     let staff =
         world.staff.get(&subject).ok_or_else(|| Error::NotFound { kind: "staff member", id: subject.to_string() })?;
-    let (actor, place) = match (staff.role, &staff.department) {
-        (Role::Department, Some(department)) => (department.to_string(), None),
-        (Role::Dispatcher, _) => (subject.to_string(), staff.place.clone()),
-        _ => (subject.to_string(), None),
-    };
-    let (token, entry) = TokenTable::issue(staff.role, &actor, place)?;
+    let holder = gridloop_engine::permit::Principal::of_staff(&world, staff)?;
+    let (token, entry) = TokenTable::issue(holder.actor.role, holder.actor.id.as_str(), holder.place)?;
     let hash = blake3::Hash::from_hex(&entry.hash).expect("issued hashes are valid");
     let id = TokenTable::id_of(&hash);
     let principal = entry.principal.clone();
@@ -495,12 +505,12 @@ pub(crate) async fn staff<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<StaffParams>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
-    readers_only(&who, "read the staff")?;
+    permit(&who, Access::Read(Read::World), Target::District)?;
     let p = params(query)?;
     state.service.refresh_world().await?;
     let world = state.service.world();
     let asked = p.place.as_deref().map(|c| known_grid(&world.grids, "place", c)).transpose()?;
-    let scope = scope_for(&who, asked)?;
+    let scope = who.scope(asked)?;
     let inside = |s: &&StaffMember| match &scope {
         Some(scope) => s.place.as_ref().is_some_and(|p| p.is_within(scope)),
         None => true,

@@ -60,6 +60,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Caller, Principal};
 use crate::error::Path;
 use crate::{AppError, AppState};
+use gridloop_engine::permit::{Access, Read, Target, permit, visible};
 
 /// Rows a ticket page holds unless `per_page` says otherwise.
 pub const PER_PAGE_DEFAULT: u32 = 50;
@@ -240,14 +241,6 @@ pub(crate) fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Er
     Ok(value)
 }
 
-/// Refuses a caller whose role is in `refused`.
-fn refuse(who: &Principal, refused: &[Role], what: &'static str) -> Result<(), Error> {
-    if refused.contains(&who.actor.role) {
-        return Err(Error::NotPermitted { role: who.actor.role.name(), command: what });
-    }
-    Ok(())
-}
-
 /// A grid code the tree knows, as a filter: an unknown one is a bad
 /// parameter, not a missing resource.
 pub(crate) fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
@@ -262,18 +255,6 @@ fn holder(value: &str) -> Result<Assignee, Error> {
         .split_once(':')
         .ok_or_else(|| Error::invalid("holder", "is KIND:ID, e.g. volunteer:V-7 or team:TM-3"))?;
     serde_json::from_value(json!({ "kind": kind, "id": id })).map_err(|e| Error::invalid("holder", e.to_string()))
-}
-
-/// The scope a caller may see: a placed dispatcher only within their
-/// place (their whole place when they name none).
-pub(crate) fn scope_for(who: &Principal, asked: Option<GridCode>) -> Result<Option<GridCode>, Error> {
-    match (&who.place, asked) {
-        (Some(place), Some(scope)) if !scope.is_within(place) => {
-            Err(Error::NotPermitted { role: "dispatcher", command: "read outside the place they serve" })
-        }
-        (Some(place), None) => Ok(Some(place.clone())),
-        (_, asked) => Ok(asked),
-    }
 }
 
 /// A board row as the API shows it.
@@ -382,6 +363,7 @@ pub(crate) async fn list<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ItemPage>, AppError> {
+    permit(&who, Access::Read(Read::Tickets), Target::District)?;
     let now = state.service.clock().now();
     let query = board_query(&state, &who, params(query)?, now)?;
     state.live.catch_up(state.service.store()).await?;
@@ -418,9 +400,10 @@ fn board_query<S: EventStore>(
     };
     Ok(board::Query {
         status: p.status,
-        scope: scope_for(who, scope)?,
+        scope: who.scope(scope)?,
         holder: p.holder.as_deref().map(holder).transpose()?,
         resident,
+        reach: Some(who.clone()),
         overdue_as_of: p.overdue.unwrap_or(false).then_some(now),
         page,
         per_page,
@@ -453,18 +436,26 @@ pub(crate) async fn queue<S: EventStore>(
     Caller(who): Caller,
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<Json<QueueAnswer>, AppError> {
-    refuse(&who, &[Role::Resident], "read a queue")?;
+    let access = Access::Read(Read::Queue);
+    permit(&who, access, Target::District)?;
     let of = match kind.as_str() {
-        "volunteer" | "team" | "department" => QueueOf::Holder(holder(&format!("{kind}:{id}"))?),
+        "volunteer" | "team" | "department" => {
+            let holder = holder(&format!("{kind}:{id}"))?;
+            permit(&who, access, Target::Holder(&holder))?;
+            QueueOf::Holder(holder)
+        }
         "place" => {
             let place = known_grid(&state.service.world().grids, "place", &id)?;
-            QueueOf::Place(scope_for(&who, Some(place))?.expect("a place was given"))
+            permit(&who, access, Target::Place(&place))?;
+            QueueOf::Place(place)
         }
         _ => return Err(Error::NotFound { kind: "queue kind", id: kind }.into()),
     };
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
-    let rows = views.board.state().queue(&of, state.service.clock().now());
+    let mut rows = views.board.state().queue(&of, state.service.clock().now());
+    // A placed dispatcher sees a holder's work within their place only.
+    rows.retain(|row| visible(&who, row.ticket));
     let total = rows.len() as u64;
     let items = rows.into_iter().take(QUEUE_ROWS_MAX).map(Item::from).collect();
     Ok(Json(QueueAnswer { items, total }))
@@ -527,7 +518,7 @@ pub(crate) async fn rates<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<RateParams>, QueryRejection>,
 ) -> Result<Json<RatesAnswer>, AppError> {
-    refuse(&who, &[Role::Resident, Role::Volunteer], "read the metrics")?;
+    permit(&who, Access::Read(Read::Metrics), Target::District)?;
     let p = params(query)?;
     let as_of = state.service.clock().now();
     let grids = &state.service.world().grids;
@@ -538,7 +529,7 @@ pub(crate) async fn rates<S: EventStore>(
         return Err(Error::invalid("from", "must be before to").into());
     }
     let by = p.by.as_deref().map(breakdown).transpose()?;
-    let cohort = Cohort { from, to, scope: scope_for(&who, scope)? };
+    let cohort = Cohort { from, to, scope: who.scope(scope)? };
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
     let metrics = views.metrics.state();
@@ -596,11 +587,8 @@ pub(crate) async fn volunteer<S: EventStore>(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    refuse(&who, &[Role::Resident], "read a volunteer")?;
     let id = VolunteerId::new(id)?;
-    if who.actor.role == Role::Volunteer && who.actor.id.as_str() != id.as_str() {
-        return Err(Error::NotPermitted { role: "volunteer", command: "read another volunteer" }.into());
-    }
+    crate::people::reach_volunteer(&state, &who, Access::Read(Read::Volunteer), &id).await?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
     let window = state.service.world().routing.fairness_window;
@@ -663,13 +651,11 @@ pub(crate) async fn volunteers<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<VolunteerParams>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
-    refuse(&who, &[Role::Resident, Role::Volunteer], "list volunteers")?;
+    permit(&who, Access::Read(Read::Volunteers), Target::District)?;
     let p = params(query)?;
     let grids = &state.service.world().grids;
-    let grid = match p.grid.as_deref() {
-        Some(code) => known_grid(grids, "grid", code)?,
-        None => grids.root().code.clone(),
-    };
+    let asked = p.grid.as_deref().map(|code| known_grid(grids, "grid", code)).transpose()?;
+    let grid = who.scope(asked)?.unwrap_or_else(|| grids.root().code.clone());
     let skill = p.skill.as_deref().map(|s| text("skill", s).and_then(Skill::new)).transpose()?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;

@@ -38,6 +38,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
 use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
+use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 use gridloop_engine::service::numbering::TicketNumbers;
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService, Outcome};
 use gridloop_engine::store::EventStore;
@@ -261,7 +262,7 @@ async fn submit_taken_up<S: EventStore>(
     body: SubmitBody,
 ) -> Result<Submitted, AppError> {
     let grid = place_of(state, &body)?;
-    check_place(&who, &grid)?;
+    permit(&who, Access::Write(Write::Submit), Target::Place(&grid))?;
     let location = body.location.map(|p| GeoPoint::new(p.lon, p.lat)).transpose()?;
     let command = TicketCommand::Submit {
         item: body.category,
@@ -294,16 +295,6 @@ fn place_of<S: EventStore>(state: &AppState<S>, body: &SubmitBody) -> Result<Gri
         return grids.match_address(address).cloned().ok_or_else(|| Error::invalid("address", "names no known grid"));
     }
     Err(Error::invalid("grid", "give a grid code, a location or an address"))
-}
-
-/// A dispatcher with a place acts only on tickets within it.
-pub(crate) fn check_place(who: &Principal, grid: &GridCode) -> Result<(), Error> {
-    match &who.place {
-        Some(place) if !grid.is_within(place) => {
-            Err(Error::NotPermitted { role: "dispatcher", command: "act outside the place they serve" })
-        }
-        _ => Ok(()),
-    }
 }
 
 /// A ticket as `GET /tickets/{id}` shows it: the engine's state, plus what
@@ -340,8 +331,8 @@ pub const CONSOLE_ACTIONS: [&str; 8] =
 /// role or place) leaves it out. So a client offers what the engine would
 /// allow, with no rule of its own.
 fn allowed_actions<S: EventStore>(state: &AppState<S>, who: &Principal, ticket: &Ticket) -> Vec<&'static str> {
-    let (Some(id), Some(grid)) = (&ticket.id, &ticket.grid) else { return Vec::new() };
-    if check_place(who, grid).is_err() {
+    let Some(id) = &ticket.id else { return Vec::new() };
+    if permit(who, Access::Write(Write::TicketAction), Target::Ticket(ticket)).is_err() {
         return Vec::new();
     }
     let world = state.service.world();
@@ -381,7 +372,8 @@ fn stand_in(action: &str, now: Timestamp) -> TicketCommand {
     }
 }
 
-/// `GET /tickets/{id}`. A resident sees only their own tickets; another's
+/// `GET /tickets/{id}`, for whoever's reach it is in (the engine's permit
+/// rule): a ticket out of a resident's, volunteer's or department's reach
 /// is "not found", so that ticket numbers reveal nothing.
 #[utoipa::path(
     get,
@@ -399,13 +391,20 @@ pub(crate) async fn show<S: EventStore>(
     Path(id): Path<String>,
 ) -> Result<Json<TicketView>, AppError> {
     let id = TicketId::new(id)?;
-    let ticket = state.service.ticket(&id).await?;
-    let own = ticket.resident.as_ref().is_some_and(|r| r.as_str() == who.actor.id.as_str());
-    if ticket.id.is_none() || (who.actor.role == Role::Resident && !own) {
-        return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
-    }
+    let ticket = existing(&state, &id).await?;
+    permit(&who, Access::Read(Read::Ticket), Target::Ticket(&ticket))?;
     let actions = allowed_actions(&state, &who, &ticket);
     Ok(Json(TicketView::new(ticket, actions)))
+}
+
+/// The ticket `id` as the engine folds it; `not_found` when it was never
+/// submitted.
+pub(crate) async fn existing<S: EventStore>(state: &AppState<S>, id: &TicketId) -> Result<Ticket, Error> {
+    let ticket = state.service.ticket(id).await?;
+    match ticket.id {
+        Some(_) => Ok(ticket),
+        None => Err(Error::NotFound { kind: "ticket", id: id.to_string() }),
+    }
 }
 
 /// A ticket's history: the events of its stream in order, and the ticket
@@ -460,10 +459,9 @@ pub(crate) async fn history<S: EventStore>(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, AppError> {
-    if !matches!(who.actor.role, Role::Auditor | Role::Dispatcher) {
-        return Err(Error::NotPermitted { role: who.actor.role.name(), command: "read a ticket's history" }.into());
-    }
+    permit(&who, Access::Read(Read::History), Target::District)?;
     let id = TicketId::new(id)?;
+    permit(&who, Access::Read(Read::History), Target::Ticket(&existing(&state, &id).await?))?;
     let as_of = query.as_of.as_deref().map(Timestamp::parse).transpose()?;
     let mut events = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
     if events.is_empty() {
@@ -583,12 +581,7 @@ async fn act_taken_up<S: EventStore>(
     command: TicketCommand,
     command_id: CommandId,
 ) -> Result<Answer, AppError> {
-    if who.place.is_some() {
-        let ticket = state.service.ticket(&id).await?;
-        if let Some(grid) = &ticket.grid {
-            check_place(&who, grid)?;
-        }
-    }
+    permit(&who, Access::Write(Write::TicketAction), Target::Ticket(&existing(state, &id).await?))?;
     let envelope = CommandEnvelope {
         command_id,
         correlation_id: None,
@@ -797,6 +790,7 @@ pub(crate) async fn redeem<S: EventStore>(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id = VolunteerId::new(id)?;
     let bytes = read_body(body)?;
+    crate::people::reach_volunteer(&state, &who, Access::Write(Write::Redeem), &id).await?;
     let body: RedeemBody = parse(&bytes)?;
     let command =
         gridloop_engine::volunteer::VolunteerCommand::RedeemPoints { points: body.points, reward: body.reward };

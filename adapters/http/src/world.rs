@@ -19,8 +19,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use gridloop_engine::Error;
-use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::Level;
 use gridloop_engine::service::Command;
 use gridloop_engine::store::EventStore;
@@ -29,31 +27,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Caller, Principal};
-use crate::reads::{known_grid, params, scope_for};
+use crate::auth::Caller;
+use crate::reads::{known_grid, params};
 use crate::tickets::{parse, read_body, run_keyed, written};
 use crate::{AppError, AppState};
+use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 
 /// The five levels, from the district down.
 const LEVELS: [Level; 5] = [Level::District, Level::Street, Level::Community, Level::Grid, Level::SubGrid];
-
-/// Dispatchers, auditors and admins read the world; residents, volunteers,
-/// grid workers and departments work inside it and have routes of their own.
-pub(crate) fn readers_only(who: &Principal, what: &'static str) -> Result<(), Error> {
-    match who.actor.role {
-        Role::Dispatcher | Role::Auditor | Role::Admin => Ok(()),
-        role => Err(Error::NotPermitted { role: role.name(), command: what }),
-    }
-}
-
-/// Refused here as well as by the engine, so that a caller who may not
-/// change the world learns that (403) before any complaint about the body.
-pub(crate) fn admins_only(who: &Principal, what: &'static str) -> Result<(), Error> {
-    match who.actor.role {
-        Role::Admin => Ok(()),
-        role => Err(Error::NotPermitted { role: role.name(), command: what }),
-    }
-}
 
 /// `GET /world`.
 #[utoipa::path(
@@ -69,7 +50,7 @@ pub(crate) async fn show<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
 ) -> Result<Json<Value>, AppError> {
-    readers_only(&who, "read the world")?;
+    permit(&who, Access::Read(Read::World), Target::District)?;
     let version = state.service.refresh_world().await?;
     let world = state.service.world();
     let district = world
@@ -126,12 +107,12 @@ pub(crate) async fn teams<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<TeamParams>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
-    readers_only(&who, "read the teams")?;
+    permit(&who, Access::Read(Read::World), Target::District)?;
     let p = params(query)?;
     state.service.refresh_world().await?;
     let world = state.service.world();
     let asked = p.place.as_deref().map(|c| known_grid(&world.grids, "place", c)).transpose()?;
-    let scope = scope_for(&who, asked)?;
+    let scope = who.scope(asked)?;
     let items: Vec<Value> = world
         .teams
         .values()
@@ -155,7 +136,7 @@ pub(crate) async fn departments<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
 ) -> Result<Json<Value>, AppError> {
-    readers_only(&who, "read the departments")?;
+    permit(&who, Access::Read(Read::World), Target::District)?;
     state.service.refresh_world().await?;
     let items: Vec<Value> = state
         .service
@@ -196,7 +177,7 @@ pub(crate) async fn change<S: EventStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
-    admins_only(&who, "change the world")?;
+    permit(&who, Access::Write(Write::World), Target::District)?;
     let bytes = read_body(body)?;
     let body: ChangesBody = parse(&bytes)?;
     let command = Command::World { command: WorldCommand { changes: body.changes } };

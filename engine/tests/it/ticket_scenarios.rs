@@ -501,10 +501,26 @@ fn a_note_is_trimmed_and_keeps_newlines_and_tabs() {
 }
 
 #[test]
-fn dispatchers_grid_workers_departments_and_the_system_add_notes() {
-    for who in [dispatcher(), grid_worker(), department(CIVIL_AFFAIRS), system()] {
+fn dispatchers_grid_workers_and_the_system_add_notes() {
+    for who in [dispatcher(), grid_worker(), system()] {
         given(&h_offered()).when(&who, note("跟进")).then(&[TicketEvent::NoteAdded { text: "跟进".into() }]);
     }
+}
+
+#[test]
+fn volunteers_and_departments_note_only_tickets_they_have_to_do_with() {
+    let noted = [TicketEvent::NoteAdded { text: "跟进".into() }];
+    given(&h_offered()).when(&volunteer(2), note("跟进")).then(&noted);
+    let mut summoned = h_offered();
+    summoned.push(TicketEvent::Summoned {
+        departments: vec![CIVIL_AFFAIRS.parse().expect("a department")],
+        report_by: t0().plus(days(1)),
+    });
+    given(&summoned).when(&department(CIVIL_AFFAIRS), note("跟进")).then(&noted);
+    let refused = Error::NotPermitted { role: "volunteer", command: "note a ticket not theirs" };
+    given(&h_offered()).when(&volunteer(3), note("跟进")).then_error(refused);
+    let refused = Error::NotPermitted { role: "department", command: "note a ticket not theirs" };
+    given(&h_offered()).when(&department(CIVIL_AFFAIRS), note("跟进")).then_error(refused);
 }
 
 // ---- escalate (升级 / 吹哨)
@@ -1238,7 +1254,7 @@ fn wrong_roles_are_not_permitted() {
         (h_offered(), C::ExpireOffer { round: 1 }, &[System, Dispatcher], system(), offer_deadline()),
         (h_offered(), accept(vol(1)), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
         (h_offered(), decline(vol(1), ""), &[Volunteer, Department, GridWorker, Dispatcher], volunteer(1), t),
-        (h_offered(), note("x"), &[Dispatcher, GridWorker, Volunteer, Department, System], volunteer(3), t),
+        (h_offered(), note("x"), &[Dispatcher, GridWorker, Volunteer, Department, System], volunteer(1), t),
         (h_triaged(), escalate(EscalationReason::Timeout, ""), &[System, Dispatcher], system(), at(days(3))),
         (
             h_in_progress(),

@@ -3,12 +3,13 @@
 use anyhow::{Context as _, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Subcommand};
-use gridloop_engine::envelope::Role;
+use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
+use gridloop_engine::permit::Principal;
 use gridloop_http::TokenTable;
-use gridloop_store_sled::SledStore;
 
 use super::{DataDir, Host};
+use crate::deployment::{Deployment, Setup};
 
 /// API tokens: `gridloop token create --role volunteer --subject V-7`
 /// prints a new bearer token once; only its hash is kept.
@@ -32,8 +33,8 @@ pub enum TokenCmd {
         /// grid worker or dispatcher id.
         #[arg(long)]
         subject: String,
-        /// A dispatcher's place (a district, street or community code): they
-        /// may act only on tickets inside it.
+        /// A dispatcher's or grid worker's place (a district, street,
+        /// community or grid code of the district): they act only inside it.
         #[arg(long)]
         place: Option<String>,
         #[command(flatten)]
@@ -56,14 +57,26 @@ impl TokenArgs {
     }
 }
 
-pub fn run(args: TokenArgs, host: &Host<'_>) -> Result<()> {
+pub async fn run(args: TokenArgs, host: &Host<'_>) -> Result<()> {
     let TokenCmd::Create { role, subject, place, data } = args.action;
     let place = place.as_deref().map(GridCode::parse).transpose().context("--place")?;
-    let (token, entry) = TokenTable::issue(role, &subject, place)?;
-    match host {
+    // Only a place and a department the district knows (the engine's
+    // permit rule): a token for neither would act nowhere, or anywhere.
+    let world = match host {
         Host::Offline => {
             // Creates the data directory if this is a deployment's first step.
-            drop(SledStore::open(&data.dir)?);
+            Deployment::create(&data, Setup::default()).await?.world()
+        }
+        Host::Serve(serving) => {
+            serving.deployment.service().refresh_world().await?;
+            serving.deployment.world()
+        }
+    };
+    let actor = Actor::new(role, &subject).context("--subject")?;
+    let holder = Principal::admit(&world, actor, place).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (token, entry) = TokenTable::issue(role, &subject, holder.place)?;
+    match host {
+        Host::Offline => {
             let path = data.dir.join("tokens.json");
             let mut table = match path.exists() {
                 true => TokenTable::load(&path).with_context(|| format!("reading {}", path.display()))?,

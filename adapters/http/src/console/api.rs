@@ -27,9 +27,9 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
-use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId, VolunteerId};
+use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 use gridloop_engine::routing::{Route, owning_team, suggest};
 use gridloop_engine::service::{Command, CommandEnvelope, fold};
 use gridloop_engine::store::EventStore;
@@ -90,23 +90,9 @@ fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridC
 
 /// The place a caller looks at: what they ask for, which must lie within
 /// the place they serve; by default that place (or the whole district).
+/// (The engine's [`Principal::scope`], with the district for "anywhere".)
 fn scope_for(grids: &GridTree, who: &Principal, asked: Option<GridCode>) -> Result<GridCode, Error> {
-    match (&who.place, asked) {
-        (Some(place), Some(scope)) if !scope.is_within(place) => {
-            Err(Error::NotPermitted { role: "dispatcher", command: "read outside the place they serve" })
-        }
-        (_, Some(scope)) => Ok(scope),
-        (Some(place), None) => Ok(place.clone()),
-        (None, None) => Ok(grids.root().code.clone()),
-    }
-}
-
-/// Only dispatchers and auditors use the console's reads.
-fn console_reader(who: &Principal, what: &'static str) -> Result<(), Error> {
-    match who.actor.role {
-        Role::Dispatcher | Role::Auditor => Ok(()),
-        role => Err(Error::NotPermitted { role: role.name(), command: what }),
-    }
+    Ok(who.scope(asked)?.unwrap_or_else(|| grids.root().code.clone()))
 }
 
 /// A place's names, for showing.
@@ -137,7 +123,8 @@ pub(crate) async fn me<S: EventStore>(
     let grids = &state.service.world().grids;
     let scope = scope_for(grids, &who, None)?;
     let emergency = emergency_modes(&state, &scope).await?;
-    let may_switch = who.actor.role == Role::Dispatcher && scope.level() <= Level::Street;
+    let may_switch =
+        permit(&who, Access::Write(Write::Emergency), Target::Place(&scope)).is_ok() && scope.level() <= Level::Street;
     // Departments by name, so a holder or a summons reads as people say it.
     let departments: Vec<Value> = state
         .service
@@ -305,7 +292,7 @@ pub(crate) async fn board<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<BoardParams>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
-    console_reader(&who, "read the board")?;
+    permit(&who, Access::Read(Read::Board), Target::District)?;
     let p = params(query)?;
     let world = state.service.world();
     let scope = p.scope.as_deref().map(|s| known_grid(&world.grids, "scope", s)).transpose()?;
@@ -360,13 +347,13 @@ pub(crate) async fn candidates<S: EventStore>(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    console_reader(&who, "read a ticket's candidates")?;
+    permit(&who, Access::Read(Read::Board), Target::District)?;
     let id = TicketId::new(text("id", &id)?)?;
     let ticket = state.service.ticket(&id).await?;
     let (Some(grid), Some(item)) = (ticket.grid.clone(), ticket.item.clone()) else {
         return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
     };
-    scope_for(&state.service.world().grids, &who, Some(grid.clone()))?;
+    permit(&who, Access::Read(Read::Board), Target::Ticket(&ticket))?;
     let world = state.service.world();
     let entry = world.catalog.item(&item)?;
     let exclude: BTreeSet<VolunteerId> = ticket
@@ -463,7 +450,7 @@ pub(crate) async fn series<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<SeriesParams>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
-    refuse_rates(&who)?;
+    permit(&who, Access::Read(Read::Metrics), Target::District)?;
     let p = params(query)?;
     let world = state.service.world();
     let grids = &world.grids;
@@ -563,16 +550,6 @@ pub(crate) async fn series<S: EventStore>(
     })))
 }
 
-/// Residents and volunteers do not read the metrics (as `GET /metrics/rates`).
-fn refuse_rates(who: &Principal) -> Result<(), Error> {
-    match who.actor.role {
-        Role::Resident | Role::Volunteer => {
-            Err(Error::NotPermitted { role: who.actor.role.name(), command: "read the metrics" })
-        }
-        _ => Ok(()),
-    }
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SwitchBody {
@@ -607,14 +584,9 @@ pub(crate) async fn switch_emergency<S: EventStore>(
     if body.len() > SWITCH_BODY_BYTES_MAX {
         return Err(AppError::TooLarge);
     }
+    permit(&who, Access::Write(Write::Emergency), Target::District)?;
     let place = known_grid(&state.service.world().grids, "place", &place)?;
-    if let Some(mine) = &who.place
-        && !place.is_within(mine)
-    {
-        return Err(
-            Error::NotPermitted { role: "dispatcher", command: "switch emergency mode outside their place" }.into()
-        );
-    }
+    permit(&who, Access::Write(Write::Emergency), Target::Place(&place))?;
     let reason = match serde_json::from_slice::<SwitchBody>(&body) {
         Ok(b) => b.reason,
         Err(e) if e.is_data() || e.is_eof() => return Err(Error::invalid("body", e.to_string()).into()),

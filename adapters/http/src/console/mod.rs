@@ -49,22 +49,24 @@ pub const CONTENT_POLICY: &str = "default-src 'none'; script-src 'self'; style-s
 
 /// The page and its assets; the event stream.
 pub fn routes<S: EventStore>() -> Routes<S> {
+    use gridloop_engine::permit::{Access, Read};
     Routes::new()
-        .add(__path_page, page)
-        .add(__path_script, script)
-        .add(__path_style, style)
-        .add(__path_favicon, favicon)
-        .add(stream::__path_events, stream::events::<S>)
+        .add(__path_page, page, Access::Public)
+        .add(__path_script, script, Access::Public)
+        .add(__path_style, style, Access::Public)
+        .add(__path_favicon, favicon, Access::Public)
+        .add(stream::__path_events, stream::events::<S>, Access::Read(Read::Board))
 }
 
 /// The JSON routes of the console, to nest under `/api/v1` with the rest.
 pub fn api_routes<S: EventStore>() -> Routes<S> {
+    use gridloop_engine::permit::{Access, Read, Write};
     Routes::new()
-        .add(api::__path_me, api::me::<S>)
-        .add(api::__path_board, api::board::<S>)
-        .add(api::__path_candidates, api::candidates::<S>)
-        .add(api::__path_series, api::series::<S>)
-        .add(api::__path_switch_emergency, api::switch_emergency::<S>)
+        .add(api::__path_me, api::me::<S>, Access::Read(Read::Reference))
+        .add(api::__path_board, api::board::<S>, Access::Read(Read::Board))
+        .add(api::__path_candidates, api::candidates::<S>, Access::Read(Read::Board))
+        .add(api::__path_series, api::series::<S>, Access::Read(Read::Metrics))
+        .add(api::__path_switch_emergency, api::switch_emergency::<S>, Access::Write(Write::Emergency))
 }
 
 /// `GET /`: the console.

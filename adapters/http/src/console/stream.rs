@@ -26,7 +26,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use gridloop_engine::Error;
 use gridloop_engine::emergency::EmergencyEvent;
-use gridloop_engine::envelope::{RecordedEvent, Role};
+use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::TicketId;
 use gridloop_engine::store::EventStore;
@@ -110,9 +110,8 @@ pub(crate) async fn events<S: EventStore>(
     Caller(who): Caller,
     query: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    if !matches!(who.actor.role, Role::Dispatcher | Role::Auditor) {
-        return Err(Error::NotPermitted { role: who.actor.role.name(), command: "follow the board" }.into());
-    }
+    use gridloop_engine::permit::{Access, Read, Target, permit};
+    permit(&who, Access::Read(Read::Board), Target::District)?;
     let Query(params) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     state.live.catch_up(state.service.store()).await?;
     let head = state.live.checkpoint().await;

@@ -40,7 +40,9 @@ const ACTIONS: [(&str, Setup, &str, &[&str]); 16] = [
         &["dispatcher", "volunteer"],
     ),
     ("start", Setup::Accepted, "", &["dispatcher", "volunteer"]),
-    ("note", Setup::Submitted, r#"{"text":"noted"}"#, &["grid_worker", "dispatcher", "volunteer", "department"]),
+    // A volunteer notes a ticket offered to them; a department one it holds
+    // or is summoned to (not this one).
+    ("note", Setup::Offered, r#"{"text":"noted"}"#, &["grid_worker", "dispatcher", "volunteer"]),
     ("escalate", Setup::Submitted, r#"{"reason":"whistle","note":"up"}"#, &["dispatcher"]),
     ("assign", Setup::Submitted, r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"r"}"#, &["dispatcher"]),
     ("resolve", Setup::Accepted, r#"{"result":"fixed","minutes_spent":30}"#, &["dispatcher", "volunteer"]),
