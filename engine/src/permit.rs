@@ -57,11 +57,16 @@ impl Principal {
             if !matches!(actor.role, Role::Dispatcher | Role::GridWorker) {
                 return Err(Error::invalid("place", "only a dispatcher or a grid worker serves a place"));
             }
-            world.grids.require(place)?;
+            if world.grids.get(place).is_none() {
+                return Err(Error::invalid("place", format!("{place} is not in the district")));
+            }
         }
         if actor.role == Role::Department {
-            let id = DepartmentId::new(actor.id.as_str())?;
-            world.catalog.department(&id)?;
+            let known = DepartmentId::new(actor.id.as_str()).is_ok_and(|id| world.catalog.department(&id).is_ok());
+            if !known {
+                let reason = format!("{} is not a department of the district's catalog", actor.id.as_str());
+                return Err(Error::invalid("subject", reason));
+            }
         }
         Ok(Self { actor, place })
     }

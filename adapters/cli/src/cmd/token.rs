@@ -7,9 +7,10 @@ use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::permit::Principal;
 use gridloop_http::TokenTable;
+use gridloop_store_sled::SledStore;
 
 use super::{DataDir, Host};
-use crate::deployment::{Deployment, Setup};
+use crate::deployment::Deployment;
 
 /// API tokens: `gridloop token create --role volunteer --subject V-7`
 /// prints a new bearer token once; only its hash is kept.
@@ -60,23 +61,26 @@ impl TokenArgs {
 pub async fn run(args: TokenArgs, host: &Host<'_>) -> Result<()> {
     let TokenCmd::Create { role, subject, place, data } = args.action;
     let place = place.as_deref().map(GridCode::parse).transpose().context("--place")?;
-    // Only a place and a department the district knows (the engine's
-    // permit rule): a token for neither would act nowhere, or anywhere.
-    let world = match host {
-        Host::Offline => {
-            // Creates the data directory if this is a deployment's first step.
-            Deployment::create(&data, Setup::default()).await?.world()
-        }
-        Host::Serve(serving) => {
-            serving.deployment.service().refresh_world().await?;
-            serving.deployment.world()
-        }
-    };
-    let actor = Actor::new(role, &subject).context("--subject")?;
-    let holder = Principal::admit(&world, actor, place).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (token, entry) = TokenTable::issue(role, &subject, holder.place)?;
+    if place.is_some() || role == Role::Department {
+        // Only a place and a department the district knows (the engine's
+        // permit rule): a token for neither would act nowhere, or anywhere.
+        let world = match host {
+            Host::Offline => {
+                Deployment::open(&data).await.context("a place or a department needs the district")?.world()
+            }
+            Host::Serve(serving) => {
+                serving.deployment.service().refresh_world().await?;
+                serving.deployment.world()
+            }
+        };
+        let actor = Actor::new(role, &subject).context("--subject")?;
+        Principal::admit(&world, actor, place.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let (token, entry) = TokenTable::issue(role, &subject, place)?;
     match host {
         Host::Offline => {
+            // Creates the data directory if this is a deployment's first step.
+            drop(SledStore::open(&data.dir)?);
             let path = data.dir.join("tokens.json");
             let mut table = match path.exists() {
                 true => TokenTable::load(&path).with_context(|| format!("reading {}", path.display()))?,

@@ -304,6 +304,21 @@ fn http_cases() -> Vec<Case> {
             Api(400, "invalid_input"),
         ),
         case(
+            "admin issues a token for a place not in the district",
+            post("/api/v1/tokens", "admin", r#"{"role":"dispatcher","subject":"d-9","place":"440802-099"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "admin issues a token for a department not in the catalog",
+            post("/api/v1/tokens", "admin", r#"{"role":"department","subject":"ministry_of_magic"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "admin gives a volunteer's token a place",
+            post("/api/v1/tokens", "admin", r#"{"role":"volunteer","subject":"V-9","place":"440802-001"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
             "admin issues a token with an empty subject",
             post("/api/v1/tokens", "admin", r#"{"role":"resident","subject":""}"#),
             Api(400, "invalid_input"),
@@ -600,6 +615,27 @@ fn cli_cases(data: &str, file: &str) -> Vec<Case> {
             "cli: token with a malformed place",
             cli(&["token", "create", "--role", "dispatcher", "--subject", "d-1", "--place", "44", "--data", data]),
             Exit(1, "--place"),
+        ),
+        case(
+            "cli: token for a place not in the district",
+            cli(&[
+                "token",
+                "create",
+                "--role",
+                "grid_worker",
+                "--subject",
+                "gw-9",
+                "--place",
+                "440802-099",
+                "--data",
+                data,
+            ]),
+            Exit(1, "not in the district"),
+        ),
+        case(
+            "cli: token for a department not in the catalog",
+            cli(&["token", "create", "--role", "department", "--subject", "ministry", "--data", data]),
+            Exit(1, "not a department"),
         ),
         case(
             "cli: serve on a bad address",

@@ -187,6 +187,12 @@ fn tokens_are_shown_once_and_stored_hashed() {
     assert_eq!(token.len(), 64, "{}", stdout(&made));
     let stored = std::fs::read_to_string(dir.path().join("data/tokens.json")).expect("the token file");
     assert!(!stored.contains(&token), "only the hash is kept");
+    // A place must be in the district: refused before the world is there.
+    let placed = ["token", "create", "--role", "dispatcher", "--subject", "d-1", "--place", "440802-001", "--data", d];
+    let early = gridloop(&placed);
+    assert!(!early.status.success(), "no district yet: {}", stdout(&early));
+    assert!(stderr(&early).contains("not in the district"), "{}", stderr(&early));
+    crate::support::with_chikan(std::path::Path::new(d), None);
     let dispatcher = gridloop(&[
         "token",
         "create",

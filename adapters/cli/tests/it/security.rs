@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gridloop_engine::grid::Level;
 use gridloop_http::TokenTable;
 
 use crate::bad_input::{Http, send};
