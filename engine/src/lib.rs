@@ -14,6 +14,8 @@
 //!   catch-up-then-live [`Subscription`](store::Subscription), and
 //!   [`MemoryStore`](store::MemoryStore).
 //! - [`service`]: the command service (load, decide, append, retry).
+//! - [`due`]: whether a ticket is due against a deadline at an instant, and
+//!   met or missed it (the rates and the overdue flag both ask it).
 //! - [`routing`]: the routing policy: who a ticket is offered or assigned to.
 //! - [`world`]: the district, grids, catalog, teams, staff and routing as
 //!   events (a bundle's import is their difference).
@@ -29,6 +31,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod catalog;
+pub mod due;
 pub mod emergency;
 pub mod envelope;
 mod error;

@@ -66,7 +66,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{CatalogItem, HandlingMode};
 use crate::grid::{GridCode, Level};
 use crate::ids::{DepartmentId, Skill, TeamId, VolunteerId};
-use crate::ticket::{OFFER_CANDIDATES_MAX, OFFER_ROUNDS_MAX, OFFER_WINDOW_MAX};
+use crate::ticket::{Assignee, OFFER_CANDIDATES_MAX, OFFER_ROUNDS_MAX, OFFER_WINDOW_MAX, Status, Ticket, Tier};
 use crate::time::Millis;
 use crate::{Error, World};
 
@@ -307,6 +307,9 @@ pub struct Suggestion {
     pub volunteers: Vec<VolunteerView>,
     /// Whether `volunteers` come from a ring wider than the ticket's round.
     pub wider: bool,
+    /// The offer round the ring is for, counted from 0 (the rounds made
+    /// before it): the offer out now's, or the next one.
+    pub round: u32,
 }
 
 /// The routing policy's suggestion for a ticket at offer round `round`
@@ -340,7 +343,66 @@ pub fn suggest(
         }
     }
     let volunteers = offered.iter().filter_map(|id| views.iter().find(|v| &v.id == id).cloned()).collect();
-    Suggestion { route: policy, ring, volunteers, wider: shown_round != round }
+    Suggestion { route: policy, ring, volunteers, wider: shown_round != round, round }
+}
+
+/// Who a ticket waiting above the grid tier goes to, as the dispatcher
+/// policy routes it: at the community, the team owning the grid (the
+/// item's department for an item the grid may not take, or when no team
+/// owns the grid); at the street and the district, the item's department.
+/// `None` at the grid tier, where offer rounds decide ([`route`]).
+pub fn route_at_tier(tier: Tier, item: &CatalogItem, grid: &GridCode, world: &World) -> Option<Route> {
+    let department = || Route::Department(item.department.clone());
+    match tier {
+        Tier::Grid => None,
+        Tier::Community => Some(
+            owning_team(grid, &world.owners)
+                .filter(|_| item.dispatchable_to_grid())
+                .map_or_else(department, |team| Route::Team(team.clone())),
+        ),
+        Tier::Street | Tier::District => Some(department()),
+    }
+}
+
+/// The routing policy's suggestion for `ticket` as it stands now (the
+/// console's candidates), or `None` once it is resolved or final: nothing
+/// is left to route. It follows the ticket's current round: while an offer
+/// is out, that offer's ring, leaving out whoever declined it; otherwise the
+/// next round's, as the dispatcher policy would route it. Above the grid
+/// tier the tier's own route ([`route_at_tier`]) stands, and the volunteers
+/// shown come from a ring at least as wide as the tier (the community's at
+/// the community, the street's above).
+pub fn suggest_for(
+    ticket: &Ticket,
+    item: &CatalogItem,
+    world: &World,
+    within: impl FnMut(&GridCode) -> Vec<VolunteerView>,
+) -> Option<Suggestion> {
+    if ticket.status.is_final() || ticket.status == Status::Resolved {
+        return None;
+    }
+    let grid = ticket.grid.as_ref()?;
+    let (round, exclude) = match ticket.offer.as_ref().filter(|_| ticket.status == Status::Offered) {
+        Some(offer) => {
+            let declined = offer.declined.iter().filter_map(|a| match a {
+                Assignee::Volunteer(v) => Some(v.clone()),
+                _ => None,
+            });
+            (offer.round.saturating_sub(1), declined.collect())
+        }
+        None => (ticket.offer_rounds, BTreeSet::new()),
+    };
+    let tier = ticket.tier.unwrap_or(Tier::Grid);
+    let tier_ring = match tier {
+        Tier::Grid => 0,
+        Tier::Community => 1,
+        Tier::Street | Tier::District => 2,
+    };
+    let mut suggestion = suggest(item, grid, round.max(tier_ring), &exclude, world, within);
+    if let Some(route) = route_at_tier(tier, item, grid, world) {
+        suggestion.route = route;
+    }
+    Some(suggestion)
 }
 
 /// The best `cap` qualifying volunteers inside `scope`, in routing order.

@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::HandlingMode;
+use crate::due::Due;
 use crate::envelope::{Actor, Role, event_payload};
 use crate::grid::{GeoPoint, GridCode, Level};
 use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, VolunteerId};
@@ -719,6 +720,12 @@ pub struct Ticket {
     /// The current resolve deadline (办结时限); escalation after it passed, or a
     /// reopening, sets a fresh one.
     pub resolve_by: Option<Timestamp>,
+    /// The resolve deadline the rates and the overdue flag judge it by: the
+    /// submission's, then each reopening's ([`TicketEvent::judged_resolve_by`]);
+    /// an escalation renews `resolve_by` but not this one. None in a state
+    /// saved before it was kept.
+    #[serde(default)]
+    pub judged_resolve_by: Option<Timestamp>,
     /// Until when the resident may give feedback on the current resolution.
     pub feedback_by: Option<Timestamp>,
     /// The resident's rating of the current resolution, if given.
@@ -769,6 +776,9 @@ impl Ticket {
     pub fn evolve(&mut self, event: &TicketEvent, at: Timestamp) {
         use TicketEvent as E;
         self.version += 1;
+        if let Some(by) = event.judged_resolve_by() {
+            self.judged_resolve_by = Some(by);
+        }
         match event {
             E::Submitted { ticket, item, grid, resident, urgency, tier, accept_by, resolve_by, .. } => {
                 self.id = Some(ticket.clone());
@@ -1304,6 +1314,46 @@ impl Ticket {
         pending.extend(summons.map(|at| (DeadlineKind::Summons, at)));
         pending.sort_by_key(|(kind, at)| (*at, *kind));
         pending
+    }
+
+    /// How the ticket stands as of `now` against the two deadlines the rates
+    /// judge: its accept deadline (受理时限, from submission: taken by then)
+    /// and its judged resolve deadline (办结时限). A cancelled or duplicate
+    /// ticket's clock stopped when it was withdrawn.
+    pub fn judged(&self, now: Timestamp) -> [(DeadlineKind, Due); 2] {
+        let withdrawn = self.closed_at.filter(|_| matches!(self.status, Status::Cancelled | Status::Duplicate));
+        let judge = |deadline: Option<Timestamp>, done_at| {
+            deadline.map_or(Due::NotYet, |deadline| Due::judge(deadline, done_at, withdrawn, now))
+        };
+        let resolve_by = self.judged_resolve_by.or(self.resolve_by);
+        [
+            (DeadlineKind::Accept, judge(self.accept_by, self.accepted_at)),
+            (DeadlineKind::Resolve, judge(resolve_by, self.resolved_at)),
+        ]
+    }
+
+    /// Whether the ticket has missed a deadline as of `now`: taken after its
+    /// accept deadline or not taken once it passed, resolved late or not
+    /// resolved once its judged resolve deadline passed ([`Ticket::judged`]),
+    /// or a deadline the timers escalate on (a tier's response, a resolve
+    /// deadline, a summons report) is pending and past. A miss stays after
+    /// an escalation renews the deadlines or someone else takes the ticket
+    /// on; only a reopening, which sets a fresh resolve deadline, judges the
+    /// resolution anew.
+    pub fn overdue(&self, now: Timestamp) -> bool {
+        self.judged(now).iter().any(|(_, due)| *due == Due::Missed) || self.a_deadline_passed(now)
+    }
+
+    /// The offer `who` may accept as of `now`: one out now that names them,
+    /// which they have not declined and which has not expired. A volunteer's
+    /// queue lists these beside what they hold.
+    pub fn open_offer_to(&self, who: &Assignee, now: Timestamp) -> Option<&Offer> {
+        self.offer.as_ref().filter(|offer| {
+            self.status == Status::Offered
+                && offer.candidates.contains(who)
+                && !offer.declined.contains(who)
+                && now < offer.expires_at
+        })
     }
 
     fn decide_escalate(

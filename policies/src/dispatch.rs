@@ -24,7 +24,7 @@ use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
 use gridloop_engine::ids::{CommandId, TicketId};
-use gridloop_engine::routing::{Route, owning_team, ring_scope, route};
+use gridloop_engine::routing::{Route, ring_scope, route, route_at_tier};
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, EscalationReason, Status, Ticket, TicketCommand, Tier};
@@ -66,11 +66,13 @@ pub fn plan(ticket: &Ticket, world: &World, directory: &Directory, now: Timestam
                     Route::Department(department) => assign(Assignee::Department(department)),
                 }
             }
-            Tier::Community => match owning_team(grid, &world.owners).filter(|_| grid_may_take) {
-                Some(team) => assign(Assignee::Team(team.clone())),
-                None => assign(Assignee::Department(item.department.clone())),
+            // Above the grid, the tier's own route (the rule the console's
+            // suggestions follow too).
+            Tier::Community | Tier::Street | Tier::District => match route_at_tier(tier, item, grid, world)? {
+                Route::Team(team) => assign(Assignee::Team(team)),
+                Route::Department(department) => assign(Assignee::Department(department)),
+                Route::SelfHandle | Route::Offer { .. } => return None,
             },
-            Tier::Street | Tier::District => assign(Assignee::Department(item.department.clone())),
         },
         _ => return None,
     };

@@ -7,7 +7,12 @@
 //! answers the dispatcher's questions: tickets by status, by place at any
 //! level of the grid tree, by holder, overdue only, a page at a time; and the
 //! queue of open work of a volunteer, team, department, grid or community,
-//! soonest deadline first.
+//! soonest deadline first, with the offers still open to a holder beside
+//! what it holds.
+//!
+//! "Overdue" is the engine's [`Ticket::overdue`]: the ticket missed a
+//! deadline (by the same rule the rates judge it), and stays so after the
+//! timers escalate it and someone else takes it on.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +23,7 @@ use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{ResidentId, TicketId};
 use gridloop_engine::permit::{self, Principal};
 pub use gridloop_engine::ticket::DeadlineKind;
-use gridloop_engine::ticket::{Assignee, Status, Ticket, TicketEvent, Tier};
+use gridloop_engine::ticket::{Assignee, Offer, Status, Ticket, TicketEvent, Tier};
 use gridloop_engine::time::Timestamp;
 
 use crate::ProjectionError;
@@ -113,8 +118,12 @@ pub struct Row<'a> {
     /// The next pending deadline, which kind and when; `None` for a final
     /// ticket.
     pub next_deadline: Option<(DeadlineKind, Timestamp)>,
-    /// Whether that deadline had passed as of the query's instant.
+    /// Whether the ticket had missed a deadline as of the query's instant
+    /// ([`Ticket::overdue`]).
     pub overdue: bool,
+    /// In a holder's queue, the offer open to that holder when the row is
+    /// an offer they may still accept rather than a ticket they hold.
+    pub offer: Option<&'a Offer>,
 }
 
 /// What to list. Every filter is optional; all given must hold.
@@ -128,7 +137,8 @@ pub struct Query {
     pub holder: Option<Assignee>,
     /// Only this resident's tickets (what a resident may list).
     pub resident: Option<ResidentId>,
-    /// Only tickets whose next deadline has passed as of this instant.
+    /// Only tickets that had missed a deadline as of this instant
+    /// ([`Ticket::overdue`]).
     pub overdue_as_of: Option<Timestamp>,
     /// Only tickets in this caller's reach, by the engine's permit rule
     /// (`permit::visible`): a volunteer's offered or held tickets, a
@@ -147,6 +157,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Rows matching the query across all pages.
     pub total: u64,
+    /// Rows matching every filter of the query but the overdue one that had
+    /// missed a deadline: the count beside a list.
+    pub overdue: u64,
     /// Which page this is, 1-based.
     pub page: u32,
     /// Rows per page as applied (the query's, capped at [`PAGE_SIZE_MAX`]).
@@ -216,11 +229,15 @@ impl Board {
         let per_page = query.per_page.clamp(1, PAGE_SIZE_MAX);
         let page = query.page.max(1);
         let skip = u64::from(page - 1) * u64::from(per_page);
-        let mut total = 0u64;
+        let (mut total, mut overdue) = (0u64, 0u64);
         let mut items = Vec::new();
         for ticket in self.tickets.values() {
             let row = row(ticket, query.overdue_as_of.unwrap_or(now));
             if !matches(query, &row) {
+                continue;
+            }
+            overdue += u64::from(row.overdue);
+            if query.overdue_as_of.is_some() && !row.overdue {
                 continue;
             }
             if total >= skip && items.len() < per_page as usize {
@@ -228,23 +245,36 @@ impl Board {
             }
             total += 1;
         }
-        Page { items, total, page, per_page }
+        Page { items, total, overdue, page, per_page }
     }
 
-    /// The open work of a holder or a place, soonest deadline first.
+    /// The open work of a holder or a place, soonest deadline first. A
+    /// holder's queue holds what it holds and the offers it may still accept
+    /// ([`Ticket::open_offer_to`]), each of those rows carrying its offer.
     pub fn queue(&self, of: &QueueOf, now: Timestamp) -> Vec<Row<'_>> {
         let mut rows: Vec<Row<'_>> = self
             .tickets
             .values()
             .filter(|t| !t.status.is_final())
-            .filter(|t| match of {
-                QueueOf::Holder(h) => t.holder.as_ref() == Some(h) && t.status != Status::Resolved,
-                QueueOf::Place(p) => t.grid.as_ref().is_some_and(|g| g.is_within(p)),
+            .filter_map(|t| match of {
+                QueueOf::Holder(h) if t.holder.as_ref() == Some(h) && t.status != Status::Resolved => Some(row(t, now)),
+                QueueOf::Holder(h) => t.open_offer_to(h, now).map(|offer| Row { offer: Some(offer), ..row(t, now) }),
+                QueueOf::Place(p) => t.grid.as_ref().is_some_and(|g| g.is_within(p)).then(|| row(t, now)),
             })
-            .map(|t| row(t, now))
             .collect();
         rows.sort_by_key(|r| (r.next_deadline.map(|(_, at)| at), r.ticket.id.as_ref().map(TicketId::number)));
         rows
+    }
+
+    /// Tickets that had missed a deadline as of `now` ([`Ticket::overdue`]),
+    /// open ones and all: what the overdue filter lists.
+    pub fn overdue_counts(&self, now: Timestamp) -> OverdueCounts {
+        let mut counts = OverdueCounts::default();
+        for ticket in self.tickets.values().filter(|t| t.overdue(now)) {
+            counts.all += 1;
+            counts.open += u64::from(!ticket.status.is_final());
+        }
+        counts
     }
 
     /// Open tickets by board status.
@@ -257,13 +287,22 @@ impl Board {
     }
 }
 
+/// How many tickets had missed a deadline at an instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OverdueCounts {
+    /// Every ticket that missed one, final ones included.
+    pub all: u64,
+    /// Of those, the ones still open.
+    pub open: u64,
+}
+
 fn row(ticket: &Ticket, now: Timestamp) -> Row<'_> {
-    let next_deadline = next_deadline(ticket);
     Row {
         ticket,
         status: BoardStatus::of(ticket),
-        next_deadline,
-        overdue: next_deadline.is_some_and(|(_, at)| at <= now),
+        next_deadline: next_deadline(ticket),
+        overdue: ticket.overdue(now),
+        offer: None,
     }
 }
 
@@ -273,6 +312,5 @@ fn matches(query: &Query, row: &Row<'_>) -> bool {
         && query.scope.as_ref().is_none_or(|scope| t.grid.as_ref().is_some_and(|g| g.is_within(scope)))
         && query.holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))
         && query.resident.as_ref().is_none_or(|r| t.resident.as_ref() == Some(r))
-        && (query.overdue_as_of.is_none() || row.overdue)
         && query.reach.as_ref().is_none_or(|who| permit::visible(who, t))
 }

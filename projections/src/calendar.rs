@@ -11,6 +11,10 @@ use gridloop_engine::time::{DAY_MS, HOUR_MS, Timestamp, civil_from_days, days_fr
 /// China Standard Time's offset from UTC.
 pub const CST_OFFSET_MS: i64 = 8 * HOUR_MS as i64;
 
+/// The IANA name of the zone this calendar counts in: the zone times are
+/// shown in when the log holds no district naming its own `time_zone`.
+pub const CALENDAR_ZONE: &str = "Asia/Shanghai";
+
 /// How to bucket a time series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

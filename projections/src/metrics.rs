@@ -8,15 +8,22 @@
 //! Wednesday counts as completed as of Tuesday and as open as of Thursday.
 //!
 //! Definitions, for the cohort of tickets submitted in `[from, to)` inside a
-//! scope, evaluated as of T:
+//! scope, evaluated as of T. A ticket counts against a deadline only once it
+//! is *due* against it: the deadline has passed, or the ticket did what it
+//! asks (the engine's [`Due`] rule, which the board's overdue flag follows
+//! too), as the 12345 hotlines divide by the tickets due to be closed
+//! (应结案). A ticket submitted minutes ago is no failure yet.
 //!
 //! - **valid** = submitted (by T), less those cancelled before anyone took
 //!   them and those marked duplicate;
 //! - **acceptance** = valid tickets taken (accepted, self-handled, assigned)
-//!   by their accept deadline ÷ valid;
-//! - **completion** = valid tickets resolved and not reopened since ÷ valid;
-//! - **on time** = of those resolved, resolved by the resolve deadline in
-//!   force ÷ (resolved + unresolved whose resolve deadline has passed);
+//!   by their accept deadline ÷ valid tickets due against it (taken, or
+//!   untaken past it);
+//! - **completion** = valid tickets resolved and not reopened since ÷ valid
+//!   tickets due against the resolve deadline in force (resolved, or
+//!   unresolved past it);
+//! - **on time** = valid tickets resolved by the resolve deadline in force ÷
+//!   the same denominator as completion;
 //! - **satisfaction** = latest rating satisfied or basically satisfied ÷
 //!   rated;
 //! - **in grid** (小事不出网格) = resolved by the grid's or community's own
@@ -26,17 +33,20 @@
 //!   are not, whatever the tier. Who resolved is the holder at the
 //!   resolution, and a team's kind (or a volunteer's team) is taken as the
 //!   log stood then;
-//! - **closed loop** = closed ÷ resolved;
+//! - **closed loop** = closed ÷ resolved tickets due to be closed (closed,
+//!   or past the feedback window of the resolution standing);
 //! - time to accept and to resolve: median, 90th percentile, maximum.
 //!
 //! Every rate keeps its numerator and denominator; an empty denominator is
-//! "no data", never 0% or 100%.
+//! "no data", never 0% or 100%. A ticket cancelled before a deadline came
+//! never becomes due against it.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use gridloop_engine::due::Due;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CategoryCode, ItemCode, TeamId, TicketId, VolunteerId};
@@ -84,6 +94,11 @@ pub struct Mark {
     /// holder alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<Resolver>,
+    /// For a resolution, the end of its feedback window: the ticket is due
+    /// to be closed from then. Snapshots written before it was kept have
+    /// none, and such a resolution is due to be closed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_by: Option<Timestamp>,
 }
 
 /// Who resolved a ticket, as the in-grid rate sorts them. It is decided
@@ -158,6 +173,11 @@ pub struct AsOf {
     pub resolver: Option<Resolver>,
     /// Whether it was closed.
     pub closed: bool,
+    /// When the feedback window of the standing resolution ends (none if it
+    /// is not known or there is no standing resolution).
+    pub feedback_by: Option<Timestamp>,
+    /// When it was cancelled, if it was: its deadlines' clock stopped then.
+    pub cancelled_at: Option<Timestamp>,
     /// Whether it was cancelled while nobody had taken it (then it is not
     /// valid).
     pub cancelled_before_taken: bool,
@@ -177,6 +197,8 @@ impl TicketFacts {
             highest_tier: self.tier,
             resolver: None,
             closed: false,
+            feedback_by: None,
+            cancelled_at: None,
             cancelled_before_taken: false,
             duplicate: false,
         };
@@ -188,19 +210,43 @@ impl TicketFacts {
                     s.resolved_at = Some(mark.at);
                     s.resolved_on_time = mark.at <= s.resolve_by;
                     s.resolver = mark.by;
+                    s.feedback_by = mark.feedback_by;
                 }
                 What::Reopened(resolve_by) => {
                     s.resolved_at = None;
                     s.resolver = None;
+                    s.feedback_by = None;
                     s.resolve_by = resolve_by;
                 }
                 What::Rated(rating) => s.rating = Some(rating),
                 What::Closed => s.closed = true,
-                What::Cancelled => s.cancelled_before_taken = s.taken_at.is_none(),
+                What::Cancelled => {
+                    s.cancelled_before_taken = s.taken_at.is_none();
+                    s.cancelled_at = Some(mark.at);
+                }
                 What::Duplicate => s.duplicate = true,
             }
         }
         s
+    }
+}
+
+impl AsOf {
+    /// How the ticket stood against its accept deadline (`accept_by`, the
+    /// submission's) as of `t`, by the engine's rule.
+    pub fn acceptance(&self, accept_by: Timestamp, t: Timestamp) -> Due {
+        Due::judge(accept_by, self.taken_at, self.cancelled_at, t)
+    }
+
+    /// How it stood against the resolve deadline in force as of `t`.
+    pub fn resolution(&self, t: Timestamp) -> Due {
+        Due::judge(self.resolve_by, self.resolved_at, self.cancelled_at, t)
+    }
+
+    /// Whether, as of `t`, it was due to be closed: closed, or resolved and
+    /// past the feedback window (at once when the window is not known).
+    pub fn due_to_close(&self, t: Timestamp) -> bool {
+        self.resolved_at.is_some() && (self.closed || self.feedback_by.is_none_or(|by| by <= t))
     }
 }
 
@@ -273,19 +319,23 @@ pub struct Rates {
     /// Submitted, less those cancelled before anyone took them and those
     /// marked duplicate.
     pub valid: u64,
-    /// Valid tickets taken by their accept deadline ÷ valid (受理率).
+    /// Valid tickets taken by their accept deadline ÷ valid tickets due
+    /// against it: taken, or untaken past it (受理率).
     pub acceptance: Rate,
-    /// Valid tickets resolved and not reopened since ÷ valid (办结率).
+    /// Valid tickets resolved and not reopened since ÷ valid tickets due
+    /// against the resolve deadline in force: resolved, or unresolved past
+    /// it (办结率, over 应结案).
     pub completion: Rate,
-    /// Resolved by the resolve deadline in force ÷ (resolved + unresolved
-    /// past their resolve deadline) (按期办结率).
+    /// Resolved by the resolve deadline in force ÷ the same tickets due as
+    /// completion's (按期办结率).
     pub on_time: Rate,
     /// Latest rating satisfied or basically satisfied ÷ rated (满意率).
     pub satisfaction: Rate,
     /// Resolved by the grid's or community's own people and never escalated
     /// beyond the community ÷ resolved (小事不出网格).
     pub in_grid: Rate,
-    /// Closed ÷ resolved (闭环率).
+    /// Closed ÷ resolved tickets due to be closed: closed, or past their
+    /// feedback window (闭环率).
     pub closed_loop: Rate,
     /// Time from submission to being taken; `None` when none was taken.
     pub time_to_accept: Option<Spread>,
@@ -421,6 +471,10 @@ impl Metrics {
             TicketEvent::Resolved { by, .. } => Some(self.resolver(by)),
             _ => None,
         };
+        let feedback_by = match &payload {
+            TicketEvent::Resolved { feedback_by, .. } => Some(*feedback_by),
+            _ => None,
+        };
         let facts = self
             .tickets
             .get_mut(&number)
@@ -450,7 +504,7 @@ impl Metrics {
             TicketEvent::MarkedDuplicate { .. } => What::Duplicate,
             _ => return Ok(()),
         };
-        facts.marks.push(Mark { at, what, by });
+        facts.marks.push(Mark { at, what, by, feedback_by });
         Ok(())
     }
 
@@ -526,13 +580,16 @@ struct Tally {
     submitted: u64,
     valid: u64,
     taken_on_time: u64,
+    accept_due: u64,
     completed: u64,
     on_time: u64,
-    on_time_due: u64,
+    resolve_due: u64,
     satisfied: u64,
     rated: u64,
+    resolved: u64,
     in_grid: u64,
     closed: u64,
+    close_due: u64,
     to_accept: Vec<Millis>,
     to_resolve: Vec<Millis>,
 }
@@ -548,19 +605,24 @@ impl Tally {
             return;
         }
         self.valid += 1;
+        let accept = s.acceptance(facts.accept_by, t);
+        self.accept_due += u64::from(accept.is_due());
+        self.taken_on_time += u64::from(accept == Due::Met);
         if let Some(taken) = s.taken_at {
-            self.taken_on_time += u64::from(taken <= facts.accept_by);
             self.to_accept.push(taken.since(facts.submitted_at));
         }
+        let resolve = s.resolution(t);
+        self.resolve_due += u64::from(resolve.is_due());
+        self.on_time += u64::from(resolve == Due::Met);
         if let Some(resolved) = s.resolved_at {
+            self.resolved += 1;
             self.completed += 1;
-            self.on_time += u64::from(s.resolved_on_time);
             self.in_grid += u64::from(s.highest_tier <= Tier::Community && resolved_by_own(facts, &s));
-            self.closed += u64::from(s.closed);
             self.to_resolve.push(resolved.since(facts.submitted_at));
         }
-        if s.resolved_at.is_some() || s.resolve_by <= t {
-            self.on_time_due += 1;
+        if s.due_to_close(t) {
+            self.close_due += 1;
+            self.closed += u64::from(s.closed);
         }
         if let Some(rating) = s.rating {
             self.rated += 1;
@@ -573,12 +635,12 @@ impl Tally {
         Rates {
             submitted: self.submitted,
             valid: self.valid,
-            acceptance: rate(self.taken_on_time, self.valid),
-            completion: rate(self.completed, self.valid),
-            on_time: rate(self.on_time, self.on_time_due),
+            acceptance: rate(self.taken_on_time, self.accept_due),
+            completion: rate(self.completed, self.resolve_due),
+            on_time: rate(self.on_time, self.resolve_due),
             satisfaction: rate(self.satisfied, self.rated),
-            in_grid: rate(self.in_grid, self.completed),
-            closed_loop: rate(self.closed, self.completed),
+            in_grid: rate(self.in_grid, self.resolved),
+            closed_loop: rate(self.closed, self.close_due),
             time_to_accept: Spread::of(self.to_accept),
             time_to_resolve: Spread::of(self.to_resolve),
         }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::{DAY_MS, HOUR_MS, Timestamp};
-use gridloop_projections::calendar::{CST_OFFSET_MS, Period, bucket, local_day};
+use gridloop_projections::calendar::{CALENDAR_ZONE, CST_OFFSET_MS, Period, bucket, local_day};
 use gridloop_projections::runner::Runner;
 use gridloop_projections::{By, Cohort, Metrics, ProjectionError, Rate, Rates};
 
@@ -20,6 +20,23 @@ pub async fn fold_metrics<S: EventStore>(
     let mut runner = Runner::<Metrics>::fresh();
     let count = runner.catch_up(store, None, progress).await?;
     Ok((runner.state().clone(), count))
+}
+
+/// An instant as reports show it: `2026-11-29 18:35 Asia/Shanghai`, in the
+/// district's time zone (the world's `time_zone`; the calendar's when the
+/// log holds no district) looked up in the system's time zone database. A
+/// zone the database lacks is shown in UTC, saying so, never silently in
+/// another zone.
+pub fn local_time(at: Timestamp, zone: Option<&str>) -> String {
+    let Ok(instant) = jiff::Timestamp::from_millisecond(at.as_millis()) else {
+        return at.to_string();
+    };
+    let zone = zone.unwrap_or(CALENDAR_ZONE);
+    let (tz, name) = match jiff::tz::db().get(zone).ok().map(|tz| (tz, zone)) {
+        Some((tz, name)) => (tz, name),
+        None => (jiff::tz::TimeZone::UTC, "UTC"),
+    };
+    format!("{} {name}", tz.to_datetime(instant).strftime("%Y-%m-%d %H:%M"))
 }
 
 /// The earliest instant any cohort may start (2000-01-01).

@@ -5,7 +5,6 @@
 (() => {
   const NEAR_MS = 60 * 60 * 1000; // a deadline within the hour turns amber
   const OFFER_NEAR_MS = 10 * 60 * 1000; // an offer within ten minutes of expiring
-  const TZ = 'Asia/Shanghai';
   const S = {
     token: sessionStorage.getItem('gridloop.token') || '',
     lang: localStorage.getItem('gridloop.lang') === 'en' ? 'en' : 'zh',
@@ -41,6 +40,9 @@
       f_all_places: '全部', f_reset: '重置',
       c_id: '工单', c_item: '事项', c_place: '地点', c_status: '状态', c_holder: '承办', c_submitted: '提交', c_deadline: '下一时限',
       urgent: '紧急', total: '共 {0} 件（显示 {1}）', none: '暂无工单', left: '剩 {0}', over: '超时 {0}',
+      overdue: '已超时', overdue_count: '其中已超时 {0} 件', route_none: '工单已办结或已结束，无需推荐人选。',
+      route_tier_team: '按路由规则：已上报至{0}，交网格所属团队 {1}。', route_tier_department: '按路由规则：已上报至{0}，交职能部门 {1}。',
+      tz_note: '时间为 {0} 时区',
       d: '天', h: '时', m: '分', s: '秒',
       em_on: '⚠ 应急模式（平急转换）已启动：{0}', em_since: '，自 {0} 起', em_reason: '，原因：{0}',
       em_title: '平急转换', em_state_on: '{0} 处于应急模式。', em_state_off: '{0} 处于常态。',
@@ -96,6 +98,9 @@
       f_all_places: 'all', f_reset: 'Reset',
       c_id: 'Ticket', c_item: 'Item', c_place: 'Place', c_status: 'Status', c_holder: 'Holder', c_submitted: 'Submitted', c_deadline: 'Next deadline',
       urgent: 'urgent', total: '{0} tickets ({1} shown)', none: 'No tickets', left: '{0} left', over: '{0} overdue',
+      overdue: 'overdue', overdue_count: '{0} of them missed a deadline', route_none: 'Resolved or closed: nothing to suggest.',
+      route_tier_team: 'Routing policy: escalated to the {0}; the owning team {1}.', route_tier_department: 'Routing policy: escalated to the {0}; department {1}.',
+      tz_note: 'Times in {0}',
       d: 'd', h: 'h', m: 'm', s: 's',
       em_on: '⚠ Emergency mode is on: {0}', em_since: ', since {0}', em_reason: ', reason: {0}',
       em_title: 'Emergency mode', em_state_on: '{0} is in emergency mode.', em_state_off: '{0} is in normal mode.',
@@ -199,11 +204,21 @@
 
   // --- time ------------------------------------------------------------------
   const now = () => Date.now() + S.offset;
+  // Times are shown in the district's time zone, as the server gives it
+  // (`/me`'s time_zone), whatever the browser's own zone is.
+  function zone() {
+    return (S.me && S.me.time_zone) || 'UTC';
+  }
   function when(ts, withDate = true) {
     if (!ts) return '';
-    const options = { timeZone: TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    const options = { timeZone: zone(), hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
     if (withDate) Object.assign(options, { month: '2-digit', day: '2-digit' });
-    return new Intl.DateTimeFormat(S.lang === 'zh' ? 'zh-CN' : 'en-GB', options).format(new Date(ts));
+    const locale = S.lang === 'zh' ? 'zh-CN' : 'en-GB';
+    try {
+      return new Intl.DateTimeFormat(locale, options).format(new Date(ts));
+    } catch (_) { // a zone this browser does not know: UTC, and say so
+      return new Intl.DateTimeFormat(locale, Object.assign(options, { timeZone: 'UTC' })).format(new Date(ts)) + ' UTC';
+    }
   }
   function span(ms) {
     const total = Math.floor(Math.abs(ms) / 1000);
@@ -466,11 +481,16 @@
     }
     S.offset = Date.parse(answer.now) - Date.now();
     S.position = Math.max(S.position, answer.position);
-    $('#board-count').textContent = answer.total ? t('total', answer.total, answer.rows.length) : t('none');
+    // The overdue count and each row's flag are the server's (the engine's
+    // rule): a ticket that missed a deadline stays flagged after escalation.
+    const counted = answer.total ? t('total', answer.total, answer.rows.length) : t('none');
+    $('#board-count').textContent = counted + (answer.overdue ? ' · ' + t('overdue_count', answer.overdue) : '')
+      + ' · ' + t('tz_note', zone());
     const rows = answer.rows.map((r) => {
       const tr = h('tr', { 'data-id': r.id, 'data-status': r.status, class: S.flash.has(r.id) ? 'flash' : null },
         h('td', { 'data-label': t('c_id') }, h('a', { href: '#/ticket/' + r.id }, r.id),
-          r.urgency === 'urgent' ? [' ', h('span', { class: 'tag urgent' }, t('urgent'))] : null),
+          r.urgency === 'urgent' ? [' ', h('span', { class: 'tag urgent' }, t('urgent'))] : null,
+          r.overdue ? [' ', h('span', { class: 'tag overdue' }, t('overdue'))] : null),
         h('td', { 'data-label': t('c_item') }, rowItem(r)),
         h('td', { 'data-label': t('c_place') }, rowPlace(r)),
         h('td', { 'data-label': t('c_status'), class: 'status' }, t('st_' + r.status),
@@ -558,7 +578,8 @@
       h('dt', {}, t('f_tier')), h('dd', {}, t('tier_' + (ticket.tier || 'grid'))),
       h('dt', {}, t('f_holder2')), h('dd', { id: 't-holder' }, holderName(ticket.holder)),
       h('dt', {}, t('f_urgency')), h('dd', {}, ticket.urgency === 'urgent' ? h('span', { class: 'tag urgent' }, t('urgent')) : t('normal')),
-      h('dt', {}, t('f_deadlines')), h('dd', {}, deadlines.length ? deadlines : '—'),
+      h('dt', {}, t('f_deadlines')), h('dd', { id: 't-deadlines', 'data-overdue': String(!!ticket.overdue) }, deadlines.length ? deadlines : '—',
+        ticket.overdue ? [' ', h('span', { class: 'tag overdue', id: 't-overdue' }, t('overdue'))] : null),
       h('dt', {}, t('t_desc')), h('dd', {}, submitted ? submitted.payload.description : '')));
     $('#t-timeline').replaceChildren(...history.events.map((e) => h('li', { 'data-schema': e.schema },
       h('time', { datetime: e.occurred_at }, when(e.occurred_at) + ' · ' + t('role_' + e.actor.role) + ' ' + e.actor.id),
@@ -608,10 +629,14 @@
     const box = $('#t-cands');
     box.replaceChildren(h('h2', {}, t('t_cands')));
     if (!c) return;
+    // The server's suggestion follows the ticket's current round and tier,
+    // and gives none (route null) once it is resolved or final.
+    if (!c.route) { box.append(h('p', { id: 't-route', 'data-route': 'none' }, t('route_none'))); return; }
+    const above = c.tier && c.tier !== 'grid';
     const line = {
       offer: t('route_offer', placeName(c.ring), c.round + 1),
-      team: t('route_team', c.team || ''),
-      department: t('route_department', placeName(c.department)),
+      team: above ? t('route_tier_team', t('tier_' + c.tier), c.team || '') : t('route_team', c.team || ''),
+      department: above ? t('route_tier_department', t('tier_' + c.tier), placeName(c.department)) : t('route_department', placeName(c.department)),
       self_handle: t('route_self_handle'),
     }[c.route];
     box.append(h('p', { id: 't-route' }, line));

@@ -548,6 +548,10 @@ pub struct Ticket {
     pub accept_by: Option<String>,
     /// When it must be resolved by (办结时限).
     pub resolve_by: Option<String>,
+    /// The resolve deadline the rates and `overdue` judge it by: the
+    /// submission's, then each reopening's; an escalation renews
+    /// `resolve_by` but not this one.
+    pub judged_resolve_by: Option<String>,
     /// When the resident's feedback window closes; then it closes without
     /// feedback.
     pub feedback_by: Option<String>,
@@ -575,6 +579,10 @@ pub struct TicketView {
     pub board_status: String,
     /// The deadlines still pending, earliest first; empty once final.
     pub pending_deadlines: Vec<crate::reads::Deadline>,
+    /// Whether it missed a deadline (its accept or resolve deadline as the
+    /// rates judge them, a tier's response, a summons report); it stays so
+    /// after an escalation renews the deadlines.
+    pub overdue: bool,
     /// Which console actions the caller may take now, as the engine decides.
     pub actions: Vec<String>,
 }

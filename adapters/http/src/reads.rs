@@ -281,8 +281,29 @@ pub struct Item {
     pub holder: Option<Assignee>,
     /// The next pending deadline; none once the ticket is final.
     pub next_deadline: Option<Deadline>,
-    /// Whether that deadline has already passed.
+    /// Whether the ticket missed a deadline (its accept or resolve deadline,
+    /// a tier's response or a summons report), as the rates judge it: it
+    /// stays so after an escalation renews its deadlines or someone else
+    /// takes it on.
     pub overdue: bool,
+    /// In a holder's queue, `held` for a ticket they hold, `offered` for an
+    /// offer they may still accept (then `offer` says until when).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub queued: Option<&'static str>,
+    /// For an `offered` queue row: the offer's round and when it expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<OpenOffer>,
+}
+
+/// An offer open to the queue's holder.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenOffer {
+    /// The offer round, from 1.
+    pub round: u32,
+    /// When the offer lapses (RFC 3339, UTC); accepting is refused from then.
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
 }
 
 /// A pending deadline of a ticket.
@@ -308,6 +329,8 @@ impl From<Row<'_>> for Item {
             holder: t.holder.clone(),
             next_deadline: row.next_deadline.map(|(kind, at)| Deadline { kind, at }),
             overdue: row.overdue,
+            queued: None,
+            offer: row.offer.map(|o| OpenOffer { round: o.round, expires_at: o.expires_at }),
         }
     }
 }
@@ -323,7 +346,10 @@ pub(crate) struct ListParams {
     scope: Option<String>,
     /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
-    /// Only tickets past a deadline.
+    /// `true`: only tickets that missed a deadline (accept, resolve, a
+    /// tier's response, a summons report), final ones included, and still
+    /// after an escalation renewed it (each row's `overdue`); `false` or
+    /// absent: no filter.
     overdue: Option<bool>,
     /// From 1.
     #[param(minimum = 1, maximum = 100000)]
@@ -340,6 +366,9 @@ pub struct ItemPage {
     pub items: Vec<Item>,
     /// Rows matching the filters across all pages.
     pub total: u64,
+    /// Of the tickets matching every filter but `overdue`, how many missed a
+    /// deadline: the count beside the list.
+    pub overdue: u64,
     /// Which page this is, from 1.
     pub page: u32,
     /// Rows per page as applied (at most 200).
@@ -370,7 +399,7 @@ pub(crate) async fn list<S: EventStore>(
     let views = state.live.read().await;
     let page = views.board.state().query(&query, now);
     let items = page.items.into_iter().map(Item::from).collect();
-    Ok(Json(ItemPage { items, total: page.total, page: page.page, per_page: page.per_page }))
+    Ok(Json(ItemPage { items, total: page.total, overdue: page.overdue, page: page.page, per_page: page.per_page }))
 }
 
 /// The board query the parameters ask for, checked.
@@ -413,10 +442,18 @@ fn board_query<S: EventStore>(
 /// A holder's or a place's open work, for `GET /queues/{kind}/{id}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueAnswer {
-    /// The open tickets, soonest deadline first, at most [`QUEUE_ROWS_MAX`].
+    /// The open tickets, soonest deadline first, at most [`QUEUE_ROWS_MAX`]:
+    /// for a holder, those it holds (`queued: held`) and the offers it may
+    /// still accept (`queued: offered`, with the offer's expiry).
     pub items: Vec<Item>,
     /// Open tickets in the queue, of which the first [`QUEUE_ROWS_MAX`] are listed.
     pub total: u64,
+    /// Of the total, the tickets the holder holds (a place's queue: all).
+    pub held: u64,
+    /// Of the total, the offers open to the holder (a place's queue: none).
+    pub offered: u64,
+    /// Of the total, the tickets that missed a deadline.
+    pub overdue: u64,
 }
 
 /// `GET /queues/{kind}/{id}`: a holder's (`volunteer`, `team`,
@@ -457,8 +494,18 @@ pub(crate) async fn queue<S: EventStore>(
     // A placed dispatcher sees a holder's work within their place only.
     rows.retain(|row| visible(&who, row.ticket));
     let total = rows.len() as u64;
-    let items = rows.into_iter().take(QUEUE_ROWS_MAX).map(Item::from).collect();
-    Ok(Json(QueueAnswer { items, total }))
+    let offered = rows.iter().filter(|r| r.offer.is_some()).count() as u64;
+    let overdue = rows.iter().filter(|r| r.overdue).count() as u64;
+    let by_holder = matches!(of, QueueOf::Holder(_));
+    let items = rows
+        .into_iter()
+        .take(QUEUE_ROWS_MAX)
+        .map(|row| {
+            let queued = by_holder.then_some(if row.offer.is_some() { "offered" } else { "held" });
+            Item { queued, ..Item::from(row) }
+        })
+        .collect();
+    Ok(Json(QueueAnswer { items, total, held: total - offered, offered, overdue }))
 }
 
 /// `?scope=&from=&to=&by=`

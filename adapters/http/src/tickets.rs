@@ -309,15 +309,19 @@ pub struct TicketView {
     pub board_status: &'static str,
     /// [`Ticket::pending_deadlines`], earliest first; empty once final.
     pub pending_deadlines: Vec<Deadline>,
+    /// [`Ticket::overdue`] now: it missed a deadline, and stays so after an
+    /// escalation renews its deadlines.
+    pub overdue: bool,
     /// Which of [`CONSOLE_ACTIONS`] the caller may take now, as the engine decides.
     pub actions: Vec<&'static str>,
 }
 
 impl TicketView {
-    fn new(ticket: Ticket, actions: Vec<&'static str>) -> Self {
+    fn new(ticket: Ticket, actions: Vec<&'static str>, now: Timestamp) -> Self {
         let board_status = BoardStatus::of(&ticket).name();
         let pending = ticket.pending_deadlines().into_iter().map(|(kind, at)| Deadline { kind, at }).collect();
-        Self { ticket, board_status, pending_deadlines: pending, actions }
+        let overdue = ticket.overdue(now);
+        Self { ticket, board_status, pending_deadlines: pending, overdue, actions }
     }
 }
 
@@ -394,7 +398,7 @@ pub(crate) async fn show<S: EventStore>(
     let ticket = existing(&state, &id).await?;
     permit(&who, Access::Read(Read::Ticket), Target::Ticket(&ticket))?;
     let actions = allowed_actions(&state, &who, &ticket);
-    Ok(Json(TicketView::new(ticket, actions)))
+    Ok(Json(TicketView::new(ticket, actions, state.service.clock().now())))
 }
 
 /// The ticket `id` as the engine folds it; `not_found` when it was never

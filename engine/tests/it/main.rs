@@ -12,6 +12,7 @@
 //! - `purity`: the engine depends on no runtime, store, clock or OS entropy.
 
 mod dispatch_scenarios;
+mod due;
 mod golden;
 mod permit;
 mod props;

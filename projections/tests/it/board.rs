@@ -98,7 +98,9 @@ fn filters_by_status_place_holder_and_overdue() {
     assert_eq!(numbers(Query { scope: Some(grid("440802-001-001")), ..query() }), [1, 2, 4, 5, 6]);
     assert_eq!(numbers(Query { scope: Some(grid(GRID_B)), ..query() }), [2]);
     assert_eq!(numbers(Query { holder: Some(vol(1)), ..query() }), [2, 4]);
-    assert_eq!(numbers(Query { overdue_as_of: Some(now()), ..query() }), [1, 3], "offer and accept deadlines passed");
+    assert_eq!(numbers(Query { overdue_as_of: Some(now()), ..query() }), [1, 3], "both missed their accept deadline");
+    let page = board.query(&Query { status: Some("escalated".into()), ..query() }, now());
+    assert_eq!((page.total, page.overdue), (1, 1), "the count beside a list: 3 is escalated and overdue");
     assert_eq!(numbers(Query { status: Some("offered".into()), holder: Some(vol(1)), ..query() }), Vec::<u64>::new());
 }
 
@@ -127,6 +129,23 @@ fn queues_hold_open_work_soonest_deadline_first() {
         .map(|r| r.ticket.id.as_ref().expect("id").number())
         .collect();
     assert_eq!(place, [1, 3, 2, 4, 5], "ordered by next deadline, ties by number; cancelled 6 is not open");
+}
+
+#[test]
+fn a_holders_queue_lists_the_offers_open_to_them_beside_what_they_hold() {
+    let board: Board = history().fold();
+    // Ticket 1's offer to volunteers 1 and 2 runs until 01:40.
+    let queue = |who, at| -> Vec<(u64, Option<u32>)> {
+        board
+            .queue(&QueueOf::Holder(who), t(at))
+            .iter()
+            .map(|r| (r.ticket.id.as_ref().expect("id").number(), r.offer.map(|o| o.round)))
+            .collect()
+    };
+    assert_eq!(queue(vol(1), "2026-11-02T01:20:00Z"), [(1, Some(1)), (2, None)], "the offer first: it ends soonest");
+    assert_eq!(queue(vol(2), "2026-11-02T01:20:00Z"), [(1, Some(1))], "an offer alone, before accepting anything");
+    assert_eq!(queue(vol(1), "2026-11-02T01:40:00Z"), [(2, None)], "an expired offer can no longer be accepted");
+    assert_eq!(queue(vol(3), "2026-11-02T01:20:00Z"), [], "not a candidate");
 }
 
 #[test]

@@ -102,12 +102,12 @@ fn every_rate_on_a_known_history() {
     let r = metrics.rates(&all(), t("2026-11-10T00:00:00Z"));
     assert_eq!((r.submitted, r.valid), (7, 5), "3 (cancelled untaken) and 5 (duplicate) are not valid");
     assert_eq!(r.acceptance, rate(3, 5), "1, 4 and 6 were taken in time; 2 late; 7 never");
-    assert_eq!(r.completion, rate(3, 5), "1, 2 and 6 are resolved and not reopened");
     assert_eq!(
-        r.on_time,
-        rate(3, 5),
-        "1, 2 (against its reopened deadline) and 6 in time; 4 (cancelled) and 7 are past due"
+        r.completion,
+        rate(3, 4),
+        "1, 2 and 6 are resolved and not reopened; 7 is past due; 4 was cancelled before it fell due"
     );
+    assert_eq!(r.on_time, rate(3, 4), "1, 2 (against its reopened deadline) and 6 in time; 7 past due");
     assert_eq!(r.satisfaction, rate(2, 2), "latest ratings: 1 satisfied, 2 basically satisfied");
     assert_eq!(r.in_grid, rate(2, 3), "6 went to the street");
     assert_eq!(r.closed_loop, rate(3, 3));
@@ -134,8 +134,8 @@ fn as_of_a_moment_between_resolution_and_reopening() {
     // Ticket 2 resolved on the 3rd at 02:00 and was reopened at 03:00.
     let between = metrics.rates(&all(), t("2026-11-03T02:30:00Z"));
     let after = metrics.rates(&all(), t("2026-11-03T03:30:00Z"));
-    assert_eq!(between.completion, rate(2, 5), "1 and 2 are resolved at 02:30");
-    assert_eq!(after.completion, rate(1, 5), "2 is reopened at 03:30; 6 not yet resolved");
+    assert_eq!(between.completion, rate(2, 2), "1 and 2 are resolved at 02:30; no other is due yet");
+    assert_eq!(after.completion, rate(1, 1), "2 is reopened at 03:30, its fresh deadline ahead; 6 not yet due");
     assert_eq!(after.satisfaction, rate(1, 2), "2's latest rating then is unsatisfied");
     let before_any = metrics.rates(&all(), t("2026-11-02T00:30:00Z"));
     assert_eq!(before_any.submitted, 0);
@@ -373,4 +373,63 @@ fn a_snapshot_without_resolvers_still_decodes() {
     }
     let old: Metrics = serde_json::from_value(json).expect("an old snapshot decodes");
     assert_eq!(old.rates(&all(), t("2026-11-10T00:00:00Z")).in_grid, rate(1, 2), "T-1's last holder is a department");
+}
+
+/// Five tickets whose answers are counted by hand at four instants:
+///
+/// - 1, done on time: taken 01:00 (by 02:00), resolved 10:00 (by the 11th
+///   00:00), satisfied and closed 11:00;
+/// - 2, done late: taken 03:00, resolved the 11th 06:00, closed without
+///   feedback when its window ended (the 14th 06:00);
+/// - 3, overdue: never taken;
+/// - 4, fresh: submitted the 11th 09:00 (take by 11:00, resolve by the 12th
+///   09:00), nothing since;
+/// - 5, in progress: submitted the 11th 00:00, taken 01:00, resolve by the
+///   12th 00:00, never resolved.
+fn due_history() -> Log {
+    let mut log = Log::default();
+    log.submit(1, "2026-11-10T00:00:00Z", GRID_A, "CS-001", "2026-11-10T02:00:00Z", "2026-11-11T00:00:00Z")
+        .ticket(1, "2026-11-10T01:00:00Z", accepted(vol(1)))
+        .ticket(1, "2026-11-10T10:00:00Z", resolved(vol(1), 30, "2026-11-13T10:00:00Z"))
+        .ticket(1, "2026-11-10T11:00:00Z", rated(Rating::Satisfied))
+        .ticket(1, "2026-11-10T11:00:00Z", TicketEvent::Closed { reason: CloseReason::Confirmed });
+    log.submit(2, "2026-11-10T00:00:00Z", GRID_A, "CS-001", "2026-11-10T02:00:00Z", "2026-11-11T00:00:00Z")
+        .ticket(2, "2026-11-10T03:00:00Z", accepted(vol(2)))
+        .ticket(2, "2026-11-11T06:00:00Z", resolved(vol(2), 30, "2026-11-14T06:00:00Z"))
+        .ticket(2, "2026-11-14T06:00:00Z", TicketEvent::Closed { reason: CloseReason::NoFeedback });
+    log.submit(3, "2026-11-10T00:00:00Z", GRID_B, "CS-001", "2026-11-10T02:00:00Z", "2026-11-11T00:00:00Z");
+    log.submit(4, "2026-11-11T09:00:00Z", GRID_B, "CS-001", "2026-11-11T11:00:00Z", "2026-11-12T09:00:00Z");
+    log.submit(5, "2026-11-11T00:00:00Z", GRID_C, "CS-001", "2026-11-11T02:00:00Z", "2026-11-12T00:00:00Z")
+        .ticket(5, "2026-11-11T01:00:00Z", accepted(vol(3)));
+    log
+}
+
+#[test]
+fn rates_count_only_the_tickets_due_at_each_instant() {
+    let log = due_history();
+    let metrics: Metrics = log.fold();
+    let board: gridloop_projections::board::Board = log.fold();
+    // (instant, submitted, acceptance, completion, on time, closed loop, overdue)
+    let expected = [
+        // 2 and 3 are untaken but their accept deadline (02:00) is ahead.
+        ("2026-11-10T01:30:00Z", 3, rate(1, 1), rate(0, 0), rate(0, 0), rate(0, 0), 0),
+        // 2 was taken late and 3 never; only 1 is resolved, and closed.
+        ("2026-11-10T12:00:00Z", 3, rate(1, 3), rate(1, 1), rate(1, 1), rate(1, 1), 2),
+        // 4 is fresh and 5's resolve deadline is ahead: neither counts yet;
+        // 2 resolved late and 3 is past its resolve deadline; 2 is inside
+        // its feedback window, so not yet due to be closed.
+        ("2026-11-11T10:00:00Z", 5, rate(2, 4), rate(2, 3), rate(1, 3), rate(1, 1), 2),
+        // Every deadline has passed: 4 was never taken, 4 and 5 never
+        // resolved; 2 closed when its feedback window ended.
+        ("2026-11-15T00:00:00Z", 5, rate(2, 5), rate(2, 5), rate(1, 5), rate(2, 2), 4),
+    ];
+    let cohort = Cohort { from: t("2026-11-10T00:00:00Z"), to: t("2026-11-12T00:00:00Z"), scope: None };
+    for (instant, submitted, acceptance, completion, on_time, closed_loop, overdue) in expected {
+        let r = metrics.rates(&cohort, t(instant));
+        let got = (r.submitted, r.acceptance, r.completion, r.on_time, r.closed_loop);
+        assert_eq!(got, (submitted, acceptance, completion, on_time, closed_loop), "as of {instant}");
+        assert_eq!(board.overdue_counts(t(instant)).all, overdue, "overdue as of {instant}");
+    }
+    let last = board.overdue_counts(t("2026-11-15T00:00:00Z"));
+    assert_eq!(last.open, 3, "2 missed its deadlines but is closed; 3, 4 and 5 are open");
 }

@@ -92,9 +92,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     if !summary.unexpected.is_empty() {
         say!("unexpected refusals: {:?}", summary.unexpected);
     }
+    let zone = district.world.district.as_ref().map(|d| d.time_zone.as_str());
     say!(
         "\ntickets ordered in the {days} days, as of {} when {}:",
-        summary.end,
+        report::local_time(summary.end, zone),
         if summary.open == 0 {
             "the last one was closed".to_string()
         } else {
@@ -171,11 +172,18 @@ async fn finish(deployment: &Deployment, config: &DemoConfig, summary: &DemoSumm
     rebuild::<Board>(store, &snapshots).await?;
     rebuild::<Metrics>(store, &snapshots).await?;
     rebuild::<Ledger>(store, &snapshots).await?;
+    let world = deployment.world();
+    let zone = world.district.as_ref().map(|d| d.time_zone.as_str());
+    let local = |at| report::local_time(at, zone);
     let subtitle = format!(
         "{} 天 · {} 张工单 · seed {} · as of {} · tickets ordered {} to {}",
-        config.days, summary.tickets, config.seed, summary.end, config.start, summary.orders_end
+        config.days,
+        summary.tickets,
+        config.seed,
+        local(summary.end),
+        local(config.start),
+        local(summary.orders_end)
     );
-    let world = deployment.world();
     let grids = &world.grids;
     let html = report::html_report(metrics, grids, (config.start, summary.orders_end), summary.end, subtitle);
     let report_path = dir.join("report.html");

@@ -86,7 +86,8 @@ pub async fn run(args: MetricsArgs, host: &Host<'_>) -> Result<()> {
             rows.iter().map(|(key, rates)| serde_json::json!({ "key": key, "rates": rates })).collect();
         say!("{}", serde_json::to_string_pretty(&serde_json::json!({ "as_of": as_of, "rows": rows }))?);
     } else {
-        say!("as of {as_of}:");
+        let zone = world.district.as_ref().map(|d| d.time_zone.as_str());
+        say!("as of {}:", report::local_time(as_of, zone));
         say_raw!("{}", report::rates_table(&rows));
     }
     Ok(())

@@ -142,8 +142,11 @@ impl Browser {
         let chromedriver = tool("GRIDLOOP_CHROMEDRIVER", &["chromedriver"]);
         let chromium = tool("GRIDLOOP_CHROMIUM", &["chromium", "chromium-browser"]);
         let port = free_port();
+        // The browser lives in New York: the console must still show the
+        // district's times (Asia/Shanghai), as the server names the zone.
         let process = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            .env("TZ", "America/New_York")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -438,6 +441,15 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     browser.click(&format!("{row} a"));
     browser.wait("#t-status[data-status=submitted]");
     browser.wait("#t-timeline li[data-schema^='ticket.submitted']");
+    // Times in the district's zone, not the browser's (New York) nor UTC.
+    let shown = "#t-timeline li[data-schema^='ticket.submitted'] time";
+    let at = browser.script(&format!("return document.querySelector(\"{shown}\").getAttribute('datetime')"));
+    let at = gridloop_engine::time::Timestamp::parse(at.as_str().expect("a datetime")).expect("RFC 3339");
+    let minutes = (at.as_millis() / 60_000 + 8 * 60).rem_euclid(24 * 60);
+    let shanghai = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+    assert_eq!(browser.script("return Intl.DateTimeFormat().resolvedOptions().timeZone"), "America/New_York");
+    let text = browser.text(shown);
+    assert!(text.contains(&shanghai), "{text} shows {at} in Asia/Shanghai ({shanghai})");
     let first_candidate = browser.script("return document.querySelector('input[name=cand]')?.value ?? null");
     let first_candidate = first_candidate.as_str().expect("the routing policy suggests a volunteer").to_string();
     browser.click("input[name=cand]");

@@ -82,3 +82,14 @@ async fn points_are_awarded_once_per_closed_ticket() {
     );
     assert_eq!(store.read_all(1, usize::MAX).await.expect("read").len(), len, "and writes nothing");
 }
+
+/// Reports show times in the district's time zone, by the system's zone
+/// database; a zone it lacks is shown in UTC, saying so.
+#[test]
+fn report_times_are_in_the_districts_time_zone() {
+    let at = gridloop_engine::time::Timestamp::parse("2026-11-29T10:35:00Z").expect("valid");
+    assert_eq!(report::local_time(at, Some("Asia/Shanghai")), "2026-11-29 18:35 Asia/Shanghai");
+    assert_eq!(report::local_time(at, None), "2026-11-29 18:35 Asia/Shanghai", "the calendar's zone by default");
+    assert_eq!(report::local_time(at, Some("America/New_York")), "2026-11-29 05:35 America/New_York");
+    assert_eq!(report::local_time(at, Some("Nowhere/Atlantis")), "2026-11-29 10:35 UTC");
+}

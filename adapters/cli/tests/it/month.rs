@@ -129,6 +129,8 @@ fn reason_name(reason: EscalationReason) -> &'static str {
 pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_of: Timestamp, seed: u64) {
     let own = resolved_by_own_people(log);
     let (mut valid, mut completed, mut closed, mut rated, mut satisfied, mut in_grid) = (0, 0, 0, 0, 0, 0);
+    // Counted against a deadline only once it passed or was met (应结案).
+    let (mut accept_due, mut taken_in_time, mut resolve_due, mut on_time, mut close_due) = (0, 0, 0, 0, 0);
     for (_, events) in tickets(log) {
         let payloads: Vec<TicketEvent> = events.iter().map(|e| e.decode().expect("decodes")).collect();
         let taken_before_cancel =
@@ -144,6 +146,31 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
             continue;
         }
         valid += 1;
+        let (accept_by, submitted_resolve_by) = match &payloads[0] {
+            TicketEvent::Submitted { accept_by, resolve_by, .. } => (*accept_by, *resolve_by),
+            _ => panic!("seed {seed}: a ticket starts with its submission"),
+        };
+        // The clock of a cancelled ticket stops at its cancellation.
+        let cancelled_at = events.iter().zip(&payloads).find_map(|(e, p)| match p {
+            TicketEvent::Cancelled { .. } => Some(e.occurred_at),
+            _ => None,
+        });
+        let clock = cancelled_at.map_or(as_of, |at| at.min(as_of));
+        let taken_at = events.iter().zip(&payloads).find_map(|(e, p)| match p {
+            TicketEvent::Accepted { .. } | TicketEvent::Reassigned { .. } | TicketEvent::SelfHandled { .. } => {
+                Some(e.occurred_at)
+            }
+            _ => None,
+        });
+        if taken_at.is_some() || accept_by <= clock {
+            accept_due += 1;
+            taken_in_time += u64::from(taken_at.is_some_and(|at| at <= accept_by));
+        }
+        let resolve_by = payloads.iter().rev().find_map(|p| match p {
+            TicketEvent::Reopened { resolve_by, .. } => Some(*resolve_by),
+            _ => None,
+        });
+        let resolve_by = resolve_by.unwrap_or(submitted_resolve_by);
         let last_resolution = payloads.iter().rposition(|p| matches!(p, TicketEvent::Resolved { .. }));
         let last_reopening = payloads.iter().rposition(|p| matches!(p, TicketEvent::Reopened { .. }));
         let resolved = match (last_resolution, last_reopening) {
@@ -151,9 +178,19 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
             (Some(_), None) => true,
             _ => false,
         };
+        if resolved || resolve_by <= clock {
+            resolve_due += 1;
+        }
         if resolved {
             completed += 1;
-            closed += u64::from(payloads.iter().any(|p| matches!(p, TicketEvent::Closed { .. })));
+            let i = last_resolution.expect("resolved");
+            on_time += u64::from(events[i].occurred_at <= resolve_by);
+            let is_closed = payloads.iter().any(|p| matches!(p, TicketEvent::Closed { .. }));
+            let window_over = matches!(&payloads[i], TicketEvent::Resolved { feedback_by, .. } if *feedback_by <= as_of);
+            if is_closed || window_over {
+                close_due += 1;
+                closed += u64::from(is_closed);
+            }
             let submitted_tier = match &payloads[0] {
                 TicketEvent::Submitted { tier, .. } => *tier,
                 _ => panic!("seed {seed}: a ticket starts with its submission"),
@@ -179,8 +216,10 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
     let r = runner.state().rates(&everything, as_of);
     let parts = |rate: gridloop_projections::Rate| (rate.numerator, rate.denominator);
     assert_eq!(r.valid, valid, "seed {seed}: valid");
-    assert_eq!(parts(r.completion), (completed, valid), "seed {seed}: completion");
-    assert_eq!(parts(r.closed_loop), (closed, completed), "seed {seed}: closed loop");
+    assert_eq!(parts(r.acceptance), (taken_in_time, accept_due), "seed {seed}: acceptance");
+    assert_eq!(parts(r.completion), (completed, resolve_due), "seed {seed}: completion");
+    assert_eq!(parts(r.on_time), (on_time, resolve_due), "seed {seed}: on time");
+    assert_eq!(parts(r.closed_loop), (closed, close_due), "seed {seed}: closed loop");
     assert_eq!(parts(r.satisfaction), (satisfied, rated), "seed {seed}: satisfaction");
     assert_eq!(parts(r.in_grid), (in_grid, completed), "seed {seed}: in grid");
 }

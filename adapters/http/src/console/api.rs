@@ -28,16 +28,16 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use gridloop_engine::grid::{GridCode, GridTree, Level};
-use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId, VolunteerId};
+use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId};
 use gridloop_engine::permit::{Access, Read, Target, Write, permit};
-use gridloop_engine::routing::{Route, owning_team, suggest};
+use gridloop_engine::routing::{Route, owning_team, suggest_for};
 use gridloop_engine::service::{Command, CommandEnvelope, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Ticket, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::{Error, World};
 use gridloop_projections::board::{self, BoardStatus};
-use gridloop_projections::calendar::{Period, bucket, parse_day_or_instant};
+use gridloop_projections::calendar::{CALENDAR_ZONE, Period, bucket, parse_day_or_instant};
 use gridloop_projections::{By, Cohort, Rates};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -141,6 +141,9 @@ pub(crate) async fn me<S: EventStore>(
         "emergency": emergency,
         "may_switch_emergency": may_switch,
         "departments": departments,
+        // The district's IANA time zone (the calendar's, China time, when no
+        // district is recorded): the console shows every time in it.
+        "time_zone": state.service.world().district.as_ref().map_or(CALENDAR_ZONE, |d| d.time_zone.as_str()),
     })))
 }
 
@@ -185,7 +188,8 @@ pub(crate) struct BoardParams {
     category: Option<String>,
     /// `kind:id`, e.g. `volunteer:V-7`.
     holder: Option<String>,
-    /// Only tickets past a deadline.
+    /// Only tickets that missed a deadline ([`Ticket::overdue`]), also after
+    /// an escalation renewed it.
     overdue: Option<bool>,
 }
 
@@ -230,7 +234,10 @@ pub struct BoardRow {
     pub submitted_at: Option<Timestamp>,
     /// The next pending deadline; none once the ticket is final.
     pub next_deadline: Option<Deadline>,
-    /// Whether that deadline had passed when the row was built.
+    /// Whether the ticket had missed a deadline when the row was built
+    /// ([`Ticket::overdue`]: its accept or resolve deadline as the rates judge
+    /// them, a tier's response or a summons report); it stays so after an
+    /// escalation renews the deadlines.
     pub overdue: bool,
     /// The ticket's version (events in its stream): a command quoting it acts
     /// only if nothing changed since the row was read.
@@ -243,6 +250,7 @@ pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<Board
     let node = world.grids.get(&grid);
     let entry = world.catalog.item(&item).ok();
     let next_deadline = board::next_deadline(ticket);
+    let overdue = ticket.overdue(now);
     Some(BoardRow {
         id,
         status: BoardStatus::of(ticket).name(),
@@ -258,7 +266,7 @@ pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<Board
         holder: ticket.holder.clone(),
         submitted_at: ticket.submitted_at,
         next_deadline: next_deadline.map(|(kind, at)| Deadline { kind, at }),
-        overdue: next_deadline.is_some_and(|(_, at)| at <= now),
+        overdue,
         version: ticket.version,
     })
 }
@@ -320,18 +328,25 @@ pub(crate) async fn board<S: EventStore>(
         .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
         .filter_map(|t| board_row(&world, t, now))
         .filter(|r| category.is_none_or(|c| r.category == c))
-        .filter(|r| !overdue || r.overdue)
         .collect();
+    // The count beside the board: of the rows every other filter keeps, those
+    // that missed a deadline.
+    let overdue_count = rows.iter().filter(|r| r.overdue).count();
+    rows.retain(|r| !overdue || r.overdue);
     rows.sort_by_key(|r| (r.urgency != Some(Urgency::Urgent), std::cmp::Reverse(r.id.number())));
     let total = rows.len();
     rows.truncate(BOARD_ROWS_MAX);
-    Ok(Json(json!({ "now": now, "position": views.checkpoint(), "total": total, "rows": rows })))
+    Ok(Json(json!({
+        "now": now, "position": views.checkpoint(), "total": total, "overdue": overdue_count, "rows": rows,
+    })))
 }
 
 /// `GET /tickets/{id}/candidates`: the routing policy's suggestion for the
-/// ticket as it stands (its offer round decides the ring; whoever declined
-/// the current offer is left out), each suggested volunteer with their
-/// load; the team owning the grid; the item's department; every department.
+/// ticket as it stands ([`suggest_for`]: the offer out now's ring, leaving
+/// out whoever declined it, or the next round's; above the grid, the tier's
+/// own route), each suggested volunteer with their load; none once the
+/// ticket is resolved or final (`route` is null). Then the team owning the
+/// grid, the item's department and every department, for the forms.
 #[utoipa::path(
     get,
     path = "/tickets/{id}/candidates",
@@ -356,31 +371,21 @@ pub(crate) async fn candidates<S: EventStore>(
     permit(&who, Access::Read(Read::Board), Target::Ticket(&ticket))?;
     let world = state.service.world();
     let entry = world.catalog.item(&item)?;
-    let exclude: BTreeSet<VolunteerId> = ticket
-        .offer
-        .iter()
-        .flat_map(|o| o.declined.iter())
-        .filter_map(|a| match a {
-            Assignee::Volunteer(v) => Some(v.clone()),
-            _ => None,
-        })
-        .collect();
     state.live.catch_up(state.service.store()).await?;
     let now = state.service.clock().now();
     let views = state.live.read().await;
     let directory = views.directory.state();
     let window = world.routing.fairness_window;
-    let suggestion =
-        suggest(entry, &grid, ticket.offer_rounds, &exclude, &world, |ring| directory.views_within(ring, now, window));
-    let kind = match &suggestion.route {
+    let suggestion = suggest_for(&ticket, entry, &world, |ring| directory.views_within(ring, now, window));
+    let kind = suggestion.as_ref().map(|s| match &s.route {
         Route::SelfHandle => "self_handle",
         Route::Offer { .. } => "offer",
         Route::Team(_) => "team",
         Route::Department(_) => "department",
-    };
+    });
     let shown: Vec<Value> = suggestion
-        .volunteers
         .iter()
+        .flat_map(|s| s.volunteers.iter())
         .map(|v| {
             json!({
                 "id": v.id, "team": v.team, "home_grid": v.home_grid,
@@ -397,9 +402,10 @@ pub(crate) async fn candidates<S: EventStore>(
     Ok(Json(json!({
         "id": id,
         "route": kind,
-        "ring": place_json(&world.grids, &suggestion.ring),
-        "round": ticket.offer_rounds,
-        "wider": suggestion.wider,
+        "ring": suggestion.as_ref().map(|s| place_json(&world.grids, &s.ring)),
+        "round": suggestion.as_ref().map_or(ticket.offer_rounds, |s| s.round),
+        "tier": ticket.tier,
+        "wider": suggestion.as_ref().is_some_and(|s| s.wider),
         "volunteers": shown,
         "team": owning_team(&grid, &world.owners),
         "department": { "code": entry.department, "name": department.map_or("", |d| d.name.as_str()),

@@ -334,6 +334,10 @@ pub struct Me {
     pub may_switch_emergency: bool,
     /// Every functional department, for the summon and assign forms.
     pub departments: Vec<Department>,
+    /// The district's IANA time zone (`Asia/Shanghai`), in which the console
+    /// shows every time; the calendar's own (`Asia/Shanghai`) before a
+    /// district is imported.
+    pub time_zone: String,
 }
 
 /// `GET /api/v1/board`.
@@ -346,6 +350,9 @@ pub struct Board {
     pub position: u64,
     /// Rows matching in all; at most the first 500 are listed.
     pub total: u64,
+    /// Of the rows every filter but `overdue` keeps, those that missed a
+    /// deadline (the count beside the board).
+    pub overdue: u64,
     /// The rows, urgent first, then newest.
     pub rows: Vec<crate::console::api::BoardRow>,
 }
@@ -355,13 +362,20 @@ pub struct Board {
 pub struct Candidates {
     /// The ticket's id.
     pub id: String,
-    /// `offer`, `team` or `department`.
-    pub route: String,
-    /// The place the volunteers shown come from: the ticket's ring at this
-    /// round, or a wider one.
-    pub ring: Place,
-    /// Offer rounds made so far.
+    /// `offer`, `team`, `department` or `self_handle`: what the routing policy
+    /// would do with the ticket now (above the grid tier, the tier's own
+    /// route); null once the ticket is resolved or final, when nothing is
+    /// suggested.
+    pub route: Option<String>,
+    /// The place the volunteers shown come from: the ring of the offer out
+    /// now or of the next round (at least the tier's), or a wider one; null
+    /// when nothing is suggested.
+    pub ring: Option<Place>,
+    /// The offer round the ring is for, counted from 0: the offer out now's
+    /// (its round less one), or the rounds made so far.
     pub round: u32,
+    /// The tier responsible now: `grid`, `community`, `street` or `district`.
+    pub tier: Option<String>,
     /// Whether the volunteers shown come from a ring wider than this round's
     /// (the round's own ring had nobody).
     pub wider: bool,

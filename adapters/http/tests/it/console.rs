@@ -63,6 +63,7 @@ async fn me_names_the_role_the_place_and_its_level() {
     let (_, me) = h.get("/api/v1/me", "auditor").await;
     assert_eq!(me["place"]["level"], "district");
     assert_eq!(me["may_switch_emergency"], false, "only dispatchers switch");
+    assert_eq!(me["time_zone"], "Asia/Shanghai", "the district's zone, in which the console shows times");
     let (status, _) = h.send("GET", "/api/v1/me", None, None, "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -109,6 +110,52 @@ async fn the_board_is_open_work_of_the_place_urgent_then_newest() {
     h.clock.advance(Millis::days(30));
     let (_, overdue) = h.get("/api/v1/board?overdue=true", "dispatcher").await;
     assert_eq!(overdue["total"], 2, "both open tickets missed their accept deadline");
+    let (_, board) = h.get("/api/v1/board", "dispatcher").await;
+    assert_eq!((board["total"].as_u64(), board["overdue"].as_u64()), (Some(2), Some(2)), "the count beside the board");
+    assert_eq!(board["rows"][0]["overdue"], true);
+}
+
+#[tokio::test]
+async fn candidates_follow_the_round_and_the_tier_and_end_with_the_ticket() {
+    let h = harness().await;
+    h.register_v1().await;
+    let id = h.order(VOLUNTEER_ITEM).await;
+    let (harness, path) = (&h, format!("/api/v1/tickets/{id}/candidates"));
+    let path = path.as_str();
+    let candidates = move || async move { harness.get(path, "dispatcher").await.1 };
+    let shape = |c: &Value| (c["route"].clone(), c["ring"]["level"].clone(), c["round"].clone(), c["tier"].clone());
+    let first = candidates().await;
+    assert_eq!(shape(&first), ("offer".into(), "grid".into(), 0.into(), "grid".into()), "{first}");
+    let offer = r#"{"candidates":[{"kind":"volunteer","id":"V-1"}],"expires_in_minutes":30}"#;
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/offer"), "dispatcher", offer).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let out = candidates().await;
+    assert_eq!(shape(&out), ("offer".into(), "grid".into(), 0.into(), "grid".into()), "the offer out now's ring: {out}");
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/decline"), "volunteer", r#"{"reason":"busy"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let next = candidates().await;
+    assert_eq!(shape(&next), ("offer".into(), "community".into(), 1.into(), "grid".into()), "round 2 widens: {next}");
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let community = candidates().await;
+    assert_eq!((community["tier"].as_str(), community["ring"]["level"].as_str()), (Some("community"), Some("community")));
+    let team = community["team"].as_str().map(str::to_string);
+    let expected = if team.is_some() { "team" } else { "department" };
+    assert_eq!(community["route"], expected, "the community's own route, as the policy assigns it: {community}");
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let street = candidates().await;
+    assert_eq!(shape(&street), ("department".into(), "street".into(), 2.into(), "street".into()), "{street}");
+    let assign = r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#;
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/assign"), "dispatcher", assign).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let resolve = r#"{"result":"done","minutes_spent":30}"#;
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/resolve"), "department", resolve).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let done = candidates().await;
+    assert_eq!((done["route"].clone(), done["ring"].clone()), (Value::Null, Value::Null), "nothing to route: {done}");
+    assert!(done["volunteers"].as_array().is_some_and(Vec::is_empty), "{done}");
+    assert!(done["departments"].as_array().is_some_and(|d| !d.is_empty()), "names for the page stay: {done}");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::Level;
 use gridloop_engine::ids::{CommandId, VolunteerId};
-use gridloop_engine::service::{Command, CommandEnvelope};
+use gridloop_engine::service::{Clock, Command, CommandEnvelope};
 use gridloop_engine::time::Millis;
 use gridloop_engine::volunteer::VolunteerCommand;
 use gridloop_http::reads::{Live, follow};
@@ -89,16 +89,34 @@ async fn filters_by_status_scope_and_holder() {
 }
 
 #[tokio::test]
-async fn overdue_follows_the_clock() {
+async fn overdue_is_a_missed_deadline_and_stays_after_escalation() {
     let h = harness().await;
     let offered = h.offered().await;
     let submitted = h.order(VOLUNTEER_ITEM).await;
     assert_eq!(list(&h, "auditor", "overdue=true").await["total"], 0);
     h.clock.advance(Millis::minutes(31));
-    assert_eq!(ids(&list(&h, "auditor", "overdue=true").await), [offered.as_str()], "the offer expired");
+    let all = list(&h, "auditor", "overdue=true").await;
+    assert_eq!((all["total"].as_u64(), all["overdue"].as_u64()), (Some(0), Some(0)), "an offer ran out: no miss");
     h.clock.advance(Millis::days(1));
+    let late = list(&h, "auditor", "overdue=true").await;
+    assert_eq!(ids(&late), [offered.as_str(), submitted.as_str()], "both untaken past their accept deadline");
+    let unfiltered = list(&h, "auditor", "overdue=false").await;
+    assert_eq!((unfiltered["total"].as_u64(), unfiltered["overdue"].as_u64()), (Some(2), Some(2)), "false filters nothing");
+    // The timers' escalation gives the next tier a fresh deadline; the
+    // policy then hands it to a department: it missed a deadline all the same.
+    let path = format!("/api/v1/tickets/{submitted}");
+    let (status, answer) = h.post(&format!("{path}/escalate"), "dispatcher", r#"{"reason":"timeout"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) =
+        h.post(&format!("{path}/assign"), "dispatcher", r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, ticket) = h.get(&path, "auditor").await;
+    let next = ticket["pending_deadlines"][0]["at"].as_str().expect("a pending deadline").to_string();
+    assert!(next > h.clock.now().to_string(), "nothing pending has passed: {ticket}");
+    assert_eq!(ticket["overdue"], true, "{ticket}");
     assert_eq!(ids(&list(&h, "auditor", "overdue=true").await), [offered.as_str(), submitted.as_str()]);
-    assert_eq!(list(&h, "auditor", "overdue=false").await["total"], 2, "false filters nothing");
+    let (_, queue) = h.get("/api/v1/queues/department/civil_affairs", "auditor").await;
+    assert_eq!((queue["items"][0]["overdue"].as_bool(), queue["overdue"].as_u64()), (Some(true), Some(1)), "{queue}");
 }
 
 #[tokio::test]
@@ -165,6 +183,7 @@ async fn queues_hold_open_work_soonest_first() {
     let (status, queue) = h.get("/api/v1/queues/volunteer/V-1", "dispatcher").await;
     assert_eq!(status, StatusCode::OK, "{queue}");
     assert_eq!((ids(&queue), queue["total"].as_u64()), (vec![held.as_str()], Some(1)));
+    assert_eq!((queue["items"][0]["queued"].as_str(), queue["held"].as_u64()), (Some("held"), Some(1)), "{queue}");
     let (status, queue) = h.get(&format!("/api/v1/queues/place/{}", h.grid), "auditor").await;
     assert_eq!(status, StatusCode::OK, "{queue}");
     assert_eq!(queue["total"], 2);
@@ -175,6 +194,26 @@ async fn queues_hold_open_work_soonest_first() {
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     let (status, body) = h.get("/api/v1/queues/volunteer/V-1", "resident").await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "not_permitted"));
+}
+
+#[tokio::test]
+async fn a_volunteers_queue_lists_their_open_offers_with_their_expiry() {
+    let h = harness().await;
+    let offered = h.offered().await;
+    let (status, queue) = h.get("/api/v1/queues/volunteer/V-1", "dispatcher").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(ids(&queue), [offered.as_str()], "an offer before accepting anything: {queue}");
+    let row = &queue["items"][0];
+    assert_eq!((row["queued"].as_str(), row["offer"]["round"].as_u64()), (Some("offered"), Some(1)), "{row}");
+    assert_eq!(row["offer"]["expires_at"], "2026-11-23T08:30:00.000Z");
+    assert_eq!((queue["held"].as_u64(), queue["offered"].as_u64()), (Some(0), Some(1)));
+    let (status, _) = h.post(&format!("/api/v1/tickets/{offered}/decline"), "rival", r#"{"reason":"busy"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, rival) = h.get("/api/v1/queues/volunteer/V-2", "dispatcher").await;
+    assert_eq!(rival["total"], 0, "a declined offer leaves their queue: {rival}");
+    h.clock.advance(Millis::minutes(30));
+    let (_, queue) = h.get("/api/v1/queues/volunteer/V-1", "dispatcher").await;
+    assert_eq!(queue["total"], 0, "an expired offer can no longer be accepted: {queue}");
 }
 
 #[tokio::test]
