@@ -408,6 +408,8 @@ fn the_console_follows_a_ticket_live_in_a_real_browser() {
     browser.wait("body[data-view=board][data-board=ready]");
     assert_eq!(browser.text("#who-level"), "区级", "the dispatcher's level");
     assert_eq!(browser.text("#who-place"), "赤坎区", "and place");
+    let count = browser.text("#board-count");
+    assert!(count.contains("Asia/Shanghai"), "the board names the zone its times are in: {count}");
 
     // An order through the API shows on the open board, no reload.
     let order = json!({ "category": "IC-003", "grid": "440802-001-001-001", "description": "独居老人家中水管漏水",
