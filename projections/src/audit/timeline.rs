@@ -128,9 +128,6 @@ pub fn audit_ticket(
         None => stream.len(),
     };
     let mut state = Ticket::default();
-    // The resolve deadline the on-time rate judges, by the engine's rule
-    // (the metrics ask the same): not renewed by escalations.
-    let mut resolve_judged: Option<Timestamp> = None;
     let mut events = Vec::with_capacity(shown);
     for recorded in &stream[..shown] {
         let event: TicketEvent = recorded
@@ -138,8 +135,7 @@ pub fn audit_ticket(
             .map_err(|e| gridloop_engine::Error::Corrupt(format!("{} v{}: {e}", recorded.stream, recorded.version)))?;
         let at = recorded.occurred_at;
         let change = describe(&event, &state, at);
-        let deadlines = deadline_checks(&event, &state, resolve_judged, at);
-        resolve_judged = event.judged_resolve_by().or(resolve_judged);
+        let deadlines = deadline_checks(&event, &state, at);
         state.evolve(&event, at);
         events.push(TimelineEntry {
             version: recorded.version,
@@ -172,12 +168,7 @@ pub fn audit_ticket(
 }
 
 /// The deadlines `event` ends, judged at `at`, given the state before it.
-fn deadline_checks(
-    event: &TicketEvent,
-    before: &Ticket,
-    resolve_judged: Option<Timestamp>,
-    at: Timestamp,
-) -> Vec<DeadlineCheck> {
+fn deadline_checks(event: &TicketEvent, before: &Ticket, at: Timestamp) -> Vec<DeadlineCheck> {
     use TicketEvent as E;
     let mut checks = Vec::new();
     match event {
@@ -188,7 +179,9 @@ fn deadline_checks(
             checks.extend(before.respond_by.map(|due| check("respond", None, due, at)));
         }
         E::Resolved { .. } => {
-            let judged = resolve_judged.or(before.resolve_by);
+            // The resolve deadline the on-time rate judges, by the engine's
+            // rule (the metrics ask the same): not renewed by escalations.
+            let judged = before.judged_resolve_by.or(before.resolve_by);
             checks.extend(judged.map(|due| check("resolve", None, due, at)));
             if let Some(renewed) = before.resolve_by.filter(|&due| Some(due) != judged) {
                 checks.push(check("resolve_renewed", None, renewed, at));

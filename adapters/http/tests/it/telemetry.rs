@@ -40,4 +40,10 @@ async fn metrics_report_requests_tickets_and_lag_in_prometheus_text() {
     h.order(VOLUNTEER_ITEM).await;
     let later = scrape().await;
     assert!(value_in(&later, "gridloop_projection_lag_events") >= 1, "a new order is not applied until a read");
+    assert_eq!(value("gridloop_tickets_overdue "), 0, "a fresh order missed nothing");
+    // Both orders pass their accept deadline (a day) untaken.
+    h.clock.advance(gridloop_engine::time::Millis::days(2));
+    let (status, _) = h.get("/api/v1/tickets", "auditor").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(value_in(&scrape().await, "gridloop_tickets_overdue "), 2, "open tickets that missed a deadline");
 }
