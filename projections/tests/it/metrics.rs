@@ -399,8 +399,11 @@ fn due_history() -> Log {
         .ticket(2, "2026-11-14T06:00:00Z", TicketEvent::Closed { reason: CloseReason::NoFeedback });
     log.submit(3, "2026-11-10T00:00:00Z", GRID_B, "CS-001", "2026-11-10T02:00:00Z", "2026-11-11T00:00:00Z");
     log.submit(4, "2026-11-11T09:00:00Z", GRID_B, "CS-001", "2026-11-11T11:00:00Z", "2026-11-12T09:00:00Z");
-    log.submit(5, "2026-11-11T00:00:00Z", GRID_C, "CS-001", "2026-11-11T02:00:00Z", "2026-11-12T00:00:00Z")
-        .ticket(5, "2026-11-11T01:00:00Z", accepted(vol(3)));
+    log.submit(5, "2026-11-11T00:00:00Z", GRID_C, "CS-001", "2026-11-11T02:00:00Z", "2026-11-12T00:00:00Z").ticket(
+        5,
+        "2026-11-11T01:00:00Z",
+        accepted(vol(3)),
+    );
     log
 }
 

@@ -128,9 +128,8 @@ fn reason_name(reason: EscalationReason) -> &'static str {
 /// raw events, without the metrics projection, and compares.
 pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_of: Timestamp, seed: u64) {
     let own = resolved_by_own_people(log);
-    let (mut valid, mut completed, mut closed, mut rated, mut satisfied, mut in_grid) = (0, 0, 0, 0, 0, 0);
-    // Counted against a deadline only once it passed or was met (应结案).
-    let (mut accept_due, mut taken_in_time, mut resolve_due, mut on_time, mut close_due) = (0, 0, 0, 0, 0);
+    let (mut valid, mut completed, mut rated, mut satisfied, mut in_grid) = (0, 0, 0, 0, 0);
+    let mut due = DueTally::default();
     for (_, events) in tickets(log) {
         let payloads: Vec<TicketEvent> = events.iter().map(|e| e.decode().expect("decodes")).collect();
         let taken_before_cancel =
@@ -146,31 +145,6 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
             continue;
         }
         valid += 1;
-        let (accept_by, submitted_resolve_by) = match &payloads[0] {
-            TicketEvent::Submitted { accept_by, resolve_by, .. } => (*accept_by, *resolve_by),
-            _ => panic!("seed {seed}: a ticket starts with its submission"),
-        };
-        // The clock of a cancelled ticket stops at its cancellation.
-        let cancelled_at = events.iter().zip(&payloads).find_map(|(e, p)| match p {
-            TicketEvent::Cancelled { .. } => Some(e.occurred_at),
-            _ => None,
-        });
-        let clock = cancelled_at.map_or(as_of, |at| at.min(as_of));
-        let taken_at = events.iter().zip(&payloads).find_map(|(e, p)| match p {
-            TicketEvent::Accepted { .. } | TicketEvent::Reassigned { .. } | TicketEvent::SelfHandled { .. } => {
-                Some(e.occurred_at)
-            }
-            _ => None,
-        });
-        if taken_at.is_some() || accept_by <= clock {
-            accept_due += 1;
-            taken_in_time += u64::from(taken_at.is_some_and(|at| at <= accept_by));
-        }
-        let resolve_by = payloads.iter().rev().find_map(|p| match p {
-            TicketEvent::Reopened { resolve_by, .. } => Some(*resolve_by),
-            _ => None,
-        });
-        let resolve_by = resolve_by.unwrap_or(submitted_resolve_by);
         let last_resolution = payloads.iter().rposition(|p| matches!(p, TicketEvent::Resolved { .. }));
         let last_reopening = payloads.iter().rposition(|p| matches!(p, TicketEvent::Reopened { .. }));
         let resolved = match (last_resolution, last_reopening) {
@@ -178,19 +152,9 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
             (Some(_), None) => true,
             _ => false,
         };
-        if resolved || resolve_by <= clock {
-            resolve_due += 1;
-        }
+        due.count(&events, &payloads, last_resolution.filter(|_| resolved), as_of);
         if resolved {
             completed += 1;
-            let i = last_resolution.expect("resolved");
-            on_time += u64::from(events[i].occurred_at <= resolve_by);
-            let is_closed = payloads.iter().any(|p| matches!(p, TicketEvent::Closed { .. }));
-            let window_over = matches!(&payloads[i], TicketEvent::Resolved { feedback_by, .. } if *feedback_by <= as_of);
-            if is_closed || window_over {
-                close_due += 1;
-                closed += u64::from(is_closed);
-            }
             let submitted_tier = match &payloads[0] {
                 TicketEvent::Submitted { tier, .. } => *tier,
                 _ => panic!("seed {seed}: a ticket starts with its submission"),
@@ -216,12 +180,68 @@ pub(crate) fn assert_rates_match_an_independent_count(log: &[RecordedEvent], as_
     let r = runner.state().rates(&everything, as_of);
     let parts = |rate: gridloop_projections::Rate| (rate.numerator, rate.denominator);
     assert_eq!(r.valid, valid, "seed {seed}: valid");
-    assert_eq!(parts(r.acceptance), (taken_in_time, accept_due), "seed {seed}: acceptance");
-    assert_eq!(parts(r.completion), (completed, resolve_due), "seed {seed}: completion");
-    assert_eq!(parts(r.on_time), (on_time, resolve_due), "seed {seed}: on time");
-    assert_eq!(parts(r.closed_loop), (closed, close_due), "seed {seed}: closed loop");
+    assert_eq!(parts(r.acceptance), (due.taken_in_time, due.accept_due), "seed {seed}: acceptance");
+    assert_eq!(parts(r.completion), (completed, due.resolve_due), "seed {seed}: completion");
+    assert_eq!(parts(r.on_time), (due.on_time, due.resolve_due), "seed {seed}: on time");
+    assert_eq!(parts(r.closed_loop), (due.closed, due.close_due), "seed {seed}: closed loop");
     assert_eq!(parts(r.satisfaction), (satisfied, rated), "seed {seed}: satisfaction");
     assert_eq!(parts(r.in_grid), (in_grid, completed), "seed {seed}: in grid");
+}
+
+/// The rates that count a ticket against a deadline only once it passed or
+/// was met (应结案), counted straight from a valid ticket's raw events.
+#[derive(Default)]
+struct DueTally {
+    accept_due: u64,
+    taken_in_time: u64,
+    resolve_due: u64,
+    on_time: u64,
+    close_due: u64,
+    closed: u64,
+}
+
+impl DueTally {
+    /// One valid ticket; `standing` is the index of its resolution still
+    /// standing (none if never resolved or reopened since).
+    fn count(
+        &mut self,
+        events: &[&RecordedEvent],
+        payloads: &[TicketEvent],
+        standing: Option<usize>,
+        as_of: Timestamp,
+    ) {
+        let TicketEvent::Submitted { accept_by, resolve_by: submitted_resolve_by, .. } = &payloads[0] else {
+            panic!("a ticket starts with its submission");
+        };
+        let at = |wanted: fn(&TicketEvent) -> bool| {
+            events.iter().zip(payloads).find(|(_, p)| wanted(p)).map(|(e, _)| e.occurred_at)
+        };
+        // The clock of a cancelled ticket stops at its cancellation.
+        let clock = at(|p| matches!(p, TicketEvent::Cancelled { .. })).map_or(as_of, |c| c.min(as_of));
+        let taken_at = at(|p| {
+            matches!(p, TicketEvent::Accepted { .. } | TicketEvent::Reassigned { .. } | TicketEvent::SelfHandled { .. })
+        });
+        if taken_at.is_some() || *accept_by <= clock {
+            self.accept_due += 1;
+            self.taken_in_time += u64::from(taken_at.is_some_and(|t| t <= *accept_by));
+        }
+        let reopened = payloads.iter().rev().find_map(|p| match p {
+            TicketEvent::Reopened { resolve_by, .. } => Some(*resolve_by),
+            _ => None,
+        });
+        let resolve_by = reopened.unwrap_or(*submitted_resolve_by);
+        if standing.is_some() || resolve_by <= clock {
+            self.resolve_due += 1;
+        }
+        let Some(i) = standing else { return };
+        self.on_time += u64::from(events[i].occurred_at <= resolve_by);
+        let is_closed = payloads.iter().any(|p| matches!(p, TicketEvent::Closed { .. }));
+        let window_over = matches!(&payloads[i], TicketEvent::Resolved { feedback_by, .. } if *feedback_by <= as_of);
+        if is_closed || window_over {
+            self.close_due += 1;
+            self.closed += u64::from(is_closed);
+        }
+    }
 }
 
 /// The positions of the resolutions made by the grid's or community's own

@@ -130,19 +130,28 @@ async fn candidates_follow_the_round_and_the_tier_and_end_with_the_ticket() {
     let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/offer"), "dispatcher", offer).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let out = candidates().await;
-    assert_eq!(shape(&out), ("offer".into(), "grid".into(), 0.into(), "grid".into()), "the offer out now's ring: {out}");
+    assert_eq!(
+        shape(&out),
+        ("offer".into(), "grid".into(), 0.into(), "grid".into()),
+        "the offer out now's ring: {out}"
+    );
     let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/decline"), "volunteer", r#"{"reason":"busy"}"#).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let next = candidates().await;
     assert_eq!(shape(&next), ("offer".into(), "community".into(), 1.into(), "grid".into()), "round 2 widens: {next}");
-    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
+    let (status, answer) =
+        h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let community = candidates().await;
-    assert_eq!((community["tier"].as_str(), community["ring"]["level"].as_str()), (Some("community"), Some("community")));
+    assert_eq!(
+        (community["tier"].as_str(), community["ring"]["level"].as_str()),
+        (Some("community"), Some("community"))
+    );
     let team = community["team"].as_str().map(str::to_string);
     let expected = if team.is_some() { "team" } else { "department" };
     assert_eq!(community["route"], expected, "the community's own route, as the policy assigns it: {community}");
-    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
+    let (status, answer) =
+        h.post(&format!("/api/v1/tickets/{id}/escalate"), "dispatcher", r#"{"reason":"whistle"}"#).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let street = candidates().await;
     assert_eq!(shape(&street), ("department".into(), "street".into(), 2.into(), "street".into()), "{street}");

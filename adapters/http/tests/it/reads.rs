@@ -101,14 +101,23 @@ async fn overdue_is_a_missed_deadline_and_stays_after_escalation() {
     let late = list(&h, "auditor", "overdue=true").await;
     assert_eq!(ids(&late), [offered.as_str(), submitted.as_str()], "both untaken past their accept deadline");
     let unfiltered = list(&h, "auditor", "overdue=false").await;
-    assert_eq!((unfiltered["total"].as_u64(), unfiltered["overdue"].as_u64()), (Some(2), Some(2)), "false filters nothing");
+    assert_eq!(
+        (unfiltered["total"].as_u64(), unfiltered["overdue"].as_u64()),
+        (Some(2), Some(2)),
+        "false filters nothing"
+    );
     // The timers' escalation gives the next tier a fresh deadline; the
     // policy then hands it to a department: it missed a deadline all the same.
     let path = format!("/api/v1/tickets/{submitted}");
     let (status, answer) = h.post(&format!("{path}/escalate"), "dispatcher", r#"{"reason":"timeout"}"#).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let (status, answer) =
-        h.post(&format!("{path}/assign"), "dispatcher", r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#).await;
+    let (status, answer) = h
+        .post(
+            &format!("{path}/assign"),
+            "dispatcher",
+            r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (_, ticket) = h.get(&path, "auditor").await;
     let next = ticket["pending_deadlines"][0]["at"].as_str().expect("a pending deadline").to_string();
