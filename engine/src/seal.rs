@@ -156,6 +156,10 @@ fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     }
     let mut out = [0u8; N];
     for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        // Digits only: `from_str_radix` alone would also take a sign (`+f`).
+        if !pair.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
         out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
     Some(out)

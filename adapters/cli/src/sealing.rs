@@ -55,13 +55,16 @@ pub fn load_key(data: &Path) -> Result<ed25519_dalek::SigningKey> {
     let path = key_path(data);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {} (make one with `gridloop keys init`)", path.display()))?;
-    let text = text.trim();
-    let bytes: Option<Vec<u8>> = (text.len() == 64)
-        .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
-        .flatten();
-    let bytes: [u8; 32] =
-        bytes.and_then(|b| b.try_into().ok()).with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+    let bytes = parse_key(&text).with_context(|| format!("{} is not 64 hex digits", path.display()))?;
     Ok(signing_key(&bytes))
+}
+
+/// A key file's text: 64 hex digits, either case, surrounding white space
+/// ignored. Read by the engine's hash parser, which looks at bytes and never
+/// slices the text, so a file of 64 bytes holding a multi-byte character is
+/// refused rather than cut inside that character (it once was, and panicked).
+pub fn parse_key(text: &str) -> Option<[u8; 32]> {
+    gridloop_engine::envelope::Hash::parse_hex(text.trim()).ok().map(|hash| hash.0)
 }
 
 /// Seals the log as it stands: appends the seal and writes it to the journal.

@@ -4,6 +4,7 @@
 //! Engine errors keep their stable [`Error::code`]; the API adds its own
 //! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
 //! `too_large`, `rate_limited`, `timeout`, `idempotency_key_reused`,
+//! `method_not_allowed`,
 //! `internal`; an unknown route is `not_found`, like an unknown ticket).
 //!
 //! - **Status.** [`engine_status`] gives each engine error variant its
@@ -53,6 +54,9 @@ pub enum AppError {
     /// No route matches the method and path.
     #[error("no such route")]
     NoRoute,
+    /// The path is a route, but not for this method.
+    #[error("this route does not take this method; the API's document (/api/v1/openapi.json) lists the methods")]
+    MethodNotAllowed,
     /// The token has used its [`RATE_BURST`](crate::RATE_BURST) and
     /// [`RATE_PER_MINUTE`](crate::RATE_PER_MINUTE); the response carries
     /// `Retry-After` with these seconds.
@@ -84,6 +88,7 @@ impl AppError {
             AppError::InvalidJson(_) => "invalid_json",
             AppError::TooLarge => "too_large",
             AppError::NoRoute => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::RateLimited(_) => "rate_limited",
             AppError::Timeout(_) => "timeout",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -99,6 +104,7 @@ impl AppError {
             AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -195,18 +195,26 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
 /// applied to all of them (a timed-out request is still counted by `/metrics`).
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let (routes, _) = routes::<S>().into_parts();
-    let routes = routes.fallback(|| async { AppError::NoRoute }).layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    let routes = routes
+        .fallback(|| async { AppError::NoRoute })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
     with_layers(routes, state)
 }
 
 /// `routes` inside the layers every route runs in, innermost first: the
 /// request timeout, a caught panic answered as a JSON 500
-/// ([`error::panicked`]), the request metrics (which so count timeouts and
-/// panics), and the log of failures ([`error::log_failures`]). Public so a
+/// ([`error::panicked`]) and counted apart, the request metrics (which so
+/// count timeouts and panics among the 5xx), and the log of failures ([`error::log_failures`]). Public so a
 /// test can put a route of its own (one that panics) in the same layers.
 pub fn with_layers<S: EventStore>(routes: Router<AppState<S>>, state: AppState<S>) -> Router {
+    let telemetry = state.telemetry.clone();
+    let panicked = move |panic| {
+        telemetry.panicked();
+        error::panicked(panic)
+    };
     with_timeout(routes, REQUEST_TIMEOUT)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::measure::<S>))
         .layer(axum::middleware::from_fn(error::log_failures))
         .with_state(state)

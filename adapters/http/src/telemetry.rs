@@ -31,6 +31,8 @@ pub struct Telemetry {
     /// Cumulative counts per latency bucket, then +Inf.
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
     latency_sum_us: AtomicU64,
+    /// Handlers that panicked (each also answered, and counted, as a 500).
+    panics: AtomicU64,
 }
 
 impl Telemetry {
@@ -41,6 +43,11 @@ impl Telemetry {
         let bucket = LATENCY_BUCKETS_MS.iter().position(|&b| millis <= b).unwrap_or(LATENCY_BUCKETS_MS.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.latency_sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a handler's panic (the layer that catches it calls this).
+    pub(crate) fn panicked(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -93,6 +100,9 @@ pub async fn metrics<S: EventStore>(State(state): State<AppState<S>>) -> Result<
         let n = t.by_class[i].load(Ordering::Relaxed);
         let _ = writeln!(out, "gridloop_http_requests_total{{class=\"{class}\"}} {n}");
     }
+    let _ = writeln!(out, "# HELP gridloop_http_panics_total Handlers that panicked (answered as a JSON 500).");
+    let _ = writeln!(out, "# TYPE gridloop_http_panics_total counter");
+    let _ = writeln!(out, "gridloop_http_panics_total {}", t.panics.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP gridloop_http_request_duration_seconds Time to answer a request.");
     let _ = writeln!(out, "# TYPE gridloop_http_request_duration_seconds histogram");
     let mut cumulative = 0;

@@ -108,3 +108,29 @@ fn a_forged_or_foreign_signature_is_refused() {
     let err = check(&events, vec![foreign], Some(public_key_hex(&key()))).unwrap_err();
     assert!(err.to_string().contains("not the deployment's"), "{err}");
 }
+
+#[test]
+fn a_signature_in_other_text_than_hex_digits_is_malformed_not_a_panic() {
+    let events = log(3, 4);
+    let SealEvent::Sealed { position, streams, digest, public_key, signature } = seal_at(&events);
+    let with = |signature: String| SealEvent::Sealed {
+        position,
+        streams,
+        digest,
+        public_key: public_key.clone(),
+        signature,
+    };
+    // A pair `0x` written `+x` has the same value to `u8::from_str_radix`,
+    // and a two-byte character fills a pair's place: both are refused.
+    let pair = (0..signature.len() / 2).find(|i| signature.as_bytes()[2 * i] == b'0').expect("a pair below 0x10");
+    let mut signed = signature.clone();
+    signed.replace_range(2 * pair..2 * pair + 1, "+");
+    let mut accented = signature.clone();
+    accented.replace_range(2 * pair..2 * pair + 2, "é");
+    for bad in [signed, accented] {
+        assert_eq!(bad.len(), signature.len());
+        let err = check(&events, vec![with(bad.clone())], None).expect_err("refused");
+        assert!(err.to_string().contains("malformed"), "{bad}: {err}");
+    }
+    assert_eq!(check(&events, vec![with(signature)], None).expect("the honest seal"), 1);
+}

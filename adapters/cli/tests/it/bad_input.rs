@@ -485,6 +485,23 @@ fn http_cases() -> Vec<Case> {
         ),
         case("open311 xml forged api_key", form(ox, &o_with("{dispatcher}", "forged")), Open311(401, Format::Xml)),
         case("open311 unknown format", form("/open311/v2/requests.yaml", o_order), Open311(400, Format::Xml)),
+        // Multi-byte characters where a byte-sliced parser would cut one:
+        // each a 4xx in its door's shape, never a dropped connection.
+        case(
+            "open311 anonymous read, date offset of multi-byte characters",
+            Input::Http(http("GET", "/open311/v2/requests.json?start_date=2026-11-23T08:00:00%2B%C3%A9:00", None, "")),
+            Open311(400, Format::Json),
+        ),
+        case(
+            "open311 anonymous read, multi-byte end_date in XML",
+            Input::Http(http("GET", "/open311/v2/requests.xml?end_date=2026-11-23T08:00:0%E5%8D%81%2B08:00", None, "")),
+            Open311(400, Format::Xml),
+        ),
+        case(
+            "api history as_of of multi-byte characters",
+            get("/api/v1/tickets/T-1/history?as_of=2026-11-23T08:00:00%2B08:%C3%A9", "auditor"),
+            Api(400, "invalid_input"),
+        ),
     ]
 }
 

@@ -81,4 +81,16 @@ fn the_key_file_is_private_and_must_be_well_formed() {
     std::fs::write(&path, "not a key").expect("overwrite");
     let err = gridloop_cli::sealing::load_key(dir.path()).expect_err("refused");
     assert!(err.to_string().contains("64 hex digits"), "{err}");
+    // 64 bytes, but a multi-byte character straddles a digit pair: the key
+    // was once cut by byte index there, and the cut panicked.
+    let straddling = format!("{}é{}", "a".repeat(31), "b".repeat(31));
+    assert_eq!(straddling.len(), 64);
+    std::fs::write(&path, &straddling).expect("overwrite");
+    let err = gridloop_cli::sealing::load_key(dir.path()).expect_err("refused, not a panic");
+    assert!(err.to_string().contains("64 hex digits"), "{err}");
+    for bad in ["+f".repeat(32), "十".repeat(21) + "a", format!("{}g", "0".repeat(63))] {
+        assert_eq!(gridloop_cli::sealing::parse_key(&bad), None, "{bad:?}");
+    }
+    let key = "0123456789abcdefABCDEF".repeat(3)[..64].to_string();
+    assert_eq!(gridloop_cli::sealing::parse_key(&format!(" {key}\n")).map(|k| k[..3].to_vec()), Some(vec![0x01, 0x23, 0x45]));
 }

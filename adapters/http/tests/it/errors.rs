@@ -141,20 +141,56 @@ async fn boom() -> &'static str {
     panic!("the secret inside")
 }
 
+/// A request part whose extraction panics: a panic before the handler runs.
+struct Exploding;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Exploding {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, AppError> {
+        // Text cut by byte inside a character: the class of bug this guards.
+        let text = format!("十{}", parts.uri.path());
+        Err(AppError::Internal(text[..1].to_string()))
+    }
+}
+
+async fn exploding(_: Exploding) -> &'static str {
+    "never"
+}
+
+/// A middleware (inside the layers every route runs in) that panics.
+async fn exploding_layer(_: axum::extract::Request, _: axum::middleware::Next) -> axum::response::Response {
+    panic!("a layer gave way")
+}
+
+/// Only this test's router has routes that panic; the production router has
+/// none. Each panic (in a handler, an extractor, a middleware) answers a
+/// JSON 500 without its message, and `/metrics` counts it as a 5xx and as
+/// a panic.
 #[tokio::test]
 async fn a_panicking_handler_answers_a_counted_json_500() {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
     let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock, 7));
     let state = AppState::new(service, TokenTable::new()).await.expect("state");
-    let routes = Router::new().route("/boom", get(boom)).route("/metrics", get(telemetry::metrics::<MemoryStore>));
+    let routes = Router::new()
+        .route("/boom", get(boom))
+        .route("/extract/{x}", get(exploding))
+        .route("/layer", get(boom).route_layer(axum::middleware::from_fn(exploding_layer)))
+        .route("/metrics", get(telemetry::metrics::<MemoryStore>));
     let router = with_layers(routes, state);
-    let (status, kind, text) = call(&router, "/boom").await;
-    assert_eq!((status, kind.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "application/json"), "{text}");
-    let body: Value = serde_json::from_str(&text).expect("a JSON body");
-    assert_eq!((code(&body), &body["error"]["message"]), ("internal", &Value::from(INTERNAL_MESSAGE)));
+    for path in ["/boom", "/extract/x", "/layer"] {
+        let (status, kind, text) = call(&router, path).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "application/json"), "{path}: {text}");
+        let body: Value = serde_json::from_str(&text).expect("a JSON body");
+        assert_eq!((code(&body), &body["error"]["message"]), ("internal", &Value::from(INTERNAL_MESSAGE)), "{path}");
+        assert!(!text.contains("secret") && !text.contains("gave way"), "{path}: {text}");
+    }
     let (_, _, metrics) = call(&router, "/metrics").await;
-    assert!(metrics.contains("gridloop_http_requests_total{class=\"5xx\"} 1"), "{metrics}");
+    assert!(metrics.contains("gridloop_http_requests_total{class=\"5xx\"} 3"), "{metrics}");
+    assert!(metrics.contains("gridloop_http_panics_total 3"), "{metrics}");
+    let (_, _, metrics) = call(&router, "/metrics").await;
+    assert!(metrics.contains("gridloop_http_panics_total 3"), "a scrape is no panic: {metrics}");
 }
 
 #[tokio::test]

@@ -32,7 +32,30 @@ fn every_corpus_input_runs_clean() {
     }
 }
 
-/// The seeds: the test bundle, its broken variant, and it in GB18030.
+/// A routing policy with every knob, so the routing reader is fuzzed too.
+const ROUTING_TOML: &str = r#"# 社区派单
+offers_max = 5
+offer_window = "30m"
+offer_rounds_max = 3
+fairness_window = "30d"
+respond_within = ["2h", "4h", "8h"]
+summons_report_within = "1d"
+reopen_one_up = false
+"#;
+
+/// The same with a duration ending in a CJK character, a misspelt key and
+/// a value of the wrong type: each a problem, none a panic.
+const BROKEN_ROUTING_TOML: &str = r#"offers_max = "五"
+offer_window = "30分"
+offer_rounds_max = 3
+fairness_windw = "30d"
+respond_within = ["2h", "4十", "8h"]
+summons_report_within = "1是"
+reopen_one_up = false
+"#;
+
+/// The seeds: the test bundle, its broken variant, it in GB18030, and it
+/// with a routing policy, good and bad.
 fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let valid = crate::support::files();
     let mut broken = valid.clone();
@@ -48,10 +71,16 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         let parts: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
         join(encoding, &parts)
     };
+    let mut routed = valid.clone();
+    routed.insert("routing.toml", ROUTING_TOML.as_bytes().to_vec());
+    let mut misrouted = valid.clone();
+    misrouted.insert("routing.toml", BROKEN_ROUTING_TOML.as_bytes().to_vec());
     vec![
         ("seed-valid", input("auto", &valid)),
         ("seed-broken", input("auto", &broken)),
         ("seed-gb18030", input("gb18030", &gb)),
+        ("seed-routing", input("utf-8", &routed)),
+        ("seed-routing-broken", input("auto", &misrouted)),
     ]
 }
 
@@ -69,7 +98,7 @@ fn the_seeds_are_the_test_bundles() {
         assert!(stored == data, "{} is not the test bundle; GRIDLOOP_BLESS=1 rewrites it", path.display());
         let (encoding, files) = split(&data);
         let read = read_files(&files, encoding);
-        assert_eq!(read.is_ok(), name != "seed-broken", "{name}: {:?}", read.err());
+        assert_eq!(read.is_ok(), !name.contains("broken"), "{name}: {:?}", read.err());
     }
 }
 
