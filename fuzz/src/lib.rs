@@ -13,7 +13,6 @@
 //! This file is also compiled as a module of another crate, so it uses no
 //! crate-level attributes and no `crate::` paths.
 
-
 use gridloop_engine::emergency::EmergencyEvent;
 use gridloop_engine::envelope::{EventPayload, RecordedEvent, Schema, verify_stream};
 use gridloop_engine::grid::{GridCode, Level};
@@ -141,8 +140,10 @@ pub fn idempotency_key(data: &[u8]) {
     };
     let headers = [("content-type", b"application/json".to_vec()), ("idempotency-key", key.as_bytes().to_vec())];
     let target = b"/api/v1/tickets";
-    let first = server.send("POST", target, Some("resident"), &headers, order("a leaking tap").into(), http::Shape::Json);
-    let again = server.send("POST", target, Some("resident"), &headers, order("a leaking tap").into(), http::Shape::Json);
+    let first =
+        server.send("POST", target, Some("resident"), &headers, order("a leaking tap").into(), http::Shape::Json);
+    let again =
+        server.send("POST", target, Some("resident"), &headers, order("a leaking tap").into(), http::Shape::Json);
     let Some((status, answer)) = first else { return };
     let (again_status, again_answer) = again.expect("the same request is sent again");
     if status.is_success() {
@@ -150,7 +151,10 @@ pub fn idempotency_key(data: &[u8]) {
         assert_eq!(again_answer["id"], answer["id"], "a repeat finds the first ticket");
         let other = server.send("POST", target, Some("resident"), &headers, order("another").into(), http::Shape::Json);
         let (other_status, other_answer) = other.expect("the other order is sent");
-        assert!(other_status.is_client_error(), "a key reused on another order is refused: {other_status} {other_answer}");
+        assert!(
+            other_status.is_client_error(),
+            "a key reused on another order is refused: {other_status} {other_answer}"
+        );
     } else {
         assert!(status.is_client_error(), "{status} {answer}");
     }
@@ -295,10 +299,22 @@ pub mod http {
         /// to both, T-2 ordered.
         fn prepare(&self) {
             let steps = [
-                ("admin", "/api/v1/volunteers", r#"{"id":"V-1","team":"TM-1","home_grid":"{grid}","skills":["elderly_care"]}"#),
+                (
+                    "admin",
+                    "/api/v1/volunteers",
+                    r#"{"id":"V-1","team":"TM-1","home_grid":"{grid}","skills":["elderly_care"]}"#,
+                ),
                 ("admin", "/api/v1/volunteers", r#"{"id":"V-2","team":"TM-1","home_grid":"{grid}"}"#),
-                ("resident", "/api/v1/tickets", r#"{"category":"IC-003","grid":"{grid}","description":"a leaking tap"}"#),
-                ("resident", "/api/v1/tickets", r#"{"category":"IC-003","grid":"{grid}","description":"a broken lamp"}"#),
+                (
+                    "resident",
+                    "/api/v1/tickets",
+                    r#"{"category":"IC-003","grid":"{grid}","description":"a leaking tap"}"#,
+                ),
+                (
+                    "resident",
+                    "/api/v1/tickets",
+                    r#"{"category":"IC-003","grid":"{grid}","description":"a broken lamp"}"#,
+                ),
                 (
                     "dispatcher",
                     "/api/v1/tickets/T-1/offer",
@@ -378,7 +394,11 @@ pub mod http {
             *seen += appended;
             drop(seen);
             self.count(status.as_u16());
-            if std::env::var("GRIDLOOP_FUZZ_DEBUG").is_ok() { eprintln!("DEBUG {shown} {status} {}", String::from_utf8_lossy(&text).chars().take(200).collect::<String>()); }
+            if std::env::var_os("GRIDLOOP_FUZZ_SHOW").is_some() {
+                // To see what the seeds reach: each request and its answer's start.
+                let start: String = String::from_utf8_lossy(&text).chars().take(160).collect();
+                eprintln!("{shown} {status} {start}");
+            }
             let answer: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
             let text = String::from_utf8_lossy(&text);
             assert!(!status.is_server_error(), "{shown}: a server error: {status} {text}");

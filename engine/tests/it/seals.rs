@@ -113,13 +113,8 @@ fn a_forged_or_foreign_signature_is_refused() {
 fn a_signature_in_other_text_than_hex_digits_is_malformed_not_a_panic() {
     let events = log(3, 4);
     let SealEvent::Sealed { position, streams, digest, public_key, signature } = seal_at(&events);
-    let with = |signature: String| SealEvent::Sealed {
-        position,
-        streams,
-        digest,
-        public_key: public_key.clone(),
-        signature,
-    };
+    let with =
+        |signature: String| SealEvent::Sealed { position, streams, digest, public_key: public_key.clone(), signature };
     // A pair `0x` written `+x` has the same value to `u8::from_str_radix`,
     // and a two-byte character fills a pair's place: both are refused.
     let pair = (0..signature.len() / 2).find(|i| signature.as_bytes()[2 * i] == b'0').expect("a pair below 0x10");

@@ -92,5 +92,8 @@ fn the_key_file_is_private_and_must_be_well_formed() {
         assert_eq!(gridloop_cli::sealing::parse_key(&bad), None, "{bad:?}");
     }
     let key = "0123456789abcdefABCDEF".repeat(3)[..64].to_string();
-    assert_eq!(gridloop_cli::sealing::parse_key(&format!(" {key}\n")).map(|k| k[..3].to_vec()), Some(vec![0x01, 0x23, 0x45]));
+    assert_eq!(
+        gridloop_cli::sealing::parse_key(&format!(" {key}\n")).map(|k| k[..3].to_vec()),
+        Some(vec![0x01, 0x23, 0x45])
+    );
 }
