@@ -178,6 +178,22 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
     response
 }
 
+/// Gives axum's bare 405 (a route that does not take the method; nested
+/// routers answer it before any fallback) the API's error shape, keeping
+/// its `Allow` header.
+pub async fn shape_method_not_allowed(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let bare = response.headers().get(axum::http::header::CONTENT_TYPE).is_none();
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || !bare {
+        return response;
+    }
+    let mut shaped = AppError::MethodNotAllowed.into_response();
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        shaped.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    shaped
+}
+
 /// The answer to a handler that panicked (for tower-http's `CatchPanic`):
 /// a JSON 500 `internal`, the panic's message left for the log.
 pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {

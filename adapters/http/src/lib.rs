@@ -197,7 +197,7 @@ pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let (routes, _) = routes::<S>().into_parts();
     let routes = routes
         .fallback(|| async { AppError::NoRoute })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(error::shape_method_not_allowed))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
     with_layers(routes, state)
 }

@@ -220,6 +220,12 @@ async fn every_extractor_refuses_in_the_json_shape() {
         let message = answer["error"]["message"].as_str().unwrap_or_default();
         assert!(message.len() > 10, "{method} {path}: a sentence: {answer}");
     }
+    // A route that does not take the method: 405 in the same shape, nested
+    // routes too (axum answers those with an empty body of its own).
+    for (method, path) in [("DELETE", "/api/v1/tickets"), ("POST", "/api/v1/volunteers/V-1"), ("PUT", "/healthz")] {
+        let (status, answer) = h.send(method, path, Some("dispatcher"), None, "").await;
+        assert_eq!((status, code(&answer)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{method} {path}");
+    }
     // Open311 refuses in its own shape, XML being its required format.
     let (status, kind, text) = call(&h.router, "/open311/v2/requests/%FF.xml").await;
     assert_eq!((status, kind.as_str()), (StatusCode::BAD_REQUEST, "text/xml; charset=utf-8"), "{text}");
