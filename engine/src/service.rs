@@ -396,12 +396,7 @@ impl<S: EventStore> CommandService<S> {
                     _ => false,
                 };
                 if let Err(refused) = self.check_references(&id, &command).await {
-                    // A repeat answers as the first run did, even if what
-                    // it named has changed since.
-                    return match self.read::<Ticket>(&StreamId::ticket(&id), &call.command_id).await? {
-                        Read::Earlier(outcome) => Ok(outcome),
-                        Read::Folded(_) => Err(refused),
-                    };
+                    return self.refuse_reference(&id, &command, &call, refused).await;
                 }
                 self.run::<Ticket>(&id, &command, call, correlation, emergency).await
             }

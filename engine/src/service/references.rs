@@ -18,13 +18,13 @@
 //! (`CommandService::execute` looks in the ticket's stream before it
 //! refuses).
 
-use crate::{Error, World};
 use crate::envelope::Role;
 use crate::ids::{StreamId, TicketId, VolunteerId};
-use crate::service::{Aggregate, CommandService, fold};
+use crate::service::{Aggregate, Call, CommandService, Outcome, Read, fold};
 use crate::store::EventStore;
 use crate::ticket::{Assignee, Status, Ticket, TicketCommand};
 use crate::volunteer::Volunteer;
+use crate::{Context, Error, World};
 
 /// The longest chain of duplicates followed; a longer one cannot have been
 /// written (every link was checked), so it is refused as a cycle would be.
@@ -34,7 +34,7 @@ impl<S: EventStore> CommandService<S> {
     /// Refuses a ticket command that names a volunteer, team, grid worker,
     /// department or ticket that does not exist, a volunteer who may not be
     /// offered anything, or a duplicate that would close a cycle.
-    pub(crate) async fn check_references(&self, id: &TicketId, command: &TicketCommand) -> Result<(), Error> {
+    pub(super) async fn check_references(&self, id: &TicketId, command: &TicketCommand) -> Result<(), Error> {
         match command {
             TicketCommand::Offer { candidates, .. } => {
                 for candidate in candidates {
@@ -46,6 +46,30 @@ impl<S: EventStore> CommandService<S> {
             TicketCommand::MarkDuplicate { of } => self.check_duplicate_of(id, of).await,
             _ => Ok(()),
         }
+    }
+
+    /// The answer to a command whose references do not hold: a repeat of
+    /// a command that ran answers as it did then, even if what it named has
+    /// changed since; a command the ticket itself refuses (the actor may not
+    /// offer, the item is not admitted, the status forbids it) gets that
+    /// refusal, as if the references held; else `refused`.
+    pub(super) async fn refuse_reference(
+        &self,
+        id: &TicketId,
+        command: &TicketCommand,
+        call: &Call,
+        refused: Error,
+    ) -> Result<Outcome, Error> {
+        let base = match self.read::<Ticket>(&StreamId::ticket(id), &call.command_id).await? {
+            Read::Earlier(outcome) => return Ok(outcome),
+            Read::Folded(base) => base,
+        };
+        let world = self.world();
+        let now = self.clock.now();
+        let ctx =
+            Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+        base.state.decide(id, command, &call.actor, &ctx)?;
+        Err(refused)
     }
 
     /// The assignee exists, and a volunteer may be offered tickets. The

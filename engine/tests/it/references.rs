@@ -38,7 +38,8 @@ fn service_on(store: MemoryStore) -> CommandService<MemoryStore> {
         linked: vec![],
     };
     let worker = ActorId::new(WORKER).expect("an actor id");
-    let staff = StaffMember { subject: worker.clone(), role: Role::GridWorker, place: Some(grid(GRID)), department: None };
+    let staff =
+        StaffMember { subject: worker.clone(), role: Role::GridWorker, place: Some(grid(GRID)), department: None };
     let shared = World {
         grids: w.grids.clone(),
         catalog: w.catalog.clone(),
@@ -54,7 +55,13 @@ fn envelope(key: &str, actor: Actor, command: Command) -> CommandEnvelope {
     CommandEnvelope { command_id, correlation_id: None, actor, command, expected_version: None }
 }
 
-fn on_ticket(service: &CommandService<MemoryStore>, key: &str, n: u64, actor: Actor, command: TicketCommand) -> Result<Outcome, Error> {
+fn on_ticket(
+    service: &CommandService<MemoryStore>,
+    key: &str,
+    n: u64,
+    actor: Actor,
+    command: TicketCommand,
+) -> Result<Outcome, Error> {
     block_on(service.execute(envelope(key, actor, Command::Ticket { id: tid(n), command })))
 }
 
@@ -64,8 +71,12 @@ fn on_volunteer(service: &CommandService<MemoryStore>, key: &str, n: u64, comman
 }
 
 fn register(service: &CommandService<MemoryStore>, n: u64) {
-    let command =
-        VolunteerCommand::Register { team: team_id(1), home_grid: grid(GRID), skills: skills(&["elderly_care"]), open_orders_max: 3 };
+    let command = VolunteerCommand::Register {
+        team: team_id(1),
+        home_grid: grid(GRID),
+        skills: skills(&["elderly_care"]),
+        open_orders_max: 3,
+    };
     on_volunteer(service, &format!("register-{n}"), n, command);
 }
 
@@ -98,7 +109,12 @@ fn an_offer_to_a_volunteer_who_was_never_registered_is_refused() {
     let (store, service) = given_triaged(1);
     let before = store.snapshot().len();
     let refused = on_ticket(&service, "o", 1, dispatcher(), offer(&[vol(1), vol(99)]));
-    then_refused_writing_nothing(&store, refused, Error::UnknownReference { kind: "volunteer", id: "V-99".into() }, before);
+    then_refused_writing_nothing(
+        &store,
+        refused,
+        Error::UnknownReference { kind: "volunteer", id: "V-99".into() },
+        before,
+    );
     let ticket = block_on(service.ticket(&tid(1))).expect("reads");
     assert_eq!(ticket.status, Status::Triaged, "nobody holds or was offered the ticket");
     on_ticket(&service, "o", 1, dispatcher(), offer(&[vol(1)])).expect("an offer to V-1, who exists, is taken");
@@ -115,7 +131,8 @@ fn an_offer_to_a_stood_down_or_exited_volunteer_is_refused() {
     let refused = on_ticket(&service, "o2", 1, dispatcher(), offer(&[vol(2)]));
     let stood_down = Error::AssigneeUnavailable { who: "volunteer V-2".into(), status: "stood down" };
     then_refused_writing_nothing(&store, refused, stood_down, before);
-    let refused = on_ticket(&service, "o3", 1, dispatcher(), TicketCommand::Assign { to: vol(3), reason: "就近".into() });
+    let refused =
+        on_ticket(&service, "o3", 1, dispatcher(), TicketCommand::Assign { to: vol(3), reason: "就近".into() });
     let exited = Error::AssigneeUnavailable { who: "volunteer V-3".into(), status: "exited" };
     then_refused_writing_nothing(&store, refused, exited, before);
     on_volunteer(&service, "back", 2, VolunteerCommand::Reactivate {});
@@ -152,9 +169,19 @@ fn a_duplicate_of_a_ticket_never_submitted_or_of_itself_is_refused() {
     let before = store.snapshot().len();
     let dup = |of: u64| TicketCommand::MarkDuplicate { of: tid(of) };
     let refused = on_ticket(&service, "d", 1, dispatcher(), dup(42));
-    then_refused_writing_nothing(&store, refused, Error::UnknownReference { kind: "ticket", id: "T-42".into() }, before);
+    then_refused_writing_nothing(
+        &store,
+        refused,
+        Error::UnknownReference { kind: "ticket", id: "T-42".into() },
+        before,
+    );
     let refused = on_ticket(&service, "d", 1, dispatcher(), dup(1));
-    then_refused_writing_nothing(&store, refused, Error::DuplicateCycle { ticket: "T-1".into(), of: "T-1".into() }, before);
+    then_refused_writing_nothing(
+        &store,
+        refused,
+        Error::DuplicateCycle { ticket: "T-1".into(), of: "T-1".into() },
+        before,
+    );
 }
 
 #[test]
@@ -164,12 +191,22 @@ fn duplicates_that_would_lead_back_to_the_ticket_are_refused() {
     on_ticket(&service, "d1", 1, dispatcher(), dup(2)).expect("T-1 repeats T-2");
     let before = store.snapshot().len();
     let refused = on_ticket(&service, "d2", 2, dispatcher(), dup(1));
-    then_refused_writing_nothing(&store, refused, Error::DuplicateCycle { ticket: "T-2".into(), of: "T-1".into() }, before);
+    then_refused_writing_nothing(
+        &store,
+        refused,
+        Error::DuplicateCycle { ticket: "T-2".into(), of: "T-1".into() },
+        before,
+    );
     // A longer chain: T-1 → T-2 → T-3, then T-3 → T-1 would close it.
     on_ticket(&service, "d2b", 2, dispatcher(), dup(3)).expect("T-2 repeats T-3");
     let before = store.snapshot().len();
     let refused = on_ticket(&service, "d3", 3, dispatcher(), dup(1));
-    then_refused_writing_nothing(&store, refused, Error::DuplicateCycle { ticket: "T-3".into(), of: "T-1".into() }, before);
+    then_refused_writing_nothing(
+        &store,
+        refused,
+        Error::DuplicateCycle { ticket: "T-3".into(), of: "T-1".into() },
+        before,
+    );
     on_ticket(&service, "d4", 4, dispatcher(), dup(1)).expect("T-4 repeats T-1, which leads to T-3, not back");
 }
 
@@ -184,7 +221,12 @@ fn a_repeat_answers_as_the_first_run_even_if_the_volunteer_was_stood_down_since(
     assert_eq!(store.snapshot().len(), before);
 }
 
-fn submit_numbered(numbers: &TicketNumbers, service: &CommandService<MemoryStore>, key: &str, item: &str) -> Result<TicketId, Error> {
+fn submit_numbered(
+    numbers: &TicketNumbers,
+    service: &CommandService<MemoryStore>,
+    key: &str,
+    item: &str,
+) -> Result<TicketId, Error> {
     let command_id = CommandId::new(key).expect("a command id");
     block_on(numbers.submit(service, command_id, resident(), submit_cmd(item, GRID)))
 }
@@ -228,7 +270,16 @@ fn concurrent_orders_never_share_a_number_and_leave_no_gap() {
             })
         })
         .collect();
-    let mut taken: Vec<u64> = threads.into_iter().flat_map(|t| t.join().expect("no panic")).map(|id| id.number()).collect();
+    let mut taken: Vec<u64> =
+        threads.into_iter().flat_map(|t| t.join().expect("no panic")).map(|id| id.number()).collect();
     taken.sort_unstable();
     assert_eq!(taken, (1..=32).collect::<Vec<_>>(), "32 good orders numbered 1 to 32, each once");
+}
+
+#[test]
+fn the_tickets_own_refusal_comes_before_an_unknown_reference() {
+    let (store, service) = given_triaged(1);
+    let before = store.snapshot().len();
+    let refused = on_ticket(&service, "r", 1, resident(), offer(&[vol(99)]));
+    then_refused_writing_nothing(&store, refused, Error::NotPermitted { role: "resident", command: "offer" }, before);
 }

@@ -1026,9 +1026,11 @@ fn every_free_text_field_follows_the_boundary_rule() {
     given(&h_resolved()).when(&resident(), feedback(Rating::Satisfied, nonchar)).then_refused(invalid("comment"));
     given(&h_offered()).when(&resident(), cancel(blank)).then_refused(invalid("reason"));
     // Where a text may be empty, one that shows nothing is stored empty.
-    given(&h_offered())
-        .when(&volunteer(1), decline(vol(1), "\u{200B}"))
-        .then(&[TicketEvent::Declined { by: vol(1), round: 1, reason: String::new() }]);
+    given(&h_offered()).when(&volunteer(1), decline(vol(1), "\u{200B}")).then(&[TicketEvent::Declined {
+        by: vol(1),
+        round: 1,
+        reason: String::new(),
+    }]);
 }
 
 #[test]
