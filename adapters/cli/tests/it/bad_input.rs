@@ -415,6 +415,15 @@ fn http_cases() -> Vec<Case> {
             Api(422, "unknown_reference"),
         ),
         case(
+            "offer to a stood-down volunteer",
+            post(
+                &act("offer"),
+                "dispatcher",
+                r#"{"candidates":[{"kind":"volunteer","id":"V-2"}],"expires_in_minutes":30}"#,
+            ),
+            Api(422, "assignee_unavailable"),
+        ),
+        case(
             "offer to a team not in the district",
             post(
                 &act("offer"),
@@ -454,7 +463,11 @@ fn http_cases() -> Vec<Case> {
             post(t, "dispatcher", with("description", r#""\u200b\u200d\ufeff""#)),
             Api(400, "invalid_input"),
         ),
-        case("note with U+FFFF", post(&act("note"), "dispatcher", r#"{"text":"seen\uffff"}"#), Api(400, "invalid_input")),
+        case(
+            "note with U+FFFF",
+            post(&act("note"), "dispatcher", r#"{"text":"seen\uffff"}"#),
+            Api(400, "invalid_input"),
+        ),
         case(
             "emergency reason with an isolate",
             post("/api/v1/emergency/440802/declare", "dispatcher", r#"{"reason":"\u2067typhoon"}"#),
@@ -802,6 +815,7 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
     setup_references(&addr, &tokens, &order);
     let account = "@v1:matrix.example";
     runtime.block_on(link_volunteer(&service, &bot, &district, account));
+    runtime.block_on(stand_down_v2(&service, &district));
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -944,6 +958,31 @@ fn exited(expect: &Expect, out: &std::process::Output, wrote: bool) -> Result<()
     match wrote {
         true => Err("it wrote to the store".into()),
         false => Ok(()),
+    }
+}
+
+/// Registers the fixture's second volunteer as V-2 and stands them down.
+async fn stand_down_v2(service: &Arc<CommandService<MemoryStore>>, district: &gridloop_fixtures::District) {
+    let profile = &district.volunteers[1];
+    let dispatcher = Actor::new(Role::Dispatcher, "d-440802").expect("valid");
+    let commands = [
+        VolunteerCommand::Register {
+            team: profile.team.clone(),
+            home_grid: profile.home_grid.clone(),
+            skills: profile.skills.clone(),
+            open_orders_max: profile.open_orders_max,
+        },
+        VolunteerCommand::Deactivate { reason: "away for a month".into() },
+    ];
+    for (n, command) in commands.into_iter().enumerate() {
+        let envelope = CommandEnvelope {
+            command_id: CommandId::new(format!("setup-volunteer-2-{n}")).expect("valid"),
+            correlation_id: None,
+            actor: dispatcher.clone(),
+            command: Command::Volunteer { id: gridloop_engine::ids::VolunteerId::from_number(2), command },
+            expected_version: None,
+        };
+        service.execute(envelope).await.expect("set up");
     }
 }
 
