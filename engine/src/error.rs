@@ -135,6 +135,50 @@ pub enum Error {
         asked: u64,
     },
 
+    /// The command names someone or something that does not exist: an
+    /// offer or assignment to a volunteer, team, grid worker or department
+    /// the district does not know, or a duplicate of a ticket that was never
+    /// submitted. Nothing is written. Caller: HTTP 422; check the id named
+    /// in the sentence (the ticket acted on exists; what it refers to does
+    /// not).
+    #[error("{kind} {id} does not exist")]
+    UnknownReference {
+        /// What was referred to ("volunteer", "team", "grid worker",
+        /// "department", "ticket").
+        kind: &'static str,
+        /// The id that names nothing.
+        id: String,
+    },
+
+    /// An offer or assignment to a volunteer who is stood down or has left.
+    /// Caller: HTTP 422; choose someone else (or reactivate the volunteer).
+    #[error("{who} is {status} and cannot be offered or assigned tickets")]
+    AssigneeUnavailable {
+        /// The assignee as shown ("volunteer V-7").
+        who: String,
+        /// Why, in words ("stood down", "exited").
+        status: &'static str,
+    },
+
+    /// Marking a ticket a duplicate of itself, or of a ticket that is (by a
+    /// chain of duplicates) a duplicate of it: nobody would handle the
+    /// request. Caller: HTTP 422; mark the other ticket instead, or none.
+    #[error("ticket {ticket} cannot duplicate {of}: {of} leads back to {ticket}")]
+    DuplicateCycle {
+        /// The ticket being marked.
+        ticket: String,
+        /// The ticket it would duplicate.
+        of: String,
+    },
+
+    /// A submission's location is not within the grid it names.
+    /// Caller: HTTP 422; send the grid the location is in, or no location.
+    #[error("the location is not within grid {grid}")]
+    LocationOutsideGrid {
+        /// The grid named by the submission.
+        grid: String,
+    },
+
     /// The append's expected version did not match the stream's head.
     /// Caller: the command service reloads and decides again; others retry
     /// after reading the stream (HTTP 409).
@@ -186,6 +230,10 @@ impl Error {
             Error::NotPermitted { .. } => "not_permitted",
             Error::NotAdmitted { .. } => "not_admitted",
             Error::InsufficientPoints { .. } => "insufficient_points",
+            Error::UnknownReference { .. } => "unknown_reference",
+            Error::AssigneeUnavailable { .. } => "assignee_unavailable",
+            Error::DuplicateCycle { .. } => "duplicate_cycle",
+            Error::LocationOutsideGrid { .. } => "location_outside_grid",
             Error::WrongExpectedVersion { .. } => "version_conflict",
             Error::Contended { .. } => "contended",
             Error::Storage(_) => "storage_failure",

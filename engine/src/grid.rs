@@ -353,6 +353,20 @@ pub fn contains(polygon: &[GeoPoint], p: GeoPoint) -> bool {
     inside
 }
 
+/// Whether the point lies on one of the polygon's edges, where
+/// [`contains`] may answer either way.
+pub fn on_boundary(polygon: &[GeoPoint], p: GeoPoint) -> bool {
+    let Some(&last) = polygon.last() else { return false };
+    let mut a = last;
+    polygon.iter().any(|&b| {
+        let (ax, ay, bx, by) = (i64::from(a.lon), i64::from(a.lat), i64::from(b.lon), i64::from(b.lat));
+        let (px, py) = (i64::from(p.lon), i64::from(p.lat));
+        a = b;
+        let collinear = (bx - ax) * (py - ay) == (by - ay) * (px - ax);
+        collinear && px >= ax.min(bx) && px <= ax.max(bx) && py >= ay.min(by) && py <= ay.max(by)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

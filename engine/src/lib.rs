@@ -9,6 +9,8 @@
 //! - [`catalog`]: what can be ordered, who handles it, how fast.
 //! - [`ticket`], [`volunteer`], [`emergency`]: the aggregates, each a
 //!   `decide`/`evolve` pair.
+//! - [`text`]: the one rule for free text at the boundary (NFC, no
+//!   control, bidi-override or non-characters, not only invisible).
 //! - [`envelope`]: the stored event's envelope and its hash chain.
 //! - [`store`]: the [`EventStore`](store::EventStore) contract, the
 //!   catch-up-then-live [`Subscription`](store::Subscription), and
@@ -44,6 +46,7 @@ pub mod routing;
 pub mod seal;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod ticket;
 pub mod time;
 pub mod volunteer;

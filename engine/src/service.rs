@@ -21,6 +21,7 @@
 
 pub mod cache;
 pub mod numbering;
+pub mod references;
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -394,6 +395,9 @@ impl<S: EventStore> CommandService<S> {
                     }
                     _ => false,
                 };
+                if let Err(refused) = self.check_references(&id, &command).await {
+                    return self.refuse_reference(&id, &command, &call, refused).await;
+                }
                 self.run::<Ticket>(&id, &command, call, correlation, emergency).await
             }
             Command::Volunteer { id, command } => {
@@ -420,6 +424,22 @@ impl<S: EventStore> CommandService<S> {
                 Ok(outcome)
             }
         }
+    }
+
+    /// Decides a submission on a ticket not yet numbered, writing nothing:
+    /// its refusal, if it would be refused. Numbering asks first, so that
+    /// a refused order takes no number.
+    pub async fn check_submit(&self, command: &TicketCommand, actor: &Actor) -> Result<(), Error> {
+        self.refresh_world().await?;
+        let world = self.world();
+        let ctx = Context {
+            now: self.clock.now(),
+            catalog: &world.catalog,
+            grids: &world.grids,
+            routing: &world.routing,
+            emergency: false,
+        };
+        Ticket::default().decide(&TicketId::from_number(1), command, actor, &ctx).map(drop)
     }
 
     /// Loads a ticket's current state.

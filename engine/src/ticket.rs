@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::HandlingMode;
 use crate::due::Due;
 use crate::envelope::{Actor, Role, event_payload};
-use crate::grid::{GeoPoint, GridCode, Level};
+use crate::grid::{GeoPoint, GridCode, Level, contains, on_boundary};
 use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, VolunteerId};
 use crate::time::{Millis, Timestamp};
 use crate::{Context, Error};
@@ -31,8 +31,9 @@ use crate::{Context, Error};
 pub const OFFER_CANDIDATES_MAX: usize = 64;
 /// The most offer rounds before a ticket must be escalated or assigned.
 pub const OFFER_ROUNDS_MAX: u32 = 16;
-/// The longest description, note, reason or result text, in characters.
-pub const TEXT_CHARS_MAX: usize = 2_000;
+/// Free text is checked by the one boundary rule of [`crate::text`]; its
+/// names stay here too, where callers have always found them.
+pub use crate::text::{TEXT_CHARS_MAX, bounded_text};
 /// The most minutes one resolution may report (30 days).
 pub const MINUTES_SPENT_MAX: u32 = 30 * 24 * 60;
 /// The latest an offer may expire, counted from now.
@@ -1133,7 +1134,7 @@ impl Ticket {
             return Err(self.illegal(command));
         }
         if Some(of) == self.id.as_ref() {
-            return Err(Error::invalid("duplicate of", "a ticket cannot duplicate itself"));
+            return Err(Error::DuplicateCycle { ticket: of.to_string(), of: of.to_string() });
         }
         Ok(vec![TicketEvent::MarkedDuplicate { of: of.clone() }])
     }
@@ -1161,12 +1162,18 @@ impl Ticket {
             return Err(Error::NotPermitted { role: "resident", command: "submit for another resident" });
         }
         let entry = ctx.catalog.item(item)?;
-        ctx.grids.require(grid)?;
+        let node = ctx.grids.require(grid)?;
         if grid.level() < Level::Grid {
             return Err(Error::invalid(
                 "grid",
                 "a ticket is placed in a grid or sub-grid, not a whole street or community",
             ));
+        }
+        // A point on a shared edge may locate to the neighbour: on the
+        // grid's boundary counts as within it.
+        let within = |p: GeoPoint| contains(&node.boundary, p) || on_boundary(&node.boundary, p);
+        if location.is_some_and(|p| !within(p)) {
+            return Err(Error::LocationOutsideGrid { grid: grid.to_string() });
         }
         Ok(vec![TicketEvent::Submitted {
             ticket: id.clone(),
@@ -1500,7 +1507,7 @@ impl Ticket {
             return Err(not_admitted(entry));
         }
         if let Assignee::Department(d) = to {
-            ctx.catalog.department(d)?;
+            ctx.catalog.department(d).map_err(|_| Error::UnknownReference { kind: "department", id: d.to_string() })?;
         }
         Ok(())
     }
@@ -1548,20 +1555,4 @@ pub fn resident_for(actor: &Actor, named: Option<ResidentId>) -> Result<Resident
         (_, Some(resident)) => Ok(resident),
         (_, None) => Err(Error::invalid("resident", "name the resident this order is for")),
     }
-}
-
-/// Trims and bounds free text; control characters other than newline and
-/// tab are refused so that nothing can forge lines in a log or a chat.
-pub fn bounded_text(field: &'static str, text: &str, may_be_empty: bool) -> Result<String, Error> {
-    let text = text.trim();
-    if text.is_empty() && !may_be_empty {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if text.chars().count() > TEXT_CHARS_MAX {
-        return Err(Error::invalid(field, "must be at most 2,000 characters"));
-    }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    Ok(text.to_string())
 }

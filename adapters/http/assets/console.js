@@ -79,6 +79,8 @@
       err_not_found: '未找到', err_invalid_input: '输入有误', err_already_taken: '已被他人接单', err_not_admitted: '该事项未准入网格',
       err_offer_expired: '派单已过期', err_not_offered: '未向其派单', err_not_holder: '非承办人', err_rate_limited: '请求过于频繁',
       err_version_conflict: '工单刚被他人更新，请重试',
+      err_unknown_reference: '所指对象不存在', err_assignee_unavailable: '该志愿者已停用或退出', err_duplicate_cycle: '重复工单不能互相指向',
+      err_location_outside_grid: '位置不在所选网格内', err_idempotency_key_reused: '重复提交了不同的请求',
     },
     en: {
       skip: 'Skip to content', console: 'dispatch console', nav_board: 'Board', nav_metrics: 'Metrics', logout: 'Log out',
@@ -174,9 +176,10 @@
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   // --- the API ---------------------------------------------------------------
-  async function api(method, path, body) {
+  async function api(method, path, body, key) {
     const headers = { Authorization: 'Bearer ' + S.token };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (key) headers['Idempotency-Key'] = key;
     const response = await fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
@@ -188,6 +191,29 @@
       throw error;
     }
     return data;
+  }
+  // One Idempotency-Key per user act. A click that repeats an act whose
+  // answer never came (the network failed, the server answered 5xx) or is
+  // still on its way sends the same key, so the server does the act at
+  // most once; an act that was answered (done or refused) forgets its key.
+  const actKeys = new Map();
+  function newKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return 'console-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  async function post(path, body) {
+    const act = path + '\n' + JSON.stringify(body === undefined ? null : body);
+    const key = actKeys.get(act) || newKey();
+    actKeys.set(act, key);
+    try {
+      const data = await api('POST', path, body, key);
+      actKeys.delete(act);
+      return data;
+    } catch (error) {
+      if (error.status && error.status < 500) actKeys.delete(act);
+      throw error;
+    }
   }
   // An engine refusal as one plain sentence in the console's language.
   function sentence(error) {
@@ -522,7 +548,7 @@
       h('button', { type: 'button', class: 'danger', id: 'em-confirm-button', onclick: async () => {
         if (!reason.value.trim()) { result.textContent = t('need_reason'); reason.focus(); return; }
         try {
-          await api('POST', '/api/v1/emergency/' + place.code + '/' + (on ? 'lift' : 'declare'), { reason: reason.value.trim() });
+          await post('/api/v1/emergency/' + place.code + '/' + (on ? 'lift' : 'declare'), { reason: reason.value.trim() });
           await refreshMe();
         } catch (error) { result.textContent = t('refused', sentence(error)); }
       } }, t(on ? 'em_confirm_lift' : 'em_confirm_declare')), ' ',
@@ -670,7 +696,7 @@
       result.className = 'result';
       result.textContent = '…';
       try {
-        await api('POST', '/api/v1/tickets/' + id + '/' + action, body);
+        await post('/api/v1/tickets/' + id + '/' + action, body);
         result.className = 'result ok';
         result.textContent = t('done', label);
         await loadTicket(id);

@@ -131,7 +131,12 @@ pub fn engine_status(error: &Error) -> StatusCode {
         | Error::WrongExpectedVersion { .. }
         | Error::AlreadyExists { .. }
         | Error::OfferExpired { .. } => StatusCode::CONFLICT,
-        Error::NotAdmitted { .. } | Error::InsufficientPoints { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::NotAdmitted { .. }
+        | Error::InsufficientPoints { .. }
+        | Error::UnknownReference { .. }
+        | Error::AssigneeUnavailable { .. }
+        | Error::DuplicateCycle { .. }
+        | Error::LocationOutsideGrid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Storage(_) | Error::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -5,16 +5,18 @@
 //! The code is drawn from the operating system's randomness and shown in
 //! this answer only: the engine keeps its BLAKE3 hash and expiry
 //! (`volunteer.link_code_issued`), and a new code replaces the one
-//! outstanding. So this route takes no `Idempotency-Key`: a repeat could not
-//! show the first code again, and a retry that issues a fresh one is
-//! harmless (the previous code simply stops working).
+//! outstanding. The route is on the one idempotency path of every write
+//! (`tickets::keyed`): a request without an `Idempotency-Key` gets a fresh
+//! one, so a retry issues a fresh code (harmless: the previous code simply
+//! stops working); a repeat under the same key writes nothing and, since it
+//! cannot show the first code again, is refused with 409 `already_exists`.
 
 use axum::Json;
 use axum::extract::State;
 use gridloop_engine::Error;
 use gridloop_engine::envelope::EventPayload;
-use gridloop_engine::ids::{CommandId, VolunteerId};
-use gridloop_engine::service::{Command, CommandEnvelope};
+use gridloop_engine::ids::VolunteerId;
+use gridloop_engine::service::Command;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::volunteer::{VolunteerCommand, VolunteerEvent, link_code_hash};
 
@@ -29,8 +31,8 @@ use crate::{AppError, AppState};
     path = "/volunteers/{id}/link-code",
     operation_id = "issue_link_code",
     tag = "volunteers",
-    summary = "A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot; no Idempotency-Key, a retry issues a fresh code",
-    params(("id" = String, Path, description = "A volunteer id, `V-7`")),
+    summary = "A dispatcher issues a one-time 6-digit code (valid 24 h, replacing any outstanding one) for the volunteer to send to the chat bot; a retry without the Idempotency-Key issues a fresh code, a repeat with it is refused (the code is shown once)",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A volunteer id, `V-7`")),
     responses((status = 200, description = "The code, shown only here", body = crate::openapi::shapes::LinkCode), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -38,6 +40,7 @@ pub(crate) async fn issue<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let volunteer = VolunteerId::new(id)?;
     // The issuer links their own chat account with the code, as this
@@ -48,19 +51,16 @@ pub(crate) async fn issue<S: EventStore>(
         .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
     let random = u64::from_str_radix(&random, 16).map_err(|e| AppError::Internal(e.to_string()))?;
     let code = format!("{:06}", random % 1_000_000);
-    let command_id = crate::random_hex(16)
-        .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?;
-    let envelope = CommandEnvelope {
-        command_id: CommandId::new(format!("link-code-{command_id}"))?,
-        correlation_id: None,
-        actor: who.actor,
-        command: Command::Volunteer {
-            id: volunteer.clone(),
-            command: VolunteerCommand::IssueLinkCode { code_hash: link_code_hash(&code) },
-        },
-        expected_version: None,
+    let command = Command::Volunteer {
+        id: volunteer.clone(),
+        command: VolunteerCommand::IssueLinkCode { code_hash: link_code_hash(&code) },
     };
-    let outcome = state.service.execute(envelope).await?;
+    let route = format!("POST /volunteers/{volunteer}/link-code");
+    let outcome = crate::tickets::run_keyed(&state, &who, &headers, &route, &[], command).await?;
+    if outcome.is_duplicate() {
+        let kind = "link code issued under this Idempotency-Key (it was shown once) for volunteer";
+        return Err(Error::AlreadyExists { kind, id: volunteer.to_string() }.into());
+    }
     let expires_at = outcome
         .events
         .iter()

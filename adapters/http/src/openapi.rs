@@ -326,7 +326,7 @@ pub enum Refusals {
     /// Body over 64 KiB (`too_large`).
     #[response(status = 413)]
     TooLarge(ErrorBody),
-    /// Domain refusal (`not_admitted`, `insufficient_points`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`).
+    /// Domain refusal (`not_admitted`, `insufficient_points`, `unknown_reference`, `assignee_unavailable`, `duplicate_cycle`, `location_outside_grid`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`).
     #[response(status = 422)]
     Unprocessable(ErrorBody),
     /// Over the token's rate (`rate_limited`), with Retry-After.

@@ -247,11 +247,11 @@ pub(crate) async fn submit<S: EventStore>(
 ) -> Result<(StatusCode, Json<Submitted>), AppError> {
     let bytes = read_body(body)?;
     let body: SubmitBody = parse(&bytes)?;
-    let command_id = command_id(&headers, &who)?;
-    let taken = state.numbering.take_up(&command_id, fingerprint("POST /tickets", &bytes))?;
-    let submitted = submit_taken_up(&state, who, command_id, body).await;
-    state.numbering.settle(taken, &submitted);
-    Ok((StatusCode::CREATED, Json(submitted?)))
+    let submitted = keyed(&state, &who.clone(), &headers, "POST /tickets", &bytes, |command_id| {
+        submit_taken_up(&state, who, command_id, body)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(submitted)))
 }
 
 /// The submission once its key is taken up.
@@ -521,11 +521,32 @@ pub(crate) fn written(outcome: Outcome) -> Vec<Written> {
     outcome.events.into_iter().map(|e| Written { schema: e.schema.to_string(), payload: e.payload }).collect()
 }
 
-/// Runs one command under the request's `Idempotency-Key`: the key is
-/// taken up with the request's fingerprint (`route` and body), so the same
-/// key with another request is refused before anything is decided, and a
-/// repeat gets the engine's first outcome. Every keyed route but the ticket
-/// submission (which numbers tickets first) comes through here.
+/// The one idempotency path of every write route: the request's
+/// `Idempotency-Key` (scoped to the caller) is taken up with the request's
+/// fingerprint (`route` and body), so the same key with another request is
+/// refused before anything is decided; `run` gets the command id, and a
+/// repeat gets the engine's first outcome. A refused request forgets its
+/// fingerprint, so the key may carry a corrected request.
+pub(crate) async fn keyed<S, T, F>(
+    state: &AppState<S>,
+    who: &Principal,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    run: impl FnOnce(CommandId) -> F,
+) -> Result<T, AppError>
+where
+    S: EventStore,
+    F: std::future::Future<Output = Result<T, AppError>>,
+{
+    let command_id = command_id(headers, who)?;
+    let taken = state.numbering.take_up(&command_id, fingerprint(route, body))?;
+    let result = run(command_id).await;
+    state.numbering.settle(taken, &result);
+    result
+}
+
+/// Runs one command on the [`keyed`] path as the caller.
 pub(crate) async fn run_keyed<S: EventStore>(
     state: &AppState<S>,
     who: &Principal,
@@ -534,13 +555,12 @@ pub(crate) async fn run_keyed<S: EventStore>(
     body: &[u8],
     command: Command,
 ) -> Result<Outcome, AppError> {
-    let command_id = command_id(headers, who)?;
-    let taken = state.numbering.take_up(&command_id, fingerprint(route, body))?;
-    let envelope =
-        CommandEnvelope { command_id, correlation_id: None, actor: who.actor.clone(), command, expected_version: None };
-    let outcome = state.service.execute(envelope).await;
-    state.numbering.settle(taken, &outcome);
-    Ok(outcome?)
+    keyed(state, who, headers, route, body, |command_id| async move {
+        let actor = who.actor.clone();
+        let envelope = CommandEnvelope { command_id, correlation_id: None, actor, command, expected_version: None };
+        Ok(state.service.execute(envelope).await?)
+    })
+    .await
 }
 
 /// `POST /tickets/{id}/{action}`.
@@ -570,11 +590,12 @@ pub(crate) async fn act<S: EventStore>(
     let body = read_body(body)?;
     let now = state.service.clock().now();
     let command = command_for(&action, &body, &who, now)?;
-    let command_id = command_id(&headers, &who)?;
-    let taken = state.numbering.take_up(&command_id, fingerprint(&format!("POST /tickets/{id}/{action}"), &body))?;
-    let answer = act_taken_up(&state, who, id, command, command_id).await;
-    state.numbering.settle(taken, &answer);
-    answer.map(Json)
+    let route = format!("POST /tickets/{id}/{action}");
+    keyed(&state, &who.clone(), &headers, &route, &body, |command_id| {
+        act_taken_up(&state, who, id, command, command_id)
+    })
+    .await
+    .map(Json)
 }
 
 /// A ticket action once its key is taken up.

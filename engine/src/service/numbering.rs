@@ -7,6 +7,13 @@
 //! a retried submission (same idempotency key) finds its ticket instead of
 //! numbering a new one; a submission refused for any other reason forgets
 //! its reservation, so a corrected retry numbers afresh.
+//!
+//! A refused order takes no number: an auditor reads a gap in the numbers
+//! as a missing ticket. So an order is decided once as a dry run before it
+//! is given a number (the refusals of a submission depend only on the
+//! order, its actor and the world), and a number given to an order that is
+//! refused all the same (the world changed in between) is given back when
+//! no later number was handed out meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -57,6 +64,9 @@ impl TicketNumbers {
         command: TicketCommand,
     ) -> Result<TicketId, Error> {
         debug_assert!(matches!(command, TicketCommand::Submit { .. }), "only a submission takes a number");
+        if !self.reserved(&command_id) {
+            service.check_submit(&command, &actor).await?;
+        }
         for _attempt in 0..SUBMIT_ATTEMPTS_MAX {
             let id = self.reserve(&command_id);
             let envelope = CommandEnvelope {
@@ -71,6 +81,7 @@ impl TicketNumbers {
                 Err(Error::AlreadyExists { .. }) => self.release(&command_id, &id),
                 Err(other) => {
                     self.release(&command_id, &id);
+                    self.give_back(&id);
                     return Err(other);
                 }
             }
@@ -85,6 +96,18 @@ impl TicketNumbers {
             .entry(command_id.clone())
             .or_insert_with(|| TicketId::from_number(self.next.fetch_add(1, Ordering::SeqCst)))
             .clone()
+    }
+
+    /// Whether this command id holds a number already (a retry).
+    fn reserved(&self, command_id: &CommandId) -> bool {
+        self.by_command.lock().expect("numbering lock").contains_key(command_id)
+    }
+
+    /// Gives a refused order's number back, if it is still the last handed
+    /// out; else a later order holds the next one and the gap stays.
+    fn give_back(&self, id: &TicketId) {
+        let number = id.number();
+        let _ = self.next.compare_exchange(number + 1, number, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// Forgets a reservation that wrote nothing, so a retry numbers afresh.

@@ -17,6 +17,7 @@ mod golden;
 mod permit;
 mod props;
 mod purity;
+mod references;
 mod routing;
 mod seals;
 mod service_cache;

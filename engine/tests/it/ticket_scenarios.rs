@@ -974,6 +974,91 @@ fn descriptions_must_be_non_empty_bounded_and_free_of_control_characters() {
     assert!(matches!(&state[0], TicketEvent::Submitted { description, .. } if *description == longest));
 }
 
+/// Submit T-1 for `VISIT` in `GRID` with this description.
+fn describing(description: &str) -> TicketCommand {
+    match submit_cmd(VISIT, GRID) {
+        TicketCommand::Submit { item, grid, resident, urgency, channel, location, .. } => {
+            TicketCommand::Submit { item, grid, resident, description: description.into(), urgency, channel, location }
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn a_description_with_a_noncharacter_bidi_override_or_only_invisible_characters_is_refused() {
+    // U+FFFE/U+FFFF make an XML document unparseable (Open311's requests.xml).
+    for bad in ["漏水\u{FFFE}", "\u{FFFF}", "a\u{FDD0}b", "plane 1 \u{1FFFE}", "plane 16 \u{10FFFF}"] {
+        let e = no_ticket().when(&resident(), describing(bad)).then_refused(invalid("description"));
+        assert!(e.to_string().contains("non-characters"), "{bad:?}: {e}");
+    }
+    // Overrides and isolates make the text read otherwise than it says.
+    for bad in ["\u{202E}gnp.exe", "a\u{202A}b", "a\u{202D}b", "a\u{2066}b\u{2069}", "a\u{2068}b"] {
+        let e = no_ticket().when(&resident(), describing(bad)).then_refused(invalid("description"));
+        assert!(e.to_string().contains("bidirectional"), "{bad:?}: {e}");
+    }
+    for bad in ["\u{200B}", "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}", " \u{00AD} \u{3164} ", "\u{FE0F}\u{200B}\n"] {
+        let e = no_ticket().when(&resident(), describing(bad)).then_refused(invalid("description"));
+        assert!(e.to_string().contains("empty"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn a_description_is_stored_in_nfc_and_keeps_what_shows() {
+    // "é" typed as e + combining acute (NFD) is stored as one character.
+    let decided = no_ticket().when(&resident(), describing("  cafe\u{301} 漏水  ")).decide().expect("taken");
+    assert!(matches!(&decided[0], TicketEvent::Submitted { description, .. } if description == "caf\u{e9} 漏水"));
+    // A zero-width joiner inside visible text (an emoji sequence) and a
+    // right-to-left mark stay: they show nothing wrong.
+    let emoji = "\u{1F468}\u{200D}\u{1F469} \u{5D0}\u{200F}";
+    let decided = no_ticket().when(&resident(), describing(emoji)).decide().expect("taken");
+    assert!(matches!(&decided[0], TicketEvent::Submitted { description, .. } if description == emoji));
+}
+
+#[test]
+fn every_free_text_field_follows_the_boundary_rule() {
+    let (nonchar, bidi, blank) = ("a\u{FFFF}", "a\u{202E}b", "\u{200B}\u{200B}");
+    given(&h_offered()).when(&dispatcher(), note(nonchar)).then_refused(invalid("note"));
+    given(&h_offered()).when(&dispatcher(), note(blank)).then_refused(invalid("note"));
+    given(&h_offered()).when(&volunteer(1), decline(vol(1), bidi)).then_refused(invalid("reason"));
+    given(&h_triaged()).when(&dispatcher(), escalate(EscalationReason::Whistle, bidi)).then_refused(invalid("note"));
+    given(&h_triaged()).when(&dispatcher(), assign(vol(1), blank)).then_refused(invalid("reason"));
+    given(&h_in_progress()).when(&volunteer(1), resolve(nonchar, 10)).then_refused(invalid("result"));
+    given(&h_resolved()).when(&resident(), feedback(Rating::Satisfied, nonchar)).then_refused(invalid("comment"));
+    given(&h_offered()).when(&resident(), cancel(blank)).then_refused(invalid("reason"));
+    // Where a text may be empty, one that shows nothing is stored empty.
+    given(&h_offered()).when(&volunteer(1), decline(vol(1), "\u{200B}")).then(&[TicketEvent::Declined {
+        by: vol(1),
+        round: 1,
+        reason: String::new(),
+    }]);
+}
+
+#[test]
+fn a_location_outside_the_named_grid_is_refused() {
+    let placed = |code: &str, lon: i32, lat: i32| match submit_cmd(VISIT, code) {
+        TicketCommand::Submit { item, grid, resident, description, urgency, channel, .. } => {
+            let location = Some(GeoPoint { lon, lat });
+            TicketCommand::Submit { item, grid, resident, description, urgency, channel, location }
+        }
+        _ => unreachable!(),
+    };
+    // GRID spans longitudes 0–1,000 µ°, OTHER_GRID 1,000–2,000, SUB_GRID 0–500.
+    no_ticket()
+        .when(&resident(), placed(GRID, 1_500, 500))
+        .then_error(Error::LocationOutsideGrid { grid: GRID.into() });
+    no_ticket()
+        .when(&resident(), placed(SUB_GRID, 700, 500))
+        .then_error(Error::LocationOutsideGrid { grid: SUB_GRID.into() });
+    no_ticket()
+        .when(&resident(), placed(GRID, 9_000, 500))
+        .then_error(Error::LocationOutsideGrid { grid: GRID.into() });
+    // Inside, in a sub-grid of it, or on its shared edge: taken.
+    for (lon, lat) in [(700, 500), (200, 500), (1_000, 500)] {
+        let decided = no_ticket().when(&resident(), placed(GRID, lon, lat)).decide();
+        assert!(decided.is_ok(), "({lon}, {lat}): {decided:?}");
+    }
+}
+
 #[test]
 fn every_free_text_field_is_checked() {
     let control = "a\u{1}b";
@@ -1043,13 +1128,13 @@ fn an_offer_cannot_go_out_while_one_is_out_or_someone_holds_the_ticket() {
 }
 
 #[test]
-fn offering_an_unknown_department_is_not_found() {
+fn offering_an_unknown_department_is_an_unknown_reference() {
     given(&h_department_triaged())
         .when(&dispatcher(), offer_cmd(&[dept("water_board")], at(hours(1))))
-        .then_error(Error::NotFound { kind: "department", id: "water_board".into() });
+        .then_error(Error::UnknownReference { kind: "department", id: "water_board".into() });
     given(&h_department_triaged())
         .when(&dispatcher(), assign(dept("water_board"), "分拨"))
-        .then_error(Error::NotFound { kind: "department", id: "water_board".into() });
+        .then_error(Error::UnknownReference { kind: "department", id: "water_board".into() });
 }
 
 // ---- admission (事项准入)
@@ -1490,7 +1575,7 @@ fn cancelling_or_marking_a_duplicate_after_resolution_is_refused() {
 fn a_ticket_cannot_duplicate_itself() {
     given(&h_triaged())
         .when(&dispatcher(), TicketCommand::MarkDuplicate { of: tid(1) })
-        .then_refused(invalid("duplicate of"));
+        .then_error(Error::DuplicateCycle { ticket: "T-1".into(), of: "T-1".into() });
 }
 
 #[test]

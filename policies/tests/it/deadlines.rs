@@ -33,6 +33,14 @@ impl Rig {
     }
 
     async fn send(&mut self, actor: Actor, n: u64, command: TicketCommand) {
+        let named = match &command {
+            TicketCommand::Offer { candidates, .. } => candidates.clone(),
+            TicketCommand::Assign { to, .. } => vec![to.clone()],
+            _ => vec![],
+        };
+        for candidate in &named {
+            self.register(candidate).await;
+        }
         self.sent += 1;
         let envelope = CommandEnvelope {
             expected_version: None,
@@ -42,6 +50,26 @@ impl Rig {
             command: Command::Ticket { id: TicketId::from_number(n), command },
         };
         self.service.execute(envelope).await.expect("accepted");
+    }
+
+    /// Registers a volunteer candidate (once): an offer names only
+    /// volunteers who exist.
+    async fn register(&self, candidate: &gridloop_engine::ticket::Assignee) {
+        let gridloop_engine::ticket::Assignee::Volunteer(id) = candidate else { return };
+        let command = gridloop_engine::volunteer::VolunteerCommand::Register {
+            team: gridloop_engine::ids::TeamId::from_number(1),
+            home_grid: grid(GRID_A),
+            skills: Default::default(),
+            open_orders_max: 3,
+        };
+        let envelope = CommandEnvelope {
+            expected_version: None,
+            command_id: CommandId::new(format!("register-{id}")).expect("valid"),
+            correlation_id: None,
+            actor: dispatcher(),
+            command: Command::Volunteer { id: id.clone(), command },
+        };
+        self.service.execute(envelope).await.expect("registered");
     }
 
     async fn submit(&mut self, n: u64, item: &str) {

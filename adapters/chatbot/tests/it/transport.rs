@@ -95,6 +95,19 @@ impl Log {
             location: None,
         };
         self.run("submit", Actor::new(Role::Resident, "r-1").expect("valid"), &ticket, submit).await;
+        // An offer names only volunteers who exist: register them first.
+        let district = gridloop_fixtures::chikan(1).expect("loads");
+        for profile in district.volunteers.iter().take(3) {
+            let register = gridloop_engine::volunteer::VolunteerCommand::Register {
+                team: profile.team.clone(),
+                home_grid: profile.home_grid.clone(),
+                skills: profile.skills.clone(),
+                open_orders_max: profile.open_orders_max,
+            };
+            let command = Command::Volunteer { id: profile.id.clone(), command: register };
+            let key = format!("register-{}", profile.id);
+            self.service.execute(envelope(&key, dispatcher(), command)).await.expect("registers");
+        }
         let candidates = self.volunteers.iter().cloned().map(Assignee::Volunteer).collect();
         let offer = TicketCommand::Offer { candidates, expires_at: t0().plus(Millis::minutes(45)) };
         self.run("offer", dispatcher(), &ticket, offer).await;

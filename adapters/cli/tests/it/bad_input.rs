@@ -156,6 +156,11 @@ fn judge(expect: &Expect, status: u16, body: &[u8]) -> Result<(), String> {
 }
 
 const GRID_PLACEHOLDER: &str = "{grid}";
+/// Stands for a point of the district outside `{grid}`, as JSON.
+const ELSEWHERE_PLACEHOLDER: &str = r#"{"elsewhere":0}"#;
+/// The street whose emergency mode the setup declares, under the key
+/// `setup-emergency` (Chikan's first street).
+const SETUP_STREET: &str = "440802-001";
 
 /// The JSON API and Open311 rows. `{grid}` stands for a real grid code.
 fn http_cases() -> Vec<Case> {
@@ -384,9 +389,88 @@ fn http_cases() -> Vec<Case> {
             Api(400, "invalid_input"),
         ),
         case("rating unknown", post(&act("feedback"), "resident", r#"{"rating":"meh"}"#), Api(400, "invalid_input")),
+        // References that must exist (T-2 is a duplicate of T-1 already).
         case(
             "duplicate of itself",
             post(&act("mark-duplicate"), "dispatcher", r#"{"of":"T-1"}"#),
+            Api(422, "duplicate_cycle"),
+        ),
+        case(
+            "duplicates of each other",
+            post(&act("mark-duplicate"), "dispatcher", r#"{"of":"T-2"}"#),
+            Api(422, "duplicate_cycle"),
+        ),
+        case(
+            "duplicate of a ticket never submitted",
+            post(&act("mark-duplicate"), "dispatcher", r#"{"of":"T-424242"}"#),
+            Api(422, "unknown_reference"),
+        ),
+        case(
+            "offer to a volunteer never registered",
+            post(
+                &act("offer"),
+                "dispatcher",
+                r#"{"candidates":[{"kind":"volunteer","id":"V-999999"}],"expires_in_minutes":30}"#,
+            ),
+            Api(422, "unknown_reference"),
+        ),
+        case(
+            "offer to a stood-down volunteer",
+            post(
+                &act("offer"),
+                "dispatcher",
+                r#"{"candidates":[{"kind":"volunteer","id":"V-2"}],"expires_in_minutes":30}"#,
+            ),
+            Api(422, "assignee_unavailable"),
+        ),
+        case(
+            "offer to a team not in the district",
+            post(
+                &act("offer"),
+                "dispatcher",
+                r#"{"candidates":[{"kind":"team","id":"TM-999999"}],"expires_in_minutes":30}"#,
+            ),
+            Api(422, "unknown_reference"),
+        ),
+        case(
+            "assign to a grid worker not on the staff",
+            post(&act("assign"), "dispatcher", r#"{"to":{"kind":"grid_worker","id":"gw-nobody"},"reason":"nearest"}"#),
+            Api(422, "unknown_reference"),
+        ),
+        case(
+            "assign to a department not in the catalog",
+            post(&act("assign"), "dispatcher", r#"{"to":{"kind":"department","id":"water_board"},"reason":"theirs"}"#),
+            Api(422, "unknown_reference"),
+        ),
+        case(
+            "location outside the grid named",
+            post(t, "dispatcher", with("location", ELSEWHERE_PLACEHOLDER)),
+            Api(422, "location_outside_grid"),
+        ),
+        // Free text at the boundary: non-characters, bidi overrides, nothing visible.
+        case(
+            "description with U+FFFE",
+            post(t, "dispatcher", with("description", r#""tap\ufffe""#)),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "description with a right-to-left override",
+            post(t, "dispatcher", with("description", r#""\u202eexe.pat""#)),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "description of zero-width characters only",
+            post(t, "dispatcher", with("description", r#""\u200b\u200d\ufeff""#)),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "note with U+FFFF",
+            post(&act("note"), "dispatcher", r#"{"text":"seen\uffff"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "emergency reason with an isolate",
+            post("/api/v1/emergency/440802/declare", "dispatcher", r#"{"reason":"\u2067typhoon"}"#),
             Api(400, "invalid_input"),
         ),
         case(
@@ -442,6 +526,16 @@ fn http_cases() -> Vec<Case> {
             keyed(&act("cancel"), "dispatcher", "setup-order", r#"{"reason":"x"}"#),
             Api(422, "idempotency_key_reused"),
         ),
+        case(
+            "emergency lift under a declaration's key",
+            keyed(
+                &format!("/api/v1/emergency/{SETUP_STREET}/lift"),
+                "dispatcher",
+                "setup-emergency",
+                r#"{"reason":"calm"}"#,
+            ),
+            Api(422, "idempotency_key_reused"),
+        ),
         // Open311: forms, JSON and XML errors.
         case("open311 without api_key", form(o, &o_with("api_key={dispatcher}&", "")), Open311(401, Format::Json)),
         case("open311 forged api_key", form(o, &o_with("{dispatcher}", "forged")), Open311(401, Format::Json)),
@@ -471,6 +565,21 @@ fn http_cases() -> Vec<Case> {
         case(
             "open311 description with control characters",
             form(o, &o_with("description=tap", "description=tap%07%1B")),
+            Open311(400, Format::Json),
+        ),
+        case(
+            "open311 description with U+FFFF",
+            form(o, &o_with("description=tap", "description=tap%EF%BF%BF")),
+            Open311(400, Format::Json),
+        ),
+        case(
+            "open311 xml description with U+FFFE",
+            form(ox, &o_with("description=tap", "description=tap%EF%BF%BE")),
+            Open311(400, Format::Xml),
+        ),
+        case(
+            "open311 description of zero-width spaces",
+            form(o, &o_with("description=tap", "description=%E2%80%8B%E2%80%8B")),
             Open311(400, Format::Json),
         ),
         case(
@@ -720,13 +829,16 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
     let Input::Http(setup) = setup else { unreachable!() };
     let (status, body) = send(&addr, &setup, &tokens);
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    setup_references(&addr, &tokens, &order);
     let account = "@v1:matrix.example";
     runtime.block_on(link_volunteer(&service, &bot, &district, account));
+    runtime.block_on(stand_down_v2(&service, &district));
 
     let mut failures = Vec::new();
     let mut checked = 0;
     let log_len = || store.snapshot().len();
     let grid_text = grid.to_string();
+    let elsewhere = point_elsewhere(grids, &grid);
     for case in http_cases().into_iter().chain(chat_cases()) {
         let before = log_len();
         // Each request a minute later: the rate limit never refuses first.
@@ -735,8 +847,10 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
             Input::Http(mut request) => {
                 request.path = request.path.replace(GRID_PLACEHOLDER, &grid_text);
                 let body = String::from_utf8_lossy(&request.body).into_owned();
-                if body.contains(GRID_PLACEHOLDER) || body.contains("{dispatcher}") || body.contains("{auditor}") {
+                let placeholders = [GRID_PLACEHOLDER, ELSEWHERE_PLACEHOLDER, "{dispatcher}", "{auditor}"];
+                if placeholders.iter().any(|p| body.contains(p)) {
                     let body = body
+                        .replace(ELSEWHERE_PLACEHOLDER, &elsewhere)
                         .replace(GRID_PLACEHOLDER, &grid_text)
                         .replace("{dispatcher}", &tokens["dispatcher"])
                         .replace("{auditor}", &tokens["auditor"]);
@@ -766,6 +880,12 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
             failures.push(format!("{}: {why}", case.name));
         }
     }
+
+    // Not one of the refused orders took a ticket number: the next is T-3.
+    let Input::Http(next) = keyed("/api/v1/tickets", "dispatcher", "next-order", &order) else { unreachable!() };
+    let (status, body) = send(&addr, &next, &tokens);
+    let id = serde_json::from_slice::<Value>(&body).map(|v| v["id"].clone()).unwrap_or_default();
+    assert_eq!((status, id.as_str()), (201, Some("T-3")), "refused orders leave no gap in the numbers");
 
     // The binary's doors: an export of the log so far to import (and break).
     let dir = tempfile::tempdir().expect("tempdir");
@@ -812,6 +932,39 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
     println!("bad-input catalogue: {checked} inputs refused with their codes, nothing written");
 }
 
+/// What the reference and idempotency cases act on besides T-1: T-2, a
+/// duplicate of T-1, and emergency mode declared on [`SETUP_STREET`] under
+/// the key `setup-emergency`.
+fn setup_references(addr: &str, tokens: &HashMap<&'static str, String>, order: &str) {
+    let declare = format!("/api/v1/emergency/{SETUP_STREET}/declare");
+    let steps = [
+        ("/api/v1/tickets", "setup-order-2", order, 201),
+        ("/api/v1/tickets/T-2/mark-duplicate", "setup-duplicate", r#"{"of":"T-1"}"#, 200),
+        (declare.as_str(), "setup-emergency", r#"{"reason":"calm"}"#, 200),
+    ];
+    for (path, key, body, want) in steps {
+        let Input::Http(request) = keyed(path, "dispatcher", key, body) else { unreachable!() };
+        let (status, answer) = send(addr, &request, tokens);
+        assert_eq!(status, want, "{path}: {}", String::from_utf8_lossy(&answer));
+    }
+}
+
+/// A point of the district outside `grid`, as the JSON of a location: the
+/// middle of another grid's bounding box that locates outside `grid`.
+fn point_elsewhere(grids: &gridloop_engine::grid::GridTree, grid: &GridCode) -> String {
+    let point = grids
+        .at_level(Level::Grid)
+        .filter(|n| &n.code != grid)
+        .map(|n| {
+            let lon = n.boundary.iter().map(|p| i64::from(p.lon)).sum::<i64>() / n.boundary.len() as i64;
+            let lat = n.boundary.iter().map(|p| i64::from(p.lat)).sum::<i64>() / n.boundary.len() as i64;
+            gridloop_engine::grid::GeoPoint { lon: lon as i32, lat: lat as i32 }
+        })
+        .find(|p| grids.locate(*p).is_some_and(|at| !at.is_within(grid)))
+        .expect("a point in another grid");
+    format!(r#"{{"lon":{},"lat":{}}}"#, point.lon, point.lat)
+}
+
 /// Whether a run of the binary failed as expected and wrote nothing.
 fn exited(expect: &Expect, out: &std::process::Output, wrote: bool) -> Result<(), String> {
     let Expect::Exit(code, fragment) = *expect else { return Err("not an exit expectation".into()) };
@@ -822,6 +975,31 @@ fn exited(expect: &Expect, out: &std::process::Output, wrote: bool) -> Result<()
     match wrote {
         true => Err("it wrote to the store".into()),
         false => Ok(()),
+    }
+}
+
+/// Registers the fixture's second volunteer as V-2 and stands them down.
+async fn stand_down_v2(service: &Arc<CommandService<MemoryStore>>, district: &gridloop_fixtures::District) {
+    let profile = &district.volunteers[1];
+    let dispatcher = Actor::new(Role::Dispatcher, "d-440802").expect("valid");
+    let commands = [
+        VolunteerCommand::Register {
+            team: profile.team.clone(),
+            home_grid: profile.home_grid.clone(),
+            skills: profile.skills.clone(),
+            open_orders_max: profile.open_orders_max,
+        },
+        VolunteerCommand::Deactivate { reason: "away for a month".into() },
+    ];
+    for (n, command) in commands.into_iter().enumerate() {
+        let envelope = CommandEnvelope {
+            command_id: CommandId::new(format!("setup-volunteer-2-{n}")).expect("valid"),
+            correlation_id: None,
+            actor: dispatcher.clone(),
+            command: Command::Volunteer { id: gridloop_engine::ids::VolunteerId::from_number(2), command },
+            expected_version: None,
+        };
+        service.execute(envelope).await.expect("set up");
     }
 }
 

@@ -28,10 +28,10 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use gridloop_engine::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use gridloop_engine::grid::{GridCode, GridTree, Level};
-use gridloop_engine::ids::{CommandId, ItemCode, StreamId, TicketId};
+use gridloop_engine::ids::{ItemCode, StreamId, TicketId};
 use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 use gridloop_engine::routing::{Route, owning_team, suggest_for};
-use gridloop_engine::service::{Command, CommandEnvelope, fold};
+use gridloop_engine::service::{Command, fold};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Ticket, Tier, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
@@ -603,35 +603,12 @@ pub(crate) async fn switch_emergency<S: EventStore>(
         "lift" => EmergencyCommand::Lift { reason },
         other => return Err(Error::NotFound { kind: "emergency action", id: other.to_string() }.into()),
     };
-    let envelope = CommandEnvelope {
-        command_id: command_id(&headers, &who)?,
-        correlation_id: None,
-        actor: who.actor,
-        command: Command::Emergency { place: place.clone(), command },
-        expected_version: None,
-    };
-    let outcome = state.service.execute(envelope).await?;
+    let route = format!("POST /emergency/{place}/{action}");
+    let command = Command::Emergency { place: place.clone(), command };
+    let outcome = crate::tickets::run_keyed(&state, &who, &headers, &route, &body, command).await?;
     let events: Vec<Value> =
         outcome.events.into_iter().map(|e| json!({ "schema": e.schema.to_string(), "payload": e.payload })).collect();
     let mode: Emergency = fold(&state.service.store().read_stream(&StreamId::emergency(&place), 1).await?)?;
     let active = mode.active;
     Ok(Json(json!({ "place": place, "active": active, "events": events })))
-}
-
-/// The command id of a switch: its `Idempotency-Key` (or a fresh random
-/// one), scoped to the caller as the ticket routes scope theirs.
-fn command_id(headers: &HeaderMap, who: &Principal) -> Result<CommandId, AppError> {
-    let key = match headers.get("idempotency-key") {
-        Some(value) => {
-            let key = value.to_str().map_err(|_| Error::invalid("idempotency key", "must be printable ASCII"))?;
-            if key.len() > crate::tickets::IDEMPOTENCY_KEY_BYTES_MAX {
-                return Err(Error::invalid("idempotency key", "must be at most 96 bytes").into());
-            }
-            key.to_string()
-        }
-        None => crate::random_hex(16)
-            .map_err(|e| AppError::Internal(format!("no randomness from the operating system: {e}")))?,
-    };
-    let scope = blake3::hash(format!("{}:{}", who.actor.role.name(), who.actor.id).as_bytes()).to_hex();
-    Ok(CommandId::new(format!("{key}.{}", &scope[..16]))?)
 }

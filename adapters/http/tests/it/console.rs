@@ -357,3 +357,34 @@ async fn a_ticket_read_carries_its_board_status_deadlines_and_actions() {
     assert_eq!((&closed["board_status"], &closed["actions"]), (&"closed".into(), &Value::Array(vec![])));
     assert_eq!(closed["pending_deadlines"], Value::Array(vec![]));
 }
+
+#[tokio::test]
+async fn the_emergency_switch_is_on_the_one_idempotency_path() {
+    let h = harness().await;
+    let (_, me) = h.get("/api/v1/me", "far_dispatcher").await;
+    let street = me["place"]["code"].as_str().expect("a street").to_string();
+    let (declare, lift) = (format!("/api/v1/emergency/{street}/declare"), format!("/api/v1/emergency/{street}/lift"));
+    let body = r#"{"reason":"typhoon"}"#;
+    let (status, first) = h.send("POST", &declare, Some("far_dispatcher"), Some("switch-1"), body).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let before = h.store.snapshot().len();
+    // The same key and request again: the first answer, nothing written.
+    let (status, again) = h.send("POST", &declare, Some("far_dispatcher"), Some("switch-1"), body).await;
+    assert_eq!((status, &again["events"]), (StatusCode::OK, &first["events"]), "{again}");
+    // A lift under the declaration's key is another request: refused.
+    let (status, reused) = h.send("POST", &lift, Some("far_dispatcher"), Some("switch-1"), body).await;
+    assert_eq!((status, code(&reused)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"), "{reused}");
+    assert_eq!(h.store.snapshot().len(), before, "neither wrote anything");
+    let (_, me) = h.get("/api/v1/me", "far_dispatcher").await;
+    assert_eq!(me["emergency"][0]["code"], street.as_str(), "still declared");
+}
+
+#[tokio::test]
+async fn the_console_sends_one_idempotency_key_per_act() {
+    let script = gridloop_http::console::SCRIPT_JS;
+    assert!(script.contains("headers['Idempotency-Key'] = key"), "the API call sends the key");
+    for write in ["post('/api/v1/emergency/", "post('/api/v1/tickets/"] {
+        assert!(script.contains(write), "{write} goes through the keyed post");
+    }
+    assert_eq!(script.matches("api('POST'").count(), 1, "no write bypasses the keyed post, which makes the one call");
+}

@@ -46,3 +46,19 @@ async fn only_dispatchers_issue_codes_and_only_for_volunteers_who_exist() {
     let (status, body) = h.post("/api/v1/volunteers/nobody/link-code", "dispatcher", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn a_repeat_under_the_same_key_issues_no_second_code() {
+    let h = harness().await;
+    h.register_v1().await;
+    let path = "/api/v1/volunteers/V-1/link-code";
+    let (status, first) = h.send("POST", path, Some("dispatcher"), Some("code-1"), "").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let before = h.store.snapshot().len();
+    let (status, again) = h.send("POST", path, Some("dispatcher"), Some("code-1"), "").await;
+    assert_eq!((status, code(&again)), (StatusCode::CONFLICT, "already_exists"), "{again}");
+    assert_eq!(h.store.snapshot().len(), before, "nothing written");
+    let state = h.service.volunteer(&VolunteerId::from_number(1)).await.expect("loads");
+    let first_code = first["code"].as_str().expect("a code");
+    assert_eq!(state.link_code.map(|c| c.code_hash), Some(link_code_hash(first_code)), "the first code still works");
+}

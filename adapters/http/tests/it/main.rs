@@ -126,6 +126,12 @@ impl Harness {
     /// Registers V-1 (the harness's volunteer) living in the first grid,
     /// able to care for the elderly.
     pub async fn register_v1(&self) {
+        self.register(1).await;
+    }
+
+    /// Registers `V-n` as [`Harness::register_v1`] registers V-1 (once:
+    /// a second call for one volunteer is a repeat of the first).
+    pub async fn register(&self, n: u64) {
         use gridloop_engine::ids::{CommandId, Skill, TeamId, VolunteerId};
         use gridloop_engine::service::{Command, CommandEnvelope};
         use gridloop_engine::volunteer::VolunteerCommand;
@@ -137,10 +143,10 @@ impl Harness {
             open_orders_max: 3,
         };
         let envelope = CommandEnvelope {
-            command_id: CommandId::new("register-V-1").expect("an id"),
+            command_id: CommandId::new(format!("register-V-{n}")).expect("an id"),
             correlation_id: None,
             actor: gridloop_engine::envelope::Actor::new(Role::Dispatcher, "d-440802").expect("an actor"),
-            command: Command::Volunteer { id: VolunteerId::from_number(1), command: register },
+            command: Command::Volunteer { id: VolunteerId::from_number(n), command: register },
             expected_version: None,
         };
         self.service.execute(envelope).await.expect("registered");
@@ -154,8 +160,11 @@ impl Harness {
         answer["id"].as_str().expect("an id").to_string()
     }
 
-    /// Orders a volunteer item and offers it to V-1 and V-2.
+    /// Orders a volunteer item and offers it to V-1 and V-2 (registered
+    /// first: an offer names only volunteers who exist).
     pub async fn offered(&self) -> String {
+        self.register(1).await;
+        self.register(2).await;
         let id = self.order(VOLUNTEER_ITEM).await;
         let offer = r#"{"candidates":[{"kind":"volunteer","id":"V-1"},{"kind":"volunteer","id":"V-2"}],"expires_in_minutes":30}"#;
         let (status, answer) = self.post(&format!("/api/v1/tickets/{id}/offer"), "dispatcher", offer).await;

@@ -50,12 +50,13 @@ const ACTIONS: [(&str, Setup, &str, &[&str]); 16] = [
     ("reopen", Setup::Resolved, r#"{"text":"not fixed"}"#, &["dispatcher"]),
     ("close", Setup::Rated, "", &["dispatcher"]),
     ("cancel", Setup::Submitted, r#"{"text":"no longer needed"}"#, &["resident", "dispatcher"]),
-    ("mark-duplicate", Setup::Submitted, r#"{"of":"T-99999"}"#, &["dispatcher"]),
+    ("mark-duplicate", Setup::Submitted, r#"{"of":"T-1"}"#, &["dispatcher"]),
     ("summon", Setup::AtStreet, r#"{"departments":["civil_affairs"]}"#, &["dispatcher"]),
     ("self-handle", Setup::Submitted, "", &["grid_worker"]),
 ];
 
 async fn ticket_in(h: &Harness, setup: Setup) -> String {
+    h.register_v1().await;
     let id = h.order(VOLUNTEER_ITEM).await;
     let act = |action: &'static str, who: &'static str, body: &'static str| {
         let path = format!("/api/v1/tickets/{id}/{action}");

@@ -174,16 +174,28 @@ async fn descriptions_round_trip_through_xml() {
     assert_eq!(xml_texts(all.xml(), "service_request_id"), [id]);
 }
 
-/// U+FFFE and U+FFFF pass the engine's free-text check, and a path segment
-/// can carry control characters into an error's description: neither may
-/// make a document unparseable. They arrive as U+FFFD.
+/// U+FFFE and U+FFFF, which XML forbids, are refused at submission (the
+/// engine's free-text rule), through Open311 and the JSON API alike, and
+/// write nothing; a path segment can still carry control characters into
+/// an error's description, and arrives there as U+FFFD.
 #[tokio::test]
 async fn characters_xml_forbids_never_break_a_document() {
     let h = harness().await;
-    let id = ordered(&h, &format!("address_id={}", h.grid), "a\u{FFFE}b\u{FFFF}c\td").await;
-    assert_eq!(get(&h, &format!("requests/{id}.json")).await.json()[0]["description"], "a\u{FFFE}b\u{FFFF}c\td");
+    let place = format!("address_id={}", h.grid);
+    for (format, description) in
+        [("json", "a\u{FFFE}b"), ("xml", "b\u{FFFF}c"), ("json", "\u{202E}gnp"), ("xml", "\u{200B}")]
+    {
+        let refused = post(&h, format, &form(&h, &place, description)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{description:?}: {}", refused.text);
+    }
+    let body = serde_json::json!({ "category": VOLUNTEER_ITEM, "grid": h.grid.as_str(), "description": "a\u{FFFF}" });
+    let (status, answer) = h.post("/api/v1/tickets", "resident", &body.to_string()).await;
+    assert_eq!((status, crate::code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"), "{answer}");
+    assert!(h.store.snapshot().is_empty(), "nothing written");
+    ordered(&h, &place, "a\tb").await;
     let all = get(&h, "requests.xml").await;
-    assert_eq!(xml_texts(all.xml(), "description"), ["a\u{FFFD}b\u{FFFD}c\td"]);
+    assert_eq!(xml_texts(all.xml(), "description"), ["a\tb"]);
+    assert_eq!(xml_texts(all.xml(), "service_request_id"), ["T-1"], "the refused orders took no number");
     let missing = get(&h, "requests/T-%01%1B%EF%BF%BF.xml").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
     let said = xml_texts(&missing.text, "description");

@@ -59,6 +59,7 @@ async fn a_ticket_goes_from_order_to_close() {
 #[tokio::test]
 async fn dispatchers_triage_assign_escalate_and_cancel() {
     let h = harness().await;
+    h.register(2).await;
     let id = h.order(VOLUNTEER_ITEM).await;
     let path = |action: &str| format!("/api/v1/tickets/{id}/{action}");
     let steps = [
@@ -200,19 +201,20 @@ async fn acting_in_the_wrong_status_is_409() {
 #[tokio::test]
 async fn the_same_key_twice_answers_the_same_and_writes_once() {
     let h = harness().await;
+    h.register_v1().await;
     let body = format!(r#"{{"category":"IC-003","grid":"{}","description":"d"}}"#, h.grid);
     let first = h.send("POST", "/api/v1/tickets", Some("resident"), Some("order-1"), &body).await;
     let again = h.send("POST", "/api/v1/tickets", Some("resident"), Some("order-1"), &body).await;
     assert_eq!(first.0, StatusCode::CREATED);
     assert_eq!(first, again);
-    assert_eq!(h.store.snapshot().len(), 1);
+    assert_eq!(h.store.snapshot().len(), 1 + 1, "V-1's registration and the order");
     let offer = r#"{"candidates":[{"kind":"volunteer","id":"V-1"}],"expires_in_minutes":30}"#;
     let path = "/api/v1/tickets/T-1/offer";
     let first = h.send("POST", path, Some("dispatcher"), Some("offer-1"), offer).await;
     let again = h.send("POST", path, Some("dispatcher"), Some("offer-1"), offer).await;
     assert_eq!(first.0, StatusCode::OK, "{first:?}");
     assert_eq!(first, again);
-    assert_eq!(h.store.snapshot().len(), 2);
+    assert_eq!(h.store.snapshot().len(), 1 + 2);
     // The same key from another caller is another command.
     let other = h.send("POST", "/api/v1/tickets", Some("neighbour"), Some("order-1"), &body).await;
     assert_eq!(other.1["id"], "T-2");
