@@ -58,7 +58,7 @@ pub enum Error {
     /// The command is not allowed in the ticket's current status (accepting a
     /// closed ticket, resolving one nobody accepted). Caller: HTTP 409; reload
     /// the ticket and offer the actions its status allows.
-    #[error("cannot {command}: the ticket is {status}")]
+    #[error("cannot {command}: it is {status}")]
     IllegalTransition {
         /// The refused command's verb ("accept", "close").
         command: &'static str,

@@ -569,7 +569,7 @@ pub enum TicketCommand {
 }
 
 impl TicketCommand {
-    /// The verb used in refusals: "cannot accept: the ticket is closed".
+    /// The verb used in refusals: "cannot accept: it is closed".
     pub fn verb(&self) -> &'static str {
         match self {
             TicketCommand::Submit { .. } => "submit",
@@ -629,7 +629,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// The status in plain words, as used in refusals ("the ticket is closed").
+    /// The status in plain words, as used in refusals ("it is closed").
     pub fn name(self) -> &'static str {
         match self {
             Status::None => "not submitted",

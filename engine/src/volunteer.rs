@@ -460,7 +460,10 @@ impl Volunteer {
     /// are still awarded and redeemed: they were earned.
     fn present(&self) -> Result<(), Error> {
         match self.exited {
-            Some(_) => Err(Error::IllegalTransition { command: "change a volunteer", status: "exited" }),
+            Some(_) => Err(Error::IllegalTransition {
+                command: "change a volunteer",
+                status: "a volunteer who has left for good",
+            }),
             None => Ok(()),
         }
     }
