@@ -437,9 +437,10 @@ fn a_stood_down_volunteer_is_not_active_until_reactivated() {
 fn an_exited_volunteer_takes_no_change_but_keeps_the_points_earned() {
     let exited = VolunteerEvent::Exited { reason: "连续三个月未接单".into() };
     let transfer = VolunteerCommand::Transfer { team: team_id(2), home_grid: grid(GRID), open_orders_max: 2 };
-    given(&[registered(), exited.clone()])
-        .when(&dispatcher(), transfer)
-        .then_error(Error::IllegalTransition { command: "change a volunteer", status: "exited" });
+    given(&[registered(), exited.clone()]).when(&dispatcher(), transfer).then_error(Error::IllegalTransition {
+        command: "change a volunteer",
+        status: "a volunteer who has left for good",
+    });
     given(&[registered(), exited.clone()]).when(&system(), award(5, "探访")).then(&[VolunteerEvent::PointsAwarded {
         points: 5,
         ticket: Some(tid(1)),
