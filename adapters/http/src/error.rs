@@ -4,7 +4,8 @@
 //! Engine errors keep their stable [`Error::code`]; the API adds its own
 //! codes for what never reaches the engine (`unauthorized`, `invalid_json`,
 //! `too_large`, `rate_limited`, `timeout`, `idempotency_key_reused`,
-//! `internal`; an unknown route is `not_found`, like an unknown ticket).
+//! `method_not_allowed`, `internal`; an unknown route is `not_found`, like
+//! an unknown ticket).
 //!
 //! - **Status.** [`engine_status`] gives each engine error variant its
 //!   status; it is the one place, and a test checks it against the handling
@@ -47,12 +48,17 @@ pub enum AppError {
     /// The body is not JSON, or not the shape this route reads.
     #[error("malformed JSON body: {0}")]
     InvalidJson(String),
-    /// The body is longer than [`BODY_BYTES_MAX`](crate::BODY_BYTES_MAX).
-    #[error("the request body is larger than {} bytes", crate::BODY_BYTES_MAX)]
-    TooLarge,
-    /// No route matches the method and path.
+    /// The body is longer than this route's limit, in bytes (most routes'
+    /// is [`BODY_BYTES_MAX`](crate::BODY_BYTES_MAX); some take less): the
+    /// message names the route's own limit, so a client knows what fits.
+    #[error("the request body is larger than this route's limit of {0} bytes ({kib} KiB)", kib = .0 / 1024)]
+    TooLarge(usize),
+    /// No route matches the path.
     #[error("no such route")]
     NoRoute,
+    /// The path is a route, but not for this method.
+    #[error("this route does not take the method {0}")]
+    MethodNotAllowed(String),
     /// The token has used its [`RATE_BURST`](crate::RATE_BURST) and
     /// [`RATE_PER_MINUTE`](crate::RATE_PER_MINUTE); the response carries
     /// `Retry-After` with these seconds.
@@ -82,8 +88,9 @@ impl AppError {
             AppError::Engine(e) => e.code(),
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidJson(_) => "invalid_json",
-            AppError::TooLarge => "too_large",
+            AppError::TooLarge(_) => "too_large",
             AppError::NoRoute => "not_found",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::RateLimited(_) => "rate_limited",
             AppError::Timeout(_) => "timeout",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -97,8 +104,9 @@ impl AppError {
             AppError::Engine(e) => engine_status(e),
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

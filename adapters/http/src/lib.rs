@@ -30,6 +30,9 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`server`]: [`serve`], the one serve loop (a request head must arrive
+//!   within [`server::HEADER_READ_TIMEOUT`]; the peer's address reaches
+//!   handlers as `ConnectInfo`; graceful shutdown).
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers'
 //!   annotations and the body types' schemas, and [`openapi::Routes`], the
 //!   table that registers a route and documents it in one step.
@@ -50,7 +53,9 @@ pub mod link_codes;
 pub mod open311;
 pub mod openapi;
 pub mod people;
+pub mod public;
 pub mod reads;
+pub mod server;
 pub mod telemetry;
 pub mod tickets;
 pub mod world;
@@ -68,6 +73,7 @@ use gridloop_engine::time::Timestamp;
 pub use auth::{Principal, TokenEntry, TokenTable};
 pub use error::AppError;
 pub use limits::{RATE_BURST, RATE_LIMITED_TOKENS_MAX, RATE_PER_MINUTE, REQUEST_TIMEOUT, with_timeout};
+pub use server::serve;
 
 /// The largest request body the API reads, in bytes; larger ones get 413.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -88,6 +94,11 @@ pub struct AppState<S> {
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Each token's rate ([`limits`]).
     pub limiter: Arc<limits::RateLimiter>,
+    /// Each client address's rate on the public routes ([`limits`]).
+    pub clients: Arc<limits::RateLimiter>,
+    /// Counts the token table's changes: open event streams watch it and
+    /// end once their own token is gone ([`console::stream`]).
+    pub(crate) token_changes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where volunteers' and staff's names and phones go (`None`: the
     /// routes that take them refuse them, rather than drop them).
     pub(crate) personal: Option<Arc<dyn PersonalStore>>,
@@ -103,6 +114,8 @@ impl<S> Clone for AppState<S> {
             live: self.live.clone(),
             telemetry: self.telemetry.clone(),
             limiter: self.limiter.clone(),
+            clients: self.clients.clone(),
+            token_changes: self.token_changes.clone(),
             personal: self.personal.clone(),
         }
     }
@@ -125,9 +138,22 @@ impl<S: EventStore> AppState<S> {
         live.catch_up(service.store()).await?;
         let telemetry = Arc::new(telemetry::Telemetry::default());
         let limiter = Arc::new(limits::RateLimiter::new());
+        let clients = Arc::new(limits::RateLimiter::new());
+        let token_changes = Arc::new(tokio::sync::watch::Sender::new(0));
         let tokens = Arc::new(std::sync::RwLock::new(tokens));
         let numbering = Arc::new(numbering);
-        Ok(Self { service, tokens, token_file: None, numbering, live, telemetry, limiter, personal: None })
+        Ok(Self {
+            service,
+            tokens,
+            token_file: None,
+            numbering,
+            live,
+            telemetry,
+            limiter,
+            clients,
+            token_changes,
+            personal: None,
+        })
     }
 
     /// Keeps the names and phones the people routes take in `store`.
@@ -195,8 +221,17 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
 /// applied to all of them (a timed-out request is still counted by `/metrics`).
 pub fn router<S: EventStore>(state: AppState<S>) -> Router {
     let (routes, _) = routes::<S>().into_parts();
-    let routes = routes.fallback(|| async { AppError::NoRoute }).layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    let routes = routes
+        .fallback(|| async { AppError::NoRoute })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
     with_layers(routes, state)
+}
+
+/// A known path asked with a method it does not take: 405 in the API's
+/// shape (axum's own is an empty body), its `Allow` header added by axum.
+async fn method_not_allowed(method: axum::http::Method) -> AppError {
+    AppError::MethodNotAllowed(method.as_str().chars().take(32).collect())
 }
 
 /// `routes` inside the layers every route runs in, innermost first: the
