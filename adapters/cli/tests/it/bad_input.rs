@@ -717,7 +717,8 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
         let state = AppState::new(service.clone(), table).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let options = gridloop_http::server::Options::default();
+        tokio::spawn(gridloop_http::serve(listener, router(state), options, std::future::pending()));
         (addr, Bot::new(service.clone()))
     });
     // What the cases act on: ticket T-1 (ordered with the key "setup-order"),
