@@ -17,11 +17,14 @@
 //!   `Idempotency-Key` header; ticket numbering.
 //! - [`open311`]: Open311 GeoReport v2 under `/open311/v2/` (discovery,
 //!   services, requests, tokens; JSON and XML), on the same submission path.
+//! - [`public`]: what Open311's anonymous reads show (the grid and its
+//!   centre, no description) and the projection they read beside the board.
 //! - [`limits`]: the per-token rate limit ([`RATE_PER_MINUTE`] refilling a
 //!   burst of [`RATE_BURST`], at most [`RATE_LIMITED_TOKENS_MAX`] buckets;
-//!   429 `rate_limited` with `Retry-After`) and the request timeout
+//!   429 `rate_limited` with `Retry-After`; public reads per client
+//!   address) and the request timeout
 //!   ([`REQUEST_TIMEOUT`]; 503 `timeout`); the body limit is
-//!   [`BODY_BYTES_MAX`] (413).
+//!   [`BODY_BYTES_MAX`] unless a route takes less (413 naming the limit).
 //! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
 //!   volunteers, catalog, grid tree) and the follower that keeps them current.
 //! - [`people`]: volunteers registered and changed, staff assigned and given

@@ -81,7 +81,8 @@ use crate::{AppError, AppState};
 
 /// The most requests one `GET requests` answers (the spec's default limit).
 pub const REQUESTS_MAX: usize = 1_000;
-/// The most tickets one `GET requests` folds, newest first, while filtering.
+/// The most tickets of the date window one `GET requests` looks at, newest
+/// first, while filtering.
 pub const TICKETS_FOLDED_MAX: usize = 5_000;
 /// The most ids one `service_request_id` list may name.
 pub const REQUEST_IDS_MAX: usize = 200;
