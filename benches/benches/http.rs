@@ -69,7 +69,8 @@ async fn main() {
     let state = AppState::new(service.clone(), table).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let options = gridloop_http::server::Options::default();
+    tokio::spawn(gridloop_http::serve(listener, router(state), options, std::future::pending()));
 
     println!("gridloop HTTP on {addr}, sled store (fsync per append), {CLIENTS} concurrent clients, 2 worker threads");
     let order = format!(r#"{{"category":"CS-001","grid":"{grid}","description":"楼道灯坏了"}}"#);

@@ -783,7 +783,8 @@ async fn serve(service: Arc<CommandService<LogStore>>) -> Result<Served> {
     let addr = listener.local_addr()?;
     let app = gridloop_http::router(state);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let options = gridloop_http::server::Options::default();
+        let _ = gridloop_http::serve(listener, app, options, std::future::pending()).await;
     });
     Ok((addr, token, stop, server))
 }

@@ -15,7 +15,8 @@
 //! may not revoke the token it is using, so a deployment cannot lock its
 //! last admin out by accident. Each change is saved to the token file
 //! (written whole, then renamed) before it is answered; if saving fails, the
-//! change is undone and the answer is 503.
+//! change is undone and the answer is 503. A revoked token's open event
+//! streams (`/console/stream`) end at once.
 
 use axum::Json;
 use axum::extract::State;
@@ -99,9 +100,10 @@ pub(crate) async fn list<S: EventStore>(
 pub(crate) async fn issue<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     permit(&who, Access::Write(Write::Tokens), Target::District)?;
+    let body = crate::tickets::read_body(body)?;
     let body: IssueBody = serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?;
     let role = Role::parse_issuable(&body.role).ok_or_else(|| {
         Error::invalid("role", "must be resident, grid_worker, dispatcher, volunteer, department, auditor or admin")
@@ -162,8 +164,7 @@ pub(crate) async fn revoke<S: EventStore>(
 
 /// The id of the bearer token of this request.
 fn own_token_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = header.strip_prefix("Bearer ")?.trim();
+    let token = crate::auth::bearer_token(headers)?;
     Some(TokenTable::id_of(&blake3::hash(token.as_bytes())))
 }
 
@@ -182,5 +183,8 @@ pub(crate) fn change<S, T>(
         undo(&mut table, &done);
         return Err(Error::Storage(format!("saving the token file: {e}")).into());
     }
+    drop(table);
+    // Open event streams check that their token is still in the table.
+    state.token_changes.send_modify(|changes| *changes = changes.wrapping_add(1));
     Ok(done)
 }

@@ -103,6 +103,11 @@ impl TokenTable {
         self.by_hash.get(&blake3::hash(token.as_bytes()))
     }
 
+    /// Whether the token hashed `hash` is in the table.
+    pub fn holds(&self, hash: &blake3::Hash) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
     /// Tokens in the table.
     pub fn len(&self) -> usize {
         self.by_hash.len()
@@ -143,9 +148,23 @@ impl TokenTable {
 
     /// Writes the token file whole: to a temporary file, then renamed over
     /// the old one, so a crash leaves the old file or the new, never half.
+    /// The file is made readable and writable by its owner only (0600 on
+    /// Unix), before any byte is written: a hash grants nothing, but who
+    /// holds which role and place is the operator's to know.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write as _;
         let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec_pretty(&self.entries())?)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        // A temporary file left by an older version may have other bits.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(&serde_json::to_vec_pretty(&self.entries())?)?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(&temporary, path)
     }
 }
@@ -160,10 +179,19 @@ impl<S: EventStore> FromRequestParts<AppState<S>> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, AppError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(AppError::Unauthorized)?;
-        let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
-        state.authenticate(token.trim()).map(Caller)
+        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
+        state.authenticate(token).map(Caller)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, trimmed. The
+/// scheme's name is case-insensitive (RFC 9110, section 11.1), so `bearer`
+/// and `BEARER` are read as `Bearer`; it is split off by characters, never
+/// by a byte index into text the client chose.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 impl<S: EventStore> AppState<S> {

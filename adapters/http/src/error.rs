@@ -48,15 +48,17 @@ pub enum AppError {
     /// The body is not JSON, or not the shape this route reads.
     #[error("malformed JSON body: {0}")]
     InvalidJson(String),
-    /// The body is longer than [`BODY_BYTES_MAX`](crate::BODY_BYTES_MAX).
-    #[error("the request body is larger than {} bytes", crate::BODY_BYTES_MAX)]
-    TooLarge,
-    /// No route matches the method and path.
+    /// The body is longer than this route's limit, in bytes (most routes'
+    /// is [`BODY_BYTES_MAX`](crate::BODY_BYTES_MAX); some take less): the
+    /// message names the route's own limit, so a client knows what fits.
+    #[error("the request body is larger than this route's limit of {0} bytes ({kib} KiB)", kib = .0 / 1024)]
+    TooLarge(usize),
+    /// No route matches the path.
     #[error("no such route")]
     NoRoute,
     /// The path is a route, but not for this method.
-    #[error("this route does not take this method; the API's document (/api/v1/openapi.json) lists the methods")]
-    MethodNotAllowed,
+    #[error("this route does not take the method {0}; the API's document (/api/v1/openapi.json) lists the methods")]
+    MethodNotAllowed(String),
     /// The token has used its [`RATE_BURST`](crate::RATE_BURST) and
     /// [`RATE_PER_MINUTE`](crate::RATE_PER_MINUTE); the response carries
     /// `Retry-After` with these seconds.
@@ -86,9 +88,9 @@ impl AppError {
             AppError::Engine(e) => e.code(),
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidJson(_) => "invalid_json",
-            AppError::TooLarge => "too_large",
+            AppError::TooLarge(_) => "too_large",
             AppError::NoRoute => "not_found",
-            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::RateLimited(_) => "rate_limited",
             AppError::Timeout(_) => "timeout",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -102,9 +104,9 @@ impl AppError {
             AppError::Engine(e) => engine_status(e),
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoute => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -187,12 +189,13 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
 /// routers answer it before any fallback) the API's error shape, keeping
 /// its `Allow` header.
 pub async fn shape_method_not_allowed(request: Request, next: Next) -> Response {
+    let method: String = request.method().as_str().chars().take(32).collect();
     let response = next.run(request).await;
     let bare = response.headers().get(axum::http::header::CONTENT_TYPE).is_none();
     if response.status() != StatusCode::METHOD_NOT_ALLOWED || !bare {
         return response;
     }
-    let mut shaped = AppError::MethodNotAllowed.into_response();
+    let mut shaped = AppError::MethodNotAllowed(method).into_response();
     if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
         shaped.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
     }

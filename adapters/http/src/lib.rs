@@ -17,11 +17,14 @@
 //!   `Idempotency-Key` header; ticket numbering.
 //! - [`open311`]: Open311 GeoReport v2 under `/open311/v2/` (discovery,
 //!   services, requests, tokens; JSON and XML), on the same submission path.
+//! - [`public`]: what Open311's anonymous reads show (the grid and its
+//!   centre, no description) and the projection they read beside the board.
 //! - [`limits`]: the per-token rate limit ([`RATE_PER_MINUTE`] refilling a
 //!   burst of [`RATE_BURST`], at most [`RATE_LIMITED_TOKENS_MAX`] buckets;
-//!   429 `rate_limited` with `Retry-After`) and the request timeout
+//!   429 `rate_limited` with `Retry-After`; public reads per client
+//!   address) and the request timeout
 //!   ([`REQUEST_TIMEOUT`]; 503 `timeout`); the body limit is
-//!   [`BODY_BYTES_MAX`] (413).
+//!   [`BODY_BYTES_MAX`] unless a route takes less (413 naming the limit).
 //! - [`reads`]: the projection-backed reads (ticket lists, queues, metrics,
 //!   volunteers, catalog, grid tree) and the follower that keeps them current.
 //! - [`people`]: volunteers registered and changed, staff assigned and given
@@ -30,6 +33,9 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`server`]: [`serve`], the one serve loop (a request head must arrive
+//!   within [`server::HEADER_READ_TIMEOUT`]; the peer's address reaches
+//!   handlers as `ConnectInfo`; graceful shutdown).
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers'
 //!   annotations and the body types' schemas, and [`openapi::Routes`], the
 //!   table that registers a route and documents it in one step.
@@ -50,7 +56,9 @@ pub mod link_codes;
 pub mod open311;
 pub mod openapi;
 pub mod people;
+pub mod public;
 pub mod reads;
+pub mod server;
 pub mod telemetry;
 pub mod tickets;
 pub mod world;
@@ -68,6 +76,7 @@ use gridloop_engine::time::Timestamp;
 pub use auth::{Principal, TokenEntry, TokenTable};
 pub use error::AppError;
 pub use limits::{RATE_BURST, RATE_LIMITED_TOKENS_MAX, RATE_PER_MINUTE, REQUEST_TIMEOUT, with_timeout};
+pub use server::serve;
 
 /// The largest request body the API reads, in bytes; larger ones get 413.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -88,6 +97,11 @@ pub struct AppState<S> {
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Each token's rate ([`limits`]).
     pub limiter: Arc<limits::RateLimiter>,
+    /// Each client address's rate on the public routes ([`limits`]).
+    pub clients: Arc<limits::RateLimiter>,
+    /// Counts the token table's changes: open event streams watch it and
+    /// end once their own token is gone ([`console::stream`]).
+    pub(crate) token_changes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where volunteers' and staff's names and phones go (`None`: the
     /// routes that take them refuse them, rather than drop them).
     pub(crate) personal: Option<Arc<dyn PersonalStore>>,
@@ -103,6 +117,8 @@ impl<S> Clone for AppState<S> {
             live: self.live.clone(),
             telemetry: self.telemetry.clone(),
             limiter: self.limiter.clone(),
+            clients: self.clients.clone(),
+            token_changes: self.token_changes.clone(),
             personal: self.personal.clone(),
         }
     }
@@ -125,9 +141,22 @@ impl<S: EventStore> AppState<S> {
         live.catch_up(service.store()).await?;
         let telemetry = Arc::new(telemetry::Telemetry::default());
         let limiter = Arc::new(limits::RateLimiter::new());
+        let clients = Arc::new(limits::RateLimiter::new());
+        let token_changes = Arc::new(tokio::sync::watch::Sender::new(0));
         let tokens = Arc::new(std::sync::RwLock::new(tokens));
         let numbering = Arc::new(numbering);
-        Ok(Self { service, tokens, token_file: None, numbering, live, telemetry, limiter, personal: None })
+        Ok(Self {
+            service,
+            tokens,
+            token_file: None,
+            numbering,
+            live,
+            telemetry,
+            limiter,
+            clients,
+            token_changes,
+            personal: None,
+        })
     }
 
     /// Keeps the names and phones the people routes take in `store`.

@@ -18,6 +18,15 @@
 //! least-recently-used list because tokens are issued by operators, the
 //! table is small and the bound is a guard, not a working regime.
 //!
+//! **Public routes.** Open311's reads take no token, so they are limited
+//! per client address at the same rate, in a limiter of their own
+//! ([`AppState::clients`](crate::AppState::clients)) so that many
+//! addresses cannot clear the tokens' buckets. The key is the peer's IP
+//! address ([`client_key`]); an IPv6 address counts by its /64, which one
+//! host is commonly given whole. Behind a reverse proxy every client is the
+//! proxy: the operator limits there (no forwarded header is trusted, since
+//! any client can send one).
+//!
 //! **Time.** [`with_timeout`] answers 503 `timeout` when a request takes
 //! longer than its limit ([`REQUEST_TIMEOUT`] for [`router`](crate::router)).
 //! The handler's future is dropped: a command whose append had already
@@ -111,6 +120,21 @@ impl RateLimiter {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The bucket of a client of the public routes, by its address (see the
+/// module doc): an IPv4 address whole, an IPv6 one by its first 64 bits;
+/// no address (a router called without a socket, as in tests) is one
+/// client.
+pub fn client_key(peer: Option<std::net::IpAddr>) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"gridloop client address\0");
+    match peer.map(|ip| ip.to_canonical()) {
+        Some(std::net::IpAddr::V4(v4)) => hasher.update(&v4.octets()),
+        Some(std::net::IpAddr::V6(v6)) => hasher.update(&v6.octets()[..8]),
+        None => hasher.update(b"none"),
+    };
+    *hasher.finalize().as_bytes()
 }
 
 /// `router` with every request bounded to `limit`: past it, 503 `timeout`.

@@ -17,9 +17,11 @@
 //!   `POST /api/v1/tickets`, so an Open311 request is an ordinary ticket with
 //!   the same numbering, idempotency (`Idempotency-Key` is honoured here too)
 //!   and rules.
-//! - `GET requests`, `requests/{id}` and `tokens/{token}` read tickets
-//!   straight from their streams ([`load`]); the list scans the log for
-//!   submissions ([`list_requests`]) until the board projection serves it.
+//! - `GET requests`, `requests/{id}` and `tokens/{token}` are public reads
+//!   ([`crate::public`]): answered from the live projections (the board
+//!   and [`public::Requests`]), never a scan of the log, limited per client
+//!   address ([`crate::limits`]; 429 with `Retry-After` in the spec's error
+//!   list), and showing a request at its grid, without its description.
 //! - Answers are built once as JSON values ([`Doc`]) and written as JSON or
 //!   as XML with quick-xml's writer ([`xml`]), text that XML 1.0 cannot hold
 //!   replaced ([`xml_text`]); every refusal is a [`Failure`] in the spec's
@@ -29,9 +31,11 @@
 //!
 //! - `jurisdiction_id` is optional; when given it must be the district's
 //!   code (the grid tree's root, `440802` for Chikan), else 400.
-//! - Reads are public, as Open311 clients expect: they show the item, the
-//!   place, the status and the resident's description, never the resident.
-//!   Writes need an `api_key`.
+//! - Reads are public, as Open311 clients expect: they show the service,
+//!   the status, the times and the grid (its centre as `lat`/`long`), never
+//!   the resident, their words or their point (`docs/adr/0004`). Writes
+//!   need an `api_key`; a missing or unknown one is 403, as GeoReport v2
+//!   says.
 //! - A request's token is its id: gridloop numbers a ticket when it is
 //!   submitted, so `tokens/{token}` only confirms that the ticket exists.
 //! - `email`, `first_name`, `last_name` and `phone` are ignored: personal data
@@ -45,7 +49,6 @@
 //!   engine's free text allows; other control characters are refused.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 
 use axum::Form;
 use axum::Router;
@@ -60,23 +63,26 @@ use axum::routing::get;
 use gridloop_engine::Error;
 use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::{GeoPoint, GridCode, GridTree, Level};
-use gridloop_engine::ids::{ItemCode, StreamId, TicketId};
+use gridloop_engine::ids::{ItemCode, TicketId};
 use gridloop_engine::store::EventStore;
-use gridloop_engine::ticket::{Status, Ticket, TicketEvent};
+use gridloop_engine::ticket::Ticket;
 use gridloop_engine::time::{DAY_MS, Millis, Timestamp};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{Failed, INTERNAL_MESSAGE};
+use crate::public;
+use crate::reads::Views;
 use crate::tickets::ADDRESS_CHARS_MAX;
 use crate::{AppError, AppState};
 
 /// The most requests one `GET requests` answers (the spec's default limit).
 pub const REQUESTS_MAX: usize = 1_000;
-/// The most tickets one `GET requests` folds, newest first, while filtering.
+/// The most tickets of the date window one `GET requests` looks at, newest
+/// first, while filtering.
 pub const TICKETS_FOLDED_MAX: usize = 5_000;
 /// The most ids one `service_request_id` list may name.
 pub const REQUEST_IDS_MAX: usize = 200;
@@ -117,6 +123,11 @@ pub fn routes<S: EventStore>() -> Router<AppState<S>> {
         .route("/requests/{file}", get(get_request::<S>))
         .route("/tokens/{file}", get(get_token::<S>))
         .fallback(|| async { Failure::not_found("no such Open311 resource").render(Format::Xml) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            let method: String = method.as_str().chars().take(32).collect();
+            Failure::new(StatusCode::METHOD_NOT_ALLOWED, format!("this resource does not take {method}"))
+                .render(Format::Xml)
+        })
 }
 
 /// The two formats, by suffix.
@@ -135,15 +146,34 @@ struct Failure {
     description: String,
     code: &'static str,
     detail: String,
+    /// Seconds for `Retry-After`, on a 429.
+    retry_after: Option<u64>,
 }
 
 impl Failure {
     fn new(status: StatusCode, description: impl Into<String>) -> Self {
         let detail = description.into();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            return Self { status, description: INTERNAL_MESSAGE.into(), code: "internal", detail };
+            return Self { status, description: INTERNAL_MESSAGE.into(), code: "internal", detail, retry_after: None };
         }
-        Self { status, description: detail.clone(), code: "open311_refused", detail }
+        Self { status, description: detail.clone(), code: "open311_refused", detail, retry_after: None }
+    }
+
+    /// GeoReport v2's answer to a missing or unknown `api_key`: 403.
+    fn no_api_key() -> Self {
+        let mut failure = Self::new(StatusCode::FORBIDDEN, "api_key is missing or is not a valid key");
+        failure.code = "unauthorized";
+        failure
+    }
+
+    /// A client address past its rate on the public reads ([`crate::limits`]).
+    fn rate_limited(seconds: u64) -> Self {
+        let per_minute = crate::RATE_PER_MINUTE;
+        let description =
+            format!("this client has made more than {per_minute} requests a minute; retry after {seconds} s");
+        let mut failure = Self::new(StatusCode::TOO_MANY_REQUESTS, description);
+        (failure.code, failure.retry_after) = ("rate_limited", Some(seconds));
+        failure
     }
 
     fn bad_request(description: impl Into<String>) -> Self {
@@ -160,6 +190,9 @@ impl Failure {
         let body = json!([{ "code": self.status.as_u16(), "description": self.description }]);
         let mut response = Doc::new("errors", body).render(format);
         *response.status_mut() = self.status;
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         response.extensions_mut().insert(Failed { code: self.code, detail: self.detail });
         response
     }
@@ -168,8 +201,17 @@ impl Failure {
 /// The API's own errors keep their status, code and public message.
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
+        match error {
+            AppError::Unauthorized => return Self::no_api_key(),
+            AppError::RateLimited(seconds) => {
+                let mut failure = Self::new(StatusCode::TOO_MANY_REQUESTS, error.public_message());
+                (failure.code, failure.retry_after) = ("rate_limited", Some(seconds));
+                return failure;
+            }
+            _ => {}
+        }
         let (status, code, detail) = (error.status(), error.code(), error.to_string());
-        Self { status, description: error.public_message(), code, detail }
+        Self { status, description: error.public_message(), code, detail, retry_after: None }
     }
 }
 
@@ -193,6 +235,27 @@ impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> 
             Err(e) => Err(Failure::new(e.status(), e.body_text()).render(Format::Xml)),
         }
     }
+}
+
+/// The client's address, when the server knows it ([`crate::server`] puts
+/// it in every request); reads are limited per address.
+#[derive(Debug)]
+struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Peer(info.map(|axum::extract::ConnectInfo(address)| address.ip())))
+    }
+}
+
+/// Takes one request from the client's bucket ([`crate::limits`]): the
+/// public reads are limited as the API is, per address instead of token.
+fn admit<S: EventStore>(state: &AppState<S>, peer: &Peer) -> Result<(), Failure> {
+    let key = crate::limits::client_key(peer.0);
+    state.clients.take(&key, state.service.clock().now()).map_err(Failure::rate_limited)
 }
 
 /// An answer: the XML root element's name and the body as JSON.
@@ -274,6 +337,7 @@ fn check_jurisdiction(grids: &GridTree, given: Option<&str>) -> Result<(), Failu
 /// `GET discovery`, `GET services`, `GET requests`.
 async fn get_top<S: EventStore>(
     State(state): State<AppState<S>>,
+    peer: Peer,
     Path(file): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
@@ -281,7 +345,7 @@ async fn get_top<S: EventStore>(
         Ok(split) => split,
         Err(failure) => return failure.render(Format::Xml),
     };
-    let result = match (name, params(&state, query)) {
+    let result = match (name, admit(&state, &peer).and_then(|()| params(&state, query))) {
         (_, Err(failure)) => Err(failure),
         ("discovery", Ok(_)) => Ok(discovery(&state)),
         ("services", Ok(_)) => Ok(services(&state)),
@@ -304,6 +368,7 @@ async fn get_top<S: EventStore>(
         (status = 200, description = "The discovery document, in JSON or XML by the suffix", content((crate::openapi::shapes::Discovery = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
@@ -339,6 +404,7 @@ fn discovery<S: EventStore>(state: &AppState<S>) -> Doc {
         (status = 200, description = "The services, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::Service> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 fn services<S: EventStore>(state: &AppState<S>) -> Doc {
@@ -370,10 +436,12 @@ fn services<S: EventStore>(state: &AppState<S>) -> Doc {
         (status = 200, description = "The definition, in JSON or XML by the suffix", content((crate::openapi::shapes::ServiceDefinition = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 async fn get_service<S: EventStore>(
     State(state): State<AppState<S>>,
+    peer: Peer,
     Path(file): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
@@ -381,7 +449,7 @@ async fn get_service<S: EventStore>(
         Ok(split) => split,
         Err(failure) => return failure.render(Format::Xml),
     };
-    let result = params(&state, query).and_then(|_| {
+    let result = admit(&state, &peer).and_then(|()| params(&state, query)).and_then(|_| {
         let unknown = || Failure::not_found(format!("no such service_code: {code}"));
         let item = ItemCode::new(code).map_err(|_| unknown())?;
         state.service.world().catalog.item(&item).map_err(|_| unknown())?;
@@ -437,10 +505,10 @@ impl RequestForm {
     request_body(content = crate::openapi::shapes::RequestForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The new request's id, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequestId> = "application/json"), (String = "text/xml"))),
-        (status = 401, description = "No or unknown api_key", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
-        (status = 403, description = "Not this caller's order", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 403, description = "No or unknown api_key (GeoReport v2's status for it), or not this caller's order", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 async fn post_top<S: EventStore>(
@@ -467,7 +535,7 @@ async fn post_request<S: EventStore>(
     form: Result<Form<RequestForm>, FormRejection>,
 ) -> Result<Doc, Failure> {
     let Form(form) = form.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge),
+        StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge(crate::BODY_BYTES_MAX)),
         _ => Failure::bad_request(e.body_text()),
     })?;
     if form.lost_bytes() {
@@ -557,77 +625,6 @@ fn micro_degrees(text: &str, field: &str) -> Result<i32, Failure> {
     i32::try_from(if negative { -micro } else { micro }).map_err(|_| refuse())
 }
 
-/// A ticket as Open311 shows it: the fold, plus what only the submission
-/// says (description, point) and when it last changed.
-#[derive(Debug)]
-struct Request {
-    ticket: Ticket,
-    description: String,
-    location: Option<GeoPoint>,
-    updated: Timestamp,
-}
-
-/// Reads and folds one ticket's stream; `None` when there is no such
-/// ticket. One read gives both the state and the submission's text, which
-/// [`CommandService::ticket`](gridloop_engine::service::CommandService::ticket) does not keep.
-async fn load<S: EventStore>(state: &AppState<S>, id: &TicketId) -> Result<Option<Request>, Error> {
-    let events = state.service.store().read_stream(&StreamId::ticket(id), 1).await?;
-    let Some(last) = events.last() else { return Ok(None) };
-    let mut request =
-        Request { ticket: Ticket::default(), description: String::new(), location: None, updated: last.occurred_at };
-    for event in &events {
-        let decoded: TicketEvent = event.decode()?;
-        if let TicketEvent::Submitted { description, location, .. } = &decoded {
-            request.description.clone_from(description);
-            request.location = *location;
-        }
-        request.ticket.evolve(&decoded, event.occurred_at);
-    }
-    Ok(Some(request))
-}
-
-/// Open311's two statuses: a loop that ended is closed, any other is open.
-fn is_closed(status: Status) -> bool {
-    matches!(status, Status::Closed | Status::Cancelled | Status::Duplicate)
-}
-
-/// One request as the spec shows it; absent values are left out.
-fn request_row<S: EventStore>(state: &AppState<S>, request: &Request) -> Value {
-    let world = state.service.world();
-    let ticket = &request.ticket;
-    let mut row = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            row.insert(key.to_string(), value);
-        }
-    };
-    let time = |t: Option<Timestamp>| t.map(|t| Value::String(t.to_string()));
-    let item = ticket.item.as_ref().and_then(|code| world.catalog.item(code).ok());
-    let department = item.and_then(|i| world.catalog.department(&i.department).ok());
-    let place = ticket.grid.as_ref().and_then(|g| world.grids.get(g));
-    put("service_request_id", ticket.id.as_ref().map(|id| json!(id.as_str())));
-    put("status", Some(json!(if is_closed(ticket.status) { "closed" } else { "open" })));
-    put("status_notes", Some(json!(ticket.status.name())));
-    put("service_name", item.map(|i| json!(i.name)));
-    put("service_code", ticket.item.as_ref().map(|c| json!(c.as_str())));
-    put("description", Some(json!(request.description)));
-    put("agency_responsible", department.map(|d| json!(d.name)));
-    put("requested_datetime", time(ticket.submitted_at));
-    put("updated_datetime", time(Some(request.updated)));
-    put("expected_datetime", time(ticket.resolve_by));
-    put("address", place.map(|p| json!(p.name)));
-    put("address_id", ticket.grid.as_ref().map(|g| json!(g.as_str())));
-    put("lat", request.location.map(|p| degrees(p.lat)));
-    put("long", request.location.map(|p| degrees(p.lon)));
-    Value::Object(row)
-}
-
-/// Micro-degrees as a JSON number of degrees (both operands are exact, so
-/// the quotient prints as the shortest decimal, `21.27`, not `21.2699...`).
-fn degrees(micro: i32) -> Value {
-    serde_json::Number::from_f64(f64::from(micro) / 1e6).map_or(Value::Null, Value::Number)
-}
-
 /// `GET requests/{id}`: an array of the one request.
 #[utoipa::path(
     get,
@@ -640,10 +637,12 @@ fn degrees(micro: i32) -> Value {
         (status = 200, description = "The request, in a list of one, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequest> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 async fn get_request<S: EventStore>(
     State(state): State<AppState<S>>,
+    peer: Peer,
     Path(file): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
@@ -652,18 +651,34 @@ async fn get_request<S: EventStore>(
         Err(failure) => return failure.render(Format::Xml),
     };
     let result = async {
+        admit(&state, &peer)?;
         params(&state, query)?;
-        let request = find(&state, id).await?;
-        Ok(Doc::new("service_requests", json!([request_row(&state, &request)])))
+        let row = find(&state, id).await?;
+        Ok(Doc::new("service_requests", json!([row])))
     };
     answer(format, result.await)
 }
 
-/// The request with this id, or 404 (also for text that is not a ticket id).
-async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Request, Failure> {
+/// The public row of the request with this id, or 404 (also for text that
+/// is not a ticket id).
+async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Value, Failure> {
     let unknown = || Failure::not_found(format!("no such service request: {id}"));
     let ticket = TicketId::new(id).map_err(|_| unknown())?;
-    load(state, &ticket).await?.ok_or_else(unknown)
+    let views = views(state).await?;
+    let world = world(state);
+    public_row(&world, &views, &ticket).ok_or_else(unknown)
+}
+
+/// The live projections, caught up with the log (a read follows a write).
+async fn views<S: EventStore>(state: &AppState<S>) -> Result<tokio::sync::RwLockReadGuard<'_, Views>, Error> {
+    state.live.catch_up(state.service.store()).await?;
+    Ok(state.live.read().await)
+}
+
+/// A ticket's public row, from the board and [`public::Requests`].
+fn public_row(world: &gridloop_engine::World, views: &Views, id: &TicketId) -> Option<Value> {
+    let ticket = views.board.state().get(id)?;
+    Some(public::row(world, ticket, views.open311.state().updated(id)))
 }
 
 /// `GET tokens/{token}`: the token is the request's id.
@@ -678,10 +693,12 @@ async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Request, F
         (status = 200, description = "The request's id, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequestId> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 async fn get_token<S: EventStore>(
     State(state): State<AppState<S>>,
+    peer: Peer,
     Path(file): Path<String>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
@@ -690,6 +707,7 @@ async fn get_token<S: EventStore>(
         Err(failure) => return failure.render(Format::Xml),
     };
     let result = async {
+        admit(&state, &peer)?;
         params(&state, query)?;
         find(&state, token).await?;
         Ok(Doc::new("service_requests", json!([{ "service_request_id": token, "token": token }])))
@@ -719,26 +737,22 @@ struct Filter {
         (status = 200, description = "The requests, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequest> = "application/json"), (String = "text/xml"))),
         (status = 400, description = "Unknown format, jurisdiction or field: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address (reads) or api_key (writes): the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
     )
 )]
 async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
-    let (ids, filter) = match &params.service_request_id {
-        Some(list) => (listed_ids(list)?, None),
-        None => {
-            let filter = filter_of(state, params)?;
-            (submitted_between(state, &filter).await?, Some(filter))
-        }
+    let listed = params.service_request_id.as_deref().map(listed_ids).transpose()?;
+    let filter = if listed.is_none() { Some(filter_of(state, params)?) } else { None };
+    let views = views(state).await?;
+    let world = world(state);
+    let board = views.board.state();
+    let ids: Box<dyn Iterator<Item = TicketId>> = match (listed, &filter) {
+        (Some(ids), _) => Box::new(ids.into_iter()),
+        (None, Some(f)) => Box::new(views.open311.state().submitted_between(f.from, f.to).take(TICKETS_FOLDED_MAX)),
+        (None, None) => Box::new(std::iter::empty()),
     };
-    let mut rows = Vec::new();
-    for id in ids {
-        let Some(request) = load(state, &id).await? else { continue };
-        if filter.as_ref().is_none_or(|f| passes(f, &request.ticket)) {
-            rows.push(request_row(state, &request));
-        }
-        if rows.len() >= REQUESTS_MAX {
-            break;
-        }
-    }
+    let passing = ids.filter(|id| board.get(id).is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, t))));
+    let rows = passing.filter_map(|id| public_row(&world, &views, &id)).take(REQUESTS_MAX).collect();
     Ok(Doc::new("service_requests", Value::Array(rows)))
 }
 
@@ -795,27 +809,8 @@ fn parse_date(text: &str, field: &str) -> Result<Timestamp, Failure> {
 
 fn passes(filter: &Filter, ticket: &Ticket) -> bool {
     let code_ok = filter.service_code.as_deref().is_none_or(|c| ticket.item.as_ref().is_some_and(|i| i.as_str() == c));
-    let status_ok = filter.closed.is_none_or(|closed| closed == is_closed(ticket.status));
+    let status_ok = filter.closed.is_none_or(|closed| closed == public::is_closed(ticket.status));
     code_ok && status_ok
-}
-
-/// The ids of tickets submitted in the window, newest first; at most
-/// [`TICKETS_FOLDED_MAX`] of them are kept while the log is scanned, so
-/// memory stays bounded however long the log is.
-async fn submitted_between<S: EventStore>(state: &AppState<S>, filter: &Filter) -> Result<Vec<TicketId>, Error> {
-    let store = state.service.store();
-    let mut newest = VecDeque::new();
-    let mut scan = store.scan(1);
-    while let Some(batch) = scan.next_batch().await? {
-        let submitted = batch.iter().filter(|e| e.schema.name == "ticket.submitted" && e.stream.kind() == "ticket");
-        for event in submitted.filter(|e| (filter.from..=filter.to).contains(&e.occurred_at)) {
-            newest.push_back(TicketId::new(event.stream.id())?);
-            if newest.len() > TICKETS_FOLDED_MAX {
-                newest.pop_front();
-            }
-        }
-    }
-    Ok(newest.into_iter().rev().collect())
 }
 
 /// Writes a document as XML with quick-xml's writer: objects become

@@ -320,10 +320,13 @@ pub enum Refusals {
     /// Unknown ticket, volunteer, action or route (`not_found`).
     #[response(status = 404)]
     NotFound(ErrorBody),
+    /// The path is a route, but not for this method (`method_not_allowed`); `Allow` lists the methods it takes.
+    #[response(status = 405)]
+    MethodNotAllowed(ErrorBody),
     /// Conflict (`already_taken`, `illegal_transition`, `version_conflict`, `already_exists`, `offer_expired`).
     #[response(status = 409)]
     Conflict(ErrorBody),
-    /// Body over 64 KiB (`too_large`).
+    /// Body over the route's limit, 64 KiB unless the route says less (`too_large`; the message names the limit).
     #[response(status = 413)]
     TooLarge(ErrorBody),
     /// Domain refusal (`not_admitted`, `insufficient_points`, `unknown_reference`, `assignee_unavailable`, `duplicate_cycle`, `location_outside_grid`), or an Idempotency-Key reused for a different request (`idempotency_key_reused`).

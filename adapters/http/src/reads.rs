@@ -105,13 +105,20 @@ pub struct Views {
     pub ledger: Runner<Ledger>,
     /// Volunteers' profiles and loads, for routing and the people routes.
     pub directory: Runner<Directory>,
+    /// What Open311's public reads add to the board ([`crate::public`]).
+    pub open311: Runner<crate::public::Requests>,
 }
 
 impl Views {
-    /// The position all four have applied (they advance together; after a
+    /// The position all of them have applied (they advance together; after a
     /// failed event one may be ahead, and redelivery to it is harmless).
     pub fn checkpoint(&self) -> u64 {
-        let positions = [self.metrics.checkpoint(), self.ledger.checkpoint(), self.directory.checkpoint()];
+        let positions = [
+            self.metrics.checkpoint(),
+            self.ledger.checkpoint(),
+            self.directory.checkpoint(),
+            self.open311.checkpoint(),
+        ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
 
@@ -120,6 +127,7 @@ impl Views {
         self.metrics.evolve(event)?;
         self.ledger.evolve(event)?;
         self.directory.evolve(event)?;
+        self.open311.evolve(event)?;
         Ok(())
     }
 }
@@ -149,6 +157,7 @@ impl Live {
             metrics: Runner::fresh(),
             ledger: Runner::fresh(),
             directory: Runner::fresh(),
+            open311: Runner::fresh(),
         };
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }

@@ -186,10 +186,20 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 
 /// A body, or why it could not be read (too large, or cut off).
 pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+    read_body_within(body, crate::BODY_BYTES_MAX)
+}
+
+/// A body of at most `limit` bytes (a route's own limit, at most the
+/// router's); a longer one is 413 naming `limit`.
+pub(crate) fn read_body_within(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, AppError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(limit),
         _ => AppError::InvalidJson(rejection.body_text()),
-    })
+    })?;
+    if body.len() > limit {
+        return Err(AppError::TooLarge(limit));
+    }
+    Ok(body)
 }
 
 /// An order: the item, the place (a grid code, else a location, else an

@@ -103,7 +103,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    axum::serve(listener, gridloop_http::router(state)).with_graceful_shutdown(shutdown).await?;
+    let options = gridloop_http::server::Options::default();
+    gridloop_http::serve(listener, gridloop_http::router(state), options, shutdown).await?;
     let _ = stop.send(true);
     stopped_all(Tasks { follower, timers, dispatcher, chatbot, sealer, control }).await
 }

@@ -290,6 +290,28 @@ fn http_cases() -> Vec<Case> {
         case("no token", Input::Http(http("POST", t, None, order)), Api(401, "unauthorized")),
         case("unknown token", post(t, "forged", order), Api(401, "unauthorized")),
         case("token of 10,000 characters", post(t, "long", order), Api(401, "unauthorized")),
+        // HTTP hygiene: the router's own refusals in the JSON shape.
+        case(
+            "wrong method on a route",
+            Input::Http(http("DELETE", t, Some("dispatcher"), "")),
+            Api(405, "method_not_allowed"),
+        ),
+        case("unknown route", get("/api/v1/tickets-and-more", "dispatcher"), Api(404, "not_found")),
+        case("history verify=1", get("/api/v1/tickets/T-1/history?verify=1", "auditor"), Api(400, "invalid_input")),
+        case(
+            "emergency switch body over its own 16 KiB",
+            post(
+                &format!("/api/v1/emergency/{GRID_PLACEHOLDER}/declare"),
+                "dispatcher",
+                format!(r#"{{"reason":"{}"}}"#, "x".repeat(20_000)),
+            ),
+            Api(413, "too_large"),
+        ),
+        case(
+            "token issue body over 64 KiB",
+            post("/api/v1/tokens", "admin", format!(r#"{{"role":"admin","subject":"{}"}}"#, "x".repeat(70_000))),
+            Api(413, "too_large"),
+        ),
         case(
             "resident orders for another",
             post(t, "resident", with("resident", r#""r-2""#)),
@@ -537,8 +559,9 @@ fn http_cases() -> Vec<Case> {
             Api(422, "idempotency_key_reused"),
         ),
         // Open311: forms, JSON and XML errors.
-        case("open311 without api_key", form(o, &o_with("api_key={dispatcher}&", "")), Open311(401, Format::Json)),
-        case("open311 forged api_key", form(o, &o_with("{dispatcher}", "forged")), Open311(401, Format::Json)),
+        // GeoReport v2: a missing or invalid api_key is 403.
+        case("open311 without api_key", form(o, &o_with("api_key={dispatcher}&", "")), Open311(403, Format::Json)),
+        case("open311 forged api_key", form(o, &o_with("{dispatcher}", "forged")), Open311(403, Format::Json)),
         case("open311 auditor's api_key", form(o, &o_with("{dispatcher}", "{auditor}")), Open311(403, Format::Json)),
         case("open311 without service_code", form(o, &o_with("service_code=IC-003&", "")), Open311(400, Format::Json)),
         case("open311 unknown service_code", form(o, &o_with("IC-003", "IC-999")), Open311(404, Format::Json)),
@@ -592,7 +615,8 @@ fn http_cases() -> Vec<Case> {
             form(ox, &o_with("service_code=IC-003&", "")),
             Open311(400, Format::Xml),
         ),
-        case("open311 xml forged api_key", form(ox, &o_with("{dispatcher}", "forged")), Open311(401, Format::Xml)),
+        case("open311 xml forged api_key", form(ox, &o_with("{dispatcher}", "forged")), Open311(403, Format::Xml)),
+        case("open311 wrong method", Input::Http(http("PUT", o, None, "")), Open311(405, Format::Xml)),
         case("open311 unknown format", form("/open311/v2/requests.yaml", o_order), Open311(400, Format::Xml)),
         // Multi-byte characters where a byte-sliced parser would cut one:
         // each a 4xx in its door's shape, never a dropped connection.
@@ -819,7 +843,8 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
         let state = AppState::new(service.clone(), table).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let options = gridloop_http::server::Options::default();
+        tokio::spawn(gridloop_http::serve(listener, router(state), options, std::future::pending()));
         (addr, Bot::new(service.clone()))
     });
     // What the cases act on: ticket T-1 (ordered with the key "setup-order"),

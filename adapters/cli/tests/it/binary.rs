@@ -187,6 +187,12 @@ fn tokens_are_shown_once_and_stored_hashed() {
     assert_eq!(token.len(), 64, "{}", stdout(&made));
     let stored = std::fs::read_to_string(dir.path().join("data/tokens.json")).expect("the token file");
     assert!(!stored.contains(&token), "only the hash is kept");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = std::fs::metadata(dir.path().join("data/tokens.json")).expect("the token file");
+        assert_eq!(file.permissions().mode() & 0o777, 0o600, "the token file is its owner's only");
+    }
     // A place must be in the district: refused before the world is there.
     let placed = ["token", "create", "--role", "dispatcher", "--subject", "d-1", "--place", "440802-001", "--data", d];
     let early = gridloop(&placed);

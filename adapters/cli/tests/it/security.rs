@@ -110,7 +110,7 @@ fn no_secret_reaches_the_logs_of_an_end_to_end_run() {
     let bad_form = format!("api_key={wrong}&service_code=IC-003&address_id={grid}&description=tap");
     let (status, _) =
         call(&addr, "POST", "/open311/v2/requests.xml", None, "application/x-www-form-urlencoded", &bad_form);
-    assert_eq!(status, 401);
+    assert_eq!(status, 403, "GeoReport v2 answers an invalid api_key 403");
     // A token issued over the API is a secret too (its id is not).
     let (status, body) =
         call(&addr, "POST", "/api/v1/tokens", Some(&admin), json, r#"{"role":"volunteer","subject":"V-9"}"#);

@@ -166,3 +166,44 @@ fn tokens_an_admin_issues_over_http_survive_a_restart_and_revocation_sticks() {
     let (_server, addr, _) = start(dir.path());
     assert_eq!(request(&addr, "GET", "/api/v1/tickets", Some(&auditor), "").0, 401, "the revocation survived");
 }
+
+/// `serve` runs the one serve loop: a client sending its request head a
+/// byte at a time is cut off after `HEADER_READ_TIMEOUT`, and the token
+/// file it wrote on first start is its owner's only.
+#[test]
+fn serve_cuts_off_a_request_head_that_never_ends_and_keeps_its_token_file_private() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, addr, _) = start(dir.path());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("tokens.json")).expect("the token file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "tokens.json is its owner's only");
+    }
+    let bound = gridloop_http::server::HEADER_READ_TIMEOUT;
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    let mut writer = stream.try_clone().expect("a second handle");
+    let started = std::time::Instant::now();
+    // Ten bytes a second: the head would take a minute.
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Slow: {}\r\n\r\n", "a".repeat(600));
+    std::thread::spawn(move || {
+        for byte in head.bytes() {
+            if writer.write_all(&[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    stream.set_read_timeout(Some(bound * 3)).expect("a read timeout");
+    let mut buffer = [0u8; 256];
+    let read = stream.read(&mut buffer);
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_))
+            && read.as_ref().err().is_none_or(|e| e.kind() != std::io::ErrorKind::WouldBlock),
+        "the server closed the connection: {read:?}"
+    );
+    assert!(elapsed >= bound && elapsed < bound * 2, "cut off after {elapsed:?}, the bound being {bound:?}");
+    // The server goes on serving others.
+    assert_eq!(request(&addr, "GET", "/healthz", None, "").0, 200);
+}

@@ -586,10 +586,7 @@ pub(crate) async fn switch_emergency<S: EventStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let body = body.map_err(|e| AppError::InvalidJson(e.body_text()))?;
-    if body.len() > SWITCH_BODY_BYTES_MAX {
-        return Err(AppError::TooLarge);
-    }
+    let body = crate::tickets::read_body_within(body, SWITCH_BODY_BYTES_MAX)?;
     permit(&who, Access::Write(Write::Emergency), Target::District)?;
     let place = known_grid(&state.service.world().grids, "place", &place)?;
     permit(&who, Access::Write(Write::Emergency), Target::Place(&place))?;

@@ -10,7 +10,9 @@
 //! dispatcher's place are skipped.
 //!
 //! A connection lasts at most [`STREAM_LIFETIME`], then ends and the console
-//! reconnects from where it was, and every stream ends at once on Ctrl-C:
+//! reconnects from where it was. A stream ends as soon as its token is
+//! revoked (it watches the token table's changes; reconnecting is then
+//! 401), and every stream ends at once on Ctrl-C:
 //! `gridloop serve` shuts down gracefully, waiting for open responses, and
 //! an event stream would otherwise keep it waiting. A comment every
 //! [`KEEP_ALIVE`] keeps proxies from closing a quiet connection.
@@ -64,6 +66,9 @@ struct Cursor<S> {
     until: Instant,
     pending: VecDeque<Event>,
     shutdown: watch::Receiver<bool>,
+    /// The hash of the caller's token, and the token table's changes.
+    token: blake3::Hash,
+    token_changes: watch::Receiver<u64>,
 }
 
 /// Turns true when the process gets Ctrl-C (SIGINT). Every listener of
@@ -108,9 +113,11 @@ async fn signalled(shutdown: &mut watch::Receiver<bool>) {
 pub(crate) async fn events<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
+    headers: axum::http::HeaderMap,
     query: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     use gridloop_engine::permit::{Access, Read, Target, permit};
+    let token = blake3::hash(crate::auth::bearer_token(&headers).ok_or(AppError::Unauthorized)?.as_bytes());
     permit(&who, Access::Read(Read::Board), Target::District)?;
     let Query(params) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     state.live.catch_up(state.service.store()).await?;
@@ -120,6 +127,7 @@ pub(crate) async fn events<S: EventStore>(
     let next = params.from.filter(|&f| f >= 1 && f <= head + 1).unwrap_or(head + 1);
     let hello =
         Event::default().event("hello").id((next - 1).to_string()).data(json!({ "position": next - 1 }).to_string());
+    let token_changes = state.token_changes.subscribe();
     let cursor = Cursor {
         state,
         next,
@@ -127,6 +135,8 @@ pub(crate) async fn events<S: EventStore>(
         until: Instant::now() + STREAM_LIFETIME,
         pending: VecDeque::from([hello]),
         shutdown: shutting_down(),
+        token_changes,
+        token,
     };
     let messages = stream::unfold(cursor, |mut cursor| async move {
         loop {
@@ -156,6 +166,11 @@ impl<S: EventStore> Cursor<S> {
             }
             _ = tokio::time::sleep_until(self.until) => return false,
             _ = signalled(&mut self.shutdown) => return false,
+            // A change of the table: go on only while this token is in it.
+            _ = self.token_changes.changed() => return self.token_held(),
+        }
+        if !self.token_held() {
+            return false;
         }
         if let Err(error) = self.state.live.catch_up(&store).await {
             tracing::warn!(%error, "the console stream could not catch the projections up");
@@ -183,6 +198,11 @@ impl<S: EventStore> Cursor<S> {
             }
         }
         true
+    }
+
+    /// Whether the caller's token is still in the table.
+    fn token_held(&self) -> bool {
+        self.state.tokens.read().is_ok_and(|table| table.holds(&self.token))
     }
 
     /// The message for one event of the log, if the caller may see it.

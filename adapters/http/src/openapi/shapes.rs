@@ -511,8 +511,6 @@ pub struct ServiceRequest {
     pub service_name: Option<String>,
     /// The item's code.
     pub service_code: Option<String>,
-    /// What the resident wrote.
-    pub description: Option<String>,
     /// The item's department.
     pub agency_responsible: Option<String>,
     /// When it was submitted (RFC 3339).
@@ -521,13 +519,14 @@ pub struct ServiceRequest {
     pub updated_datetime: Option<String>,
     /// When it must be resolved by (RFC 3339).
     pub expected_datetime: Option<String>,
-    /// The grid's name.
+    /// The grid's name (a sub-grid is shown as its grid).
     pub address: Option<String>,
     /// The grid code.
     pub address_id: Option<String>,
-    /// Where the resident said, degrees north (WGS84).
+    /// The centre of the grid's bounding box, degrees north (WGS84): never
+    /// the resident's own point (`docs/adr/0004`).
     pub lat: Option<f64>,
-    /// Where the resident said, degrees east (WGS84).
+    /// The centre of the grid's bounding box, degrees east (WGS84).
     pub long: Option<f64>,
 }
 

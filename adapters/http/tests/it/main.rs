@@ -5,6 +5,7 @@ mod admin;
 mod authorization;
 mod console;
 mod errors;
+mod hygiene;
 mod limits;
 mod link_codes;
 mod matrix;

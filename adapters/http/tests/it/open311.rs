@@ -162,21 +162,29 @@ fn xml_texts(text: &str, name: &str) -> Vec<String> {
     found
 }
 
+/// A resident's words are taken and kept in the log, for staff to read
+/// through `/api/v1`, but no public read shows them (`docs/adr/0004`).
 #[tokio::test]
-async fn descriptions_round_trip_through_xml() {
+async fn descriptions_are_taken_but_never_shown_to_the_public() {
     let h = harness().await;
-    let description = "水管 <爆了> & 'Tom's' \"急\" — café ñ 🚰\nline two";
+    let description = "水管 <爆了> & 'Tom's' \"急\" — café ñ 🚰\nline two, room 302";
     let id = ordered(&h, &format!("address_id={}", h.grid), description).await;
+    let (status, history) = h.get(&format!("/api/v1/tickets/{id}/history"), "auditor").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["events"][0]["payload"]["description"], description, "{history}");
     let one = get(&h, &format!("requests/{id}.xml")).await;
-    assert_eq!(xml_texts(one.xml(), "description"), [description]);
+    assert!(xml_texts(one.xml(), "description").is_empty(), "{}", one.text);
     let all = get(&h, "requests.xml").await;
-    assert_eq!(xml_texts(all.xml(), "description"), [description]);
-    assert_eq!(xml_texts(all.xml(), "service_request_id"), [id]);
+    assert_eq!(xml_texts(all.xml(), "service_request_id"), [id.as_str()]);
+    for reply in [one, all, get(&h, "requests.json").await, get(&h, &format!("requests/{id}.json")).await] {
+        assert!(!reply.text.contains("room 302") && !reply.text.contains("description"), "{}", reply.text);
+    }
 }
 
 /// U+FFFE and U+FFFF, which XML forbids, are refused at submission (the
 /// engine's free-text rule), through Open311 and the JSON API alike, and
-/// write nothing; a path segment can still carry control characters into
+/// write nothing (public reads show no description anyway: ADR 0004); a
+/// path segment can still carry control characters into
 /// an error's description, and arrives there as U+FFFD.
 #[tokio::test]
 async fn characters_xml_forbids_never_break_a_document() {
@@ -194,7 +202,6 @@ async fn characters_xml_forbids_never_break_a_document() {
     assert!(h.store.snapshot().is_empty(), "nothing written");
     ordered(&h, &place, "a\tb").await;
     let all = get(&h, "requests.xml").await;
-    assert_eq!(xml_texts(all.xml(), "description"), ["a\tb"]);
     assert_eq!(xml_texts(all.xml(), "service_request_id"), ["T-1"], "the refused orders took no number");
     let missing = get(&h, "requests/T-%01%1B%EF%BF%BF.xml").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
@@ -272,11 +279,20 @@ async fn a_request_by_lat_long_finds_its_grid() {
     let lon = (xs.iter().min().unwrap() + xs.iter().max().unwrap()) / 2;
     let lat = (ys.iter().min().unwrap() + ys.iter().max().unwrap()) / 2;
     let degrees = |micro: i32| format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
-    let id = ordered(&h, &format!("lat={}&long={}", degrees(lat), degrees(lon)), "tap").await;
+    // A point a quarter of the way across the grid's box, inside it.
+    let (at_lon, at_lat) = (lon - (lon - xs.iter().min().unwrap()) / 2, lat - (lat - ys.iter().min().unwrap()) / 2);
+    let id = ordered(&h, &format!("lat={}&long={}", degrees(at_lat), degrees(at_lon)), "tap").await;
+    let (_, ticket) = h.get(&format!("/api/v1/tickets/{id}"), "dispatcher").await;
+    let filed = ticket["grid"].as_str().expect("a grid");
+    assert!(filed.starts_with(h.grid.as_str()) && filed != h.grid.as_str(), "filed in a sub-grid: {ticket}");
+    // The public read shows the grid (not the sub-grid) and its centre, not
+    // the resident's point.
     let body = get(&h, &format!("requests/{id}.json")).await.json();
-    let located = body[0]["address_id"].as_str().expect("a grid");
-    assert!(located.starts_with(h.grid.as_str()), "{located} is in {}", h.grid);
+    assert_eq!(body[0]["address_id"], h.grid.as_str(), "{body}");
+    assert_eq!(body[0]["address"], node.name.as_str(), "{body}");
     assert_eq!(body[0]["lat"].as_f64(), Some(f64::from(lat) / 1e6), "{body}");
+    assert_eq!(body[0]["long"].as_f64(), Some(f64::from(lon) / 1e6), "{body}");
+    assert!(!get(&h, "requests.json").await.text.contains(&degrees(at_lat)), "the point is nowhere");
 }
 
 #[tokio::test]
@@ -309,15 +325,17 @@ async fn an_unresolvable_location_is_400_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_missing_or_unknown_api_key_is_401() {
+async fn a_missing_or_unknown_api_key_is_403_in_the_error_list() {
     let h = harness().await;
     let place = format!("address_id={}", h.grid);
-    post(&h, "json", &format!("service_code={VOLUNTEER_ITEM}&{place}&description=d"))
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
-    post(&h, "json", &format!("api_key=00&service_code={VOLUNTEER_ITEM}&{place}&description=d"))
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
+    for key in ["", "api_key=&", "api_key=00&", "api_key=%20&"] {
+        post(&h, "json", &format!("{key}service_code={VOLUNTEER_ITEM}&{place}&description=d"))
+            .await
+            .assert_error(StatusCode::FORBIDDEN);
+    }
+    let reply = post(&h, "xml", &format!("api_key=00&service_code={VOLUNTEER_ITEM}&{place}")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.xml().contains("<errors><error><code>403</code><description>api_key"), "{}", reply.text);
     assert!(h.store.snapshot().is_empty());
 }
 
@@ -345,17 +363,17 @@ async fn one_request_is_an_array_of_one_in_both_formats() {
     let row = &rows[0];
     assert_eq!((&row["service_request_id"], &row["status"]), (&Value::from(id.as_str()), &Value::from("open")));
     assert_eq!((&row["status_notes"], &row["service_code"]), (&Value::from("submitted"), &Value::from(VOLUNTEER_ITEM)));
-    assert_eq!(row["description"], "pipes <&> \"burst\"\nsecond line");
+    assert!(row.get("description").is_none(), "a public read shows no description: {row}");
     assert_eq!(row["address_id"], h.grid.as_str());
     assert_eq!(row["requested_datetime"], "2026-11-23T08:00:00.000Z");
     for field in ["service_name", "agency_responsible", "updated_datetime", "expected_datetime"] {
         assert!(row[field].as_str().is_some_and(|v| !v.is_empty()), "{field}: {row}");
     }
-    assert!(row.get("lat").is_none(), "no point was given: {row}");
+    assert!(row["lat"].is_f64() && row["long"].is_f64(), "the grid's centre, though no point was given: {row}");
     let reply = get(&h, &format!("requests/{id}.xml")).await;
     let xml = reply.xml();
     assert!(xml.contains("<service_requests><request>"), "{xml}");
-    assert!(xml.contains("<description>pipes &lt;&amp;&gt; &quot;burst&quot;\nsecond line</description>"), "{xml}");
+    assert_eq!(xml_texts(xml, "address_id"), [h.grid.as_str()]);
     get(&h, "requests/T-99.json").await.assert_error(StatusCode::NOT_FOUND);
     get(&h, "requests/nonsense.json").await.assert_error(StatusCode::NOT_FOUND);
 }
@@ -395,4 +413,45 @@ async fn a_token_is_the_request_id() {
     assert_eq!(body, serde_json::json!([{ "service_request_id": id, "token": id }]));
     assert!(get(&h, &format!("tokens/{id}.xml")).await.xml().contains(&format!("<token>{id}</token>")));
     get(&h, "tokens/T-99.json").await.assert_error(StatusCode::NOT_FOUND);
+}
+
+/// A public read from `address` (as the server's serve loop records it).
+async fn get_from(h: &Harness, path: &str, address: &str) -> Reply {
+    let mut request = Request::get(format!("/open311/v2/{path}")).body(Body::empty()).expect("request");
+    let peer: std::net::SocketAddr = address.parse().expect("an address");
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    call(h, request).await
+}
+
+/// Anonymous reads are limited per client address as tokens are: a burst,
+/// then the rate; 429 in the spec's error list, with `Retry-After`. Another
+/// address is not affected; an IPv6 host counts by its /64.
+#[tokio::test]
+async fn public_reads_are_rate_limited_per_client_address() {
+    let h = harness().await;
+    ordered(&h, &format!("address_id={}", h.grid), "tap").await;
+    for (first, same, other) in [
+        ("192.0.2.1:5000", "192.0.2.1:6000", "192.0.2.2:5000"),
+        ("[2001:db8::1]:1", "[2001:db8::ffff]:2", "[2001:db8:0:1::1]:1"),
+    ] {
+        for n in 0..gridloop_http::RATE_BURST {
+            let path = if n % 2 == 0 { "requests.json" } else { "services.xml" };
+            assert_eq!(get_from(&h, path, first).await.status, StatusCode::OK, "request {n} of the burst");
+        }
+        let refused = get_from(&h, "requests/T-1.json", same).await;
+        refused.assert_error(StatusCode::TOO_MANY_REQUESTS);
+        let xml = get_from(&h, "requests.xml", first).await;
+        assert_eq!(xml.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(xml.xml().contains("<code>429</code>"), "{}", xml.text);
+        let request = Request::get("/open311/v2/discovery.json")
+            .extension(axum::extract::ConnectInfo(first.parse::<std::net::SocketAddr>().expect("an address")));
+        let response = h.router.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!(wait >= 1, "{wait}");
+        assert_eq!(get_from(&h, "requests.json", other).await.status, StatusCode::OK, "{other} has its own bucket");
+    }
+    // Time refills the bucket.
+    h.clock.advance(gridloop_engine::time::Millis::minutes(1));
+    assert_eq!(get_from(&h, "requests.json", "192.0.2.1:5000").await.status, StatusCode::OK);
 }

@@ -40,6 +40,19 @@ async fn the_document_is_served_and_lists_every_operation() {
         assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is documented");
     }
     assert!(!documented.iter().any(|(_, p)| p.starts_with("/api/v1/open311")), "Open311 is not under /api/v1");
+    // One server, `/`: a client joining it with each path gets the path.
+    assert_eq!(served["servers"].as_array().map(Vec::len), Some(1), "{}", served["servers"]);
+    let open311: Vec<&String> =
+        served["paths"].as_object().expect("paths").keys().filter(|p| p.contains("open311")).collect();
+    assert_eq!(open311.len(), 6, "{open311:?}");
+    assert!(open311.iter().all(|p| p.starts_with(gridloop_http::open311::BASE_PATH)), "{open311:?}");
+    // Public reads say they are limited; the write says a bad api_key is 403.
+    for path in ["requests.{format}", "requests/{service_request_id}.{format}", "tokens/{token}.{format}"] {
+        let responses = &served["paths"][format!("/open311/v2/{path}")]["get"]["responses"];
+        assert!(responses["429"].is_object(), "{path}: {responses}");
+    }
+    let post = &served["paths"]["/open311/v2/requests.{format}"]["post"]["responses"];
+    assert!(post["403"].is_object() && post["401"].is_null(), "{post}");
 }
 
 /// A documented path with its parameters filled in.
