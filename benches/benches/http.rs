@@ -57,6 +57,11 @@ async fn main() {
     let district = gridloop_fixtures::chikan(1).expect("fixture");
     let grid = district.world.grids.at_level(gridloop_engine::grid::Level::Grid).next().expect("a grid").code.clone();
     let service = Arc::new(CommandService::new(store, district.world.clone(), Arc::new(SystemClock), 1));
+    // The engine offers only to volunteers who exist: register the racers.
+    for v in district.volunteers.iter().take(CLIENTS) {
+        let command_id = gridloop_engine::ids::CommandId::new(format!("register-{}", v.id)).expect("an id");
+        service.execute(v.registration(command_id)).await.expect("registered");
+    }
     let mut table = TokenTable::new();
     let mut issue = |role, subject: String| {
         let (token, entry) = TokenTable::issue(role, &subject, None).expect("issued");
