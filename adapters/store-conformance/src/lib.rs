@@ -344,6 +344,23 @@ pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {
         location: None,
     };
     service.execute(send("submit", &resident, submit)).await.expect("submit");
+    // The engine offers only to volunteers who exist: register the racers.
+    for n in 1..=RACERS {
+        let register = gridloop_engine::volunteer::VolunteerCommand::Register {
+            team: gridloop_engine::ids::TeamId::from_number(1),
+            home_grid: GridCode::parse("440802-001-001-001").expect("valid"),
+            skills: BTreeSet::new(),
+            open_orders_max: 3,
+        };
+        let envelope = CommandEnvelope {
+            expected_version: None,
+            command_id: CommandId::new(format!("register-{n}")).expect("valid"),
+            correlation_id: None,
+            actor: dispatcher.clone(),
+            command: Command::Volunteer { id: VolunteerId::from_number(n), command: register },
+        };
+        service.execute(envelope).await.expect("registered");
+    }
     let candidates: Vec<Assignee> = (1..=RACERS).map(|n| Assignee::Volunteer(VolunteerId::from_number(n))).collect();
     let offer = TicketCommand::Offer { candidates: candidates.clone(), expires_at: start.plus(Millis::minutes(30)) };
     service.execute(send("offer", &dispatcher, offer)).await.expect("offer");

@@ -285,7 +285,7 @@ fn an_operator_registers_stands_down_and_exits_a_volunteer_from_the_command_line
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
     let again = gridloop(&["volunteer", "deactivate", "V-9001", "--reason", "x", "--data", d]);
-    assert!(!again.status.success() && stderr(&again).contains("exited"), "{}", stderr(&again));
+    assert!(!again.status.success() && stderr(&again).contains("left for good"), "{}", stderr(&again));
     let audit = stdout(&gridloop(&["audit", "V-9001", "--verify", "--data", d]));
     for step in ["registered", "deactivated", "reactivated", "exited"] {
         assert!(audit.contains(step), "{step} in {audit}");
