@@ -4,8 +4,9 @@
 //! issued. The table keeps only its BLAKE3 hash, so a leaked table (or token
 //! file) grants nothing; a request's token is hashed and looked up, never
 //! compared as text, and the hashes compare in constant time. A token names
-//! a [`Principal`]: the engine [`Actor`] (role and id) its commands are
-//! signed with, and for a dispatcher the place in the grid tree they serve.
+//! a [`Principal`] (the engine's, `gridloop_engine::permit`): the [`Actor`]
+//! (role and id) its commands are signed with, and for a dispatcher or grid
+//! worker the place in the grid tree they serve.
 
 use std::collections::HashMap;
 use std::path::Path;

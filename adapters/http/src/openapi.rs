@@ -252,8 +252,8 @@ pub fn document() -> Value {
 }
 
 /// Every documented (method, path) pair, lower-case method and absolute
-/// path as the document spells them: what the CLI's authorization table
-/// must cover.
+/// path as the document spells them: what [`accesses`] must cover, one
+/// access per operation (the authorization test checks it).
 pub fn operations() -> Vec<(String, String)> {
     let document = document();
     let mut operations = Vec::new();
