@@ -26,6 +26,10 @@ pub struct Person {
     pub phone: String,
     /// Their address, in their own words.
     pub address: String,
+    /// An e-mail address to send results to, when they gave one (empty
+    /// otherwise; records stored before it was kept read as empty).
+    #[serde(default)]
+    pub email: String,
 }
 
 impl Person {
@@ -38,7 +42,29 @@ impl Person {
             }
             Ok(text.to_string())
         };
-        Ok(Self { name: field("name", name)?, phone: field("phone", phone)?, address: field("address", address)? })
+        Ok(Self {
+            name: field("name", name)?,
+            phone: field("phone", phone)?,
+            address: field("address", address)?,
+            email: String::new(),
+        })
+    }
+
+    /// The same record with an e-mail address: at most 200 characters, one
+    /// `@` with something on each side, no spaces or control characters.
+    pub fn with_email(mut self, email: &str) -> Result<Self, Error> {
+        let email = email.trim();
+        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+        let shaped = !local.is_empty() && domain.contains('.') && !domain.contains('@');
+        if !email.is_empty()
+            && (!shaped
+                || email.chars().count() > PERSONAL_FIELD_CHARS_MAX
+                || email.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(Error::invalid("email", "must look like name@example.org, at most 200 characters"));
+        }
+        self.email = email.to_string();
+        Ok(self)
     }
 }
 

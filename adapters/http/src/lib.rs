@@ -50,6 +50,7 @@
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod courier;
 pub mod error;
 pub mod limits;
 pub mod link_codes;
@@ -68,6 +69,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use gridloop_engine::Error;
+use gridloop_engine::blob::BlobStore;
 use gridloop_engine::personal::PersonalStore;
 use gridloop_engine::service::{Clock, CommandService};
 use gridloop_engine::store::EventStore;
@@ -105,6 +107,11 @@ pub struct AppState<S> {
     /// Where volunteers' and staff's names and phones go (`None`: the
     /// routes that take them refuse them, rather than drop them).
     pub(crate) personal: Option<Arc<dyn PersonalStore>>,
+    /// Where photos go (`None`: routes that take photos refuse them).
+    pub(crate) blobs: Option<Arc<dyn BlobStore>>,
+    /// How a resident is told things outside a page: one-time codes and
+    /// what their notices say (`None`: no channel but the page).
+    pub(crate) courier: Option<Arc<dyn courier::Courier>>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -120,6 +127,8 @@ impl<S> Clone for AppState<S> {
             clients: self.clients.clone(),
             token_changes: self.token_changes.clone(),
             personal: self.personal.clone(),
+            blobs: self.blobs.clone(),
+            courier: self.courier.clone(),
         }
     }
 }
@@ -156,12 +165,26 @@ impl<S: EventStore> AppState<S> {
             clients,
             token_changes,
             personal: None,
+            blobs: None,
+            courier: None,
         })
     }
 
     /// Keeps the names and phones the people routes take in `store`.
     pub fn with_personal(mut self, store: Arc<dyn PersonalStore>) -> Self {
         self.personal = Some(store);
+        self
+    }
+
+    /// Keeps photos in `blobs` (evidence photos on orders and results).
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// Tells residents things through `courier` (codes, notices).
+    pub fn with_courier(mut self, courier: Arc<dyn courier::Courier>) -> Self {
+        self.courier = Some(courier);
         self
     }
 
