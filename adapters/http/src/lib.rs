@@ -57,6 +57,7 @@ pub mod link_codes;
 pub mod open311;
 pub mod openapi;
 pub mod people;
+pub mod photos;
 pub mod public;
 pub mod reads;
 pub mod server;
