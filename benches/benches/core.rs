@@ -51,6 +51,7 @@ fn lifecycle(c: &mut Criterion) {
         (
             Actor::new(Role::Resident, "r-1").expect("valid"),
             TicketCommand::Submit {
+                photos: vec![],
                 item: ItemCode::new("CS-001").expect("valid"),
                 grid: GridCode::parse("440802-001-001-001").expect("valid"),
                 resident: ResidentId::new("r-1").expect("valid"),
@@ -64,7 +65,7 @@ fn lifecycle(c: &mut Criterion) {
         (dispatcher(), TicketCommand::Offer { candidates: vec![by.clone()], expires_at: t0.plus(Millis::minutes(30)) }),
         (vol(&volunteer), TicketCommand::AcceptOffer { by: by.clone() }),
         (vol(&volunteer), TicketCommand::Start),
-        (vol(&volunteer), TicketCommand::Resolve { result: "已修好".into(), minutes_spent: 30 }),
+        (vol(&volunteer), TicketCommand::Resolve { photos: vec![], result: "已修好".into(), minutes_spent: 30 }),
         (
             Actor::new(Role::Resident, "r-1").expect("valid"),
             TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() },
@@ -308,6 +309,7 @@ async fn submit_to_offer(service: &CommandService<SledStore>, directory: &Direct
         command: Command::Ticket {
             id: id.clone(),
             command: TicketCommand::Submit {
+                photos: vec![],
                 item: ItemCode::new("CS-001").expect("valid"),
                 grid: GridCode::parse("440802-001-001-001").expect("valid"),
                 resident: ResidentId::new("r-1").expect("valid"),

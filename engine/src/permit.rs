@@ -149,6 +149,10 @@ pub enum Write {
     /// A ticket command on an existing ticket; the command's own role rule
     /// is `Ticket::decide`'s.
     TicketAction,
+    /// Follow a ticket in a place as a co-reporter (a resident who finds
+    /// the matter already reported). Its target is the ticket's place, not
+    /// the ticket: the resident has no relation to it until they follow.
+    Follow,
     /// Register a volunteer living in a place.
     RegisterVolunteer,
     /// Transfer, stand down, bring back or exit a volunteer.
@@ -173,7 +177,7 @@ use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridWorker, Resident,
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 22] = [
+    pub const ALL: [Access; 23] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -188,6 +192,7 @@ impl Access {
         Access::Read(Read::Tokens),
         Access::Write(Write::Submit),
         Access::Write(Write::TicketAction),
+        Access::Write(Write::Follow),
         Access::Write(Write::RegisterVolunteer),
         Access::Write(Write::ManageVolunteer),
         Access::Write(Write::VolunteerSkills),
@@ -213,6 +218,7 @@ impl Access {
             Access::Read(Read::World) => &[Dispatcher, Auditor, Admin],
             Access::Read(Read::Tokens) | Access::Write(Write::World | Write::Tokens) => &[Admin],
             Access::Write(Write::Submit) => &[Resident, GridWorker, Dispatcher],
+            Access::Write(Write::Follow) => &[Resident],
             Access::Write(Write::TicketAction) => &[Resident, GridWorker, Dispatcher, Volunteer, Dept],
             Access::Write(Write::RegisterVolunteer | Write::ManageVolunteer) => &[Dispatcher, Admin],
             Access::Write(Write::VolunteerSkills) => &[Dispatcher, Volunteer, Admin],
@@ -241,6 +247,7 @@ impl Access {
             Access::Write(write) => match write {
                 Write::Submit => "submit",
                 Write::TicketAction => "act on a ticket",
+                Write::Follow => "follow a ticket",
                 Write::RegisterVolunteer => "register a volunteer",
                 Write::ManageVolunteer => "manage a volunteer",
                 Write::VolunteerSkills => "change a volunteer's skills",
@@ -320,7 +327,12 @@ fn reach_ticket(who: &Principal, ticket: &Ticket) -> Result<(), Error> {
         || Error::NotFound { kind: "ticket", id: ticket.id.as_ref().map(ToString::to_string).unwrap_or_default() };
     let id = who.actor.id.as_str();
     match who.actor.role {
-        Resident if ticket.resident.as_ref().is_some_and(|r| r.as_str() == id) => Ok(()),
+        Resident
+            if ticket.resident.as_ref().is_some_and(|r| r.as_str() == id)
+                || ticket.followers.iter().any(|r| r.as_str() == id) =>
+        {
+            Ok(())
+        }
         Resident => Err(hidden()),
         Volunteer if offered_or_held(ticket, id) => Ok(()),
         Volunteer => Err(hidden()),

@@ -10,7 +10,12 @@
 //!                                                                             │ unsatisfied
 //!  Escalated / Reopened wait for dispatch like Triaged.                       ▼
 //!  Cancel and MarkDuplicate end any open ticket.                           Reopened
+//!  Follow (a co-reporter joins) changes no status, until it is resolved.
 //! ```
+//!
+//! Photos are named by hash (`crate::blob`): a resident's on `Submit`, a
+//! handler's after-photos on `Resolve`; the ticket keeps the order's and the
+//! current result's.
 //!
 //! `decide` holds every rule: who may act, in which status, before which
 //! deadline. `evolve` only records what the events say. Deadlines are
@@ -19,6 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob::{BlobHash, ORDER_PHOTOS_MAX, RESULT_PHOTOS_MAX};
 use crate::catalog::HandlingMode;
 use crate::due::Due;
 use crate::envelope::{Actor, Role, event_payload};
@@ -31,6 +37,9 @@ use crate::{Context, Error};
 pub const OFFER_CANDIDATES_MAX: usize = 64;
 /// The most offer rounds before a ticket must be escalated or assigned.
 pub const OFFER_ROUNDS_MAX: u32 = 16;
+/// The most residents who may follow one ticket as co-reporters; past it,
+/// the matter is plainly known and a notice list must stay bounded.
+pub const FOLLOWERS_MAX: usize = 64;
 /// Free text is checked by the one boundary rule of [`crate::text`]; its
 /// names stay here too, where callers have always found them.
 pub use crate::text::{TEXT_CHARS_MAX, bounded_text};
@@ -228,6 +237,15 @@ pub enum TicketEvent {
         /// The ticket must be resolved by then (办结时限): submission time plus the
         /// item's `resolve_within`.
         resolve_by: Timestamp,
+        /// The photos the resident attached, by hash (version 2 on; none
+        /// before).
+        photos: Vec<BlobHash>,
+    },
+    /// A resident followed the ticket as a co-reporter (the same matter,
+    /// already reported); they are told the result too.
+    Followed {
+        /// The resident who follows it (the actor).
+        resident: ResidentId,
     },
     /// A dispatcher or grid worker decided how the ticket is handled; it now
     /// waits for dispatch.
@@ -333,6 +351,8 @@ pub enum TicketEvent {
         /// close without feedback. Resolution time plus the item's feedback
         /// window.
         feedback_by: Timestamp,
+        /// After-photos of the work, by hash (version 2 on; none before).
+        photos: Vec<BlobHash>,
     },
     /// The resident (or a dispatcher on their behalf) rated the resolution.
     FeedbackGiven {
@@ -392,7 +412,7 @@ pub enum TicketEvent {
 /// files of every version in `fixtures/events/` keep decoding.
 fn ticket_schema_version(tag: &str) -> u32 {
     match tag {
-        "escalated" | "reopened" => 2,
+        "escalated" | "reopened" | "submitted" | "resolved" => 2,
         _ => 1,
     }
 }
@@ -411,6 +431,10 @@ fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<
         ("reopened", 1) => {
             fields.insert("respond_by".into(), serde_json::Value::Null);
         }
+        // Version 1 carried no photos.
+        ("submitted" | "resolved", 1) => {
+            fields.insert("photos".into(), serde_json::Value::Array(Vec::new()));
+        }
         _ => return Err(Error::Corrupt(format!("no upcaster for ticket.{tag}/{version}"))),
     }
     Ok(serde_json::Value::Object(fields))
@@ -418,7 +442,39 @@ fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<
 
 event_payload!(TicketEvent, "ticket", ticket_schema_version, upcast_ticket);
 
+/// What a resident orders, as `decide_submit` reads it.
+struct Order<'a> {
+    item: &'a ItemCode,
+    grid: &'a GridCode,
+    resident: &'a ResidentId,
+    description: &'a str,
+    urgency: Urgency,
+    channel: Channel,
+}
+
+/// Photos as an event carries them: at most `max`, none twice.
+fn checked_photos(photos: &[BlobHash], max: usize) -> Result<Vec<BlobHash>, Error> {
+    if photos.len() > max {
+        return Err(Error::invalid("photos", format!("at most {max} photos")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if !photos.iter().all(|p| seen.insert(*p)) {
+        return Err(Error::invalid("photos", "the same photo twice"));
+    }
+    Ok(photos.to_vec())
+}
+
 impl TicketEvent {
+    /// The photos this event names (a resident's order, a handler's
+    /// result): what the audit checks exist, and what erasing the
+    /// resident erases (the order's).
+    pub fn photos(&self) -> &[BlobHash] {
+        match self {
+            TicketEvent::Submitted { photos, .. } | TicketEvent::Resolved { photos, .. } => photos,
+            _ => &[],
+        }
+    }
+
     /// The resolve deadline the on-time rate judges the ticket by from this
     /// event on, when this event sets one: the submission's, or a
     /// reopening's. An escalation renews the deadline the ticket works to
@@ -455,7 +511,15 @@ pub enum TicketCommand {
         channel: Channel,
         /// The exact place, when known.
         location: Option<GeoPoint>,
+        /// Photos the resident attached (at most `ORDER_PHOTOS_MAX`, none
+        /// twice), by the hash the blob store gave them.
+        #[serde(default)]
+        photos: Vec<BlobHash>,
     },
+    /// A resident who saw the same matter already reported follows it
+    /// instead of ordering again: they become a co-reporter, told the
+    /// result as the resident is.
+    Follow,
     /// A dispatcher or grid worker decides how a submitted ticket is handled.
     Triage {
         /// The handling mode chosen; non-department modes need an admitted
@@ -528,6 +592,9 @@ pub enum TicketCommand {
         result: String,
         /// Time spent, in minutes (at most `MINUTES_SPENT_MAX`, 30 days).
         minutes_spent: u32,
+        /// After-photos of the work (at most `RESULT_PHOTOS_MAX`, none twice).
+        #[serde(default)]
+        photos: Vec<BlobHash>,
     },
     /// The resident (or a dispatcher for them) rates a resolved ticket, once,
     /// within the feedback window.
@@ -573,6 +640,7 @@ impl TicketCommand {
     pub fn verb(&self) -> &'static str {
         match self {
             TicketCommand::Submit { .. } => "submit",
+            TicketCommand::Follow => "follow",
             TicketCommand::Triage { .. } => "triage",
             TicketCommand::SelfHandle => "self-handle",
             TicketCommand::Offer { .. } => "offer",
@@ -737,6 +805,19 @@ pub struct Ticket {
     pub respond_by: Option<Timestamp>,
     /// Departments summoned and not yet reported (吹哨报到).
     pub summons: Vec<Summons>,
+    /// Residents who followed it as co-reporters (at most `FOLLOWERS_MAX`).
+    #[serde(default)]
+    pub followers: Vec<ResidentId>,
+    /// What the holder reported doing, while resolved (cleared on
+    /// reopening).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// The photos the resident attached to the order.
+    #[serde(default)]
+    pub order_photos: Vec<BlobHash>,
+    /// The after-photos of the current resolution (cleared on reopening).
+    #[serde(default)]
+    pub result_photos: Vec<BlobHash>,
     /// How many events were folded.
     pub version: u64,
 }
@@ -781,7 +862,8 @@ impl Ticket {
             self.judged_resolve_by = Some(by);
         }
         match event {
-            E::Submitted { ticket, item, grid, resident, urgency, tier, accept_by, resolve_by, .. } => {
+            E::Submitted { ticket, item, grid, resident, urgency, tier, accept_by, resolve_by, photos, .. } => {
+                self.order_photos = photos.clone();
                 self.id = Some(ticket.clone());
                 self.status = Status::Submitted;
                 self.item = Some(item.clone());
@@ -834,7 +916,10 @@ impl Ticket {
                 }
             }
             E::Reassigned { to, .. } => self.take(to.clone(), at),
-            E::Resolved { feedback_by, .. } => {
+            E::Followed { resident } => self.followers.push(resident.clone()),
+            E::Resolved { feedback_by, result, photos, .. } => {
+                self.result = Some(result.clone());
+                self.result_photos = photos.clone();
                 self.status = Status::Resolved;
                 self.resolved_at = Some(at);
                 self.feedback_by = Some(*feedback_by);
@@ -849,6 +934,8 @@ impl Ticket {
                 self.resolved_at = None;
                 self.feedback_by = None;
                 self.holder = None;
+                self.result = None;
+                self.result_photos.clear();
             }
             E::Closed { .. } => {
                 self.status = Status::Closed;
@@ -904,9 +991,11 @@ impl Ticket {
             return Err(Error::not_found("ticket", id));
         }
         match command {
-            C::Submit { item, grid, resident, description, urgency, channel, location } => {
-                self.decide_submit(id, item, grid, resident, description, *urgency, *channel, *location, actor, ctx)
+            C::Submit { item, grid, resident, description, urgency, channel, location, photos } => {
+                let order = Order { item, grid, resident, description, urgency: *urgency, channel: *channel };
+                self.decide_submit(id, order, *location, photos, actor, ctx)
             }
+            C::Follow => self.decide_follow(actor, command),
             C::Triage { mode, item } => self.decide_triage(*mode, item.as_ref(), actor, ctx, command),
             C::SelfHandle => self.decide_self_handle(actor, ctx, command),
             C::Offer { candidates, expires_at } => self.decide_offer(candidates, *expires_at, actor, ctx, command),
@@ -919,8 +1008,10 @@ impl Ticket {
             C::Summon { departments } => self.decide_summon(departments, actor, ctx, command),
             C::ReportToSummons { report } => self.decide_report_to_summons(report, actor, command),
             C::Assign { to, reason } => self.decide_assign(to, reason, actor, ctx, command),
-            C::Resolve { result, minutes_spent } => self.decide_resolve(result, *minutes_spent, actor, ctx, command),
-            C::GiveFeedback { rating, comment } => self.decide_feedback(*rating, comment, actor, ctx, command),
+            C::Resolve { result, minutes_spent, photos } => {
+                self.decide_resolve(result, *minutes_spent, photos, actor, ctx, command)
+            }
+            C::GiveFeedback { rating, comment } => self.decide_feedback(*rating, comment, actor, ctx),
             C::Reopen { reason } => self.decide_reopen(reason, actor, ctx, command),
             C::Close => self.decide_close(actor, ctx, command),
             C::Cancel { reason } => self.decide_cancel(reason, actor, command),
@@ -1060,6 +1151,7 @@ impl Ticket {
         &self,
         result: &str,
         minutes_spent: u32,
+        photos: &[BlobHash],
         actor: &Actor,
         ctx: &Context,
         command: &TicketCommand,
@@ -1077,6 +1169,7 @@ impl Ticket {
             result: bounded_text("result", result, false)?,
             minutes_spent,
             feedback_by: ctx.now.plus(window),
+            photos: checked_photos(photos, RESULT_PHOTOS_MAX)?,
         }])
     }
 
@@ -1139,20 +1232,16 @@ impl Ticket {
         Ok(vec![TicketEvent::MarkedDuplicate { of: of.clone() }])
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn decide_submit(
         &self,
         id: &TicketId,
-        item: &ItemCode,
-        grid: &GridCode,
-        resident: &ResidentId,
-        description: &str,
-        urgency: Urgency,
-        channel: Channel,
+        order: Order<'_>,
         location: Option<GeoPoint>,
+        photos: &[BlobHash],
         actor: &Actor,
         ctx: &Context,
     ) -> Result<Vec<TicketEvent>, Error> {
+        let Order { item, grid, resident, description, urgency, channel } = order;
         crate::permit::person_may(actor, crate::permit::Access::Write(crate::permit::Write::Submit))?;
         if self.status != Status::None {
             let id = self.id.as_ref().map_or_else(String::new, ToString::to_string);
@@ -1189,7 +1278,30 @@ impl Ticket {
             tier: if ctx.emergency && entry.emergency { Tier::District } else { Tier::Grid },
             accept_by: ctx.now.plus(entry.sla.accept_within),
             resolve_by: ctx.now.plus(entry.sla.resolve_within),
+            photos: checked_photos(photos, ORDER_PHOTOS_MAX)?,
         }])
+    }
+
+    /// 一人一账号 without duplicates: a resident who finds the matter already
+    /// reported follows it. Only a resident, not the one who ordered it, not
+    /// twice (a repeat is refused as existing), and only while unsettled:
+    /// following a resolved or closed matter would tell them nothing.
+    fn decide_follow(&self, actor: &Actor, command: &TicketCommand) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::Resident], command.verb())?;
+        let resident = ResidentId::new(actor.id.as_str())?;
+        if self.is_settled() {
+            return Err(self.illegal(command));
+        }
+        if self.resident.as_ref() == Some(&resident) || self.followers.contains(&resident) {
+            return Err(Error::AlreadyExists { kind: "reporter of this ticket", id: resident.to_string() });
+        }
+        if self.followers.len() >= FOLLOWERS_MAX {
+            return Err(Error::IllegalTransition {
+                command: command.verb(),
+                status: "followed by as many residents as it keeps",
+            });
+        }
+        Ok(vec![TicketEvent::Followed { resident }])
     }
 
     fn decide_offer(
@@ -1457,25 +1569,42 @@ impl Ticket {
         comment: &str,
         actor: &Actor,
         ctx: &Context,
-        command: &TicketCommand,
     ) -> Result<Vec<TicketEvent>, Error> {
-        permit(actor, &[Role::Resident, Role::Dispatcher], command.verb())?;
-        self.check_own_resident(actor)?;
-        if self.status != Status::Resolved {
-            return Err(Error::IllegalTransition { command: command.verb(), status: self.status.name() });
-        }
-        if self.feedback_by.is_some_and(|by| ctx.now > by) {
-            return Err(Error::IllegalTransition { command: command.verb(), status: "past its feedback window" });
-        }
-        if self.feedback.is_some() {
-            return Err(Error::IllegalTransition { command: command.verb(), status: "already rated" });
-        }
+        self.feedback_refusal(actor, ctx.now).map_or(Ok(()), Err)?;
         let comment = bounded_text("comment", comment, true)?;
         let mut events = vec![TicketEvent::FeedbackGiven { rating, comment }];
         if rating == Rating::Unsatisfied {
             events.extend(self.reopen("unsatisfied feedback".into(), ctx)?);
         }
         Ok(events)
+    }
+
+    /// Whether `actor` may rate the ticket at `now`: what the resident's
+    /// page asks before it shows the feedback form, by the rule
+    /// `GiveFeedback` is decided on.
+    pub fn may_give_feedback(&self, actor: &Actor, now: Timestamp) -> bool {
+        self.feedback_refusal(actor, now).is_none()
+    }
+
+    /// Why `actor` may not rate the ticket at `now`, if they may not.
+    fn feedback_refusal(&self, actor: &Actor, now: Timestamp) -> Option<Error> {
+        const VERB: &str = "give feedback";
+        let refused = permit(actor, &[Role::Resident, Role::Dispatcher], VERB)
+            .and_then(|()| self.check_own_resident(actor))
+            .err();
+        if refused.is_some() {
+            return refused;
+        }
+        let status = if self.status != Status::Resolved {
+            self.status.name()
+        } else if self.feedback_by.is_some_and(|by| now > by) {
+            "past its feedback window"
+        } else if self.feedback.is_some() {
+            "already rated"
+        } else {
+            return None;
+        };
+        Some(Error::IllegalTransition { command: VERB, status })
     }
 
     /// The holder the actor speaks for, or `NotHolder`.

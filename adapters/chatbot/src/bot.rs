@@ -151,7 +151,7 @@ impl<S: EventStore> Bot<S> {
                     format!("{ticket} 已完成，用时 {}。", minutes_zh(minutes)),
                     format!("{ticket} is resolved, in {}.", minutes_en(minutes)),
                 );
-                let command = TicketCommand::Resolve { result, minutes_spent: minutes };
+                let command = TicketCommand::Resolve { result, minutes_spent: minutes, photos: vec![] };
                 self.run(lang, &volunteer, message_id, ticket, command, done).await
             }
         }

@@ -206,6 +206,7 @@ fn envelope(id: &TicketId, key: String, actor: &Actor, command: TicketCommand) -
 fn submit(district: &District, resident: &str) -> Result<TicketCommand> {
     let grid = district.world.grids.at_level(gridloop_engine::grid::Level::Grid).next().context("a grid")?.code.clone();
     Ok(TicketCommand::Submit {
+        photos: vec![],
         item: ItemCode::new("CS-001")?,
         grid,
         resident: ResidentId::new(resident)?,
@@ -253,7 +254,7 @@ async fn lifecycle_on<S: EventStore>(
             },
         ),
         (&volunteer, TicketCommand::AcceptOffer { by: Assignee::Volunteer(volunteer_id.clone()) }),
-        (&volunteer, TicketCommand::Resolve { result: "已上门探访 visited".into(), minutes_spent: 45 }),
+        (&volunteer, TicketCommand::Resolve { photos: vec![], result: "已上门探访 visited".into(), minutes_spent: 45 }),
         (&resident, TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() }),
         (&dispatcher, TicketCommand::Close),
     ];

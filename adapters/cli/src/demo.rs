@@ -280,6 +280,7 @@ impl<S: EventStore> Sim<S> {
                 self.remember_resident(&order)?;
                 let actor = self.submitter(&order);
                 let command = TicketCommand::Submit {
+                    photos: vec![],
                     item: order.item,
                     grid: order.grid,
                     resident: order.resident,
@@ -487,7 +488,7 @@ impl<S: EventStore> Sim<S> {
             now.plus(Millis(window / 10 + rng.below(window * 7 / 10)))
         };
         let minutes_spent = 20 + rng.below(220) as u32;
-        self.schedule(at, act(TicketCommand::Resolve { result: "已处理完毕".into(), minutes_spent }));
+        self.schedule(at, act(TicketCommand::Resolve { photos: vec![], result: "已处理完毕".into(), minutes_spent }));
         Ok(())
     }
 }

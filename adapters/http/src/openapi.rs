@@ -566,6 +566,14 @@ pub struct Ticket {
     pub respond_by: Option<String>,
     /// Departments summoned to the ticket (吹哨报到), reported or not.
     pub summons: Vec<Summons>,
+    /// Residents who follow it as co-reporters (told the result too).
+    pub followers: Vec<String>,
+    /// What the holder reported doing, while it is resolved.
+    pub result: Option<String>,
+    /// The photos the resident attached to the order (BLAKE3 hashes).
+    pub order_photos: Vec<String>,
+    /// The after-photos of the current resolution (BLAKE3 hashes).
+    pub result_photos: Vec<String>,
     /// How many events were folded.
     pub version: u64,
 }

@@ -282,6 +282,7 @@ async fn submit_taken_up<S: EventStore>(
         urgency: body.urgency.unwrap_or(Urgency::Normal),
         channel: Channel::Web,
         location,
+        photos: vec![],
     };
     let id = state.numbering.submit(&state.service, command_id, who.actor, command).await?;
     Ok(Submitted { id, status: "submitted".into() })
@@ -757,9 +758,11 @@ fn command_for(action: &str, body: &[u8], who: &Principal, now: Timestamp) -> Re
         "summon" => parse::<SummonBody>(body).map(|b| C::Summon { departments: b.departments })?,
         "report" => parse::<TextBody>(body).map(|b| C::ReportToSummons { report: b.text })?,
         "assign" => parse::<AssignBody>(body).map(|b| C::Assign { to: b.to, reason: b.reason })?,
-        "resolve" => {
-            parse::<ResolveBody>(body).map(|b| C::Resolve { result: b.result, minutes_spent: b.minutes_spent })?
-        }
+        "resolve" => parse::<ResolveBody>(body).map(|b| C::Resolve {
+            result: b.result,
+            minutes_spent: b.minutes_spent,
+            photos: vec![],
+        })?,
         "feedback" => parse::<FeedbackBody>(body).map(|b| C::GiveFeedback { rating: b.rating, comment: b.comment })?,
         "reopen" => parse::<TextBody>(body).map(|b| C::Reopen { reason: b.text })?,
         "close" => parse::<Empty>(body).map(|_| C::Close)?,

@@ -335,6 +335,7 @@ pub async fn accept_race_has_exactly_one_winner<S: EventStore>(store: S) {
     };
     let resident = Actor::new(Role::Resident, "r-1").expect("valid");
     let submit = TicketCommand::Submit {
+        photos: vec![],
         item: ItemCode::new("CS-001").expect("valid"),
         grid: GridCode::parse("440802-001-001-001").expect("valid"),
         resident: ResidentId::new("r-1").expect("valid"),

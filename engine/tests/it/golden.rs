@@ -32,6 +32,7 @@ fn golden_dir() -> PathBuf {
 fn samples() -> Vec<(Schema, serde_json::Value)> {
     let ticket = vec![
         TicketEvent::Submitted {
+            photos: vec![gridloop_engine::blob::BlobHash::of(b"a photo of the hallway")],
             ticket: tid(1),
             item: item_code(VISIT),
             grid: grid(GRID),
@@ -62,13 +63,21 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         },
         TicketEvent::Reassigned { to: Assignee::Department(CIVIL_AFFAIRS.parse().unwrap()), reason: "派单".into() },
         TicketEvent::Resolved {
-            by: vol(1), result: "已上门探访".into(), minutes_spent: 60, feedback_by: at(days(3))
+            photos: vec![
+                gridloop_engine::blob::BlobHash::of(b"after: the hallway light"),
+                gridloop_engine::blob::BlobHash::of(b"after: the meter"),
+            ],
+            by: vol(1),
+            result: "已上门探访".into(),
+            minutes_spent: 60,
+            feedback_by: at(days(3)),
         },
         TicketEvent::FeedbackGiven { rating: Rating::BasicallySatisfied, comment: "还行".into() },
         TicketEvent::Reopened { reason: "不满意".into(), resolve_by: at(days(2)), respond_by: Some(at(hours(2))) },
         TicketEvent::Closed { reason: CloseReason::NoFeedback },
         TicketEvent::Cancelled { reason: "不需要了".into() },
         TicketEvent::MarkedDuplicate { of: tid(2) },
+        TicketEvent::Followed { resident: resident_id("r-2") },
         TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
         TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "已到场".into() },
     ];

@@ -359,6 +359,7 @@ pub mod support {
     pub fn submitted_item(code: &str) -> TicketEvent {
         let sla = world().catalog.item(&item_code(code)).expect("catalog item").sla;
         TicketEvent::Submitted {
+            photos: vec![],
             ticket: tid(1),
             item: item_code(code),
             grid: grid(GRID),
@@ -389,7 +390,7 @@ pub mod support {
         TicketEvent::Started { by }
     }
     pub fn resolved(by: Assignee, feedback_by: Timestamp) -> TicketEvent {
-        TicketEvent::Resolved { by, result: "已上门探访".into(), minutes_spent: 60, feedback_by }
+        TicketEvent::Resolved { photos: vec![], by, result: "已上门探访".into(), minutes_spent: 60, feedback_by }
     }
 
     /// The offer every offered scenario starts from: round 1 to V-1 and V-2,
@@ -470,6 +471,7 @@ pub mod support {
     /// A command submitting the default order (as `submitted()` records it).
     pub fn submit_cmd(code: &str, grid_code: &str) -> TicketCommand {
         TicketCommand::Submit {
+            photos: vec![],
             item: item_code(code),
             grid: grid(grid_code),
             resident: resident_id(RESIDENT),

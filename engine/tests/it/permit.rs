@@ -15,7 +15,7 @@ const ROLES: [Role; 7] =
 /// Who may use each access, for resident, grid worker, dispatcher,
 /// volunteer, department, auditor and admin in that order. Written out by
 /// hand: a change to `Access::roles` must change this table too.
-const TABLE: [(Access, &str); 22] = [
+const TABLE: [(Access, &str); 23] = [
     (Access::Public, "+++++++"),
     (Access::Read(Read::Reference), "+++++++"),
     (Access::Read(Read::Tickets), "+++++++"),
@@ -30,6 +30,7 @@ const TABLE: [(Access, &str); 22] = [
     (Access::Read(Read::Tokens), "------+"),
     (Access::Write(Write::Submit), "+++----"),
     (Access::Write(Write::TicketAction), "+++++--"),
+    (Access::Write(Write::Follow), "+------"),
     (Access::Write(Write::RegisterVolunteer), "--+---+"),
     (Access::Write(Write::ManageVolunteer), "--+---+"),
     (Access::Write(Write::VolunteerSkills), "--++--+"),

@@ -242,7 +242,7 @@ fn a_refused_order_takes_no_ticket_number() {
     let bad_text = match submit_cmd(VISIT, GRID) {
         TicketCommand::Submit { item, grid, resident, urgency, channel, location, .. } => {
             let description = "\u{FFFE}".to_string();
-            TicketCommand::Submit { item, grid, resident, description, urgency, channel, location }
+            TicketCommand::Submit { photos: vec![], item, grid, resident, description, urgency, channel, location }
         }
         _ => unreachable!(),
     };

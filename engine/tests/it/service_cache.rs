@@ -121,8 +121,13 @@ fn a_loop_through_one_service_never_reads_the_ticket_stream() {
     send(&service, "t", dispatcher(), triage()).expect("triages");
     send(&service, "o", dispatcher(), offer_to_v1()).expect("offers");
     send(&service, "a", volunteer(1), TicketCommand::AcceptOffer { by: vol(1) }).expect("accepts");
-    send(&service, "r", volunteer(1), TicketCommand::Resolve { result: "已探访".into(), minutes_spent: 30 })
-        .expect("resolves");
+    send(
+        &service,
+        "r",
+        volunteer(1),
+        TicketCommand::Resolve { photos: vec![], result: "已探访".into(), minutes_spent: 30 },
+    )
+    .expect("resolves");
     assert_eq!(store.reads(), 0, "every decision was made on the kept state");
     assert_eq!(service.tickets_cached(), 1);
     let folded = block_on(service.ticket(&tid(1))).expect("reads");
@@ -188,7 +193,9 @@ fn random_command(rng: &mut SplitMix64) -> (Actor, TicketCommand) {
         11 => (volunteer(v), TicketCommand::DeclineOffer { by: vol(v), reason: "没空".into() }),
         12..=13 => (volunteer(v), TicketCommand::Start),
         14..=16 => (dispatcher(), TicketCommand::AddNote { text: format!("note {}", rng.below(3)) }),
-        17..=18 => (volunteer(v), TicketCommand::Resolve { result: "已探访".into(), minutes_spent: 30 }),
+        17..=18 => {
+            (volunteer(v), TicketCommand::Resolve { photos: vec![], result: "已探访".into(), minutes_spent: 30 })
+        }
         _ => (resident(), TicketCommand::Cancel { reason: "不需要了".into() }),
     }
 }

@@ -53,7 +53,7 @@ fn escalate(reason: EscalationReason, note: &str) -> TicketCommand {
 }
 
 fn resolve(result: &str, minutes_spent: u32) -> TicketCommand {
-    TicketCommand::Resolve { result: result.into(), minutes_spent }
+    TicketCommand::Resolve { photos: vec![], result: result.into(), minutes_spent }
 }
 
 fn feedback(rating: Rating, comment: &str) -> TicketCommand {
@@ -125,6 +125,7 @@ fn every_command() -> Vec<TicketCommand> {
 fn a_resident_orders_and_the_catalog_sets_the_deadlines() {
     let now = ts("2026-11-23T08:05:00Z");
     let command = TicketCommand::Submit {
+        photos: vec![],
         item: item_code(VISIT),
         grid: grid(GRID),
         resident: resident_id(RESIDENT),
@@ -134,6 +135,7 @@ fn a_resident_orders_and_the_catalog_sets_the_deadlines() {
         location: Some(GeoPoint { lon: 120, lat: 340 }),
     };
     let state = no_ticket().when(&resident(), command).at(now).then(&[TicketEvent::Submitted {
+        photos: vec![],
         ticket: tid(1),
         item: item_code(VISIT),
         grid: grid(GRID),
@@ -164,6 +166,7 @@ fn a_resident_orders_and_the_catalog_sets_the_deadlines() {
 fn a_grid_worker_records_an_order_on_patrol_in_a_sub_grid() {
     let now = ts("2026-11-24T09:30:00Z");
     let command = TicketCommand::Submit {
+        photos: vec![],
         item: item_code(STREET_LIGHT),
         grid: grid(SUB_GRID),
         resident: resident_id(RESIDENT),
@@ -173,6 +176,7 @@ fn a_grid_worker_records_an_order_on_patrol_in_a_sub_grid() {
         location: None,
     };
     let state = no_ticket().when(&grid_worker(), command).on(tid(1024)).at(now).then(&[TicketEvent::Submitted {
+        photos: vec![],
         ticket: tid(1024),
         item: item_code(STREET_LIGHT),
         grid: grid(SUB_GRID),
@@ -195,6 +199,7 @@ fn a_dispatcher_takes_a_phone_order_for_an_unreviewed_item() {
     // its department.
     let state = no_ticket().when(&dispatcher(), submit_cmd(UNREVIEWED, OTHER_GRID)).at(at(hours(1))).then(&[
         TicketEvent::Submitted {
+            photos: vec![],
             ticket: tid(1),
             item: item_code(UNREVIEWED),
             grid: grid(OTHER_GRID),
@@ -274,6 +279,7 @@ fn self_handling_needs_no_triage_and_the_worker_then_resolves_it() {
     .when(&grid_worker(), resolve("已清理", 15))
     .at(at(hours(1)))
     .then(&[TicketEvent::Resolved {
+        photos: vec![],
         by: worker(WORKER),
         result: "已清理".into(),
         minutes_spent: 15,
@@ -675,6 +681,7 @@ fn the_holder_resolves_and_the_feedback_window_opens() {
     let state =
         given(&h_in_progress()).when(&volunteer(1), resolve("  已上门探访，老人身体良好 ", 90)).at(now).then(&[
             TicketEvent::Resolved {
+                photos: vec![],
                 by: vol(1),
                 result: "已上门探访，老人身体良好".into(),
                 minutes_spent: 90,
@@ -699,6 +706,7 @@ fn a_department_resolves_straight_from_accepted_with_its_items_window() {
         .when(&department(URBAN_MANAGEMENT), resolve("已更换灯泡", MINUTES_SPENT_MAX))
         .at(ts("2026-11-25T10:00:00Z"))
         .then(&[TicketEvent::Resolved {
+            photos: vec![],
             by: dept(URBAN_MANAGEMENT),
             result: "已更换灯泡".into(),
             minutes_spent: MINUTES_SPENT_MAX,
@@ -710,6 +718,7 @@ fn a_department_resolves_straight_from_accepted_with_its_items_window() {
 #[test]
 fn a_dispatcher_resolves_on_the_holders_behalf() {
     given(&h_in_progress()).when(&dispatcher(), resolve("电话确认已办结", 0)).then(&[TicketEvent::Resolved {
+        photos: vec![],
         by: vol(1),
         result: "电话确认已办结".into(),
         minutes_spent: 0,
@@ -875,6 +884,7 @@ fn the_closed_loop_from_order_to_closure() {
     assert_eq!(
         resolved,
         [TicketEvent::Resolved {
+            photos: vec![],
             by: vol(2),
             result: "已代购药品".into(),
             minutes_spent: 45,
@@ -953,7 +963,7 @@ fn an_order_in_an_unknown_grid_or_for_an_unknown_item_is_not_found() {
 fn descriptions_must_be_non_empty_bounded_and_free_of_control_characters() {
     let with_description = |d: String| match submit_cmd(VISIT, GRID) {
         TicketCommand::Submit { item, grid, resident, urgency, channel, location, .. } => {
-            TicketCommand::Submit { item, grid, resident, description: d, urgency, channel, location }
+            TicketCommand::Submit { photos: vec![], item, grid, resident, description: d, urgency, channel, location }
         }
         _ => unreachable!(),
     };
@@ -977,9 +987,16 @@ fn descriptions_must_be_non_empty_bounded_and_free_of_control_characters() {
 /// Submit T-1 for `VISIT` in `GRID` with this description.
 fn describing(description: &str) -> TicketCommand {
     match submit_cmd(VISIT, GRID) {
-        TicketCommand::Submit { item, grid, resident, urgency, channel, location, .. } => {
-            TicketCommand::Submit { item, grid, resident, description: description.into(), urgency, channel, location }
-        }
+        TicketCommand::Submit { item, grid, resident, urgency, channel, location, .. } => TicketCommand::Submit {
+            photos: vec![],
+            item,
+            grid,
+            resident,
+            description: description.into(),
+            urgency,
+            channel,
+            location,
+        },
         _ => unreachable!(),
     }
 }
@@ -1038,7 +1055,7 @@ fn a_location_outside_the_named_grid_is_refused() {
     let placed = |code: &str, lon: i32, lat: i32| match submit_cmd(VISIT, code) {
         TicketCommand::Submit { item, grid, resident, description, urgency, channel, .. } => {
             let location = Some(GeoPoint { lon, lat });
-            TicketCommand::Submit { item, grid, resident, description, urgency, channel, location }
+            TicketCommand::Submit { photos: vec![], item, grid, resident, description, urgency, channel, location }
         }
         _ => unreachable!(),
     };
@@ -1597,4 +1614,105 @@ fn an_ended_ticket_refuses_every_command() {
             }
         }
     }
+}
+
+// =====================================================================
+// Photos and co-reporters (the resident's door)
+// =====================================================================
+
+fn photo(n: u8) -> gridloop_engine::blob::BlobHash {
+    gridloop_engine::blob::BlobHash::of(&[n; 16])
+}
+
+#[test]
+fn an_order_carries_its_photos_and_the_ticket_keeps_them() {
+    let TicketCommand::Submit { item, grid, resident: who, description, urgency, channel, location, .. } =
+        submit_cmd(VISIT, GRID)
+    else {
+        unreachable!("submit_cmd submits")
+    };
+    let photos = vec![photo(1), photo(2), photo(3)];
+    let command = TicketCommand::Submit { item, grid, resident: who, description, urgency, channel, location, photos };
+    let events = no_ticket().when(&resident(), command.clone()).decide().expect("three photos are allowed");
+    assert_eq!(events[0].photos(), &[photo(1), photo(2), photo(3)]);
+    let state = no_ticket().when(&resident(), command).then(&events);
+    assert_eq!(state.order_photos, vec![photo(1), photo(2), photo(3)]);
+}
+
+#[test]
+fn a_fourth_photo_or_the_same_photo_twice_is_refused() {
+    for photos in [vec![photo(1), photo(2), photo(3), photo(4)], vec![photo(1), photo(1)]] {
+        let TicketCommand::Submit { item, grid, resident: who, description, urgency, channel, location, .. } =
+            submit_cmd(VISIT, GRID)
+        else {
+            unreachable!("submit_cmd submits")
+        };
+        let command =
+            TicketCommand::Submit { item, grid, resident: who, description, urgency, channel, location, photos };
+        no_ticket().when(&resident(), command).then_refused(invalid("photos"));
+    }
+}
+
+#[test]
+fn the_result_and_its_after_photos_show_until_the_ticket_is_reopened() {
+    let command = TicketCommand::Resolve { result: "灯已修好".into(), minutes_spent: 20, photos: vec![photo(7)] };
+    let state = given(&h_in_progress()).when(&volunteer(1), command).then(&[TicketEvent::Resolved {
+        by: vol(1),
+        result: "灯已修好".into(),
+        minutes_spent: 20,
+        feedback_by: feedback_deadline(),
+        photos: vec![photo(7)],
+    }]);
+    assert_eq!(state.result.as_deref(), Some("灯已修好"));
+    assert_eq!(state.result_photos, vec![photo(7)]);
+    let reopened = given(&h_resolved())
+        .when(&resident(), feedback(Rating::Unsatisfied, "没修好"))
+        .decide()
+        .expect("unsatisfied feedback reopens");
+    let mut state = state;
+    for event in &reopened {
+        state.evolve(event, t0());
+    }
+    assert_eq!(state.result, None, "a reopened ticket has no result to show");
+    assert!(state.result_photos.is_empty());
+}
+
+#[test]
+fn a_resident_who_finds_the_matter_reported_follows_it_once() {
+    let state = given(&[submitted()])
+        .when(&other_resident(), TicketCommand::Follow)
+        .then(&[TicketEvent::Followed { resident: resident_id(other_resident().id.as_str()) }]);
+    assert_eq!(state.followers.len(), 1);
+    // A repeat, or the resident who ordered it, is refused: they are a
+    // reporter already.
+    let again = given(&with(
+        vec![submitted()],
+        [TicketEvent::Followed { resident: resident_id(other_resident().id.as_str()) }],
+    ));
+    let exists = |e: &Error| matches!(e, Error::AlreadyExists { .. });
+    again.when(&other_resident(), TicketCommand::Follow).then_refused(exists);
+    given(&[submitted()]).when(&resident(), TicketCommand::Follow).then_refused(exists);
+}
+
+#[test]
+fn only_a_resident_follows_and_only_an_unsettled_ticket() {
+    given(&[submitted()])
+        .when(&dispatcher(), TicketCommand::Follow)
+        .then_refused(|e| *e == not_permitted("dispatcher", "follow"));
+    given(&h_resolved())
+        .when(&other_resident(), TicketCommand::Follow)
+        .then_refused(|e| *e == illegal("follow", "resolved"));
+}
+
+#[test]
+fn the_feedback_form_shows_exactly_when_feedback_would_be_accepted() {
+    let resolved = given(&h_resolved());
+    let ticket = resolved.state().clone();
+    let open = feedback_deadline();
+    let past = open.plus(gridloop_engine::time::Millis(1));
+    for (who, now) in [(resident(), open), (resident(), past), (other_resident(), open), (dispatcher(), open)] {
+        let accepted = given(&h_resolved()).when(&who, feedback(Rating::Satisfied, "")).at(now).decide().is_ok();
+        assert_eq!(ticket.may_give_feedback(&who, now), accepted, "{who:?} at {now}");
+    }
+    assert!(!given(&h_in_progress()).state().may_give_feedback(&resident(), t0()));
 }

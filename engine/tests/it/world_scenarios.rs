@@ -212,6 +212,7 @@ fn submit(n: u64, key: &str) -> CommandEnvelope {
         command: Command::Ticket {
             id: tid(n),
             command: TicketCommand::Submit {
+                photos: vec![],
                 item: item_code(VISIT),
                 grid: grid(GRID),
                 resident: resident_id("r-1"),

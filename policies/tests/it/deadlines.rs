@@ -74,6 +74,7 @@ impl Rig {
 
     async fn submit(&mut self, n: u64, item: &str) {
         let command = TicketCommand::Submit {
+            photos: vec![],
             item: item.parse().expect("valid"),
             grid: grid(GRID_A),
             resident: ResidentId::new(format!("r-{n}")).expect("valid"),
@@ -152,7 +153,7 @@ async fn the_feedback_window_closes_a_resolved_ticket_without_feedback() {
     rig.submit(1, "CS-001").await;
     rig.send(dispatcher(), 1, TicketCommand::Assign { to: vol(1), reason: "直接派单".into() }).await;
     let volunteer = Actor::new(Role::Volunteer, "V-1").expect("valid");
-    rig.send(volunteer, 1, TicketCommand::Resolve { result: "已处理".into(), minutes_spent: 40 }).await;
+    rig.send(volunteer, 1, TicketCommand::Resolve { photos: vec![], result: "已处理".into(), minutes_spent: 40 }).await;
     let feedback_by = rig.ticket(1).await.feedback_by.expect("window");
     rig.tick(feedback_by.since(rig.clock.now())).await;
     let closed = rig.ticket(1).await;

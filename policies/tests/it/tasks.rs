@@ -36,6 +36,7 @@ async fn submit<S: EventStore>(service: &CommandService<S>) {
         command: Command::Ticket {
             id: TicketId::from_number(1),
             command: TicketCommand::Submit {
+                photos: vec![],
                 item: "CS-001".parse().expect("valid"),
                 grid: gridloop_engine::grid::GridCode::parse("440802-001-001-001").expect("valid"),
                 resident: ResidentId::new("r-1").expect("valid"),

@@ -21,16 +21,18 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
     use TicketEvent as E;
     let t = |x: &Timestamp| clock(*x, at);
     match event {
-        E::Submitted { item, grid, urgency, channel, tier, accept_by, resolve_by, .. } => {
+        E::Submitted { item, grid, urgency, channel, tier, accept_by, resolve_by, photos, .. } => {
             let urgent = if *urgency == Urgency::Urgent { " (urgent)" } else { "" };
             let tier = if *tier == Tier::Grid { String::new() } else { format!(", straight to the {}", words(tier)) };
             format!(
-                "submitted {item}{urgent} in grid {grid} via {}{tier}; accept by {}, resolve by {}",
+                "submitted {item}{urgent} in grid {grid} via {}{tier}; accept by {}, resolve by {}{}",
                 words(channel),
                 t(accept_by),
-                t(resolve_by)
+                t(resolve_by),
+                photo_count(photos)
             )
         }
+        E::Followed { resident } => format!("followed by resident {resident} as a co-reporter"),
         E::Triaged { mode, item } => triaged(*mode, item, before),
         E::SelfHandled { worker } => format!("taken by grid worker {worker} to handle on the spot"),
         E::Offered { round, candidates, expires_at } => {
@@ -58,9 +60,10 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
             Some(from) if before.status.is_held() => format!("reassigned from {from} to {to}{}", quoted(reason)),
             _ => format!("assigned to {to}{}", quoted(reason)),
         },
-        E::Resolved { by, minutes_spent, feedback_by, result } => format!(
-            "resolved by {by} after {minutes_spent} min of work; feedback until {}{}",
+        E::Resolved { by, minutes_spent, feedback_by, result, photos } => format!(
+            "resolved by {by} after {minutes_spent} min of work; feedback until {}{}{}",
             t(feedback_by),
+            photo_count(photos),
             quoted(result)
         ),
         E::FeedbackGiven { rating, comment } => format!("rated {} by the resident{}", words(rating), quoted(comment)),
@@ -79,6 +82,15 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
             format!("summoned {} to report by {}", names.join(", "), t(report_by))
         }
         E::SummonsAnswered { department, report } => format!("{department} reported{}", quoted(report)),
+    }
+}
+
+/// `; 2 photos` after an event that carries photos; nothing without.
+fn photo_count(photos: &[gridloop_engine::blob::BlobHash]) -> String {
+    match photos.len() {
+        0 => String::new(),
+        1 => "; 1 photo".to_string(),
+        n => format!("; {n} photos"),
     }
 }
 

@@ -145,6 +145,7 @@ impl Log {
             n,
             at,
             TicketEvent::Submitted {
+                photos: vec![],
                 ticket: TicketId::from_number(n),
                 item: ItemCode::new(item).expect("valid item"),
                 grid: grid(grid_code),
@@ -185,7 +186,13 @@ pub fn accepted(by: Assignee) -> TicketEvent {
 }
 
 pub fn resolved(by: Assignee, minutes: u32, feedback_by: &str) -> TicketEvent {
-    TicketEvent::Resolved { by, result: "已处理".into(), minutes_spent: minutes, feedback_by: t(feedback_by) }
+    TicketEvent::Resolved {
+        photos: vec![],
+        by,
+        result: "已处理".into(),
+        minutes_spent: minutes,
+        feedback_by: t(feedback_by),
+    }
 }
 
 pub fn rated(rating: Rating) -> TicketEvent {
@@ -234,6 +241,7 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
         if pick == 0 || tickets == 0 || rare_end {
             tickets += 1;
             let command = TicketCommand::Submit {
+                photos: vec![],
                 item: rng.pick(&items).clone(),
                 grid: rng.pick(&grids).clone(),
                 resident: ResidentId::new(format!("r-{tickets}")).expect("valid"),
@@ -263,9 +271,13 @@ pub async fn random_history(seed: u64, steps: u32) -> MemoryStore {
             4 => (&dispatcher, TicketCommand::Assign { to: vol(v), reason: "派单".into() }),
             5 => (
                 &volunteer,
-                TicketCommand::Resolve { result: "好了".into(), minutes_spent: 30 + rng.below(200) as u32 },
+                TicketCommand::Resolve {
+                    photos: vec![],
+                    result: "好了".into(),
+                    minutes_spent: 30 + rng.below(200) as u32,
+                },
             ),
-            6 => (&dispatcher, TicketCommand::Resolve { result: "好了".into(), minutes_spent: 60 }),
+            6 => (&dispatcher, TicketCommand::Resolve { photos: vec![], result: "好了".into(), minutes_spent: 60 }),
             7 => (
                 &resident,
                 TicketCommand::GiveFeedback {

@@ -80,6 +80,7 @@ impl World {
     async fn offered(&self, n: u64) -> TicketId {
         let ticket = TicketId::from_number(n);
         let submit = TicketCommand::Submit {
+            photos: vec![],
             item: "CS-001".parse().expect("valid"),
             grid: GridCode::parse("440802-001-001-001").expect("valid"),
             resident: ResidentId::new("r-1").expect("valid"),

@@ -86,6 +86,7 @@ impl Log {
     async fn offered(&self) -> TicketId {
         let ticket = TicketId::from_number(1);
         let submit = TicketCommand::Submit {
+            photos: vec![],
             item: "CS-001".parse().expect("valid"),
             grid: GridCode::parse("440802-001-001-001").expect("valid"),
             resident: ResidentId::new("r-1").expect("valid"),

@@ -38,6 +38,7 @@ async fn an_offer_names_the_item_and_place_of_the_imported_district() {
     let grid = world.grids.get(&entry.home_grid).expect("the volunteer's grid");
     let dispatcher = Actor::new(Role::Dispatcher, "d-1").expect("an actor");
     let submit = TicketCommand::Submit {
+        photos: vec![],
         item: item.code.clone(),
         grid: grid.code.clone(),
         resident: ResidentId::new("r-1").expect("an id"),

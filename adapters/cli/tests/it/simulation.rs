@@ -479,7 +479,8 @@ impl Sim {
         // Most resolve within a day; some run past their deadline.
         let hours = if rng.chance(100) { 24 * (3 + rng.below(10)) } else { 1 + rng.below(20) };
         let at = now.plus(Millis(hours * 60 * MINUTE_MS));
-        let command = TicketCommand::Resolve { result: "done".into(), minutes_spent: 30 + rng.below(120) as u32 };
+        let command =
+            TicketCommand::Resolve { photos: vec![], result: "done".into(), minutes_spent: 30 + rng.below(120) as u32 };
         self.schedule(at, Act { ticket, actor, command });
     }
 
@@ -575,6 +576,7 @@ fn simulate(seed: u64, days: u32, drain_days: u64) -> Run {
                 number += 1;
                 let actor = Actor { role: Role::Resident, id: ActorId::new(order.resident.as_str()).expect("valid") };
                 let command = TicketCommand::Submit {
+                    photos: vec![],
                     item: order.item,
                     grid: order.grid,
                     resident: order.resident,

@@ -51,7 +51,7 @@ async fn a_ticket_goes_from_order_to_close() {
     assert_eq!(status, StatusCode::OK, "{history}");
     let schemas: Vec<&str> =
         history["events"].as_array().expect("events").iter().map(|e| e["schema"].as_str().unwrap()).collect();
-    assert_eq!(schemas.first(), Some(&"ticket.submitted/1"));
+    assert_eq!(schemas.first(), Some(&"ticket.submitted/2"));
     assert_eq!(schemas.last(), Some(&"ticket.closed/1"));
     assert_eq!(schemas.len(), 8, "{schemas:?}");
 }
@@ -225,6 +225,7 @@ async fn numbering_continues_after_the_tickets_in_the_store() {
     let store = MemoryStore::new();
     let h = harness_on(store.clone()).await;
     let submit = TicketCommand::Submit {
+        photos: vec![],
         item: ItemCode::new(VOLUNTEER_ITEM).unwrap(),
         grid: h.grid.clone(),
         resident: ResidentId::new("r-9").unwrap(),
