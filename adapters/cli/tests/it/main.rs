@@ -3,6 +3,7 @@
 mod audit;
 mod bad_input;
 mod binary;
+mod browser;
 mod chat;
 mod console;
 mod crash;
