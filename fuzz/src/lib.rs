@@ -607,8 +607,17 @@ fn scratch(name: &str) -> std::path::PathBuf {
 /// What a target does with one input.
 pub type Target = fn(&[u8]);
 
+/// Photos: any bytes are checked without a panic, and a photo that passes
+/// checks again to itself (same bytes, so the same hash in any store).
+pub fn photo_check(data: &[u8]) {
+    if let Ok(photo) = gridloop_media::check(data) {
+        let again = gridloop_media::check(&photo.bytes).expect("a checked photo checks again");
+        assert_eq!(again, photo);
+    }
+}
+
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("event_decode", event_decode),
     ("grid_code", grid_code),
     ("chat_command", chat_command),
@@ -622,4 +631,5 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("token_file", token_file),
     ("sealing_key", sealing_key),
     ("engine_text", engine_text),
+    ("photo_check", photo_check),
 ];
