@@ -195,8 +195,9 @@ fn body(method: &str, path: &str, p: &Places, token: &str, resident: bool) -> (S
     (text, json)
 }
 
-/// What the permit rule answers, and for a ticket action (`note` here)
-/// what the command's own role rule in `Ticket::decide` adds.
+/// What the permit rule answers, and for a ticket action on a ticket
+/// (`note` here) what the command's own role rule in `Ticket::decide` adds
+/// (a photo upload acts on no ticket yet: the rule's roles alone).
 fn expected(
     who: &Principal,
     access: Access,
@@ -216,7 +217,7 @@ fn expected(
         Touches::Place(place) => Target::Place(place),
     };
     permit(who, access, target)?;
-    if access == Access::Write(Write::TicketAction) {
+    if access == Access::Write(Write::TicketAction) && matches!(touches, Touches::Ticket) {
         let ctx =
             Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
         let note = TicketCommand::AddNote { text: "noted".into() };
