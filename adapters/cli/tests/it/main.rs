@@ -11,6 +11,7 @@ mod fuzz_corpus;
 mod month;
 mod nats;
 mod operator;
+mod photos;
 mod sealing;
 mod security;
 mod serve;
