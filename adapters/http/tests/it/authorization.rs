@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use gridloop_engine::blob::{BlobHash, BlobStore as _, MemoryBlobs};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
@@ -88,8 +89,14 @@ fn envelope(key: &str, actor: Actor, command: Command) -> CommandEnvelope {
     }
 }
 
-/// V-1 living in the ticket's grid, V-2 elsewhere; T-1 ordered for r-1 and
-/// offered to V-1.
+/// The photo T-1's order names, as stored.
+fn photo() -> Vec<u8> {
+    let jpeg = include_bytes!("../../../../fixtures/photos/gps.jpg");
+    gridloop_media::check(jpeg).expect("a photo").bytes
+}
+
+/// V-1 living in the ticket's grid, V-2 elsewhere; T-1 ordered for r-1 with
+/// [`photo`] and offered to V-1.
 async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
     let system = Actor::system();
     for (n, home) in [(1, &p.grid), (2, &p.far_grid)] {
@@ -112,6 +119,7 @@ async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
         urgency: Urgency::Normal,
         channel: Channel::Web,
         location: None,
+        photos: vec![BlobHash::of(&photo())],
     };
     let offer = TicketCommand::Offer {
         candidates: vec![Assignee::Volunteer(VolunteerId::from_number(1))],
@@ -138,6 +146,7 @@ fn concrete(path: &str, p: &Places, token_id: &str) -> String {
         .replace("{service_code}", "IC-003")
         .replace("{service_request_id}", "T-1")
         .replace("{token}", "T-1")
+        .replace("{hash}", &BlobHash::of(&photo()).to_hex())
 }
 
 /// What the route touches, as the permit rule is asked about it.
@@ -249,7 +258,9 @@ async fn every_route_answers_every_role_inside_and_outside_as_the_permit_rule_sa
     let (_, spare) = TokenTable::issue(Role::Resident, "r-spare", None).expect("a token");
     let spare_id = TokenTable::id_of(&blake3::Hash::from_hex(&spare.hash).expect("hex"));
     table.insert(spare).expect("inserted");
-    let app = router(AppState::new(service.clone(), table).await.expect("state"));
+    let blobs = Arc::new(MemoryBlobs::new());
+    blobs.put(photo()).await.expect("the photo is stored");
+    let app = router(AppState::new(service.clone(), table).await.expect("state").with_blobs(blobs));
 
     let routes = accesses();
     let documented = gridloop_http::openapi::operations();

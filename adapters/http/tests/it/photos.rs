@@ -153,3 +153,80 @@ async fn who_may_upload_is_who_may_act_on_tickets() {
     let (status, answer) = upload(&without, "resident", GPS_JPEG).await;
     assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"), "a server without a blob store");
 }
+
+/// T-1 ordered for r-1 (the harness's resident) naming `photos`.
+async fn ordered_with(h: &Harness, photos: Vec<BlobHash>) -> String {
+    use gridloop_engine::envelope::{Actor, Role};
+    use gridloop_engine::ids::{CommandId, ItemCode, ResidentId, TicketId};
+    use gridloop_engine::service::{Command, CommandEnvelope};
+    use gridloop_engine::ticket::{Channel, TicketCommand, Urgency};
+    let submit = TicketCommand::Submit {
+        item: ItemCode::new(crate::VOLUNTEER_ITEM).expect("an item"),
+        grid: h.grid.clone(),
+        resident: ResidentId::new("r-1").expect("a resident"),
+        description: "a leaking tap".into(),
+        urgency: Urgency::Normal,
+        channel: Channel::Web,
+        location: None,
+        photos,
+    };
+    let envelope = CommandEnvelope {
+        command_id: CommandId::new("order-with-photos").expect("an id"),
+        correlation_id: None,
+        actor: Actor::new(Role::Resident, "r-1").expect("an actor"),
+        command: Command::Ticket { id: TicketId::from_number(1), command: submit },
+        expected_version: None,
+    };
+    h.service.execute(envelope).await.expect("ordered");
+    "T-1".into()
+}
+
+#[tokio::test]
+async fn a_tickets_photo_is_served_stripped_with_its_type_and_cache_headers() {
+    let (h, blobs) = with_photos().await;
+    let (_, answer) = upload(&h, "resident", GPS_JPEG).await;
+    let hash: BlobHash = answer["hash"].as_str().expect("a hash").parse().expect("hex");
+    let id = ordered_with(&h, vec![hash]).await;
+
+    let (status, headers, bytes) = send(&h, "GET", &format!("/api/v1/tickets/{id}/photos/{hash}"), Some("resident"), Vec::new()).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, blobs.get(&hash).await.expect("get").expect("stored"));
+    assert!(!contains(&bytes, b"GridloopCam") && !contains(&bytes, b"Exif\0"), "the stripped bytes are served");
+    assert_eq!(headers["content-type"], "image/jpeg");
+    let cache = headers["cache-control"].to_str().expect("ascii");
+    assert!(cache.starts_with("private, max-age=") && cache.ends_with(", immutable"), "{cache}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn a_photo_is_served_only_to_readers_of_the_ticket_and_only_if_the_ticket_names_it() {
+    let (h, blobs) = with_photos().await;
+    let (_, named) = upload(&h, "resident", GPS_PNG).await;
+    let (_, other) = upload(&h, "resident", GPS_WEBP).await;
+    let named: BlobHash = named["hash"].as_str().expect("a hash").parse().expect("hex");
+    let other: BlobHash = other["hash"].as_str().expect("a hash").parse().expect("hex");
+    let id = ordered_with(&h, vec![named]).await;
+    let at = |hash: &str| format!("/api/v1/tickets/{id}/photos/{hash}");
+    for (who, status) in [
+        ("resident", 200),
+        ("auditor", 200),
+        ("dispatcher", 200),
+        ("neighbour", 404),
+        ("rival", 404),
+        ("far_dispatcher", 403),
+    ] {
+        let (got, _, _) = send(&h, "GET", &at(&named.to_hex()), Some(who), Vec::new()).await;
+        assert_eq!(got.as_u16(), status, "{who}");
+    }
+    let (got, _, _) = send(&h, "GET", &at(&named.to_hex()), None, Vec::new()).await;
+    assert_eq!(got, StatusCode::UNAUTHORIZED);
+    for (what, hash) in [("stored but not named", other.to_hex()), ("not a hash", "x".repeat(300)), ("upper case", named.to_hex().to_uppercase())] {
+        let (got, _, body) = send(&h, "GET", &at(&hash), Some("resident"), Vec::new()).await;
+        let answer: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!((got, code(&answer)), (StatusCode::NOT_FOUND, "not_found"), "{what}: {answer}");
+    }
+    blobs.erase(&named).await.expect("erase");
+    let (got, _, _) = send(&h, "GET", &at(&named.to_hex()), Some("resident"), Vec::new()).await;
+    assert_eq!(got, StatusCode::NOT_FOUND, "an erased photo is gone");
+}
