@@ -23,10 +23,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gridloop_engine::Error;
 use gridloop_engine::blob::{BLOB_BYTES_MAX, BlobHash};
-use gridloop_engine::envelope::RecordedEvent;
+use gridloop_engine::envelope::{EventPayload as _, RecordedEvent};
 use gridloop_engine::ids::{StreamId, TicketId};
 use gridloop_engine::permit::{Access, Read, Target, Write, permit};
 use gridloop_engine::store::EventStore;
+use gridloop_engine::ticket::TicketEvent;
 use gridloop_media::{Kind, MediaError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -85,18 +86,19 @@ fn refusal(error: MediaError) -> AppError {
     }
 }
 
-/// Every photo a ticket's events name, in the order first named.
-pub fn named_by(events: &[RecordedEvent]) -> Vec<BlobHash> {
+/// Every photo a ticket's events name (the engine's `TicketEvent::photos`:
+/// the order's and the result's), in the order first named.
+pub fn named_by(events: &[RecordedEvent]) -> Result<Vec<BlobHash>, Error> {
     let mut named: Vec<BlobHash> = Vec::new();
     for event in events {
-        let Some(photos) = event.payload.get("photos").and_then(|p| p.as_array()) else { continue };
-        for hash in photos.iter().filter_map(|h| h.as_str()?.parse::<BlobHash>().ok()) {
-            if !named.contains(&hash) {
-                named.push(hash);
+        let decoded = TicketEvent::decode(&event.schema, &event.payload)?;
+        for hash in decoded.photos() {
+            if !named.contains(hash) {
+                named.push(*hash);
             }
         }
     }
-    named
+    Ok(named)
 }
 
 /// `POST /photos`: stores one photo (the raw image as the body) for an
@@ -153,7 +155,7 @@ pub(crate) async fn show<S: EventStore>(
     let not_found = || Error::NotFound { kind: "photo", id: format!("{shown} of ticket {id}") };
     let wanted: BlobHash = hash.parse().map_err(|_| not_found())?;
     let events = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
-    if !named_by(&events).contains(&wanted) {
+    if !named_by(&events)?.contains(&wanted) {
         return Err(not_found().into());
     }
     let blobs = state.blobs.as_ref().ok_or_else(not_found)?;
