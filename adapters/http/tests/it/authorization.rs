@@ -111,7 +111,6 @@ async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
     }
     let id = TicketId::from_number(1);
     let submit = TicketCommand::Submit {
-        photos: vec![],
         item: gridloop_engine::ids::ItemCode::new("IC-003").expect("an item"),
         grid: p.grid.clone(),
         resident: ResidentId::new("r-1").expect("a resident"),
