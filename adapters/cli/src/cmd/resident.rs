@@ -45,8 +45,8 @@ pub async fn run(args: ResidentArgs, host: &Host<'_>) -> Result<()> {
         gridloop_cli::photos::erase_resident_photos(deployment.store(), deployment.blobs().as_ref(), &resident).await?;
     match (had_data, photos) {
         (true, _) => say!(
-            "{resident}: personal data and {photos} photos of their orders erased; the log never held them and still \
-             verifies"
+            "{resident}: personal data erased; {photos} photos of their orders erased; the log never held them and \
+             still verifies"
         ),
         (false, 1..) => say!("{resident}: no personal data on file; {photos} photos of their orders erased"),
         (false, 0) => bail!("{resident} has no personal data on file and no photos to erase"),
