@@ -236,6 +236,15 @@ pub mod http {
         }
     }
 
+    /// The photo `{photo}` names: a JPEG with GPS EXIF, stored stripped.
+    const PHOTO: &[u8] = include_bytes!("../../fixtures/photos/gps.jpg");
+
+    /// The hash the stored (stripped) photo has.
+    fn photo_hash() -> String {
+        let photo = gridloop_media::check(PHOTO).expect("the fixture is a photo");
+        gridloop_engine::blob::BlobHash::of(&photo.bytes).to_hex()
+    }
+
     /// The one server of this process.
     pub fn server() -> &'static Server {
         static SERVER: OnceLock<Server> = OnceLock::new();
@@ -270,7 +279,8 @@ pub mod http {
             let state = runtime
                 .block_on(gridloop_http::AppState::new(service, table))
                 .expect("the state")
-                .with_personal(personal);
+                .with_personal(personal)
+                .with_blobs(Arc::new(gridloop_engine::blob::MemoryBlobs::new()));
             let names = vec![
                 ("{grid}", grid.to_string()),
                 ("{community}", within(Level::Community).to_string()),
@@ -280,6 +290,7 @@ pub mod http {
                 ("{ticket}", "T-1".to_string()),
                 ("{fresh}", "T-2".to_string()),
                 ("{token_id}", token_id),
+                ("{photo}", photo_hash()),
             ];
             let server = Server {
                 runtime,
@@ -295,8 +306,8 @@ pub mod http {
             server
         }
 
-        /// V-1 and V-2 registered in the first grid, T-1 ordered and offered
-        /// to both, T-2 ordered.
+        /// A photo stored, V-1 and V-2 registered in the first grid, T-1
+        /// ordered and offered to both, T-2 ordered.
         fn prepare(&self) {
             let steps = [
                 (
@@ -321,6 +332,9 @@ pub mod http {
                     r#"{"candidates":[{"kind":"volunteer","id":"V-1"},{"kind":"volunteer","id":"V-2"}],"expires_in_minutes":600}"#,
                 ),
             ];
+            let photo = self.send("POST", b"/api/v1/photos", Some("resident"), &[], PHOTO.to_vec(), Shape::Json);
+            let (status, answer) = photo.expect("a valid request");
+            assert!(status.is_success() && answer["hash"] == self.name("{photo}"), "preparing the photo: {answer}");
             let json = [("content-type", b"application/json".to_vec())];
             for (caller, target, body) in steps {
                 let body = self.substitute(body.as_bytes());
@@ -607,8 +621,17 @@ fn scratch(name: &str) -> std::path::PathBuf {
 /// What a target does with one input.
 pub type Target = fn(&[u8]);
 
+/// Photos: any bytes are checked without a panic, and a photo that passes
+/// checks again to itself (same bytes, so the same hash in any store).
+pub fn photo_check(data: &[u8]) {
+    if let Ok(photo) = gridloop_media::check(data) {
+        let again = gridloop_media::check(&photo.bytes).expect("a checked photo checks again");
+        assert_eq!(again, photo);
+    }
+}
+
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("event_decode", event_decode),
     ("grid_code", grid_code),
     ("chat_command", chat_command),
@@ -622,4 +645,5 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("token_file", token_file),
     ("sealing_key", sealing_key),
     ("engine_text", engine_text),
+    ("photo_check", photo_check),
 ];

@@ -14,20 +14,29 @@ use anyhow::{Context as _, Result, bail};
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
 use gridloop_engine::World;
+use gridloop_engine::blob::BlobStore;
 use gridloop_engine::seal::SealEvent;
 use gridloop_engine::service::{Clock, CommandService};
 
 use crate::cmd::DataDir;
 
 /// The data directory, its log, the clock and the command service.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Deployment {
     dir: PathBuf,
     store: LogStore,
     clock: Arc<dyn Clock>,
     service: Arc<CommandService<LogStore>>,
+    /// Where the log's photos are ([`LogStore::blobs`]).
+    blobs: Arc<dyn BlobStore>,
     /// One seal at a time (the schedule and `gridloop seal` may meet).
     sealing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment").field("dir", &self.dir).field("store", &self.store).finish_non_exhaustive()
+    }
 }
 
 /// What a deployment is opened with besides its data directory.
@@ -68,8 +77,9 @@ impl Deployment {
         let service = CommandService::open(store.clone(), clock.clone(), id_seed)
             .await
             .context("reading the district's world from the log")?;
+        let blobs = store.blobs().await?;
         let (dir, service, sealing) = (data.dir.clone(), Arc::new(service), Arc::default());
-        Ok(Self { dir, store, clock, service, sealing })
+        Ok(Self { dir, store, clock, service, blobs, sealing })
     }
 
     pub fn dir(&self) -> &Path {
@@ -78,6 +88,11 @@ impl Deployment {
 
     pub fn store(&self) -> &LogStore {
         &self.store
+    }
+
+    /// The photo store that goes with the log.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -7,11 +7,13 @@
 //!   HTML report's contents.
 //! - the HTML report page is rendered by `gridloop_report` (maud templates).
 //! - [`clock`]: the clock `serve` runs on (the wall clock; tests may set it ahead).
+//! - [`photos`]: the photos the log names, checked, exported, imported, erased.
 
 pub mod audit;
 pub mod bench;
 pub mod clock;
 pub mod demo;
+pub mod photos;
 pub mod report;
 pub mod sealing;
 pub mod store;

@@ -3,15 +3,18 @@
 //!
 //! Either way the data directory holds what is local to one process: the
 //! token table, the seal key, the encrypted personal store and projection
-//! snapshots (in the directory's own sled database). With NATS, that
+//! snapshots (in the directory's own sled database). Photos go with the log
+//! ([`LogStore::blobs`]). With NATS, that
 //! database's log stays empty, and the file `LOG-STORE` pins the directory
 //! to the stream it follows, because snapshot positions mean nothing on
 //! another log: opening it against a different log is refused.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use gridloop_engine::Error;
+use gridloop_engine::blob::BlobStore;
 use gridloop_engine::envelope::{NewEvent, RecordedEvent};
 use gridloop_engine::ids::StreamId;
 use gridloop_engine::store::{AppendResult, EventStore, ExpectedVersion};
@@ -56,6 +59,18 @@ impl LogStore {
             Self::Sled(store) => store,
             Self::Nats { local, .. } => local,
         }
+    }
+
+    /// The photo store that goes with the log: on sled, trees in the data
+    /// directory's database, beside the log (one directory to back up and
+    /// move; `gridloop_store_sled::blobs`); on NATS, the JetStream Object
+    /// Store bucket beside the stream, which every process of the
+    /// deployment shares (a photo uploaded to one is served by all).
+    pub async fn blobs(&self) -> Result<Arc<dyn BlobStore>> {
+        Ok(match self {
+            Self::Sled(store) => Arc::new(store.blobs()?),
+            Self::Nats { nats, .. } => Arc::new(nats.blobs().await.context("opening the NATS photo bucket")?),
+        })
     }
 
     /// The position of the log's last event (0: empty), for progress bars

@@ -200,8 +200,10 @@ impl<S: EventStore> AppState<S> {
 /// the path its `#[utoipa::path]` annotation names, so the router and the
 /// OpenAPI document are built from one list.
 pub fn routes<S: EventStore>() -> openapi::Routes<S> {
+    use axum::handler::Handler as _;
     use gridloop_engine::permit::{Access, Read, Write};
     use openapi::Routes;
+    const PHOTO_BODY: usize = photos::PHOTO_BODY_BYTES_MAX;
     const P: Access = Access::Public;
     use Access::{Read as R, Write as W};
     let api = Routes::new()
@@ -209,6 +211,10 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(tickets::__path_submit, tickets::submit::<S>, W(Write::Submit))
         .add(tickets::__path_show, tickets::show::<S>, R(Read::Ticket))
         .add(tickets::__path_history, tickets::history::<S>, R(Read::History))
+        .add(photos::__path_show, photos::show::<S>, R(Read::Ticket))
+        // The upload has its own body limit, past the router's: the
+        // innermost limit wins, so only this route reads a photo's megabytes.
+        .add(photos::__path_upload, photos::upload::<S>.layer(DefaultBodyLimit::max(PHOTO_BODY)), W(Write::TicketAction))
         .add(tickets::__path_act, tickets::act::<S>, W(Write::TicketAction))
         .add(reads::__path_list, reads::list::<S>, R(Read::Tickets))
         .add(reads::__path_queue, reads::queue::<S>, R(Read::Queue))

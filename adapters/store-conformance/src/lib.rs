@@ -13,7 +13,11 @@
 //! the per-stream hash chain, idempotency by command id, catch-up-then-live
 //! subscriptions with no gap under concurrent appends, and the accept race
 //! (64 tasks, exactly one winner) through the real command service.
+//!
+//! [`blobs`] is the same for photo stores (`blob_conformance_tests!`).
 #![warn(missing_docs, unreachable_pub)]
+
+pub mod blobs;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 //!   NATS client needs to read the log.
 //! - [`config`]: the `nats://` address with the stream's settings.
 //! - [`cursor`]: ordered consumers behind `read_all` and `wait_for`.
+//! - [`blobs`]: evidence photos in a JetStream Object Store bucket.
 //! - this file: connecting (version and stream checks) and [`EventStore`].
 //!
 //! # Writing
@@ -45,6 +46,7 @@
 //!   bytes), memory storage or other subjects is refused, not altered.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod blobs;
 pub mod config;
 pub mod cursor;
 mod error;

@@ -4,7 +4,7 @@
 //!
 //! A data directory holds a marker file `GRIDLOOP` (so that gridloop never
 //! writes into a directory that holds something else) and the sled database
-//! in `log/`. Everything lives in sled's default tree, under one-byte key
+//! in `log/`. The log lives in sled's default tree, under one-byte key
 //! prefixes, so that one `apply_batch` covers every key an append touches:
 //!
 //! | key                                  | value                              |
@@ -49,6 +49,7 @@
 //! durable head.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod blobs;
 pub mod personal;
 
 use std::collections::HashMap;
@@ -620,6 +621,11 @@ fn open_error(dir: &Path, e: sled::Error) -> SledStoreError {
 }
 
 impl SledStore {
+    /// The photo store of this data directory (see [`blobs`]).
+    pub fn blobs(&self) -> Result<blobs::SledBlobs, EngineError> {
+        blobs::SledBlobs::open(&self.inner.db)
+    }
+
     /// The personal-data store of this data directory (see [`personal`]).
     pub fn personal(&self) -> Result<personal::SledPersonal, EngineError> {
         personal::SledPersonal::open(&self.inner.db)

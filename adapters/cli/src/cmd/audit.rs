@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use gridloop_cli::audit;
+use gridloop_cli::{audit, photos};
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
 use gridloop_engine::ids::{ResidentId, StreamId, TicketId};
@@ -39,7 +39,8 @@ pub struct AuditArgs {
     #[arg(long)]
     verify: bool,
     /// With --verify: check every stream of the whole log, in position
-    /// order, instead of one ticket.
+    /// order, instead of one ticket, the seals, and every photo the events
+    /// name (present and unchanged, or erased on request).
     #[arg(long, requires = "verify", conflicts_with = "as_of")]
     all: bool,
     #[command(flatten)]
@@ -116,7 +117,9 @@ fn resident_line(store: &LogStore, resident: Option<&ResidentId>) -> Result<Stri
     })
 }
 
-/// `audit --all --verify`: every chain, every position, every seal.
+/// `audit --all --verify`: every chain, every position, every seal, and
+/// every photo the events name (present and matching its hash, or erased on
+/// request; a missing or changed one fails, naming its ticket and hash).
 async fn run_all(json: bool, data: &DataDir, host: &Host<'_>) -> Result<()> {
     let deployment = host.open(data).await?;
     let store = deployment.store();
@@ -128,9 +131,20 @@ async fn run_all(json: bool, data: &DataDir, host: &Host<'_>) -> Result<()> {
     let seals = sealing::check_seals(store, deployment.dir(), |position| bar.set_position(position)).await;
     bar.finish_and_clear();
     let seals = seals.context("the seals do not verify")?;
+    let photos = photos::verify_photos(store, deployment.blobs().as_ref()).await.context("checking the photos")?;
+    if !photos.failures.is_empty() {
+        bail!(
+            "{} of the photos the log names are missing or changed ({} present, {} erased on request):\n{}",
+            photos.failures.len(),
+            photos.present,
+            photos.erased,
+            photos.failures.join("\n")
+        );
+    }
     if json {
         let seals = serde_json::json!({ "seals": seals.seals, "sealed_to": seals.sealed_to });
-        say!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": true, "log": summary, "seals": seals }))?);
+        let answer = serde_json::json!({ "ok": true, "log": summary, "seals": seals, "photos": photos });
+        say!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
     let kinds: Vec<String> = summary.streams_by_kind.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
@@ -149,5 +163,11 @@ async fn run_all(json: bool, data: &DataDir, host: &Host<'_>) -> Result<()> {
             say!("{n} seals verified: every stream's head matches what was signed, up to position {}", seals.sealed_to)
         }
     }
+    say!(
+        "{} photos named by the log: {} present and matching their hashes, {} erased on request",
+        photos.present + photos.erased,
+        photos.present,
+        photos.erased
+    );
     Ok(())
 }

@@ -15,6 +15,11 @@ pub struct ExportArgs {
     /// Start at this global position (events at it or later).
     #[arg(long, value_name = "POSITION", default_value_t = 1)]
     from: u64,
+    /// Also write every photo the log names into DIR, one file per photo
+    /// named by its hash, and the hashes of photos erased on request into
+    /// DIR/ERASED (docs/photos.md); `gridloop import --photos DIR` reads it.
+    #[arg(long, value_name = "DIR")]
+    photos: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub data: DataDir,
 }
@@ -34,7 +39,10 @@ pub async fn run(args: ExportArgs, host: &Host<'_>) -> Result<()> {
         Ok(summary) => {
             let last = summary.last_position.map_or_else(String::new, |p| format!(", up to position {p}"));
             say_err!("exported {} events{last}", summary.events);
-            Ok(())
+            match &args.photos {
+                Some(dir) => export_photos(&deployment, dir).await,
+                None => Ok(()),
+            }
         }
         // The reader stopped early (`gridloop export | head`): end quietly.
         Err(error)
@@ -46,4 +54,15 @@ pub async fn run(args: ExportArgs, host: &Host<'_>) -> Result<()> {
         }
         Err(error) => Err(error.context("writing the export")),
     }
+}
+
+/// `--photos DIR`: the photos beside the events. A photo the log names but
+/// the store lacks is reported and skipped (`audit --all --verify` says more).
+async fn export_photos(deployment: &crate::deployment::Deployment, dir: &std::path::Path) -> Result<()> {
+    let done = gridloop_cli::photos::export_photos(deployment.store(), deployment.blobs().as_ref(), dir).await?;
+    say_err!("exported {} photos and {} erased on request into {}", done.photos, done.erased, dir.display());
+    for missing in &done.missing {
+        say_err!("not exported: {missing}");
+    }
+    Ok(())
 }

@@ -20,12 +20,17 @@ pub struct ImportArgs {
     /// The export to read (written by `gridloop export`).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Also import the photos `gridloop export --photos DIR` wrote: each
+    /// must hash to its name and be a stored photo; the erased ones are
+    /// recorded as erased.
+    #[arg(long, value_name = "DIR")]
+    photos: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataDir,
 }
 
 pub async fn run(args: ImportArgs) -> Result<()> {
-    let (file, data) = (args.file, args.data);
+    let (file, data, photos) = (args.file, args.data, args.photos);
     let importing = || format!("importing {}", file.display());
     // An existing directory is opened (and locked) first, so that a store
     // holding events is refused before the file is read; a new one is only
@@ -67,5 +72,15 @@ pub async fn run(args: ImportArgs) -> Result<()> {
         file.display(),
         data.dir.display()
     );
+    if let Some(dir) = photos {
+        let blobs = store.blobs().await?;
+        let done = gridloop_cli::photos::import_photos(&store, blobs.as_ref(), &dir)
+            .await
+            .with_context(|| format!("importing the photos of {}", dir.display()))?;
+        say!("imported {} photos and {} erased on request from {}", done.photos, done.erased, dir.display());
+        for missing in &done.missing {
+            say!("not imported: {missing}");
+        }
+    }
     Ok(())
 }

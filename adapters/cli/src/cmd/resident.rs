@@ -16,8 +16,9 @@ pub struct ResidentArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ResidentCmd {
-    /// Erase a resident's personal data (name, phone, address) for good:
-    /// their key and record are deleted; the log, which never held them,
+    /// Erase a resident's personal data (name, phone, address) for good,
+    /// and the photos of their orders: their key and record are deleted,
+    /// each photo leaves a tombstone; the log, which never held them,
     /// still verifies, and shows "erased" where the name was.
     Erase {
         /// The resident id, e.g. r-1024.
@@ -39,9 +40,16 @@ pub async fn run(args: ResidentArgs, host: &Host<'_>) -> Result<()> {
     let ResidentCmd::Erase { id, data } = args.action;
     let resident = ResidentId::new(id.as_str()).with_context(|| format!("{id:?} is not a resident id"))?;
     let deployment = host.open(&data).await?;
-    match deployment.store().local().personal()?.erase(&resident)? {
-        true => say!("{resident}: personal data erased; the log never held it and still verifies"),
-        false => bail!("{resident} has no personal data on file"),
+    let had_data = deployment.store().local().personal()?.erase(&resident)?;
+    let photos =
+        gridloop_cli::photos::erase_resident_photos(deployment.store(), deployment.blobs().as_ref(), &resident).await?;
+    match (had_data, photos) {
+        (true, _) => say!(
+            "{resident}: personal data erased; {photos} photos of their orders erased; the log never held them and \
+             still verifies"
+        ),
+        (false, 1..) => say!("{resident}: no personal data on file; {photos} photos of their orders erased"),
+        (false, 0) => bail!("{resident} has no personal data on file and no photos to erase"),
     }
     Ok(())
 }

@@ -76,7 +76,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let state = gridloop_http::AppState::new(deployment.service().clone(), tokens)
         .await?
         .with_token_file(token_file)
-        .with_personal(personal);
+        .with_personal(personal)
+        .with_blobs(deployment.blobs().clone());
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let seals = seal_schedule(&deployment, args.seal_every)?;

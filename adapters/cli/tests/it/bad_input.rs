@@ -636,6 +636,43 @@ fn http_cases() -> Vec<Case> {
             Api(400, "invalid_input"),
         ),
     ]
+    .into_iter()
+    .chain(photo_cases())
+    .collect()
+}
+
+/// Photo uploads refused by their bytes (`gridloop-media`), whatever they
+/// are called or claim to be.
+fn photo_cases() -> Vec<Case> {
+    use Expect::Api;
+    let photo = |body: Vec<u8>, content_type: &'static str| {
+        let mut request = http("POST", "/api/v1/photos", Some("resident"), body);
+        request.content_type = content_type;
+        Input::Http(request)
+    };
+    let jpeg: &[u8] = include_bytes!("../../../../fixtures/photos/gps.jpg");
+    let mut oversized = jpeg.to_vec();
+    oversized.resize(gridloop_engine::blob::BLOB_BYTES_MAX + 1, 0);
+    let mut bomb = jpeg.to_vec();
+    let frame = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).expect("a frame header");
+    bomb[frame + 5..frame + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    vec![
+        case(
+            "photo: a text file sent as image/jpeg",
+            photo(b"lift.jpg: the lift is broken again".to_vec(), "image/jpeg"),
+            Api(400, "invalid_input"),
+        ),
+        case("photo: a GIF", photo(b"GIF89a\x01\x00\x01\x00".to_vec(), "image/gif"), Api(400, "invalid_input")),
+        case("photo: a JPEG cut short", photo(jpeg[..jpeg.len() / 2].to_vec(), "image/jpeg"), Api(400, "invalid_input")),
+        case("photo: 65,535 × 65,535 pixels in its header", photo(bomb, "image/jpeg"), Api(400, "invalid_input")),
+        case("photo: one byte past 5 MB", photo(oversized, "image/jpeg"), Api(413, "too_large")),
+        case(
+            "photo: no token",
+            Input::Http(http("POST", "/api/v1/photos", None, jpeg.to_vec())),
+            Api(401, "unauthorized"),
+        ),
+        case("photo: an auditor's upload", post("/api/v1/photos", "auditor", jpeg.to_vec()), Api(403, "not_permitted")),
+    ]
 }
 
 /// Chat messages from a linked volunteer (V of the fixture's first one).
@@ -840,7 +877,8 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
     tokens.insert("forged", "0".repeat(64));
     tokens.insert("long", "x".repeat(10_000));
     let (addr, bot) = runtime.block_on(async {
-        let state = AppState::new(service.clone(), table).await.expect("state");
+        let blobs = Arc::new(gridloop_engine::blob::MemoryBlobs::new());
+        let state = AppState::new(service.clone(), table).await.expect("state").with_blobs(blobs);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let options = gridloop_http::server::Options::default();

@@ -262,6 +262,7 @@ fuzz_tests!(
     token_file,
     sealing_key,
     engine_text,
+    photo_check,
 );
 
 /// Every documented route is reached by a seed: each GET by `api_query` or

@@ -12,6 +12,7 @@ mod fuzz_corpus;
 mod month;
 mod nats;
 mod operator;
+mod photos;
 mod sealing;
 mod security;
 mod serve;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use gridloop_engine::blob::{BlobHash, BlobStore as _, MemoryBlobs};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
@@ -88,8 +89,14 @@ fn envelope(key: &str, actor: Actor, command: Command) -> CommandEnvelope {
     }
 }
 
-/// V-1 living in the ticket's grid, V-2 elsewhere; T-1 ordered for r-1 and
-/// offered to V-1.
+/// The photo T-1's order names, as stored.
+fn photo() -> Vec<u8> {
+    let jpeg = include_bytes!("../../../../fixtures/photos/gps.jpg");
+    gridloop_media::check(jpeg).expect("a photo").bytes
+}
+
+/// V-1 living in the ticket's grid, V-2 elsewhere; T-1 ordered for r-1 with
+/// [`photo`] and offered to V-1.
 async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
     let system = Actor::system();
     for (n, home) in [(1, &p.grid), (2, &p.far_grid)] {
@@ -104,7 +111,6 @@ async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
     }
     let id = TicketId::from_number(1);
     let submit = TicketCommand::Submit {
-        photos: vec![],
         item: gridloop_engine::ids::ItemCode::new("IC-003").expect("an item"),
         grid: p.grid.clone(),
         resident: ResidentId::new("r-1").expect("a resident"),
@@ -112,6 +118,7 @@ async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
         urgency: Urgency::Normal,
         channel: Channel::Web,
         location: None,
+        photos: vec![BlobHash::of(&photo())],
     };
     let offer = TicketCommand::Offer {
         candidates: vec![Assignee::Volunteer(VolunteerId::from_number(1))],
@@ -138,6 +145,7 @@ fn concrete(path: &str, p: &Places, token_id: &str) -> String {
         .replace("{service_code}", "IC-003")
         .replace("{service_request_id}", "T-1")
         .replace("{token}", "T-1")
+        .replace("{hash}", &BlobHash::of(&photo()).to_hex())
 }
 
 /// What the route touches, as the permit rule is asked about it.
@@ -195,8 +203,9 @@ fn body(method: &str, path: &str, p: &Places, token: &str, resident: bool) -> (S
     (text, json)
 }
 
-/// What the permit rule answers, and for a ticket action (`note` here)
-/// what the command's own role rule in `Ticket::decide` adds.
+/// What the permit rule answers, and for a ticket action on a ticket
+/// (`note` here) what the command's own role rule in `Ticket::decide` adds
+/// (a photo upload acts on no ticket yet: the rule's roles alone).
 fn expected(
     who: &Principal,
     access: Access,
@@ -216,7 +225,7 @@ fn expected(
         Touches::Place(place) => Target::Place(place),
     };
     permit(who, access, target)?;
-    if access == Access::Write(Write::TicketAction) {
+    if access == Access::Write(Write::TicketAction) && matches!(touches, Touches::Ticket) {
         let ctx =
             Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
         let note = TicketCommand::AddNote { text: "noted".into() };
@@ -248,7 +257,9 @@ async fn every_route_answers_every_role_inside_and_outside_as_the_permit_rule_sa
     let (_, spare) = TokenTable::issue(Role::Resident, "r-spare", None).expect("a token");
     let spare_id = TokenTable::id_of(&blake3::Hash::from_hex(&spare.hash).expect("hex"));
     table.insert(spare).expect("inserted");
-    let app = router(AppState::new(service.clone(), table).await.expect("state"));
+    let blobs = Arc::new(MemoryBlobs::new());
+    blobs.put(photo()).await.expect("the photo is stored");
+    let app = router(AppState::new(service.clone(), table).await.expect("state").with_blobs(blobs));
 
     let routes = accesses();
     let documented = gridloop_http::openapi::operations();

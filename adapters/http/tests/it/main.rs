@@ -12,6 +12,7 @@ mod matrix;
 mod open311;
 mod openapi;
 mod people;
+mod photos;
 mod reads;
 mod routes;
 mod telemetry;
@@ -57,6 +58,14 @@ pub async fn harness() -> Harness {
 /// district, one for a street the first grid is not in, an auditor, a grid
 /// worker, a department and an admin.
 pub async fn harness_on(store: MemoryStore) -> Harness {
+    harness_with(store, None).await
+}
+
+/// [`harness_on`], keeping photos in `blobs` when given.
+pub async fn harness_with(
+    store: MemoryStore,
+    blobs: Option<Arc<dyn gridloop_engine::blob::BlobStore>>,
+) -> Harness {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
     let service = Arc::new(CommandService::new(store.clone(), district.world.clone(), clock.clone(), 7));
@@ -83,7 +92,10 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
         table.insert(entry).expect("inserted");
         tokens.insert(name, token);
     }
-    let state = AppState::new(service.clone(), table).await.expect("state");
+    let mut state = AppState::new(service.clone(), table).await.expect("state");
+    if let Some(blobs) = blobs {
+        state = state.with_blobs(blobs);
+    }
     Harness { router: router(state), store, service, clock, grid, tokens }
 }
 

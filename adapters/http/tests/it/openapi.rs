@@ -74,6 +74,7 @@ fn concrete(path: &str, ticket: &str) -> String {
         .replace("{service_code}", "IC-003")
         .replace("{service_request_id}", ticket)
         .replace("{token}", ticket)
+        .replace("{hash}", &"0".repeat(64))
 }
 
 #[tokio::test]

@@ -3,3 +3,10 @@
 use gridloop_engine::store::MemoryStore;
 
 gridloop_store_conformance::conformance_tests!(async { (MemoryStore::new(), ()) });
+
+/// The reference blob store passes the blob suite.
+mod blobs {
+    use gridloop_engine::blob::MemoryBlobs;
+
+    gridloop_store_conformance::blob_conformance_tests!(async { (MemoryBlobs::new(), ()) });
+}

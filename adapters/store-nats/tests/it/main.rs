@@ -1,5 +1,6 @@
 //! Tests of the NATS store against real nats-server processes.
 
+mod blobs;
 mod conformance;
 mod faults;
 mod layout;

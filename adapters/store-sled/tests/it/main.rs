@@ -136,3 +136,51 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Photos in the store's database pass the blob suite, survive a reopen,
+/// and a changed one is refused as corrupt.
+mod blobs {
+    use gridloop_engine::Error;
+    use gridloop_engine::blob::{BlobHash, BlobState, BlobStore};
+    use gridloop_store_conformance::blobs::photo;
+    use gridloop_store_sled::SledStore;
+    use gridloop_store_sled::blobs::SledBlobs;
+
+    async fn fresh() -> (SledBlobs, (SledStore, tempfile::TempDir)) {
+        let (store, dir) = super::fresh().await;
+        (store.blobs().expect("blobs"), (store, dir))
+    }
+
+    gridloop_store_conformance::blob_conformance_tests!(fresh());
+
+    #[tokio::test]
+    async fn photos_survive_a_reopen_and_a_changed_one_reads_as_corrupt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let (kept, erased, changed) = {
+            let store = SledStore::open(&data).expect("open");
+            let blobs = store.blobs().expect("blobs");
+            let kept = blobs.put(photo(1)).await.expect("put");
+            let erased = blobs.put(photo(2)).await.expect("put");
+            let changed = blobs.put(photo(3)).await.expect("put");
+            blobs.erase(&erased).await.expect("erase");
+            (kept, erased, changed)
+        };
+        {
+            // Change one photo's bytes behind the store's back, as a disk
+            // or a careless hand would.
+            let db = sled::open(data.join("log")).expect("raw sled");
+            db.open_tree("blobs").unwrap().insert(changed.as_bytes(), photo(4)).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(&data).expect("reopen");
+        let blobs = store.blobs().expect("blobs");
+        assert_eq!(blobs.get(&kept).await.expect("get"), Some(photo(1)));
+        assert_eq!(blobs.state(&erased).await.expect("state"), BlobState::Erased);
+        match blobs.get(&changed).await {
+            Err(Error::Corrupt(detail)) => assert!(detail.contains(&changed.to_hex()), "{detail}"),
+            other => panic!("expected corrupt, got {other:?}"),
+        }
+        assert_ne!(BlobHash::of(&photo(4)), changed);
+    }
+}
