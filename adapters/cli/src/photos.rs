@@ -82,9 +82,29 @@ pub struct PhotoCheck {
 /// Checks every photo the log names: present and matching its hash, or
 /// erased; anything else is a failure naming the ticket and the hash.
 pub async fn verify_photos<S: EventStore>(store: &S, blobs: &dyn BlobStore) -> Result<PhotoCheck> {
+    verify_named(named_photos(store).await?, blobs).await
+}
+
+/// [`verify_photos`] for one ticket's events (`audit T-12 --verify`).
+pub async fn verify_ticket_photos(events: &[RecordedEvent], blobs: &dyn BlobStore) -> Result<PhotoCheck> {
+    let mut named = Vec::new();
+    for event in events {
+        let (ticket, photos, _) = photos_of(event)?;
+        for hash in photos {
+            if !named.iter().any(|n: &NamedPhoto| n.hash == hash) {
+                named.push(NamedPhoto { hash, ticket: ticket.clone(), ordered_by: None });
+            }
+        }
+    }
+    verify_named(named, blobs).await
+}
+
+/// Each named photo's state; a present one is read once, so its bytes are
+/// checked against its hash.
+async fn verify_named(named: Vec<NamedPhoto>, blobs: &dyn BlobStore) -> Result<PhotoCheck> {
     let mut check = PhotoCheck::default();
     let mut verified: BTreeSet<BlobHash> = BTreeSet::new();
-    for NamedPhoto { hash, ticket, .. } in named_photos(store).await? {
+    for NamedPhoto { hash, ticket, .. } in named {
         match blobs.state(&hash).await? {
             BlobState::Erased => check.erased += 1,
             BlobState::Missing => check.failures.push(format!("{ticket}: photo {hash} is missing")),

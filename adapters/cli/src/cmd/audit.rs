@@ -35,7 +35,8 @@ pub struct AuditArgs {
     json: bool,
     /// Check the hash chain (versions without gaps, each hash correct and
     /// chained onto the previous one) and exit non-zero naming the first
-    /// event that does not verify.
+    /// event that does not verify; and that every photo the ticket names
+    /// is there unchanged, or erased on request.
     #[arg(long)]
     verify: bool,
     /// With --verify: check every stream of the whole log, in position
@@ -88,6 +89,9 @@ pub async fn run(args: AuditArgs, host: &Host<'_>) -> Result<()> {
         true => Some(timeline::verify_ticket_stream(&events).context("the hash chain does not verify")?),
         false => None,
     };
+    if args.verify {
+        verify_ticket_photos(&deployment, &events).await?;
+    }
     let log_end = store_last_event_time(store).await?.unwrap_or_default();
     let mut report = timeline::audit_ticket(&ticket, &events, as_of, log_end)?;
     report.verified = verified;
@@ -99,6 +103,19 @@ pub async fn run(args: AuditArgs, host: &Host<'_>) -> Result<()> {
     } else {
         say_raw!("{}", timeline::render_text(&report));
         say!("\nresident: {resident}");
+    }
+    Ok(())
+}
+
+/// `audit T-12 --verify`: the ticket's photos are there and unchanged, or
+/// erased on request; a missing or changed one fails, naming its hash.
+async fn verify_ticket_photos(
+    deployment: &crate::deployment::Deployment,
+    events: &[gridloop_engine::envelope::RecordedEvent],
+) -> Result<()> {
+    let photos = photos::verify_ticket_photos(events, deployment.blobs().as_ref()).await?;
+    if !photos.failures.is_empty() {
+        bail!("the ticket's photos do not verify:\n{}", photos.failures.join("\n"));
     }
     Ok(())
 }

@@ -84,6 +84,8 @@ async fn audit_verify_names_a_missing_or_changed_photo() {
     let ok = verify(&data);
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("3 photos named by the log: 3 present"), "{}", stdout(&ok));
+    let one = gridloop(&["audit", "T-1", "--verify", "--data", path(&data)]);
+    assert!(one.status.success(), "{}", stderr(&one));
 
     {
         // One photo's bytes changed, another's removed, behind the store's back.
@@ -99,6 +101,11 @@ async fn audit_verify_names_a_missing_or_changed_photo() {
     assert!(said.contains(&format!("T-1: photo {} was changed", hashes[0])), "{said}");
     assert!(said.contains(&format!("T-2: photo {} is missing", hashes[2])), "{said}");
     assert!(!said.contains(&hashes[1].to_hex()), "the intact photo is not named: {said}");
+    let one = gridloop(&["audit", "T-1", "--verify", "--data", path(&data)]);
+    assert!(!one.status.success(), "{}", stdout(&one));
+    assert!(stderr(&one).contains(&format!("T-1: photo {} was changed", hashes[0])), "{}", stderr(&one));
+    let other = gridloop(&["audit", "T-2", "--verify", "--data", path(&data)]);
+    assert!(stderr(&other).contains(&format!("T-2: photo {} is missing", hashes[2])), "{}", stderr(&other));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
