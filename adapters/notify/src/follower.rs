@@ -54,7 +54,7 @@ pub async fn notices_of<S: EventStore>(
         after.evolve(&folded, recorded.occurred_at);
     }
     let source = event.event_id.to_string();
-    Ok(notice::tells(&source, &decoded, &before, &after, &service.world().catalog, event.occurred_at))
+    Ok(notice::tells(&source, event.position, &decoded, &before, &after, &service.world().catalog, event.occurred_at))
 }
 
 /// The follower [`gridloop_policies::follower::run`] drives.

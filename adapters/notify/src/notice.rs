@@ -100,6 +100,10 @@ pub struct Notice {
     pub text: String,
     /// When what it tells happened.
     pub at: Timestamp,
+    /// The log position of the event it tells of (0 for a code): the page
+    /// orders notices of the same instant by it.
+    #[serde(default)]
+    pub position: u64,
 }
 
 /// The idempotency key of a notice from `source` to `resident` through
@@ -130,10 +134,12 @@ fn co_reporters(_ticket: &Ticket) -> &[ResidentId] {
     &[]
 }
 
-/// The notices `event` (the ticket's event `source`, at `at`) calls for,
+/// The notices `event` (the ticket's event `source` at log `position`,
+/// at `at`) calls for,
 /// given the ticket just `before` it and `after` it.
 pub fn tells(
     source: &str,
+    position: u64,
     event: &TicketEvent,
     before: &Ticket,
     after: &Ticket,
@@ -186,6 +192,7 @@ pub fn tells(
             subject: subject.clone(),
             text: text.clone(),
             at,
+            position,
         })
         .collect()
 }
@@ -205,5 +212,6 @@ pub fn code(resident: &ResidentId, code: &str, purpose: &str, at: Timestamp) -> 
              Your code is {code}. Do not share it; if you did not ask for it, ignore this message."
         ),
         at,
+        position: 0,
     }
 }

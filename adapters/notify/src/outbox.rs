@@ -5,8 +5,9 @@
 //! - `notify-done`: deliveries that went, failed for good, or had nowhere
 //!   to go (same keys), kept so that the console can show failures and so
 //!   that a notice written again is recognised and not queued twice;
-//! - `notify-page`: each resident's page notices, keyed `resident ∅ time ∅
-//!   key`, so a prefix scan backwards reads them newest first;
+//! - `notify-page`: each resident's page notices, keyed `resident ∅ time
+//!   position` (big-endian), so a prefix scan backwards reads them newest
+//!   first;
 //! - `notify-meta`: the follower's position (the first log position it has
 //!   not written notices for).
 //!
@@ -80,8 +81,7 @@ fn page_key(notice: &Notice) -> Vec<u8> {
     // Timestamps are within 2000–2199, so positive: big-endian bytes sort
     // as the times do.
     let at = u64::try_from(notice.at.as_millis()).unwrap_or(0);
-    let key = notice::key(&notice.source, &notice.resident, Channel::Page);
-    [notice.resident.as_str().as_bytes(), &[0], &at.to_be_bytes(), &[0], key.as_bytes()].concat()
+    [notice.resident.as_str().as_bytes(), &[0], &at.to_be_bytes(), &notice.position.to_be_bytes()].concat()
 }
 
 /// The outbox on one sled database. Cheap to clone (trees are handles).
@@ -111,8 +111,9 @@ fn transaction_failed(error: TransactionError<()>) -> Error {
 impl Outbox {
     /// Opens (or makes) the outbox's trees with `open_tree` (a sled
     /// database's, or the local store's).
-    pub fn open(open_tree: impl Fn(&str) -> Result<sled::Tree, sled::Error>) -> Result<Self, Error> {
-        Ok(Self { pending: open_tree(TREES[0])?, done: open_tree(TREES[1])?, page: open_tree(TREES[2])?, meta: open_tree(TREES[3])? })
+    pub fn open<E: std::fmt::Display>(open_tree: impl Fn(&str) -> Result<sled::Tree, E>) -> Result<Self, Error> {
+        let open = |name: &str| open_tree(name).map_err(|e| Error::Outbox(format!("opening {name}: {e}")));
+        Ok(Self { pending: open(TREES[0])?, done: open(TREES[1])?, page: open(TREES[2])?, meta: open(TREES[3])? })
     }
 
     /// The follower's saved position, if it ever saved one.
