@@ -11,6 +11,8 @@ use crate::notifier::Notifier;
 
 /// The most notices one page read returns, whatever is asked.
 pub(crate) const NOTICES_MAX: usize = 200;
+/// The longest one-time code sent, in characters.
+pub(crate) const CODE_CHARS_MAX: usize = 32;
 
 impl<S: EventStore> Courier for Notifier<S> {
     /// Queues the code for every channel that leaves the page (e-mail and
@@ -19,6 +21,9 @@ impl<S: EventStore> Courier for Notifier<S> {
     /// the resident gave no address.
     fn send_code<'a>(&'a self, resident: &'a ResidentId, code: &'a str, purpose: CodePurpose) -> BlobFuture<'a, ()> {
         Box::pin(async move {
+            if code.is_empty() || code.chars().count() > CODE_CHARS_MAX || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(gridloop_engine::Error::invalid("code", "must be 1 to 32 letters or digits"));
+            }
             let inner = self.inner();
             let sent: Vec<Channel> = inner.channels.iter().copied().filter(|c| *c != Channel::Page).collect();
             let no_channel = |reason: &str| gridloop_engine::Error::invalid("channel", reason.to_string());

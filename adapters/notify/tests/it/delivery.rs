@@ -170,11 +170,41 @@ async fn a_code_goes_out_at_once_through_mail_and_webhook_and_never_onto_the_pag
 }
 
 #[tokio::test]
-async fn a_code_is_refused_when_no_channel_can_carry_it() {
+async fn a_code_is_refused_when_no_channel_can_carry_it_or_it_is_no_code() {
     let world = World::new().await;
     let notifier = world.notifier(gridloop_notify::Config::default());
     let refused = notifier.send_code(&World::resident(), "111111", CodePurpose::ConfirmPhone).await;
     assert!(matches!(refused, Err(gridloop_engine::Error::Invalid { field: "channel", .. })), "{refused:?}");
+    let (smtp, hook) = (Smtp::start(), Hook::start(&[]).await);
+    let notifier = world.notifier(config(&smtp, &hook.url, 5));
+    for bad in ["", "12 34", "<b>1</b>", &"9".repeat(33)] {
+        let refused = notifier.send_code(&World::resident(), bad, CodePurpose::ConfirmPhone).await;
+        assert!(matches!(refused, Err(gridloop_engine::Error::Invalid { field: "code", .. })), "{bad:?}: {refused:?}");
+    }
+    assert_eq!(notifier.status().iter().map(|c| c.pending).sum::<u64>(), 0, "nothing queued");
+}
+
+#[tokio::test]
+async fn a_resident_without_an_address_is_skipped_by_mail_and_still_reached_by_webhook() {
+    // Given a resident who gave a phone and no e-mail address,
+    let world = World::new().await;
+    let person = gridloop_engine::personal::Person::new("李四", "13900000002", "").expect("valid");
+    gridloop_engine::personal::PersonalStore::put(&world.store.personal().expect("opens"), &World::resident(), &person)
+        .expect("stores");
+    let (smtp, hook) = (Smtp::start(), Hook::start(&[]).await);
+    let notifier = world.notifier(config(&smtp, &hook.url, 5));
+    // when their ticket is taken,
+    let ticket = world.submit(1).await;
+    world.take(&ticket).await;
+    notifier.catch_up().await.expect("writes the outbox");
+    notifier.deliver_due(Channel::Email).await.expect("looks");
+    notifier.deliver_due(Channel::Webhook).await.expect("sends");
+    // then no mail goes and none is counted failed, and the webhook has the phone.
+    assert!(smtp.mails().is_empty());
+    let skipped = notifier.outbox().finished(Channel::Email).expect("reads");
+    assert_eq!(skipped.iter().map(|d| d.state).collect::<Vec<_>>(), [State::Skipped]);
+    assert_eq!(notifier.status()[0].failed_total, 0);
+    assert_eq!(hook.taken()[0].body["phone"], "13900000002");
 }
 
 #[tokio::test]
