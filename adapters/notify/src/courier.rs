@@ -21,7 +21,10 @@ impl<S: EventStore> Courier for Notifier<S> {
     /// the resident gave no address.
     fn send_code<'a>(&'a self, resident: &'a ResidentId, code: &'a str, purpose: CodePurpose) -> BlobFuture<'a, ()> {
         Box::pin(async move {
-            if code.is_empty() || code.chars().count() > CODE_CHARS_MAX || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if code.is_empty()
+                || code.chars().count() > CODE_CHARS_MAX
+                || !code.chars().all(|c| c.is_ascii_alphanumeric())
+            {
                 return Err(gridloop_engine::Error::invalid("code", "must be 1 to 32 letters or digits"));
             }
             let inner = self.inner();

@@ -177,7 +177,8 @@ pub fn tells(
                 CloseReason::Confirmed => ("感谢您的评价。", "Thank you for your feedback."),
                 CloseReason::NoFeedback => ("评价期已过。", "The time to rate it has passed."),
             };
-            let text = format!("您的诉求 {t}（{name}）已结案，{why}\nYour request {t} ({name_en}) was closed. {why_en}");
+            let text =
+                format!("您的诉求 {t}（{name}）已结案，{why}\nYour request {t} ({name_en}) was closed. {why_en}");
             (Kind::Closed, subject, text)
         }
         _ => return vec![],

@@ -11,13 +11,13 @@ use gridloop_engine::time::Timestamp;
 use gridloop_http::courier::ChannelStatus;
 use tokio::sync::{Notify, watch};
 
+use crate::Error;
 use crate::follower::Writer;
 use crate::mail::Mailer;
 use crate::notice::Channel;
 use crate::outbox::{Delivery, Outbox};
 use crate::sender::{self, Outcome, RetryPolicy, Stats};
 use crate::webhook::Webhook;
-use crate::Error;
 
 /// What the notifier sends through, and how.
 #[derive(Clone, Debug, Default)]

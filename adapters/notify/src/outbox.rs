@@ -119,7 +119,8 @@ impl Outbox {
     /// The follower's saved position, if it ever saved one.
     pub fn position(&self) -> Result<Option<u64>, Error> {
         let Some(bytes) = self.meta.get(POSITION)? else { return Ok(None) };
-        let bytes: [u8; 8] = bytes.as_ref().try_into().map_err(|_| Error::Outbox("the position is malformed".into()))?;
+        let bytes: [u8; 8] =
+            bytes.as_ref().try_into().map_err(|_| Error::Outbox("the position is malformed".into()))?;
         Ok(Some(u64::from_be_bytes(bytes)))
     }
 

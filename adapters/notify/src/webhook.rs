@@ -60,8 +60,7 @@ pub fn verify(secret: &[u8], timestamp: &str, body: &[u8], signature: &str) -> b
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
     }
-    let tag: Vec<u8> =
-        (0..32).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    let tag: Vec<u8> = (0..32).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     let message = [timestamp.as_bytes(), b".", body].concat();
     hmac::verify(&key, &message, &tag).is_ok()
@@ -106,7 +105,10 @@ impl Webhook {
             return Err(Error::config("--webhook", "must be an http:// or https:// URL"));
         }
         if secret.len() < SECRET_BYTES_MIN {
-            return Err(Error::config("--webhook-secret-file", format!("the secret must have at least {SECRET_BYTES_MIN} bytes")));
+            return Err(Error::config(
+                "--webhook-secret-file",
+                format!("the secret must have at least {SECRET_BYTES_MIN} bytes"),
+            ));
         }
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)

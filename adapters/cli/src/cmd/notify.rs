@@ -50,7 +50,8 @@ impl NotifyArgs {
         };
         let webhook = match (&self.webhook, &self.webhook_secret_file) {
             (Some(url), Some(file)) => {
-                let size = std::fs::metadata(file).with_context(|| format!("--webhook-secret-file {}", file.display()))?;
+                let size =
+                    std::fs::metadata(file).with_context(|| format!("--webhook-secret-file {}", file.display()))?;
                 if size.len() > SECRET_FILE_BYTES_MAX {
                     bail!("--webhook-secret-file {} is larger than {SECRET_FILE_BYTES_MAX} bytes", file.display());
                 }

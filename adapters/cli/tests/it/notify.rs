@@ -68,9 +68,10 @@ fn serve_tells_a_resolved_ticket_through_the_signed_webhook() {
     let (status, body) = request(&addr, "POST", "/api/v1/tickets", Some(token), &order);
     assert_eq!(status, 201, "{body}");
     let id = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"].as_str().expect("an id").to_string();
-    for (action, body) in
-        [("assign", r#"{"to":{"kind":"volunteer","id":"V-1"},"reason":"nearest"}"#), ("resolve", r#"{"result":"换了新龙头","minutes_spent":30}"#)]
-    {
+    for (action, body) in [
+        ("assign", r#"{"to":{"kind":"volunteer","id":"V-1"},"reason":"nearest"}"#),
+        ("resolve", r#"{"result":"换了新龙头","minutes_spent":30}"#),
+    ] {
         let (status, answer) = request(&addr, "POST", &format!("/api/v1/tickets/{id}/{action}"), Some(token), body);
         assert_eq!(status, 200, "{action}: {answer}");
     }

@@ -34,7 +34,8 @@ async fn a_resolved_ticket_is_told_once_by_mail_by_webhook_and_on_the_page() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (mails, calls) = (smtp.mails(), hook.got());
     assert_eq!((mails.len(), calls.len()), (3, 3), "nothing twice: {mails:#?} {calls:#?}");
-    let resolved = mails.iter().find(|m| m["subject"].as_str().unwrap_or("").contains("已办结")).expect("the result mail");
+    let resolved =
+        mails.iter().find(|m| m["subject"].as_str().unwrap_or("").contains("已办结")).expect("the result mail");
     assert_eq!(resolved["to"], serde_json::json!(["xm@example.org"]));
     assert_eq!(resolved["subject"], "您的诉求 T-1 已办结 / Your request T-1 was resolved");
     let body = resolved["body"].as_str().expect("a body");
@@ -45,7 +46,8 @@ async fn a_resolved_ticket_is_told_once_by_mail_by_webhook_and_on_the_page() {
     assert_eq!(call.body["phone"], "13800000001");
     assert!(call.body["text"].as_str().expect("text").contains("已上门探访"));
     // The mail's Message-ID and the webhook's key are the outbox's keys.
-    let keys: Vec<String> = notifier.outbox().finished(Channel::Email).expect("reads").into_iter().map(|d| d.key).collect();
+    let keys: Vec<String> =
+        notifier.outbox().finished(Channel::Email).expect("reads").into_iter().map(|d| d.key).collect();
     let id = resolved["message_id"].as_str().expect("an id");
     assert!(keys.iter().any(|k| id == format!("<{k}@gridloop>")), "{id} among {keys:?}");
 

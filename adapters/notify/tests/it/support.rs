@@ -41,7 +41,13 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn envelope(id: &str, actor: Actor, command: Command) -> CommandEnvelope {
-    CommandEnvelope { command_id: CommandId::new(id).expect("valid"), correlation_id: None, actor, command, expected_version: None }
+    CommandEnvelope {
+        command_id: CommandId::new(id).expect("valid"),
+        correlation_id: None,
+        actor,
+        command,
+        expected_version: None,
+    }
 }
 
 /// The deployment: a data directory with the log, the personal store and
@@ -75,7 +81,10 @@ impl World {
         };
         let command = Command::Volunteer { id: profile.id.clone(), command: register };
         service.execute(envelope("register", Self::dispatcher(), command)).await.expect("registers");
-        let person = Person::new("王小明", "13800000001", "幸福路 1 号").expect("valid").with_email("xm@example.org").expect("valid");
+        let person = Person::new("王小明", "13800000001", "幸福路 1 号")
+            .expect("valid")
+            .with_email("xm@example.org")
+            .expect("valid");
         store.personal().expect("opens").put(&Self::resident(), &person).expect("stores");
         Self { dir, store, service, clock, volunteer: profile.id.clone(), district: world, generation: 1 }
     }
@@ -127,8 +136,13 @@ impl World {
     pub async fn take(&self, ticket: &TicketId) {
         let candidates = vec![Assignee::Volunteer(self.volunteer.clone())];
         let expires_at = self.clock.now().plus(Millis::minutes(30));
-        self.run(format!("offer-{ticket}"), Self::dispatcher(), ticket, TicketCommand::Offer { candidates, expires_at })
-            .await;
+        self.run(
+            format!("offer-{ticket}"),
+            Self::dispatcher(),
+            ticket,
+            TicketCommand::Offer { candidates, expires_at },
+        )
+        .await;
         let me = Actor::new(Role::Volunteer, self.volunteer.as_str()).expect("valid");
         let accept = TicketCommand::AcceptOffer { by: Assignee::Volunteer(self.volunteer.clone()) };
         self.run(format!("accept-{ticket}"), me, ticket, accept).await;
@@ -292,8 +306,12 @@ pub struct Hook {
 
 async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let (timestamp, signature, key) = (header("x-gridloop-timestamp"), header("x-gridloop-signature"), header("idempotency-key"));
-    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET), &[timestamp.as_bytes(), b".", &body].concat());
+    let (timestamp, signature, key) =
+        (header("x-gridloop-timestamp"), header("x-gridloop-signature"), header("idempotency-key"));
+    let mac = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET),
+        &[timestamp.as_bytes(), b".", &body].concat(),
+    );
     let expected: String = mac.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let signed = signature == format!("sha256={expected}") && body["key"] == key.as_str() && !timestamp.is_empty();

@@ -14,12 +14,17 @@ fn the_backoff_doubles_to_its_cap_with_jitter_within_half_of_it() {
     for (failed, wait) in [(1, 10_000), (2, 20_000), (3, 40_000), (4, 80_000), (5, 80_000), (30, 80_000)] {
         for _ in 0..50 {
             let delay = policy.delay(failed, &mut rng).0;
-            assert!((wait / 2..=wait).contains(&delay), "after {failed} failures: {delay} not in {}..={wait}", wait / 2);
+            assert!(
+                (wait / 2..=wait).contains(&delay),
+                "after {failed} failures: {delay} not in {}..={wait}",
+                wait / 2
+            );
         }
     }
     let draws = |seed| (1..=6).map(|n| policy.delay(n, &mut SplitMix64::new(seed)).0).collect::<Vec<_>>();
     assert_eq!(draws(9), draws(9), "the same seed, the same waits");
-    let spread: std::collections::BTreeSet<u64> = (0..20).map(|seed| policy.delay(3, &mut SplitMix64::new(seed)).0).collect();
+    let spread: std::collections::BTreeSet<u64> =
+        (0..20).map(|seed| policy.delay(3, &mut SplitMix64::new(seed)).0).collect();
     assert!(spread.len() > 10, "jitter spreads retries: {spread:?}");
 }
 
@@ -43,6 +48,10 @@ fn keys_differ_by_source_recipient_and_channel_and_are_stable() {
     assert_eq!(k, key("0190-event", &a, Channel::Email));
     assert_eq!(k.len(), 32);
     assert!(k.bytes().all(|c| c.is_ascii_hexdigit()));
-    let others = [key("0190-event", &b, Channel::Email), key("0190-event", &a, Channel::Webhook), key("0191-event", &a, Channel::Email)];
+    let others = [
+        key("0190-event", &b, Channel::Email),
+        key("0190-event", &a, Channel::Webhook),
+        key("0191-event", &a, Channel::Email),
+    ];
     assert!(others.iter().all(|o| *o != k), "{others:?}");
 }
