@@ -149,7 +149,8 @@ async fn settle<S: EventStore>(
     inner.outbox.finish(&delivery).await
 }
 
-/// Runs the sender of `channel` until `stop` turns true. An outbox that
+/// Runs the sender of `channel` until `stop` turns true (or its sender is
+/// dropped). An outbox that
 /// fails is logged and tried again at the next nap; nothing here stops the
 /// loop but `stop`.
 pub(crate) async fn run<S: EventStore>(inner: &Inner<S>, channel: Channel, mut stop: watch::Receiver<bool>) {
@@ -167,7 +168,8 @@ pub(crate) async fn run<S: EventStore>(inner: &Inner<S>, channel: Channel, mut s
         tokio::select! {
             () = tokio::time::sleep(NAP) => {}
             () = inner.wake(channel).notified() => {}
-            _ = stop.changed() => {}
+            // A dropped sender means nobody can stop it any more: stop now.
+            changed = stop.changed() => if changed.is_err() { return },
         }
     }
 }
