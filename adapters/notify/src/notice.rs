@@ -119,19 +119,14 @@ pub fn key(source: &str, resident: &ResidentId, channel: Channel) -> String {
 /// once.
 pub fn recipients(ticket: &Ticket) -> Vec<ResidentId> {
     let mut all: Vec<ResidentId> = ticket.resident.iter().cloned().collect();
-    // Co-reporters (`Ticket.followers`, residents who followed the ticket
-    // instead of reporting it again) are told the same; this list is where
-    // they join.
-    for follower in co_reporters(ticket) {
+    // Co-reporters (residents who followed the ticket instead of reporting
+    // it again) are told the same.
+    for follower in &ticket.followers {
         if !all.contains(follower) {
             all.push(follower.clone());
         }
     }
     all
-}
-
-fn co_reporters(_ticket: &Ticket) -> &[ResidentId] {
-    &[]
 }
 
 /// The notices `event` (the ticket's event `source` at log `position`,

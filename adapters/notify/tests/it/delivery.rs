@@ -62,6 +62,33 @@ async fn a_resolved_ticket_is_told_once_by_mail_by_webhook_and_on_the_page() {
 }
 
 #[tokio::test]
+async fn a_co_reporter_is_told_too_under_keys_of_their_own() {
+    // Given a ticket another resident followed instead of reporting it again,
+    let world = World::new().await;
+    let (smtp, hook) = (Smtp::start(), Hook::start(&[]).await);
+    let notifier = world.notifier(config(&smtp, &hook.url, 5));
+    let ticket = world.submit(1).await;
+    world.follow(&ticket, "r-2", "neighbour@example.org").await;
+    // when it is resolved,
+    world.take(&ticket).await;
+    world.resolve(&ticket, "路灯已修复").await;
+    notifier.catch_up().await.expect("writes the outbox");
+    notifier.deliver_due(Channel::Email).await.expect("sends");
+    notifier.deliver_due(Channel::Webhook).await.expect("sends");
+    // then both hear of the taking and the result, each once, with keys of their own.
+    let mut to: Vec<String> = smtp.mails().iter().map(|m| m["to"][0].as_str().unwrap_or("").to_string()).collect();
+    to.sort();
+    assert_eq!(to, ["neighbour@example.org", "neighbour@example.org", "xm@example.org", "xm@example.org"]);
+    let calls = hook.taken();
+    let keys: std::collections::BTreeSet<&str> = calls.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!((calls.len(), keys.len()), (4, 4), "{calls:#?}");
+    let neighbour = gridloop_engine::ids::ResidentId::new("r-2").expect("valid");
+    let page = notifier.notices(&neighbour, 10).await.expect("reads");
+    assert_eq!(page.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), ["resolved", "accepted"]);
+    assert!(page[0].text.contains("路灯已修复"));
+}
+
+#[tokio::test]
 async fn a_webhook_answering_500_is_retried_after_its_backoff_and_counted() {
     // Given a receiver that fails once, then takes the call,
     let world = World::new().await;

@@ -126,10 +126,21 @@ impl World {
             urgency: Urgency::Normal,
             channel: OrderChannel::Web,
             location: None,
+            photos: vec![],
         };
         let resident = Actor::new(Role::Resident, RESIDENT).expect("valid");
         self.run(format!("submit-{n}-{}", self.generation), resident, &ticket, submit).await;
         ticket
+    }
+
+    /// `resident` (with the e-mail address `email`) follows `ticket` as a
+    /// co-reporter.
+    pub async fn follow(&self, ticket: &TicketId, resident: &str, email: &str) {
+        let person = Person::new("", "", "").expect("valid").with_email(email).expect("valid");
+        let id = ResidentId::new(resident).expect("valid");
+        self.store.personal().expect("opens").put(&id, &person).expect("stores");
+        let actor = Actor::new(Role::Resident, resident).expect("valid");
+        self.run(format!("follow-{ticket}-{resident}"), actor, ticket, TicketCommand::Follow).await;
     }
 
     /// A dispatcher offers `ticket` to the volunteer, who accepts it.
@@ -151,7 +162,7 @@ impl World {
     /// The volunteer resolves `ticket` with `result`.
     pub async fn resolve(&self, ticket: &TicketId, result: &str) {
         let me = Actor::new(Role::Volunteer, self.volunteer.as_str()).expect("valid");
-        let resolve = TicketCommand::Resolve { result: result.into(), minutes_spent: 30 };
+        let resolve = TicketCommand::Resolve { result: result.into(), minutes_spent: 30, photos: vec![] };
         self.run(format!("resolve-{ticket}"), me, ticket, resolve).await;
     }
 
