@@ -44,10 +44,10 @@ pub struct ChannelStatus {
     pub channel: String,
     /// Notices waiting to go (first try or a retry).
     pub pending: u64,
-    /// Notices the channel took since the process started.
+    /// Notices the channel took.
     pub sent_total: u64,
-    /// Notices given up since the process started (refused, or out of
-    /// attempts); they stay in the outbox.
+    /// Notices given up (refused, or out of attempts); they stay in the
+    /// outbox.
     pub failed_total: u64,
     /// Attempts that failed and will be tried again, since the start.
     pub retried_total: u64,

@@ -1,6 +1,7 @@
 //! The notifier: the follower, the outbox and a sender per configured
 //! channel, over one command service and one personal store.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use gridloop_engine::personal::{Lookup, PersonalStore};
@@ -15,7 +16,7 @@ use crate::Error;
 use crate::follower::Writer;
 use crate::mail::Mailer;
 use crate::notice::Channel;
-use crate::outbox::{Delivery, Outbox};
+use crate::outbox::{Delivery, Outbox, State};
 use crate::sender::{self, Outcome, RetryPolicy, Stats};
 use crate::webhook::Webhook;
 
@@ -85,6 +86,26 @@ impl<S: EventStore> Inner<S> {
         &self.wakes[slot(channel)]
     }
 
+    /// Starts the sent and failed counters from what the outbox holds, so a
+    /// channel that failed before a restart still shows it (a scan of the
+    /// finished deliveries, once).
+    fn count_finished(&self) {
+        for channel in Channel::SENT {
+            let Ok(finished) = self.outbox.finished(channel) else { continue };
+            let stats = self.stats(channel);
+            let count = |state| finished.iter().filter(|d| d.state == state).count() as u64;
+            stats.sent.store(count(State::Sent), Ordering::Relaxed);
+            stats.failed.store(count(State::Failed), Ordering::Relaxed);
+            stats.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone_from(
+                &finished
+                    .iter()
+                    .filter(|d| d.state == State::Failed)
+                    .max_by_key(|d| d.next_at)
+                    .and_then(|d| d.last_error.clone()),
+            );
+        }
+    }
+
     pub(crate) fn wake_senders(&self) {
         self.wakes.iter().for_each(Notify::notify_one);
     }
@@ -141,6 +162,7 @@ impl<S: EventStore> Notifier<S> {
             wakes: Default::default(),
             first_position: config.first_position,
         };
+        inner.count_finished();
         Self { inner: Arc::new(inner) }
     }
 
@@ -191,8 +213,9 @@ impl<S: EventStore> Notifier<S> {
         followed
     }
 
-    /// Each configured channel's state: waiting deliveries, and what was
-    /// sent and failed since the process started.
+    /// Each configured channel's state: waiting deliveries, what was sent
+    /// and given up (as the outbox keeps them), and the retries since the
+    /// process started.
     pub fn status(&self) -> Vec<ChannelStatus> {
         let inner = &*self.inner;
         Channel::SENT
@@ -200,7 +223,7 @@ impl<S: EventStore> Notifier<S> {
             .filter(|channel| inner.channels.contains(channel))
             .map(|&channel| {
                 let stats = inner.stats(channel);
-                let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+                let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
                 let pending = inner.outbox.pending(channel).map_or(0, |(count, _)| count);
                 let last_error = stats.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                 ChannelStatus {

@@ -166,6 +166,10 @@ async fn a_dead_webhook_is_given_up_after_its_attempts_and_stops_neither_mail_no
     assert_eq!((webhook.pending, webhook.failed_total, webhook.retried_total), (0, 4, 8), "{webhook:?}");
     let failed = notifier.outbox().finished(Channel::Webhook).expect("reads");
     assert!(failed.iter().all(|d| d.state == State::Failed && d.attempts == 3), "{failed:#?}");
+    // A notifier started again on the same outbox still shows them.
+    let again = world.notifier(config(&smtp, &dead, 3)).status();
+    assert_eq!((again[1].failed_total, again[0].sent_total), (4, 4), "{again:?}");
+    assert!(again[1].last_error.as_deref().unwrap_or("").contains("did not answer"), "{again:?}");
     // The follower went on: a third ticket's notice reaches the page and the mail.
     let ticket = world.submit(3).await;
     world.take(&ticket).await;
