@@ -55,3 +55,18 @@ fn keys_differ_by_source_recipient_and_channel_and_are_stable() {
     ];
     assert!(others.iter().all(|o| *o != k), "{others:?}");
 }
+
+#[test]
+fn settings_are_checked_when_given() {
+    use gridloop_notify::mail::Mailer;
+    use gridloop_notify::webhook::Webhook;
+    for url in ["smtp://127.0.0.1:2525", "smtp://mail.example.org:587?tls=required", "smtps://mail.example.org:465"] {
+        assert!(Mailer::new(url, "网格通 <noreply@example.org>").is_ok(), "{url}");
+    }
+    assert!(Mailer::new("http://mail.example.org", "noreply@example.org").is_err(), "not an SMTP URL");
+    assert!(Mailer::new("smtp://127.0.0.1:2525", "not an address").is_err(), "a sender that is no address");
+    let secret = b"0123456789abcdef".to_vec();
+    assert!(Webhook::new("https://sms.example.org/hook", secret.clone()).is_ok());
+    assert!(Webhook::new("ftp://sms.example.org/hook", secret).is_err(), "not http");
+    assert!(Webhook::new("https://sms.example.org/hook", b"short".to_vec()).is_err(), "a secret too short");
+}
