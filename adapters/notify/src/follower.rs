@@ -65,9 +65,19 @@ pub(crate) struct Writer<'a, S> {
 
 impl<'a, S: EventStore> Writer<'a, S> {
     /// The follower from the outbox's saved position, or from `first` on the
-    /// very first start.
-    pub(crate) fn new(inner: &'a Inner<S>, outbox: &Outbox, first: u64) -> Result<Self, Error> {
-        Ok(Self { inner, position: outbox.position()?.unwrap_or(first).max(1) })
+    /// very first start. That first position is saved at once: were it kept
+    /// only in memory until a batch came, an event appended just before a
+    /// crash would be skipped by the next start, which would begin at the
+    /// log's new end.
+    pub(crate) async fn start(inner: &'a Inner<S>, outbox: &Outbox, first: u64) -> Result<Self, Error> {
+        let position = match outbox.position()? {
+            Some(saved) => saved,
+            None => {
+                outbox.write(&[], &[], Some(first.max(1))).await?;
+                first
+            }
+        };
+        Ok(Self { inner, position: position.max(1) })
     }
 }
 

@@ -183,7 +183,7 @@ impl<S: EventStore> Notifier<S> {
     /// Writes the notices of everything in the log past the saved position
     /// to the outbox, and sends nothing. Returns the events read.
     pub async fn catch_up(&self) -> Result<u64, Error> {
-        let mut writer = Writer::new(&self.inner, &self.inner.outbox, self.inner.first_position)?;
+        let mut writer = Writer::start(&self.inner, &self.inner.outbox, self.inner.first_position).await?;
         gridloop_policies::follower::catch_up(self.inner.service.store(), &mut writer).await
     }
 
@@ -199,7 +199,7 @@ impl<S: EventStore> Notifier<S> {
     /// sending what the outbox holds until then.
     pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), Error> {
         let inner = &*self.inner;
-        let mut writer = Writer::new(inner, &inner.outbox, inner.first_position)?;
+        let mut writer = Writer::start(inner, &inner.outbox, inner.first_position).await?;
         let follow = gridloop_policies::follower::run(inner.service.store(), &mut writer, stop.clone());
         let send = |channel: Channel| {
             let stop = stop.clone();

@@ -92,3 +92,26 @@ async fn a_batch_written_again_queues_nothing_twice() {
     send_all(&notifier).await;
     assert_eq!((smtp.mails().len(), hook.got().len()), (1, 1));
 }
+
+#[tokio::test]
+async fn the_first_start_saves_where_it_begins_so_an_event_just_after_is_not_skipped() {
+    // Given a notifier started for the first time at the log's end,
+    let world = World::new().await;
+    let (smtp, hook) = (Smtp::start(), Hook::start(&[]).await);
+    let ticket = world.submit(1).await;
+    let end = world.store.head_position();
+    let first = gridloop_notify::Config { first_position: end + 1, ..config(&smtp, &hook.url, 5) };
+    let notifier = world.notifier(first);
+    assert_eq!(notifier.catch_up().await.expect("reads"), 0, "nothing from before it existed");
+    // when the ticket is taken and the process dies before the notifier reads it,
+    world.take(&ticket).await;
+    drop(notifier);
+    let world = world.restart();
+    // then the next start, at a later end of the log, still tells it.
+    let later =
+        gridloop_notify::Config { first_position: world.store.head_position() + 1, ..config(&smtp, &hook.url, 5) };
+    let notifier = world.notifier(later);
+    assert!(notifier.catch_up().await.expect("reads") > 0);
+    send_all(&notifier).await;
+    assert_eq!((smtp.mails().len(), hook.got().len()), (1, 1));
+}

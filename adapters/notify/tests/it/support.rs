@@ -174,11 +174,17 @@ impl World {
         self.run(format!("close-{ticket}"), Self::dispatcher(), ticket, TicketCommand::Close).await;
     }
 
-    /// A notifier on this deployment, from the start of the log.
+    /// A notifier on this deployment; on its first start, from the start of
+    /// the log unless `config` says where.
     pub fn notifier(&self, config: Config) -> Notifier<SledStore> {
         let outbox = Outbox::open(|name| self.store.tree(name)).expect("opens the outbox");
         let personal = Arc::new(self.store.personal().expect("opens"));
-        Notifier::new(self.service.clone(), personal, outbox, Config { first_position: 1, seed: 7, ..config })
+        Notifier::new(
+            self.service.clone(),
+            personal,
+            outbox,
+            Config { first_position: config.first_position.max(1), seed: 7, ..config },
+        )
     }
 }
 
