@@ -3,8 +3,9 @@
 //!
 //! - `notify-outbox`: deliveries waiting to go, keyed `channel/key`;
 //! - `notify-done`: deliveries that went, failed for good, or had nowhere
-//!   to go (same keys), kept so that the console can show failures and so
-//!   that a notice written again is recognised and not queued twice;
+//!   to go (same keys), kept for [`FINISHED_KEPT_DAYS`] so that failures
+//!   stay visible and a notice written again is recognised and not queued
+//!   twice;
 //! - `notify-page`: each resident's page notices, keyed `resident ∅ time
 //!   position` (big-endian), so a prefix scan backwards reads them newest
 //!   first;
@@ -29,6 +30,8 @@ use crate::notice::{self, Channel, Kind, Notice};
 
 /// The trees the outbox keeps, in the order [`Outbox::open`] opens them.
 pub const TREES: [&str; 4] = ["notify-outbox", "notify-done", "notify-page", "notify-meta"];
+/// How long finished deliveries are kept, in days.
+pub const FINISHED_KEPT_DAYS: u64 = 30;
 /// The key of the follower's position in `notify-meta`.
 const POSITION: &[u8] = b"position";
 
@@ -65,6 +68,9 @@ pub struct Delivery {
     pub state: State,
     /// The last failure, in the channel's words.
     pub last_error: Option<String>,
+    /// When it was sent, failed for good or skipped.
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
 }
 
 impl Delivery {
@@ -146,6 +152,7 @@ impl Outbox {
                     next_at: notice.at,
                     state: State::Pending,
                     last_error: None,
+                    finished_at: None,
                 };
                 deliveries.push((delivery.id(), to_json(&delivery)?));
             }
@@ -225,6 +232,26 @@ impl Outbox {
             .map_err(transaction_failed)?;
         self.meta.flush_async().await?;
         Ok(())
+    }
+
+    /// Forgets the finished deliveries of `channel` that finished before
+    /// `cutoff`, so the finished tree does not grow forever. (A notice is
+    /// never written again once its event is behind the follower's
+    /// position, so forgetting its delivery cannot make it go twice.)
+    /// Returns how many it forgot.
+    pub fn prune(&self, channel: Channel, cutoff: Timestamp) -> Result<usize, Error> {
+        let mut old = Vec::new();
+        for entry in self.done.scan_prefix(entry_id(channel, "")) {
+            let (id, value) = entry?;
+            let delivery: Delivery = from_json(&value)?;
+            if delivery.finished_at.is_some_and(|at| at < cutoff) {
+                old.push(id);
+            }
+        }
+        for id in &old {
+            self.done.remove(id)?;
+        }
+        Ok(old.len())
     }
 
     /// The finished deliveries of `channel` (sent, failed, skipped), in key

@@ -10,6 +10,9 @@
 //! deliveries stay in the outbox's finished tree, and the counters here
 //! feed `/metrics` and the console.
 //!
+//! Once an hour (by the injected clock) a loop forgets its channel's
+//! deliveries finished more than [`FINISHED_KEPT_DAYS`] days ago.
+//!
 //! Each loop works only its own channel, with its own timeouts, so a
 //! webhook that hangs delays no mail, and the follower never waits for
 //! either.
@@ -26,7 +29,7 @@ use tokio::sync::watch;
 use crate::Error;
 use crate::notice::Channel;
 use crate::notifier::Inner;
-use crate::outbox::{Delivery, State};
+use crate::outbox::{Delivery, FINISHED_KEPT_DAYS, State};
 
 /// The most deliveries one pass of a sender takes.
 pub const DUE_BATCH_MAX: usize = 32;
@@ -146,6 +149,7 @@ async fn settle<S: EventStore>(
             delivery.last_error = Some(short(error));
         }
     }
+    delivery.finished_at = Some(now);
     inner.outbox.finish(&delivery).await
 }
 
@@ -154,7 +158,19 @@ async fn settle<S: EventStore>(
 /// fails is logged and tried again at the next nap; nothing here stops the
 /// loop but `stop`.
 pub(crate) async fn run<S: EventStore>(inner: &Inner<S>, channel: Channel, mut stop: watch::Receiver<bool>) {
+    let mut pruned: Option<Timestamp> = None;
     while !*stop.borrow() {
+        let now = inner.service.clock().now();
+        if pruned.is_none_or(|at| now.since(at) >= Millis::hours(1)) {
+            pruned = Some(now);
+            // A cutoff before the year 2000 has nothing to prune.
+            let kept = i64::try_from(Millis::days(FINISHED_KEPT_DAYS).0).unwrap_or(i64::MAX);
+            if let Ok(cutoff) = Timestamp::from_millis(now.as_millis().saturating_sub(kept))
+                && let Err(error) = inner.outbox.prune(channel, cutoff)
+            {
+                tracing::warn!(%error, channel = channel.name(), "the sender cannot prune the outbox");
+            }
+        }
         let full = match deliver_due(inner, channel).await {
             Ok(tried) => tried >= DUE_BATCH_MAX,
             Err(error) => {

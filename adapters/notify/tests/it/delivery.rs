@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use gridloop_engine::service::Clock;
 use gridloop_engine::time::Millis;
 use gridloop_http::courier::{CodePurpose, Courier};
 use gridloop_notify::Channel;
@@ -117,6 +118,13 @@ async fn a_webhook_answering_500_is_retried_after_its_backoff_and_counted() {
     assert_eq!((status.pending, status.sent_total, status.retried_total, status.failed_total), (0, 1, 1, 0));
     let finished = notifier.outbox().finished(Channel::Webhook).expect("reads");
     assert_eq!((finished.len(), finished[0].state, finished[0].attempts), (1, State::Sent, 2));
+    // A finished delivery is forgotten only once it is older than the cutoff.
+    let sent_at = finished[0].finished_at.expect("finished");
+    assert_eq!(sent_at, world.clock.now());
+    assert_eq!(notifier.outbox().prune(Channel::Webhook, sent_at).expect("prunes"), 0);
+    assert_eq!(notifier.outbox().prune(Channel::Webhook, sent_at.plus(Millis(1))).expect("prunes"), 1);
+    assert!(notifier.outbox().finished(Channel::Webhook).expect("reads").is_empty());
+    assert_eq!(notifier.outbox().finished(Channel::Email).expect("reads").len(), 0, "the mail was never sent here");
 }
 
 #[tokio::test]
