@@ -44,6 +44,7 @@
       route_tier_team: '按路由规则：已上报至{0}，交网格所属团队 {1}。', route_tier_department: '按路由规则：已上报至{0}，交职能部门 {1}。',
       tz_note: '时间为 {0} 时区',
       d: '天', h: '时', m: '分', s: '秒',
+      nt_line: '居民通知 {0}：待发 {1}，已发 {2}，失败 {3}', nt_error: '，最近错误：{0}',
       em_on: '⚠ 应急模式（平急转换）已启动：{0}', em_since: '，自 {0} 起', em_reason: '，原因：{0}',
       em_title: '平急转换', em_state_on: '{0} 处于应急模式。', em_state_off: '{0} 处于常态。',
       em_declare: '启动应急模式', em_lift: '解除应急模式', em_confirm_declare: '确认启动', em_confirm_lift: '确认解除',
@@ -104,6 +105,7 @@
       route_tier_team: 'Routing policy: escalated to the {0}; the owning team {1}.', route_tier_department: 'Routing policy: escalated to the {0}; department {1}.',
       tz_note: 'Times in {0}',
       d: 'd', h: 'h', m: 'm', s: 's',
+      nt_line: 'Resident notices by {0}: {1} waiting, {2} sent, {3} failed', nt_error: '; last error: {0}',
       em_on: '⚠ Emergency mode is on: {0}', em_since: ', since {0}', em_reason: ', reason: {0}',
       em_title: 'Emergency mode', em_state_on: '{0} is in emergency mode.', em_state_off: '{0} is in normal mode.',
       em_declare: 'Declare emergency', em_lift: 'Lift emergency', em_confirm_declare: 'Confirm: declare', em_confirm_lift: 'Confirm: lift',
@@ -312,6 +314,15 @@
       h('span', { id: 'who-level' }, t('level_' + S.me.place.level)), ' · ',
       h('span', { id: 'who-place' }, placeName(S.me.place)));
     renderEmergencyBanner();
+    renderNotifyStatus();
+  }
+  // One line per notifier channel, so a channel that keeps failing is seen.
+  function renderNotifyStatus() {
+    const el = $('#notify-status');
+    const channels = (S.me && S.me.notify_channels) || [];
+    el.hidden = channels.length === 0;
+    el.replaceChildren(...channels.map((c) => h('div', { 'data-failing': String(c.failed_total > 0 || c.retried_total > 0) },
+      t('nt_line', c.channel, c.pending, c.sent_total, c.failed_total) + (c.last_error ? t('nt_error', c.last_error) : ''))));
   }
   function renderEmergencyBanner() {
     const banner = $('#emergency-banner');

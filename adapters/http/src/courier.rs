@@ -37,6 +37,24 @@ pub struct Notice {
     pub at: Timestamp,
 }
 
+/// How one channel of the notifier fares, for `/metrics` and the console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelStatus {
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// Notices waiting to go (first try or a retry).
+    pub pending: u64,
+    /// Notices the channel took.
+    pub sent_total: u64,
+    /// Notices given up (refused, or out of attempts); they stay in the
+    /// outbox.
+    pub failed_total: u64,
+    /// Attempts that failed and will be tried again, since the start.
+    pub retried_total: u64,
+    /// The channel's last failure, in its own words.
+    pub last_error: Option<String>,
+}
+
 /// Sends a resident what only they should receive.
 pub trait Courier: Send + Sync + 'static {
     /// Sends `code` to the resident through their own channel (e-mail, or
@@ -45,6 +63,10 @@ pub trait Courier: Send + Sync + 'static {
     fn send_code<'a>(&'a self, resident: &'a ResidentId, code: &'a str, purpose: CodePurpose) -> BlobFuture<'a, ()>;
     /// The notices sent to the resident, newest first, at most `max`.
     fn notices<'a>(&'a self, resident: &'a ResidentId, max: usize) -> BlobFuture<'a, Vec<Notice>>;
+    /// How each of its channels fares (none: nothing to show).
+    fn channels(&self) -> Vec<ChannelStatus> {
+        Vec::new()
+    }
 }
 
 /// A courier that has no channel: codes cannot be sent, and nobody has been

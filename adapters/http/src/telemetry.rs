@@ -136,5 +136,26 @@ pub async fn metrics<S: EventStore>(State(state): State<AppState<S>>) -> Result<
     );
     let _ = writeln!(out, "# TYPE gridloop_tickets_overdue gauge");
     let _ = writeln!(out, "gridloop_tickets_overdue {}", overdue.open);
+    if let Some(courier) = &state.courier {
+        notify_metrics(&mut out, &courier.channels());
+    }
     Ok(out)
+}
+
+/// The notifier's channels: what waits, what went, what was given up.
+fn notify_metrics(out: &mut String, channels: &[crate::courier::ChannelStatus]) {
+    type Field = fn(&crate::courier::ChannelStatus) -> u64;
+    let families: [(&str, &str, &str, Field); 4] = [
+        ("pending", "gauge", "Notices waiting to go, by channel.", |c| c.pending),
+        ("sent_total", "counter", "Notices a channel took.", |c| c.sent_total),
+        ("failed_total", "counter", "Notices given up (refused, or out of attempts).", |c| c.failed_total),
+        ("retried_total", "counter", "Attempts that failed and will be tried again.", |c| c.retried_total),
+    ];
+    for (name, kind, help, field) in families.iter().filter(|_| !channels.is_empty()) {
+        let _ = writeln!(out, "# HELP gridloop_notify_{name} {help}");
+        let _ = writeln!(out, "# TYPE gridloop_notify_{name} {kind}");
+        for channel in channels {
+            let _ = writeln!(out, "gridloop_notify_{name}{{channel=\"{}\"}} {}", channel.channel, field(channel));
+        }
+    }
 }

@@ -626,6 +626,13 @@ impl SledStore {
         blobs::SledBlobs::open(&self.inner.db)
     }
 
+    /// A tree of this database for an adapter's own data beside the log
+    /// (the notifier's outbox), so that one sled transaction can cover it;
+    /// never the log's own trees.
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, EngineError> {
+        self.inner.db.open_tree(name).map_err(storage)
+    }
+
     /// The personal-data store of this data directory (see [`personal`]).
     pub fn personal(&self) -> Result<personal::SledPersonal, EngineError> {
         personal::SledPersonal::open(&self.inner.db)

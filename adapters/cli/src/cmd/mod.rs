@@ -28,6 +28,7 @@ pub mod export;
 pub mod import;
 pub mod keys;
 pub mod metrics;
+pub mod notify;
 pub mod replay;
 pub mod resident;
 pub mod seal;

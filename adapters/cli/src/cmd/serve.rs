@@ -14,13 +14,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::chatbot::MatrixArgs;
+use super::notify::NotifyArgs;
 use super::{DataDir, Serving};
 use crate::control;
 use crate::deployment::{Deployment, Setup};
 
 /// Serve the JSON API (/api/v1) and run the deadline timers on the
 /// store in --data (and, with --matrix-homeserver, the volunteers' chat
-/// bot), until Ctrl-C. On the first start it issues a
+/// bot; residents are told what happened to their requests on their page,
+/// and with --smtp and --webhook by e-mail and a signed webhook), until
+/// Ctrl-C. On the first start it issues a
 /// dispatcher and an auditor token, prints them once, and keeps only
 /// their hashes (DATA/tokens.json). On the embedded store it seals the log
 /// each midnight (China time) and answers other gridloop commands on
@@ -42,6 +45,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     matrix: MatrixArgs,
     #[command(flatten)]
+    notify: NotifyArgs,
+    #[command(flatten)]
     pub data: DataDir,
 }
 
@@ -51,6 +56,7 @@ struct Tasks {
     timers: JoinHandle<Result<gridloop_policies::deadlines::Fired, gridloop_engine::Error>>,
     dispatcher: Option<JoinHandle<Result<u64, gridloop_engine::Error>>>,
     chatbot: Option<JoinHandle<Result<(), gridloop_chatbot::Error>>>,
+    notifier: JoinHandle<Result<(), gridloop_notify::Error>>,
     sealer: Option<JoinHandle<u64>>,
     control: Option<JoinHandle<()>>,
 }
@@ -58,6 +64,7 @@ struct Tasks {
 pub async fn run(args: ServeArgs) -> Result<()> {
     // Checked before anything starts, so a wrong flag costs nothing.
     let matrix = args.matrix.config(&args.data.dir)?;
+    let notify = args.notify.config()?;
     let deployment = Deployment::create(&args.data, Setup::default()).await?;
     let world = deployment.world();
     if world.grids.is_empty() {
@@ -73,11 +80,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // Names and phones given over the API go to the same encrypted personal
     // store the bundle import and `resident erase` use.
     let personal: Arc<dyn gridloop_engine::personal::PersonalStore> = Arc::new(deployment.store().local().personal()?);
+    let notifier = super::notify::notifier(&deployment, personal.clone(), notify).await?;
     let state = gridloop_http::AppState::new(deployment.service().clone(), tokens)
         .await?
         .with_token_file(token_file)
         .with_personal(personal)
-        .with_blobs(deployment.blobs().clone());
+        .with_blobs(deployment.blobs().clone())
+        .with_courier(Arc::new(notifier.clone()));
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let seals = seal_schedule(&deployment, args.seal_every)?;
@@ -91,6 +100,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let follower =
         tokio::spawn(gridloop_http::reads::follow(state.live.clone(), deployment.store().clone(), stopped.clone()));
     let chatbot = matrix.map(|config| start_chatbot(&deployment, config, stopped.clone()));
+    let notifier = tokio::spawn({
+        let stopped = stopped.clone();
+        async move { notifier.run(stopped).await }
+    });
     let service = deployment.service();
     let dispatcher = args
         .auto_dispatch
@@ -107,7 +120,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let options = gridloop_http::server::Options::default();
     gridloop_http::serve(listener, gridloop_http::router(state), options, shutdown).await?;
     let _ = stop.send(true);
-    stopped_all(Tasks { follower, timers, dispatcher, chatbot, sealer, control }).await
+    stopped_all(Tasks { follower, timers, dispatcher, chatbot, notifier, sealer, control }).await
 }
 
 /// Waits for every task to stop, and says what the timers and the
@@ -124,6 +137,11 @@ async fn stopped_all(tasks: Tasks) -> Result<()> {
     if let Some(dispatcher) = tasks.dispatcher {
         let written = dispatcher.await.context("the dispatcher policy")??;
         say!("the dispatcher policy wrote {written} commands");
+    }
+    // The notifier's follower logged its error when it stopped; the API
+    // served on without it.
+    if let Err(error) = tasks.notifier.await.context("the notifier")? {
+        eprintln!("gridloop: the notifier stopped: {error}");
     }
     if let Some(chatbot) = tasks.chatbot {
         // Its error, if any, was reported when it happened.

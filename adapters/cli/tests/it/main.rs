@@ -11,6 +11,7 @@ mod demo;
 mod fuzz_corpus;
 mod month;
 mod nats;
+mod notify;
 mod operator;
 mod photos;
 mod sealing;

@@ -144,6 +144,8 @@ pub(crate) async fn me<S: EventStore>(
         // The district's IANA time zone (the calendar's, China time, when no
         // district is recorded): the console shows every time in it.
         "time_zone": state.service.world().district.as_ref().map_or(CALENDAR_ZONE, |d| d.time_zone.as_str()),
+        // How the residents' notices fare (counts only, nothing personal).
+        "notify_channels": state.courier.as_ref().map(|c| c.channels()).unwrap_or_default(),
     })))
 }
 

@@ -338,6 +338,11 @@ pub struct Me {
     /// shows every time; the calendar's own (`Asia/Shanghai`) before a
     /// district is imported.
     pub time_zone: String,
+    /// The notifier's channels (`email`, `webhook`): `channel`, `pending`,
+    /// `sent_total`, `failed_total`, `retried_total`, `last_error`; empty
+    /// without a notifier.
+    #[schema(value_type = Vec<Object>)]
+    pub notify_channels: Vec<Value>,
 }
 
 /// `GET /api/v1/board`.
