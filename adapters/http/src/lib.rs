@@ -214,7 +214,11 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(photos::__path_show, photos::show::<S>, R(Read::Ticket))
         // The upload has its own body limit, past the router's: the
         // innermost limit wins, so only this route reads a photo's megabytes.
-        .add(photos::__path_upload, photos::upload::<S>.layer(DefaultBodyLimit::max(PHOTO_BODY)), W(Write::TicketAction))
+        .add(
+            photos::__path_upload,
+            photos::upload::<S>.layer(DefaultBodyLimit::max(PHOTO_BODY)),
+            W(Write::TicketAction),
+        )
         .add(tickets::__path_act, tickets::act::<S>, W(Write::TicketAction))
         .add(reads::__path_list, reads::list::<S>, R(Read::Tickets))
         .add(reads::__path_queue, reads::queue::<S>, R(Read::Queue))

@@ -3,9 +3,9 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use gridloop_cli::{audit, photos};
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
+use gridloop_cli::{audit, photos};
 use gridloop_engine::ids::{ResidentId, StreamId, TicketId};
 use gridloop_engine::personal::{Lookup, PersonalStore};
 use gridloop_engine::store::EventStore;

@@ -663,7 +663,11 @@ fn photo_cases() -> Vec<Case> {
             Api(400, "invalid_input"),
         ),
         case("photo: a GIF", photo(b"GIF89a\x01\x00\x01\x00".to_vec(), "image/gif"), Api(400, "invalid_input")),
-        case("photo: a JPEG cut short", photo(jpeg[..jpeg.len() / 2].to_vec(), "image/jpeg"), Api(400, "invalid_input")),
+        case(
+            "photo: a JPEG cut short",
+            photo(jpeg[..jpeg.len() / 2].to_vec(), "image/jpeg"),
+            Api(400, "invalid_input"),
+        ),
         case("photo: 65,535 × 65,535 pixels in its header", photo(bomb, "image/jpeg"), Api(400, "invalid_input")),
         case("photo: one byte past 5 MB", photo(oversized, "image/jpeg"), Api(413, "too_large")),
         case(

@@ -62,10 +62,7 @@ pub async fn harness_on(store: MemoryStore) -> Harness {
 }
 
 /// [`harness_on`], keeping photos in `blobs` when given.
-pub async fn harness_with(
-    store: MemoryStore,
-    blobs: Option<Arc<dyn gridloop_engine::blob::BlobStore>>,
-) -> Harness {
+pub async fn harness_with(store: MemoryStore, blobs: Option<Arc<dyn gridloop_engine::blob::BlobStore>>) -> Harness {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
     let service = Arc::new(CommandService::new(store.clone(), district.world.clone(), clock.clone(), 7));

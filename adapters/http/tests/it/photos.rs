@@ -47,7 +47,13 @@ async fn with_photos() -> (Harness, Arc<Counting>) {
 }
 
 /// One request with a binary body; status, headers and body bytes.
-async fn send(h: &Harness, method: &str, path: &str, who: Option<&str>, body: Vec<u8>) -> (StatusCode, HeaderMap, Vec<u8>) {
+async fn send(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    who: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
     let mut request = Request::builder().method(method).uri(path).header("content-type", "image/jpeg");
     if let Some(who) = who {
         request = request.header("authorization", format!("Bearer {}", h.token(who)));
@@ -70,12 +76,17 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn an_upload_is_stored_without_its_gps_and_answers_its_hash_type_and_size() {
     let (h, blobs) = with_photos().await;
-    for (who, fixture, content_type) in
-        [("resident", GPS_JPEG, "image/jpeg"), ("volunteer", GPS_PNG, "image/png"), ("department", GPS_WEBP, "image/webp")]
-    {
+    for (who, fixture, content_type) in [
+        ("resident", GPS_JPEG, "image/jpeg"),
+        ("volunteer", GPS_PNG, "image/png"),
+        ("department", GPS_WEBP, "image/webp"),
+    ] {
         let (status, answer) = upload(&h, who, fixture).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
-        assert_eq!((answer["content_type"].as_str(), answer["width"].as_u64(), answer["height"].as_u64()), (Some(content_type), Some(24), Some(16)));
+        assert_eq!(
+            (answer["content_type"].as_str(), answer["width"].as_u64(), answer["height"].as_u64()),
+            (Some(content_type), Some(24), Some(16))
+        );
         let hash: BlobHash = answer["hash"].as_str().expect("a hash").parse().expect("64 hex digits");
         let stored = blobs.get(&hash).await.expect("get").expect("stored");
         assert_eq!(hash, BlobHash::of(&stored));
@@ -188,7 +199,8 @@ async fn a_tickets_photo_is_served_stripped_with_its_type_and_cache_headers() {
     let hash: BlobHash = answer["hash"].as_str().expect("a hash").parse().expect("hex");
     let id = ordered_with(&h, vec![hash]).await;
 
-    let (status, headers, bytes) = send(&h, "GET", &format!("/api/v1/tickets/{id}/photos/{hash}"), Some("resident"), Vec::new()).await;
+    let (status, headers, bytes) =
+        send(&h, "GET", &format!("/api/v1/tickets/{id}/photos/{hash}"), Some("resident"), Vec::new()).await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, blobs.get(&hash).await.expect("get").expect("stored"));
@@ -221,7 +233,11 @@ async fn a_photo_is_served_only_to_readers_of_the_ticket_and_only_if_the_ticket_
     }
     let (got, _, _) = send(&h, "GET", &at(&named.to_hex()), None, Vec::new()).await;
     assert_eq!(got, StatusCode::UNAUTHORIZED);
-    for (what, hash) in [("stored but not named", other.to_hex()), ("not a hash", "x".repeat(300)), ("upper case", named.to_hex().to_uppercase())] {
+    for (what, hash) in [
+        ("stored but not named", other.to_hex()),
+        ("not a hash", "x".repeat(300)),
+        ("upper case", named.to_hex().to_uppercase()),
+    ] {
         let (got, _, body) = send(&h, "GET", &at(&hash), Some("resident"), Vec::new()).await;
         let answer: Value = serde_json::from_slice(&body).expect("json");
         assert_eq!((got, code(&answer)), (StatusCode::NOT_FOUND, "not_found"), "{what}: {answer}");

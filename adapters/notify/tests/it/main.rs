@@ -5,5 +5,6 @@
 
 mod delivery;
 mod restart;
+mod smtp;
 mod support;
 mod units;
