@@ -11,7 +11,8 @@
 //!   its English name, `keywords` and `group` its category. Items ask no
 //!   questions, so every service has `metadata: false` and an empty
 //!   attribute list.
-//! - `POST requests` ([`post_request`]) reads a form body, finds the caller
+//! - `POST requests` ([`post_request`]) reads a form body (URL-encoded, or
+//!   multipart with a `media` photo: up to [`UPLOAD_BYTES_MAX`]), finds the caller
 //!   by `api_key` (a gridloop bearer token) and the grid by `address_id`,
 //!   `lat`/`long` or `address_string`, and submits through the handler of
 //!   `POST /api/v1/tickets`, so an Open311 request is an ordinary ticket with
@@ -54,13 +55,15 @@ use axum::Form;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Query, State};
+use axum::handler::Handler as _;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gridloop_engine::Error;
+use gridloop_engine::blob::{BLOB_BYTES_MAX, ORDER_PHOTOS_MAX};
 use gridloop_engine::envelope::Role;
 use gridloop_engine::grid::{GeoPoint, GridCode, GridTree, Level};
 use gridloop_engine::ids::{ItemCode, TicketId};
@@ -72,12 +75,13 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::error::{Failed, INTERNAL_MESSAGE};
 use crate::public;
 use crate::reads::Views;
 use crate::tickets::ADDRESS_CHARS_MAX;
 use crate::{AppError, AppState};
+use gridloop_engine::permit::{Access, Read, Target, permit};
 
 /// The most requests one `GET requests` answers (the spec's default limit).
 pub const REQUESTS_MAX: usize = 1_000;
@@ -88,6 +92,17 @@ pub const TICKETS_FOLDED_MAX: usize = 5_000;
 pub const REQUEST_IDS_MAX: usize = 200;
 /// The longest span `start_date`..`end_date` may cover, in days (the spec's).
 pub const DATE_SPAN_DAYS_MAX: u64 = 90;
+/// The most updates one `GET servicerequestupdates` answers, oldest first.
+pub const UPDATES_MAX: usize = 1_000;
+/// The window of `servicerequestupdates` without a `start_date`: the last
+/// day before `end_date` (or now).
+pub const UPDATES_DEFAULT_DAYS: u64 = 1;
+/// The largest `POST requests` body: a photo (a blob's 5 MB) and the form's
+/// fields (the API's body limit); a form without a photo keeps that limit.
+pub const UPLOAD_BYTES_MAX: usize = BLOB_BYTES_MAX + crate::BODY_BYTES_MAX;
+/// The longest text field of a multipart form, in bytes (2,000 characters
+/// of description, at most four bytes each, with room to spare).
+pub const FIELD_BYTES_MAX: usize = 16 * 1024;
 /// The longest `lat` or `long` text, in bytes.
 pub const DEGREES_BYTES_MAX: usize = 32;
 /// When this API last changed, for discovery.
@@ -108,6 +123,7 @@ pub fn documented<S: EventStore>() -> crate::openapi::Routes<S> {
         .document(__path_discovery, Access::Public)
         .document(__path_services, Access::Public)
         .document(__path_list_requests, Access::Public)
+        .document(__path_list_updates, Access::Public)
         .document(__path_post_top, Access::Write(Write::Submit))
         .document(__path_get_service, Access::Public)
         .document(__path_get_request, Access::Public)
@@ -118,7 +134,7 @@ pub fn documented<S: EventStore>() -> crate::openapi::Routes<S> {
 /// off the format, because one segment holds both the name and the suffix.
 pub fn routes<S: EventStore>() -> Router<AppState<S>> {
     Router::new()
-        .route("/{file}", get(get_top::<S>).post(post_top::<S>))
+        .route("/{file}", get(get_top::<S>).post(post_top::<S>.layer(DefaultBodyLimit::max(UPLOAD_BYTES_MAX))))
         .route("/services/{file}", get(get_service::<S>))
         .route("/requests/{file}", get(get_request::<S>))
         .route("/tokens/{file}", get(get_token::<S>))
@@ -304,6 +320,9 @@ fn split_format(file: &str) -> Result<(&str, Format), Failure> {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Params {
+    /// Optional on reads: a token whose holder may read a ticket sees its
+    /// result and photo (`docs/adr/0004`); an unknown one is 403.
+    api_key: Option<String>,
     jurisdiction_id: Option<String>,
     service_request_id: Option<String>,
     service_code: Option<String>,
@@ -334,7 +353,7 @@ fn check_jurisdiction(grids: &GridTree, given: Option<&str>) -> Result<(), Failu
     }
 }
 
-/// `GET discovery`, `GET services`, `GET requests`.
+/// `GET discovery`, `GET services`, `GET requests`, `GET servicerequestupdates`.
 async fn get_top<S: EventStore>(
     State(state): State<AppState<S>>,
     peer: Peer,
@@ -350,6 +369,7 @@ async fn get_top<S: EventStore>(
         ("discovery", Ok(_)) => Ok(discovery(&state)),
         ("services", Ok(_)) => Ok(services(&state)),
         ("requests", Ok(params)) => list_requests(&state, &params).await,
+        ("servicerequestupdates", Ok(params)) => list_updates(&state, &params).await,
         _ => Err(Failure::not_found(format!("no such Open311 resource: {name}"))),
     };
     answer(format, result)
@@ -459,8 +479,10 @@ async fn get_service<S: EventStore>(
 }
 
 /// The fields of `POST requests` this server reads; the rest (`email`,
-/// `device_id`, `media_url`, attributes, ...) are ignored.
-#[derive(Debug, Deserialize)]
+/// `device_id`, `media_url`, attributes, ...) are ignored. A photo comes as
+/// the `media` part of a multipart form, never as a URL to fetch.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct RequestForm {
     api_key: Option<String>,
     jurisdiction_id: Option<String>,
@@ -502,7 +524,10 @@ impl RequestForm {
     tag = "open311",
     summary = "Open311 service request, form-encoded, with api_key (a gridloop token)",
     params(("format" = crate::openapi::Format, Path, description = "The answer's format"), crate::openapi::IdempotencyKey),
-    request_body(content = crate::openapi::shapes::RequestForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (crate::openapi::shapes::RequestForm = "application/x-www-form-urlencoded"),
+        (crate::openapi::shapes::RequestUpload = "multipart/form-data"),
+    )),
     responses(
         (status = 200, description = "The new request's id, in JSON or XML by the suffix", content((Vec<crate::openapi::shapes::ServiceRequestId> = "application/json"), (String = "text/xml"))),
         (status = 403, description = "No or unknown api_key (GeoReport v2's status for it), or not this caller's order", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
@@ -514,8 +539,7 @@ impl RequestForm {
 async fn post_top<S: EventStore>(
     State(state): State<AppState<S>>,
     Path(file): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<RequestForm>, FormRejection>,
+    request: axum::extract::Request,
 ) -> Response {
     let (name, format) = match split_format(&file) {
         Ok(split) => split,
@@ -524,20 +548,87 @@ async fn post_top<S: EventStore>(
     if name != "requests" {
         return Failure::not_found(format!("no such Open311 resource: {name}")).render(format);
     }
-    answer(format, post_request(&state, headers, form).await)
+    let headers = request.headers().clone();
+    let result = match read_form(&state, request).await {
+        Ok((form, media)) => post_request(&state, headers, form, media).await,
+        Err(failure) => Err(failure),
+    };
+    answer(format, result)
 }
 
-/// Checks the caller, the jurisdiction and the place, then submits the
-/// order as `POST /api/v1/tickets` would.
+/// The form of a `POST requests`: URL-encoded (within the API's body
+/// limit), or `multipart/form-data` with a `media` file part (a photo, at
+/// most [`ORDER_PHOTOS_MAX`] of them) beside the same fields.
+async fn read_form<S: EventStore>(
+    state: &AppState<S>,
+    request: axum::extract::Request,
+) -> Result<(RequestForm, Vec<Bytes>), Failure> {
+    let multipart =
+        request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+            t.trim_start().get(..19).is_some_and(|head| head.eq_ignore_ascii_case("multipart/form-data"))
+        });
+    if multipart {
+        let parts = Multipart::from_request(request, state).await.map_err(|e| Failure::bad_request(e.body_text()))?;
+        return read_multipart(parts).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::BODY_BYTES_MAX)
+        .await
+        .map_err(|_| Failure::from(AppError::TooLarge(crate::BODY_BYTES_MAX)))?;
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    let Form(form) =
+        Form::<RequestForm>::from_request(request, state).await.map_err(|e: FormRejection| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge(crate::BODY_BYTES_MAX)),
+            _ => Failure::bad_request(e.body_text()),
+        })?;
+    Ok((form, Vec::new()))
+}
+
+/// A multipart form's fields and photos. Text fields are read as the
+/// URL-encoded form reads them (unknown ones ignored, each bounded); every
+/// non-empty `media` part is a photo.
+async fn read_multipart(mut parts: Multipart) -> Result<(RequestForm, Vec<Bytes>), Failure> {
+    let refuse = |e: axum::extract::multipart::MultipartError| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge(UPLOAD_BYTES_MAX)),
+        _ => Failure::bad_request(e.body_text()),
+    };
+    let (mut fields, mut media) = (serde_json::Map::new(), Vec::new());
+    while let Some(field) = parts.next_field().await.map_err(refuse)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(refuse)?;
+        if name == "media" {
+            if bytes.is_empty() {
+                continue;
+            }
+            if media.len() >= ORDER_PHOTOS_MAX {
+                return Err(Failure::bad_request(format!("media: at most {ORDER_PHOTOS_MAX} photos")));
+            }
+            media.push(bytes);
+            continue;
+        }
+        if bytes.len() > FIELD_BYTES_MAX {
+            return Err(Failure::bad_request(format!(
+                "{}: at most {FIELD_BYTES_MAX} bytes",
+                name.chars().take(32).collect::<String>()
+            )));
+        }
+        let text =
+            String::from_utf8(bytes.to_vec()).map_err(|_| Failure::bad_request("the form is not valid UTF-8"))?;
+        fields.insert(name, Value::String(text));
+    }
+    let form = serde_json::from_value(Value::Object(fields)).map_err(|e| Failure::bad_request(e.to_string()))?;
+    Ok((form, media))
+}
+
+/// Checks the caller, the jurisdiction and the place, stores the photos
+/// (through [`crate::photos::store`], which checks them first), then
+/// submits the order as `POST /api/v1/tickets` would.
 async fn post_request<S: EventStore>(
     state: &AppState<S>,
     headers: HeaderMap,
-    form: Result<Form<RequestForm>, FormRejection>,
+    form: RequestForm,
+    media: Vec<Bytes>,
 ) -> Result<Doc, Failure> {
-    let Form(form) = form.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Failure::from(AppError::TooLarge(crate::BODY_BYTES_MAX)),
-        _ => Failure::bad_request(e.body_text()),
-    })?;
     if form.lost_bytes() {
         return Err(Failure::bad_request("the form is not valid UTF-8 (percent-encoded bytes must decode to UTF-8)"));
     }
@@ -549,12 +640,18 @@ async fn post_request<S: EventStore>(
     let (grid, location) = place_of(&world.grids, &form)?;
     let resident = if who.actor.role == Role::Resident { None } else { form.account_id.clone() };
     let description = form.description.unwrap_or_default().replace("\r\n", "\n").replace('\r', "\n");
+    let mut photos = Vec::new();
+    for bytes in media {
+        // Only a caller with a key gets this far: no one else stores bytes.
+        photos.push(crate::photos::store(state, bytes.to_vec()).await?.to_hex());
+    }
     let body = json!({
         "category": code,
         "grid": grid.as_str(),
         "location": location,
         "description": description,
         "resident": resident,
+        "photos": photos,
     });
     let body = Ok(Bytes::from(body.to_string()));
     let (_, axum::Json(submitted)) =
@@ -652,8 +749,8 @@ async fn get_request<S: EventStore>(
     };
     let result = async {
         admit(&state, &peer)?;
-        params(&state, query)?;
-        let row = find(&state, id).await?;
+        let params = params(&state, query)?;
+        let row = find(&state, id, reader(&state, &params)?.as_ref()).await?;
         Ok(Doc::new("service_requests", json!([row])))
     };
     answer(format, result.await)
@@ -661,12 +758,22 @@ async fn get_request<S: EventStore>(
 
 /// The public row of the request with this id, or 404 (also for text that
 /// is not a ticket id).
-async fn find<S: EventStore>(state: &AppState<S>, id: &str) -> Result<Value, Failure> {
+async fn find<S: EventStore>(state: &AppState<S>, id: &str, reader: Option<&Principal>) -> Result<Value, Failure> {
     let unknown = || Failure::not_found(format!("no such service request: {id}"));
     let ticket = TicketId::new(id).map_err(|_| unknown())?;
     let views = views(state).await?;
     let world = world(state);
-    public_row(&world, &views, &ticket).ok_or_else(unknown)
+    public_row(&world, &views, &ticket, reader).ok_or_else(unknown)
+}
+
+/// Who reads, when the query names an `api_key`: such a caller sees more
+/// of the tickets the permit rule lets them read ([`public::Reach`]). An
+/// unknown key is 403, as on writes, rather than a silent public answer.
+fn reader<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Option<Principal>, Failure> {
+    match params.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        Some(key) => Ok(Some(state.authenticate(key)?)),
+        None => Ok(None),
+    }
 }
 
 /// The live projections, caught up with the log (a read follows a write).
@@ -676,9 +783,16 @@ async fn views<S: EventStore>(state: &AppState<S>) -> Result<tokio::sync::RwLock
 }
 
 /// A ticket's public row, from the board and [`public::Requests`].
-fn public_row(world: &gridloop_engine::World, views: &Views, id: &TicketId) -> Option<Value> {
+fn public_row(
+    world: &gridloop_engine::World,
+    views: &Views,
+    id: &TicketId,
+    reader: Option<&Principal>,
+) -> Option<Value> {
     let ticket = views.board.state().get(id)?;
-    Some(public::row(world, ticket, views.open311.state().updated(id)))
+    let permitted = reader.is_some_and(|who| permit(who, Access::Read(Read::Ticket), Target::Ticket(ticket)).is_ok());
+    let reach = if permitted { public::Reach::Permitted } else { public::Reach::Public };
+    Some(public::row(world, ticket, views.open311.state().updated(id), reach))
 }
 
 /// `GET tokens/{token}`: the token is the request's id.
@@ -709,7 +823,7 @@ async fn get_token<S: EventStore>(
     let result = async {
         admit(&state, &peer)?;
         params(&state, query)?;
-        find(&state, token).await?;
+        find(&state, token, None).await?;
         Ok(Doc::new("service_requests", json!([{ "service_request_id": token, "token": token }])))
     };
     answer(format, result.await)
@@ -743,6 +857,7 @@ struct Filter {
 async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
     let listed = params.service_request_id.as_deref().map(listed_ids).transpose()?;
     let filter = if listed.is_none() { Some(filter_of(state, params)?) } else { None };
+    let reader = reader(state, params)?;
     let views = views(state).await?;
     let world = world(state);
     let board = views.board.state();
@@ -752,7 +867,7 @@ async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> R
         (None, None) => Box::new(std::iter::empty()),
     };
     let passing = ids.filter(|id| board.get(id).is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, t))));
-    let rows = passing.filter_map(|id| public_row(&world, &views, &id)).take(REQUESTS_MAX).collect();
+    let rows = passing.filter_map(|id| public_row(&world, &views, &id, reader.as_ref())).take(REQUESTS_MAX).collect();
     Ok(Doc::new("service_requests", Value::Array(rows)))
 }
 
@@ -770,20 +885,7 @@ fn listed_ids(list: &str) -> Result<Vec<TicketId>, Failure> {
 /// The filters and the window: both dates, or one and 90 days from it, or
 /// the last 90 days; a window over 90 days or ending before it starts is 400.
 fn filter_of<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Filter, Failure> {
-    let span = Millis(DATE_SPAN_DAYS_MAX * DAY_MS);
-    let date = |text: &Option<String>, field| text.as_deref().map(|t| parse_date(t, field)).transpose();
-    let (from, to) = match (date(&params.start_date, "start_date")?, date(&params.end_date, "end_date")?) {
-        (Some(from), Some(to)) => (from, to),
-        (Some(from), None) => (from, from.plus(span)),
-        (None, Some(to)) => (Timestamp::from_millis(to.as_millis() - span.0 as i64)?, to),
-        (None, None) => {
-            let now = state.service.clock().now();
-            (Timestamp::from_millis(now.as_millis() - span.0 as i64)?, now)
-        }
-    };
-    if to < from || to.since(from) > span {
-        return Err(Failure::bad_request(format!("the dates must span 0 to {DATE_SPAN_DAYS_MAX} days")));
-    }
+    let (from, to) = window(state, params, DATE_SPAN_DAYS_MAX)?;
     let closed = match params.status.as_deref() {
         None | Some("") => None,
         Some("open") => Some(false),
@@ -791,6 +893,56 @@ fn filter_of<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Filt
         Some(_) => return Err(Failure::bad_request("status: open or closed")),
     };
     Ok(Filter { service_code: params.service_code.clone().filter(|c| !c.is_empty()), closed, from, to })
+}
+
+/// The window `start_date..=end_date`: both dates, or a start and
+/// [`DATE_SPAN_DAYS_MAX`] days from it, or `default_days` before the end
+/// (or now); a window over 90 days or ending before it starts is 400.
+fn window<S: EventStore>(
+    state: &AppState<S>,
+    params: &Params,
+    default_days: u64,
+) -> Result<(Timestamp, Timestamp), Failure> {
+    let span = Millis(DATE_SPAN_DAYS_MAX * DAY_MS);
+    let before = |t: Timestamp| Timestamp::from_millis(t.as_millis() - (default_days * DAY_MS) as i64);
+    let date = |text: &Option<String>, field| text.as_deref().map(|t| parse_date(t, field)).transpose();
+    let (from, to) = match (date(&params.start_date, "start_date")?, date(&params.end_date, "end_date")?) {
+        (Some(from), Some(to)) => (from, to),
+        (Some(from), None) => (from, from.plus(span)),
+        (None, Some(to)) => (before(to)?, to),
+        (None, None) => {
+            let now = state.service.clock().now();
+            (before(now)?, now)
+        }
+    };
+    if to < from || to.since(from) > span {
+        return Err(Failure::bad_request(format!("the dates must span 0 to {DATE_SPAN_DAYS_MAX} days")));
+    }
+    Ok((from, to))
+}
+
+/// `GET servicerequestupdates` (mySociety's extension, as FixMyStreet
+/// reads it): every change of status within the window, oldest first, at
+/// most [`UPDATES_MAX`], each in plain words (`docs/adr/0004`).
+#[utoipa::path(
+    get,
+    path = "/servicerequestupdates.{format}",
+    operation_id = "open311_request_updates",
+    tag = "open311",
+    summary = "Open311 (mySociety's extension): the changes of status within start_date..end_date, oldest first",
+    params(("format" = crate::openapi::Format, Path, description = "The answer's format"), Params),
+    responses(
+        (status = 200, description = "The updates, in JSON or XML (service_requests_updates of request_update) by the suffix", content((Vec<crate::openapi::shapes::RequestUpdate> = "application/json"), (String = "text/xml"))),
+        (status = 400, description = "Unknown format, jurisdiction or field, or a window over 90 days: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such resource: the spec's error list", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Past the rate of this client address: the spec's error list, with Retry-After", content((Vec<crate::openapi::Open311Error> = "application/json"), (String = "text/xml"))),
+    )
+)]
+async fn list_updates<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
+    let (from, to) = window(state, params, UPDATES_DEFAULT_DAYS)?;
+    let views = views(state).await?;
+    let rows = views.updates.between(from, to).take(UPDATES_MAX).map(|u| public::update_row(&u)).collect();
+    Ok(Doc::new("service_requests_updates", Value::Array(rows)))
 }
 
 /// RFC 3339 with `Z` or an offset (`+08:00`), read by jiff; a `+` that a
@@ -856,6 +1008,7 @@ fn element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std::io::
 fn item_name(list: &str) -> &'static str {
     match list {
         "service_requests" => "request",
+        "service_requests_updates" => "request_update",
         "services" => "service",
         "errors" => "error",
         "endpoints" => "endpoint",

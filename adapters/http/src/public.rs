@@ -10,9 +10,14 @@
 //!   other live projections ([`crate::reads::Views`]), kept current by the
 //!   one log follower and caught up by each read.
 //! - [`row`]: one request as a public read shows it: the service, the
-//!   status, the times, the department, and the place as its grid (code,
-//!   name, and the centre of the grid's bounding box as `lat`/`long`).
-//!   Never the resident's description, their point, or who they are.
+//!   status and its plain words ([`status_words`]), the times, the
+//!   department, and the place as its grid (code, name, and the centre of
+//!   the grid's bounding box as `lat`/`long`). Never the resident's
+//!   description, their point, or who they are; the handler's result and
+//!   the photos only to a caller the permit rule lets read the ticket
+//!   ([`Reach::Permitted`]).
+//! - [`Updates`]: every change of a ticket's status, by time, for
+//!   mySociety's `servicerequestupdates`; [`update_row`] shows one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +69,121 @@ impl Requests {
     }
 }
 
+/// Every change of a ticket's status after its submission, in time order:
+/// (when, ticket number, stream version, the status it changed to). Kept
+/// beside the board by [`crate::reads::Views`], which knows the status
+/// before and after each event, so a window of updates is a range of an
+/// ordered set, not a scan of the log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Updates {
+    changes: BTreeSet<(Timestamp, u64, u64, Status)>,
+}
+
+impl Updates {
+    /// Notes the event `event` of a ticket whose status went from `before`
+    /// to `after`; an event that changed nothing, or submitted the ticket,
+    /// is no update.
+    pub fn note(&mut self, event: &RecordedEvent, before: Status, after: Status) -> Result<(), ProjectionError> {
+        if before == after || before == Status::None {
+            return Ok(());
+        }
+        let number = TicketId::new(event.stream.id())?.number();
+        self.changes.insert((event.occurred_at, number, event.version, after));
+        Ok(())
+    }
+
+    /// The updates within `from..=to`, oldest first (a client pages forward
+    /// by asking again from the last one it read).
+    pub fn between(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = Update> + '_ {
+        let range = (from, 0, 0, Status::None)..=(to, u64::MAX, u64::MAX, Status::Duplicate);
+        self.changes.range(range).map(|&(at, number, version, status)| Update {
+            at,
+            ticket: TicketId::from_number(number),
+            version,
+            status,
+        })
+    }
+}
+
+/// One change of a ticket's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// When it changed.
+    pub at: Timestamp,
+    /// Which ticket.
+    pub ticket: TicketId,
+    /// The version of the ticket's stream that changed it: with the ticket
+    /// it names the update, the same in every store the log moves to.
+    pub version: u64,
+    /// The status it changed to.
+    pub status: Status,
+}
+
+/// One update as `servicerequestupdates` shows it (mySociety's fields):
+/// plain words, never the handler's text, and no media (`docs/adr/0004`).
+pub fn update_row(update: &Update) -> Value {
+    json!({
+        "update_id": format!("{}.{}", update.ticket, update.version),
+        "service_request_id": update.ticket.as_str(),
+        "status": extended_status(update.status),
+        "external_status_code": status_code(update.status),
+        "updated_datetime": update.at.to_string(),
+        "description": status_words(update.status),
+        "media_url": "",
+    })
+}
+
+/// mySociety's extended statuses (FixMyStreet maps each to a state of its
+/// own): what a civic client can show without knowing gridloop's statuses.
+pub fn extended_status(status: Status) -> &'static str {
+    match status {
+        Status::None | Status::Submitted | Status::Reopened => "open",
+        Status::Triaged => "investigating",
+        Status::Offered | Status::Accepted => "action_scheduled",
+        Status::InProgress => "in_progress",
+        Status::Escalated => "internal_referral",
+        Status::Resolved => "fixed",
+        Status::Closed => "closed",
+        Status::Cancelled => "no_further_action",
+        Status::Duplicate => "duplicate",
+    }
+}
+
+/// The engine's status as a code (`in_progress`), for a client that maps
+/// gridloop's own statuses (`external_status_code`).
+pub fn status_code(status: Status) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// What a status means, in plain words: all a public read says of where a
+/// request stands (`status_notes`, an update's `description`).
+pub fn status_words(status: Status) -> &'static str {
+    match status {
+        Status::None | Status::Submitted => "Received; waiting to be looked at.",
+        Status::Triaged => "Looked at; waiting for someone to be sent.",
+        Status::Offered => "Offered to volunteers nearby; waiting for one to take it.",
+        Status::Accepted => "Someone has taken it and will come.",
+        Status::InProgress => "Someone is working on it.",
+        Status::Escalated => "Passed up to the street or a department.",
+        Status::Resolved => "Reported done; waiting for the resident to confirm.",
+        Status::Reopened => "Reopened; waiting for someone to be sent again.",
+        Status::Closed => "Done and closed.",
+        Status::Cancelled => "Withdrawn; nothing more will be done.",
+        Status::Duplicate => "The same as another request, which is followed instead.",
+    }
+}
+
+/// How far a read may see into a ticket: the public's coarse view, or a
+/// caller whom the permit rule lets read the ticket itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Anyone: the status in plain words, no result, no photos.
+    Public,
+    /// A caller who may read the ticket (`Read::Ticket`): the handler's
+    /// result as `status_notes`, and a photo's URL as `media_url`.
+    Permitted,
+}
+
 /// Open311's two statuses: a loop that ended is closed, any other is open.
 pub fn is_closed(status: Status) -> bool {
     matches!(status, Status::Closed | Status::Cancelled | Status::Duplicate)
@@ -89,8 +209,8 @@ pub fn centre(node: &GridNode) -> Option<GeoPoint> {
     GeoPoint::new(mid(&mut lons.clone())?, mid(&mut lats.clone())?).ok()
 }
 
-/// One request as a public read shows it; absent values are left out.
-pub fn row(world: &World, ticket: &Ticket, updated: Option<Timestamp>) -> Value {
+/// One request as a read at `reach` shows it; absent values are left out.
+pub fn row(world: &World, ticket: &Ticket, updated: Option<Timestamp>, reach: Reach) -> Value {
     let mut row = Map::new();
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(value) = value {
@@ -104,7 +224,7 @@ pub fn row(world: &World, ticket: &Ticket, updated: Option<Timestamp>) -> Value 
     let point = grid.and_then(centre);
     put("service_request_id", ticket.id.as_ref().map(|id| json!(id.as_str())));
     put("status", Some(json!(if is_closed(ticket.status) { "closed" } else { "open" })));
-    put("status_notes", Some(json!(ticket.status.name())));
+    put("status_notes", Some(json!(status_notes(ticket, reach))));
     put("service_name", item.map(|i| json!(i.name)));
     put("service_code", ticket.item.as_ref().map(|c| json!(c.as_str())));
     put("agency_responsible", department.map(|d| json!(d.name)));
@@ -115,7 +235,26 @@ pub fn row(world: &World, ticket: &Ticket, updated: Option<Timestamp>) -> Value 
     put("address_id", grid.map(|g| json!(g.code.as_str())));
     put("lat", point.map(|p| degrees(p.lat)));
     put("long", point.map(|p| degrees(p.lon)));
+    put("media_url", media_url(ticket, reach).map(Value::String));
     Value::Object(row)
+}
+
+/// The handler's result once the ticket is resolved, for a caller who may
+/// read the ticket; plain words for every other status and every other
+/// caller (the result is free text, and may name the resident's home).
+fn status_notes(ticket: &Ticket, reach: Reach) -> String {
+    match (&ticket.result, reach) {
+        (Some(result), Reach::Permitted) => result.clone(),
+        _ => status_words(ticket.status).to_string(),
+    }
+}
+
+/// Where a caller who may read the ticket fetches its first photo (the
+/// order's, else the result's), with the same token: never for the public.
+fn media_url(ticket: &Ticket, reach: Reach) -> Option<String> {
+    let id = ticket.id.as_ref()?;
+    let photo = ticket.order_photos.first().or(ticket.result_photos.first())?;
+    (reach == Reach::Permitted).then(|| format!("/api/v1/tickets/{id}/photos/{photo}"))
 }
 
 /// Micro-degrees as a JSON number of degrees (both operands are exact, so

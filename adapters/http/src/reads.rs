@@ -107,6 +107,9 @@ pub struct Views {
     pub directory: Runner<Directory>,
     /// What Open311's public reads add to the board ([`crate::public`]).
     pub open311: Runner<crate::public::Requests>,
+    /// Every change of a ticket's status, for Open311's
+    /// `servicerequestupdates`: noted as the board applies each event.
+    pub updates: crate::public::Updates,
 }
 
 impl Views {
@@ -123,12 +126,27 @@ impl Views {
     }
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        self.board.evolve(event)?;
+        let before = self.ticket_status(event);
+        if self.board.evolve(event)? {
+            if let (Some(before), Some(after)) = (before, self.ticket_status(event)) {
+                self.updates.note(event, before, after)?;
+            }
+        }
         self.metrics.evolve(event)?;
         self.ledger.evolve(event)?;
         self.directory.evolve(event)?;
         self.open311.evolve(event)?;
         Ok(())
+    }
+
+    /// The board's status of the ticket `event` belongs to (`None`: not a
+    /// ticket's event; [`Status::None`]: a ticket not yet on the board).
+    fn ticket_status(&self, event: &RecordedEvent) -> Option<gridloop_engine::ticket::Status> {
+        if event.stream.kind() != "ticket" {
+            return None;
+        }
+        let id = gridloop_engine::ids::TicketId::new(event.stream.id()).ok()?;
+        Some(self.board.state().get(&id).map_or(gridloop_engine::ticket::Status::None, |t| t.status))
     }
 }
 
@@ -158,6 +176,7 @@ impl Live {
             ledger: Runner::fresh(),
             directory: Runner::fresh(),
             open311: Runner::fresh(),
+            updates: crate::public::Updates::default(),
         };
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }

@@ -6,6 +6,8 @@
 //! - `GET /tickets/{id}`: the engine's [`Ticket`], folded from its stream.
 //! - `GET /tickets/{id}/history`: the stored events, for auditors and
 //!   dispatchers.
+//! - A resolve takes after-photos by hash (`photos`), each one already
+//!   stored.
 //!
 //! Every POST takes an `Idempotency-Key` header as its command id (one is
 //! generated when it is missing). The key is scoped to the token's actor,
@@ -34,6 +36,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
+use gridloop_engine::blob::{BlobHash, BlobState, RESULT_PHOTOS_MAX};
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
@@ -224,6 +227,11 @@ pub(crate) struct SubmitBody {
     /// Whom a grid worker or dispatcher orders for; a resident orders for themself.
     #[schema(value_type = Option<String>)]
     resident: Option<ResidentId>,
+    /// Photos of what is wrong, by the hashes `POST /photos` answered (at
+    /// most three; the engine's bound).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 3)]
+    photos: Vec<BlobHash>,
 }
 
 /// The new ticket.
@@ -273,6 +281,7 @@ async fn submit_taken_up<S: EventStore>(
 ) -> Result<Submitted, AppError> {
     let grid = place_of(state, &body)?;
     permit(&who, Access::Write(Write::Submit), Target::Place(&grid))?;
+    ensure_stored(state, &body.photos).await?;
     let location = body.location.map(|p| GeoPoint::new(p.lon, p.lat)).transpose()?;
     let command = TicketCommand::Submit {
         item: body.category,
@@ -282,7 +291,7 @@ async fn submit_taken_up<S: EventStore>(
         urgency: body.urgency.unwrap_or(Urgency::Normal),
         channel: Channel::Web,
         location,
-        photos: vec![],
+        photos: body.photos,
     };
     let id = state.numbering.submit(&state.service, command_id, who.actor, command).await?;
     Ok(Submitted { id, status: "submitted".into() })
@@ -601,12 +610,34 @@ pub(crate) async fn act<S: EventStore>(
     let body = read_body(body)?;
     let now = state.service.clock().now();
     let command = command_for(&action, &body, &who, now)?;
+    if let TicketCommand::Resolve { photos, .. } = &command {
+        ensure_stored(&state, photos).await?;
+    }
     let route = format!("POST /tickets/{id}/{action}");
     keyed(&state, &who.clone(), &headers, &route, &body, |command_id| {
         act_taken_up(&state, who, id, command, command_id)
     })
     .await
     .map(Json)
+}
+
+/// Refuses hashes that name no stored photo, so that no event names a
+/// photo the audit would find missing. Checked past the engine's bound
+/// only as far as the engine will look: it refuses more than
+/// [`RESULT_PHOTOS_MAX`] itself.
+pub(crate) async fn ensure_stored<S: EventStore>(state: &AppState<S>, photos: &[BlobHash]) -> Result<(), AppError> {
+    if photos.is_empty() {
+        return Ok(());
+    }
+    let Some(blobs) = &state.blobs else {
+        return Err(Error::invalid("photos", "this server keeps no photos").into());
+    };
+    for hash in photos.iter().take(RESULT_PHOTOS_MAX) {
+        if blobs.state(hash).await? != BlobState::Present {
+            return Err(Error::invalid("photos", format!("{hash} is not a stored photo: upload it first")).into());
+        }
+    }
+    Ok(())
 }
 
 /// A ticket action once its key is taken up.
@@ -688,11 +719,16 @@ struct AssignBody {
     reason: String,
 }
 
+/// A resolve: what was done, the time it took, and after-photos by the
+/// hashes `POST /photos` answered (at most six; the engine's bound).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResolveBody {
     result: String,
     minutes_spent: u32,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 6)]
+    photos: Vec<BlobHash>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -761,7 +797,7 @@ fn command_for(action: &str, body: &[u8], who: &Principal, now: Timestamp) -> Re
         "resolve" => parse::<ResolveBody>(body).map(|b| C::Resolve {
             result: b.result,
             minutes_spent: b.minutes_spent,
-            photos: vec![],
+            photos: b.photos,
         })?,
         "feedback" => parse::<FeedbackBody>(body).map(|b| C::GiveFeedback { rating: b.rating, comment: b.comment })?,
         "reopen" => parse::<TextBody>(body).map(|b| C::Reopen { reason: b.text })?,

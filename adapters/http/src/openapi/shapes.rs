@@ -510,7 +510,8 @@ pub struct ServiceRequest {
     pub service_request_id: String,
     /// `open` or `closed`.
     pub status: String,
-    /// The ticket's status by name (`offered`, `resolved`, ...).
+    /// Where it stands, in plain words; to a caller whose `api_key` may
+    /// read the ticket, the handler's result once resolved.
     pub status_notes: Option<String>,
     /// The item's name.
     pub service_name: Option<String>,
@@ -533,6 +534,31 @@ pub struct ServiceRequest {
     pub lat: Option<f64>,
     /// The centre of the grid's bounding box, degrees east (WGS84).
     pub long: Option<f64>,
+    /// Only to a caller whose `api_key` may read the ticket: where its first
+    /// photo is served, with that same token as a bearer token.
+    pub media_url: Option<String>,
+}
+
+/// One change of a request's status (mySociety's `servicerequestupdates`).
+#[derive(Debug, ToSchema)]
+pub struct RequestUpdate {
+    /// The ticket's id and the version of its stream that changed it
+    /// (`T-12.5`): the same wherever the log is stored.
+    pub update_id: String,
+    /// The ticket's id.
+    pub service_request_id: String,
+    /// mySociety's extended status: `open`, `investigating`,
+    /// `action_scheduled`, `in_progress`, `internal_referral`, `fixed`,
+    /// `closed`, `no_further_action` or `duplicate`.
+    pub status: String,
+    /// gridloop's own status (`in_progress`, `resolved`, ...).
+    pub external_status_code: String,
+    /// When it changed (RFC 3339, UTC).
+    pub updated_datetime: String,
+    /// Where it stands, in plain words (never the handler's text).
+    pub description: String,
+    /// Always empty: photos are never public (`docs/adr/0004`).
+    pub media_url: String,
 }
 
 /// The answer to an Open311 `POST requests`, and to `GET tokens/{token}`.
@@ -570,4 +596,30 @@ pub struct RequestForm {
     pub description: Option<String>,
     /// Whom a grid worker or dispatcher orders for.
     pub account_id: Option<String>,
+}
+
+/// An Open311 `POST requests` as `multipart/form-data`: the same fields as
+/// the URL-encoded form, and a photo as the `media` file part.
+#[derive(Debug, ToSchema)]
+pub struct RequestUpload {
+    /// A gridloop bearer token.
+    pub api_key: String,
+    /// The catalogue item's code.
+    pub service_code: String,
+    /// A grid code; or `lat` and `long`; or `address_string`.
+    pub address_id: Option<String>,
+    /// Degrees north (WGS84), with `long`.
+    pub lat: Option<String>,
+    /// Degrees east (WGS84), with `lat`.
+    pub long: Option<String>,
+    /// An address in words.
+    pub address_string: Option<String>,
+    /// What the resident wants done.
+    pub description: Option<String>,
+    /// Whom a grid worker or dispatcher orders for.
+    pub account_id: Option<String>,
+    /// A photo (JPEG, PNG or WebP, at most 5 MB; up to three `media` parts),
+    /// checked by its bytes and stripped of location metadata before it is kept.
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub media: Option<Vec<u8>>,
 }

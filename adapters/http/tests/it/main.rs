@@ -2,6 +2,7 @@
 //! `MemoryStore`, the Chikan fixture world and a manual clock.
 
 mod admin;
+mod after_photos;
 mod authorization;
 mod console;
 mod errors;

@@ -362,7 +362,9 @@ async fn one_request_is_an_array_of_one_in_both_formats() {
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!((&row["service_request_id"], &row["status"]), (&Value::from(id.as_str()), &Value::from("open")));
-    assert_eq!((&row["status_notes"], &row["service_code"]), (&Value::from("submitted"), &Value::from(VOLUNTEER_ITEM)));
+    assert_eq!(row["status_notes"], "Received; waiting to be looked at.", "plain words: {row}");
+    assert_eq!(row["service_code"], VOLUNTEER_ITEM);
+    assert!(row.get("media_url").is_none(), "no photo was attached, and none is public: {row}");
     assert!(row.get("description").is_none(), "a public read shows no description: {row}");
     assert_eq!(row["address_id"], h.grid.as_str());
     assert_eq!(row["requested_datetime"], "2026-11-23T08:00:00.000Z");
@@ -454,4 +456,217 @@ async fn public_reads_are_rate_limited_per_client_address() {
     // Time refills the bucket.
     h.clock.advance(gridloop_engine::time::Millis::minutes(1));
     assert_eq!(get_from(&h, "requests.json", "192.0.2.1:5000").await.status, StatusCode::OK);
+}
+
+/// Moves the harness clock on by `minutes`.
+fn later(h: &Harness, minutes: u64) {
+    h.clock.advance(gridloop_engine::time::Millis(minutes * 60_000));
+}
+
+/// Acts on a ticket through the JSON API and expects 200.
+async fn act(h: &Harness, id: &str, action: &str, who: &str, body: &str) {
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/{action}"), who, body).await;
+    assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+}
+
+/// A ticket offered at 08:00, accepted at 08:10, started at 08:20 and
+/// resolved at 08:30 (UTC), with a result that names a home.
+async fn resolved_ticket(h: &Harness) -> String {
+    let id = h.offered().await;
+    later(h, 10);
+    act(h, &id, "accept", "volunteer", "").await;
+    later(h, 10);
+    act(h, &id, "start", "volunteer", "").await;
+    later(h, 10);
+    act(h, &id, "resolve", "volunteer", r#"{"result":"fixed the tap in room 302","minutes_spent":25}"#).await;
+    id
+}
+
+/// What FixMyStreet's Open311 client reads from `servicerequestupdates`:
+/// `service_requests_updates` of `request_update`, each with an
+/// `update_id`, the request's id, a status, a W3C date-time with its zone,
+/// and a description; a change of status is one update, oldest first, and
+/// the window bounds them.
+#[tokio::test]
+async fn updates_follow_a_ticket_as_fixmystreet_reads_them() {
+    let h = harness().await;
+    let id = resolved_ticket(&h).await;
+    let day = "start_date=2026-11-23T00:00:00Z&end_date=2026-11-24T00:00:00Z";
+    let xml = get(&h, &format!("servicerequestupdates.xml?{day}")).await;
+    let text = xml.xml();
+    assert!(text.contains("<service_requests_updates><request_update>"), "{text}");
+    assert_eq!(xml_texts(text, "status"), ["action_scheduled", "action_scheduled", "in_progress", "fixed"]);
+    assert_eq!(xml_texts(text, "external_status_code"), ["offered", "accepted", "in_progress", "resolved"]);
+    assert_eq!(xml_texts(text, "service_request_id"), [id.as_str(); 4]);
+    let times = xml_texts(text, "updated_datetime");
+    assert_eq!(
+        times,
+        [
+            "2026-11-23T08:00:00.000Z",
+            "2026-11-23T08:10:00.000Z",
+            "2026-11-23T08:20:00.000Z",
+            "2026-11-23T08:30:00.000Z"
+        ]
+    );
+    let ids = xml_texts(text, "update_id");
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 4, "every update has its own id: {ids:?}");
+    assert!(!text.contains("room 302"), "the handler's words are not public: {text}");
+    assert_eq!(xml_texts(text, "description")[3], "Reported done; waiting for the resident to confirm.");
+
+    let json = get(&h, &format!("servicerequestupdates.json?{day}")).await.json();
+    let rows = json.as_array().expect("a JSON array, as requests.json is");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[3]["update_id"], ids[3].as_str());
+    assert_eq!(rows[3]["media_url"], "", "a photo is never public");
+    // The same update keeps its id when asked again: a client stores it to
+    // skip what it already has.
+    let again = get(&h, &format!("servicerequestupdates.json?{day}")).await.json();
+    assert_eq!(again, json);
+
+    let after_start = "start_date=2026-11-23T16:15:00%2B08:00&end_date=2026-11-23T16:40:00%2B08:00";
+    let window = get(&h, &format!("servicerequestupdates.json?{after_start}")).await.json();
+    let statuses: Vec<&str> = window.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["in_progress", "fixed"], "only 08:20 and 08:30 UTC fall in 16:15..16:40 +08:00");
+    let last_day = get(&h, "servicerequestupdates.json").await.json();
+    assert_eq!(last_day.as_array().map(Vec::len), Some(4), "without dates: the last day");
+}
+
+#[tokio::test]
+async fn an_update_window_is_bounded_and_checked() {
+    let h = harness().await;
+    let wide = "start_date=2026-01-01T00:00:00Z&end_date=2026-11-23T00:00:00Z";
+    get(&h, &format!("servicerequestupdates.json?{wide}")).await.assert_error(StatusCode::BAD_REQUEST);
+    let backwards = "start_date=2026-11-23T00:00:00Z&end_date=2026-11-22T00:00:00Z";
+    get(&h, &format!("servicerequestupdates.json?{backwards}")).await.assert_error(StatusCode::BAD_REQUEST);
+    get(&h, "servicerequestupdates.json?start_date=yesterday").await.assert_error(StatusCode::BAD_REQUEST);
+    get(&h, "servicerequestupdates.json?jurisdiction_id=999999").await.assert_error(StatusCode::BAD_REQUEST);
+    let empty = get(&h, "servicerequestupdates.xml").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.xml().contains("<service_requests_updates></service_requests_updates>"), "{}", empty.text);
+}
+
+/// The public sees where a request stands in plain words; the resident who
+/// asked (their `api_key`) sees the handler's result, as a city's own
+/// client would show it to them. Another resident's key sees the public view.
+#[tokio::test]
+async fn the_result_is_told_to_whom_the_ticket_belongs() {
+    let h = harness().await;
+    let id = resolved_ticket(&h).await;
+    let public = get(&h, &format!("requests/{id}.json")).await.json();
+    assert_eq!(public[0]["status_notes"], "Reported done; waiting for the resident to confirm.");
+    let own = get(&h, &format!("requests/{id}.json?api_key={}", h.token("resident"))).await.json();
+    assert_eq!(own[0]["status_notes"], "fixed the tap in room 302");
+    let listed = get(&h, &format!("requests.xml?api_key={}", h.token("resident"))).await;
+    assert_eq!(xml_texts(listed.xml(), "status_notes"), ["fixed the tap in room 302"]);
+    let other = get(&h, &format!("requests/{id}.json?api_key={}", h.token("neighbour"))).await.json();
+    assert_eq!(other[0]["status_notes"], public[0]["status_notes"]);
+    get(&h, &format!("requests/{id}.json?api_key=not-a-key")).await.assert_error(StatusCode::FORBIDDEN);
+}
+
+/// A `multipart/form-data` body as a GeoReport v2 client sends it: the
+/// text fields, then each photo as a `media` file part.
+fn multipart(fields: &[(&str, &str)], media: &[&[u8]]) -> (String, Vec<u8>) {
+    let boundary = "----gridloop-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    for bytes in media {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"tap.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(h: &Harness, format: &str, fields: &[(&str, &str)], media: &[&[u8]]) -> Reply {
+    let (content_type, body) = multipart(fields, media);
+    let request = Request::post(format!("/open311/v2/requests.{format}"))
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .expect("request");
+    call(h, request).await
+}
+
+async fn log_length(h: &Harness) -> usize {
+    use gridloop_engine::store::EventStore as _;
+    h.store.read_all(0, 100_000).await.expect("the log").len()
+}
+
+/// A GeoReport v2 client posts its photo as the `media` part of a
+/// multipart form. The photo is kept and named by the ticket; the public
+/// never gets a URL to it, the resident who asked does (their `api_key`),
+/// and that URL serves the photo to them with the same key.
+#[tokio::test]
+async fn a_photo_posted_with_a_request_is_kept_and_shown_only_to_its_resident() {
+    let (h, _) = crate::after_photos::with_photos().await;
+    let key = h.token("resident").to_string();
+    let grid = h.grid.to_string();
+    let fields = [
+        ("api_key", key.as_str()),
+        ("service_code", VOLUNTEER_ITEM),
+        ("address_id", grid.as_str()),
+        ("description", "水管漏水 — the tap"),
+    ];
+    let reply = post_multipart(&h, "xml", &fields, &[crate::after_photos::AFTER_JPG]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let id = xml_texts(reply.xml(), "service_request_id").pop().expect("an id");
+    let (_, ticket) = h.get(&format!("/api/v1/tickets/{id}"), "resident").await;
+    let photos = ticket["order_photos"].as_array().cloned().unwrap_or_default();
+    assert_eq!(photos.len(), 1, "{ticket}");
+    let (_, history) = h.get(&format!("/api/v1/tickets/{id}/history"), "auditor").await;
+    assert_eq!(
+        history["events"][0]["payload"]["description"], "水管漏水 — the tap",
+        "the text fields are read as a form's"
+    );
+
+    let public = get(&h, &format!("requests/{id}.json")).await.json();
+    assert!(public[0].get("media_url").is_none(), "no photo is public: {}", public[0]);
+    let own = get(&h, &format!("requests/{id}.json?api_key={key}")).await.json();
+    let url = own[0]["media_url"].as_str().expect("a media_url for the resident").to_string();
+    assert_eq!(url, format!("/api/v1/tickets/{id}/photos/{}", photos[0].as_str().unwrap()));
+    let (status, kind, bytes) = crate::after_photos::photo(&h, &url, "resident").await;
+    assert_eq!((status, kind.as_str()), (StatusCode::OK, "image/jpeg"));
+    assert_eq!(gridloop_engine::blob::BlobHash::of(&bytes).to_hex(), photos[0].as_str().unwrap());
+    let xml = get(&h, &format!("requests/{id}.xml?api_key={key}")).await;
+    assert_eq!(xml_texts(xml.xml(), "media_url"), [url]);
+}
+
+#[tokio::test]
+async fn a_bad_upload_is_refused_and_stores_nothing() {
+    let (h, blobs) = crate::after_photos::with_photos().await;
+    let key = h.token("resident").to_string();
+    let grid = h.grid.to_string();
+    let fields = [("api_key", key.as_str()), ("service_code", VOLUNTEER_ITEM), ("address_id", grid.as_str())];
+    let before = log_length(&h).await;
+    // Without a key nothing is stored, not even the photo.
+    let anonymous = [("service_code", VOLUNTEER_ITEM), ("address_id", grid.as_str())];
+    post_multipart(&h, "json", &anonymous, &[crate::after_photos::AFTER_JPG]).await.assert_error(StatusCode::FORBIDDEN);
+    let photo = crate::after_photos::AFTER_JPG;
+    post_multipart(&h, "json", &fields, &[photo, photo, photo, photo]).await.assert_error(StatusCode::BAD_REQUEST);
+    let oversized = vec![0xFF; gridloop_engine::blob::BLOB_BYTES_MAX + 1];
+    let reply = post_multipart(&h, "json", &fields, &[&oversized]).await;
+    assert!(matches!(reply.status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{}", reply.text);
+    let huge = vec![0xFF; open311_upload_max() + 1];
+    post_multipart(&h, "json", &fields, &[&huge]).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    let long = "x".repeat(gridloop_http::open311::FIELD_BYTES_MAX + 1);
+    let with_long = [("api_key", key.as_str()), ("service_code", VOLUNTEER_ITEM), ("description", long.as_str())];
+    post_multipart(&h, "json", &with_long, &[]).await.assert_error(StatusCode::BAD_REQUEST);
+    assert_eq!(log_length(&h).await, before, "nothing written");
+    use gridloop_engine::blob::{BlobState, BlobStore as _};
+    let hash = gridloop_engine::blob::BlobHash::of(photo);
+    assert_eq!(blobs.state(&hash).await.unwrap(), BlobState::Missing, "no photo of a refused request kept");
+    // A URL-encoded form keeps the API's own limit.
+    let big_form =
+        format!("{}&pad={}", form(&h, &format!("address_id={grid}"), "tap"), "y".repeat(gridloop_http::BODY_BYTES_MAX));
+    post(&h, "json", &big_form).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+fn open311_upload_max() -> usize {
+    gridloop_http::open311::UPLOAD_BYTES_MAX
 }

@@ -35,6 +35,7 @@ async fn the_document_is_served_and_lists_every_operation() {
         ("get", "/open311/v2/requests/{service_request_id}.{format}"),
         ("get", "/open311/v2/services/{service_code}.{format}"),
         ("get", "/open311/v2/tokens/{token}.{format}"),
+        ("get", "/open311/v2/servicerequestupdates.{format}"),
         ("post", "/open311/v2/requests.{format}"),
     ] {
         assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is documented");
@@ -44,10 +45,11 @@ async fn the_document_is_served_and_lists_every_operation() {
     assert_eq!(served["servers"].as_array().map(Vec::len), Some(1), "{}", served["servers"]);
     let open311: Vec<&String> =
         served["paths"].as_object().expect("paths").keys().filter(|p| p.contains("open311")).collect();
-    assert_eq!(open311.len(), 6, "{open311:?}");
+    assert_eq!(open311.len(), 7, "{open311:?}");
     assert!(open311.iter().all(|p| p.starts_with(gridloop_http::open311::BASE_PATH)), "{open311:?}");
     // Public reads say they are limited; the write says a bad api_key is 403.
-    for path in ["requests.{format}", "requests/{service_request_id}.{format}", "tokens/{token}.{format}"] {
+    let reads = ["requests", "requests/{service_request_id}", "tokens/{token}", "servicerequestupdates"];
+    for path in reads.map(|read| format!("{read}.{{format}}")) {
         let responses = &served["paths"][format!("/open311/v2/{path}")]["get"]["responses"];
         assert!(responses["429"].is_object(), "{path}: {responses}");
     }
