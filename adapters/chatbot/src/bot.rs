@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gridloop_engine::Error;
+use gridloop_engine::blob::{BlobStore, RESULT_PHOTOS_MAX};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::ids::{CommandId, TicketId, VolunteerId};
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
@@ -27,6 +28,7 @@ use gridloop_engine::volunteer::{VolunteerCommand, link_code_hash};
 use crate::grammar::{self, ChatCommand, Lang, Parsed};
 use crate::guess::GuessLimit;
 use crate::links::{self, Links};
+use crate::pending::{PendingPhotos, Refusal};
 
 /// The most events `mine` reads while looking for the volunteer's tickets.
 /// A full scan is fine for a pilot; the board projection will answer this
@@ -51,18 +53,109 @@ pub struct Reply {
 /// The chat bot, transport aside: it turns a volunteer's message into an
 /// engine command and the outcome into a reply. Shared by reference between
 /// the transport's tasks; its tables sit behind their own locks.
-#[derive(Debug)]
 pub struct Bot<S> {
     service: Arc<CommandService<S>>,
     links: Mutex<Links>,
     guesses: Mutex<GuessLimit>,
+    /// Where photos go (`None`: the bot refuses photos rather than drop them).
+    blobs: Option<Arc<dyn BlobStore>>,
+    /// Photos waiting for their sender's next resolve.
+    pending: Mutex<PendingPhotos>,
+}
+
+impl<S> std::fmt::Debug for Bot<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot").field("photos", &self.blobs.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl<S: EventStore> Bot<S> {
     /// A bot sending its commands through `service`, with an empty link
     /// table that the first [`Bot::catch_up`] fills from the log.
     pub fn new(service: Arc<CommandService<S>>) -> Self {
-        Self { service, links: Mutex::new(Links::new()), guesses: Mutex::new(GuessLimit::new()) }
+        Self {
+            service,
+            links: Mutex::new(Links::new()),
+            guesses: Mutex::new(GuessLimit::new()),
+            blobs: None,
+            pending: Mutex::default(),
+        }
+    }
+
+    /// Keeps the photos volunteers send in `blobs` (the deployment's blob
+    /// store), to go with their next resolve.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// A copy of the photos waiting, for the transport to keep in its
+    /// state file after each message.
+    pub fn pending_photos(&self) -> PendingPhotos {
+        self.pending().clone()
+    }
+
+    /// Puts back the photos waiting, as the state file kept them.
+    pub fn restore_pending_photos(&self, pending: PendingPhotos) {
+        *self.pending() = pending;
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, PendingPhotos> {
+        // Every change to the table is one call that leaves it consistent.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles a photo `sender` sent (its bytes, fetched by the transport):
+    /// checked as every photo is, stored, and kept for the sender's next
+    /// `完成` / `done`. A photo carries no words to tell the language by,
+    /// so the reply is in both.
+    pub async fn photo(&self, sender: &str, bytes: Vec<u8>) -> Reply {
+        if let Err(e) = self.catch_up().await {
+            return refused(Lang::Zh, None, &e);
+        }
+        if self.linked(sender).is_none() {
+            return both(
+                "link_first",
+                "请先绑定：绑定 123456（向调度员要绑定码）。",
+                "Please link first: link 123456 (ask a dispatcher for the code).",
+            );
+        }
+        let Some(blobs) = &self.blobs else {
+            return both("photo_refused", "这里不收照片。", "This bot keeps no photos.");
+        };
+        // TODO(photos): swap in `gridloop_media::check` (type by bytes, JPEG,
+        // PNG or WebP; dimensions; EXIF and GPS stripped) once the media
+        // crate is on main; until then only the size is checked.
+        if let Err(e) = gridloop_engine::blob::check_size(&bytes) {
+            tracing::info!(error = %e, "photo refused");
+            return both(
+                "photo_refused",
+                "照片不符合要求（最大 5 MB）。",
+                "That photo cannot be taken (at most 5 MB).",
+            );
+        }
+        let hash = match blobs.put(bytes).await {
+            Ok(hash) => hash,
+            Err(e) => return refused(Lang::Zh, None, &e),
+        };
+        let now = self.service.clock().now();
+        match self.pending().add(sender, hash, now) {
+            Ok(n) => both(
+                "photo_received",
+                &format!("已收到照片（{n} 张），会随你下一条“完成”一起提交。"),
+                &format!("Photo received ({n}) — it will go with your next done."),
+            ),
+            Err(Refusal::Full) => both(
+                "photos_full",
+                &format!("已有 {RESULT_PHOTOS_MAX} 张照片等待提交，请先发“完成”。"),
+                &format!("{RESULT_PHOTOS_MAX} photos are already waiting; send done first."),
+            ),
+            Err(Refusal::Busy) => both(
+                "photos_busy",
+                "现在收不了照片，请稍后再发。",
+                "Photos cannot be taken right now; please send it again later.",
+            ),
+        }
     }
 
     /// The command service the bot acts through; the transport reads the
@@ -146,15 +239,42 @@ impl<S: EventStore> Bot<S> {
                 self.run(lang, &volunteer, message_id, ticket, TicketCommand::Start, done).await
             }
             ChatCommand::Done { ticket, minutes, result } => {
-                let done = (
-                    "resolved",
-                    format!("{ticket} 已完成，用时 {}。", minutes_zh(minutes)),
-                    format!("{ticket} is resolved, in {}.", minutes_en(minutes)),
-                );
-                let command = TicketCommand::Resolve { result, minutes_spent: minutes, photos: vec![] };
-                self.run(lang, &volunteer, message_id, ticket, command, done).await
+                self.resolve(lang, sender, &volunteer, message_id, ticket, minutes, result).await
             }
         }
+    }
+
+    /// Resolves `ticket` as `volunteer`, with the photos `sender` sent and
+    /// that still wait; they stop waiting only once the engine took them.
+    #[allow(clippy::too_many_arguments)]
+    async fn resolve(
+        &self,
+        lang: Lang,
+        sender: &str,
+        volunteer: &VolunteerId,
+        message_id: &str,
+        ticket: TicketId,
+        minutes: u32,
+        result: String,
+    ) -> Reply {
+        let photos = self.pending().waiting(sender, self.service.clock().now());
+        let n = photos.len();
+        let (zh_photos, en_photos) = match n {
+            0 => (String::new(), String::new()),
+            1 => ("，附照片 1 张".to_string(), ", with 1 photo".to_string()),
+            n => (format!("，附照片 {n} 张"), format!(", with {n} photos")),
+        };
+        let done = (
+            "resolved",
+            format!("{ticket} 已完成，用时 {}{zh_photos}。", minutes_zh(minutes)),
+            format!("{ticket} is resolved, in {}{en_photos}.", minutes_en(minutes)),
+        );
+        let command = TicketCommand::Resolve { result, minutes_spent: minutes, photos: photos.clone() };
+        let reply = self.run(lang, volunteer, message_id, ticket, command, done).await;
+        if reply.code == "resolved" {
+            self.pending().remove(sender, &photos);
+        }
+        reply
     }
 
     /// Links `sender` with `code`: finds whose code it is, and asks the
@@ -301,6 +421,11 @@ pub fn command_id(message_id: &str) -> CommandId {
     CommandId::new(message_id).unwrap_or_else(|_| {
         CommandId::new(blake3::hash(message_id.as_bytes()).to_hex().as_str()).expect("64 hex digits are a valid id")
     })
+}
+
+/// A reply in both languages, Chinese first, for messages without words.
+fn both(code: &'static str, zh: &str, en: &str) -> Reply {
+    Reply { lang: Lang::Zh, code, text: format!("{zh}\n{en}") }
 }
 
 fn reply(lang: Lang, code: &'static str, zh: String, en: String) -> Reply {

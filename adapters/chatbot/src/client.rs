@@ -2,7 +2,8 @@
 //! TLS by rustls for `https://` homeservers).
 //!
 //! Only what the bot needs: `/sync`, sending a text message with a
-//! transaction id, joining, creating a direct room, and logging in (for
+//! transaction id, joining, creating a direct room, downloading a photo
+//! from the media repository ([`Client::download`]), and logging in (for
 //! tests and tools). URLs are built by the `url` crate (reqwest's [`Url`]):
 //! ids and tokens go in as whole path segments or query values
 //! ([`Endpoint`]), percent-encoded by it, so no id can change the route.
@@ -242,6 +243,64 @@ impl Client {
         str_field(&answer, "event_id")
     }
 
+    /// The bytes of the media `mxc` names (`mxc://server/media-id`), at most
+    /// `limit` of them: from the authenticated media API
+    /// (`/_matrix/client/v1/media/download`), or, from a homeserver that
+    /// does not know it yet, the older `/_matrix/media/v3/download`. Past
+    /// `limit` is [`Error::Protocol`] as soon as the length says so, before
+    /// the rest is read.
+    pub async fn download(&self, mxc: &str, limit: usize) -> Result<Vec<u8>, Error> {
+        let (server, media) = parse_mxc(mxc)?;
+        let authenticated = Endpoint::new("/_matrix/client/v1/media/download").segment(server).segment(media);
+        match self.fetch(&authenticated, limit).await {
+            // A homeserver without the authenticated media API answers an
+            // unknown endpoint with M_UNRECOGNIZED (404, or 405).
+            Err(Error::Api { status: 404 | 405, errcode, .. }) if errcode == "M_UNRECOGNIZED" || errcode.is_empty() => {
+                let legacy = Endpoint::new("/_matrix/media/v3/download")
+                    .segment(server)
+                    .segment(media)
+                    .query("allow_redirect", "false");
+                self.fetch(&legacy, limit).await
+            }
+            other => other,
+        }
+    }
+
+    /// One bounded GET of raw bytes as this user, rate limits waited out.
+    async fn fetch(&self, endpoint: &Endpoint, limit: usize) -> Result<Vec<u8>, Error> {
+        let url = self.server.url(endpoint)?;
+        let server = origin(&url);
+        let mut waits = 0;
+        loop {
+            let request = self.http.get(url.clone()).bearer_auth(&self.token);
+            let exchange = async {
+                let response = request.send().await.map_err(|e| {
+                    Error::Transport(format!("fetching media from {server}: {}", causes(&e.without_url())))
+                })?;
+                let status = response.status().as_u16();
+                let bytes =
+                    read_bounded(response, &server, if status < 300 { limit } else { RESPONSE_BYTES_MAX }).await?;
+                Ok::<_, Error>((status, bytes))
+            };
+            let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.map_err(|_| {
+                Error::Transport(format!("no media from {server} within {} s", REQUEST_TIMEOUT.as_secs()))
+            })??;
+            if (200..300).contains(&status) {
+                return Ok(bytes);
+            }
+            let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let errcode = answer.get("errcode").and_then(Value::as_str).unwrap_or("").to_string();
+            if (status == 429 || errcode == "M_LIMIT_EXCEEDED") && waits < RATE_LIMIT_RETRIES_MAX {
+                waits += 1;
+                let wait_ms = answer.get("retry_after_ms").and_then(Value::as_u64).unwrap_or(RETRY_AFTER_DEFAULT_MS);
+                tokio::time::sleep(Duration::from_millis(wait_ms.min(RETRY_AFTER_MAX_MS))).await;
+                continue;
+            }
+            let message = answer.get("error").and_then(Value::as_str).unwrap_or("").chars().take(200).collect();
+            return Err(Error::Api { status, errcode, message });
+        }
+    }
+
     /// Joins a room the user was invited to.
     pub async fn join(&self, room_id: &str) -> Result<(), Error> {
         let endpoint = Endpoint::new("/_matrix/client/v3/join").segment(room_id);
@@ -254,6 +313,22 @@ impl Client {
         let answer = self.request(Method::POST, "/_matrix/client/v3/createRoom", Some(&body)).await?;
         str_field(&answer, "room_id")
     }
+}
+
+/// The server name and media id of an `mxc://` URI; anything else (another
+/// scheme, a path, characters outside the media id's grammar) is refused,
+/// so no sender can point the bot at another route.
+pub fn parse_mxc(mxc: &str) -> Result<(&str, &str), Error> {
+    let bad = || Error::Protocol(format!("not a media URI: {:?}", mxc.chars().take(64).collect::<String>()));
+    let rest = mxc.strip_prefix("mxc://").ok_or_else(bad)?;
+    let (server, media) = rest.split_once('/').ok_or_else(bad)?;
+    let server_ok = !server.is_empty()
+        && server.len() <= 255
+        && server.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    let media_ok = !media.is_empty()
+        && media.len() <= 255
+        && media.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    if server_ok && media_ok { Ok((server, media)) } else { Err(bad()) }
 }
 
 /// A string field of an answer, bounded.
@@ -343,7 +418,7 @@ async fn once(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|secs| secs.saturating_mul(1000));
-        let bytes = read_bounded(response, &server).await?;
+        let bytes = read_bounded(response, &server, RESPONSE_BYTES_MAX).await?;
         let answer = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if (200..300).contains(&status) && !answer.is_object() {
             return Err(Error::Protocol(format!("status {status} with a body that is not a JSON object")));
@@ -355,10 +430,10 @@ async fn once(
         .map_err(|_| Error::Transport(format!("no answer from {server} within {} s", limit.as_secs())))?
 }
 
-/// The body of `response`, refused past [`RESPONSE_BYTES_MAX`] bytes.
-async fn read_bounded(mut response: reqwest::Response, server: &str) -> Result<Vec<u8>, Error> {
-    let too_large = || Error::Protocol(format!("an answer larger than {RESPONSE_BYTES_MAX} bytes"));
-    if response.content_length().is_some_and(|n| n > RESPONSE_BYTES_MAX as u64) {
+/// The body of `response`, refused past `limit` bytes.
+async fn read_bounded(mut response: reqwest::Response, server: &str, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::Protocol(format!("an answer larger than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
@@ -367,7 +442,7 @@ async fn read_bounded(mut response: reqwest::Response, server: &str) -> Result<V
         .await
         .map_err(|e| Error::Transport(format!("reading the answer of {server}: {}", causes(&e.without_url()))))?
     {
-        if bytes.len() + chunk.len() > RESPONSE_BYTES_MAX {
+        if bytes.len() + chunk.len() > limit {
             return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);

@@ -14,7 +14,12 @@
 //!   volunteer events in the log, so links survive restarts.
 //! - [`bot`]: [`bot::Bot::handle`], one message in, one sentence out: it
 //!   sends the command to the engine as the linked volunteer, with the
-//!   message id as the command id, and words the outcome.
+//!   message id as the command id, and words the outcome;
+//!   [`bot::Bot::photo`], a photo in: checked, stored in the blob store and
+//!   kept for the sender's next resolve.
+//! - [`pending`]: photos a volunteer sent (`m.image`), waiting for their
+//!   next `完成` / `done`, which carries them as after-photos; bounded and
+//!   expiring, kept in the state file.
 //! - [`notify`]: what an event of the log means for volunteers' chats
 //!   (an offer; taken; expired; withdrawn).
 //! - [`matrix`]: the transport: `/sync` with the token persisted after
@@ -47,6 +52,7 @@ pub mod guess;
 pub mod links;
 pub mod matrix;
 pub mod notify;
+pub mod pending;
 pub mod state;
 
 pub use bot::{Bot, Reply};

@@ -43,6 +43,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use gridloop_engine::blob::BLOB_BYTES_MAX;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::store::EventStore;
 use gridloop_policies::follower::{self, Follow};
@@ -75,6 +76,8 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 const FLOOD_TEXT: &str = "消息太多，请一分钟后再发。\nToo many messages; please wait a minute.";
+const PHOTO_UNREADABLE_TEXT: &str = "这张照片取不到或太大（最大 5 MB），请重发。\n\
+     That photo could not be fetched or is too large (at most 5 MB); please send it again.";
 const ENCRYPTED_TEXT: &str = "我读不了加密消息，请在不加密的房间里发给我。\n\
      I cannot read encrypted messages; please write to me in an unencrypted room.";
 
@@ -105,6 +108,7 @@ impl Config {
 /// dropped), or until a fatal error.
 pub async fn run<S: EventStore>(bot: Arc<Bot<S>>, config: Config, stop: watch::Receiver<bool>) -> Result<(), Error> {
     let state = StateFile::open(&config.state_path)?;
+    bot.restore_pending_photos(state.get().pending);
     bot.catch_up().await?;
     if !state.existed() {
         let head = bot.log_position();
@@ -121,6 +125,16 @@ pub async fn run<S: EventStore>(bot: Arc<Bot<S>>, config: Config, stop: watch::R
     };
     tokio::try_join!(transport.sync_loop(stop.clone()), transport.offer_loop(stop))?;
     Ok(())
+}
+
+/// What a message holds, as the bot reads it.
+enum Input<'a> {
+    /// Words: a command, or anything else the grammar answers.
+    Text(&'a str),
+    /// An image (`m.image`): its `mxc://` URL and the size the sender gave.
+    Photo { url: &'a str, size: Option<u64> },
+    /// An encrypted message, which the bot cannot read.
+    Encrypted,
 }
 
 struct Transport<S> {
@@ -254,13 +268,18 @@ impl<S: EventStore> Transport<S> {
         if !bounded(sender) || !bounded(event_id) || !bounded(room_id) || sender == self.client.user_id() {
             return Ok(());
         }
+        let content = &event["content"];
         let text = match event["type"].as_str() {
-            Some("m.room.message") if event["content"]["msgtype"] == "m.text" => {
-                event["content"]["body"].as_str().unwrap_or("")
+            Some("m.room.message") if content["msgtype"] == "m.text" => content["body"].as_str().unwrap_or(""),
+            Some("m.room.message") if content["msgtype"] == "m.image" => {
+                let span = tracing::info_span!("matrix.photo", %event_id, %sender);
+                let photo =
+                    Input::Photo { url: content["url"].as_str().unwrap_or(""), size: content["info"]["size"].as_u64() };
+                return self.answer(room_id, sender, event_id, photo).instrument(span).await;
             }
             Some("m.room.encrypted") => {
                 let span = tracing::info_span!("matrix.message", %event_id, %sender, encrypted = true);
-                return self.answer(room_id, sender, event_id, None).instrument(span).await;
+                return self.answer(room_id, sender, event_id, Input::Encrypted).instrument(span).await;
             }
             _ => return Ok(()),
         };
@@ -268,27 +287,32 @@ impl<S: EventStore> Transport<S> {
         // longer messages; one character more keeps that refusal.
         let text: String = text.chars().take(INPUT_CHARS_MAX + 1).collect();
         let span = tracing::info_span!("matrix.message", %event_id, %sender);
-        self.answer(room_id, sender, event_id, Some(&text)).instrument(span).await
+        self.answer(room_id, sender, event_id, Input::Text(&text)).instrument(span).await
     }
 
-    /// Answers one message (`None`: one the bot cannot read), within the
-    /// sender's flood limit.
-    async fn answer(&self, room_id: &str, sender: &str, event_id: &str, text: Option<&str>) -> Result<(), Error> {
+    /// Answers one message, within the sender's flood limit.
+    async fn answer(&self, room_id: &str, sender: &str, event_id: &str, input: Input<'_>) -> Result<(), Error> {
         let now = self.bot.service().clock().now();
         let verdict = self.flood.lock().unwrap_or_else(PoisonError::into_inner).check(sender, now);
         let txn = |prefix: &str| format!("{prefix}-{}", &blake3::hash(event_id.as_bytes()).to_hex()[..32]);
-        match (verdict, text) {
+        match (verdict, input) {
             (Verdict::Ignore, _) => Ok(()),
             (Verdict::WarnOnce, _) => {
                 tracing::info!("flood limit reached; one warning, then silence");
                 skip_refusal(self.client.send_text(room_id, &txn("f"), FLOOD_TEXT).await.map(|_| ()))
             }
-            (Verdict::Handle, None) => {
+            (Verdict::Handle, Input::Encrypted) => {
                 skip_refusal(self.client.send_text(room_id, &txn("e"), ENCRYPTED_TEXT).await.map(|_| ()))
             }
-            (Verdict::Handle, Some(text)) => {
+            (Verdict::Handle, Input::Photo { url, size }) => {
+                let text = self.take_photo(sender, url, size).await?;
+                skip_refusal(self.client.send_text(room_id, &txn("r"), &text).await.map(|_| ()))
+            }
+            (Verdict::Handle, Input::Text(text)) => {
                 let reply = self.bot.handle(sender, event_id, text).await;
                 tracing::info!(code = reply.code, "answered");
+                // A resolve may have taken the photos waiting: keep that.
+                self.state.update(|s| s.pending = self.bot.pending_photos())?;
                 // A linked account's first direct room with the bot becomes
                 // the room offers go to. A room with others in it is not
                 // used: an offer names a resident's need and place. It is
@@ -305,6 +329,35 @@ impl<S: EventStore> Transport<S> {
                 skip_refusal(self.client.send_text(room_id, &txn("r"), &reply.text).await.map(|_| ()))
             }
         }
+    }
+
+    /// Fetches a photo from the media repository and hands it to the bot;
+    /// returns the reply. A photo larger than a blob may be is refused by
+    /// its announced size before any byte is fetched, and by its length
+    /// while fetching. A homeserver that cannot be reached is an error, so
+    /// the batch is fetched again; one that refuses the media is a reply.
+    async fn take_photo(&self, sender: &str, url: &str, size: Option<u64>) -> Result<String, Error> {
+        if self.bot.linked(sender).is_none() {
+            // The bot asks an unlinked account to link, without fetching.
+            return Ok(self.bot.photo(sender, Vec::new()).await.text);
+        }
+        if size.is_some_and(|n| n > BLOB_BYTES_MAX as u64) {
+            return Ok(PHOTO_UNREADABLE_TEXT.to_string());
+        }
+        let bytes = match self.client.download(url, BLOB_BYTES_MAX).await {
+            Ok(bytes) => bytes,
+            Err(e @ (Error::Transport(_) | Error::RateLimited { .. })) => return Err(e),
+            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, "photo not fetched");
+                return Ok(PHOTO_UNREADABLE_TEXT.to_string());
+            }
+        };
+        let reply = self.bot.photo(sender, bytes).await;
+        tracing::info!(code = reply.code, "answered a photo");
+        // Kept before the reply goes out: "received" is then true after a crash.
+        self.state.update(|s| s.pending = self.bot.pending_photos())?;
+        Ok(reply.text)
     }
 
     /// Whether exactly the bot and `account` are joined to `room_id`.

@@ -1,5 +1,6 @@
 //! The bot's own durable state: the Matrix sync token, its position in the
-//! event log, and each volunteer's direct room.
+//! event log, each volunteer's direct room, and the photos waiting for a
+//! volunteer's next resolve ([`crate::pending`]).
 //!
 //! One small JSON file, rewritten whole on every change: written to a
 //! temporary file beside it, flushed to disk, renamed over the old one, and
@@ -18,6 +19,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::pending::PendingPhotos;
 
 /// The largest state file read, in bytes.
 pub const STATE_BYTES_MAX: u64 = 16 * 1024 * 1024;
@@ -33,6 +35,10 @@ pub struct BotState {
     pub log_position: u64,
     /// Chat account → its direct room with the bot.
     pub rooms: BTreeMap<String, String>,
+    /// Photos volunteers sent, waiting for their next resolve (none in a
+    /// state file written before photos existed).
+    #[serde(default)]
+    pub pending: PendingPhotos,
 }
 
 /// The state file and its content in memory; [`StateFile::update`] writes

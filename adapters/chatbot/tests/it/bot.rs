@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gridloop_chatbot::{Bot, Lang, links};
+use gridloop_engine::blob::{BLOB_BYTES_MAX, BlobHash, BlobState, BlobStore as _, MemoryBlobs, RESULT_PHOTOS_MAX};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, TicketId, VolunteerId};
@@ -21,6 +22,7 @@ const BOB: &str = "@bob:example.org";
 
 struct World {
     bot: Bot<MemoryStore>,
+    blobs: Arc<MemoryBlobs>,
     codes: std::sync::Mutex<SplitMix64>,
     service: Arc<CommandService<MemoryStore>>,
     clock: Arc<ManualClock>,
@@ -63,7 +65,9 @@ async fn world() -> World {
     let award = VolunteerCommand::AwardPoints { points: 30, ticket: None, reason: "welcome".into() };
     let command = Command::Volunteer { id: v1.clone(), command: award };
     service.execute(envelope("award", Actor::system(), command)).await.expect("awards");
-    World { bot: Bot::new(service.clone()), codes: std::sync::Mutex::new(SplitMix64::new(42)), service, clock, v1, v2 }
+    let blobs = Arc::new(MemoryBlobs::new());
+    let bot = Bot::new(service.clone()).with_blobs(blobs.clone());
+    World { bot, blobs, codes: std::sync::Mutex::new(SplitMix64::new(42)), service, clock, v1, v2 }
 }
 
 impl World {
@@ -353,4 +357,94 @@ async fn wrong_codes_pause_linking_for_the_account_then_for_everyone() {
     assert_eq!((reply.code, reply.lang), ("link_paused", Lang::Zh));
     w.clock.advance(LINK_FAILURE_WINDOW);
     assert_eq!(w.bot.handle("@honest:example.org", "$h2", &format!("绑定 {fresh}")).await.code, "linked");
+}
+
+/// A photo's bytes as a phone sends them (the `n`th, so each differs).
+fn photo(n: u8) -> Vec<u8> {
+    [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"a stand-in for a photo of the work", &[n]].concat()
+}
+
+/// Given a volunteer linked and holding T-1, when they send a photo and
+/// then `完成`, the resolve carries the photo, and the photo no longer
+/// waits.
+#[tokio::test]
+async fn a_photo_waits_for_the_next_done_and_goes_with_it() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    let one = w.offered(1).await;
+    assert_eq!(w.bot.handle(ALICE, "$a1", "接单 T-1").await.code, "accepted");
+
+    let reply = w.bot.photo(ALICE, photo(1)).await;
+    assert_eq!(reply.code, "photo_received", "{reply:?}");
+    assert!(reply.text.contains("完成") && reply.text.contains("done"), "both languages: {}", reply.text);
+    let hash = BlobHash::of(&photo(1));
+    assert_eq!(w.blobs.state(&hash).await.expect("a state"), BlobState::Present);
+
+    let reply = w.bot.handle(ALICE, "$d1", "完成 T-1 30分钟 水管修好了").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("resolved", "T-1 已完成，用时 30分钟，附照片 1 张。"));
+    let ticket = w.service.ticket(&one).await.expect("loads");
+    assert_eq!(ticket.result_photos, [hash]);
+    assert_eq!(ticket.result.as_deref(), Some("水管修好了"));
+    let now = w.service.clock().now();
+    assert!(w.bot.pending_photos().waiting(ALICE, now).is_empty(), "sent photos no longer wait");
+
+    // The same message again writes nothing and answers the same.
+    let before = w.log_len().await;
+    let again = w.bot.handle(ALICE, "$d1", "完成 T-1 30分钟 水管修好了").await;
+    assert_eq!(again.code, "resolved");
+    assert_eq!(w.log_len().await, before);
+}
+
+/// A resolve the engine refuses leaves the photos waiting for the next one.
+#[tokio::test]
+async fn a_refused_done_keeps_the_photos_for_the_next() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    let one = w.offered(1).await;
+    assert_eq!(w.bot.photo(ALICE, photo(1)).await.code, "photo_received");
+    assert_eq!(w.bot.photo(ALICE, photo(2)).await.code, "photo_received");
+    let reply = w.bot.handle(ALICE, "$d0", "done T-1 1h fixed").await;
+    assert_eq!(reply.code, "illegal_transition", "not accepted yet: {reply:?}");
+    assert_eq!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).len(), 2);
+    assert_eq!(w.bot.handle(ALICE, "$a1", "accept T-1").await.code, "accepted");
+    let reply = w.bot.handle(ALICE, "$d1", "done T-1 1h fixed").await;
+    assert_eq!((reply.code, reply.text.as_str()), ("resolved", "T-1 is resolved, in 1 h, with 2 photos."));
+    let ticket = w.service.ticket(&one).await.expect("loads");
+    assert_eq!(ticket.result_photos, [BlobHash::of(&photo(1)), BlobHash::of(&photo(2))]);
+}
+
+/// Photos are bounded per volunteer (the engine's six), a repeat counts
+/// once, and a photo waits a day at most.
+#[tokio::test]
+async fn waiting_photos_are_bounded_and_expire() {
+    let w = world().await;
+    w.link(ALICE, &w.v1).await;
+    for n in 0..RESULT_PHOTOS_MAX as u8 {
+        assert_eq!(w.bot.photo(ALICE, photo(n)).await.code, "photo_received");
+    }
+    assert_eq!(w.bot.photo(ALICE, photo(0)).await.code, "photo_received", "a redelivered photo counts once");
+    let reply = w.bot.photo(ALICE, photo(99)).await;
+    assert_eq!(reply.code, "photos_full", "{reply:?}");
+    assert_eq!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).len(), RESULT_PHOTOS_MAX);
+    w.clock.advance(Millis(gridloop_chatbot::pending::PENDING_MS + 1));
+    assert!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).is_empty(), "a day later they are gone");
+    let reply = w.bot.photo(ALICE, photo(99)).await;
+    assert!(reply.code == "photo_received" && reply.text.contains("(1)"), "{reply:?}");
+}
+
+/// An unlinked account's photo and an oversized one are not stored.
+#[tokio::test]
+async fn an_unlinked_or_oversized_photo_is_refused_and_not_stored() {
+    let w = world().await;
+    let reply = w.bot.photo(BOB, photo(1)).await;
+    assert_eq!(reply.code, "link_first");
+    assert_eq!(w.blobs.state(&BlobHash::of(&photo(1))).await.expect("a state"), BlobState::Missing);
+    w.link(ALICE, &w.v1).await;
+    let huge = vec![0xFF; BLOB_BYTES_MAX + 1];
+    let reply = w.bot.photo(ALICE, huge.clone()).await;
+    assert_eq!(reply.code, "photo_refused");
+    assert_eq!(w.blobs.state(&BlobHash::of(&huge)).await.expect("a state"), BlobState::Missing);
+    assert!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).is_empty());
+    let without_store = Bot::new(w.service.clone());
+    assert_eq!(without_store.photo(ALICE, photo(1)).await.code, "photo_refused", "a bot without a store keeps none");
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use gridloop_chatbot::client::{Client, Method};
 use gridloop_chatbot::matrix::{self, Config};
 use gridloop_chatbot::{Bot, links};
+use gridloop_engine::blob::{BlobHash, BlobStore as _, MemoryBlobs};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{CommandId, ResidentId, StreamId, TicketId, VolunteerId};
@@ -28,6 +29,8 @@ use crate::synapse::{Limits, Person, Synapse};
 /// The engine side: a store, a command service, two registered volunteers.
 struct Engine {
     service: Arc<CommandService<MemoryStore>>,
+    /// The deployment's photos, which the bot keeps volunteers' photos in.
+    blobs: Arc<MemoryBlobs>,
     clock: Arc<ManualClock>,
     v1: VolunteerId,
     v2: VolunteerId,
@@ -64,7 +67,8 @@ impl Engine {
             service.execute(envelope(&format!("register-{n}"), dispatcher(), command)).await.expect("registers");
         }
         let (v1, v2) = (district.volunteers[0].id.clone(), district.volunteers[1].id.clone());
-        Self { service, clock, v1, v2, codes: std::sync::atomic::AtomicU64::new(100_000) }
+        let blobs = Arc::new(MemoryBlobs::new());
+        Self { service, blobs, clock, v1, v2, codes: std::sync::atomic::AtomicU64::new(100_000) }
     }
 
     /// A dispatcher issues a link code for `volunteer` (distinct every call).
@@ -119,7 +123,7 @@ fn start_bot(engine: &Engine, client: &Client, state_path: &Path) -> Running {
 fn start_bot_with(engine: &Engine, client: &Client, state_path: &Path, timeline_limit: u32) -> Running {
     // A new Bot each start: links are rebuilt from the log, as after a real
     // restart.
-    let bot = Arc::new(Bot::new(engine.service.clone()));
+    let bot = Arc::new(Bot::new(engine.service.clone()).with_blobs(engine.blobs.clone()));
     let mut config = Config::new(client.clone(), state_path.to_path_buf());
     config.sync_timeout_ms = 1_000;
     config.timeline_limit = timeline_limit;
@@ -411,4 +415,75 @@ async fn commands_sent_during_a_long_stop_are_all_answered_though_one_sync_canno
     s.alice.settle(Duration::from_secs(1)).await;
     assert_eq!(s.alice.count("Your balance"), 3, "{:#?}", s.alice.seen);
     bot.stop().await;
+}
+
+/// A small real JPEG (16×12, made with Pillow), as a phone sends it.
+const AFTER_JPG: &[u8] = include_bytes!("../../../../fixtures/photos/after.jpg");
+
+/// Uploads `bytes` to the homeserver's media repository as `person`, as a
+/// Matrix client does before sending an image; returns its `mxc://` URI.
+async fn upload(synapse: &Synapse, person: &Person, bytes: &[u8]) -> String {
+    let url = format!("{}/_matrix/media/v3/upload?filename=after.jpg", synapse.url);
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(person.client.access_token())
+        .header("content-type", "image/jpeg")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("uploads");
+    let text = response.text().await.expect("an answer");
+    let answer: serde_json::Value = serde_json::from_str(&text).expect("a JSON answer");
+    answer["content_uri"].as_str().expect("a content_uri").to_string()
+}
+
+/// Sends an `m.image` message naming `mxc`, as a Matrix client does.
+async fn send_image(person: &Person, room: &str, mxc: &str, size: usize, txn: &str) {
+    use gridloop_chatbot::client::Endpoint;
+    let endpoint =
+        Endpoint::new("/_matrix/client/v3/rooms").segment(room).segment("send").segment("m.room.message").segment(txn);
+    let content = serde_json::json!({
+        "msgtype": "m.image",
+        "body": "after.jpg",
+        "url": mxc,
+        "info": { "mimetype": "image/jpeg", "size": size, "w": 16, "h": 12 },
+    });
+    person.client.request(Method::PUT, endpoint, Some(&content)).await.expect("sends the image");
+}
+
+/// A volunteer photographs the work: the bot fetches the image from the
+/// homeserver's (authenticated) media repository, keeps it through a
+/// restart, and the volunteer's next `done` carries it as an after-photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_sent_in_chat_goes_with_the_next_done() {
+    let mut s = scene(Limits::default()).await;
+    let bot = start_bot(&s.engine, &s.bot_client, &s.state_path);
+    let bot_id = s.bot_client.user_id().to_string();
+    let room = link(&mut s.alice, &s.engine, &bot_id, &s.engine.v1).await;
+    let ticket = s.engine.offer(5, &[&s.engine.v1]).await;
+    s.alice.wait_for("T-5").await;
+    s.alice.say(&room, "接单 T-5").await;
+    s.alice.wait_for("已接单 T-5").await;
+
+    let mxc = upload(&s.synapse, &s.alice, AFTER_JPG).await;
+    send_image(&s.alice, &room, &mxc, AFTER_JPG.len(), "img-1").await;
+    let received = s.alice.wait_for("Photo received").await;
+    assert!(received.body.contains("会随你下一条“完成”一起提交"), "{received:?}");
+
+    // The photo waits in the state file: a restart does not lose it.
+    bot.stop().await;
+    let bot = start_bot(&s.engine, &s.bot_client, &s.state_path);
+    s.alice.say(&room, "完成 T-5 40分钟 扶手已装好").await;
+    s.alice.wait_for("T-5 已完成，用时 40分钟，附照片 1 张。").await;
+    let state = s.engine.service.ticket(&ticket).await.expect("loads");
+    assert_eq!(state.status, Status::Resolved);
+    assert_eq!(state.result_photos.len(), 1, "{state:?}");
+    let stored = s.engine.blobs.get(&state.result_photos[0]).await.expect("reads").expect("the photo is stored");
+    assert_eq!(BlobHash::of(&stored), state.result_photos[0]);
+
+    // A media URI that names nothing is answered, not retried for ever.
+    send_image(&s.alice, &room, "mxc://localhost/NoSuchMedia", 100, "img-2").await;
+    s.alice.wait_for("could not be fetched").await;
+    bot.stop().await;
+    drop(s.synapse);
 }
