@@ -87,6 +87,24 @@ pub fn open311_form(data: &[u8]) {
     server.send("POST", b"/open311/v2/requests.json", None, &form, body, http::Shape::Open311);
 }
 
+/// The boundary of [`open311_upload`]'s multipart bodies.
+pub const UPLOAD_BOUNDARY: &str = "gridloop-fuzz-boundary";
+
+/// Open311's `POST requests` as `multipart/form-data`, as a GeoReport v2
+/// client sends a photo: the input is the body after a first part that
+/// holds a dispatcher's `api_key` (fields, `media` file parts, the closing
+/// boundary), under the boundary [`UPLOAD_BOUNDARY`]. The server keeps
+/// photos in memory, so a `media` part reaches the blob store. No server
+/// error, and a refusal in the spec's shape that wrote nothing.
+pub fn open311_upload(data: &[u8]) {
+    let server = http::server();
+    let key = server.token("dispatcher").unwrap_or_default();
+    let head = format!("--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\n{key}\r\n");
+    let body = [head.as_bytes(), data].concat();
+    let content_type = format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}").into_bytes();
+    server.send("POST", b"/open311/v2/requests.json", None, &[("content-type", content_type)], body, http::Shape::Open311);
+}
+
 /// Open311 reads, as an anonymous client sends them: the input is the
 /// request target after `/open311/v2/` (`requests.json?start_date=...`,
 /// `requests/T-1.xml`, `services.json`, ...); bytes a URL cannot hold are
@@ -636,6 +654,7 @@ pub const TARGETS: [(&str, Target); 14] = [
     ("grid_code", grid_code),
     ("chat_command", chat_command),
     ("open311_form", open311_form),
+    ("open311_upload", open311_upload),
     ("open311_query", open311_query),
     ("api_query", api_query),
     ("api_body", api_body),

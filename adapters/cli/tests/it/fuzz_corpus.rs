@@ -21,7 +21,8 @@ use std::time::Instant;
 use gridloop_engine::rng::SplitMix64;
 
 /// The targets that send requests to [`targets::http::server`].
-const HTTP_TARGETS: [&str; 5] = ["open311_form", "open311_query", "api_query", "api_body", "idempotency_key"];
+const HTTP_TARGETS: [&str; 6] =
+    ["open311_form", "open311_upload", "open311_query", "api_query", "api_body", "idempotency_key"];
 
 /// Generated inputs per target, unless `GRIDLOOP_FUZZ_RUNS` says otherwise.
 const RUNS: u64 = 1_500;
@@ -253,6 +254,7 @@ fuzz_tests!(
     grid_code,
     chat_command,
     open311_form,
+    open311_upload,
     open311_query,
     api_query,
     api_body,
