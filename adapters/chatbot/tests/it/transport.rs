@@ -398,3 +398,51 @@ async fn an_https_homeserver_is_spoken_to_in_tls() {
     // rustls's own complaint about a plain-HTTP answer, not "unsupported scheme".
     assert!(text.contains("corrupt message"), "{text}");
 }
+
+// ---- media downloads
+
+const UNRECOGNIZED: &str = r#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#;
+const NOT_FOUND: &str = r#"{"errcode":"M_NOT_FOUND","error":"Not found"}"#;
+
+#[tokio::test]
+async fn a_homeserver_without_authenticated_media_is_asked_the_older_way() {
+    let (url, count) = fake_homeserver(vec![(404, UNRECOGNIZED), (200, "the bytes of a photo")]).await;
+    let bytes = client_of(&url).download("mxc://localhost/AbC-123_x", 1_000).await.expect("fetched");
+    assert_eq!(bytes, b"the bytes of a photo");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2, "v1, then v3");
+}
+
+#[tokio::test]
+async fn missing_media_is_not_asked_for_twice_and_large_media_is_refused() {
+    let (url, count) = fake_homeserver(vec![(404, NOT_FOUND)]).await;
+    let error = client_of(&url).download("mxc://localhost/gone", 1_000).await.expect_err("missing");
+    assert!(matches!(error, gridloop_chatbot::Error::Api { status: 404, .. }), "{error}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "the media is missing, not the API");
+    let (url, _) = fake_homeserver(vec![(200, "twelve bytes")]).await;
+    let error = client_of(&url).download("mxc://localhost/big", 11).await.expect_err("too large");
+    assert!(matches!(error, gridloop_chatbot::Error::Protocol(_)) && !error.is_fatal(), "{error}");
+}
+
+#[test]
+fn only_mxc_uris_name_media() {
+    use gridloop_chatbot::client::parse_mxc;
+    assert_eq!(parse_mxc("mxc://matrix.org:8448/AbC-123_x").expect("valid"), ("matrix.org:8448", "AbC-123_x"));
+    for bad in ["", "https://h/x", "mxc://h", "mxc:///x", "mxc://h/a/b", "mxc://h/../x", "mxc://h/x?y", "mxc://h/é"] {
+        assert!(parse_mxc(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn waiting_photos_survive_in_the_state_file() {
+    use gridloop_engine::blob::BlobHash;
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("matrix.json");
+    let state = StateFile::open(&path).expect("opens");
+    let hash = BlobHash::of(b"a photo");
+    state.update(|s| s.pending.add("@a:x", hash, t0()).map(|_| ()).expect("kept")).expect("writes");
+    let again = StateFile::open(&path).expect("opens");
+    assert_eq!(again.get().pending.waiting("@a:x", t0()), [hash]);
+    // A state file from before photos reads with none waiting.
+    std::fs::write(&path, r#"{"since":null,"log_position":3,"rooms":{}}"#).expect("writes");
+    assert_eq!(StateFile::open(&path).expect("opens").get().pending.accounts(), 0);
+}
