@@ -635,6 +635,50 @@ fn http_cases() -> Vec<Case> {
             get("/api/v1/tickets/T-1/history?as_of=2026-11-23T08:00:00%2B08:%C3%A9", "auditor"),
             Api(400, "invalid_input"),
         ),
+        // After-photos name stored photos by their hash.
+        case(
+            "resolve with a photo never stored",
+            post(
+                &act("resolve"),
+                "dispatcher",
+                format!(r#"{{"result":"x","minutes_spent":5,"photos":["{}"]}}"#, "ab".repeat(32)),
+            ),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "resolve with a malformed photo hash",
+            post(&act("resolve"), "dispatcher", r#"{"result":"x","minutes_spent":5,"photos":["../../etc/passwd"]}"#),
+            Api(400, "invalid_input"),
+        ),
+        // Open311: updates' windows, keys on reads, multipart uploads.
+        case(
+            "open311 updates over 90 days",
+            Input::Http(http(
+                "GET",
+                "/open311/v2/servicerequestupdates.json?start_date=2026-01-01T00:00:00Z&end_date=2026-11-23T00:00:00Z",
+                None,
+                "",
+            )),
+            Open311(400, Format::Json),
+        ),
+        case(
+            "open311 xml updates ending before they start",
+            Input::Http(http(
+                "GET",
+                "/open311/v2/servicerequestupdates.xml?start_date=2026-11-23T00:00:00Z&end_date=2026-11-22T00:00:00Z",
+                None,
+                "",
+            )),
+            Open311(400, Format::Xml),
+        ),
+        case(
+            "open311 read with a forged api_key",
+            Input::Http(http("GET", "/open311/v2/requests/T-1.json?api_key=forged", None, "")),
+            Open311(403, Format::Json),
+        ),
+        case("open311 multipart with four photos", upload(o, &[MEDIA_PART; 4]), Open311(400, Format::Json)),
+        case("open311 multipart cut off", upload_cut(o), Open311(400, Format::Json)),
+        case("open311 multipart without api_key", upload_anonymous(o), Open311(403, Format::Json)),
     ]
     .into_iter()
     .chain(photo_cases())
@@ -677,6 +721,47 @@ fn photo_cases() -> Vec<Case> {
         ),
         case("photo: an auditor's upload", post("/api/v1/photos", "auditor", jpeg.to_vec()), Api(403, "not_permitted")),
     ]
+}
+
+/// The boundary of the multipart bodies below.
+const BOUNDARY: &str = "bad-input-boundary";
+/// A `media` part whose bytes are no photo (the refusals come first).
+const MEDIA_PART: &str =
+    "--bad-input-boundary\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n\r\nnot a photo\r\n";
+
+/// An Open311 multipart order with a dispatcher's key and `parts` after its fields.
+fn upload(path: &str, parts: &[&str]) -> Input {
+    let field = |name: &str, value: &str| {
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let fields: String = [
+        ("api_key", "{dispatcher}"),
+        ("service_code", "IC-003"),
+        ("address_id", GRID_PLACEHOLDER),
+        ("account_id", "r-1"),
+    ]
+    .iter()
+    .map(|(name, value)| field(name, value))
+    .collect();
+    let body = format!("{fields}{}--{BOUNDARY}--\r\n", parts.concat());
+    let mut request = http("POST", path, None, body);
+    request.content_type = "multipart/form-data; boundary=bad-input-boundary";
+    Input::Http(request)
+}
+
+/// [`upload`] with its body cut off inside a part.
+fn upload_cut(path: &str) -> Input {
+    let Input::Http(mut request) = upload(path, &[MEDIA_PART]) else { unreachable!("an HTTP input") };
+    request.body.truncate(request.body.len() - 30);
+    Input::Http(request)
+}
+
+/// [`upload`] without its `api_key` part.
+fn upload_anonymous(path: &str) -> Input {
+    let Input::Http(mut request) = upload(path, &[MEDIA_PART]) else { unreachable!("an HTTP input") };
+    let text = String::from_utf8_lossy(&request.body).replace("name=\"api_key\"", "name=\"note\"");
+    request.body = text.into_bytes();
+    Input::Http(request)
 }
 
 /// Chat messages from a linked volunteer (V of the fixture's first one).
