@@ -109,3 +109,22 @@ async fn photos_not_stored_or_too_many_are_refused_and_write_nothing() {
     let (status, answer) = h.post(&path, "volunteer", &resolve(&seven[..6])).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+/// A department resolves with after-photos as a volunteer does: the
+/// permit rule, not the route, decides who may.
+#[tokio::test]
+async fn a_department_resolves_with_after_photos_too() {
+    let h = harness().await;
+    let id = h.order(crate::DEPARTMENT_ITEM).await;
+    let assign = r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#;
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/assign"), "dispatcher", assign).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let hash = uploaded(&h, AFTER_JPG).await;
+    let resolve = format!(r#"{{"result":"路灯已修复","minutes_spent":90,"photos":["{hash}"]}}"#);
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/resolve"), "neighbour", &resolve).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a stranger may not: {answer}");
+    let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/resolve"), "department", &resolve).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, ticket) = h.get(&format!("/api/v1/tickets/{id}"), "department").await;
+    assert_eq!(ticket["result_photos"], serde_json::json!([hash.to_hex()]), "{ticket}");
+}
