@@ -123,18 +123,20 @@ impl<S: EventStore> Bot<S> {
         let Some(blobs) = &self.blobs else {
             return both("photo_refused", "这里不收照片。", "This bot keeps no photos.");
         };
-        // TODO(photos): swap in `gridloop_media::check` (type by bytes, JPEG,
-        // PNG or WebP; dimensions; EXIF and GPS stripped) once the media
-        // crate is on main; until then only the size is checked.
-        if let Err(e) = gridloop_engine::blob::check_size(&bytes) {
-            tracing::info!(error = %e, "photo refused");
-            return both(
-                "photo_refused",
-                "照片不符合要求（最大 5 MB）。",
-                "That photo cannot be taken (at most 5 MB).",
-            );
-        }
-        let hash = match blobs.put(bytes).await {
+        // The same check as every photo's: a real JPEG, PNG or WebP by its
+        // bytes, bounded in size and pixels, stored without its metadata.
+        let photo = match gridloop_media::check(&bytes) {
+            Ok(photo) => photo,
+            Err(e) => {
+                tracing::info!(error = %e, "photo refused");
+                return both(
+                    "photo_refused",
+                    "这不是可用的照片（JPEG、PNG 或 WebP，最大 5 MB）。",
+                    "That is not a photo that can be kept (JPEG, PNG or WebP, at most 5 MB).",
+                );
+            }
+        };
+        let hash = match blobs.put(photo.bytes).await {
             Ok(hash) => hash,
             Err(e) => return refused(Lang::Zh, None, &e),
         };

@@ -359,9 +359,25 @@ async fn wrong_codes_pause_linking_for_the_account_then_for_everyone() {
     assert_eq!(w.bot.handle("@honest:example.org", "$h2", &format!("绑定 {fresh}")).await.code, "linked");
 }
 
-/// A photo's bytes as a phone sends them (the `n`th, so each differs).
-fn photo(n: u8) -> Vec<u8> {
-    [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"a stand-in for a photo of the work", &[n]].concat()
+/// Seven different small JPEGs (`fixtures/photos/make.py`), as a phone sends them.
+const PHOTOS: [&[u8]; 7] = [
+    include_bytes!("../../../../fixtures/photos/chat-0.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-1.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-2.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-3.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-4.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-5.jpg"),
+    include_bytes!("../../../../fixtures/photos/chat-6.jpg"),
+];
+
+/// The `n`th photo's bytes.
+fn photo(n: usize) -> Vec<u8> {
+    PHOTOS[n].to_vec()
+}
+
+/// The hash a photo is stored under: its bytes without metadata.
+fn stored(n: usize) -> BlobHash {
+    BlobHash::of(&gridloop_media::check(PHOTOS[n]).expect("a photo").bytes)
 }
 
 /// Given a volunteer linked and holding T-1, when they send a photo and
@@ -377,7 +393,7 @@ async fn a_photo_waits_for_the_next_done_and_goes_with_it() {
     let reply = w.bot.photo(ALICE, photo(1)).await;
     assert_eq!(reply.code, "photo_received", "{reply:?}");
     assert!(reply.text.contains("完成") && reply.text.contains("done"), "both languages: {}", reply.text);
-    let hash = BlobHash::of(&photo(1));
+    let hash = stored(1);
     assert_eq!(w.blobs.state(&hash).await.expect("a state"), BlobState::Present);
 
     let reply = w.bot.handle(ALICE, "$d1", "完成 T-1 30分钟 水管修好了").await;
@@ -410,7 +426,7 @@ async fn a_refused_done_keeps_the_photos_for_the_next() {
     let reply = w.bot.handle(ALICE, "$d1", "done T-1 1h fixed").await;
     assert_eq!((reply.code, reply.text.as_str()), ("resolved", "T-1 is resolved, in 1 h, with 2 photos."));
     let ticket = w.service.ticket(&one).await.expect("loads");
-    assert_eq!(ticket.result_photos, [BlobHash::of(&photo(1)), BlobHash::of(&photo(2))]);
+    assert_eq!(ticket.result_photos, [stored(1), stored(2)]);
 }
 
 /// Photos are bounded per volunteer (the engine's six), a repeat counts
@@ -419,16 +435,16 @@ async fn a_refused_done_keeps_the_photos_for_the_next() {
 async fn waiting_photos_are_bounded_and_expire() {
     let w = world().await;
     w.link(ALICE, &w.v1).await;
-    for n in 0..RESULT_PHOTOS_MAX as u8 {
+    for n in 0..RESULT_PHOTOS_MAX {
         assert_eq!(w.bot.photo(ALICE, photo(n)).await.code, "photo_received");
     }
     assert_eq!(w.bot.photo(ALICE, photo(0)).await.code, "photo_received", "a redelivered photo counts once");
-    let reply = w.bot.photo(ALICE, photo(99)).await;
+    let reply = w.bot.photo(ALICE, photo(6)).await;
     assert_eq!(reply.code, "photos_full", "{reply:?}");
     assert_eq!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).len(), RESULT_PHOTOS_MAX);
     w.clock.advance(Millis(gridloop_chatbot::pending::PENDING_MS + 1));
     assert!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).is_empty(), "a day later they are gone");
-    let reply = w.bot.photo(ALICE, photo(99)).await;
+    let reply = w.bot.photo(ALICE, photo(6)).await;
     assert!(reply.code == "photo_received" && reply.text.contains("(1)"), "{reply:?}");
 }
 
@@ -438,13 +454,23 @@ async fn an_unlinked_or_oversized_photo_is_refused_and_not_stored() {
     let w = world().await;
     let reply = w.bot.photo(BOB, photo(1)).await;
     assert_eq!(reply.code, "link_first");
-    assert_eq!(w.blobs.state(&BlobHash::of(&photo(1))).await.expect("a state"), BlobState::Missing);
+    assert_eq!(w.blobs.state(&stored(1)).await.expect("a state"), BlobState::Missing);
     w.link(ALICE, &w.v1).await;
     let huge = vec![0xFF; BLOB_BYTES_MAX + 1];
     let reply = w.bot.photo(ALICE, huge.clone()).await;
     assert_eq!(reply.code, "photo_refused");
     assert_eq!(w.blobs.state(&BlobHash::of(&huge)).await.expect("a state"), BlobState::Missing);
     assert!(w.bot.pending_photos().waiting(ALICE, w.service.clock().now()).is_empty());
+    // A photo with a GPS position and a camera in its EXIF is kept without them.
+    let gps = include_bytes!("../../../../fixtures/photos/gps.jpg").to_vec();
+    assert_eq!(w.bot.photo(ALICE, gps).await.code, "photo_received");
+    let kept = w.bot.pending_photos().waiting(ALICE, w.service.clock().now());
+    let bytes = w.blobs.get(&kept[0]).await.expect("reads").expect("kept");
+    let window = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!window(b"GridloopCam") && !window(b"Model-GPS-7"), "the camera and GPS are stripped");
+    let text = b"a text file renamed to photo.jpg".to_vec();
+    assert_eq!(w.bot.photo(ALICE, text.clone()).await.code, "photo_refused", "a photo by its bytes, not its name");
+    assert_eq!(w.blobs.state(&BlobHash::of(&text)).await.expect("a state"), BlobState::Missing);
     let without_store = Bot::new(w.service.clone());
     assert_eq!(without_store.photo(ALICE, photo(1)).await.code, "photo_refused", "a bot without a store keeps none");
 }

@@ -74,7 +74,8 @@ pub async fn run(args: ChatbotArgs) -> Result<()> {
     let deployment = Deployment::create(&args.data, Setup::default()).await?;
     say!("chat bot {} on {}", config.client.user_id(), config.client.server());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let bot = Arc::new(gridloop_chatbot::Bot::new(deployment.service().clone()));
+    // The bot keeps volunteers' photos where the deployment keeps every photo.
+    let bot = Arc::new(gridloop_chatbot::Bot::new(deployment.service().clone()).with_blobs(deployment.blobs().clone()));
     let mut bot = tokio::spawn(gridloop_chatbot::matrix::run(bot, config, stopped));
     tokio::select! {
         ended = &mut bot => return ended.context("the chat bot task")?.map_err(Into::into),

@@ -158,7 +158,8 @@ fn start_chatbot(
     stopped: watch::Receiver<bool>,
 ) -> JoinHandle<Result<(), gridloop_chatbot::Error>> {
     say!("chat bot {} on {}", config.client.user_id(), config.client.server());
-    let bot = Arc::new(gridloop_chatbot::Bot::new(deployment.service().clone()));
+    // The bot keeps volunteers' photos where the deployment keeps every photo.
+    let bot = Arc::new(gridloop_chatbot::Bot::new(deployment.service().clone()).with_blobs(deployment.blobs().clone()));
     tokio::spawn(async move {
         let ended = gridloop_chatbot::matrix::run(bot, config, stopped).await;
         // Said at once: the API keeps serving without the bot.
