@@ -649,7 +649,7 @@ pub fn photo_check(data: &[u8]) {
 }
 
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, Target); 14] = [
+pub const TARGETS: [(&str, Target); 15] = [
     ("event_decode", event_decode),
     ("grid_code", grid_code),
     ("chat_command", chat_command),

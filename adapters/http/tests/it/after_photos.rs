@@ -114,12 +114,12 @@ async fn photos_not_stored_or_too_many_are_refused_and_write_nothing() {
 /// permit rule, not the route, decides who may.
 #[tokio::test]
 async fn a_department_resolves_with_after_photos_too() {
-    let h = harness().await;
+    let (h, blobs) = with_photos().await;
     let id = h.order(crate::DEPARTMENT_ITEM).await;
     let assign = r#"{"to":{"kind":"department","id":"civil_affairs"},"reason":"派单"}"#;
     let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/assign"), "dispatcher", assign).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let hash = uploaded(&h, AFTER_JPG).await;
+    let hash = uploaded(&blobs, AFTER_JPG).await;
     let resolve = format!(r#"{{"result":"路灯已修复","minutes_spent":90,"photos":["{hash}"]}}"#);
     let (status, answer) = h.post(&format!("/api/v1/tickets/{id}/resolve"), "neighbour", &resolve).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a stranger may not: {answer}");
