@@ -221,7 +221,7 @@ pub struct LinkRow {
 
 /// Who the resident is, and their links.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Me {
+pub struct ResidentMe {
     /// The resident's opaque id.
     pub resident: String,
     /// Their links, oldest first.
@@ -231,13 +231,13 @@ pub struct Me {
 /// `GET /resident/me`.
 #[utoipa::path(get, path = "/resident/me", operation_id = "resident_me", tag = "resident",
     summary = "The resident and their personal links",
-    responses((status = 200, description = "The resident", body = Me), crate::openapi::Refusals),
+    responses((status = 200, description = "The resident", body = ResidentMe), crate::openapi::Refusals),
     security(("bearer" = [])))]
 pub(crate) async fn me<S: EventStore>(
     State(state): State<AppState<S>>,
     Caller(who): Caller,
     headers: HeaderMap,
-) -> Result<Json<Me>, AppError> {
+) -> Result<Json<ResidentMe>, AppError> {
     permit(&who, Access::Read(Read::Account), Target::District)?;
     let current = crate::auth::bearer_token(&headers).map(|t| secret_hash(None, t));
     let links = match state.accounts.as_deref() {
@@ -248,7 +248,7 @@ pub(crate) async fn me<S: EventStore>(
         .into_iter()
         .map(|(hash, link)| LinkRow { id: link_id(&hash), created_at: link.created_at, current: Some(hash) == current })
         .collect();
-    Ok(Json(Me { resident: who.actor.id.to_string(), links }))
+    Ok(Json(ResidentMe { resident: who.actor.id.to_string(), links }))
 }
 
 /// `POST /resident/links`: another personal link (for another device).

@@ -111,7 +111,7 @@ pub(crate) struct PlaceQuery {
 
 /// A grid, named.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Place {
+pub struct ResidentPlace {
     /// The grid's code.
     pub grid: String,
     /// Its name.
@@ -143,11 +143,11 @@ pub(crate) fn grid_of<S: EventStore>(state: &AppState<S>, place: &PlaceQuery) ->
 }
 
 /// The grid named, for a page.
-pub(crate) fn named<S: EventStore>(state: &AppState<S>, grid: &GridCode) -> Place {
+pub(crate) fn named<S: EventStore>(state: &AppState<S>, grid: &GridCode) -> ResidentPlace {
     let world = state.service.world();
     let node = world.grids.get(grid);
     let community = grid.at_level(Level::Community).and_then(|c| world.grids.get(&c).cloned());
-    Place {
+    ResidentPlace {
         grid: grid.to_string(),
         name: node.map(|n| n.name.clone()).unwrap_or_default(),
         name_en: node.map(|n| n.name_en.clone()).unwrap_or_default(),
@@ -159,12 +159,12 @@ pub(crate) fn named<S: EventStore>(state: &AppState<S>, grid: &GridCode) -> Plac
 #[utoipa::path(get, path = "/resident/place", operation_id = "resident_place", tag = "resident",
     summary = "The grid of a grid code, a location (lon/lat) or an address",
     params(PlaceQuery),
-    responses((status = 200, description = "The grid", body = Place), crate::openapi::Refusals))]
+    responses((status = 200, description = "The grid", body = ResidentPlace), crate::openapi::Refusals))]
 pub(crate) async fn place<S: EventStore>(
     State(state): State<AppState<S>>,
     peer: Peer,
     Query(query): Query<PlaceQuery>,
-) -> Result<Json<Place>, AppError> {
+) -> Result<Json<ResidentPlace>, AppError> {
     state.clients.take(&peer.key(), state.service.clock().now()).map_err(AppError::RateLimited)?;
     let grid = grid_of(&state, &query)?;
     Ok(Json(named(&state, &grid)))
@@ -212,6 +212,7 @@ pub(crate) async fn open<S: EventStore>(
     state.clients.take(&peer.key(), state.service.clock().now()).map_err(AppError::RateLimited)?;
     let grid = crate::reads::known_grid(&state.service.world().grids, "grid", &query.grid)?;
     let item = ItemCode::new(crate::reads::text("item", &query.item)?)?;
+    state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
     let mut rows: Vec<&Ticket> = views
         .board

@@ -145,7 +145,7 @@ fn page_response(content_type: &'static str, body: String) -> Response {
 }
 
 /// The order form; the script fills its lists and words.
-fn order_form(place: Option<&super::order::Place>) -> Markup {
+fn order_form(place: Option<&super::order::ResidentPlace>) -> Markup {
     html! {
         h1 data-t="order_title" { "我要报事" }
         section id="place" data-test="place" {

@@ -20,7 +20,7 @@ use gridloop_projections::board::BoardStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::courier::Notice;
 use crate::error::Path;
 use crate::{AppError, AppState};
@@ -123,6 +123,7 @@ pub(crate) async fn requests<S: EventStore>(
     Caller(who): Caller,
 ) -> Result<Json<Vec<RequestRow>>, AppError> {
     permit(&who, Access::Read(Read::Tickets), Target::District)?;
+    state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
     let mut mine: Vec<&Ticket> = views.board.state().tickets().filter(|t| visible(&who, t)).collect();
     mine.sort_by_key(|t| std::cmp::Reverse(t.submitted_at));
@@ -362,6 +363,3 @@ fn image_type(bytes: &[u8]) -> &'static str {
         _ => "application/octet-stream",
     }
 }
-
-#[allow(dead_code)]
-fn _principal(_: &Principal) {}

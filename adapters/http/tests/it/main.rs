@@ -4,6 +4,7 @@
 mod admin;
 mod authorization;
 mod console;
+mod door;
 mod errors;
 mod hygiene;
 mod limits;
