@@ -59,7 +59,10 @@ pub fn sheet_html(world: &World, community: &GridCode, base: &str) -> Result<Str
     let mut cards = Vec::with_capacity(grids.len());
     for grid in grids {
         let url = grid_url(base, &grid.code);
-        cards.push((grid.code.to_string(), grid.name.clone(), grid.name_en.clone(), qr_svg(&url)?, url));
+        // Inside HTML the SVG goes without its XML declaration.
+        let svg = qr_svg(&url)?;
+        let svg = svg.split_once("?>").map_or(svg.as_str(), |(_, element)| element).to_string();
+        cards.push((grid.code.to_string(), grid.name.clone(), grid.name_en.clone(), svg, url));
     }
     let page = html! {
         (DOCTYPE)
