@@ -217,7 +217,7 @@
   }
 
   async function confirmHeld() {
-    const path = '/api/v1/resident/' + (S.heldFollow ? 'follow' : 'orders') + '/' + encodeURIComponent(S.held) + '/confirm';
+    const path = '/api/v1/resident/orders/' + encodeURIComponent(S.held) + '/confirm';
     const { ok, json } = await api('POST', path, { code: $('#code').value.trim() }, { 'Idempotency-Key': S.orderKey });
     if (!ok) return notice(refusal(json), true);
     notice('');

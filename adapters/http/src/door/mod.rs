@@ -105,6 +105,7 @@ pub fn api_routes<S: EventStore>() -> Routes<S> {
         .add(order::__path_photo, order::photo::<S>, P)
         .add(order::__path_order, order::order::<S>, P)
         .add(order::__path_confirm, order::confirm::<S>, P)
+        .add(order::__path_follow, order::follow::<S>, P)
         .add(account::__path_send_code, account::send_code::<S>, P)
         .add(account::__path_link_device, account::link_device::<S>, P)
         .add(account::__path_me, account::me::<S>, Access::Read(Read::Account))

@@ -355,24 +355,127 @@ pub(crate) async fn order<S: EventStore>(
     let grid = grid_of(&state, &body.place())?;
     check(&state, &body, &grid).await?;
     admit_order(&state, peer, &grid)?;
+    let contact = body.contact();
+    answer(&state, &headers, caller, contact, Request::Order(body)).await
+}
+
+/// What a request from the door asks, as it is carried out (at once, or
+/// once its phone is confirmed): an order, or following an open ticket.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Request {
+    Order(OrderBody),
+    Follow(TicketId),
+}
+
+/// Carries out `request` as the caller, or as the phone's resident (its
+/// account, or a new one), or holds it until the phone is confirmed.
+async fn answer<S: EventStore>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    caller: Option<Principal>,
+    contact: Contact,
+    request: Request,
+) -> Result<(StatusCode, Json<Ordered>), AppError> {
     if let Some(who) = caller {
-        let ticket = submit(&state, &who, &headers, &body, grid).await?;
+        let ticket = carry_out(state, &who, headers, &request).await?;
         return Ok((StatusCode::CREATED, Json(Ordered { ticket: Some(ticket), ..Ordered::default() })));
     }
-    let phone = phone_key(&state, &body.phone)?;
-    let existing = accounts(&state)?.resident_of(&phone)?;
+    let phone = phone_key(state, &contact.phone)?;
+    let existing = accounts(state)?.resident_of(&phone)?;
     if state.door.confirm_phone {
-        let held = hold(&state, phone, existing, &body).await?;
+        let held = hold(state, phone, existing, &contact, &request).await?;
         return Ok((StatusCode::ACCEPTED, Json(Ordered { held: Some(held), ..Ordered::default() })));
     }
     let (resident, new) = match existing {
         Some(resident) => (resident, false),
-        None => account_for(&state, &phone, &body.contact())?,
+        None => account_for(state, &phone, &contact)?,
     };
-    let who = resident_principal(&resident)?;
-    let ticket = submit(&state, &who, &headers, &body, grid).await?;
-    let link = new.then(|| issue_link(&state, &resident)).transpose()?;
+    let ticket = carry_out(state, &resident_principal(&resident)?, headers, &request).await?;
+    let link = new.then(|| issue_link(state, &resident)).transpose()?;
     Ok((StatusCode::CREATED, Json(Ordered { ticket: Some(ticket), link, known_phone: !new, held: None })))
+}
+
+/// Submits the order, or follows the ticket, as `who`.
+async fn carry_out<S: EventStore>(
+    state: &AppState<S>,
+    who: &Principal,
+    headers: &HeaderMap,
+    request: &Request,
+) -> Result<TicketId, AppError> {
+    match request {
+        Request::Order(body) => {
+            let grid = grid_of(state, &body.place())?;
+            submit(state, who, headers, body, grid).await
+        }
+        Request::Follow(id) => follow_as(state, who, headers, id).await,
+    }
+}
+
+/// Joins `id` as a co-reporter: the permit rule on the ticket's place,
+/// then the engine's `Follow`.
+async fn follow_as<S: EventStore>(
+    state: &AppState<S>,
+    who: &Principal,
+    headers: &HeaderMap,
+    id: &TicketId,
+) -> Result<TicketId, AppError> {
+    let ticket = crate::tickets::existing(state, id).await?;
+    let grid = ticket.grid.clone().ok_or_else(|| Error::NotFound { kind: "ticket", id: id.to_string() })?;
+    permit(who, Access::Write(Write::Follow), Target::Place(&grid))?;
+    let envelope = gridloop_engine::service::CommandEnvelope {
+        command_id: crate::tickets::command_id(headers, who)?,
+        correlation_id: None,
+        actor: who.actor.clone(),
+        command: gridloop_engine::service::Command::Ticket { id: id.clone(), command: TicketCommand::Follow },
+        expected_version: None,
+    };
+    state.service.execute(envelope).await?;
+    Ok(id.clone())
+}
+
+/// Who follows, when they hold no link.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FollowBody {
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    name: String,
+    #[serde(default)]
+    #[schema(max_length = 40)]
+    phone: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    email: String,
+}
+
+/// `POST /resident/follow/{id}`: follows an open ticket of the same item
+/// and grid instead of ordering a duplicate; the resident is told its
+/// result too. Without a link, the body names who follows (as an order
+/// does), and the same limits and confirmation apply.
+#[utoipa::path(post, path = "/resident/follow/{id}", operation_id = "resident_follow", tag = "resident",
+    summary = "Follows an open ticket as a co-reporter instead of ordering it again",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A ticket id, `T-1024`")),
+    request_body = FollowBody,
+    responses((status = 201, description = "Following", body = Ordered), (status = 202, description = "Held until the phone is confirmed", body = Ordered), crate::openapi::Refusals))]
+pub(crate) async fn follow<S: EventStore>(
+    State(state): State<AppState<S>>,
+    peer: Peer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Ordered>), AppError> {
+    let caller = optional_caller(&state, &headers)?;
+    let body: FollowBody = parse(&read_body(body)?)?;
+    let id = TicketId::new(id)?;
+    let ticket = crate::tickets::existing(&state, &id).await?;
+    if !super::track::followable(&state, &ticket) {
+        return Err(Error::IllegalTransition { command: "follow", status: "no longer open" }.into());
+    }
+    let grid = ticket.grid.clone().ok_or_else(|| Error::NotFound { kind: "ticket", id: id.to_string() })?;
+    admit_order(&state, peer, &grid)?;
+    let contact = Contact { name: body.name, phone: body.phone, email: body.email };
+    answer(&state, &headers, caller, contact, Request::Follow(id)).await
 }
 
 /// The caller of a request that may come with a personal link: `None`
@@ -440,6 +543,7 @@ fn command(body: &OrderBody, grid: GridCode, resident: ResidentId) -> TicketComm
             (Some(lon), Some(lat)) => GeoPoint::new(lon, lat).ok(),
             _ => None,
         },
+        photos: body.photos.clone(),
     }
 }
 
@@ -505,7 +609,8 @@ async fn hold<S: EventStore>(
     state: &AppState<S>,
     phone: PhoneKey,
     existing: Option<ResidentId>,
-    body: &OrderBody,
+    contact: &Contact,
+    request: &Request,
 ) -> Result<String, AppError> {
     let store = accounts(state)?;
     let now = state.service.clock().now();
@@ -518,10 +623,10 @@ async fn hold<S: EventStore>(
         }
     }
     let for_phone = live.iter().filter(|o| o.phone == phone).count();
-    let request = serde_json::to_string(body).map_err(|e| AppError::Internal(e.to_string()))?;
+    let request = serde_json::to_string(request).map_err(|e| AppError::Internal(e.to_string()))?;
     let (resident, new) = match existing {
         Some(resident) => (resident, false),
-        None => (new_record(state, &body.contact())?, true),
+        None => (new_record(state, contact)?, true),
     };
     let held = HeldOrder::new(phone, resident.clone(), new, request, now, live.len(), for_phone);
     let held = match held {
@@ -586,13 +691,12 @@ pub(crate) async fn confirm<S: EventStore>(
     }
     redeem(&state, &held.phone, &body.code, CodeUse::ConfirmPhone)?;
     store.release(&id)?;
-    let order: OrderBody = serde_json::from_str(&held.request).map_err(|e| AppError::Internal(e.to_string()))?;
+    let request: Request = serde_json::from_str(&held.request).map_err(|e| AppError::Internal(e.to_string()))?;
     let resident = store.claim(&held.phone, &held.resident)?;
     if held.new_resident && resident != held.resident {
         personal(&state)?.erase(&held.resident)?;
     }
-    let grid = grid_of(&state, &order.place())?;
-    let ticket = submit(&state, &resident_principal(&resident)?, &headers, &order, grid).await?;
+    let ticket = carry_out(&state, &resident_principal(&resident)?, &headers, &request).await?;
     let link = issue_link(&state, &resident)?;
     Ok((StatusCode::CREATED, Json(Ordered { ticket: Some(ticket), link: Some(link), ..Ordered::default() })))
 }

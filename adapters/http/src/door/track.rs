@@ -231,11 +231,11 @@ pub(crate) async fn show<S: EventStore>(
         status_text: status_words(status),
         due,
         timeline,
-        result: None,
-        order_photos: Vec::new(),
-        result_photos: Vec::new(),
+        result: ticket.result.clone(),
+        order_photos: ticket.order_photos.iter().map(BlobHash::to_hex).collect(),
+        result_photos: ticket.result_photos.iter().map(BlobHash::to_hex).collect(),
         feedback: ticket.feedback,
-        feedback_open: feedback_open(&state, &who.actor, &ticket),
+        feedback_open: ticket.may_give_feedback(&who.actor, state.service.clock().now()),
         feedback_by: ticket.feedback_by,
         notices: notices.into_iter().filter(|n| n.ticket == id).take(NOTICES_MAX).collect(),
     }))
@@ -285,7 +285,8 @@ fn step<S: EventStore>(state: &AppState<S>, event: &TicketEvent) -> Option<(&'st
         E::Reopened { .. } => ("reopened", words("已重新处理", "Reopened")),
         E::Closed { .. } => ("closed", words("已结案", "Closed")),
         E::Cancelled { .. } => ("cancelled", words("已撤销", "Withdrawn")),
-        E::MarkedDuplicate { of } => ("duplicate", words(format!("与 {of} 重复", ), format!("A duplicate of {of}"))),
+        E::MarkedDuplicate { of } => ("duplicate", words(format!("与 {of} 重复"), format!("A duplicate of {of}"))),
+        E::Followed { .. } => ("followed", words("又一位居民关注了此诉求", "Another resident follows this request")),
         _ => return None,
     })
 }
@@ -305,18 +306,14 @@ fn context<S: EventStore>(state: &AppState<S>, f: impl FnOnce(&Context<'_>) -> b
     f(&ctx)
 }
 
-/// Whether `actor` may give feedback on `ticket` now, as the engine
-/// decides a stand-in rating (the window, the status, who rated).
-pub(crate) fn feedback_open<S: EventStore>(state: &AppState<S>, actor: &Actor, ticket: &Ticket) -> bool {
-    let Some(id) = &ticket.id else { return false };
-    let rate = TicketCommand::GiveFeedback { rating: Rating::Satisfied, comment: String::new() };
-    context(state, |ctx| ticket.decide(id, &rate, actor, ctx).is_ok())
-}
-
-/// Whether a resident may follow `ticket` instead of ordering again.
+/// Whether a resident may follow `ticket` instead of ordering again: the
+/// engine decides a stand-in resident's `Follow` (a ticket settled, or
+/// followed by as many as it keeps, is not followable; one the resident
+/// reported already still shows, and the engine says so if they try).
 pub(crate) fn followable<S: EventStore>(state: &AppState<S>, ticket: &Ticket) -> bool {
-    let _ = state;
-    !ticket.status.is_final()
+    let Some(id) = &ticket.id else { return false };
+    let Ok(stand_in) = Actor::new(gridloop_engine::envelope::Role::Resident, "R-0") else { return false };
+    context(state, |ctx| ticket.decide(id, &TicketCommand::Follow, &stand_in, ctx).is_ok())
 }
 
 /// `GET /resident/tickets/{id}/photos/{hash}`: a photo of a ticket in the
@@ -349,8 +346,7 @@ pub(crate) async fn photo<S: EventStore>(
 
 /// The photos a ticket names (its order's and its result's).
 fn photos_of(ticket: &Ticket) -> Vec<BlobHash> {
-    let _ = ticket;
-    Vec::new()
+    ticket.order_photos.iter().chain(&ticket.result_photos).copied().collect()
 }
 
 /// The image type of a photo by its first bytes (the photos were checked

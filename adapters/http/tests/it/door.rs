@@ -449,3 +449,66 @@ async fn a_bad_order_writes_nothing_and_holds_nothing() {
     assert_eq!(d.log_len().await, before);
     assert!(d.courier.sent().is_empty(), "no code for a refused order");
 }
+
+#[tokio::test]
+async fn following_an_open_ticket_makes_a_co_reporter_not_a_duplicate() {
+    let d = door(false).await;
+    let (_, first) = d.order(1, "13800138000").await;
+    let id = first["ticket"].as_str().expect("an id").to_string();
+    // A neighbour finds it already reported, and follows it instead.
+    let path = format!("/api/v1/resident/open?grid={}&item={}", d.grid, crate::VOLUNTEER_ITEM);
+    let (_, open) = d.send("GET", &path, 2, None, "").await;
+    assert_eq!(open[0]["id"], id.as_str());
+    let tickets_before = d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
+    let who = json!({ "name": "王强", "phone": "13900000000" }).to_string();
+    let (status, followed) = d.send("POST", &format!("/api/v1/resident/follow/{id}"), 2, None, &who).await;
+    assert_eq!(status, StatusCode::CREATED, "{followed}");
+    assert_eq!(followed["ticket"], id.as_str());
+    let tickets_after = d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
+    assert_eq!(tickets_after, tickets_before, "no second ticket");
+    // The co-reporter reads it through their own link, in "my requests" too.
+    let token = token_of(&followed);
+    let (_, mine) = d.requests(&token).await;
+    assert_eq!(mine[0]["id"], id.as_str());
+    let (status, view) = d.send("GET", &format!("/api/v1/resident/tickets/{id}"), 2, Some(&token), "").await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert!(view["timeline"].as_array().unwrap().iter().any(|s| s["kind"] == "followed"));
+    // Following twice is refused by the engine, and writes nothing.
+    let before = d.log_len().await;
+    let (status, _) = d.send("POST", &format!("/api/v1/resident/follow/{id}"), 2, Some(&token), "{}").await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(d.log_len().await, before);
+}
+
+#[tokio::test]
+async fn an_orders_photos_are_the_tickets_and_only_its_readers_see_them() {
+    let d = door(false).await;
+    let png = b"\x89PNG\r\n\x1a\n-not-a-real-image-but-a-blob".to_vec();
+    // Photos are uploaded as bytes; the blob store names them by hash.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/resident/photos")
+        .header("content-type", "image/png")
+        .body(Body::from(png.clone()))
+        .expect("a request");
+    let response = d.router.clone().oneshot(request).await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let uploaded: Value =
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body")).expect("json");
+    let hash = uploaded["hash"].as_str().expect("a hash").to_string();
+    let mut body: Value = serde_json::from_str(&d.order_body(&d.grid, "13800138000")).expect("json");
+    body["photos"] = json!([hash]);
+    let (status, ordered) = d.send("POST", "/api/v1/resident/orders", 1, None, &body.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{ordered}");
+    let id = ordered["ticket"].as_str().expect("an id");
+    let token = token_of(&ordered);
+    let (_, view) = d.send("GET", &format!("/api/v1/resident/tickets/{id}"), 1, Some(&token), "").await;
+    assert_eq!(view["order_photos"], json!([hash]));
+    let path = format!("/api/v1/resident/tickets/{id}/photos/{hash}");
+    let (status, headers, bytes) = d.raw("GET", &path, 1, Some(&token), "").await;
+    assert_eq!((status, bytes), (StatusCode::OK, png));
+    assert_eq!(headers["content-type"], "image/png");
+    // A stranger's link does not reach it.
+    let (_, stranger) = d.order(2, "13900000000").await;
+    assert_eq!(d.raw("GET", &path, 2, Some(&token_of(&stranger)), "").await.0, StatusCode::NOT_FOUND);
+}
