@@ -92,6 +92,7 @@ pub fn routes<S: EventStore>() -> Routes<S> {
         .add(pages::__path_style, pages::style, Public)
         .add(pages::__path_qr, pages::qr::<S>, Public)
         .add(pages::__path_sheet, pages::sheet::<S>, Public)
+        .add(pages::__path_sheets, pages::sheets::<S>, Public)
 }
 
 /// The JSON routes, to nest under `/api/v1`.

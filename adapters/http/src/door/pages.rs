@@ -318,3 +318,38 @@ pub(crate) async fn sheet<S: EventStore>(
     let html = sheet_html(&world, &community, &base_url(&state, &headers))?;
     Ok(page_response("text/html; charset=utf-8", html))
 }
+
+/// `GET /r/sheets`: every community with a link to its sheet (the console
+/// links here).
+#[utoipa::path(get, path = "/r/sheets", operation_id = "resident_qr_sheets", tag = "resident pages",
+    summary = "The communities, each linking to its printable QR sheet",
+    responses((status = 200, description = "The list", body = String, content_type = "text/html")))]
+pub(crate) async fn sheets<S: EventStore>(State(state): State<AppState<S>>) -> Response {
+    let world = state.service.world();
+    let markup = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "二维码 · QR sheets" }
+                link rel="stylesheet" href="/r/app.css";
+            }
+            body {
+                main {
+                    h1 { "社区二维码 · QR sheets" }
+                    ul id="sheets" data-test="qr-sheets" {
+                        @for community in world.grids.at_level(Level::Community) {
+                            li {
+                                a href={ "/r/sheet/" (community.code) } data-test={ "sheet-" (community.code) } {
+                                    (community.name) " · " (community.name_en) " (" (community.code) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page_response("text/html; charset=utf-8", markup.into_string())
+}

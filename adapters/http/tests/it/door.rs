@@ -402,6 +402,9 @@ async fn pages_qr_codes_and_the_sheet() {
     let grids = world.grids.at_level(Level::Grid).filter(|g| g.code.is_within(&d.community)).count();
     assert_eq!(sheet.matches(r#"data-test="qr-card""#).count(), grids);
     assert!(sheet.contains(&format!("/r/g/{}", d.grid)));
+    let (status, _, list) = d.raw("GET", "/r/sheets", 1, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(list).expect("utf-8").contains(&format!("/r/sheet/{}", d.community)));
     // A grid that is not the district's is refused, and so is a grid as a community.
     assert!(d.raw("GET", "/r/g/999999-001-001-001", 1, None, "").await.0.is_client_error());
     assert_eq!(d.raw("GET", &format!("/r/sheet/{}", d.grid), 1, None, "").await.0, StatusCode::BAD_REQUEST);
