@@ -266,6 +266,9 @@ pub trait AccountStore: Send + Sync {
     fn held(&self) -> Result<Vec<(String, HeldOrder)>, Error>;
     /// Takes a held order out; what it was.
     fn release(&self, id: &str) -> Result<Option<HeldOrder>, Error>;
+    /// Forgets a resident (erasure): their links and their phone's entry
+    /// in the index; how many entries went.
+    fn forget(&self, resident: &ResidentId) -> Result<usize, Error>;
 }
 
 /// The [`AccountStore`] in memory, for tests and servers without a disk.
@@ -360,6 +363,14 @@ impl AccountStore for MemoryAccounts {
     fn release(&self, id: &str) -> Result<Option<HeldOrder>, Error> {
         Ok(self.lock().held.remove(id))
     }
+
+    fn forget(&self, resident: &ResidentId) -> Result<usize, Error> {
+        let mut inner = self.lock();
+        let before = inner.links.len() + inner.phones.len();
+        inner.links.retain(|_, l| &l.resident != resident);
+        inner.phones.retain(|_, r| r != resident);
+        Ok(before - inner.links.len() - inner.phones.len())
+    }
 }
 
 /// Compares two hashes in time that does not depend on where they differ.
@@ -439,5 +450,7 @@ mod tests {
         let links = store.links_of(&a).expect("links");
         assert_eq!(links.len(), LINKS_PER_RESIDENT_MAX);
         assert!(store.link(&[0; 32]).expect("read").is_none(), "the oldest went");
+        assert_eq!(store.forget(&a).expect("forgotten"), LINKS_PER_RESIDENT_MAX + 1);
+        assert_eq!(store.resident_of(&phone).expect("read"), None);
     }
 }

@@ -143,4 +143,19 @@ impl AccountStore for SledAccounts {
         let order = self.held.remove(id.as_bytes()).map_err(storage)?.map(|b| decode(&b)).transpose()?;
         self.flushed(&self.held, order)
     }
+
+    fn forget(&self, resident: &ResidentId) -> Result<usize, EngineError> {
+        let mut gone = 0;
+        for (hash, _) in self.links_of(resident)? {
+            gone += usize::from(self.links.remove(hash).map_err(storage)?.is_some());
+        }
+        for row in self.phones.iter() {
+            let (key, value) = row.map_err(storage)?;
+            if decode::<ResidentId>(&value)? == *resident {
+                gone += usize::from(self.phones.remove(key).map_err(storage)?.is_some());
+            }
+        }
+        self.links.flush().map_err(storage)?;
+        self.flushed(&self.phones, gone)
+    }
 }
