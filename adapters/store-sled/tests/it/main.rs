@@ -182,6 +182,9 @@ mod blobs {
             other => panic!("expected corrupt, got {other:?}"),
         }
         assert_ne!(BlobHash::of(&photo(4)), changed);
+    }
+}
+
 #[test]
 fn accounts_survive_a_reopen_one_phone_one_resident_and_forgetting_clears_them() {
     use gridloop_engine::account::{
