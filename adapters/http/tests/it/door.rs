@@ -486,13 +486,15 @@ async fn following_an_open_ticket_makes_a_co_reporter_not_a_duplicate() {
 #[tokio::test]
 async fn an_orders_photos_are_the_tickets_and_only_its_readers_see_them() {
     let d = door(false).await;
-    let png = b"\x89PNG\r\n\x1a\n-not-a-real-image-but-a-blob".to_vec();
+    // A real photo, with GPS in its EXIF: it is stored stripped.
+    let jpeg = include_bytes!("../../../../fixtures/photos/gps.jpg").to_vec();
+    let stored = gridloop_media::check(&jpeg).expect("a photo").bytes;
     // Photos are uploaded as bytes; the blob store names them by hash.
     let request = Request::builder()
         .method("POST")
         .uri("/api/v1/resident/photos")
-        .header("content-type", "image/png")
-        .body(Body::from(png.clone()))
+        .header("content-type", "image/jpeg")
+        .body(Body::from(jpeg))
         .expect("a request");
     let response = d.router.clone().oneshot(request).await.expect("an answer");
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -509,8 +511,8 @@ async fn an_orders_photos_are_the_tickets_and_only_its_readers_see_them() {
     assert_eq!(view["order_photos"], json!([hash]));
     let path = format!("/api/v1/resident/tickets/{id}/photos/{hash}");
     let (status, headers, bytes) = d.raw("GET", &path, 1, Some(&token), "").await;
-    assert_eq!((status, bytes), (StatusCode::OK, png));
-    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!((status, bytes), (StatusCode::OK, stored));
+    assert_eq!(headers["content-type"], "image/jpeg");
     // A stranger's link does not reach it.
     let (_, stranger) = d.order(2, "13900000000").await;
     assert_eq!(d.raw("GET", &path, 2, Some(&token_of(&stranger)), "").await.0, StatusCode::NOT_FOUND);
