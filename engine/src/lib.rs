@@ -32,6 +32,7 @@
 //! - Quantities are integers: milliseconds, micro-degrees, points, minutes.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod account;
 pub mod blob;
 pub mod catalog;
 pub mod due;

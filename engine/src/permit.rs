@@ -139,6 +139,8 @@ pub enum Read {
     World,
     /// The token table (admins).
     Tokens,
+    /// A resident's own account at the door: their personal links.
+    Account,
 }
 
 /// The kinds of write.
@@ -171,13 +173,15 @@ pub enum Write {
     World,
     /// Issue and revoke tokens.
     Tokens,
+    /// Make or revoke one's own personal links (a resident's account).
+    Account,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridWorker, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 23] = [
+    pub const ALL: [Access; 25] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -190,6 +194,7 @@ impl Access {
         Access::Read(Read::Board),
         Access::Read(Read::World),
         Access::Read(Read::Tokens),
+        Access::Read(Read::Account),
         Access::Write(Write::Submit),
         Access::Write(Write::TicketAction),
         Access::Write(Write::Follow),
@@ -201,6 +206,7 @@ impl Access {
         Access::Write(Write::Emergency),
         Access::Write(Write::World),
         Access::Write(Write::Tokens),
+        Access::Write(Write::Account),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -224,6 +230,7 @@ impl Access {
             Access::Write(Write::VolunteerSkills) => &[Dispatcher, Volunteer, Admin],
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
+            Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
         }
     }
 
@@ -243,6 +250,7 @@ impl Access {
                 Read::Board => "read the board",
                 Read::World => "read the world",
                 Read::Tokens => "read the tokens",
+                Read::Account => "read one's own account",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -256,6 +264,7 @@ impl Access {
                 Write::Emergency => "switch emergency mode",
                 Write::World => "change the world",
                 Write::Tokens => "manage tokens",
+                Write::Account => "manage one's own account",
             },
         }
     }

@@ -298,7 +298,8 @@ pub mod http {
                 .block_on(gridloop_http::AppState::new(service, table))
                 .expect("the state")
                 .with_personal(personal)
-                .with_blobs(Arc::new(gridloop_engine::blob::MemoryBlobs::new()));
+                .with_blobs(Arc::new(gridloop_engine::blob::MemoryBlobs::new()))
+                .with_accounts(Arc::new(gridloop_engine::account::MemoryAccounts::new([7; 32])));
             let names = vec![
                 ("{grid}", grid.to_string()),
                 ("{community}", within(Level::Community).to_string()),

@@ -24,6 +24,7 @@ use cmd::export::ExportArgs;
 use cmd::import::ImportArgs;
 use cmd::keys::KeysArgs;
 use cmd::metrics::MetricsArgs;
+use cmd::qr::QrArgs;
 use cmd::replay::ReplayArgs;
 use cmd::resident::ResidentArgs;
 use cmd::seal::SealArgs;
@@ -56,6 +57,7 @@ struct Cli {
 enum Cmd {
     Demo(DemoArgs),
     Metrics(MetricsArgs),
+    Qr(QrArgs),
     Duty(DutyArgs),
     Keys(KeysArgs),
     Seal(SealArgs),
@@ -78,6 +80,7 @@ impl Cmd {
         Some(match self {
             Cmd::Demo(a) => &a.data,
             Cmd::Metrics(a) => &a.data,
+            Cmd::Qr(a) => &a.data,
             Cmd::Duty(a) => &a.data,
             Cmd::Keys(a) => a.data(),
             Cmd::Seal(a) => &a.data,
@@ -159,6 +162,7 @@ fn run(command: Cmd) -> Result<()> {
         match command {
             Cmd::Demo(args) => cmd::demo::run(args).await,
             Cmd::Metrics(args) => cmd::metrics::run(args, host).await,
+            Cmd::Qr(args) => cmd::qr::run(args, host).await,
             Cmd::Duty(args) => cmd::duty::run(args, host).await,
             Cmd::Keys(args) => cmd::keys::run(args),
             Cmd::Seal(args) => cmd::seal::run(args, host).await,
@@ -183,6 +187,7 @@ async fn dispatch_served(command: Cmd, serving: &Serving) -> Result<()> {
     let host = &Host::Serve(serving);
     let name = match command {
         Cmd::Metrics(args) => return cmd::metrics::run(args, host).await,
+        Cmd::Qr(args) => return cmd::qr::run(args, host).await,
         Cmd::Duty(args) => return cmd::duty::run(args, host).await,
         Cmd::Seal(args) => return cmd::seal::run(args, host).await,
         Cmd::Token(args) => return cmd::token::run(args, host).await,

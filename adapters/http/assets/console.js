@@ -23,7 +23,7 @@
 
   const T = {
     zh: {
-      skip: '跳到正文', console: '调度台', nav_board: '工单看板', nav_metrics: '指标', logout: '退出',
+      skip: '跳到正文', console: '调度台', nav_board: '工单看板', nav_metrics: '指标', nav_qr: '扫码报事二维码', logout: '退出',
       live_on: '实时', live_off: '未连接', login_title: '调度员登录', token_label: '访问令牌（由 gridloop token create 生成）',
       login: '登录', bad_token: '令牌无效或已失效。', lang_other: 'English',
       role_dispatcher: '调度员', role_auditor: '审计员', 'role_grid worker': '网格员', role_grid_worker: '网格员',
@@ -84,7 +84,7 @@
       err_location_outside_grid: '位置不在所选网格内', err_idempotency_key_reused: '重复提交了不同的请求',
     },
     en: {
-      skip: 'Skip to content', console: 'dispatch console', nav_board: 'Board', nav_metrics: 'Metrics', logout: 'Log out',
+      skip: 'Skip to content', console: 'dispatch console', nav_board: 'Board', nav_metrics: 'Metrics', nav_qr: 'QR codes', logout: 'Log out',
       live_on: 'live', live_off: 'offline', login_title: 'Dispatcher login', token_label: 'Access token (from gridloop token create)',
       login: 'Log in', bad_token: 'The token is not valid.', lang_other: '中文',
       role_dispatcher: 'dispatcher', role_auditor: 'auditor', 'role_grid worker': 'grid worker', role_grid_worker: 'grid worker',

@@ -64,6 +64,16 @@ pub enum AppError {
     /// `Retry-After` with these seconds.
     #[error("this token has made more than {per_minute} requests a minute; retry after {0} s", per_minute = crate::RATE_PER_MINUTE)]
     RateLimited(u64),
+    /// Too many orders from one client address, or for one grid, on the
+    /// resident's public pages ([`crate::door`]). Nothing was written.
+    /// Caller: try again after `Retry-After` (these seconds).
+    #[error("too many orders {from} just now; nothing was sent: try again in {} minutes", .seconds.div_ceil(60).max(1))]
+    OrdersLimited {
+        /// Seconds until one more order is let through.
+        seconds: u64,
+        /// Whose bucket is empty: "from this address", "for this place".
+        from: &'static str,
+    },
     /// The request took longer than its limit
     /// ([`REQUEST_TIMEOUT`](crate::REQUEST_TIMEOUT) in [`router`](crate::router)).
     #[error("the request took longer than {} ms", .0.as_millis())]
@@ -91,7 +101,7 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::NoRoute => "not_found",
             AppError::MethodNotAllowed(_) => "method_not_allowed",
-            AppError::RateLimited(_) => "rate_limited",
+            AppError::RateLimited(_) | AppError::OrdersLimited { .. } => "rate_limited",
             AppError::Timeout(_) => "timeout",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::Internal(_) => "internal",
@@ -107,7 +117,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited(_) | AppError::OrdersLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -160,7 +170,7 @@ impl IntoResponse for AppError {
         let code = self.code();
         let body = serde_json::json!({ "error": { "code": code, "message": self.public_message() } });
         let mut response = (self.status(), Json(body)).into_response();
-        if let AppError::RateLimited(seconds) = self {
+        if let AppError::RateLimited(seconds) | AppError::OrdersLimited { seconds, .. } = self {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(Failed { code, detail: self.to_string() });

@@ -33,6 +33,10 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`door`]: the resident's door: pages at `/r/...` (order by a grid's QR
+//!   code, "my requests", a ticket), the printable QR sheet, and their JSON
+//!   routes under `/api/v1/resident/...`; accounts, personal links, codes
+//!   and the order limits.
 //! - [`server`]: [`serve`], the one serve loop (a request head must arrive
 //!   within [`server::HEADER_READ_TIMEOUT`]; the peer's address reaches
 //!   handlers as `ConnectInfo`; graceful shutdown).
@@ -51,6 +55,7 @@ pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod courier;
+pub mod door;
 pub mod error;
 pub mod limits;
 pub mod link_codes;
@@ -113,6 +118,11 @@ pub struct AppState<S> {
     /// How a resident is told things outside a page: one-time codes and
     /// what their notices say (`None`: no channel but the page).
     pub(crate) courier: Option<Arc<dyn courier::Courier>>,
+    /// Residents' accounts, links, codes and held orders (`None`: the
+    /// resident's door takes no orders and opens no requests).
+    pub(crate) accounts: Option<Arc<dyn gridloop_engine::account::AccountStore>>,
+    /// The resident's door: its order limits and options ([`door`]).
+    pub(crate) door: Arc<door::Door>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -130,6 +140,8 @@ impl<S> Clone for AppState<S> {
             personal: self.personal.clone(),
             blobs: self.blobs.clone(),
             courier: self.courier.clone(),
+            accounts: self.accounts.clone(),
+            door: self.door.clone(),
         }
     }
 }
@@ -168,6 +180,8 @@ impl<S: EventStore> AppState<S> {
             personal: None,
             blobs: None,
             courier: None,
+            accounts: None,
+            door: Arc::new(door::Door::default()),
         })
     }
 
@@ -186,6 +200,27 @@ impl<S: EventStore> AppState<S> {
     /// Tells residents things through `courier` (codes, notices).
     pub fn with_courier(mut self, courier: Arc<dyn courier::Courier>) -> Self {
         self.courier = Some(courier);
+        self
+    }
+
+    /// Keeps residents' accounts, links and codes in `accounts` (the
+    /// resident's door needs them, and the personal store, to take orders).
+    pub fn with_accounts(mut self, accounts: Arc<dyn gridloop_engine::account::AccountStore>) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// Holds every order from the resident's door until its phone is
+    /// confirmed with a one-time code (`serve --confirm-phone`).
+    pub fn with_confirm_phone(mut self, confirm: bool) -> Self {
+        self.door = Arc::new(door::Door { confirm_phone: confirm, public_url: self.door.public_url.clone(), ..door::Door::default() });
+        self
+    }
+
+    /// Points the grids' QR codes at `url` (the deployment's public URL).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        let url = url.map(|u| u.trim_end_matches('/').to_string());
+        self.door = Arc::new(door::Door { confirm_phone: self.door.confirm_phone, public_url: url, ..door::Door::default() });
         self
     }
 
@@ -245,12 +280,14 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(admin::__path_revoke, admin::revoke::<S>, W(Write::Tokens))
         .add(reads::__path_catalog, reads::catalog::<S>, R(Read::Reference))
         .add(reads::__path_grids, reads::grids::<S>, R(Read::Reference))
-        .merge(console::api_routes::<S>());
+        .merge(console::api_routes::<S>())
+        .merge(door::api_routes::<S>());
     Routes::new()
         .add(telemetry::__path_healthz, telemetry::healthz, P)
         .add(telemetry::__path_metrics, telemetry::metrics::<S>, P)
         .nest("/api/v1", api)
         .merge(console::routes::<S>())
+        .merge(door::routes::<S>())
         .nest("/open311/v2", open311::documented::<S>())
 }
 

@@ -54,11 +54,28 @@ pub const RATE_LIMITED_TOKENS_MAX: usize = 100_000;
 /// The longest a request may take before it is answered 503 `timeout`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Units of a bucket one request costs. A bucket refills by
-/// [`RATE_PER_MINUTE`] units a millisecond, so it regains `RATE_PER_MINUTE`
-/// requests a minute, in integers.
-const REQUEST_COST: u64 = MINUTE_MS;
-const CAPACITY: u64 = RATE_BURST as u64 * REQUEST_COST;
+/// Units of a bucket one request costs. A bucket refills by its rate per
+/// hour in units a millisecond, so it regains that many requests an hour,
+/// in integers.
+const REQUEST_COST: u64 = 60 * MINUTE_MS;
+
+/// How fast a limiter's buckets refill, and how much they hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests regained an hour, continuously.
+    pub per_hour: u32,
+    /// Requests a full bucket holds.
+    pub burst: u32,
+}
+
+impl Rate {
+    /// The API's rate: [`RATE_PER_MINUTE`] with a burst of [`RATE_BURST`].
+    pub const API: Rate = Rate { per_hour: RATE_PER_MINUTE * 60, burst: RATE_BURST };
+
+    fn capacity(self) -> u64 {
+        u64::from(self.burst) * REQUEST_COST
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -71,43 +88,59 @@ struct Bucket {
 impl Bucket {
     /// The bucket as it stands at `now` (time never runs backwards here: an
     /// earlier `now` refills nothing).
-    fn refilled(self, now: i64) -> Self {
+    fn refilled(self, now: i64, rate: Rate) -> Self {
         let elapsed = u64::try_from(now.saturating_sub(self.at)).unwrap_or(0);
-        let units = self.units.saturating_add(elapsed.saturating_mul(u64::from(RATE_PER_MINUTE))).min(CAPACITY);
+        let units = self.units.saturating_add(elapsed.saturating_mul(u64::from(rate.per_hour))).min(rate.capacity());
         Self { units, at: self.at.max(now) }
     }
 }
 
 /// Token buckets by token hash.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+    rate: Rate,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::with_rate(Rate::API)
+    }
 }
 
 impl RateLimiter {
-    /// A limiter with no buckets: every token starts with a full burst.
+    /// A limiter with no buckets, at the API's rate: every token starts
+    /// with a full burst.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A limiter with no buckets, at `rate` (the resident's orders are
+    /// limited far tighter than reads, [`crate::door`]).
+    pub fn with_rate(rate: Rate) -> Self {
+        Self { buckets: Mutex::default(), rate }
+    }
+
     /// Takes one request from the bucket of the token hashed `hash` at `now`;
     /// `Err` carries the whole seconds until one is back (at least 1).
+    /// Nothing is taken from a bucket that refuses.
     pub fn take(&self, hash: &[u8; 32], now: Timestamp) -> Result<(), u64> {
-        let now = now.as_millis();
+        let (now, rate) = (now.as_millis(), self.rate);
+        let capacity = rate.capacity();
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !buckets.contains_key(hash) && buckets.len() >= RATE_LIMITED_TOKENS_MAX {
-            buckets.retain(|_, b| b.refilled(now).units < CAPACITY);
+            buckets.retain(|_, b| b.refilled(now, rate).units < capacity);
             if buckets.len() >= RATE_LIMITED_TOKENS_MAX {
                 buckets.clear();
             }
         }
-        let bucket = buckets.entry(*hash).or_insert(Bucket { units: CAPACITY, at: now });
-        *bucket = bucket.refilled(now);
+        let bucket = buckets.entry(*hash).or_insert(Bucket { units: capacity, at: now });
+        *bucket = bucket.refilled(now, rate);
         if bucket.units >= REQUEST_COST {
             bucket.units -= REQUEST_COST;
             return Ok(());
         }
-        let missing_ms = (REQUEST_COST - bucket.units).div_ceil(u64::from(RATE_PER_MINUTE));
+        let missing_ms = (REQUEST_COST - bucket.units).div_ceil(u64::from(rate.per_hour.max(1)));
         Err(missing_ms.div_ceil(1_000).max(1))
     }
 

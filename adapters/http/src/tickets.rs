@@ -146,7 +146,7 @@ impl Numbering {
     }
 
     /// Submits under the next free number; returns the ticket's id.
-    async fn submit<S: EventStore>(
+    pub(crate) async fn submit<S: EventStore>(
         &self,
         service: &CommandService<S>,
         command_id: CommandId,

@@ -49,6 +49,7 @@
 //! durable head.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod accounts;
 pub mod blobs;
 pub mod personal;
 
@@ -636,6 +637,11 @@ impl SledStore {
     /// The personal-data store of this data directory (see [`personal`]).
     pub fn personal(&self) -> Result<personal::SledPersonal, EngineError> {
         personal::SledPersonal::open(&self.inner.db)
+    }
+
+    /// Residents' accounts of this data directory (see [`accounts`]).
+    pub fn accounts(&self) -> Result<accounts::SledAccounts, EngineError> {
+        accounts::SledAccounts::open(&self.inner.db)
     }
 }
 

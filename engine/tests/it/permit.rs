@@ -15,7 +15,7 @@ const ROLES: [Role; 7] =
 /// Who may use each access, for resident, grid worker, dispatcher,
 /// volunteer, department, auditor and admin in that order. Written out by
 /// hand: a change to `Access::roles` must change this table too.
-const TABLE: [(Access, &str); 23] = [
+const TABLE: [(Access, &str); 25] = [
     (Access::Public, "+++++++"),
     (Access::Read(Read::Reference), "+++++++"),
     (Access::Read(Read::Tickets), "+++++++"),
@@ -28,6 +28,7 @@ const TABLE: [(Access, &str); 23] = [
     (Access::Read(Read::Board), "--+--+-"),
     (Access::Read(Read::World), "--+--++"),
     (Access::Read(Read::Tokens), "------+"),
+    (Access::Read(Read::Account), "+------"),
     (Access::Write(Write::Submit), "+++----"),
     (Access::Write(Write::TicketAction), "+++++--"),
     (Access::Write(Write::Follow), "+------"),
@@ -39,6 +40,7 @@ const TABLE: [(Access, &str); 23] = [
     (Access::Write(Write::Emergency), "--+----"),
     (Access::Write(Write::World), "------+"),
     (Access::Write(Write::Tokens), "------+"),
+    (Access::Write(Write::Account), "+------"),
 ];
 
 fn code(text: &str) -> GridCode {

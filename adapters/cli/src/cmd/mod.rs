@@ -29,6 +29,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod qr;
 pub mod replay;
 pub mod resident;
 pub mod seal;

@@ -40,6 +40,9 @@ pub async fn run(args: ResidentArgs, host: &Host<'_>) -> Result<()> {
     let ResidentCmd::Erase { id, data } = args.action;
     let resident = ResidentId::new(id.as_str()).with_context(|| format!("{id:?} is not a resident id"))?;
     let deployment = host.open(&data).await?;
+    // Their personal links and their phone's account go too: the phone
+    // index must not keep pointing at an erased resident.
+    let forgotten = gridloop_engine::account::AccountStore::forget(&deployment.store().local().accounts()?, &resident)?;
     let had_data = deployment.store().local().personal()?.erase(&resident)?;
     let photos =
         gridloop_cli::photos::erase_resident_photos(deployment.store(), deployment.blobs().as_ref(), &resident).await?;
@@ -50,6 +53,9 @@ pub async fn run(args: ResidentArgs, host: &Host<'_>) -> Result<()> {
         ),
         (false, 1..) => say!("{resident}: no personal data on file; {photos} photos of their orders erased"),
         (false, 0) => bail!("{resident} has no personal data on file and no photos to erase"),
+    }
+    if forgotten > 0 {
+        say!("{resident}: {forgotten} personal links and phone entries forgotten");
     }
     Ok(())
 }

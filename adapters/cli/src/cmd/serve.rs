@@ -42,6 +42,16 @@ pub struct ServeArgs {
     /// midnight, China time. On NATS, only a serve given this flag seals.
     #[arg(long, value_name = "DURATION", value_parser = sealing::parse_seal_every)]
     seal_every: Option<Duration>,
+    /// Hold every order from the resident's pages (/r) until its phone is
+    /// confirmed with a one-time code sent to the resident's channel
+    /// (docs/adr/0005-resident-accounts.md); without it, an order enters
+    /// the dispatch queue at once.
+    #[arg(long)]
+    confirm_phone: bool,
+    /// The public URL of this server, which the grids' QR codes point at
+    /// (default: the address a request came to).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     matrix: MatrixArgs,
     #[command(flatten)]
@@ -81,12 +91,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // store the bundle import and `resident erase` use.
     let personal: Arc<dyn gridloop_engine::personal::PersonalStore> = Arc::new(deployment.store().local().personal()?);
     let notifier = super::notify::notifier(&deployment, personal.clone(), notify).await?;
+    // Residents' accounts, links and codes live beside the personal data,
+    // in the local store, never in the log.
+    let accounts: Arc<dyn gridloop_engine::account::AccountStore> = Arc::new(deployment.store().local().accounts()?);
     let state = gridloop_http::AppState::new(deployment.service().clone(), tokens)
         .await?
         .with_token_file(token_file)
         .with_personal(personal)
         .with_blobs(deployment.blobs().clone())
-        .with_courier(Arc::new(notifier.clone()));
+        .with_courier(Arc::new(notifier.clone()))
+        .with_accounts(accounts)
+        .with_public_url(args.public_url.clone())
+        .with_confirm_phone(args.confirm_phone);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let seals = seal_schedule(&deployment, args.seal_every)?;

@@ -146,6 +146,8 @@ fn concrete(path: &str, p: &Places, token_id: &str) -> String {
         .replace("{service_request_id}", "T-1")
         .replace("{token}", "T-1")
         .replace("{hash}", &BlobHash::of(&photo()).to_hex())
+        .replace("{grid}", p.grid.as_str())
+        .replace("{community}", p.community.as_str())
 }
 
 /// What the route touches, as the permit rule is asked about it.

@@ -5,6 +5,7 @@ mod admin;
 mod after_photos;
 mod authorization;
 mod console;
+mod door;
 mod errors;
 mod hygiene;
 mod limits;

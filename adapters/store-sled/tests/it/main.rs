@@ -184,3 +184,46 @@ mod blobs {
         assert_ne!(BlobHash::of(&photo(4)), changed);
     }
 }
+
+#[test]
+fn accounts_survive_a_reopen_one_phone_one_resident_and_forgetting_clears_them() {
+    use gridloop_engine::account::{
+        AccountStore, CodeUse, HeldOrder, Link, PendingCode, PhoneKey, resident_id, secret_hash,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let at = gridloop_engine::time::Timestamp::parse("2026-11-23T08:00:00Z").expect("valid");
+    let (a, b) = (resident_id([1; 8]).expect("id"), resident_id([2; 8]).expect("id"));
+    let (secret, phone) = {
+        let store = SledStore::open(dir.path()).expect("open");
+        let accounts = store.accounts().expect("accounts");
+        let secret = accounts.secret().expect("a secret");
+        assert_eq!(accounts.secret().expect("the same secret"), secret);
+        let phone = PhoneKey::of(&secret, "+86 138 0013 8000").expect("a phone");
+        assert_eq!(accounts.claim(&phone, &a).expect("claimed"), a);
+        assert_eq!(accounts.claim(&phone, &b).expect("claimed"), a, "the first claim wins");
+        accounts.put_link(&[7; 32], &Link { resident: a.clone(), created_at: at }).expect("a link");
+        let code = PendingCode::issue(CodeUse::LinkDevice, secret_hash(Some((&secret, &phone)), "123456"), at, None);
+        accounts.set_code(&phone, Some(&code.expect("a code"))).expect("kept");
+        let held = HeldOrder::new(phone, a.clone(), false, "{}".into(), at, 0, 0).expect("held");
+        accounts.hold("h-1", &held).expect("held");
+        (secret, phone)
+    };
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let accounts = store.accounts().expect("accounts");
+    assert_eq!(accounts.secret().expect("the secret"), secret, "kept across a restart");
+    assert_eq!(accounts.resident_of(&phone).expect("read"), Some(a.clone()));
+    assert_eq!(accounts.link(&[7; 32]).expect("read").map(|l| l.resident), Some(a.clone()));
+    assert!(accounts.code(&phone).expect("read").is_some());
+    assert_eq!(accounts.held().expect("read").len(), 1);
+    assert!(accounts.release("h-1").expect("released").is_some());
+    assert_eq!(accounts.forget(&a).expect("forgotten"), 2);
+    assert_eq!(accounts.resident_of(&phone).expect("read"), None);
+    assert!(accounts.link(&[7; 32]).expect("read").is_none());
+    // The phone itself is stored nowhere in clear.
+    drop(accounts);
+    drop(store);
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).expect("read");
+        assert!(!bytes.windows(11).any(|w| w == b"13800138000"), "{}", entry.display());
+    }
+}
