@@ -162,7 +162,10 @@ impl PendingCode {
     /// can be sent.
     pub fn issue(purpose: CodeUse, hash: [u8; 32], now: Timestamp, previous: Option<&Self>) -> Result<Self, Error> {
         if previous.is_some_and(|p| now < p.sent_at.plus(CODE_RESEND_AFTER)) {
-            return Err(Error::invalid("phone", "a code was sent less than a minute ago: wait for it, or try again in a minute"));
+            return Err(Error::invalid(
+                "phone",
+                "a code was sent less than a minute ago: wait for it, or try again in a minute",
+            ));
         }
         Ok(Self { purpose, hash, sent_at: now, attempts: 0 })
     }

@@ -102,7 +102,14 @@ pub fn open311_upload(data: &[u8]) {
     let head = format!("--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\n{key}\r\n");
     let body = [head.as_bytes(), data].concat();
     let content_type = format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}").into_bytes();
-    server.send("POST", b"/open311/v2/requests.json", None, &[("content-type", content_type)], body, http::Shape::Open311);
+    server.send(
+        "POST",
+        b"/open311/v2/requests.json",
+        None,
+        &[("content-type", content_type)],
+        body,
+        http::Shape::Open311,
+    );
 }
 
 /// Open311 reads, as an anonymous client sends them: the input is the

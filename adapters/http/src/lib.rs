@@ -213,14 +213,19 @@ impl<S: EventStore> AppState<S> {
     /// Holds every order from the resident's door until its phone is
     /// confirmed with a one-time code (`serve --confirm-phone`).
     pub fn with_confirm_phone(mut self, confirm: bool) -> Self {
-        self.door = Arc::new(door::Door { confirm_phone: confirm, public_url: self.door.public_url.clone(), ..door::Door::default() });
+        self.door = Arc::new(door::Door {
+            confirm_phone: confirm,
+            public_url: self.door.public_url.clone(),
+            ..door::Door::default()
+        });
         self
     }
 
     /// Points the grids' QR codes at `url` (the deployment's public URL).
     pub fn with_public_url(mut self, url: Option<String>) -> Self {
         let url = url.map(|u| u.trim_end_matches('/').to_string());
-        self.door = Arc::new(door::Door { confirm_phone: self.door.confirm_phone, public_url: url, ..door::Door::default() });
+        self.door =
+            Arc::new(door::Door { confirm_phone: self.door.confirm_phone, public_url: url, ..door::Door::default() });
         self
     }
 

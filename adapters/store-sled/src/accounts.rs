@@ -60,7 +60,8 @@ impl AccountStore for SledAccounts {
         // The first secret stored wins, so two servers starting at once
         // agree on it.
         let _ = self.secret.compare_and_swap(SECRET, None as Option<&[u8]>, Some(&fresh[..])).map_err(storage)?;
-        let stored = self.secret.get(SECRET).map_err(storage)?.ok_or_else(|| EngineError::Corrupt("no secret".into()))?;
+        let stored =
+            self.secret.get(SECRET).map_err(storage)?.ok_or_else(|| EngineError::Corrupt("no secret".into()))?;
         let secret: [u8; 32] =
             stored.as_ref().try_into().map_err(|_| EngineError::Corrupt("the account secret is malformed".into()))?;
         self.flushed(&self.secret, secret)

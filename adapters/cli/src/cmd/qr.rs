@@ -26,7 +26,8 @@ pub struct QrArgs {
 }
 
 pub async fn run(args: QrArgs, host: &Host<'_>) -> Result<()> {
-    let community = GridCode::parse(&args.community).with_context(|| format!("{:?} is not a grid code", args.community))?;
+    let community =
+        GridCode::parse(&args.community).with_context(|| format!("{:?} is not a grid code", args.community))?;
     let base = args.base_url.trim_end_matches('/');
     if base.chars().count() > gridloop_http::door::pages::BASE_URL_CHARS_MAX
         || !(base.starts_with("http://") || base.starts_with("https://"))

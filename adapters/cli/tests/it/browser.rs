@@ -30,45 +30,72 @@ impl Drop for Killed {
     }
 }
 
+/// One HTTP/1.1 request with `Connection: close` and a JSON body: the
+/// status and the body as text.
+pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let (status, body) = request(addr, method, path, headers, "application/json", body.as_bytes());
+    (status, String::from_utf8(body).expect("a UTF-8 body"))
+}
+
+/// A request with raw bytes (a photo), as text back.
+pub(crate) fn http_bytes(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let (status, body) = request(addr, method, path, headers, "application/octet-stream", body);
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// A request without a body, its answer as bytes (a photo).
+pub(crate) fn http_raw(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
+    request(addr, method, path, headers, "application/json", b"")
+}
+
 /// One HTTP/1.1 request with `Connection: close`: the status and the body
 /// (chunked bodies are joined). The body is read by its length, since not
 /// every server closes the connection when asked to.
-pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).expect("send");
+    head.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).expect("send");
     let mut raw = Vec::new();
     let mut buffer = [0u8; 16 * 1024];
-    let complete = |raw: &[u8]| -> Option<(u16, Vec<u8>)> {
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-        let body = &raw[split + 4..];
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-        if head.contains("transfer-encoding: chunked") {
-            return unchunk(body).map(|b| (status, b));
-        }
-        let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).map(|l| l.trim().parse::<usize>());
-        match length {
-            Some(Ok(length)) if body.len() >= length => Some((status, body[..length].to_vec())),
-            _ => None,
-        }
-    };
     loop {
-        if let Some((status, body)) = complete(&raw) {
-            return (status, String::from_utf8(body).expect("a UTF-8 body"));
+        if let Some(answer) = complete(&raw) {
+            return answer;
         }
         let read = stream.read(&mut buffer).unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"));
         if read == 0 {
             let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
             let status = String::from_utf8_lossy(&raw[..split]).split(' ').nth(1).and_then(|s| s.parse().ok());
-            return (status.expect("a status"), String::from_utf8_lossy(&raw[split + 4..]).to_string());
+            return (status.expect("a status"), raw[split + 4..].to_vec());
         }
         raw.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// The status and body of an answer, once all of it is in.
+fn complete(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    if head.contains("transfer-encoding: chunked") {
+        return unchunk(body).map(|b| (status, b));
+    }
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).map(|l| l.trim().parse::<usize>());
+    match length {
+        Some(Ok(length)) if body.len() >= length => Some((status, body[..length].to_vec())),
+        _ => None,
     }
 }
 

@@ -14,6 +14,7 @@ mod nats;
 mod notify;
 mod operator;
 mod photos;
+mod resident;
 mod sealing;
 mod security;
 mod serve;
@@ -21,5 +22,8 @@ mod simulation;
 // The auditor's small test log, shared with the projections' audit tests.
 #[path = "../../../../projections/tests/it/small_log.rs"]
 mod small_log;
+// The real SMTP server the notifier's tests start, for the resident's journey.
+#[path = "../../../notify/tests/it/smtp.rs"]
+mod smtp;
 mod support;
 mod world;

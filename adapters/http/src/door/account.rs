@@ -42,7 +42,10 @@ pub const LINK_BYTES: usize = 32;
 
 /// The account store, or the refusal of a server that keeps none.
 pub(crate) fn accounts<S>(state: &AppState<S>) -> Result<&dyn AccountStore, AppError> {
-    state.accounts.as_deref().ok_or_else(|| Error::invalid("account", "this server keeps no residents' accounts").into())
+    state
+        .accounts
+        .as_deref()
+        .ok_or_else(|| Error::invalid("account", "this server keeps no residents' accounts").into())
 }
 
 /// The resident a personal link (by its hash) names, as a principal; `None`
@@ -129,7 +132,12 @@ pub(crate) async fn send<S: EventStore>(
 /// Judges `code` for `phone`: `Ok` once it is accepted (and spent); a
 /// wrong, expired or missing code is one refusal, which says nothing of
 /// whether the phone has an account.
-pub(crate) fn redeem<S: EventStore>(state: &AppState<S>, phone: &PhoneKey, code: &str, purpose: CodeUse) -> Result<(), AppError> {
+pub(crate) fn redeem<S: EventStore>(
+    state: &AppState<S>,
+    phone: &PhoneKey,
+    code: &str,
+    purpose: CodeUse,
+) -> Result<(), AppError> {
     let store = accounts(state)?;
     let refused = || Error::invalid("code", "is not the code we sent, or has expired: ask for a new one");
     if code.len() > 12 {

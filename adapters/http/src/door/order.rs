@@ -228,7 +228,12 @@ pub(crate) async fn open<S: EventStore>(
         .filter_map(|t| {
             let status = BoardStatus::of(t).name();
             let id = t.id.as_ref()?.to_string();
-            Some(OpenTicket { id, status, status_text: super::track::status_words(status), submitted_at: t.submitted_at })
+            Some(OpenTicket {
+                id,
+                status,
+                status_text: super::track::status_words(status),
+                submitted_at: t.submitted_at,
+            })
         })
         .collect();
     Ok(Json(rows))

@@ -12,10 +12,10 @@ use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::{IntoResponse, Response};
 use gridloop_engine::Error;
+use gridloop_engine::World;
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::TicketId;
 use gridloop_engine::store::EventStore;
-use gridloop_engine::World;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::error::Path;
@@ -39,11 +39,7 @@ pub fn grid_url(base: &str, grid: &GridCode) -> String {
 pub fn qr_svg(text: &str) -> Result<String, Error> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| Error::invalid("url", format!("cannot be a QR code: {e}")))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build())
+    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build())
 }
 
 /// The printable sheet of `community`: one QR code per grid in it, with the

@@ -272,7 +272,9 @@ fn holder_words<S: EventStore>(state: &AppState<S>, by: &Assignee) -> Words {
 /// summons) stay the staff's.
 fn step<S: EventStore>(state: &AppState<S>, event: &TicketEvent) -> Option<(&'static str, Words)> {
     use TicketEvent as E;
-    let joined = |prefix_zh: &str, prefix_en: &str, w: Words| words(format!("{prefix_zh}{}", w.zh), format!("{prefix_en}{}", w.en));
+    let joined = |prefix_zh: &str, prefix_en: &str, w: Words| {
+        words(format!("{prefix_zh}{}", w.zh), format!("{prefix_en}{}", w.en))
+    };
     Some(match event {
         E::Submitted { .. } => ("received", words("已收到您的诉求", "Your request was received")),
         E::Accepted { by, .. } => ("taken", joined("接单：", "Taken by ", holder_words(state, by))),
@@ -340,7 +342,11 @@ pub(crate) async fn photo<S: EventStore>(
         Some(blobs) => blobs.get(&hash).await?.ok_or_else(not_its)?,
         None => return Err(not_its().into()),
     };
-    let headers = [(CONTENT_TYPE, image_type(&bytes)), (CACHE_CONTROL, "private, max-age=86400"), (X_CONTENT_TYPE_OPTIONS, "nosniff")];
+    let headers = [
+        (CONTENT_TYPE, image_type(&bytes)),
+        (CACHE_CONTROL, "private, max-age=86400"),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
     Ok((headers, bytes).into_response())
 }
 

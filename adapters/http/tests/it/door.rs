@@ -462,12 +462,14 @@ async fn following_an_open_ticket_makes_a_co_reporter_not_a_duplicate() {
     let path = format!("/api/v1/resident/open?grid={}&item={}", d.grid, crate::VOLUNTEER_ITEM);
     let (_, open) = d.send("GET", &path, 2, None, "").await;
     assert_eq!(open[0]["id"], id.as_str());
-    let tickets_before = d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
+    let tickets_before =
+        d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
     let who = json!({ "name": "王强", "phone": "13900000000" }).to_string();
     let (status, followed) = d.send("POST", &format!("/api/v1/resident/follow/{id}"), 2, None, &who).await;
     assert_eq!(status, StatusCode::CREATED, "{followed}");
     assert_eq!(followed["ticket"], id.as_str());
-    let tickets_after = d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
+    let tickets_after =
+        d.store.snapshot().iter().filter(|e| e.schema.to_string().starts_with("ticket.submitted")).count();
     assert_eq!(tickets_after, tickets_before, "no second ticket");
     // The co-reporter reads it through their own link, in "my requests" too.
     let token = token_of(&followed);
@@ -499,7 +501,8 @@ async fn an_orders_photos_are_the_tickets_and_only_its_readers_see_them() {
     let response = d.router.clone().oneshot(request).await.expect("an answer");
     assert_eq!(response.status(), StatusCode::CREATED);
     let uploaded: Value =
-        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body")).expect("json");
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body"))
+            .expect("json");
     let hash = uploaded["hash"].as_str().expect("a hash").to_string();
     let mut body: Value = serde_json::from_str(&d.order_body(&d.grid, "13800138000")).expect("json");
     body["photos"] = json!([hash]);
