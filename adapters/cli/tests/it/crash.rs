@@ -56,6 +56,9 @@ const RUN_MS_MAX: u64 = 900;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the timers may take to fire what fell due while the server was down.
 const TIMERS_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long clients may wait for work to resume after the last restart of
+/// nats-server (its reconnect backs off, slower on a loaded machine).
+const RESUME_TIMEOUT: Duration = Duration::from_secs(90);
 /// The most tickets per cycle whose history is read to see their offer expired.
 const SAMPLED_PER_CYCLE: usize = 4;
 
@@ -472,7 +475,13 @@ fn kill_9_of_nats_server_under_load_loses_no_acknowledged_command() {
         std::thread::sleep(Duration::from_millis(300));
         nats.restart();
     }
-    std::thread::sleep(Duration::from_millis(RUN_MS_MAX));
+    // Work resumes once nats-server is back: the clients get submissions
+    // acknowledged again. How long the reconnect takes depends on the load
+    // on the machine, so this waits for the work (bounded), not for a time.
+    let submitted = || shared.acks.lock().expect("acks lock").iter().filter(|a| a.action == "submit").count();
+    let resumed_from = submitted();
+    let resumed = until_within(RESUME_TIMEOUT, || submitted() >= resumed_from + NATS_CYCLES_CI as usize);
+    assert!(resumed, "seed {seed}: work resumes after nats-server is back ({} submissions since)", submitted() - resumed_from);
     shared.stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.join().expect("a client ends cleanly");
@@ -813,4 +822,16 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
         }
     }
     files
+}
+
+/// Polls `done` every 50 ms until it holds or `timeout` passes; whether it held.
+fn until_within(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
 }
