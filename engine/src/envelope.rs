@@ -33,6 +33,10 @@ pub enum Role {
     /// A grid worker (网格员): patrols, files orders for residents, triages and
     /// handles tickets on the spot (巡办合一).
     GridWorker,
+    /// A grid head (网格长): leads a grid's workers, does what a grid worker
+    /// does in that grid, reads its rates and reports its week to the
+    /// community (周报告).
+    GridHead,
     /// A dispatcher at a community, street or district centre (社区派单): triages,
     /// offers, assigns, escalates, summons and closes.
     Dispatcher,
@@ -43,6 +47,10 @@ pub enum Role {
     /// A functional department (巡办分离): handles department items and reports to
     /// summons; its actor id is its department id.
     Department,
+    /// An official of a community, street or district (by their place):
+    /// reads and supervises within it — the board, queues, rates and
+    /// reports — and urges handlers; handles no ticket themself.
+    Official,
     /// An auditor: reads the log and verifies seals, and sends no command.
     Auditor,
     /// The deployment's operator: manages API tokens, the world (grids,
@@ -55,9 +63,11 @@ pub enum Role {
 
 impl Role {
     /// Every role a token can carry, by the name `token create --role` takes.
-    pub const ISSUABLE: [(&'static str, Role); 7] = [
+    pub const ISSUABLE: [(&'static str, Role); 9] = [
         ("resident", Role::Resident),
         ("grid_worker", Role::GridWorker),
+        ("grid_head", Role::GridHead),
+        ("official", Role::Official),
         ("dispatcher", Role::Dispatcher),
         ("volunteer", Role::Volunteer),
         ("department", Role::Department),
@@ -70,12 +80,26 @@ impl Role {
         Self::ISSUABLE.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
     }
 
+    /// Whether the role works a grid in the field: a grid worker, or the
+    /// grid head who leads them and may do all they do.
+    pub fn in_the_field(self) -> bool {
+        matches!(self, Role::GridWorker | Role::GridHead)
+    }
+
+    /// Whether the role serves a place (a grid, community, street or the
+    /// district) and acts and reads only within it.
+    pub fn serves_a_place(self) -> bool {
+        matches!(self, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official)
+    }
+
     /// The role in plain words, as used in refusals ("a grid worker may not
     /// ...").
     pub fn name(self) -> &'static str {
         match self {
             Role::Resident => "resident",
             Role::GridWorker => "grid worker",
+            Role::GridHead => "grid head",
+            Role::Official => "official",
             Role::Dispatcher => "dispatcher",
             Role::Volunteer => "volunteer",
             Role::Department => "department",

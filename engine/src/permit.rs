@@ -13,9 +13,9 @@
 //!   [`Ticket::decide`](crate::ticket::Ticket::decide), which is the
 //!   engine too; [`Write::TicketAction`] lets through every role that some
 //!   ticket command admits.
-//! - **place**: a dispatcher or grid worker whose [`Principal`] carries a
-//!   place acts and reads only within it (a grid, community or street);
-//!   without a place they serve the whole district.
+//! - **place**: a dispatcher, grid worker, grid head or official whose
+//!   [`Principal`] carries a place acts and reads only within it (a grid,
+//!   community or street); without a place they serve the whole district.
 //! - **relation**: a resident reaches only their own tickets (another's is
 //!   [`Error::NotFound`], the same answer as for a ticket that does not
 //!   exist, so ticket numbers reveal nothing); a volunteer only the tickets
@@ -54,9 +54,7 @@ impl Principal {
             return Err(Error::invalid("role", "the system role is the engine's own"));
         }
         if let Some(place) = &place {
-            if !matches!(actor.role, Role::Dispatcher | Role::GridWorker) {
-                return Err(Error::invalid("place", "only a dispatcher or a grid worker serves a place"));
-            }
+            may_serve_a_place(actor.role)?;
             if world.grids.get(place).is_none() {
                 return Err(Error::invalid("place", format!("{place} is not in the district")));
             }
@@ -79,7 +77,7 @@ impl Principal {
     pub fn of_staff(world: &crate::World, staff: &crate::world::StaffMember) -> Result<Self, Error> {
         let (id, place) = match (staff.role, &staff.department) {
             (Role::Department, Some(department)) => (department.to_string(), None),
-            (Role::Dispatcher | Role::GridWorker, _) => (staff.subject.to_string(), staff.place.clone()),
+            (role, _) if role.serves_a_place() => (staff.subject.to_string(), staff.place.clone()),
             _ => (staff.subject.to_string(), None),
         };
         Self::admit(world, Actor::new(staff.role, &id)?, place)
@@ -98,6 +96,17 @@ impl Principal {
 
     fn outside(&self) -> Error {
         Error::NotPermitted { role: self.actor.role.name(), command: "act outside the place they serve" }
+    }
+}
+
+/// Whether `role` may carry a place (a token's, a member of staff's): only
+/// those who serve one — dispatchers, grid workers, grid heads, officials.
+pub fn may_serve_a_place(role: Role) -> Result<(), Error> {
+    match role.serves_a_place() {
+        true => Ok(()),
+        false => {
+            Err(Error::invalid("place", "only a dispatcher, a grid worker, a grid head or an official serves a place"))
+        }
     }
 }
 
@@ -177,7 +186,7 @@ pub enum Write {
     Account,
 }
 
-use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridWorker, Resident, Volunteer};
+use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
@@ -214,18 +223,21 @@ impl Access {
     /// tokens, the world and volunteers' registration, and reads what other
     /// staff read, but acts on no ticket.
     pub fn roles(self) -> &'static [Role] {
-        const EVERYONE: &[Role] = &[Resident, GridWorker, Dispatcher, Volunteer, Dept, Auditor, Admin];
-        const STAFF_READERS: &[Role] = &[GridWorker, Dispatcher, Dept, Auditor, Admin];
+        const EVERYONE: &[Role] =
+            &[Resident, GridWorker, GridHead, Dispatcher, Official, Volunteer, Dept, Auditor, Admin];
+        const STAFF_READERS: &[Role] = &[GridWorker, GridHead, Dispatcher, Official, Dept, Auditor, Admin];
         match self {
             Access::Public | Access::Read(Read::Reference | Read::Tickets | Read::Ticket) => EVERYONE,
-            Access::Read(Read::History | Read::Board) => &[Dispatcher, Auditor],
-            Access::Read(Read::Queue | Read::Volunteer) => &[GridWorker, Dispatcher, Volunteer, Dept, Auditor, Admin],
+            Access::Read(Read::History | Read::Board) => &[Dispatcher, Official, Auditor],
+            Access::Read(Read::Queue | Read::Volunteer) => {
+                &[GridWorker, GridHead, Dispatcher, Official, Volunteer, Dept, Auditor, Admin]
+            }
             Access::Read(Read::Metrics | Read::Volunteers) => STAFF_READERS,
             Access::Read(Read::World) => &[Dispatcher, Auditor, Admin],
             Access::Read(Read::Tokens) | Access::Write(Write::World | Write::Tokens) => &[Admin],
-            Access::Write(Write::Submit) => &[Resident, GridWorker, Dispatcher],
+            Access::Write(Write::Submit) => &[Resident, GridWorker, GridHead, Dispatcher],
             Access::Write(Write::Follow) => &[Resident],
-            Access::Write(Write::TicketAction) => &[Resident, GridWorker, Dispatcher, Volunteer, Dept],
+            Access::Write(Write::TicketAction) => &[Resident, GridWorker, GridHead, Dispatcher, Volunteer, Dept],
             Access::Write(Write::RegisterVolunteer | Write::ManageVolunteer) => &[Dispatcher, Admin],
             Access::Write(Write::VolunteerSkills) => &[Dispatcher, Volunteer, Admin],
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
@@ -323,7 +335,8 @@ pub fn visible(who: &Principal, ticket: &Ticket) -> bool {
     reach_ticket(who, ticket).is_ok()
 }
 
-/// A placed dispatcher or grid worker acts only within their place.
+/// A placed dispatcher, grid worker, grid head or official acts only
+/// within their place.
 fn within(who: &Principal, grid: &GridCode) -> Result<(), Error> {
     match &who.place {
         Some(place) if !grid.is_within(place) => Err(who.outside()),
@@ -347,7 +360,7 @@ fn reach_ticket(who: &Principal, ticket: &Ticket) -> Result<(), Error> {
         Volunteer => Err(hidden()),
         Dept if held_or_summoned(ticket, id) => Ok(()),
         Dept => Err(hidden()),
-        GridWorker | Dispatcher => match &ticket.grid {
+        GridWorker | GridHead | Dispatcher | Official => match &ticket.grid {
             Some(grid) => within(who, grid),
             None => Err(hidden()),
         },
@@ -404,7 +417,7 @@ fn reach_holder(who: &Principal, holder: &Assignee) -> Result<(), Error> {
         Assignee::GridWorker(w) => w.as_str() == id,
     };
     match who.actor.role {
-        Volunteer | Dept | GridWorker if !own => {
+        Volunteer | Dept | GridWorker | GridHead if !own => {
             Err(Error::NotPermitted { role: who.actor.role.name(), command: "read another's queue" })
         }
         _ => Ok(()),

@@ -673,10 +673,14 @@ impl WorldState {
         }
         let fail = |why: &str| Err(Error::invalid("staff", format!("{}: {why}", staff.subject)));
         match staff.role {
-            Role::GridWorker | Role::Dispatcher if staff.place.is_none() => return fail("needs a place"),
+            Role::GridWorker | Role::GridHead | Role::Dispatcher if staff.place.is_none() => {
+                return fail("needs a place");
+            }
             Role::Department if staff.department.is_none() => return fail("needs a department"),
             Role::Resident | Role::Volunteer | Role::System => {
-                return fail("staff are grid workers, dispatchers, department staff, auditors or admins");
+                return fail(
+                    "staff are grid workers, grid heads, dispatchers, officials, department staff, auditors or admins",
+                );
             }
             _ => {}
         }

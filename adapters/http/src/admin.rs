@@ -106,7 +106,8 @@ pub(crate) async fn issue<S: EventStore>(
     let body = crate::tickets::read_body(body)?;
     let body: IssueBody = serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?;
     let role = Role::parse_issuable(&body.role).ok_or_else(|| {
-        Error::invalid("role", "must be resident, grid_worker, dispatcher, volunteer, department, auditor or admin")
+        let names: Vec<&str> = Role::ISSUABLE.iter().map(|(name, _)| *name).collect();
+        Error::invalid("role", format!("must be one of {}", names.join(", ")))
     })?;
     if body.subject.is_empty() || body.subject.len() > SUBJECT_LEN_MAX {
         return Err(Error::invalid("subject", "must be 1 to 128 characters").into());

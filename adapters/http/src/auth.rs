@@ -64,8 +64,8 @@ impl TokenTable {
         if role == Role::System {
             return Err(Error::invalid("role", "the system role is the engine's own"));
         }
-        if place.is_some() && !matches!(role, Role::Dispatcher | Role::GridWorker) {
-            return Err(Error::invalid("place", "only a dispatcher or a grid worker serves a place"));
+        if place.is_some() {
+            gridloop_engine::permit::may_serve_a_place(role)?;
         }
         let actor = Actor::new(role, subject)?;
         let token = crate::random_hex(TOKEN_BYTES)

@@ -827,7 +827,7 @@ fn speaker(who: &Principal, named: Option<Assignee>) -> Result<Assignee, Error> 
     match who.actor.role {
         Role::Volunteer => Ok(Assignee::Volunteer(VolunteerId::new(id)?)),
         Role::Department => Ok(Assignee::Department(DepartmentId::new(id)?)),
-        Role::GridWorker => Ok(Assignee::GridWorker(who.actor.id.clone())),
+        Role::GridWorker | Role::GridHead => Ok(Assignee::GridWorker(who.actor.id.clone())),
         Role::Dispatcher => Err(Error::invalid("by", "a dispatcher names whom they answer for")),
         role => Err(Error::NotPermitted { role: role.name(), command: "answer an offer" }),
     }

@@ -280,8 +280,9 @@ fn member(
     let person = ok(&mut found, person(row));
     let role = ok(&mut found, role(row));
     let place = match row.get("place") {
-        "" if matches!(role, Some(Role::GridWorker | Role::Dispatcher)) => {
-            ok(&mut found, Err(row.problem("place", "is empty; grid workers and dispatchers act in a place")))
+        "" if matches!(role, Some(Role::GridWorker | Role::GridHead | Role::Dispatcher)) => {
+            let why = "is empty; grid workers, grid heads and dispatchers act in a place";
+            ok(&mut found, Err(row.problem("place", why)))
         }
         "" => Some(None),
         _ => ok(&mut found, place(row, "place", grids).map(Some)),
@@ -308,12 +309,15 @@ fn member(
 fn role(row: &Row<'_>) -> Result<Role, Problem> {
     match row.required("role")? {
         "grid_worker" => Ok(Role::GridWorker),
+        "grid_head" => Ok(Role::GridHead),
         "dispatcher" => Ok(Role::Dispatcher),
+        "official" => Ok(Role::Official),
         "department" => Ok(Role::Department),
         "auditor" => Ok(Role::Auditor),
         "admin" => Ok(Role::Admin),
         other => {
-            let why = format!("{} is not grid_worker, dispatcher, department, auditor or admin", quoted(other));
+            let roles = "grid_worker, grid_head, dispatcher, official, department, auditor or admin";
+            let why = format!("{} is not {roles}", quoted(other));
             Err(row.problem("role", why))
         }
     }

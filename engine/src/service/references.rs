@@ -18,7 +18,6 @@
 //! (`CommandService::execute` looks in the ticket's stream before it
 //! refuses).
 
-use crate::envelope::Role;
 use crate::ids::{StreamId, TicketId, VolunteerId};
 use crate::service::{Aggregate, Call, CommandService, Outcome, Read, fold};
 use crate::store::EventStore;
@@ -133,7 +132,7 @@ fn unknown_in(world: &World, assignee: &Assignee) -> Option<Error> {
     let unknown = |kind: &'static str, id: &dyn ToString| Some(Error::UnknownReference { kind, id: id.to_string() });
     match assignee {
         Assignee::Team(t) if !world.teams.contains_key(t) => unknown("team", t),
-        Assignee::GridWorker(w) if !world.staff.get(w).is_some_and(|s| s.role == Role::GridWorker) => {
+        Assignee::GridWorker(w) if !world.staff.get(w).is_some_and(|s| s.role.in_the_field()) => {
             unknown("grid worker", w)
         }
         Assignee::Department(d) if world.catalog.department(d).is_err() => unknown("department", d),

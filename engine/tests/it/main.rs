@@ -295,6 +295,14 @@ pub mod support {
     pub fn other_grid_worker() -> Actor {
         actor(Role::GridWorker, OTHER_WORKER)
     }
+    /// The grid head of the grid (网格长), who may do what a grid worker does.
+    pub fn grid_head() -> Actor {
+        actor(Role::GridHead, "gh-1")
+    }
+    /// A community official, who supervises and handles no ticket.
+    pub fn official() -> Actor {
+        actor(Role::Official, "o-1")
+    }
     pub fn dispatcher() -> Actor {
         actor(Role::Dispatcher, "d-1")
     }
@@ -322,7 +330,9 @@ pub mod support {
             other_resident(),
             grid_worker(),
             other_grid_worker(),
+            grid_head(),
             dispatcher(),
+            official(),
             volunteer(1),
             volunteer(2),
             volunteer(3),

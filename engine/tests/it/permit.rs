@@ -9,38 +9,48 @@ use gridloop_engine::permit::{Access, Principal, Read, Target, Write, permit, vi
 use gridloop_engine::ticket::{Assignee, Offer, Status, Summons, Ticket};
 use gridloop_engine::time::Timestamp;
 
-const ROLES: [Role; 7] =
-    [Role::Resident, Role::GridWorker, Role::Dispatcher, Role::Volunteer, Role::Department, Role::Auditor, Role::Admin];
+const ROLES: [Role; 9] = [
+    Role::Resident,
+    Role::GridWorker,
+    Role::GridHead,
+    Role::Dispatcher,
+    Role::Official,
+    Role::Volunteer,
+    Role::Department,
+    Role::Auditor,
+    Role::Admin,
+];
 
-/// Who may use each access, for resident, grid worker, dispatcher,
-/// volunteer, department, auditor and admin in that order. Written out by
-/// hand: a change to `Access::roles` must change this table too.
+/// Who may use each access, for resident, grid worker, grid head,
+/// dispatcher, official, volunteer, department, auditor and admin in that
+/// order. Written out by hand: a change to `Access::roles` must change this
+/// table too.
 const TABLE: [(Access, &str); 25] = [
-    (Access::Public, "+++++++"),
-    (Access::Read(Read::Reference), "+++++++"),
-    (Access::Read(Read::Tickets), "+++++++"),
-    (Access::Read(Read::Ticket), "+++++++"),
-    (Access::Read(Read::History), "--+--+-"),
-    (Access::Read(Read::Queue), "-++++++"),
-    (Access::Read(Read::Metrics), "-++-+++"),
-    (Access::Read(Read::Volunteers), "-++-+++"),
-    (Access::Read(Read::Volunteer), "-++++++"),
-    (Access::Read(Read::Board), "--+--+-"),
-    (Access::Read(Read::World), "--+--++"),
-    (Access::Read(Read::Tokens), "------+"),
-    (Access::Read(Read::Account), "+------"),
-    (Access::Write(Write::Submit), "+++----"),
-    (Access::Write(Write::TicketAction), "+++++--"),
-    (Access::Write(Write::Follow), "+------"),
-    (Access::Write(Write::RegisterVolunteer), "--+---+"),
-    (Access::Write(Write::ManageVolunteer), "--+---+"),
-    (Access::Write(Write::VolunteerSkills), "--++--+"),
-    (Access::Write(Write::Redeem), "--++---"),
-    (Access::Write(Write::LinkCode), "--+----"),
-    (Access::Write(Write::Emergency), "--+----"),
-    (Access::Write(Write::World), "------+"),
-    (Access::Write(Write::Tokens), "------+"),
-    (Access::Write(Write::Account), "+------"),
+    (Access::Public, "+++++++++"),
+    (Access::Read(Read::Reference), "+++++++++"),
+    (Access::Read(Read::Tickets), "+++++++++"),
+    (Access::Read(Read::Ticket), "+++++++++"),
+    (Access::Read(Read::History), "---++--+-"),
+    (Access::Read(Read::Queue), "-++++++++"),
+    (Access::Read(Read::Metrics), "-++++-+++"),
+    (Access::Read(Read::Volunteers), "-++++-+++"),
+    (Access::Read(Read::Volunteer), "-++++++++"),
+    (Access::Read(Read::Board), "---++--+-"),
+    (Access::Read(Read::World), "---+---++"),
+    (Access::Read(Read::Tokens), "--------+"),
+    (Access::Read(Read::Account), "+--------"),
+    (Access::Write(Write::Submit), "++++-----"),
+    (Access::Write(Write::TicketAction), "++++-++--"),
+    (Access::Write(Write::Follow), "+--------"),
+    (Access::Write(Write::RegisterVolunteer), "---+----+"),
+    (Access::Write(Write::ManageVolunteer), "---+----+"),
+    (Access::Write(Write::VolunteerSkills), "---+-+--+"),
+    (Access::Write(Write::Redeem), "---+-+---"),
+    (Access::Write(Write::LinkCode), "---+-----"),
+    (Access::Write(Write::Emergency), "---+-----"),
+    (Access::Write(Write::World), "--------+"),
+    (Access::Write(Write::Tokens), "--------+"),
+    (Access::Write(Write::Account), "+--------"),
 ];
 
 fn code(text: &str) -> GridCode {
@@ -88,10 +98,10 @@ fn every_access_is_in_the_table_and_lets_through_the_roles_it_says() {
 }
 
 #[test]
-fn a_placed_dispatcher_or_grid_worker_acts_only_within_their_place() {
+fn a_placed_dispatcher_grid_worker_grid_head_or_official_acts_and_reads_only_within_their_place() {
     let inside = code("440802-001-001-001");
     let outside = code("440802-002-001-001");
-    for role in [Role::Dispatcher, Role::GridWorker] {
+    for role in [Role::Dispatcher, Role::GridWorker, Role::GridHead] {
         let placed = who(role, "s-1", Some("440802-001"));
         let submit = Access::Write(Write::Submit);
         assert!(permit(&placed, submit, Target::Place(&inside)).is_ok(), "{role:?} inside");
@@ -167,4 +177,29 @@ fn a_holders_queue_is_read_by_the_holder_and_by_staff_who_oversee() {
     assert!(permit(&who(Role::GridWorker, "gw-1", None), queue, Target::Holder(&v1)).is_err());
     assert!(permit(&who(Role::Dispatcher, "d-1", None), queue, Target::Holder(&v1)).is_ok());
     assert!(permit(&who(Role::Resident, "r-1", None), queue, Target::Holder(&v1)).is_err());
+}
+
+#[test]
+fn an_official_reads_and_supervises_within_their_place_and_handles_no_ticket() {
+    let official = who(Role::Official, "o-1", Some("440802-001-001"));
+    let mut elsewhere = ticket();
+    elsewhere.grid = Some(code("440802-002-001-001"));
+    assert!(visible(&official, &ticket()));
+    assert!(!visible(&official, &elsewhere));
+    let board = Access::Read(Read::Board);
+    assert!(permit(&official, board, Target::Ticket(&ticket())).is_ok());
+    assert!(permit(&official, board, Target::Ticket(&elsewhere)).is_err());
+    for write in [Write::Submit, Write::TicketAction, Write::Emergency] {
+        let refused = permit(&official, Access::Write(write), Target::Ticket(&ticket()));
+        assert!(matches!(refused, Err(Error::NotPermitted { .. })), "{write:?}: {refused:?}");
+    }
+}
+
+#[test]
+fn only_those_who_serve_a_place_carry_one() {
+    for role in ROLES {
+        let carried = gridloop_engine::permit::may_serve_a_place(role).is_ok();
+        let serves = matches!(role, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official);
+        assert_eq!(carried, serves, "{role:?}");
+    }
 }

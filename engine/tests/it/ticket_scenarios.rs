@@ -266,6 +266,20 @@ fn a_grid_worker_handles_a_patrol_item_on_the_spot() {
 }
 
 #[test]
+fn a_grid_head_handles_on_the_spot_as_a_grid_worker_would_and_an_official_may_not() {
+    let head = gridloop_engine::ids::ActorId::new("gh-1").unwrap();
+    given(&[submitted_item(FLYERS)])
+        .when(&grid_head(), TicketCommand::SelfHandle)
+        .then(&[TicketEvent::SelfHandled { worker: head.clone() }]);
+    given(&[submitted_item(FLYERS), TicketEvent::SelfHandled { worker: head }])
+        .when(&grid_head(), TicketCommand::Start)
+        .then(&[TicketEvent::Started { by: worker("gh-1") }]);
+    given(&[submitted_item(FLYERS)])
+        .when(&official(), TicketCommand::SelfHandle)
+        .then_error(not_permitted("official", TicketCommand::SelfHandle.verb()));
+}
+
+#[test]
 fn self_handling_needs_no_triage_and_the_worker_then_resolves_it() {
     let state = given(&[submitted_item(FLYERS)])
         .when(&grid_worker(), TicketCommand::SelfHandle)
@@ -1379,7 +1393,9 @@ fn wrong_roles_are_not_permitted() {
     for (history, command, allowed, ok, now) in cases {
         let decided = given(&history).when(&ok, command.clone()).at(now).decide();
         assert!(decided.is_ok(), "{command:?} by {ok:?} should succeed: {decided:?}");
-        for who in every_actor().into_iter().filter(|a| !allowed.contains(&a.role)) {
+        // A grid head may do whatever a grid worker may.
+        let allowed_to = |role: Role| allowed.contains(&role) || (role == GridHead && allowed.contains(&GridWorker));
+        for who in every_actor().into_iter().filter(|a| !allowed_to(a.role)) {
             given(&history)
                 .when(&who, command.clone())
                 .at(now)

@@ -26,7 +26,7 @@ pub enum TokenCmd {
     /// DATA/tokens.json, which `gridloop serve` reads at start; with `serve`
     /// running on the embedded store, the running server takes it at once).
     Create {
-        /// resident, grid_worker, dispatcher, volunteer, department, auditor
+        /// resident, grid_worker, grid_head, dispatcher, official, volunteer, department, auditor
         /// or admin (manages tokens through the API; acts on no ticket).
         #[arg(long, value_parser = issuable_role())]
         role: Role,

@@ -481,7 +481,11 @@ fn kill_9_of_nats_server_under_load_loses_no_acknowledged_command() {
     let submitted = || shared.acks.lock().expect("acks lock").iter().filter(|a| a.action == "submit").count();
     let resumed_from = submitted();
     let resumed = until_within(RESUME_TIMEOUT, || submitted() >= resumed_from + NATS_CYCLES_CI as usize);
-    assert!(resumed, "seed {seed}: work resumes after nats-server is back ({} submissions since)", submitted() - resumed_from);
+    assert!(
+        resumed,
+        "seed {seed}: work resumes after nats-server is back ({} submissions since)",
+        submitted() - resumed_from
+    );
     shared.stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.join().expect("a client ends cleanly");

@@ -23,7 +23,7 @@ pub fn chikan_bundle() -> std::path::PathBuf {
 /// Puts the Chikan world into the log at `data` (or on `store`), as an
 /// operator would with `gridloop world import` before the first `serve`.
 ///
-/// A new sled data directory is a copy of one imported once per build (the
+/// A new sled data directory is a copy of one imported once an hour (the
 /// import takes seconds; nextest runs every test in its own process, so the
 /// template is kept on disk under the target directory). An existing
 /// directory, or a NATS log, gets a real import (which writes nothing when
@@ -32,7 +32,7 @@ pub fn with_chikan(data: &std::path::Path, store: Option<&str>) {
     if store.is_some() || data.join("GRIDLOOP").exists() {
         return import_chikan(data, store);
     }
-    let template = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chikan-world-v1");
+    let template = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(template_name());
     if !template.join("GRIDLOOP").exists() {
         let building = template.with_extension(format!("building-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&building);
@@ -43,6 +43,25 @@ pub fn with_chikan(data: &std::path::Path, store: Option<&str>) {
         }
     }
     copy_dir(&template, data);
+}
+
+/// The template's name: the bundle's content (a changed bundle is imported
+/// afresh) and the hour it is made in. The import stamps the log with the
+/// real time, and tests that start `serve` judge what is due (a seal at
+/// midnight China time, an hour after the first event) from the log's
+/// first event: within one UTC hour no China midnight falls between the
+/// import and the test.
+fn template_name() -> String {
+    let mut hasher = blake3::Hasher::new();
+    let mut files: Vec<_> =
+        std::fs::read_dir(chikan_bundle()).expect("the bundle").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    for file in files {
+        hasher.update(file.file_name().expect("a name").as_encoded_bytes());
+        hasher.update(&std::fs::read(&file).expect("a bundle file"));
+    }
+    let hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() / 3600;
+    format!("chikan-world-{}-{hour}", &hasher.finalize().to_hex()[..16])
 }
 
 fn import_chikan(data: &std::path::Path, store: Option<&str>) {

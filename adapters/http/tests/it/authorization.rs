@@ -9,7 +9,8 @@
 //! Inside and outside, per role: the resident who ordered the ticket and a
 //! neighbour; a grid worker placed in the ticket's community and one in
 //! another street; a dispatcher placed in the ticket's street and one in
-//! another; the volunteer the ticket is offered to (living in its grid)
+//! another; a grid head of the ticket's grid and one of a far grid; an
+//! official of the ticket's community and one of another street; the volunteer the ticket is offered to (living in its grid)
 //! and one living elsewhere; a department the ticket has nothing to do
 //! with; an auditor and an admin (no place).
 
@@ -69,11 +70,15 @@ fn principals(p: &Places) -> Vec<(&'static str, Principal)> {
         ("resident outside", who(Role::Resident, "r-2", None)),
         ("grid worker inside", who(Role::GridWorker, "gw-1", Some(&p.community))),
         ("grid worker outside", who(Role::GridWorker, "gw-2", Some(&p.far_community))),
+        ("grid head inside", who(Role::GridHead, "gh-1", Some(&p.grid))),
+        ("grid head outside", who(Role::GridHead, "gh-2", Some(&p.far_grid))),
         ("dispatcher inside", who(Role::Dispatcher, "d-1", Some(&p.street))),
         ("dispatcher outside", who(Role::Dispatcher, "d-2", Some(&p.far_street))),
         ("volunteer inside", who(Role::Volunteer, "V-1", None)),
         ("volunteer outside", who(Role::Volunteer, "V-2", None)),
         ("department outside", who(Role::Department, "civil_affairs", None)),
+        ("official inside", who(Role::Official, "o-1", Some(&p.community))),
+        ("official outside", who(Role::Official, "o-2", Some(&p.far_street))),
         ("auditor", who(Role::Auditor, "a-1", None)),
         ("admin", who(Role::Admin, "ops-1", None)),
     ]
