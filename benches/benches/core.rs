@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use gridloop_engine::Context;
 use gridloop_engine::envelope::EventPayload as _;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::GridCode;
@@ -78,13 +77,7 @@ fn lifecycle(c: &mut Criterion) {
         b.iter(|| {
             let mut ticket = Ticket::default();
             for (actor, command) in &steps {
-                let ctx = Context {
-                    now: t0,
-                    catalog: &world.catalog,
-                    grids: &world.grids,
-                    routing: &world.routing,
-                    emergency: false,
-                };
+                let ctx = world.context(t0, false);
                 for e in ticket.decide(&id, command, actor, &ctx).expect("legal") {
                     ticket.evolve(&e, t0);
                 }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::ids::{CategoryCode, DepartmentId, ItemCode, Skill};
-use crate::time::Millis;
+use crate::time::{Millis, Timestamp};
+use crate::workdays::Calendar;
 
 /// A category of the catalog (Luohu's four: 信息核采, 网格巡查, 社区服务,
 /// 街社统筹; Dingzhou's 24 in 8 fields). The district defines its own in
@@ -56,6 +57,48 @@ pub struct Sla {
     /// How long after resolution the resident may rate it; then it closes
     /// without feedback. Becomes its `feedback_by`.
     pub feedback_window: Millis,
+    /// When set, the limit to take it is this many working days on the
+    /// deployment's calendar (`crate::workdays`), and `accept_within` is
+    /// that many days for comparisons only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_working_days: Option<u32>,
+    /// When set, the limit to resolve it is this many working days (12345:
+    /// 7 or 15), and `resolve_within` that many days for comparisons only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_working_days: Option<u32>,
+}
+
+/// A deadline as a ticket event records it: the instant, and the calendar
+/// it was counted on when the limit is in working days.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    /// When it falls.
+    pub at: Timestamp,
+    /// The calendar in words, for a working-day limit; `None` for elapsed
+    /// time.
+    pub calendar: Option<String>,
+}
+
+impl Sla {
+    /// The deadline to take a ticket whose clock starts `now`.
+    pub fn accept_by(&self, now: Timestamp, calendar: &Calendar) -> Result<Deadline, Error> {
+        Self::deadline(now, self.accept_within, self.accept_working_days, calendar)
+    }
+
+    /// The deadline to resolve a ticket whose clock starts `now`.
+    pub fn resolve_by(&self, now: Timestamp, calendar: &Calendar) -> Result<Deadline, Error> {
+        Self::deadline(now, self.resolve_within, self.resolve_working_days, calendar)
+    }
+
+    fn deadline(now: Timestamp, within: Millis, working: Option<u32>, calendar: &Calendar) -> Result<Deadline, Error> {
+        match working {
+            None => Ok(Deadline { at: now.plus(within), calendar: None }),
+            Some(days) => {
+                let counted = calendar.add_working_days(now, days)?;
+                Ok(Deadline { at: counted.at, calendar: Some(counted.calendar) })
+            }
+        }
+    }
 }
 
 /// A functional department (职能部门): handles department items (巡办分离), items not

@@ -52,6 +52,7 @@ pub mod text;
 pub mod ticket;
 pub mod time;
 pub mod volunteer;
+pub mod workdays;
 pub mod world;
 
 pub use error::Error;
@@ -86,9 +87,24 @@ pub struct World {
     /// The routing policy: whom a new ticket is offered or assigned to, in what
     /// rounds.
     pub routing: routing::RoutingPolicy,
+    /// The working-day calendar limits in working days are counted on;
+    /// Monday to Friday until the deployment sets its own.
+    pub calendar: workdays::Calendar,
 }
 
 impl World {
+    /// The context a command is decided in against this world at `now`.
+    pub fn context(&self, now: Timestamp, emergency: bool) -> Context<'_> {
+        Context {
+            now,
+            catalog: &self.catalog,
+            grids: &self.grids,
+            routing: &self.routing,
+            emergency,
+            calendar: &self.calendar,
+        }
+    }
+
     /// What the district calls a level (`街道`, `镇`), or the English name
     /// when the world names none.
     pub fn level_name(&self, level: grid::Level) -> &str {
@@ -114,4 +130,6 @@ pub struct Context<'a> {
     /// Whether the ticket's street or district is in emergency mode
     /// (平急转换); the command service reads it for submissions.
     pub emergency: bool,
+    /// The working-day calendar, for limits given in working days.
+    pub calendar: &'a workdays::Calendar,
 }

@@ -432,13 +432,7 @@ impl<S: EventStore> CommandService<S> {
     pub async fn check_submit(&self, command: &TicketCommand, actor: &Actor) -> Result<(), Error> {
         self.refresh_world().await?;
         let world = self.world();
-        let ctx = Context {
-            now: self.clock.now(),
-            catalog: &world.catalog,
-            grids: &world.grids,
-            routing: &world.routing,
-            emergency: false,
-        };
+        let ctx = world.context(self.clock.now(), false);
         Ticket::default().decide(&TicketId::from_number(1), command, actor, &ctx).map(drop)
     }
 
@@ -500,7 +494,7 @@ impl<S: EventStore> CommandService<S> {
             }
             let now = self.clock.now();
             let world = self.world();
-            let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency };
+            let ctx = world.context(now, emergency);
             let decided = match base.state.decide(id, command, actor, &ctx) {
                 Ok(decided) if !decided.is_empty() => decided,
                 _ if !fresh => {

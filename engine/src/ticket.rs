@@ -405,6 +405,14 @@ pub enum TicketEvent {
         /// What the department reports, at most 2,000 characters.
         report: String,
     },
+    /// The deadlines decided with it (in the same decision, just before)
+    /// were counted in working days on this calendar: written beside them,
+    /// so the audit names the calendar a deadline was computed on.
+    CountedInWorkingDays {
+        /// The calendar in words, with the years it used
+        /// (`中国法定节假日 2026–2027`).
+        calendar: String,
+    },
 }
 
 /// The current version of each payload. When a payload's shape changes,
@@ -818,6 +826,10 @@ pub struct Ticket {
     /// The after-photos of the current resolution (cleared on reopening).
     #[serde(default)]
     pub result_photos: Vec<BlobHash>,
+    /// The calendar its latest working-day deadlines were counted on;
+    /// `None` while its limits run in elapsed time.
+    #[serde(default)]
+    pub calendar: Option<String>,
     /// How many events were folded.
     pub version: u64,
 }
@@ -965,6 +977,7 @@ impl Ticket {
                     summons.reported = true;
                 }
             }
+            E::CountedInWorkingDays { calendar } => self.calendar = Some(calendar.clone()),
         }
     }
 
@@ -1264,7 +1277,9 @@ impl Ticket {
         if location.is_some_and(|p| !within(p)) {
             return Err(Error::LocationOutsideGrid { grid: grid.to_string() });
         }
-        Ok(vec![TicketEvent::Submitted {
+        let accept_by = entry.sla.accept_by(ctx.now, ctx.calendar)?;
+        let resolve_by = entry.sla.resolve_by(ctx.now, ctx.calendar)?;
+        let submitted = TicketEvent::Submitted {
             ticket: id.clone(),
             item: item.clone(),
             grid: grid.clone(),
@@ -1276,10 +1291,11 @@ impl Ticket {
             // 平急转换: in emergency mode, emergency items go straight to
             // the district centre.
             tier: if ctx.emergency && entry.emergency { Tier::District } else { Tier::Grid },
-            accept_by: ctx.now.plus(entry.sla.accept_within),
-            resolve_by: ctx.now.plus(entry.sla.resolve_within),
+            accept_by: accept_by.at,
+            resolve_by: resolve_by.at,
             photos: checked_photos(photos, ORDER_PHOTOS_MAX)?,
-        }])
+        };
+        Ok(with_calendar(vec![submitted], [accept_by, resolve_by]))
     }
 
     /// 一人一账号 without duplicates: a resident who finds the matter already
@@ -1397,9 +1413,11 @@ impl Ticket {
     /// Reopening at the last holder's tier (or one up, by policy), with a
     /// fresh resolve deadline and a response deadline for the tier.
     fn reopen(&self, reason: String, ctx: &Context) -> Result<Vec<TicketEvent>, Error> {
-        let resolve_by = ctx.now.plus(ctx.catalog.item(self.item())?.sla.resolve_within);
+        let deadline = ctx.catalog.item(self.item())?.sla.resolve_by(ctx.now, ctx.calendar)?;
         let tier = self.tier.unwrap_or(Tier::Grid);
-        let mut events = vec![TicketEvent::Reopened { reason, resolve_by, respond_by: Some(respond_by(tier, ctx)) }];
+        let reopened =
+            TicketEvent::Reopened { reason, resolve_by: deadline.at, respond_by: Some(respond_by(tier, ctx)) };
+        let mut events = with_calendar(vec![reopened], [deadline]);
         if let (true, Some(up)) = (ctx.routing.reopen_one_up, tier.above()) {
             events.push(TicketEvent::Escalated {
                 from: tier,
@@ -1513,9 +1531,15 @@ impl Ticket {
             });
         }
         let note = bounded_text("note", note, true)?;
-        let resolve_within = ctx.catalog.item(self.item())?.sla.resolve_within;
-        let resolve_by = self.resolve_by.filter(|&by| by <= ctx.now).map(|_| ctx.now.plus(resolve_within));
-        Ok(vec![TicketEvent::Escalated { from, to, reason, note, respond_by: Some(respond_by(to, ctx)), resolve_by }])
+        // A fresh resolve deadline only when the old one had passed.
+        let fresh = match self.resolve_by.filter(|&by| by <= ctx.now) {
+            Some(_) => Some(ctx.catalog.item(self.item())?.sla.resolve_by(ctx.now, ctx.calendar)?),
+            None => None,
+        };
+        let resolve_by = fresh.as_ref().map(|d| d.at);
+        let escalated =
+            TicketEvent::Escalated { from, to, reason, note, respond_by: Some(respond_by(to, ctx)), resolve_by };
+        Ok(with_calendar(vec![escalated], fresh))
     }
 
     /// Every offer round ran out unanswered: the tier could not find anyone.
@@ -1668,6 +1692,18 @@ fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error
     } else {
         Err(Error::NotPermitted { role: actor.role.name(), command: verb })
     }
+}
+
+/// The events of a decision, followed by the calendar its deadlines were
+/// counted on when any of them is in working days.
+fn with_calendar(
+    mut events: Vec<TicketEvent>,
+    deadlines: impl IntoIterator<Item = crate::catalog::Deadline>,
+) -> Vec<TicketEvent> {
+    if let Some(calendar) = deadlines.into_iter().find_map(|d| d.calendar) {
+        events.push(TicketEvent::CountedInWorkingDays { calendar });
+    }
+    events
 }
 
 fn not_admitted(entry: &crate::catalog::CatalogItem) -> Error {

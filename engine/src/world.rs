@@ -40,6 +40,7 @@ use crate::grid::{GeoPoint, GridCode, GridKind, GridNode, GridTree, Level, Prope
 use crate::ids::{ActorId, CategoryCode, DepartmentId, ItemCode, TeamId};
 use crate::routing::RoutingPolicy;
 use crate::ticket::bounded_text;
+use crate::workdays::Calendar;
 use crate::{Context, Error, World};
 
 /// The most changes one command may carry (one append holds at most 64 events).
@@ -235,6 +236,12 @@ pub enum WorldChange {
         /// The new policy; it must validate.
         routing: RoutingPolicy,
     },
+    /// Replaces the working-day calendar (the official holiday schedule of
+    /// the years it covers).
+    SetCalendar {
+        /// The new calendar; it must check.
+        calendar: Calendar,
+    },
 }
 
 /// The world's command: a batch of changes, decided in order, written in one
@@ -342,6 +349,12 @@ pub enum WorldEvent {
         /// The policy now in force.
         routing: RoutingPolicy,
     },
+    /// The working-day calendar was replaced: deadlines decided from now on
+    /// count working days on it; those already written stand.
+    CalendarSet {
+        /// The calendar now in force.
+        calendar: Calendar,
+    },
 }
 
 fn world_schema_version(_tag: &str) -> u32 {
@@ -380,6 +393,8 @@ pub struct WorldState {
     pub staff: BTreeMap<ActorId, StaffMember>,
     /// The routing policy, once set; until then the default applies.
     pub routing: Option<RoutingPolicy>,
+    /// The working-day calendar, once set; until then Monday to Friday.
+    pub calendar: Option<Calendar>,
 }
 
 impl WorldState {
@@ -440,6 +455,7 @@ impl WorldState {
                 self.staff.remove(&subject);
             }
             WorldEvent::RoutingSet { routing } => self.routing = Some(routing),
+            WorldEvent::CalendarSet { calendar } => self.calendar = Some(calendar),
         }
     }
 
@@ -531,6 +547,11 @@ impl WorldState {
                 routing.validate()?;
                 let same = self.routing.as_ref() == Some(routing);
                 Ok((!same).then(|| WorldEvent::RoutingSet { routing: routing.clone() }))
+            }
+            WorldChange::SetCalendar { calendar } => {
+                calendar.check()?;
+                let same = self.calendar.as_ref() == Some(calendar);
+                Ok((!same).then(|| WorldEvent::CalendarSet { calendar: calendar.clone() }))
             }
         }
     }
@@ -722,6 +743,7 @@ impl WorldState {
             teams: self.teams.clone(),
             staff: self.staff.clone(),
             routing: self.routing.clone().unwrap_or_default(),
+            calendar: self.calendar.clone().unwrap_or_default(),
         })
     }
 
@@ -742,6 +764,9 @@ impl WorldState {
         }
         if let Some(routing) = desired.routing.as_ref().filter(|r| self.routing.as_ref() != Some(*r)) {
             changes.push(WorldChange::SetRouting { routing: routing.clone() });
+        }
+        if let Some(calendar) = desired.calendar.as_ref().filter(|c| self.calendar.as_ref() != Some(*c)) {
+            changes.push(WorldChange::SetCalendar { calendar: calendar.clone() });
         }
         self.grid_changes(desired, &mut changes);
         self.item_changes(desired, &mut changes);

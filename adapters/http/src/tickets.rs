@@ -36,6 +36,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
+use gridloop_engine::Error;
 use gridloop_engine::blob::{BlobHash, BlobState, RESULT_PHOTOS_MAX};
 use gridloop_engine::catalog::HandlingMode;
 use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
@@ -49,7 +50,6 @@ use gridloop_engine::ticket::{
     Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency, resident_for,
 };
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
-use gridloop_engine::{Context, Error};
 use gridloop_projections::board::BoardStatus;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -361,7 +361,7 @@ fn allowed_actions<S: EventStore>(state: &AppState<S>, who: &Principal, ticket: 
     }
     let world = state.service.world();
     let now = state.service.clock().now();
-    let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+    let ctx = world.context(now, false);
     let allowed = |action: &&str| {
         let refused = ticket.decide(id, &stand_in(action, now), &who.actor, &ctx);
         !matches!(

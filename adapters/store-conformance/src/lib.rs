@@ -310,6 +310,8 @@ pub fn tiny_world() -> World {
                 accept_within: Millis::hours(2),
                 resolve_within: Millis::days(2),
                 feedback_window: Millis::days(3),
+                accept_working_days: None,
+                resolve_working_days: None,
             },
             points: 10,
             admitted: true,

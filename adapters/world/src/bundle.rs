@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::path::Path;
 
-use gridloop_engine::catalog::{Catalog, Category};
+use gridloop_engine::catalog::Category;
 use gridloop_engine::envelope::Actor;
-use gridloop_engine::grid::{GridCode, GridTree};
+use gridloop_engine::grid::GridCode;
 use gridloop_engine::ids::{ActorId, CategoryCode, DepartmentId, ItemCode, ResidentId, Skill, TeamId, VolunteerId};
 use gridloop_engine::personal::Person;
 use gridloop_engine::routing::RoutingPolicy;
@@ -89,23 +89,40 @@ pub enum Status {
 /// Files other than the bundle's are ignored (a README may sit there).
 pub fn read(dir: &Path, encoding: Encoding) -> Result<Bundle, Vec<Problem>> {
     let mut problems = Problems::default();
-    let mut contents: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
     let mut unreadable = Vec::new();
     if !dir.is_dir() {
         return Err(vec![Problem::file(&dir.display().to_string(), "is not a directory")]);
     }
-    for name in FILES {
-        match read_bounded(&dir.join(name)) {
+    for name in FILES.iter().map(|n| n.to_string()).chain(calendar_years(dir)) {
+        match read_bounded(&dir.join(&name)) {
             Ok(Some(bytes)) => contents.push((name, bytes)),
             Ok(None) => {}
             Err(why) => {
-                problems.push(Problem::file(name, why));
+                problems.push(Problem::file(&name, why));
                 unreadable.push(name);
             }
         }
     }
-    let files: Vec<(&str, &[u8])> = contents.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    let files: Vec<(&str, &[u8])> = contents.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    let unreadable: Vec<&str> = unreadable.iter().map(String::as_str).collect();
     read_parts(&files, &unreadable, encoding, problems)
+}
+
+/// The year files of the calendar folder, `calendar/2026.toml`, by name
+/// (a few more than a calendar may hold, so that too many is reported).
+fn calendar_years(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(crate::calendar::CALENDAR_DIR)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .map(|name| format!("{}/{name}", crate::calendar::CALENDAR_DIR))
+        .filter(|name| crate::calendar::is_year_file(name))
+        .take(gridloop_engine::workdays::YEARS_MAX + 1)
+        .collect();
+    names.sort();
+    names
 }
 
 /// A file's bytes, `None` when it does not exist; never more than
@@ -159,24 +176,25 @@ fn texts(
     unreadable: &[&str],
     encoding: Encoding,
     problems: &mut Problems,
-) -> BTreeMap<&'static str, String> {
+) -> BTreeMap<String, String> {
     let mut texts = BTreeMap::new();
     for &(name, bytes) in files {
-        let Some(&known) = FILES.iter().find(|f| **f == name) else {
+        if !FILES.contains(&name) && !crate::calendar::is_year_file(name) {
             let shown: String = name.chars().take(60).collect();
             problems.push(Problem::file(&shown, "is not a file of a world bundle (docs/world.md lists them)"));
             continue;
-        };
-        if texts.contains_key(known) {
-            problems.push(Problem::file(known, "is given twice"));
+        }
+        let known = name.to_string();
+        if texts.contains_key(&known) {
+            problems.push(Problem::file(&known, "is given twice"));
             continue;
         }
         if bytes.len() as u64 > FILE_BYTES_MAX {
-            problems.push(Problem::file(known, "is larger than 64 MiB, the most a bundle's file may be"));
+            problems.push(Problem::file(&known, "is larger than 64 MiB, the most a bundle's file may be"));
             continue;
         }
         let encoding = if known.ends_with(".csv") { encoding } else { Encoding::Utf8 };
-        match decode(known, bytes, encoding) {
+        match decode(&known, bytes, encoding) {
             Ok(text) => {
                 texts.insert(known, text);
             }
@@ -201,12 +219,13 @@ struct Parts {
     volunteers: Lined<VolunteerId, VolunteerEntry>,
     staff: Lined<ActorId, gridloop_engine::world::StaffMember>,
     routing: Option<RoutingPolicy>,
+    calendar: Option<Option<gridloop_engine::workdays::Calendar>>,
     personal: Personal,
 }
 
 /// Reads each file, those others refer to first. A reference into a file
 /// that could not be read is not checked (its own problems say enough).
-fn parse(texts: &BTreeMap<&'static str, String>, problems: &mut Problems) -> Parts {
+fn parse(texts: &BTreeMap<String, String>, problems: &mut Problems) -> Parts {
     let district = texts.get(DISTRICT).and_then(|text| crate::district::read(text, problems));
     let mut parts = Parts { district, ..Parts::default() };
     let district_code = parts.district.as_ref().map(|d| &d.info.code);
@@ -237,6 +256,7 @@ fn parse(texts: &BTreeMap<&'static str, String>, problems: &mut Problems) -> Par
         Some(text) => crate::routing::read(text, problems),
         None => Some(RoutingPolicy::default()),
     };
+    parts.calendar = crate::calendar::read(texts, problems);
     parts
 }
 
@@ -258,8 +278,12 @@ fn assemble(parts: Parts) -> Option<(Bundle, Origins)> {
     let district = parts.district?;
     let grids = parts.grids?;
     let mut origins = Origins::default();
-    let mut world =
-        WorldState { district: Some(district.info), routing: Some(parts.routing?), ..WorldState::default() };
+    let mut world = WorldState {
+        district: Some(district.info),
+        routing: Some(parts.routing?),
+        calendar: parts.calendar?,
+        ..WorldState::default()
+    };
     world.categories = unline(district.categories, &mut origins.categories, |c: &Category| c.code.clone());
     world.departments = unline(parts.departments, &mut origins.departments, |d| d.code.clone());
     world.items = unline(parts.items, &mut origins.items, |i| i.code.clone());
@@ -287,9 +311,8 @@ fn unline<K: Ord + Clone, V>(map: Lined<K, V>, lines: &mut BTreeMap<K, u64>, key
 /// log is decided, in commands as an import sends them; the world builds;
 /// every volunteer registers (and stands down or exits) in it.
 fn check_with_engine(bundle: &Bundle, origins: &Origins, problems: &mut Problems) {
-    let (catalog, grids, routing) = (Catalog::default(), GridTree::default(), RoutingPolicy::default());
-    let ctx =
-        Context { now: Timestamp::default(), catalog: &catalog, grids: &grids, routing: &routing, emergency: false };
+    let empty = World::default();
+    let ctx = empty.context(Timestamp::default(), false);
     let changes = WorldState::default().changes_to(&bundle.world);
     let mut state = WorldState::default();
     for chunk in changes.chunks(CHANGES_PER_COMMAND_MAX) {
@@ -335,13 +358,7 @@ fn file_of(error: &gridloop_engine::Error) -> &'static str {
 
 /// Each volunteer registers in the world, as an import registers them.
 fn check_volunteers(bundle: &Bundle, world: &World, origins: &Origins, problems: &mut Problems) {
-    let ctx = Context {
-        now: Timestamp::default(),
-        catalog: &world.catalog,
-        grids: &world.grids,
-        routing: &world.routing,
-        emergency: false,
-    };
+    let ctx = world.context(Timestamp::default(), false);
     let actor = crate::import::volunteer_actor(&Actor::system());
     for entry in bundle.volunteers.values() {
         let line = origins.volunteers.get(&entry.id).copied().unwrap_or(0);
@@ -385,6 +402,7 @@ impl Origins {
             C::AssignStaff { staff } => line(STAFF, self.staff.get(&staff.subject)),
             C::RemoveStaff { subject } => line(STAFF, self.staff.get(subject)),
             C::SetRouting { .. } => Problem::file(ROUTING, ""),
+            C::SetCalendar { .. } => Problem::file(crate::calendar::CALENDAR_DIR, ""),
         };
         Problem { message: format!("the engine refuses it: {error}"), ..at }
     }

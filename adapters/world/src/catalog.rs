@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use gridloop_engine::catalog::{CATALOG_ITEMS_MAX, CatalogItem, Department, HandlingMode, POINTS_PER_ITEM_MAX, Sla};
 use gridloop_engine::ids::{CategoryCode, DepartmentId, ItemCode, Skill};
+use gridloop_engine::time::Millis;
+use gridloop_engine::workdays::WORKING_DAYS_MAX;
 
 use crate::problem::{Problem, Problems};
 use crate::text::{Columns, Lined, Row, duration, flag, for_each_row, name, ok, parse_id, quoted, split_list};
@@ -138,15 +140,30 @@ fn mode(row: &Row<'_>) -> Result<HandlingMode, Problem> {
 }
 
 /// The three limits, the resolution no sooner due than the acceptance.
+/// Accept and resolve may be given in working days (`7wd`, 12345's 7 or 15
+/// 工作日); they then count on the bundle's calendar, and compare here as
+/// that many days.
 fn sla(row: &Row<'_>) -> Result<Sla, Problem> {
-    let accept_within = duration(row, "accept_within");
-    let resolve_within = duration(row, "resolve_within");
+    let accept = limit(row, "accept_within");
+    let resolve = limit(row, "resolve_within");
     let feedback_window = duration(row, "feedback_window")?;
-    let (accept_within, resolve_within) = (accept_within?, resolve_within?);
+    let ((accept_within, accept_working_days), (resolve_within, resolve_working_days)) = (accept?, resolve?);
     if resolve_within < accept_within {
         return Err(row.problem("resolve_within", "is shorter than accept_within; it must be at least as long"));
     }
-    Ok(Sla { accept_within, resolve_within, feedback_window })
+    Ok(Sla { accept_within, resolve_within, feedback_window, accept_working_days, resolve_working_days })
+}
+
+/// A limit: a duration (`2h`, `3d`), or a number of working days (`7wd`).
+fn limit(row: &Row<'_>, column: &str) -> Result<(Millis, Option<u32>), Problem> {
+    let cell = row.required(column)?;
+    let Some(days) = cell.strip_suffix("wd") else {
+        return duration(row, column).map(|within| (within, None));
+    };
+    match days.parse::<u32>() {
+        Ok(days) if (1..=WORKING_DAYS_MAX).contains(&days) => Ok((Millis::days(u64::from(days)), Some(days))),
+        _ => Err(row.problem(column, format!("{}: working days are 1 to {WORKING_DAYS_MAX}, as 7wd", quoted(cell)))),
+    }
 }
 
 fn points(row: &Row<'_>) -> Result<u32, Problem> {

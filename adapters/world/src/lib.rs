@@ -29,6 +29,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod bundle;
+mod calendar;
 mod catalog;
 mod district;
 mod error;

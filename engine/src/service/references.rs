@@ -23,7 +23,7 @@ use crate::service::{Aggregate, Call, CommandService, Outcome, Read, fold};
 use crate::store::EventStore;
 use crate::ticket::{Assignee, Status, Ticket, TicketCommand};
 use crate::volunteer::Volunteer;
-use crate::{Context, Error, World};
+use crate::{Error, World};
 
 /// The longest chain of duplicates followed; a longer one cannot have been
 /// written (every link was checked), so it is refused as a cycle would be.
@@ -65,8 +65,7 @@ impl<S: EventStore> CommandService<S> {
         };
         let world = self.world();
         let now = self.clock.now();
-        let ctx =
-            Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+        let ctx = world.context(now, false);
         base.state.decide(id, command, &call.actor, &ctx)?;
         Err(refused)
     }

@@ -172,7 +172,7 @@ fn in_emergency_mode_emergency_items_start_at_the_district() {
         // if that changes this scenario must pick another.
         panic!("the support world has no emergency item");
     };
-    let ctx = Context { now: t0(), catalog: &w.catalog, grids: &w.grids, routing: &w.routing, emergency: true };
+    let ctx = w.context(t0(), true);
     let events = gridloop_engine::ticket::Ticket::default()
         .decide(&tid(1), &submit_cmd(&code, GRID), &resident(), &ctx)
         .expect("submits");
@@ -193,7 +193,7 @@ fn a_reopening_goes_one_tier_up_when_the_policy_says_so() {
     let w = world();
     let policy = RoutingPolicy { reopen_one_up: true, ..RoutingPolicy::default() };
     let now = at(days(1));
-    let ctx = Context { now, catalog: &w.catalog, grids: &w.grids, routing: &policy, emergency: false };
+    let ctx = Context { routing: &policy, ..w.context(now, false) };
     let mut state = gridloop_engine::ticket::Ticket::default();
     for event in h_resolved() {
         state.evolve(&event, t0());

@@ -80,6 +80,7 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         TicketEvent::Followed { resident: resident_id("r-2") },
         TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
         TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "已到场".into() },
+        TicketEvent::CountedInWorkingDays { calendar: "中国法定节假日 2026–2027".into() },
     ];
     let volunteer = [
         VolunteerEvent::Registered {
@@ -193,7 +194,22 @@ fn world_samples() -> Vec<WorldEvent> {
         },
         WorldEvent::StaffRemoved { subject: ActorId::new(WORKER).unwrap() },
         WorldEvent::RoutingSet { routing: gridloop_engine::routing::RoutingPolicy::default() },
+        WorldEvent::CalendarSet { calendar: golden_calendar() },
     ]
+}
+
+/// A calendar of one year: National Day 2026 off, two weekend days worked.
+fn golden_calendar() -> gridloop_engine::workdays::Calendar {
+    use gridloop_engine::workdays::{Calendar, Day, YearSchedule};
+    let day = |text: &str| Day::parse(text).unwrap();
+    let year = YearSchedule {
+        year: 2026,
+        source: "国务院办公厅关于2026年部分节假日安排的通知".into(),
+        provisional: false,
+        days_off: (1..=7).map(|d| day(&format!("2026-10-{d:02}"))).collect(),
+        working_days: [day("2026-09-20"), day("2026-10-10")].into(),
+    };
+    Calendar { name: "中国法定节假日".into(), utc_offset_minutes: 480, years: [(2026, year)].into() }
 }
 
 fn file_of(schema: &Schema) -> PathBuf {

@@ -83,21 +83,29 @@ pub mod support {
         accept_within: Millis(2 * 3_600_000),
         resolve_within: Millis(2 * 86_400_000),
         feedback_window: Millis(3 * 86_400_000),
+        accept_working_days: None,
+        resolve_working_days: None,
     };
     pub const FLYERS_SLA: Sla = Sla {
         accept_within: Millis(3_600_000),
         resolve_within: Millis(86_400_000),
         feedback_window: Millis(2 * 86_400_000),
+        accept_working_days: None,
+        resolve_working_days: None,
     };
     pub const STREET_LIGHT_SLA: Sla = Sla {
         accept_within: Millis(4 * 3_600_000),
         resolve_within: Millis(5 * 86_400_000),
         feedback_window: Millis(5 * 86_400_000),
+        accept_working_days: None,
+        resolve_working_days: None,
     };
     pub const UNREVIEWED_SLA: Sla = Sla {
         accept_within: Millis(8 * 3_600_000),
         resolve_within: Millis(10 * 86_400_000),
         feedback_window: Millis(7 * 86_400_000),
+        accept_working_days: None,
+        resolve_working_days: None,
     };
 
     pub fn world() -> &'static World {
@@ -203,7 +211,7 @@ pub mod support {
 
     pub fn ctx(now: Timestamp) -> Context<'static> {
         let w = world();
-        Context { now, catalog: &w.catalog, grids: &w.grids, routing: &w.routing, emergency: false }
+        w.context(now, false)
     }
 
     /// Polls a future to completion: the memory store never waits, so the

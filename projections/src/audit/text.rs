@@ -82,6 +82,7 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
             format!("summoned {} to report by {}", names.join(", "), t(report_by))
         }
         E::SummonsAnswered { department, report } => format!("{department} reported{}", quoted(report)),
+        E::CountedInWorkingDays { calendar } => format!("those deadlines counted in working days on {calendar}"),
     }
 }
 

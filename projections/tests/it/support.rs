@@ -84,6 +84,8 @@ impl Log {
                 accept_within: Millis::hours(2),
                 resolve_within: Millis::days(2),
                 feedback_window: Millis::days(3),
+                accept_working_days: None,
+                resolve_working_days: None,
             },
             points: 5,
             admitted: true,

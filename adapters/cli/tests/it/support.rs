@@ -53,12 +53,19 @@ pub fn with_chikan(data: &std::path::Path, store: Option<&str>) {
 /// import and the test.
 fn template_name() -> String {
     let mut hasher = blake3::Hasher::new();
-    let mut files: Vec<_> =
-        std::fs::read_dir(chikan_bundle()).expect("the bundle").map(|e| e.expect("entry").path()).collect();
-    files.sort();
-    for file in files {
-        hasher.update(file.file_name().expect("a name").as_encoded_bytes());
-        hasher.update(&std::fs::read(&file).expect("a bundle file"));
+    let mut dirs = vec![chikan_bundle()];
+    while let Some(dir) = dirs.pop() {
+        let mut files: Vec<_> =
+            std::fs::read_dir(&dir).expect("the bundle").map(|e| e.expect("entry").path()).collect();
+        files.sort();
+        for file in files {
+            if file.is_dir() {
+                dirs.push(file);
+                continue;
+            }
+            hasher.update(file.file_name().expect("a name").as_encoded_bytes());
+            hasher.update(&std::fs::read(&file).expect("a bundle file"));
+        }
     }
     let hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() / 3600;
     format!("chikan-world-{}-{hour}", &hasher.finalize().to_hex()[..16])
@@ -75,7 +82,7 @@ fn import_chikan(data: &std::path::Path, store: Option<&str>) {
     assert!(out.status.success(), "world import: {}", stderr(&out));
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("a data directory");
     for entry in std::fs::read_dir(from).expect("the template") {
         let entry = entry.expect("an entry");

@@ -21,11 +21,7 @@ fn s(p: &Path) -> &str {
 
 /// A copy of the Dingzhou bundle to break or change.
 fn copy_of_dingzhou(to: &Path) {
-    std::fs::create_dir_all(to).expect("a directory");
-    for entry in std::fs::read_dir(dingzhou()).expect("the bundle") {
-        let entry = entry.expect("an entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copies");
-    }
+    crate::support::copy_dir(&dingzhou(), to);
 }
 
 fn gb18030(path: &Path) -> Vec<String> {

@@ -511,13 +511,7 @@ async fn check<S: EventStore>(state: &AppState<S>, body: &OrderBody, grid: &Grid
     }
     let world = state.service.world();
     let now = state.service.clock().now();
-    let ctx = gridloop_engine::Context {
-        now,
-        catalog: &world.catalog,
-        grids: &world.grids,
-        routing: &world.routing,
-        emergency: false,
-    };
+    let ctx = world.context(now, false);
     let resident = ResidentId::new("R-0")?;
     let actor = Actor::new(Role::Resident, resident.as_str())?;
     let command = command(body, grid.clone(), resident);

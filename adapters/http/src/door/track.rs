@@ -304,7 +304,7 @@ fn rating_words(rating: Rating) -> Words {
 fn context<S: EventStore>(state: &AppState<S>, f: impl FnOnce(&Context<'_>) -> bool) -> bool {
     let world = state.service.world();
     let now = state.service.clock().now();
-    let ctx = Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+    let ctx = world.context(now, false);
     f(&ctx)
 }
 

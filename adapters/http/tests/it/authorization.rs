@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use gridloop_engine::Error;
 use gridloop_engine::blob::{BlobHash, BlobStore as _, MemoryBlobs};
 use gridloop_engine::envelope::{Actor, Role};
 use gridloop_engine::grid::{GridCode, Level};
@@ -28,7 +29,6 @@ use gridloop_engine::store::MemoryStore;
 use gridloop_engine::ticket::{Assignee, Channel, Ticket, TicketCommand, Urgency};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::volunteer::VolunteerCommand;
-use gridloop_engine::{Context, Error};
 use gridloop_http::openapi::accesses;
 use gridloop_http::{AppState, TokenTable, router};
 use tower::ServiceExt as _;
@@ -233,8 +233,7 @@ fn expected(
     };
     permit(who, access, target)?;
     if access == Access::Write(Write::TicketAction) && matches!(touches, Touches::Ticket) {
-        let ctx =
-            Context { now, catalog: &world.catalog, grids: &world.grids, routing: &world.routing, emergency: false };
+        let ctx = world.context(now, false);
         let note = TicketCommand::AddNote { text: "noted".into() };
         match ticket.decide(&TicketId::from_number(1), &note, &who.actor, &ctx) {
             Err(refused @ (Error::NotPermitted { .. } | Error::NotFound { .. })) => return Err(refused),

@@ -4,6 +4,7 @@
 
 mod as_of;
 mod broken;
+mod calendar;
 mod encoding;
 mod examples;
 mod fuzz_corpus;
