@@ -81,6 +81,40 @@ impl PhoneKey {
     }
 }
 
+/// How many last digits of a phone the tail index keeps a key for.
+pub const PHONE_TAIL_DIGITS: usize = 4;
+/// The most residents one tail lists (a 4-digit tail is shared by about
+/// one in 10,000 phones; a search past this many is too broad to help).
+pub const TAIL_RESIDENTS_MAX: usize = 200;
+
+/// The key of a phone's last [`PHONE_TAIL_DIGITS`] digits in the tail
+/// index, which finds residents by the end of their phone (a dispatcher's
+/// search, "the caller ending 5678"): BLAKE3 keyed by the deployment's
+/// secret over a domain label and the digits, so a leaked index names no
+/// digits, and a tail key never equals a phone's key. See
+/// `docs/adr/0006-console-decisions.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TailKey(pub [u8; 32]);
+
+impl TailKey {
+    /// The key of the last digits of `phone` (any shape [`normalize_phone`]
+    /// accepts).
+    pub fn of_phone(secret: &[u8; 32], phone: &str) -> Result<Self, Error> {
+        let normalized = normalize_phone(phone)?;
+        Self::of_digits(secret, &normalized[normalized.len() - PHONE_TAIL_DIGITS..])
+    }
+
+    /// The key of exactly [`PHONE_TAIL_DIGITS`] ASCII digits, as searched.
+    pub fn of_digits(secret: &[u8; 32], digits: &str) -> Result<Self, Error> {
+        if digits.len() != PHONE_TAIL_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid("phone", format!("the last {PHONE_TAIL_DIGITS} digits of a phone")));
+        }
+        let mut hasher = blake3::Hasher::new_keyed(secret);
+        hasher.update(b"gridloop phone tail\0").update(digits.as_bytes());
+        Ok(Self(*hasher.finalize().as_bytes()))
+    }
+}
+
 /// A fresh resident id from 8 random bytes: `R-` and 16 hex digits.
 pub fn resident_id(random: [u8; 8]) -> Result<ResidentId, Error> {
     ResidentId::new(format!("R-{}", hex(&random)))
@@ -269,9 +303,15 @@ pub trait AccountStore: Send + Sync {
     fn held(&self) -> Result<Vec<(String, HeldOrder)>, Error>;
     /// Takes a held order out; what it was.
     fn release(&self, id: &str) -> Result<Option<HeldOrder>, Error>;
-    /// Forgets a resident (erasure): their links and their phone's entry
-    /// in the index; how many entries went.
+    /// Forgets a resident (erasure): their links, their phone's entry in
+    /// the index and their tail entries; how many entries went.
     fn forget(&self, resident: &ResidentId) -> Result<usize, Error>;
+    /// Lists `resident` under the tail key of their phone (once however
+    /// often it is called).
+    fn index_tail(&self, tail: &TailKey, resident: &ResidentId) -> Result<(), Error>;
+    /// The residents listed under a tail key, at most
+    /// [`TAIL_RESIDENTS_MAX`].
+    fn residents_by_tail(&self, tail: &TailKey) -> Result<Vec<ResidentId>, Error>;
 }
 
 /// The [`AccountStore`] in memory, for tests and servers without a disk.
@@ -287,6 +327,7 @@ struct Accounts {
     links: BTreeMap<[u8; 32], Link>,
     codes: HashMap<PhoneKey, PendingCode>,
     held: BTreeMap<String, HeldOrder>,
+    tails: BTreeMap<TailKey, std::collections::BTreeSet<ResidentId>>,
 }
 
 impl MemoryAccounts {
@@ -372,7 +413,22 @@ impl AccountStore for MemoryAccounts {
         let before = inner.links.len() + inner.phones.len();
         inner.links.retain(|_, l| &l.resident != resident);
         inner.phones.retain(|_, r| r != resident);
-        Ok(before - inner.links.len() - inner.phones.len())
+        let mut gone = before - inner.links.len() - inner.phones.len();
+        for listed in inner.tails.values_mut() {
+            gone += usize::from(listed.remove(resident));
+        }
+        inner.tails.retain(|_, listed| !listed.is_empty());
+        Ok(gone)
+    }
+
+    fn index_tail(&self, tail: &TailKey, resident: &ResidentId) -> Result<(), Error> {
+        self.lock().tails.entry(*tail).or_default().insert(resident.clone());
+        Ok(())
+    }
+
+    fn residents_by_tail(&self, tail: &TailKey) -> Result<Vec<ResidentId>, Error> {
+        let inner = self.lock();
+        Ok(inner.tails.get(tail).map(|l| l.iter().take(TAIL_RESIDENTS_MAX).cloned().collect()).unwrap_or_default())
     }
 }
 
@@ -455,5 +511,25 @@ mod tests {
         assert!(store.link(&[0; 32]).expect("read").is_none(), "the oldest went");
         assert_eq!(store.forget(&a).expect("forgotten"), LINKS_PER_RESIDENT_MAX + 1);
         assert_eq!(store.resident_of(&phone).expect("read"), None);
+    }
+
+    #[test]
+    fn a_phone_tail_finds_its_residents_and_erasure_forgets_them() {
+        let secret = [5u8; 32];
+        let tail = TailKey::of_phone(&secret, "+86 138-0013-5678").expect("a tail");
+        assert_eq!(TailKey::of_digits(&secret, "5678").ok(), Some(tail), "the last four digits, normalized");
+        assert_ne!(TailKey::of_digits(&secret, "5679").ok(), Some(tail));
+        assert_ne!(TailKey::of_digits(&[6u8; 32], "5678").ok(), Some(tail), "keyed by the deployment");
+        for bad in ["567", "56789", "56a8", "５６７８"] {
+            assert!(TailKey::of_digits(&secret, bad).is_err(), "{bad:?}");
+        }
+        let store = MemoryAccounts::new(secret);
+        let (a, b) = (resident_id([1; 8]).expect("id"), resident_id([2; 8]).expect("id"));
+        store.index_tail(&tail, &a).expect("indexed");
+        store.index_tail(&tail, &a).expect("indexed again");
+        store.index_tail(&tail, &b).expect("indexed");
+        assert_eq!(store.residents_by_tail(&tail).expect("read"), vec![a.clone(), b.clone()]);
+        assert_eq!(store.forget(&a).expect("forgotten"), 1);
+        assert_eq!(store.residents_by_tail(&tail).expect("read"), vec![b]);
     }
 }

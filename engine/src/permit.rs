@@ -150,6 +150,9 @@ pub enum Read {
     Tokens,
     /// A resident's own account at the door: their personal links.
     Account,
+    /// Residents' names and phones, masked (`张**`, `138****5678`), beside
+    /// the tickets of a place, and finding tickets by a phone's last digits.
+    Residents,
 }
 
 /// The kinds of write.
@@ -184,13 +187,16 @@ pub enum Write {
     Tokens,
     /// Make or revoke one's own personal links (a resident's account).
     Account,
+    /// Log a phone call or a walk-in: the resident's name, phone and
+    /// address into the personal store, and the order on their behalf.
+    Intake,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 25] = [
+    pub const ALL: [Access; 27] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -216,6 +222,8 @@ impl Access {
         Access::Write(Write::World),
         Access::Write(Write::Tokens),
         Access::Write(Write::Account),
+        Access::Read(Read::Residents),
+        Access::Write(Write::Intake),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -243,6 +251,9 @@ impl Access {
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
             Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
+            // Those who call residents back and order for them; an auditor
+            // reads the log, where no resident is named.
+            Access::Read(Read::Residents) | Access::Write(Write::Intake) => &[GridWorker, GridHead, Dispatcher],
         }
     }
 
@@ -263,6 +274,7 @@ impl Access {
                 Read::World => "read the world",
                 Read::Tokens => "read the tokens",
                 Read::Account => "read one's own account",
+                Read::Residents => "read residents' names and phones",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -277,6 +289,7 @@ impl Access {
                 Write::World => "change the world",
                 Write::Tokens => "manage tokens",
                 Write::Account => "manage one's own account",
+                Write::Intake => "log a call or a walk-in",
             },
         }
     }

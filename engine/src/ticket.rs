@@ -165,6 +165,9 @@ pub enum Channel {
     Patrol,
     /// An Open311 GeoReport v2 client.
     Open311,
+    /// The resident came to the service desk in person (来访), entered by a
+    /// dispatcher.
+    WalkIn,
 }
 
 /// The resident's verdict.

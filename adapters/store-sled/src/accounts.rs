@@ -1,11 +1,14 @@
 //! Residents' accounts on sled (the engine's `AccountStore`): the
 //! deployment secret, the phone index (keyed by the keyed hash of a phone,
 //! never the phone), personal links by their hash, pending codes by phone
-//! key, and held orders, each in a tree of its own in the store's
+//! key, held orders, and the phone-tail index (keyed hash of a phone's last
+//! digits, then the resident id, with no value), each in a tree of its own in the store's
 //! database, beside the personal data and outside the log.
 
 use gridloop_engine::Error as EngineError;
-use gridloop_engine::account::{AccountStore, HeldOrder, LINKS_PER_RESIDENT_MAX, Link, PendingCode, PhoneKey};
+use gridloop_engine::account::{
+    AccountStore, HeldOrder, LINKS_PER_RESIDENT_MAX, Link, PendingCode, PhoneKey, TAIL_RESIDENTS_MAX, TailKey,
+};
 use gridloop_engine::ids::ResidentId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +25,7 @@ pub struct SledAccounts {
     links: sled::Tree,
     codes: sled::Tree,
     held: sled::Tree,
+    tails: sled::Tree,
 }
 
 fn storage(e: sled::Error) -> EngineError {
@@ -44,6 +48,7 @@ impl SledAccounts {
             links: db.open_tree("account-links").map_err(storage)?,
             codes: db.open_tree("account-codes").map_err(storage)?,
             held: db.open_tree("account-held").map_err(storage)?,
+            tails: db.open_tree("account-tails").map_err(storage)?,
         })
     }
 
@@ -156,7 +161,31 @@ impl AccountStore for SledAccounts {
                 gone += usize::from(self.phones.remove(key).map_err(storage)?.is_some());
             }
         }
+        for row in self.tails.iter() {
+            let (key, _) = row.map_err(storage)?;
+            if key.get(32..) == Some(resident.as_str().as_bytes()) {
+                gone += usize::from(self.tails.remove(key).map_err(storage)?.is_some());
+            }
+        }
         self.links.flush().map_err(storage)?;
+        self.tails.flush().map_err(storage)?;
         self.flushed(&self.phones, gone)
+    }
+
+    fn index_tail(&self, tail: &TailKey, resident: &ResidentId) -> Result<(), EngineError> {
+        let mut key = tail.0.to_vec();
+        key.extend_from_slice(resident.as_str().as_bytes());
+        self.tails.insert(key, &[]).map_err(storage)?;
+        self.flushed(&self.tails, ())
+    }
+
+    fn residents_by_tail(&self, tail: &TailKey) -> Result<Vec<ResidentId>, EngineError> {
+        let mut found = Vec::new();
+        for row in self.tails.scan_prefix(tail.0).take(TAIL_RESIDENTS_MAX) {
+            let (key, _) = row.map_err(storage)?;
+            let id = std::str::from_utf8(&key[32..]).map_err(|e| EngineError::Corrupt(format!("a tail entry: {e}")))?;
+            found.push(ResidentId::new(id)?);
+        }
+        Ok(found)
     }
 }
