@@ -46,6 +46,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Caller, Principal};
 use crate::error::Path;
 use crate::reads::Deadline;
+use super::search;
 use crate::{AppError, AppState};
 
 /// The most rows the board answers with (the total says how many matched).
@@ -66,7 +67,7 @@ pub const DAYS_SPAN_DAYS_MAX: u64 = 62;
 pub const WEEKS_SPAN_DAYS_MAX: u64 = 3 * 366;
 
 /// A parameter's text, bounded.
-fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
+pub(crate) fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
     if value.len() > PARAM_BYTES_MAX {
         return Err(Error::invalid(name, format!("must be at most {PARAM_BYTES_MAX} bytes")));
     }
@@ -74,13 +75,13 @@ fn text<'a>(name: &'static str, value: &'a str) -> Result<&'a str, Error> {
 }
 
 /// The parameters of a query string, or `400 invalid_input`.
-fn params<T: serde::de::DeserializeOwned>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
+pub(crate) fn params<T: serde::de::DeserializeOwned>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
     let Query(params) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     Ok(params)
 }
 
 /// A grid code the district knows.
-fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
+pub(crate) fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
     let code = GridCode::parse(text(name, value)?)?;
     grids
         .get(&code)
@@ -91,7 +92,7 @@ fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridC
 /// The place a caller looks at: what they ask for, which must lie within
 /// the place they serve; by default that place (or the whole district).
 /// (The engine's [`Principal::scope`], with the district for "anywhere".)
-fn scope_for(grids: &GridTree, who: &Principal, asked: Option<GridCode>) -> Result<GridCode, Error> {
+pub(crate) fn scope_for(grids: &GridTree, who: &Principal, asked: Option<GridCode>) -> Result<GridCode, Error> {
     Ok(who.scope(asked)?.unwrap_or_else(|| grids.root().code.clone()))
 }
 
@@ -146,7 +147,41 @@ pub(crate) async fn me<S: EventStore>(
         "time_zone": state.service.world().district.as_ref().map_or(CALENDAR_ZONE, |d| d.time_zone.as_str()),
         // How the residents' notices fare (counts only, nothing personal).
         "notify_channels": state.courier.as_ref().map(|c| c.channels()).unwrap_or_default(),
+        "may": may(&who),
+        "workspace": workspace(&who),
     })))
+}
+
+/// What the caller's console shows, as the permit rule answers for their
+/// role: the page builds its views and forms from this, never from a
+/// copy of the rule.
+fn may(who: &Principal) -> Value {
+    let can = |access| permit(who, access, Target::District).is_ok();
+    json!({
+        "board": can(Access::Read(Read::Board)),
+        "history": can(Access::Read(Read::History)),
+        "metrics": can(Access::Read(Read::Metrics)),
+        "residents": can(Access::Read(Read::Residents)),
+        "intake": super::intake::may_log(who),
+        "act": can(Access::Write(Write::TicketAction)),
+    })
+}
+
+/// Where a caller whose desk is not the board works: a department's
+/// workspace, a grid worker's phone pages, a resident's door. `None` for
+/// those the board serves, and for volunteers, whose work comes through
+/// the chat bot (the console shows them their own queue).
+fn workspace(who: &Principal) -> Option<&'static str> {
+    use gridloop_engine::envelope::Role;
+    if permit(who, Access::Read(Read::Board), Target::District).is_ok() {
+        return None;
+    }
+    match who.actor.role {
+        Role::Department => Some("/d/"),
+        Role::GridWorker => Some("/w/"),
+        Role::Resident => Some("/r/"),
+        _ => None,
+    }
 }
 
 /// The emergency modes on in the district or a street that contains
@@ -193,6 +228,13 @@ pub(crate) struct BoardParams {
     /// Only tickets that missed a deadline ([`Ticket::overdue`]), also after
     /// an escalation renewed it.
     overdue: Option<bool>,
+    /// A search: a ticket id (`T-1024`), the last 4 or more digits of the
+    /// resident's phone (dispatchers and grid workers), or words of the
+    /// description or an address ([`super::search`]). With a search, every
+    /// status is looked at unless `status` narrows it.
+    q: Option<String>,
+    /// Rows to skip, for the pages past the first 500.
+    offset: Option<usize>,
 }
 
 /// One row of the console's board.
@@ -244,6 +286,12 @@ pub struct BoardRow {
     /// The ticket's version (events in its stream): a command quoting it acts
     /// only if nothing changed since the row was read.
     pub version: u64,
+    /// The holder's name: a volunteer's or grid worker's masked (`张**`), a
+    /// team's or department's whole; null when unknown.
+    pub holder_name: Option<String>,
+    /// The resident, masked, to callers who may read residents (null to
+    /// others, and in the live stream's rows).
+    pub resident: Option<super::names::ResidentShown>,
 }
 
 /// A ticket as a board row; `None` for one not submitted.
@@ -270,6 +318,8 @@ pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<Board
         next_deadline: next_deadline.map(|(kind, at)| Deadline { kind, at }),
         overdue,
         version: ticket.version,
+        holder_name: None,
+        resident: None,
     })
 }
 
@@ -315,9 +365,24 @@ pub(crate) async fn board<S: EventStore>(
     }
     let holder = p.holder.as_deref().filter(|h| !h.trim().is_empty()).map(holder).transpose()?;
     let overdue = p.overdue.unwrap_or(false);
+    let offset = p.offset.unwrap_or(0);
+    let query = p.q.as_deref().map(|q| text("q", q)).transpose()?.map(|q| search::query(&world.grids, q)).transpose()?.flatten();
+    // A phone's residents are found before the projections are locked.
+    let residents = match &query {
+        Some(search::Query::Phone(digits)) => Some(search::residents_by_phone(&state, &who, digits)?),
+        _ => None,
+    };
     state.live.catch_up(state.service.store()).await?;
     let now = state.service.clock().now();
     let views = state.live.read().await;
+    let matcher = match (query, residents) {
+        (Some(search::Query::Ticket(id)), _) => Some(search::Matcher::Ticket(id)),
+        (Some(search::Query::Phone(_)), Some(found)) => Some(search::Matcher::Residents(found)),
+        (Some(search::Query::Words(words, place)), _) => {
+            Some(search::Matcher::Words { words, place, texts: views.texts.state() })
+        }
+        _ => None,
+    };
     let mut rows: Vec<BoardRow> = views
         .board
         .state()
@@ -325,22 +390,43 @@ pub(crate) async fn board<S: EventStore>(
         .filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope)))
         .filter(|t| match status {
             Some(s) => BoardStatus::of(t).name() == s,
-            None => !t.status.is_final(),
+            // A search looks at closed tickets too: a caller asks after one.
+            None => matcher.is_some() || !t.status.is_final(),
         })
         .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
+        .filter(|t| matcher.as_ref().is_none_or(|m| m.finds(t)))
         .filter_map(|t| board_row(&world, t, now))
         .filter(|r| category.is_none_or(|c| r.category == c))
         .collect();
+    let position = views.checkpoint();
+    drop(views);
     // The count beside the board: of the rows every other filter keeps, those
     // that missed a deadline.
     let overdue_count = rows.iter().filter(|r| r.overdue).count();
     rows.retain(|r| !overdue || r.overdue);
     rows.sort_by_key(|r| (r.urgency != Some(Urgency::Urgent), std::cmp::Reverse(r.id.number())));
     let total = rows.len();
-    rows.truncate(BOARD_ROWS_MAX);
+    let mut rows: Vec<BoardRow> = rows.into_iter().skip(offset).take(BOARD_ROWS_MAX).collect();
+    name_rows(&state, &who, &mut rows).await?;
     Ok(Json(json!({
-        "now": now, "position": views.checkpoint(), "total": total, "overdue": overdue_count, "rows": rows,
+        "now": now, "position": position, "total": total, "overdue": overdue_count, "offset": offset, "rows": rows,
     })))
+}
+
+/// Names beside the ids of the rows shown: the holder's, and the resident's
+/// (masked) to those who may read residents.
+async fn name_rows<S: EventStore>(state: &AppState<S>, who: &Principal, rows: &mut [BoardRow]) -> Result<(), Error> {
+    let world = state.service.world();
+    let names = super::names::Names::for_caller(&world, state.personal.as_deref(), who);
+    let views = state.live.read().await;
+    for row in rows.iter_mut() {
+        row.holder_name = row.holder.as_ref().and_then(|h| names.holder(h));
+        if names.sees_residents() {
+            let resident = views.board.state().get(&row.id).and_then(|t| t.resident.as_ref());
+            row.resident = resident.and_then(|r| names.resident(r));
+        }
+    }
+    Ok(())
 }
 
 /// `GET /tickets/{id}/candidates`: the routing policy's suggestion for the
@@ -401,8 +487,11 @@ pub(crate) async fn candidates<S: EventStore>(
     let departments: Vec<Value> =
         world.catalog.departments().map(|d| json!({ "code": d.code, "name": d.name, "name_en": d.name_en })).collect();
     let department = world.catalog.department(&entry.department).ok();
+    drop(views);
+    let names = ticket_names(&state, &who, &ticket).await?;
     Ok(Json(json!({
         "id": id,
+        "names": names,
         "route": kind,
         "ring": suggestion.as_ref().map(|s| place_json(&world.grids, &s.ring)),
         "round": suggestion.as_ref().map_or(ticket.offer_rounds, |s| s.round),
@@ -418,6 +507,31 @@ pub(crate) async fn candidates<S: EventStore>(
         "departments": departments,
         "offer_minutes": world.routing.offer_window.0 / gridloop_engine::time::MINUTE_MS,
     })))
+}
+
+/// The names a ticket's page shows beside ids: the resident (masked, to
+/// those who may read residents) and everyone who held, was offered or
+/// acted on it, keyed `kind:id` as the page writes holders.
+async fn ticket_names<S: EventStore>(state: &AppState<S>, who: &Principal, ticket: &Ticket) -> Result<Value, Error> {
+    let world = state.service.world();
+    let names = super::names::Names::for_caller(&world, state.personal.as_deref(), who);
+    let mut named: BTreeSet<Assignee> = ticket.holder.iter().cloned().collect();
+    if let Some(id) = &ticket.id {
+        for event in state.service.store().read_stream(&StreamId::ticket(id), 1).await? {
+            let payload = &event.payload;
+            let one = ["by", "to"].into_iter().filter_map(|k| payload.get(k));
+            let many = payload.get("candidates").and_then(Value::as_array);
+            for value in one.chain(many.into_iter().flatten()) {
+                if let Ok(assignee) = serde_json::from_value::<Assignee>(value.clone()) {
+                    named.insert(assignee);
+                }
+            }
+        }
+    }
+    Ok(json!({
+        "resident": ticket.resident.as_ref().and_then(|r| names.resident(r)),
+        "holders": names.holders(&named),
+    }))
 }
 
 /// `?scope=&by=&period=&from=&to=`
@@ -610,4 +724,61 @@ pub(crate) async fn switch_emergency<S: EventStore>(
     let mode: Emergency = fold(&state.service.store().read_stream(&StreamId::emergency(&place), 1).await?)?;
     let active = mode.active;
     Ok(Json(json!({ "place": place, "active": active, "events": events })))
+}
+
+/// `?as_of=`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditParams {
+    /// A day (`2026-11-01`, its start in China time) or an RFC 3339 instant:
+    /// the ticket as it stood then, its later events left out and counted.
+    as_of: Option<String>,
+}
+
+/// `GET /tickets/{id}/audit`: what an auditor reads of a ticket, from the
+/// projections' audit folds: every event with the state it left and the
+/// deadlines it met or missed (judged as the rates judge them), the
+/// ticket as of an instant, and its stream's hash chain checked from the
+/// first event (`chain.ok`, or the first event that does not verify).
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/audit",
+    operation_id = "ticket_audit",
+    tag = "console",
+    summary = "Dispatchers and auditors: a ticket's timeline with deadlines judged, as of an instant, and its hash chain checked",
+    params(("id" = String, Path, description = "A ticket id, `T-1024`"), AuditParams),
+    responses((status = 200, description = "The audit", body = Object), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn audit<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    use gridloop_projections::ProjectionError;
+    use gridloop_projections::audit::{audit_ticket, verify_ticket_stream};
+    permit(&who, Access::Read(Read::History), Target::District)?;
+    let p = params(query)?;
+    let id = TicketId::new(text("id", &id)?)?;
+    let as_of = p
+        .as_of
+        .as_deref()
+        .map(|t| parse_day_or_instant(text("as_of", t)?).ok_or_else(|| Error::invalid("as_of", "expected YYYY-MM-DD or RFC 3339")))
+        .transpose()?;
+    let ticket = state.service.ticket(&id).await?;
+    if ticket.id.is_none() {
+        return Err(Error::NotFound { kind: "ticket", id: id.to_string() }.into());
+    }
+    permit(&who, Access::Read(Read::History), Target::Ticket(&ticket))?;
+    let stream = state.service.store().read_stream(&StreamId::ticket(&id), 1).await?;
+    let chain = match verify_ticket_stream(&stream) {
+        Ok(chain) => json!({ "ok": true, "events": chain.events, "head": chain.head }),
+        Err(ProjectionError::Unverified(broken)) => json!({ "ok": false, "break": broken }),
+        Err(other) => return Err(Error::Corrupt(other.to_string()).into()),
+    };
+    let now = state.service.clock().now();
+    let audit = audit_ticket(&id, &stream, as_of, now).map_err(|e| Error::Corrupt(e.to_string()))?;
+    Ok(Json(json!({ "audit": audit, "chain": chain })))
 }

@@ -14,6 +14,13 @@
 //!   (`/tickets/{id}/candidates`), rates over time per place
 //!   (`/metrics/series`), and the emergency switch
 //!   (`/emergency/{place}/{action}`).
+//! - [`intake`]: `/intake`, a phone call or a walk-in logged (the caller's
+//!   name, phone and address to the personal store, the order for them).
+//! - [`map`]: `/board/map` and `/metrics/map`, the grids as SVG drawn from
+//!   their boundaries, shaded by open tickets or by a rate.
+//! - [`names`]: names beside ids (residents masked, to those who may read
+//!   them); [`search`]: the board's `q=` (an id, a phone's last digits,
+//!   words) and the descriptions it searches.
 //! - [`stream`]: `/console/stream`, server-sent events fed by the live
 //!   projections, so the board moves within a second of any event.
 //!
@@ -27,6 +34,10 @@
 //! lands in a URL or a log.
 
 pub mod api;
+pub mod intake;
+pub mod map;
+pub mod names;
+pub mod search;
 pub mod stream;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
@@ -67,6 +78,10 @@ pub fn api_routes<S: EventStore>() -> Routes<S> {
         .add(api::__path_candidates, api::candidates::<S>, Access::Read(Read::Board))
         .add(api::__path_series, api::series::<S>, Access::Read(Read::Metrics))
         .add(api::__path_switch_emergency, api::switch_emergency::<S>, Access::Write(Write::Emergency))
+        .add(api::__path_audit, api::audit::<S>, Access::Read(Read::History))
+        .add(intake::__path_intake, intake::intake::<S>, Access::Write(Write::Intake))
+        .add(map::__path_board_map, map::board_map::<S>, Access::Read(Read::Board))
+        .add(map::__path_metrics_map, map::metrics_map::<S>, Access::Read(Read::Metrics))
 }
 
 /// `GET /`: the console.
