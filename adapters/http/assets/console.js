@@ -11,7 +11,8 @@
     me: null,
     offset: 0, // server clock minus browser clock, in ms
     position: 0, // the last log position shown
-    filters: { status: '', scope: '', category: '', holder: '', overdue: false },
+    filters: { status: '', scope: '', category: '', holder: '', overdue: false, q: '', offset: 0, closed: false },
+    alerts: { on: false, audio: null, unseen: 0, seen: new Set() },
     view: '',
     ticketId: '',
     ticketStatus: '',
@@ -76,6 +77,19 @@
       rt_satisfied: '满意', rt_basically_satisfied: '基本满意', rt_unsatisfied: '不满意', cr_confirmed: '居民确认', cr_no_feedback: '逾期未评价',
       k_volunteer: '志愿者', k_team: '团队', k_department: '部门', k_grid_worker: '网格员',
       new_event: '{0}：{1}', loading: '加载中…',
+      nav_intake: '来电来访登记', nav_missed: '超时工单', f_q: '搜索（工单号、电话后四位、地址或诉求关键词）', f_search: '搜索',
+      page_prev: '上一页', page_next: '下一页', page_of: '第 {0}–{1} 件，共 {2} 件', c_resident: '居民',
+      map_title: '网格地图（点击网格筛选看板）', map_clear: '显示全部网格', map_chosen: '已选：{0}', map_rate: '地图着色',
+      in_title: '来电来访登记', in_channel: '渠道', ch_phone: '来电', ch_walk_in: '来访', in_name: '居民姓名',
+      in_phone: '联系电话', in_address: '地址', in_item: '服务事项', in_grid: '网格（点击地图选择，或按地址自动匹配）',
+      in_desc: '诉求内容', in_urgent: '紧急', in_submit: '登记并生成工单', in_done: '已登记：{0}（{1}）', in_returning: '老来电人',
+      in_new: '新来电人', in_open: '查看工单', in_note: '姓名、电话、地址存入加密的个人信息库，不写入日志。',
+      missed_title: '超时工单（含已被计时器推进或已办结的）', missed_closed: '包含已结束的工单',
+      al_enable: '开启紧急提醒', al_on: '紧急提醒已开启', al_title: '紧急工单', al_body: '{0}：{1}',
+      print: '打印', t_audit: '审计', au_as_of: '截至时刻', au_go: '查看', au_chain_ok: '哈希链校验通过：{0} 个事件',
+      au_chain_bad: '哈希链断裂：{0}', au_later: '之后还有 {0} 个事件未显示', au_state: '当时状态：{0}', au_deadlines: '时限检查',
+      ws_moved: '您的工作台在 {0}，正在跳转…', ws_none: '此账号没有看板权限。志愿者通过聊天机器人接单。', ws_queue: '我的待办',
+      k_resident: '居民', erased: '已删除',
       err_unauthorized: '令牌无效', err_not_permitted: '无此权限', err_illegal_transition: '工单当前状态不允许此操作',
       err_not_found: '未找到', err_invalid_input: '输入有误', err_already_taken: '已被他人接单', err_not_admitted: '该事项未准入网格',
       err_offer_expired: '派单已过期', err_not_offered: '未向其派单', err_not_holder: '非承办人', err_rate_limited: '请求过于频繁',
@@ -137,6 +151,19 @@
       rt_satisfied: 'satisfied', rt_basically_satisfied: 'basically satisfied', rt_unsatisfied: 'unsatisfied', cr_confirmed: 'confirmed', cr_no_feedback: 'no feedback',
       k_volunteer: 'volunteer', k_team: 'team', k_department: 'department', k_grid_worker: 'grid worker',
       new_event: '{0}: {1}', loading: 'Loading…',
+      nav_intake: 'Log a call', nav_missed: 'Missed deadlines', f_q: 'Search (ticket id, last 4 digits of a phone, address or words)', f_search: 'Search',
+      page_prev: 'Previous', page_next: 'Next', page_of: '{0}–{1} of {2}', c_resident: 'Resident',
+      map_title: 'Map of the grids (click a grid to filter the board)', map_clear: 'All grids', map_chosen: 'Chosen: {0}', map_rate: 'Shade by',
+      in_title: 'Log a phone call or a walk-in', in_channel: 'Channel', ch_phone: 'phone call', ch_walk_in: 'walk-in', in_name: 'Resident\'s name',
+      in_phone: 'Phone', in_address: 'Address', in_item: 'Service item', in_grid: 'Grid (click the map, or matched from the address)',
+      in_desc: 'What they ask for', in_urgent: 'Urgent', in_submit: 'Log and open a ticket', in_done: 'Logged: {0} ({1})', in_returning: 'returning caller',
+      in_new: 'new caller', in_open: 'Open the ticket', in_note: 'Name, phone and address go to the encrypted personal store, never the log.',
+      missed_title: 'Missed deadlines (also those the timers moved on, or closed since)', missed_closed: 'Include closed tickets',
+      al_enable: 'Turn on urgent alerts', al_on: 'Urgent alerts on', al_title: 'Urgent order', al_body: '{0}: {1}',
+      print: 'Print', t_audit: 'Audit', au_as_of: 'As of', au_go: 'Show', au_chain_ok: 'Hash chain verified: {0} events',
+      au_chain_bad: 'Hash chain broken: {0}', au_later: '{0} later events not shown', au_state: 'Status then: {0}', au_deadlines: 'Deadline checks',
+      ws_moved: 'Your workspace is {0}; taking you there…', ws_none: 'This account has no board. Volunteers take orders through the chat bot.', ws_queue: 'My queue',
+      k_resident: 'resident', erased: 'erased',
     },
   };
 
@@ -274,13 +301,23 @@
   }
 
   // --- words -----------------------------------------------------------------
-  function holderName(a) {
+  // A holder as the API names it: the name it gave (a person's masked),
+  // then the id, so both show.
+  function holderName(a, name) {
     if (!a) return t('no_holder');
+    const given = name || (S.names && S.names[a.kind + ':' + a.id]);
+    if (given) return given + ' (' + a.id + ')';
     if (a.kind === 'department') {
       const d = S.me && (S.me.departments || []).find((x) => x.code === a.id);
       if (d) return placeName(d);
     }
     return t('k_' + a.kind) + ' ' + a.id;
+  }
+  // A resident as the API gives them: masked name and phone, or erased.
+  function residentLine(r) {
+    if (!r) return '';
+    if (r.erased) return h('span', { class: 'muted' }, t('erased'));
+    return [r.name || '', r.phone ? [' ', h('span', { class: 'phone' }, r.phone)] : null];
   }
   function placeName(p) {
     if (!p) return '';
@@ -292,7 +329,7 @@
   // --- login and the frame --------------------------------------------------
   function applyLanguage() {
     document.documentElement.lang = S.lang === 'zh' ? 'zh-CN' : 'en';
-    document.title = 'gridloop ' + t('console');
+    updateTitle();
     for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
     $('#lang').textContent = t('lang_other');
     $('#lang').lang = S.lang === 'zh' ? 'en' : 'zh-CN';
@@ -332,11 +369,22 @@
       t('em_on', placeName(e)) + (e.since ? t('em_since', when(e.since)) : '') + (e.reason ? t('em_reason', e.reason) : ''))));
   }
   function showSection(id) {
-    for (const s of ['login', 'board', 'ticket', 'metrics']) $('#' + s).hidden = s !== id;
-    $('#nav').hidden = id === 'login';
+    for (const s of ['login', 'board', 'ticket', 'metrics', 'intake', 'workspace']) $('#' + s).hidden = s !== id;
+    $('#nav').hidden = id === 'login' || id === 'workspace';
     $('#logout').hidden = id === 'login';
+    $('#print').hidden = !(id === 'board' || id === 'ticket');
+    $('#alerts').hidden = id === 'login' || id === 'workspace';
+    // What the nav offers is what /me says the permit rule lets this caller do.
+    const may = (S.me && S.me.may) || {};
+    $('#nav-board').hidden = !may.board;
+    $('#nav-missed').hidden = !may.board;
+    $('#nav-intake').hidden = !may.intake;
+    $('#nav-metrics').hidden = !may.metrics;
+    $('#nav-intake').toggleAttribute('aria-current', id === 'intake');
+    $('#nav-missed').toggleAttribute('aria-current', S.view === 'missed');
     $('#nav-board').toggleAttribute('aria-current', id === 'board' || id === 'ticket');
-    if (id === 'board' || id === 'ticket') $('#nav-board').setAttribute('aria-current', 'page');
+    if ((id === 'board' && S.view !== 'missed') || id === 'ticket') $('#nav-board').setAttribute('aria-current', 'page');
+    else $('#nav-board').removeAttribute('aria-current');
     $('#nav-metrics').toggleAttribute('aria-current', id === 'metrics');
     if (id === 'metrics') $('#nav-metrics').setAttribute('aria-current', 'page');
   }
@@ -423,7 +471,8 @@
       const message = JSON.parse(data);
       const row = message.row;
       S.flash.add(row.id);
-      if (S.view === 'board') later('board', loadBoard, 300);
+      if (row.urgency === 'urgent' && row.status === 'submitted') alertUrgent(row);
+      if (S.view === 'board' || S.view === 'missed') { later('board', loadBoard, 300); later('map', loadMap, 1500); }
       if (S.view === 'ticket' && S.ticketId === row.id) later('ticket', () => loadTicket(S.ticketId), 150);
     } else if (kind === 'emergency') {
       later('me', refreshMe, 100);
@@ -436,14 +485,75 @@
     S.timers[name] = setTimeout(() => { S.timers[name] = null; fn(); }, ms);
   }
 
+  // --- alerts ------------------------------------------------------------------
+  // An urgent order just submitted (as the API's row says: urgency and
+  // board status) beeps, shows a desktop notification and marks the tab's
+  // title until the page is looked at. The browser allows sound and
+  // notifications only after a click, so the button asks for both.
+  async function enableAlerts() {
+    const A = S.alerts;
+    try { A.audio = A.audio || new (window.AudioContext || window.webkitAudioContext)(); await A.audio.resume(); } catch (_) { A.audio = null; }
+    if ('Notification' in window && Notification.permission === 'default') {
+      try { await Notification.requestPermission(); } catch (_) { /* refused: sound and title remain */ }
+    }
+    A.on = true;
+    $('#alerts').textContent = t('al_on');
+    $('#alerts').dataset.on = 'true';
+    beep();
+  }
+  function beep() {
+    const ctx = S.alerts.audio;
+    if (!ctx) return;
+    for (const [at, freq] of [[0, 880], [0.25, 660], [0.5, 880]]) {
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.2, ctx.currentTime + at);
+      gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + at + 0.2);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(ctx.currentTime + at);
+      osc.stop(ctx.currentTime + at + 0.22);
+    }
+  }
+  function alertUrgent(row) {
+    const A = S.alerts;
+    if (A.seen.has(row.id)) return;
+    A.seen.add(row.id);
+    if (!A.primed) return; // urgent tickets already there at login are not news
+    A.unseen++;
+    document.body.dataset.alerted = row.id;
+    updateTitle();
+    if (!A.on) return;
+    beep();
+    if ('Notification' in window && Notification.permission === 'granted') {
+      try { new Notification(t('al_title') + ' ' + row.id, { body: t('al_body', rowItem(row), rowPlace(row)), tag: row.id }); } catch (_) { /* ignore */ }
+    }
+  }
+  function noteUrgent(rows) {
+    for (const r of rows) if (r.urgency === 'urgent' && r.status === 'submitted') alertUrgent(r);
+    S.alerts.primed = true;
+  }
+  function updateTitle() {
+    const n = S.alerts.unseen;
+    document.title = (n ? '(' + n + ') ⚠ ' + t('al_title') + ' · ' : '') + 'gridloop ' + t('console');
+  }
+  function seen() {
+    if (document.visibilityState === 'visible' && S.alerts.unseen) { S.alerts.unseen = 0; updateTitle(); }
+  }
+
   // --- the board ---------------------------------------------------------------
-  async function showBoard() {
-    S.view = 'board';
+  // The board, or (mode 'missed') the tickets that missed a deadline: the
+  // same table with the server's overdue filter (Ticket::overdue) on.
+  async function showBoard(mode = 'board') {
+    if (S.view !== mode && (mode === 'missed' || S.view === 'missed')) {
+      delete $('#board').dataset.built;
+      Object.assign(S.filters, { offset: 0, overdue: mode === 'missed', closed: false });
+    }
+    S.view = mode;
     showSection('board');
     const board = $('#board');
     if (!board.dataset.built || board.dataset.lang !== S.lang) buildBoard(board);
     renderEmergencySwitch();
-    await loadBoard();
+    await Promise.all([loadBoard(), loadMap()]);
   }
   function buildBoard(board) {
     board.dataset.built = '1';
@@ -453,22 +563,78 @@
     const categories = ['', 'information_collection', 'grid_patrol', 'community_service', 'street_community_coordination'];
     const select = (id, values, prefix, current) => h('select', { id, onchange: onFilter },
       values.map((v) => h('option', { value: v, selected: v === current }, t(prefix + v))));
+    const missed = S.view === 'missed';
     const form = h('form', { class: 'filters panel', id: 'filters', onsubmit: (e) => { e.preventDefault(); onFilter(); } },
+      h('div', { class: 'search' }, h('label', { for: 'f-q' }, t('f_q')),
+        h('input', { id: 'f-q', type: 'search', value: f.q, maxlength: 100, size: 28, autocomplete: 'off' }),
+        h('button', { type: 'submit', class: 'primary', id: 'f-search' }, t('f_search'))),
       h('div', {}, h('label', { for: 'f-status' }, t('f_status')), select('f-status', statuses, 'st_', f.status)),
       h('div', { id: 'f-places' }, h('label', {}, t('f_place'))),
       h('div', {}, h('label', { for: 'f-category' }, t('f_category')), select('f-category', categories, 'cat_', f.category)),
       h('div', {}, h('label', { for: 'f-holder' }, t('f_holder')),
         h('input', { id: 'f-holder', value: f.holder, maxlength: 100, size: 18, onchange: onFilter })),
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-overdue', checked: f.overdue, onchange: onFilter }), t('f_overdue')),
+      missed ? h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-closed', checked: f.closed, onchange: onFilter }), t('missed_closed'))
+        : h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-overdue', checked: f.overdue, onchange: onFilter }), t('f_overdue')),
       h('button', { type: 'button', class: 'secondary', onclick: resetFilters }, t('f_reset')));
+    const columns = ['c_id', 'c_item', 'c_place', 'c_resident', 'c_status', 'c_holder', 'c_submitted', 'c_deadline']
+      .filter((c) => c !== 'c_resident' || (S.me.may && S.me.may.residents));
     board.replaceChildren(
+      missed ? h('h1', { id: 'missed-title' }, t('missed_title')) : null,
       h('div', { id: 'emergency-switch' }),
       form,
+      h('details', { class: 'panel map-panel', id: 'map-panel', open: true },
+        h('summary', {}, t('map_title')), h('p', { class: 'muted', id: 'map-chosen' }), h('div', { id: 'board-map', class: 'map' })),
       h('p', { id: 'board-count', class: 'muted', 'aria-live': 'polite' }),
       h('div', { class: 'scroll' }, h('table', { class: 'board', id: 'board-table' },
-        h('thead', {}, h('tr', {}, ['c_id', 'c_item', 'c_place', 'c_status', 'c_holder', 'c_submitted', 'c_deadline'].map((c) => h('th', { scope: 'col' }, t(c))))),
-        h('tbody', { id: 'board-rows' }))));
+        h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, t(c))))),
+        h('tbody', { id: 'board-rows' }))),
+      h('nav', { class: 'pager', id: 'pager', 'aria-label': 'pages' },
+        h('button', { type: 'button', class: 'secondary', id: 'page-prev', onclick: () => page(-1) }, t('page_prev')),
+        h('span', { id: 'page-of', class: 'muted' }),
+        h('button', { type: 'button', class: 'secondary', id: 'page-next', onclick: () => page(1) }, t('page_next'))));
     buildPlaces();
+  }
+  function page(step) {
+    S.filters.offset = Math.max(0, S.filters.offset + step * (S.pageSize || 500));
+    loadBoard();
+  }
+  // The map is the server's SVG (grids drawn from their boundaries, shaded
+  // by open and overdue tickets); it is parsed as XML, never as HTML, and a
+  // click on a grid filters the board to it.
+  async function fetchMap(path) {
+    const response = await fetch(path, { headers: { Authorization: 'Bearer ' + S.token }, cache: 'no-store' });
+    if (!response.ok) throw new Error('map ' + response.status);
+    const doc = new DOMParser().parseFromString(await response.text(), 'image/svg+xml');
+    const root = doc.documentElement;
+    if (root.nodeName !== 'svg') throw new Error('not an SVG');
+    return document.importNode(root, true);
+  }
+  async function loadMap() {
+    const box = $('#board-map');
+    if (!box) return;
+    let map;
+    try { map = await fetchMap('/api/v1/board/map'); } catch (_) { box.replaceChildren(); return; }
+    for (const cell of map.querySelectorAll('path[data-grid]')) {
+      const choose = () => { S.filters.scope = cell.dataset.grid; S.filters.offset = 0; buildPlaces(); loadBoard(); markMap(); };
+      cell.addEventListener('click', choose);
+      cell.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); choose(); } });
+    }
+    box.replaceChildren(map);
+    markMap();
+    document.body.dataset.map = 'ready';
+  }
+  function markMap() {
+    const chosen = S.filters.scope;
+    let name = '';
+    for (const cell of document.querySelectorAll('#board-map path[data-grid]')) {
+      const on = !!chosen && (cell.dataset.grid === chosen || cell.dataset.grid.startsWith(chosen + '-'));
+      cell.classList.toggle('chosen', on);
+      if (cell.dataset.grid === chosen) name = S.lang === 'en' ? cell.dataset.nameEn || cell.dataset.name : cell.dataset.name;
+    }
+    const line = $('#map-chosen');
+    if (!line) return;
+    line.replaceChildren(chosen ? [t('map_chosen', (name || chosen) + ' ' + chosen), ' ',
+      h('button', { type: 'button', class: 'secondary', id: 'map-clear', onclick: () => { S.filters.scope = ''; buildPlaces(); loadBoard(); markMap(); } }, t('map_clear'))] : []);
   }
   // Cascading selects down the grid tree, from the dispatcher's own place.
   async function buildPlaces() {
@@ -496,19 +662,25 @@
     S.filters.status = $('#f-status').value;
     S.filters.category = $('#f-category').value;
     S.filters.holder = $('#f-holder').value.trim();
-    S.filters.overdue = $('#f-overdue').checked;
+    if ($('#f-overdue')) S.filters.overdue = $('#f-overdue').checked;
+    if ($('#f-closed')) S.filters.closed = $('#f-closed').checked;
+    S.filters.q = $('#f-q').value.trim();
+    S.filters.offset = 0;
     loadBoard();
   }
   function resetFilters() {
-    S.filters = { status: '', scope: '', category: '', holder: '', overdue: false };
+    S.filters = { status: '', scope: '', category: '', holder: '', overdue: false, q: '', offset: 0, closed: false };
     delete $('#board').dataset.built;
-    showBoard();
+    showBoard(S.view);
   }
   async function loadBoard() {
     const f = S.filters;
     const query = new URLSearchParams();
-    for (const k of ['status', 'scope', 'category', 'holder']) if (f[k]) query.set(k, f[k]);
-    if (f.overdue) query.set('overdue', 'true');
+    for (const k of ['status', 'scope', 'category', 'holder', 'q']) if (f[k]) query.set(k, f[k]);
+    if (f.overdue || S.view === 'missed') query.set('overdue', 'true');
+    if (S.view === 'missed' && f.closed) query.set('closed', 'true');
+    if (f.offset) query.set('offset', String(f.offset));
+    document.body.dataset.board = 'loading';
     let answer;
     try {
       answer = await api('GET', '/api/v1/board?' + query);
@@ -521,23 +693,32 @@
     // The overdue count and each row's flag are the server's (the engine's
     // rule): a ticket that missed a deadline stays flagged after escalation.
     const counted = answer.total ? t('total', answer.total, answer.rows.length) : t('none');
+    S.pageSize = Math.max(S.pageSize || 0, answer.rows.length);
+    const first = answer.total ? answer.offset + 1 : 0;
+    $('#page-of').textContent = t('page_of', first, answer.offset + answer.rows.length, answer.total);
+    $('#page-prev').disabled = answer.offset <= 0;
+    $('#page-next').disabled = answer.offset + answer.rows.length >= answer.total;
+    $('#pager').hidden = answer.total <= answer.rows.length && !answer.offset;
+    const withResident = S.me.may && S.me.may.residents;
     $('#board-count').textContent = counted + (answer.overdue ? ' · ' + t('overdue_count', answer.overdue) : '')
       + ' · ' + t('tz_note', zone());
     const rows = answer.rows.map((r) => {
-      const tr = h('tr', { 'data-id': r.id, 'data-status': r.status, class: S.flash.has(r.id) ? 'flash' : null },
+      const tr = h('tr', { 'data-id': r.id, 'data-grid': r.grid, 'data-status': r.status, class: S.flash.has(r.id) ? 'flash' : null },
         h('td', { 'data-label': t('c_id') }, h('a', { href: '#/ticket/' + r.id }, r.id),
           r.urgency === 'urgent' ? [' ', h('span', { class: 'tag urgent' }, t('urgent'))] : null,
           r.overdue ? [' ', h('span', { class: 'tag overdue' }, t('overdue'))] : null),
         h('td', { 'data-label': t('c_item') }, rowItem(r)),
         h('td', { 'data-label': t('c_place') }, rowPlace(r)),
+        withResident ? h('td', { 'data-label': t('c_resident'), class: 'resident' }, residentLine(r.resident)) : null,
         h('td', { 'data-label': t('c_status'), class: 'status' }, t('st_' + r.status),
           r.tier && r.tier !== 'grid' ? [' ', h('span', { class: 'tag' }, t('tier_' + r.tier))] : null),
-        h('td', { 'data-label': t('c_holder') }, r.holder ? holderName(r.holder) : ''),
+        h('td', { 'data-label': t('c_holder') }, r.holder ? holderName(r.holder, r.holder_name) : ''),
         h('td', { 'data-label': t('c_submitted') }, when(r.submitted_at)),
         h('td', { 'data-label': t('c_deadline') }, due(r.next_deadline)));
       return tr;
     });
     S.flash.clear();
+    noteUrgent(answer.rows);
     $('#board-rows').replaceChildren(...rows);
     document.body.dataset.board = 'ready';
     tick();
@@ -583,7 +764,8 @@
       h('div', { class: 'grid2' },
         h('div', {},
           h('section', { class: 'panel', id: 't-facts' }, t('loading')),
-          h('section', { class: 'panel' }, h('h2', {}, t('t_timeline')), h('ol', { class: 'timeline', id: 't-timeline' }))),
+          h('section', { class: 'panel' }, h('h2', {}, t('t_timeline')), h('ol', { class: 'timeline', id: 't-timeline' })),
+          S.me.may && S.me.may.history ? auditPanel(id) : null),
         h('div', {},
           h('section', { class: 'panel', id: 't-cands' }),
           h('section', { class: 'panel' }, h('h2', {}, t('t_actions')), h('p', { class: 'result', id: 't-result', role: 'status', 'aria-live': 'polite' }),
@@ -601,6 +783,8 @@
       return;
     }
     if (S.view !== 'ticket' || S.ticketId !== id) return;
+    S.names = (candidates && candidates.names && candidates.names.holders) || {};
+    const resident = candidates && candidates.names ? candidates.names.resident : null;
     const submitted = history.events.find((e) => e.schema.startsWith('ticket.submitted'));
     const itemName = candidates ? placeName(candidates.item) : ticket.item;
     $('#t-title').textContent = id + ' · ' + itemName;
@@ -614,6 +798,7 @@
       h('dt', {}, t('f_grid')), h('dd', {}, candidates ? placeName(candidates.place) + ' ' : '', ticket.grid),
       h('dt', {}, t('f_tier')), h('dd', {}, t('tier_' + (ticket.tier || 'grid'))),
       h('dt', {}, t('f_holder2')), h('dd', { id: 't-holder' }, holderName(ticket.holder)),
+      resident ? [h('dt', {}, t('c_resident')), h('dd', { id: 't-resident' }, residentLine(resident))] : null,
       h('dt', {}, t('f_urgency')), h('dd', {}, ticket.urgency === 'urgent' ? h('span', { class: 'tag urgent' }, t('urgent')) : t('normal')),
       h('dt', {}, t('f_deadlines')), h('dd', { id: 't-deadlines', 'data-overdue': String(!!ticket.overdue) }, deadlines.length ? deadlines : '—',
         ticket.overdue ? [' ', h('span', { class: 'tag overdue', id: 't-overdue' }, t('overdue'))] : null),
@@ -630,6 +815,32 @@
       renderActions(ticket, candidates);
     }
     tick();
+  }
+  // The auditor's panel: the ticket as of an instant, its deadlines judged
+  // as the rates judge them, and its hash chain checked, all by the server.
+  function auditPanel(id) {
+    const at = h('input', { id: 'au-as-of', type: 'datetime-local', step: 60 });
+    const out = h('div', { id: 'au-out' });
+    const go = async () => {
+      const query = at.value ? '?as_of=' + encodeURIComponent(new Date(at.value).toISOString()) : '';
+      out.textContent = t('loading');
+      try { renderAudit(out, await api('GET', '/api/v1/tickets/' + id + '/audit' + query)); } catch (error) { out.textContent = sentence(error); }
+    };
+    const panel = h('section', { class: 'panel', id: 't-audit' }, h('h2', {}, t('t_audit')),
+      h('div', { class: 'filters' }, h('div', {}, h('label', { for: 'au-as-of' }, t('au_as_of')), at),
+        h('button', { type: 'button', class: 'secondary', id: 'au-go', onclick: go }, t('au_go'))), out);
+    setTimeout(go, 0);
+    return panel;
+  }
+  function renderAudit(out, answer) {
+    const a = answer.audit, chain = answer.chain;
+    const checks = a.events.flatMap((e) => e.deadlines.map((d) => h('li', { 'data-met': String(d.met) },
+      when(e.time) + ' · ' + d.deadline + (d.department ? ' ' + d.department : '') + ' · ' + when(d.due) + ' · ' + d.outcome)));
+    out.replaceChildren(
+      h('p', { id: 'au-chain', class: chain.ok ? 'ok' : 'error', 'data-ok': String(chain.ok) },
+        chain.ok ? t('au_chain_ok', chain.events) : t('au_chain_bad', chain.break.stream + ' v' + chain.break.version + ': ' + chain.break.reason)),
+      h('p', { id: 'au-state' }, t('au_state', t('st_' + a.state.status)) + (a.later_events ? ' · ' + t('au_later', a.later_events) : '')),
+      checks.length ? [h('h3', {}, t('au_deadlines')), h('ul', { id: 'au-checks' }, checks)] : null);
   }
   function describe(event, candidates) {
     const p = event.payload || {};
@@ -791,6 +1002,78 @@
     }
   }
 
+  // --- intake: a phone call or a walk-in ----------------------------------------
+  async function showIntake() {
+    S.view = 'intake';
+    showSection('intake');
+    const page = $('#intake');
+    if (!S.catalog) {
+      try { S.catalog = (await api('GET', '/api/v1/catalog')).items; } catch (_) { S.catalog = []; }
+    }
+    const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id }, label), input);
+    const channel = h('div', { class: 'channels', role: 'radiogroup', 'aria-label': t('in_channel') },
+      ['phone', 'walk_in'].map((c, i) => h('label', { class: 'check' },
+        h('input', { type: 'radio', name: 'in-channel', id: 'in-ch-' + c, value: c, checked: i === 0 }), t('ch_' + c))));
+    const items = h('select', { id: 'in-item', required: true },
+      S.catalog.map((i) => h('option', { value: i.code }, i.code + ' ' + placeName(i))));
+    const result = h('p', { class: 'result', id: 'in-result', role: 'status', 'aria-live': 'polite' });
+    const form = h('form', { class: 'panel intake-form', id: 'intake-form', onsubmit: submitIntake },
+      h('fieldset', {}, h('legend', {}, t('in_channel')), channel),
+      h('div', { class: 'intake-grid' },
+        field('in-name', t('in_name'), h('input', { id: 'in-name', required: true, maxlength: 200, autocomplete: 'off' })),
+        field('in-phone', t('in_phone'), h('input', { id: 'in-phone', type: 'tel', required: true, maxlength: 40, autocomplete: 'off' })),
+        field('in-address', t('in_address'), h('input', { id: 'in-address', maxlength: 200, size: 40, autocomplete: 'off' })),
+        field('in-item', t('in_item'), items),
+        field('in-grid', t('in_grid'), h('input', { id: 'in-grid', maxlength: 40, size: 22, placeholder: '440802-001-001-001' }))),
+      field('in-desc', t('in_desc'), h('textarea', { id: 'in-desc', required: true, maxlength: 2000, rows: 4 })),
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'in-urgent' }), t('in_urgent')),
+      h('p', { class: 'muted' }, t('in_note')),
+      h('button', { type: 'submit', class: 'primary', id: 'in-submit' }, t('in_submit')),
+      result);
+    page.replaceChildren(h('h1', {}, t('in_title')),
+      h('div', { class: 'grid2' }, form, h('div', { class: 'panel' }, h('h2', {}, t('map_title')), h('div', { id: 'intake-map', class: 'map' }))));
+    document.body.dataset.intake = 'ready';
+    try {
+      const map = await fetchMap('/api/v1/board/map');
+      for (const cell of map.querySelectorAll('path[data-grid]')) {
+        cell.addEventListener('click', () => {
+          $('#in-grid').value = cell.dataset.grid;
+          for (const c of map.querySelectorAll('path.chosen')) c.classList.remove('chosen');
+          cell.classList.add('chosen');
+        });
+      }
+      $('#intake-map').replaceChildren(map);
+    } catch (_) { /* the grid can be typed, or found from the address */ }
+  }
+  async function submitIntake(e) {
+    e.preventDefault();
+    const result = $('#in-result');
+    const body = {
+      channel: document.querySelector('input[name=in-channel]:checked').value,
+      name: $('#in-name').value.trim(), phone: $('#in-phone').value.trim(), address: $('#in-address').value.trim(),
+      item: $('#in-item').value, description: $('#in-desc').value.trim(),
+      urgency: $('#in-urgent').checked ? 'urgent' : 'normal',
+    };
+    const grid = $('#in-grid').value.trim();
+    if (grid) body.grid = grid;
+    result.className = 'result';
+    result.textContent = '…';
+    $('#in-submit').disabled = true;
+    try {
+      const logged = await post('/api/v1/intake', body);
+      result.className = 'result ok';
+      result.replaceChildren(t('in_done', logged.id, t(logged.returning ? 'in_returning' : 'in_new')), ' ',
+        h('a', { href: '#/ticket/' + logged.id, id: 'in-ticket', 'data-id': logged.id }, t('in_open')));
+      for (const id of ['in-name', 'in-phone', 'in-address', 'in-desc', 'in-grid']) $('#' + id).value = '';
+      $('#in-urgent').checked = false;
+    } catch (error) {
+      result.className = 'result error';
+      result.textContent = t('refused', sentence(error));
+    } finally {
+      $('#in-submit').disabled = false;
+    }
+  }
+
   // --- metrics ---------------------------------------------------------------------
   const RATES = ['completion', 'on_time', 'satisfaction', 'in_grid'];
   const ALL_RATES = ['acceptance', 'completion', 'on_time', 'satisfaction', 'in_grid', 'closed_loop'];
@@ -823,6 +1106,10 @@
     page.replaceChildren(h('h1', {}, t('m_title', placeName(S.me.place))), form,
       h('p', { id: 'm-range', class: 'muted' }), h('div', { class: 'cards', id: 'm-cards' }),
       h('div', { class: 'charts', id: 'm-charts' }),
+      h('section', { class: 'panel' }, h('h2', {}, t('map_title').split('（')[0].split(' (')[0]),
+        h('div', {}, h('label', { for: 'm-map-rate' }, t('map_rate')),
+          h('select', { id: 'm-map-rate', onchange: loadMetricsMap }, ALL_RATES.map((r) => h('option', { value: r, selected: r === (q.mapRate || 'completion') }, t('r_' + r))))),
+        h('div', { id: 'm-map', class: 'map' })),
       h('h2', {}, t('m_places')), h('div', { class: 'scroll', id: 'm-table' }),
       h('h2', {}, t('m_worst')), h('div', { class: 'scroll', id: 'm-worst' }));
     if (!q.by) q.by = levels[0];
@@ -865,8 +1152,22 @@
       h('thead', {}, h('tr', {}, h('th', {}, t('m_place')), h('th', { class: 'num' }, t('r_submitted')), ALL_RATES.map((r) => h('th', { class: 'num' }, t('r_' + r))))),
       h('tbody', {}, series.totals.map((row) => h('tr', {}, h('td', {}, names.get(row.key) || row.key),
         h('td', { class: 'num' }, row.rates.submitted), ALL_RATES.map((r) => h('td', { class: 'num', title: row.rates[r].numerator + '/' + row.rates[r].denominator }, pctText(row.rates[r]))))))));
+    await loadMetricsMap();
     renderWorst(grids);
     document.body.dataset.metrics = 'ready';
+  }
+  // The same map as the board's, shaded by the chosen rate over the range.
+  async function loadMetricsMap() {
+    const q = S.metricsQuery;
+    q.mapRate = $('#m-map-rate').value;
+    const query = new URLSearchParams({ rate: q.mapRate });
+    if (q.from) query.set('from', q.from);
+    if (q.to) query.set('to', dayAfter(q.to));
+    try {
+      const map = await fetchMap('/api/v1/metrics/map?' + query);
+      S.gridNames = new Map([...map.querySelectorAll('path[data-grid]')].map((p) => [p.dataset.grid, S.lang === 'en' ? p.dataset.nameEn || p.dataset.name : p.dataset.name]));
+      $('#m-map').replaceChildren(map);
+    } catch (_) { $('#m-map').replaceChildren(); }
   }
   // The grids doing worst: lowest completion, then on-time, then satisfaction.
   function renderWorst(grids) {
@@ -878,7 +1179,7 @@
     if (!rows.length) { box.replaceChildren(h('p', { class: 'muted' }, t('m_nodata'))); return; }
     box.replaceChildren(h('table', { id: 'm-worst-table' },
       h('thead', {}, h('tr', {}, h('th', {}, t('f_grid')), h('th', { class: 'num' }, t('r_submitted')), RATES.map((r) => h('th', { class: 'num' }, t('r_' + r))))),
-      h('tbody', {}, rows.map((row) => h('tr', {}, h('td', {}, row.key), h('td', { class: 'num' }, row.rates.submitted),
+      h('tbody', {}, rows.map((row) => h('tr', {}, h('td', {}, (S.gridNames && S.gridNames.get(row.key) ? S.gridNames.get(row.key) + ' ' : ''), h('span', { class: 'muted' }, row.key)), h('td', { class: 'num' }, row.rates.submitted),
         RATES.map((r) => h('td', { class: 'num' }, pctText(row.rates[r]))))))));
   }
   // A hand-drawn SVG line chart: one line per place, gaps where a period
@@ -961,15 +1262,37 @@
   // --- routing between pages -----------------------------------------------------
   async function route() {
     if (!S.token || !S.me) { showSection('login'); return; }
+    const may = S.me.may || {};
+    // A caller the board does not serve goes to their own workspace, as
+    // /me names it (the permit rule's answer), or is told where their work is.
+    if (!may.board) { showWorkspace(); return; }
     const hash = location.hash || '#/board';
     const ticket = hash.match(/^#\/ticket\/(T-\d{1,12})$/);
     if (ticket) await showTicket(ticket[1]);
-    else if (hash === '#/metrics') await showMetrics();
+    else if (hash === '#/metrics' && may.metrics) await showMetrics();
+    else if (hash === '#/intake' && may.intake) await showIntake();
+    else if (hash === '#/missed') await showBoard('missed');
     else await showBoard();
     document.body.dataset.view = S.view;
   }
 
+  function showWorkspace() {
+    S.view = 'workspace';
+    showSection('workspace');
+    const where = S.me.workspace;
+    const box = $('#workspace');
+    box.replaceChildren(h('h1', {}, t('role_' + S.me.role) + ' ' + S.me.id),
+      h('p', { id: 'ws-line', 'data-workspace': where || '' }, where ? t('ws_moved', where) : t('ws_none')),
+      where ? h('p', {}, h('a', { href: where, id: 'ws-link' }, where)) : null);
+    document.body.dataset.view = 'workspace';
+    if (where) setTimeout(() => location.assign(where), 1500);
+  }
+
   async function start() {
+    $('#alerts').addEventListener('click', enableAlerts);
+    $('#print').addEventListener('click', () => window.print());
+    document.addEventListener('visibilitychange', seen);
+    window.addEventListener('focus', seen);
     $('#lang').addEventListener('click', () => {
       S.lang = S.lang === 'zh' ? 'en' : 'zh';
       localStorage.setItem('gridloop.lang', S.lang);

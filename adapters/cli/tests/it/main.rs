@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod chat;
 mod console;
+mod console_desk;
 mod crash;
 mod demo;
 mod fuzz_corpus;

@@ -43,10 +43,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::search;
 use crate::auth::{Caller, Principal};
 use crate::error::Path;
 use crate::reads::Deadline;
-use super::search;
 use crate::{AppError, AppState};
 
 /// The most rows the board answers with (the total says how many matched).
@@ -235,6 +235,9 @@ pub(crate) struct BoardParams {
     q: Option<String>,
     /// Rows to skip, for the pages past the first 500.
     offset: Option<usize>,
+    /// Final tickets too (closed, cancelled, duplicate): with `overdue`,
+    /// every ticket that ever missed a deadline.
+    closed: Option<bool>,
 }
 
 /// One row of the console's board.
@@ -366,7 +369,14 @@ pub(crate) async fn board<S: EventStore>(
     let holder = p.holder.as_deref().filter(|h| !h.trim().is_empty()).map(holder).transpose()?;
     let overdue = p.overdue.unwrap_or(false);
     let offset = p.offset.unwrap_or(0);
-    let query = p.q.as_deref().map(|q| text("q", q)).transpose()?.map(|q| search::query(&world.grids, q)).transpose()?.flatten();
+    let with_closed = p.closed.unwrap_or(false);
+    let query =
+        p.q.as_deref()
+            .map(|q| text("q", q))
+            .transpose()?
+            .map(|q| search::query(&world.grids, q))
+            .transpose()?
+            .flatten();
     // A phone's residents are found before the projections are locked.
     let residents = match &query {
         Some(search::Query::Phone(digits)) => Some(search::residents_by_phone(&state, &who, digits)?),
@@ -391,7 +401,7 @@ pub(crate) async fn board<S: EventStore>(
         .filter(|t| match status {
             Some(s) => BoardStatus::of(t).name() == s,
             // A search looks at closed tickets too: a caller asks after one.
-            None => matcher.is_some() || !t.status.is_final(),
+            None => matcher.is_some() || with_closed || !t.status.is_final(),
         })
         .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
         .filter(|t| matcher.as_ref().is_none_or(|m| m.finds(t)))
@@ -748,7 +758,7 @@ pub(crate) struct AuditParams {
     tag = "console",
     summary = "Dispatchers and auditors: a ticket's timeline with deadlines judged, as of an instant, and its hash chain checked",
     params(("id" = String, Path, description = "A ticket id, `T-1024`"), AuditParams),
-    responses((status = 200, description = "The audit", body = Object), crate::openapi::Refusals),
+    responses((status = 200, description = "The audit", body = crate::openapi::shapes::TicketAudit), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn audit<S: EventStore>(
@@ -765,7 +775,10 @@ pub(crate) async fn audit<S: EventStore>(
     let as_of = p
         .as_of
         .as_deref()
-        .map(|t| parse_day_or_instant(text("as_of", t)?).ok_or_else(|| Error::invalid("as_of", "expected YYYY-MM-DD or RFC 3339")))
+        .map(|t| {
+            parse_day_or_instant(text("as_of", t)?)
+                .ok_or_else(|| Error::invalid("as_of", "expected YYYY-MM-DD or RFC 3339"))
+        })
         .transpose()?;
     let ticket = state.service.ticket(&id).await?;
     if ticket.id.is_none() {

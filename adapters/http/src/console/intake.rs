@@ -118,30 +118,29 @@ pub(crate) async fn intake<S: EventStore>(
     personal(state)?;
     crate::door::account::accounts(state)?;
     permit(&who, Access::Write(Write::Intake), Target::Place(&checked.grid))?;
-    let logged =
-        keyed(state, &who.clone(), &headers, "POST /intake", &bytes, |command_id| async move {
-            let (resident, returning) = resident_of(state, &checked.phone)?;
-            let command = TicketCommand::Submit {
-                item: body.item,
-                grid: checked.grid,
-                resident,
-                description: checked.description,
-                urgency: body.urgency.unwrap_or(Urgency::Normal),
-                channel: match body.channel {
-                    IntakeChannel::Phone => Channel::Phone,
-                    IntakeChannel::WalkIn => Channel::WalkIn,
-                },
-                location: None,
-                photos: Vec::new(),
-            };
-            let id = state.numbering.submit(&state.service, command_id, who.actor.clone(), command).await?;
-            // The resident the ticket names: on a repeat, the first attempt's.
-            let ticket = state.service.ticket(&id).await?;
-            let resident = ticket.resident.ok_or_else(|| AppError::Internal("a ticket without a resident".into()))?;
-            keep(state, &resident, &checked.person, &checked.phone)?;
-            Ok(Logged { id, status: "submitted", resident, returning })
-        })
-        .await?;
+    let logged = keyed(state, &who.clone(), &headers, "POST /intake", &bytes, |command_id| async move {
+        let (resident, returning) = resident_of(state, &checked.phone)?;
+        let command = TicketCommand::Submit {
+            item: body.item,
+            grid: checked.grid,
+            resident,
+            description: checked.description,
+            urgency: body.urgency.unwrap_or(Urgency::Normal),
+            channel: match body.channel {
+                IntakeChannel::Phone => Channel::Phone,
+                IntakeChannel::WalkIn => Channel::WalkIn,
+            },
+            location: None,
+            photos: Vec::new(),
+        };
+        let id = state.numbering.submit(&state.service, command_id, who.actor.clone(), command).await?;
+        // The resident the ticket names: on a repeat, the first attempt's.
+        let ticket = state.service.ticket(&id).await?;
+        let resident = ticket.resident.ok_or_else(|| AppError::Internal("a ticket without a resident".into()))?;
+        keep(state, &resident, &checked.person, &checked.phone)?;
+        Ok(Logged { id, status: "submitted", resident, returning })
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(logged)))
 }
 
@@ -192,7 +191,12 @@ fn resident_of<S: EventStore>(state: &AppState<S>, phone: &str) -> Result<(Resid
 /// Keeps the caller's record under `resident` (what they said now; an
 /// e-mail address they gave at the door stays), claims the phone for them
 /// unless it has an account, and lists them under the phone's last digits.
-fn keep<S: EventStore>(state: &AppState<S>, resident: &ResidentId, person: &Person, phone: &str) -> Result<(), AppError> {
+fn keep<S: EventStore>(
+    state: &AppState<S>,
+    resident: &ResidentId,
+    person: &Person,
+    phone: &str,
+) -> Result<(), AppError> {
     let personal = personal(state)?;
     let accounts = crate::door::account::accounts(state)?;
     let secret = accounts.secret()?;
@@ -211,7 +215,10 @@ fn keep<S: EventStore>(state: &AppState<S>, resident: &ResidentId, person: &Pers
 
 /// The personal store, or a refusal: a call's name is never dropped.
 fn personal<S>(state: &AppState<S>) -> Result<&dyn gridloop_engine::personal::PersonalStore, Error> {
-    state.personal.as_deref().ok_or_else(|| Error::invalid("name", "this server keeps no personal store, so it takes no calls"))
+    state
+        .personal
+        .as_deref()
+        .ok_or_else(|| Error::invalid("name", "this server keeps no personal store, so it takes no calls"))
 }
 
 /// Whether `who` may log calls at all: for `/me`, so the page shows the

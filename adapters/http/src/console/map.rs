@@ -39,8 +39,7 @@ const WIDTH: f64 = 800.0;
 /// The most grids one map draws (a district's few hundred fit).
 pub const MAP_GRIDS_MAX: usize = 5_000;
 /// Open-ticket shades: none, 1, 2–3, 4–7, 8 or more.
-const OPEN_SHADES: [(u64, &str); 5] =
-    [(0, "#eef2f6"), (1, "#cfe3f7"), (2, "#9cc5ee"), (4, "#5b9bd8"), (8, "#1f5fa8")];
+const OPEN_SHADES: [(u64, &str); 5] = [(0, "#eef2f6"), (1, "#cfe3f7"), (2, "#9cc5ee"), (4, "#5b9bd8"), (8, "#1f5fa8")];
 /// Rate shades from worst to best, by per mille: below 600, 750, 900, 970.
 const RATE_SHADES: [(u64, &str); 5] =
     [(0, "#b91c1c"), (600, "#ea580c"), (750, "#facc15"), (900, "#86efac"), (970, "#15803d")];

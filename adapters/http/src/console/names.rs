@@ -38,12 +38,17 @@ pub struct ResidentShown {
 /// (`138****5678`); a short one shows only its last four (`****5678`), one
 /// of four characters or fewer nothing but stars.
 pub fn mask_phone(phone: &str) -> Option<String> {
+    // Normalized first (no +86, no separators), so one phone masks one way.
+    let digits = gridloop_engine::account::normalize_phone(phone).ok();
+    let phone = digits.as_deref().unwrap_or(phone);
     let chars: Vec<char> = phone.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     match chars.len() {
         0 => None,
         n if n <= 4 => Some("****".into()),
         n if n < 8 => Some(format!("****{}", chars[n - 4..].iter().collect::<String>())),
-        n => Some(format!("{}****{}", chars[..3].iter().collect::<String>(), chars[n - 4..].iter().collect::<String>())),
+        n => {
+            Some(format!("{}****{}", chars[..3].iter().collect::<String>(), chars[n - 4..].iter().collect::<String>()))
+        }
     }
 }
 
@@ -132,6 +137,7 @@ mod tests {
     fn phones_show_their_ends_only() {
         assert_eq!(mask_phone("13800135678").as_deref(), Some("138****5678"));
         assert_eq!(mask_phone("138-0013-5678").as_deref(), Some("138****5678"));
+        assert_eq!(mask_phone("+86 138 0013 5678").as_deref(), Some("138****5678"));
         assert_eq!(mask_phone("835678").as_deref(), Some("****5678"));
         assert_eq!(mask_phone("5678").as_deref(), Some("****"));
         assert_eq!(mask_phone(""), None);

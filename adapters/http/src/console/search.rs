@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use gridloop_engine::Error;
 use gridloop_engine::account::{PHONE_TAIL_DIGITS, TailKey, normalize_phone};
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::{GridCode, GridTree};
@@ -28,7 +29,6 @@ use gridloop_engine::permit::{Access, Read, Target, permit};
 use gridloop_engine::personal::Lookup;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Ticket, TicketEvent};
-use gridloop_engine::Error;
 use gridloop_projections::ProjectionError;
 use gridloop_projections::runner::Projection;
 use serde::{Deserialize, Serialize};
@@ -147,7 +147,7 @@ pub(crate) fn residents_by_phone<S: EventStore>(
 #[cfg(test)]
 mod tests {
     use super::{Query, query};
-    use gridloop_engine::grid::{GridCode, GridNode, GridTree};
+    use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, GridTree};
     use gridloop_engine::ids::TicketId;
 
     fn tree() -> GridTree {
@@ -158,7 +158,10 @@ mod tests {
             kind: None,
             property_form: None,
             management_class: None,
-            boundary: Vec::new(),
+            boundary: [(0, 0), (1000, 0), (1000, 1000)]
+                .iter()
+                .filter_map(|&(x, y)| GeoPoint::new(110_000_000 + x, 21_000_000 + y).ok())
+                .collect(),
         };
         GridTree::new([node("440802", "赤坎区"), node("440802-001", "中华街道")]).expect("a tree")
     }
@@ -171,7 +174,10 @@ mod tests {
         assert_eq!(query(&grids, "0013-5678").ok().flatten(), Some(Query::Phone("00135678".into())));
         assert!(query(&grids, "567").is_err(), "three digits find too many phones");
         let place = GridCode::parse("440802-001").ok();
-        assert_eq!(query(&grids, "中华街道12号 漏水").ok().flatten(), Some(Query::Words("中华街道12号 漏水".into(), place)));
+        assert_eq!(
+            query(&grids, "中华街道12号 漏水").ok().flatten(),
+            Some(Query::Words("中华街道12号 漏水".into(), place))
+        );
         assert_eq!(query(&grids, "  ").ok().flatten(), None);
     }
 }

@@ -343,6 +343,14 @@ pub struct Me {
     /// without a notifier.
     #[schema(value_type = Vec<Object>)]
     pub notify_channels: Vec<Value>,
+    /// What the console shows the caller, as the permit rule answers for
+    /// them: `board`, `history`, `metrics`, `residents`, `intake`, `act`
+    /// (each a boolean).
+    #[schema(value_type = Object)]
+    pub may: Value,
+    /// Where a caller the board does not serve works (`/d/`, `/w/`, `/r/`);
+    /// null for those it serves and for volunteers.
+    pub workspace: Option<String>,
 }
 
 /// `GET /api/v1/board`.
@@ -353,8 +361,10 @@ pub struct Board {
     pub now: String,
     /// The log position the board is current to.
     pub position: u64,
-    /// Rows matching in all; at most the first 500 are listed.
+    /// Rows matching in all; at most 500 are listed, from `offset`.
     pub total: u64,
+    /// How many matching rows were skipped before the first listed.
+    pub offset: u64,
     /// Of the rows every filter but `overdue` keeps, those that missed a
     /// deadline (the count beside the board).
     pub overdue: u64,
@@ -401,6 +411,26 @@ pub struct Candidates {
     pub departments: Vec<Department>,
     /// How long an offer stays open, in minutes.
     pub offer_minutes: u64,
+    /// Names beside ids: `resident` (masked, `{id, name, phone, erased}`;
+    /// null to callers who may not read residents) and `holders` (each
+    /// holder, candidate and actor the ticket's events name, `kind:id` →
+    /// name, a person's masked).
+    #[schema(value_type = Object)]
+    pub names: Value,
+}
+
+/// `GET /api/v1/tickets/{id}/audit`.
+#[derive(Debug, ToSchema)]
+pub struct TicketAudit {
+    /// The projections' audit of the ticket: `ticket`, `as_of`, `events`
+    /// (each with `state_after` and the `deadlines` it met or missed),
+    /// `later_events`, `state` (as of then, with running deadlines).
+    #[schema(value_type = Object)]
+    pub audit: Value,
+    /// The stream's hash chain: `{ok: true, events, head}` or `{ok: false,
+    /// break: {stream, version, position, reason}}`.
+    #[schema(value_type = Object)]
+    pub chain: Value,
 }
 
 /// `GET /api/v1/metrics/series`.

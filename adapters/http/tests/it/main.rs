@@ -5,6 +5,7 @@ mod admin;
 mod after_photos;
 mod authorization;
 mod console;
+mod console_desk;
 mod door;
 mod errors;
 mod hygiene;
