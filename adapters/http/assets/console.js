@@ -408,6 +408,13 @@
   function logout() {
     S.token = '';
     S.me = null;
+    // The next caller's console is built anew from their own /me.
+    delete $('#board').dataset.built;
+    S.view = '';
+    S.filters = { status: '', scope: '', category: '', holder: '', overdue: false, q: '', offset: 0, closed: false };
+    S.alerts.unseen = 0;
+    S.alerts.primed = false;
+    updateTitle();
     sessionStorage.removeItem('gridloop.token');
     if (S.stream) S.stream.abort();
     renderWho();
@@ -578,7 +585,8 @@
       h('button', { type: 'button', class: 'secondary', onclick: resetFilters }, t('f_reset')));
     const columns = ['c_id', 'c_item', 'c_place', 'c_resident', 'c_status', 'c_holder', 'c_submitted', 'c_deadline']
       .filter((c) => c !== 'c_resident' || (S.me.may && S.me.may.residents));
-    board.replaceChildren(
+    board.replaceChildren();
+    append(board, [
       missed ? h('h1', { id: 'missed-title' }, t('missed_title')) : null,
       h('div', { id: 'emergency-switch' }),
       form,
@@ -591,7 +599,7 @@
       h('nav', { class: 'pager', id: 'pager', 'aria-label': 'pages' },
         h('button', { type: 'button', class: 'secondary', id: 'page-prev', onclick: () => page(-1) }, t('page_prev')),
         h('span', { id: 'page-of', class: 'muted' }),
-        h('button', { type: 'button', class: 'secondary', id: 'page-next', onclick: () => page(1) }, t('page_next'))));
+        h('button', { type: 'button', class: 'secondary', id: 'page-next', onclick: () => page(1) }, t('page_next')))]);
     buildPlaces();
   }
   function page(step) {
@@ -633,8 +641,11 @@
     }
     const line = $('#map-chosen');
     if (!line) return;
-    line.replaceChildren(chosen ? [t('map_chosen', (name || chosen) + ' ' + chosen), ' ',
-      h('button', { type: 'button', class: 'secondary', id: 'map-clear', onclick: () => { S.filters.scope = ''; buildPlaces(); loadBoard(); markMap(); } }, t('map_clear'))] : []);
+    line.replaceChildren();
+    if (chosen) {
+      append(line, [t('map_chosen', (name || chosen) + ' ' + chosen), ' ',
+        h('button', { type: 'button', class: 'secondary', id: 'map-clear', onclick: () => { S.filters.scope = ''; buildPlaces(); loadBoard(); markMap(); } }, t('map_clear'))]);
+    }
   }
   // Cascading selects down the grid tree, from the dispatcher's own place.
   async function buildPlaces() {
@@ -836,11 +847,12 @@
     const a = answer.audit, chain = answer.chain;
     const checks = a.events.flatMap((e) => e.deadlines.map((d) => h('li', { 'data-met': String(d.met) },
       when(e.time) + ' · ' + d.deadline + (d.department ? ' ' + d.department : '') + ' · ' + when(d.due) + ' · ' + d.outcome)));
-    out.replaceChildren(
+    out.replaceChildren();
+    append(out, [
       h('p', { id: 'au-chain', class: chain.ok ? 'ok' : 'error', 'data-ok': String(chain.ok) },
         chain.ok ? t('au_chain_ok', chain.events) : t('au_chain_bad', chain.break.stream + ' v' + chain.break.version + ': ' + chain.break.reason)),
       h('p', { id: 'au-state' }, t('au_state', t('st_' + a.state.status)) + (a.later_events ? ' · ' + t('au_later', a.later_events) : '')),
-      checks.length ? [h('h3', {}, t('au_deadlines')), h('ul', { id: 'au-checks' }, checks)] : null);
+      checks.length ? [h('h3', {}, t('au_deadlines')), h('ul', { id: 'au-checks' }, checks)] : null]);
   }
   function describe(event, candidates) {
     const p = event.payload || {};
@@ -1031,7 +1043,7 @@
       h('button', { type: 'submit', class: 'primary', id: 'in-submit' }, t('in_submit')),
       result);
     page.replaceChildren(h('h1', {}, t('in_title')),
-      h('div', { class: 'grid2' }, form, h('div', { class: 'panel' }, h('h2', {}, t('map_title')), h('div', { id: 'intake-map', class: 'map' }))));
+      h('div', { class: 'grid2' }, form, h('div', { class: 'panel' }, h('h2', {}, t('in_grid')), h('div', { id: 'intake-map', class: 'map' }))));
     document.body.dataset.intake = 'ready';
     try {
       const map = await fetchMap('/api/v1/board/map');
@@ -1281,9 +1293,10 @@
     showSection('workspace');
     const where = S.me.workspace;
     const box = $('#workspace');
-    box.replaceChildren(h('h1', {}, t('role_' + S.me.role) + ' ' + S.me.id),
+    box.replaceChildren();
+    append(box, [h('h1', {}, t('role_' + S.me.role) + ' ' + S.me.id),
       h('p', { id: 'ws-line', 'data-workspace': where || '' }, where ? t('ws_moved', where) : t('ws_none')),
-      where ? h('p', {}, h('a', { href: where, id: 'ws-link' }, where)) : null);
+      where ? h('p', {}, h('a', { href: where, id: 'ws-link' }, where)) : null]);
     document.body.dataset.view = 'workspace';
     if (where) setTimeout(() => location.assign(where), 1500);
   }

@@ -299,7 +299,7 @@ fn legend(kind: &str, top: f64) -> Markup {
             (OPEN_SHADES[3].1, "4–7".into()),
             (OPEN_SHADES[4].1, "8+".into()),
         ];
-        s.push(("none", "overdue".into()));
+        s.push(("none", "超时 overdue".into()));
         s
     } else {
         vec![
@@ -308,7 +308,7 @@ fn legend(kind: &str, top: f64) -> Markup {
             (RATE_SHADES[2].1, "75–90%".into()),
             (RATE_SHADES[3].1, "90–97%".into()),
             (RATE_SHADES[4].1, "≥97%".into()),
-            (NO_DATA, "no data".into()),
+            (NO_DATA, "无数据 no data".into()),
         ]
     };
     html! {
