@@ -178,7 +178,7 @@ fn workspace(who: &Principal) -> Option<&'static str> {
     }
     match who.actor.role {
         Role::Department => Some("/d/"),
-        Role::GridWorker => Some("/w/"),
+        Role::GridWorker | Role::GridHead => Some("/w/"),
         Role::Resident => Some("/r/"),
         _ => None,
     }
