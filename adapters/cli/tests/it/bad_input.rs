@@ -166,6 +166,7 @@ const SETUP_STREET: &str = "440802-001";
 fn http_cases() -> Vec<Case> {
     use Expect::{Api, Open311};
     let order = r#"{"category":"IC-003","grid":"{grid}","description":"a leaking tap","resident":"r-1"}"#;
+    let intake = r#"{"channel":"phone","name":"王秀英","phone":"13800135678","item":"CS-001","grid":"{grid}","description":"老人摔倒"}"#.to_string();
     let with = |field: &str, value: &str| -> String {
         let mut v: Value = serde_json::from_str(order).expect("json");
         v[field] = serde_json::from_str(value).expect("a JSON value");
@@ -495,6 +496,25 @@ fn http_cases() -> Vec<Case> {
             post("/api/v1/emergency/440802/declare", "dispatcher", r#"{"reason":"\u2067typhoon"}"#),
             Api(400, "invalid_input"),
         ),
+        case(
+            "intake without the caller's name",
+            post("/api/v1/intake", "dispatcher", intake.replace(r#""name":"王秀英""#, r#""name":" ""#)),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "intake with a phone of three digits",
+            post("/api/v1/intake", "dispatcher", intake.replace("13800135678", "138")),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "intake description with an isolate",
+            post("/api/v1/intake", "dispatcher", intake.replace("老人摔倒", r"\u2067老人摔倒")),
+            Api(400, "invalid_input"),
+        ),
+        case("intake by an auditor", post("/api/v1/intake", "auditor", intake.clone()), Api(403, "not_permitted")),
+        case("search by three digits", get("/api/v1/board?q=678", "dispatcher"), Api(400, "invalid_input")),
+        case("search by phone as an auditor", get("/api/v1/board?q=5678", "auditor"), Api(403, "not_permitted")),
+        case("map shaded by no rate", get("/api/v1/metrics/map?rate=speed", "dispatcher"), Api(400, "invalid_input")),
         case(
             "redeem negative points",
             post("/api/v1/volunteers/V-1/redeem", "volunteer", r#"{"points":-1,"reward":"x"}"#),
