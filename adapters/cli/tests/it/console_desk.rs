@@ -62,9 +62,8 @@ fn order(addr: &str, auth: &str, grid: &str, text: &str, urgent: bool) -> String
 
 /// The ids of the rows the board shows, with their grids.
 fn rows(browser: &Browser) -> Vec<(String, String)> {
-    let rows = browser.script(
-        "return [...document.querySelectorAll('#board-rows tr')].map((r) => [r.dataset.id, r.dataset.grid])",
-    );
+    let rows = browser
+        .script("return [...document.querySelectorAll('#board-rows tr')].map((r) => [r.dataset.id, r.dataset.grid])");
     rows.as_array()
         .expect("a list")
         .iter()
