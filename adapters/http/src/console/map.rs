@@ -173,7 +173,7 @@ pub(crate) async fn metrics_map<S: EventStore>(
     let rates: BTreeMap<String, Rates> = metrics.rates_by(&cohort, as_of, By::Place(Level::Grid));
     drop(views);
     let svg = draw(&world.grids, &scope, rate_name, |node| {
-        let rate = rates.get(node.code.as_str()).map(|r| pick(r));
+        let rate = rates.get(node.code.as_str()).map(pick);
         let per_mille = rate.and_then(Rate::per_mille);
         let fill = per_mille.map_or(NO_DATA, |pm| {
             RATE_SHADES.iter().rev().find(|(from, _)| pm >= *from).map_or(RATE_SHADES[0].1, |(_, c)| c)
