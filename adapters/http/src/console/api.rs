@@ -385,14 +385,7 @@ pub(crate) async fn board<S: EventStore>(
     state.live.catch_up(state.service.store()).await?;
     let now = state.service.clock().now();
     let views = state.live.read().await;
-    let matcher = match (query, residents) {
-        (Some(search::Query::Ticket(id)), _) => Some(search::Matcher::Ticket(id)),
-        (Some(search::Query::Phone(_)), Some(found)) => Some(search::Matcher::Residents(found)),
-        (Some(search::Query::Words(words, place)), _) => {
-            Some(search::Matcher::Words { words, place, texts: views.texts.state() })
-        }
-        _ => None,
-    };
+    let matcher = search::Matcher::of(query, residents, views.texts.state());
     let mut rows: Vec<BoardRow> = views
         .board
         .state()

@@ -102,7 +102,17 @@ pub(crate) enum Matcher<'a> {
     Words { words: String, place: Option<GridCode>, texts: &'a Texts },
 }
 
-impl Matcher<'_> {
+impl<'a> Matcher<'a> {
+    /// The matcher of a query: for a phone, the residents found for it.
+    pub(crate) fn of(query: Option<Query>, residents: Option<BTreeSet<ResidentId>>, texts: &'a Texts) -> Option<Self> {
+        match (query, residents) {
+            (Some(Query::Ticket(id)), _) => Some(Matcher::Ticket(id)),
+            (Some(Query::Phone(_)), Some(found)) => Some(Matcher::Residents(found)),
+            (Some(Query::Words(words, place)), _) => Some(Matcher::Words { words, place, texts }),
+            _ => None,
+        }
+    }
+
     /// Whether `ticket` is one the search finds.
     pub(crate) fn finds(&self, ticket: &Ticket) -> bool {
         match self {
