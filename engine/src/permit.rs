@@ -150,6 +150,12 @@ pub enum Read {
     Tokens,
     /// A resident's own account at the door: their personal links.
     Account,
+    /// The weekly ranking (通报) of departments, streets and communities
+    /// over a place.
+    Ranking,
+    /// Grid heads' weekly reports (周报告): a grid's week, or a
+    /// community's reports and who has not reported.
+    WeeklyReports,
 }
 
 /// The kinds of write.
@@ -184,13 +190,15 @@ pub enum Write {
     Tokens,
     /// Make or revoke one's own personal links (a resident's account).
     Account,
+    /// Submit a grid's weekly report (a grid head, on their grid).
+    WeeklyReport,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 25] = [
+    pub const ALL: [Access; 28] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -204,6 +212,8 @@ impl Access {
         Access::Read(Read::World),
         Access::Read(Read::Tokens),
         Access::Read(Read::Account),
+        Access::Read(Read::Ranking),
+        Access::Read(Read::WeeklyReports),
         Access::Write(Write::Submit),
         Access::Write(Write::TicketAction),
         Access::Write(Write::Follow),
@@ -216,6 +226,7 @@ impl Access {
         Access::Write(Write::World),
         Access::Write(Write::Tokens),
         Access::Write(Write::Account),
+        Access::Write(Write::WeeklyReport),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -243,6 +254,11 @@ impl Access {
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
             Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
+            // The ranking names departments and places, no person: the
+            // departments ranked read it too.
+            Access::Read(Read::Ranking) => &[Dispatcher, Official, Dept, Auditor, Admin],
+            Access::Read(Read::WeeklyReports) => &[GridWorker, GridHead, Dispatcher, Official, Auditor, Admin],
+            Access::Write(Write::WeeklyReport) => &[GridHead],
         }
     }
 
@@ -263,6 +279,8 @@ impl Access {
                 Read::World => "read the world",
                 Read::Tokens => "read the tokens",
                 Read::Account => "read one's own account",
+                Read::Ranking => "read the weekly ranking",
+                Read::WeeklyReports => "read weekly reports",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -277,6 +295,7 @@ impl Access {
                 Write::World => "change the world",
                 Write::Tokens => "manage tokens",
                 Write::Account => "manage one's own account",
+                Write::WeeklyReport => "submit a weekly report",
             },
         }
     }
