@@ -114,6 +114,13 @@ impl IsoWeek {
         self.start().plus(Millis::days(7))
     }
 
+    /// When the week's correction window closes: the end of the week after
+    /// it ([`CORRECTION_WEEKS`]). Reports are settled, and the ranking is
+    /// evaluated, as of then.
+    pub fn closes(self) -> Timestamp {
+        self.end().plus(Millis::days(7 * CORRECTION_WEEKS))
+    }
+
     /// The week after this one.
     pub fn next(self) -> Self {
         Self::containing_day(self.monday() + 7)
@@ -322,8 +329,7 @@ fn check_window(week: IsoWeek, now: Timestamp) -> Result<(), Error> {
     if now < week.start() {
         return Err(Error::IllegalTransition { command: "submit a weekly report", status: "the week has not begun" });
     }
-    let closes = week.end().plus(Millis::days(7 * CORRECTION_WEEKS));
-    if now >= closes {
+    if now >= week.closes() {
         return Err(Error::IllegalTransition {
             command: "submit a weekly report",
             status: "the week's correction window has closed",

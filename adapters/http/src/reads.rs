@@ -107,6 +107,9 @@ pub struct Views {
     pub directory: Runner<Directory>,
     /// What Open311's public reads add to the board ([`crate::public`]).
     pub open311: Runner<crate::public::Requests>,
+    /// Grid heads' weekly reports and the tickets found on patrol
+    /// ([`crate::weekly`]).
+    pub weekly: Runner<gridloop_projections::weekly::Weekly>,
     /// Every change of a ticket's status, for Open311's
     /// `servicerequestupdates`: noted as the board applies each event.
     pub updates: crate::public::Updates,
@@ -121,6 +124,7 @@ impl Views {
             self.ledger.checkpoint(),
             self.directory.checkpoint(),
             self.open311.checkpoint(),
+            self.weekly.checkpoint(),
         ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
@@ -136,6 +140,7 @@ impl Views {
         self.ledger.evolve(event)?;
         self.directory.evolve(event)?;
         self.open311.evolve(event)?;
+        self.weekly.evolve(event)?;
         Ok(())
     }
 
@@ -176,6 +181,7 @@ impl Live {
             ledger: Runner::fresh(),
             directory: Runner::fresh(),
             open311: Runner::fresh(),
+            weekly: Runner::fresh(),
             updates: crate::public::Updates::default(),
         };
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
