@@ -400,9 +400,15 @@ pub enum Role {
     Resident,
     /// Works one grid: triages, handles on the spot, orders for residents.
     GridWorker,
+    /// Heads a grid (网格长): a grid worker who also submits the grid's
+    /// weekly report.
+    GridHead,
     /// Routes tickets within the place they serve: offers, assigns, escalates,
     /// summons.
     Dispatcher,
+    /// A community, street or district official: reads and supervises
+    /// within their place.
+    Official,
     /// Accepts offers, works and resolves tickets, earns points.
     Volunteer,
     /// A functional department: takes escalated or summoned tickets and

@@ -47,6 +47,7 @@ pub const SCRIPT_JS: &str = include_str!("../assets/reports.js");
 
 /// `?week=2026-W49&by=community&scope=CODE&format=json|html|csv`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RankingParams {
     /// The ISO week, `2026-W49` (China time); default: the last whole week.
@@ -61,6 +62,7 @@ pub(crate) struct RankingParams {
 
 /// `?format=json|html`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FormatParams {
     /// `json` (default) or `html` (a fragment).
@@ -70,7 +72,7 @@ pub(crate) struct FormatParams {
 /// A head's submission.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SubmitBody {
+pub(crate) struct WeeklyReportBody {
     /// The head's narrative (not empty, at most 2,000 characters).
     #[schema(max_length = 2000)]
     narrative: String,
@@ -115,12 +117,12 @@ fn week_of(text: &str) -> Result<IsoWeek, Error> {
 
 /// The instant a week's figures are evaluated at: now, or the close of its
 /// correction window once that has passed.
-fn as_of_for(week: IsoWeek, now: Timestamp) -> Timestamp {
+pub fn as_of_for(week: IsoWeek, now: Timestamp) -> Timestamp {
     now.min(week.closes())
 }
 
 /// `2026-12-07 16:05` in China time.
-fn local(at: Timestamp) -> String {
+pub fn local(at: Timestamp) -> String {
     let ms = at.as_millis() + 8 * HOUR_MS as i64;
     let (day, rest) = (ms.div_euclid(DAY_MS as i64), ms.rem_euclid(DAY_MS as i64));
     let (y, m, d) = civil_from_days(day);
@@ -143,7 +145,7 @@ fn dates(week: IsoWeek) -> String {
     tag = "reports",
     summary = "The weekly ranking (通报) by on-time resolution and satisfaction, as JSON, HTML or CSV",
     params(RankingParams),
-    responses((status = 200, description = "The ranking", body = Object), crate::openapi::Refusals),
+    responses((status = 200, description = "The ranking (JSON; `format=html` a fragment, `format=csv` CSV with a BOM)", body = crate::openapi::shapes::WeeklyRanking), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn ranking_route<S: EventStore>(
@@ -197,12 +199,13 @@ pub(crate) async fn ranking_route<S: EventStore>(
 
 /// The week before the one `now` is in: the week a ranking is about by
 /// default.
-fn last_whole_week(now: Timestamp) -> IsoWeek {
+pub fn last_whole_week(now: Timestamp) -> IsoWeek {
     let week = IsoWeek::containing(now);
     IsoWeek::containing(Timestamp::from_millis(week.start().as_millis() - 1).unwrap_or(week.start()))
 }
 
-fn ranking_table(world: &World, week: IsoWeek, as_of: Timestamp, by: RankBy, rows: &[RankRow]) -> Ranking {
+/// The ranking's rows with names from the world, ready to render.
+pub fn ranking_table(world: &World, week: IsoWeek, as_of: Timestamp, by: RankBy, rows: &[RankRow]) -> Ranking {
     let ranked = match by {
         RankBy::Department => "部门 Departments",
         RankBy::Street => "街道 Streets",
@@ -273,7 +276,7 @@ async fn generate<S: EventStore>(state: &AppState<S>, grid: &GridCode, week: Iso
     tag = "reports",
     summary = "A grid's week (tickets, patrols, overdue and escalated matters, rates, volunteers) and its head's report",
     params(("grid" = String, Path, description = "A grid code"), ("week" = String, Path, description = "An ISO week, 2026-W49"), FormatParams),
-    responses((status = 200, description = "The week", body = Object), crate::openapi::Refusals),
+    responses((status = 200, description = "The week (JSON; `format=html` a fragment)", body = crate::openapi::shapes::GridWeek), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn show<S: EventStore>(
@@ -298,7 +301,9 @@ pub(crate) async fn show<S: EventStore>(
     })
 }
 
-fn sheet(world: &World, w: &GridWeek, week: IsoWeek, report: &Value) -> WeekSheet {
+/// A grid's week with names from the world, and its report (the
+/// projection's `Submission` as JSON, or null), ready to render.
+pub fn sheet(world: &World, w: &GridWeek, week: IsoWeek, report: &Value) -> WeekSheet {
     let name = |code: &GridCode| world.grids.get(code).map_or(code.to_string(), |n| n.name.clone());
     let community = w.grid.at_level(Level::Community).map(|c| name(&c)).unwrap_or_default();
     let status_label = |k: &str| match k {
@@ -356,8 +361,8 @@ fn sheet(world: &World, w: &GridWeek, week: IsoWeek, report: &Value) -> WeekShee
     tag = "reports",
     summary = "A grid head submits the week's report with a narrative (figures generated from the log)",
     params(crate::openapi::IdempotencyKey, ("grid" = String, Path, description = "A grid code"), ("week" = String, Path, description = "An ISO week, 2026-W49")),
-    request_body = SubmitBody,
-    responses((status = 200, description = "What was written and the figures", body = Object), crate::openapi::Refusals),
+    request_body = WeeklyReportBody,
+    responses((status = 200, description = "What was written and the figures", body = crate::openapi::shapes::WeeklyReportSubmitted), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn submit<S: EventStore>(
@@ -372,7 +377,7 @@ pub(crate) async fn submit<S: EventStore>(
     let grid = known_grid(&state.service.world().grids, "grid", &grid)?;
     let week = week_of(&week)?;
     permit(&who, Access::Write(Write::WeeklyReport), Target::Place(&grid))?;
-    let narrative = match serde_json::from_slice::<SubmitBody>(&body) {
+    let narrative = match serde_json::from_slice::<WeeklyReportBody>(&body) {
         Ok(b) => b.narrative,
         Err(e) if e.is_data() || e.is_eof() => return Err(Error::invalid("body", e.to_string()).into()),
         Err(e) => return Err(AppError::InvalidJson(e.to_string())),
@@ -397,7 +402,7 @@ pub(crate) async fn submit<S: EventStore>(
     tag = "reports",
     summary = "A community's grids' weekly reports for a week, and who has not reported",
     params(("community" = String, Path, description = "A community code"), ("week" = String, Path, description = "An ISO week, 2026-W49")),
-    responses((status = 200, description = "The grids and their reports", body = Object), crate::openapi::Refusals),
+    responses((status = 200, description = "The grids and their reports", body = crate::openapi::shapes::CommunityReports), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 pub(crate) async fn community<S: EventStore>(
