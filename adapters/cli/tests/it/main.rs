@@ -26,4 +26,5 @@ mod small_log;
 #[path = "../../../notify/tests/it/smtp.rs"]
 mod smtp;
 mod support;
+mod weekly;
 mod world;
