@@ -27,4 +27,5 @@ mod small_log;
 mod smtp;
 mod support;
 mod weekly;
+mod weekly_browser;
 mod world;
