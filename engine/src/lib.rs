@@ -52,6 +52,7 @@ pub mod text;
 pub mod ticket;
 pub mod time;
 pub mod volunteer;
+pub mod weekly;
 pub mod workdays;
 pub mod world;
 

@@ -153,6 +153,12 @@ pub enum Read {
     /// Residents' names and phones, masked (`张**`, `138****5678`), beside
     /// the tickets of a place, and finding tickets by a phone's last digits.
     Residents,
+    /// The weekly ranking (通报) of departments, streets and communities
+    /// over a place.
+    Ranking,
+    /// Grid heads' weekly reports (周报告): a grid's week, or a
+    /// community's reports and who has not reported.
+    WeeklyReports,
 }
 
 /// The kinds of write.
@@ -190,13 +196,15 @@ pub enum Write {
     /// Log a phone call or a walk-in: the resident's name, phone and
     /// address into the personal store, and the order on their behalf.
     Intake,
+    /// Submit a grid's weekly report (a grid head, on their grid).
+    WeeklyReport,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 27] = [
+    pub const ALL: [Access; 30] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -210,6 +218,8 @@ impl Access {
         Access::Read(Read::World),
         Access::Read(Read::Tokens),
         Access::Read(Read::Account),
+        Access::Read(Read::Ranking),
+        Access::Read(Read::WeeklyReports),
         Access::Write(Write::Submit),
         Access::Write(Write::TicketAction),
         Access::Write(Write::Follow),
@@ -224,6 +234,7 @@ impl Access {
         Access::Write(Write::Account),
         Access::Read(Read::Residents),
         Access::Write(Write::Intake),
+        Access::Write(Write::WeeklyReport),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -254,6 +265,11 @@ impl Access {
             // Those who call residents back and order for them; an auditor
             // reads the log, where no resident is named.
             Access::Read(Read::Residents) | Access::Write(Write::Intake) => &[GridWorker, GridHead, Dispatcher],
+            // The ranking names departments and places, no person: the
+            // departments ranked read it too.
+            Access::Read(Read::Ranking) => &[Dispatcher, Official, Dept, Auditor, Admin],
+            Access::Read(Read::WeeklyReports) => &[GridWorker, GridHead, Dispatcher, Official, Auditor, Admin],
+            Access::Write(Write::WeeklyReport) => &[GridHead],
         }
     }
 
@@ -275,6 +291,8 @@ impl Access {
                 Read::Tokens => "read the tokens",
                 Read::Account => "read one's own account",
                 Read::Residents => "read residents' names and phones",
+                Read::Ranking => "read the weekly ranking",
+                Read::WeeklyReports => "read weekly reports",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -290,6 +308,7 @@ impl Access {
                 Write::Tokens => "manage tokens",
                 Write::Account => "manage one's own account",
                 Write::Intake => "log a call or a walk-in",
+                Write::WeeklyReport => "submit a weekly report",
             },
         }
     }

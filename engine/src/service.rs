@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use cache::{Base, StreamCache};
 
 use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
+use crate::weekly::{WeeklyCommand, WeeklyEvent, WeeklyId, WeeklyReport};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
 use crate::grid::{GridCode, Level};
 use crate::ids::{CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
@@ -146,6 +147,30 @@ impl Aggregate for Emergency {
     }
 }
 
+impl Aggregate for WeeklyReport {
+    type Id = WeeklyId;
+    type Command = WeeklyCommand;
+    type Event = WeeklyEvent;
+    fn stream(id: &WeeklyId) -> StreamId {
+        StreamId::new(format!("weekly-{id}")).expect("a grid code and a week make a stream id")
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.weekly
+    }
+    fn evolve(&mut self, event: &WeeklyEvent, at: Timestamp) {
+        WeeklyReport::evolve(self, event, at);
+    }
+    fn decide(
+        &self,
+        id: &WeeklyId,
+        command: &WeeklyCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<WeeklyEvent>, Error> {
+        WeeklyReport::decide(self, id, command, actor, ctx)
+    }
+}
+
 impl Aggregate for Volunteer {
     type Id = VolunteerId;
     type Command = VolunteerCommand;
@@ -237,6 +262,13 @@ pub enum Command {
         /// Whether to declare or lift emergency mode.
         command: EmergencyCommand,
     },
+    /// Submits a grid head's weekly report for a grid and week.
+    Weekly {
+        /// The grid and week reported on.
+        id: WeeklyId,
+        /// The submission.
+        command: WeeklyCommand,
+    },
     /// Changes the world (the district's grids, catalog, teams, staff,
     /// routing): the operator's bundle import, or one change from the API.
     World {
@@ -291,6 +323,7 @@ pub struct Caches {
     tickets: StreamCache<Ticket>,
     volunteers: StreamCache<Volunteer>,
     emergencies: StreamCache<Emergency>,
+    weekly: StreamCache<WeeklyReport>,
     world: StreamCache<WorldState>,
 }
 
@@ -413,6 +446,13 @@ impl<S: EventStore> CommandService<S> {
                     None => CorrelationId::new(call.command_id.as_str())?,
                 };
                 self.run::<Emergency>(&place, &command, call, correlation, false).await
+            }
+            Command::Weekly { id, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(call.command_id.as_str())?,
+                };
+                self.run::<WeeklyReport>(&id, &command, call, correlation, false).await
             }
             Command::World { command } => {
                 let correlation = match correlation_id {

@@ -206,7 +206,7 @@ pub mod http {
 
     /// The callers an input may name, with their role, subject and whether
     /// they serve a street (the one the first grid is not in).
-    pub const CALLERS: [(&str, Role, &str, bool); 9] = [
+    pub const CALLERS: [(&str, Role, &str, bool); 10] = [
         ("resident", Role::Resident, "r-1", false),
         ("volunteer", Role::Volunteer, "V-1", false),
         ("dispatcher", Role::Dispatcher, "d-440802", false),
@@ -216,6 +216,7 @@ pub mod http {
         ("auditor", Role::Auditor, "a-1", false),
         ("admin", Role::Admin, "ops-1", false),
         ("other_resident", Role::Resident, "r-2", false),
+        ("grid_head", Role::GridHead, "gh-1", false),
     ];
 
     /// How a refusal must look.

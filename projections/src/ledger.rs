@@ -17,7 +17,7 @@ use gridloop_engine::ticket::{Assignee, TicketEvent};
 use gridloop_engine::volunteer::VolunteerEvent;
 
 use crate::ProjectionError;
-use crate::calendar::month;
+use crate::calendar::{Period, bucket, month};
 use crate::runner::Projection;
 
 /// At least twice a month into the grid (Jiangnan's rule).
@@ -50,6 +50,22 @@ pub struct Account {
     pub points_redeemed: u64,
     /// Keyed `2026-11`.
     pub months: BTreeMap<String, MonthStats>,
+    /// Services, minutes and points by ISO week (China time), keyed
+    /// `2026-W49`: what a grid head's weekly report shows. Snapshots written
+    /// before weeks were kept have none until the ledger is rebuilt.
+    #[serde(default)]
+    pub weeks: BTreeMap<String, WeekStats>,
+}
+
+/// Services, minutes and points awarded in one ISO week.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekStats {
+    /// Tickets the volunteer resolved that week.
+    pub services: u32,
+    /// Minutes of service reported on those resolutions.
+    pub minutes: u64,
+    /// Points awarded that week.
+    pub points_awarded: u64,
 }
 
 /// One line of the duty report.
@@ -83,9 +99,13 @@ impl Projection for Ledger {
             "volunteer" => self.apply_volunteer(event),
             "ticket" => {
                 if let TicketEvent::Resolved { by: Assignee::Volunteer(v), minutes_spent, .. } = event.decode()? {
-                    let stats = self.accounts.entry(v).or_default().months.entry(month(event.occurred_at)).or_default();
+                    let account = self.accounts.entry(v).or_default();
+                    let stats = account.months.entry(month(event.occurred_at)).or_default();
                     stats.services += 1;
                     stats.minutes += u64::from(minutes_spent);
+                    let week = account.weeks.entry(bucket(event.occurred_at, Period::Week)).or_default();
+                    week.services += 1;
+                    week.minutes += u64::from(minutes_spent);
                 }
                 Ok(())
             }
@@ -105,6 +125,7 @@ impl Ledger {
             VolunteerEvent::PointsAwarded { points, .. } => {
                 account.points_balance += points;
                 account.points_awarded += points;
+                account.weeks.entry(bucket(event.occurred_at, Period::Week)).or_default().points_awarded += points;
             }
             VolunteerEvent::PointsRedeemed { points, .. } => {
                 account.points_balance = account.points_balance.saturating_sub(points);

@@ -33,6 +33,7 @@ pub mod directory;
 pub mod ledger;
 pub mod metrics;
 pub mod runner;
+pub mod weekly;
 
 pub use metrics::{By, Cohort, Metrics, Rate, Rates};
 

@@ -26,6 +26,7 @@ use cmd::keys::KeysArgs;
 use cmd::metrics::MetricsArgs;
 use cmd::qr::QrArgs;
 use cmd::replay::ReplayArgs;
+use cmd::report::ReportArgs;
 use cmd::resident::ResidentArgs;
 use cmd::seal::SealArgs;
 use cmd::serve::ServeArgs;
@@ -67,6 +68,7 @@ enum Cmd {
     World(WorldArgs),
     Chatbot(ChatbotArgs),
     Replay(ReplayArgs),
+    Report(ReportArgs),
     Audit(AuditArgs),
     Export(ExportArgs),
     Import(ImportArgs),
@@ -90,6 +92,7 @@ impl Cmd {
             Cmd::World(a) => return a.data(),
             Cmd::Chatbot(a) => &a.data,
             Cmd::Replay(a) => &a.data,
+            Cmd::Report(a) => a.data(),
             Cmd::Audit(a) => &a.data,
             Cmd::Export(a) => &a.data,
             Cmd::Import(a) => &a.data,
@@ -172,6 +175,7 @@ fn run(command: Cmd) -> Result<()> {
             Cmd::World(args) => cmd::world::run(args, host).await,
             Cmd::Chatbot(args) => cmd::chatbot::run(args).await,
             Cmd::Replay(args) => cmd::replay::run(args, host).await,
+            Cmd::Report(args) => cmd::report::run(args, host).await,
             Cmd::Audit(args) => cmd::audit::run(args, host).await,
             Cmd::Export(args) => cmd::export::run(args, host).await,
             Cmd::Import(args) => cmd::import::run(args).await,
@@ -195,6 +199,7 @@ async fn dispatch_served(command: Cmd, serving: &Serving) -> Result<()> {
         Cmd::Volunteer(args) => return cmd::volunteer::run(args, host).await,
         Cmd::World(args) => return cmd::world::run(args, host).await,
         Cmd::Replay(args) => return cmd::replay::run(args, host).await,
+        Cmd::Report(args) => return cmd::report::run(args, host).await,
         Cmd::Audit(args) => return cmd::audit::run(args, host).await,
         Cmd::Export(args) => return cmd::export::run(args, host).await,
         Cmd::Demo(_) => "demo",

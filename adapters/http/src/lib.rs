@@ -37,6 +37,10 @@
 //!   code, "my requests", a ticket), the printable QR sheet, and their JSON
 //!   routes under `/api/v1/resident/...`; accounts, personal links, codes
 //!   and the order limits.
+//! - [`weekly`]: the weekly ranking (通报: JSON, HTML, CSV) and the grid
+//!   heads' weekly reports (周报告: a grid's week, a submission, a
+//!   community's reports and who has not reported), and their printable
+//!   pages at `/reports/...`.
 //! - [`server`]: [`serve`], the one serve loop (a request head must arrive
 //!   within [`server::HEADER_READ_TIMEOUT`]; the peer's address reaches
 //!   handlers as `ConnectInfo`; graceful shutdown).
@@ -68,6 +72,7 @@ pub mod reads;
 pub mod server;
 pub mod telemetry;
 pub mod tickets;
+pub mod weekly;
 pub mod world;
 
 use std::sync::Arc;
@@ -286,13 +291,15 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(reads::__path_catalog, reads::catalog::<S>, R(Read::Reference))
         .add(reads::__path_grids, reads::grids::<S>, R(Read::Reference))
         .merge(console::api_routes::<S>())
-        .merge(door::api_routes::<S>());
+        .merge(door::api_routes::<S>())
+        .merge(weekly::api_routes::<S>());
     Routes::new()
         .add(telemetry::__path_healthz, telemetry::healthz, P)
         .add(telemetry::__path_metrics, telemetry::metrics::<S>, P)
         .nest("/api/v1", api)
         .merge(console::routes::<S>())
         .merge(door::routes::<S>())
+        .merge(weekly::routes::<S>())
         .nest("/open311/v2", open311::documented::<S>())
 }
 

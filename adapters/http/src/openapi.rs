@@ -400,9 +400,15 @@ pub enum Role {
     Resident,
     /// Works one grid: triages, handles on the spot, orders for residents.
     GridWorker,
+    /// Heads a grid (网格长): a grid worker who also submits the grid's
+    /// weekly report.
+    GridHead,
     /// Routes tickets within the place they serve: offers, assigns, escalates,
     /// summons.
     Dispatcher,
+    /// A community, street or district official: reads and supervises
+    /// within their place.
+    Official,
     /// Accepts offers, works and resolves tickets, earns points.
     Volunteer,
     /// A functional department: takes escalated or summoned tickets and
@@ -574,6 +580,9 @@ pub struct Ticket {
     pub order_photos: Vec<String>,
     /// The after-photos of the current resolution (BLAKE3 hashes).
     pub result_photos: Vec<String>,
+    /// The calendar its latest working-day deadlines were counted on
+    /// (`中国法定节假日 2026–2027`); absent while its limits run in elapsed time.
+    pub calendar: Option<String>,
     /// How many events were folded.
     pub version: u64,
 }

@@ -107,6 +107,9 @@ pub struct Views {
     pub directory: Runner<Directory>,
     /// What Open311's public reads add to the board ([`crate::public`]).
     pub open311: Runner<crate::public::Requests>,
+    /// Grid heads' weekly reports and the tickets found on patrol
+    /// ([`crate::weekly`]).
+    pub weekly: Runner<gridloop_projections::weekly::Weekly>,
     /// Every change of a ticket's status, for Open311's
     /// `servicerequestupdates`: noted as the board applies each event.
     pub updates: crate::public::Updates,
@@ -124,6 +127,7 @@ impl Views {
             self.directory.checkpoint(),
             self.open311.checkpoint(),
             self.texts.checkpoint(),
+            self.weekly.checkpoint(),
         ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
@@ -140,6 +144,7 @@ impl Views {
         self.directory.evolve(event)?;
         self.open311.evolve(event)?;
         self.texts.evolve(event)?;
+        self.weekly.evolve(event)?;
         Ok(())
     }
 
@@ -180,6 +185,7 @@ impl Live {
             ledger: Runner::fresh(),
             directory: Runner::fresh(),
             open311: Runner::fresh(),
+            weekly: Runner::fresh(),
             updates: crate::public::Updates::default(),
             texts: Runner::fresh(),
         };

@@ -12,6 +12,8 @@
 //!   as SVG figures any page can place.
 //! - [`page`]: the closed-loop report (`report.html`): a rates table per
 //!   place and the charts.
+//! - [`weekly`]: the weekly ranking (通报) as a table, chart and CSV, and a
+//!   grid head's weekly report (周报告), with A4 print rules.
 //!
 //! Templates write a newline where the hand-written page had one (`"\n"`
 //! between elements): one table row, gridline or point per line, so that a
@@ -24,6 +26,7 @@
 
 pub mod chart;
 pub mod page;
+pub mod weekly;
 
 pub use chart::{Chart, Series};
 pub use page::{Report, TableRow, render};

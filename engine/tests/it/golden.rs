@@ -113,6 +113,32 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
     out.extend(volunteer.iter().map(|e| (e.schema(), e.encode())));
     out.extend(emergency.iter().map(|e| (e.schema(), e.encode())));
     out.extend(world.iter().map(|e| (e.schema(), e.encode())));
+    let weekly = gridloop_engine::weekly::WeeklyEvent::ReportSubmitted {
+        grid: grid(GRID),
+        week: gridloop_engine::weekly::IsoWeek::parse("2026-W48").unwrap(),
+        community: GridCode::parse(COMMUNITY).unwrap(),
+        revision: 1,
+        narrative: "本周走访独居老人 12 户，路灯报修 2 件已办结。".into(),
+        figures: gridloop_engine::weekly::WeeklyFigures {
+            as_of: at(days(6)),
+            submitted: 9,
+            open: 2,
+            resolved: 7,
+            overdue: 1,
+            escalated: 1,
+            on_time: 6,
+            resolve_due: 7,
+            satisfied: 5,
+            rated: 6,
+            patrols: 4,
+            visits: 12,
+            found_on_patrol: 3,
+            volunteer_services: 5,
+            volunteer_minutes: 300,
+            points_awarded: 50,
+        },
+    };
+    out.push((weekly.schema(), weekly.encode()));
     out
 }
 
@@ -222,6 +248,7 @@ fn decode_any(schema: &Schema, payload: &serde_json::Value) -> Result<serde_json
         Some("volunteer") => VolunteerEvent::decode(schema, payload).map(|e| e.encode()),
         Some("emergency") => EmergencyEvent::decode(schema, payload).map(|e| e.encode()),
         Some("world") => WorldEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("weekly") => gridloop_engine::weekly::WeeklyEvent::decode(schema, payload).map(|e| e.encode()),
         _ => panic!("unknown schema kind {schema}"),
     }
 }

@@ -23,6 +23,7 @@ mod seals;
 mod service_cache;
 mod ticket_scenarios;
 mod volunteer_scenarios;
+mod weekly_scenarios;
 mod world_scenarios;
 
 #[allow(dead_code)]
@@ -595,6 +596,31 @@ pub mod support {
     }
     impl EventOf for VolunteerEvent {
         type Agg = Volunteer;
+    }
+
+    impl Aggregate for gridloop_engine::weekly::WeeklyReport {
+        type Id = gridloop_engine::weekly::WeeklyId;
+        type Command = gridloop_engine::weekly::WeeklyCommand;
+        type Event = gridloop_engine::weekly::WeeklyEvent;
+        /// Grid `GRID`'s report for the week of `t0()`, 2026-W48.
+        fn default_id() -> Self::Id {
+            gridloop_engine::weekly::WeeklyId {
+                grid: grid(GRID),
+                week: gridloop_engine::weekly::IsoWeek::parse("2026-W48").expect("a week"),
+            }
+        }
+        fn evolve(&mut self, event: &Self::Event, at: Timestamp) {
+            gridloop_engine::weekly::WeeklyReport::evolve(self, event, at);
+        }
+        fn decide(&self, id: &Self::Id, command: &Self::Command, actor: &Actor, ctx: &Context) -> Result<Vec<Self::Event>, Error> {
+            gridloop_engine::weekly::WeeklyReport::decide(self, id, command, actor, ctx)
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
+    }
+    impl EventOf for gridloop_engine::weekly::WeeklyEvent {
+        type Agg = gridloop_engine::weekly::WeeklyReport;
     }
 
     /// A history, folded.

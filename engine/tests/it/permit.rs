@@ -25,7 +25,7 @@ const ROLES: [Role; 9] = [
 /// dispatcher, official, volunteer, department, auditor and admin in that
 /// order. Written out by hand: a change to `Access::roles` must change this
 /// table too.
-const TABLE: [(Access, &str); 27] = [
+const TABLE: [(Access, &str); 30] = [
     (Access::Public, "+++++++++"),
     (Access::Read(Read::Reference), "+++++++++"),
     (Access::Read(Read::Tickets), "+++++++++"),
@@ -53,6 +53,9 @@ const TABLE: [(Access, &str); 27] = [
     (Access::Write(Write::Account), "+--------"),
     (Access::Read(Read::Residents), "-+++-----"),
     (Access::Write(Write::Intake), "-+++-----"),
+    (Access::Read(Read::Ranking), "---++-+++"),
+    (Access::Read(Read::WeeklyReports), "-++++--++"),
+    (Access::Write(Write::WeeklyReport), "--+------"),
 ];
 
 fn code(text: &str) -> GridCode {

@@ -10,3 +10,4 @@ mod metrics;
 mod runner;
 mod small_log;
 mod support;
+mod weekly;

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod notify;
 pub mod qr;
 pub mod replay;
+pub mod report;
 pub mod resident;
 pub mod seal;
 pub mod serve;

@@ -27,4 +27,6 @@ mod small_log;
 #[path = "../../../notify/tests/it/smtp.rs"]
 mod smtp;
 mod support;
+mod weekly;
+mod weekly_browser;
 mod world;

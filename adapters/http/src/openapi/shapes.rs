@@ -653,3 +653,61 @@ pub struct RequestUpload {
     #[schema(value_type = Option<String>, format = Binary)]
     pub media: Option<Vec<u8>>,
 }
+
+/// `GET /api/v1/reports/ranking` (JSON).
+#[derive(Debug, ToSchema)]
+pub struct WeeklyRanking {
+    /// The ISO week ranked, `2026-W49`.
+    pub week: String,
+    /// `department`, `street` or `community`.
+    pub by: String,
+    /// The place ranked within (none: the district).
+    pub scope: Option<String>,
+    /// When the rates were evaluated (RFC 3339).
+    pub as_of: String,
+    /// Best first: `{ rank, key, name, submitted, on_time, satisfaction, completion }`,
+    /// each rate `{ numerator, denominator }`.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Value>,
+}
+
+/// `GET /api/v1/reports/weekly/{grid}/{week}` (JSON).
+#[derive(Debug, ToSchema)]
+pub struct GridWeek {
+    /// The week generated from the log: rates, tickets by status and
+    /// category, overdue and escalated tickets, patrols, volunteers.
+    #[schema(value_type = Object)]
+    pub week: Value,
+    /// The figures a submission would name now.
+    #[schema(value_type = Object)]
+    pub figures: Value,
+    /// The head's standing report: `{ revision, by, at, narrative, figures }`,
+    /// or null.
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+/// `POST /api/v1/reports/weekly/{grid}/{week}`.
+#[derive(Debug, ToSchema)]
+pub struct WeeklyReportSubmitted {
+    /// What the submission wrote (none for a resubmission identical to
+    /// the standing report).
+    pub events: Vec<Written>,
+    /// The figures it was submitted with.
+    #[schema(value_type = Object)]
+    pub figures: Value,
+}
+
+/// `GET /api/v1/reports/community/{community}/{week}`.
+#[derive(Debug, ToSchema)]
+pub struct CommunityReports {
+    /// The community.
+    pub community: String,
+    /// The week.
+    pub week: String,
+    /// Each grid: `{ grid, name, reported, report }`.
+    #[schema(value_type = Vec<Object>)]
+    pub grids: Vec<Value>,
+    /// The grids that have not reported.
+    pub not_reported: Vec<String>,
+}

@@ -153,6 +153,7 @@ fn concrete(path: &str, p: &Places, token_id: &str) -> String {
         .replace("{hash}", &BlobHash::of(&photo()).to_hex())
         .replace("{grid}", p.grid.as_str())
         .replace("{community}", p.community.as_str())
+        .replace("{week}", "2026-W48")
 }
 
 /// What the route touches, as the permit rule is asked about it.
@@ -170,6 +171,8 @@ fn touches(method: &str, path: &str, p: &Places) -> Touches {
         (_, p2) if p2.starts_with("/api/v1/volunteers/{id}") => Touches::Volunteer,
         (_, p2) if p2.starts_with("/api/v1/queues/") => Touches::Holder,
         (_, p2) if p2.starts_with("/api/v1/emergency/") => Touches::Place(p.street.clone()),
+        (_, p2) if p2.starts_with("/api/v1/reports/weekly/") => Touches::Place(p.grid.clone()),
+        (_, p2) if p2.starts_with("/api/v1/reports/community/") => Touches::Place(p.community.clone()),
         ("post", "/api/v1/tickets" | "/api/v1/volunteers" | "/open311/v2/requests.{format}") => {
             Touches::Place(p.grid.clone())
         }
@@ -205,6 +208,7 @@ fn body(method: &str, path: &str, p: &Places, token: &str, resident: bool) -> (S
         ("post", "/api/v1/world/changes") => r#"{"changes":[]}"#.into(),
         ("post", "/api/v1/emergency/{place}/{action}") => r#"{"reason":"typhoon"}"#.into(),
         ("post", "/api/v1/tokens") => r#"{"role":"resident","subject":"r-9"}"#.into(),
+        ("post", "/api/v1/reports/weekly/{grid}/{week}") => r#"{"narrative":"本周平稳"}"#.into(),
         _ => String::new(),
     };
     (text, json)

@@ -19,6 +19,7 @@ mod photos;
 mod reads;
 mod routes;
 mod telemetry;
+mod weekly;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,17 +76,19 @@ pub async fn harness_with(store: MemoryStore, blobs: Option<Arc<dyn gridloop_eng
         grids.at_level(Level::Street).map(|n| n.code.clone()).find(|s| !grid.is_within(s)).expect("a second street");
     let mut table = TokenTable::new();
     let mut tokens = HashMap::new();
-    let callers: [(&'static str, Role, &str, Option<GridCode>); 10] = [
+    let callers: [(&'static str, Role, &str, Option<GridCode>); 12] = [
         ("resident", Role::Resident, "r-1", None),
         ("neighbour", Role::Resident, "r-2", None),
         ("volunteer", Role::Volunteer, "V-1", None),
         ("rival", Role::Volunteer, "V-2", None),
         ("dispatcher", Role::Dispatcher, "d-440802", None),
-        ("far_dispatcher", Role::Dispatcher, "d-far", Some(other_street)),
+        ("far_dispatcher", Role::Dispatcher, "d-far", Some(other_street.clone())),
         ("auditor", Role::Auditor, "a-1", None),
         ("grid_worker", Role::GridWorker, "gw-1", None),
         ("department", Role::Department, "civil_affairs", None),
         ("admin", Role::Admin, "ops-1", None),
+        ("grid_head", Role::GridHead, "gh-1", Some(grid.clone())),
+        ("far_official", Role::Official, "o-far", Some(other_street.clone())),
     ];
     for (name, role, subject, place) in callers {
         let (token, entry) = TokenTable::issue(role, subject, place).expect("issued");

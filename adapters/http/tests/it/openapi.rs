@@ -78,6 +78,7 @@ fn concrete(path: &str, ticket: &str) -> String {
         .replace("{token}", ticket)
         .replace("{grid}", "440802-001-001-001")
         .replace("{community}", "440802-001-001")
+        .replace("{week}", "2026-W48")
         .replace("{hash}", &"0".repeat(64))
 }
 
