@@ -184,13 +184,16 @@ pub enum Write {
     Tokens,
     /// Make or revoke one's own personal links (a resident's account).
     Account,
+    /// 催办: urge a ticket's handler on (dispatchers, and the officials who
+    /// supervise a place), within the place they serve.
+    Urge,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 25] = [
+    pub const ALL: [Access; 26] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -216,6 +219,7 @@ impl Access {
         Access::Write(Write::World),
         Access::Write(Write::Tokens),
         Access::Write(Write::Account),
+        Access::Write(Write::Urge),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -242,6 +246,7 @@ impl Access {
             Access::Write(Write::VolunteerSkills) => &[Dispatcher, Volunteer, Admin],
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
+            Access::Write(Write::Urge) => &[Dispatcher, Official],
             Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
         }
     }
@@ -277,6 +282,7 @@ impl Access {
                 Write::World => "change the world",
                 Write::Tokens => "manage tokens",
                 Write::Account => "manage one's own account",
+                Write::Urge => "urge a ticket's handler",
             },
         }
     }

@@ -34,7 +34,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod runner;
 
-pub use metrics::{By, Cohort, Metrics, Rate, Rates};
+pub use metrics::{By, Cohort, Metrics, Rate, Rates, Supervision};
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error)]
