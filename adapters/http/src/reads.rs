@@ -631,7 +631,7 @@ fn beginning() -> Timestamp {
 
 /// `YYYY-MM-DD` (local midnight, China time, as the CLI's `metrics` reads
 /// it) or RFC 3339.
-fn instant(name: &'static str, value: &str) -> Result<Timestamp, Error> {
+pub(crate) fn instant(name: &'static str, value: &str) -> Result<Timestamp, Error> {
     parse_day_or_instant(text(name, value)?).ok_or_else(|| Error::invalid(name, "expected YYYY-MM-DD or RFC 3339"))
 }
 
