@@ -5,6 +5,7 @@ mod admin;
 mod after_photos;
 mod authorization;
 mod console;
+mod department;
 mod door;
 mod errors;
 mod hygiene;
