@@ -588,6 +588,8 @@ pub struct Ticket {
     pub order_photos: Vec<String>,
     /// The after-photos of the current resolution (BLAKE3 hashes).
     pub result_photos: Vec<String>,
+    /// The calendar its working-day deadlines were counted on, if any.
+    pub calendar: Option<String>,
     /// While returned (退单): the department that returned it.
     pub returned_by: Option<Assignee>,
     /// How many times it was returned.
