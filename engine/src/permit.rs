@@ -198,13 +198,16 @@ pub enum Write {
     Intake,
     /// Submit a grid's weekly report (a grid head, on their grid).
     WeeklyReport,
+    /// 催办: urge a ticket's handler on (dispatchers, and the officials who
+    /// supervise a place), within the place they serve.
+    Urge,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 30] = [
+    pub const ALL: [Access; 31] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -235,6 +238,7 @@ impl Access {
         Access::Read(Read::Residents),
         Access::Write(Write::Intake),
         Access::Write(Write::WeeklyReport),
+        Access::Write(Write::Urge),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -261,6 +265,7 @@ impl Access {
             Access::Write(Write::VolunteerSkills) => &[Dispatcher, Volunteer, Admin],
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
+            Access::Write(Write::Urge) => &[Dispatcher, Official],
             Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
             // Those who call residents back and order for them; an auditor
             // reads the log, where no resident is named.
@@ -309,6 +314,7 @@ impl Access {
                 Write::Account => "manage one's own account",
                 Write::Intake => "log a call or a walk-in",
                 Write::WeeklyReport => "submit a weekly report",
+                Write::Urge => "urge a ticket's handler",
             },
         }
     }

@@ -33,6 +33,9 @@ use crate::ids::{ActorId, DepartmentId, ItemCode, ResidentId, TeamId, TicketId, 
 use crate::time::{Millis, Timestamp};
 use crate::{Context, Error};
 
+/// The department's return, the extension and the urge (退单, 延期, 催办).
+mod dept;
+
 /// The most candidates one offer may go to at once (抢单).
 pub const OFFER_CANDIDATES_MAX: usize = 64;
 /// The most offer rounds before a ticket must be escalated or assigned.
@@ -416,6 +419,54 @@ pub enum TicketEvent {
         /// (`中国法定节假日 2026–2027`).
         calendar: String,
     },
+    /// 退单: the department holding the ticket sent it back as misrouted;
+    /// nobody holds it and it waits for the dispatcher of its tier (status
+    /// `Returned`), who re-routes it or insists.
+    Returned {
+        /// The department that returned it (the holder until now).
+        by: Assignee,
+        /// Why it is not theirs, in their words (at most 2,000 characters).
+        reason: String,
+        /// The tier's dispatcher must arbitrate by then, as after an
+        /// escalation.
+        respond_by: Timestamp,
+    },
+    /// The dispatcher insisted on a returned ticket: the department that
+    /// returned it holds it again.
+    ReturnOverruled {
+        /// The department that holds it again.
+        to: Assignee,
+        /// Why the dispatcher insists (at most 2,000 characters).
+        note: String,
+    },
+    /// 延期: the holder asked for a later resolve deadline; the tier's
+    /// dispatcher grants or refuses it.
+    ExtensionAsked {
+        /// The holder who asked.
+        by: Assignee,
+        /// The resolve deadline asked for.
+        until: Timestamp,
+        /// Why, in the holder's words.
+        reason: String,
+    },
+    /// The dispatcher granted the extension: the ticket works to, and is
+    /// judged by, the new resolve deadline from here on.
+    ExtensionGranted {
+        /// The resolve deadline in force before the grant.
+        resolve_by_before: Timestamp,
+        /// The new resolve deadline (the one asked for).
+        resolve_by: Timestamp,
+    },
+    /// The dispatcher refused the extension; the deadline stands.
+    ExtensionRefused {
+        /// Why, for the holder.
+        reason: String,
+    },
+    /// 催办: a dispatcher or an official urged the handler on.
+    Urged {
+        /// What the urging actor says; may be empty.
+        note: String,
+    },
 }
 
 /// The current version of each payload. When a payload's shape changes,
@@ -487,13 +538,16 @@ impl TicketEvent {
     }
 
     /// The resolve deadline the on-time rate judges the ticket by from this
-    /// event on, when this event sets one: the submission's, or a
-    /// reopening's. An escalation renews the deadline the ticket works to
+    /// event on, when this event sets one: the submission's, a reopening's,
+    /// or a granted extension's (granted only before the old deadline
+    /// passed, so it never turns a miss into a hit). An escalation renews the deadline the ticket works to
     /// (`Ticket::resolve_by`) but not this one, so that escalating a late
     /// ticket does not make it on time. Metrics and the audit both ask here.
     pub fn judged_resolve_by(&self) -> Option<Timestamp> {
         match self {
-            TicketEvent::Submitted { resolve_by, .. } | TicketEvent::Reopened { resolve_by, .. } => Some(*resolve_by),
+            TicketEvent::Submitted { resolve_by, .. }
+            | TicketEvent::Reopened { resolve_by, .. }
+            | TicketEvent::ExtensionGranted { resolve_by, .. } => Some(*resolve_by),
             _ => None,
         }
     }
@@ -644,6 +698,37 @@ pub enum TicketCommand {
         /// What the department reports (at most 2,000 characters).
         report: String,
     },
+    /// 退单: the department holding the ticket returns it as misrouted.
+    Return {
+        /// Why (required, at most 2,000 characters).
+        reason: String,
+    },
+    /// The tier's dispatcher insists on a returned ticket: the department
+    /// that returned it holds it again. (Re-routing is `Assign` or `Offer`.)
+    Insist {
+        /// Why (required, at most 2,000 characters).
+        note: String,
+    },
+    /// 延期: the holder asks for a later resolve deadline.
+    AskExtension {
+        /// The resolve deadline asked for: after the current one, at most
+        /// `EXTENSION_MAX` past it.
+        until: Timestamp,
+        /// Why (required, at most 2,000 characters).
+        reason: String,
+    },
+    /// The tier's dispatcher grants the open extension request.
+    GrantExtension,
+    /// The tier's dispatcher refuses the open extension request.
+    RefuseExtension {
+        /// Why (required, at most 2,000 characters).
+        reason: String,
+    },
+    /// 催办: a dispatcher or an official urges the handler on.
+    Urge {
+        /// What to say; may be empty.
+        note: String,
+    },
 }
 
 impl TicketCommand {
@@ -670,6 +755,12 @@ impl TicketCommand {
             TicketCommand::MarkDuplicate { .. } => "mark as duplicate",
             TicketCommand::Summon { .. } => "summon departments",
             TicketCommand::ReportToSummons { .. } => "report to the summons",
+            TicketCommand::Return { .. } => "return",
+            TicketCommand::Insist { .. } => "insist",
+            TicketCommand::AskExtension { .. } => "ask for an extension",
+            TicketCommand::GrantExtension => "grant the extension",
+            TicketCommand::RefuseExtension { .. } => "refuse the extension",
+            TicketCommand::Urge { .. } => "urge",
         }
     }
 }
@@ -705,6 +796,9 @@ pub enum Status {
     Cancelled,
     /// Marked as a duplicate of another ticket. Final.
     Duplicate,
+    /// Returned by the department that held it (退单): waiting for the
+    /// tier's dispatcher to re-route it or insist.
+    Returned,
 }
 
 impl Status {
@@ -723,6 +817,7 @@ impl Status {
             Status::Closed => "closed",
             Status::Cancelled => "cancelled",
             Status::Duplicate => "a duplicate",
+            Status::Returned => "returned",
         }
     }
 
@@ -733,7 +828,7 @@ impl Status {
 
     /// Waiting for a dispatcher (or the router) to send it somewhere.
     pub fn awaits_dispatch(self) -> bool {
-        matches!(self, Status::Submitted | Status::Triaged | Status::Escalated | Status::Reopened)
+        matches!(self, Status::Submitted | Status::Triaged | Status::Escalated | Status::Reopened | Status::Returned)
     }
 
     /// Someone holds it and is working on it.
@@ -833,6 +928,23 @@ pub struct Ticket {
     /// `None` while its limits run in elapsed time.
     #[serde(default)]
     pub calendar: Option<String>,
+    /// While returned: the department that returned it (whom `Insist`
+    /// hands it back to).
+    #[serde(default)]
+    pub returned_by: Option<Assignee>,
+    /// How many times it was returned (at most `RETURNS_MAX`).
+    #[serde(default)]
+    pub returns: u32,
+    /// The extension request waiting for the dispatcher's answer; cleared
+    /// when answered or when the holder changes.
+    #[serde(default)]
+    pub extension: Option<ExtensionRequest>,
+    /// How many extensions were asked (at most `EXTENSIONS_MAX`).
+    #[serde(default)]
+    pub extensions_asked: u32,
+    /// How many times it was urged (催办; at most `URGES_MAX`).
+    #[serde(default)]
+    pub urges: u32,
     /// How many events were folded.
     pub version: u64,
 }
@@ -847,6 +959,27 @@ pub struct Summons {
     /// Whether it has reported.
     pub reported: bool,
 }
+
+/// An extension request waiting for an answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRequest {
+    /// The holder who asked.
+    pub by: Assignee,
+    /// The resolve deadline asked for.
+    pub until: Timestamp,
+    /// Why.
+    pub reason: String,
+}
+
+/// The most times one ticket may be returned; past it, the dispatcher
+/// assigns or escalates it rather than let it bounce.
+pub const RETURNS_MAX: u32 = 8;
+/// The most extensions one ticket's holders may ask for.
+pub const EXTENSIONS_MAX: u32 = 3;
+/// The furthest one extension may move the resolve deadline (30 days).
+pub const EXTENSION_MAX: Millis = Millis(30 * 24 * 60 * 60 * 1000);
+/// The most times one ticket may be urged; an urge past it says nothing new.
+pub const URGES_MAX: u32 = 16;
 
 /// Which deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -898,6 +1031,7 @@ impl Ticket {
             E::SelfHandled { worker } => self.take(Assignee::GridWorker(worker.clone()), at),
             E::Offered { round, candidates, expires_at } => {
                 self.status = Status::Offered;
+                self.returned_by = None;
                 self.offer_rounds = *round;
                 self.offer = Some(Offer {
                     round: *round,
@@ -924,6 +1058,8 @@ impl Ticket {
                 self.escalations += 1;
                 self.offer = None;
                 self.holder = None;
+                self.returned_by = None;
+                self.extension = None;
                 self.summons.clear();
                 self.respond_by = *respond_by;
                 if resolve_by.is_some() {
@@ -933,6 +1069,7 @@ impl Ticket {
             E::Reassigned { to, .. } => self.take(to.clone(), at),
             E::Followed { resident } => self.followers.push(resident.clone()),
             E::Resolved { feedback_by, result, photos, .. } => {
+                self.extension = None;
                 self.result = Some(result.clone());
                 self.result_photos = photos.clone();
                 self.status = Status::Resolved;
@@ -949,6 +1086,7 @@ impl Ticket {
                 self.resolved_at = None;
                 self.feedback_by = None;
                 self.holder = None;
+                self.extension = None;
                 self.result = None;
                 self.result_photos.clear();
             }
@@ -959,11 +1097,15 @@ impl Ticket {
             E::Cancelled { .. } => {
                 self.status = Status::Cancelled;
                 self.offer = None;
+                self.returned_by = None;
+                self.extension = None;
                 self.closed_at = Some(at);
             }
             E::MarkedDuplicate { of } => {
                 self.status = Status::Duplicate;
                 self.offer = None;
+                self.returned_by = None;
+                self.extension = None;
                 self.duplicate_of = Some(of.clone());
                 self.closed_at = Some(at);
             }
@@ -981,6 +1123,25 @@ impl Ticket {
                 }
             }
             E::CountedInWorkingDays { calendar } => self.calendar = Some(calendar.clone()),
+            E::Returned { by, respond_by, .. } => {
+                self.status = Status::Returned;
+                self.holder = None;
+                self.extension = None;
+                self.returned_by = Some(by.clone());
+                self.returns += 1;
+                self.respond_by = Some(*respond_by);
+            }
+            E::ReturnOverruled { to, .. } => self.take(to.clone(), at),
+            E::ExtensionAsked { by, until, reason } => {
+                self.extensions_asked += 1;
+                self.extension = Some(ExtensionRequest { by: by.clone(), until: *until, reason: reason.clone() });
+            }
+            E::ExtensionGranted { resolve_by, .. } => {
+                self.resolve_by = Some(*resolve_by);
+                self.extension = None;
+            }
+            E::ExtensionRefused { .. } => self.extension = None,
+            E::Urged { .. } => self.urges += 1,
         }
     }
 
@@ -989,6 +1150,8 @@ impl Ticket {
         self.holder = Some(holder);
         self.offer = None;
         self.respond_by = None;
+        self.returned_by = None;
+        self.extension = None;
         self.accepted_at.get_or_insert(at);
     }
 
@@ -1032,6 +1195,12 @@ impl Ticket {
             C::Close => self.decide_close(actor, ctx, command),
             C::Cancel { reason } => self.decide_cancel(reason, actor, command),
             C::MarkDuplicate { of } => self.decide_mark_duplicate(of, actor, command),
+            C::Return { reason } => self.decide_return(reason, actor, ctx, command),
+            C::Insist { note } => self.decide_insist(note, actor, ctx, command),
+            C::AskExtension { until, reason } => self.decide_ask_extension(*until, reason, actor, ctx, command),
+            C::GrantExtension => self.decide_grant_extension(actor, ctx, command),
+            C::RefuseExtension { reason } => self.decide_refuse_extension(reason, actor, command),
+            C::Urge { note } => self.decide_urge(note, actor, command),
         }
     }
 
@@ -1158,6 +1327,11 @@ impl Ticket {
         }
         if self.holder.as_ref() == Some(to) {
             return Err(Error::invalid("assignee", format!("{to} already holds the ticket")));
+        }
+        // Handing a returned ticket back to the department that returned it
+        // is the arbitration `Insist` records, with its note.
+        if self.status == Status::Returned && self.returned_by.as_ref() == Some(to) {
+            return Err(Error::invalid("assignee", format!("{to} returned the ticket: insist instead")));
         }
         self.check_assignee(to, ctx)?;
         Ok(vec![TicketEvent::Reassigned { to: to.clone(), reason: bounded_text("reason", reason, false)? }])

@@ -61,6 +61,9 @@ pub enum BoardStatus {
     Cancelled,
     /// Marked a duplicate of another ticket (final).
     Duplicate,
+    /// Returned by its department (退单): waiting for the tier's dispatcher
+    /// to re-route it or insist.
+    Returned,
 }
 
 impl BoardStatus {
@@ -81,6 +84,7 @@ impl BoardStatus {
             Status::Closed => BoardStatus::Closed,
             Status::Cancelled => BoardStatus::Cancelled,
             Status::Duplicate => BoardStatus::Duplicate,
+            Status::Returned => BoardStatus::Returned,
         }
     }
 
@@ -99,6 +103,7 @@ impl BoardStatus {
             BoardStatus::Closed => "closed",
             BoardStatus::Cancelled => "cancelled",
             BoardStatus::Duplicate => "duplicate",
+            BoardStatus::Returned => "returned",
         }
     }
 }

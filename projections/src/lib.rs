@@ -35,7 +35,7 @@ pub mod metrics;
 pub mod runner;
 pub mod weekly;
 
-pub use metrics::{By, Cohort, Metrics, Rate, Rates};
+pub use metrics::{By, Cohort, Metrics, Rate, Rates, Supervision};
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -80,6 +80,21 @@ pub enum What {
     Cancelled,
     /// Marked a duplicate of another ticket: not a valid ticket.
     Duplicate,
+    /// Returned by the department that held it (退单).
+    Returned,
+    /// The dispatcher insisted on a return: the department holds it again.
+    Insisted,
+    /// The dispatcher re-routed a returned ticket (assigned it elsewhere,
+    /// offered it, or passed it up).
+    Rerouted,
+    /// The holder asked for an extension (延期).
+    ExtensionAsked,
+    /// An extension was granted: the resolve deadline in force from then.
+    Extended(Timestamp),
+    /// An extension was refused.
+    ExtensionRefused,
+    /// Urged (催办).
+    Urged,
 }
 
 /// One [`What`] and when it happened, in a ticket's time-ordered list.
@@ -225,6 +240,13 @@ impl TicketFacts {
                     s.cancelled_at = Some(mark.at);
                 }
                 What::Duplicate => s.duplicate = true,
+                What::Extended(resolve_by) => s.resolve_by = resolve_by,
+                What::Returned
+                | What::Insisted
+                | What::Rerouted
+                | What::ExtensionAsked
+                | What::ExtensionRefused
+                | What::Urged => {}
             }
         }
         s
@@ -342,6 +364,53 @@ pub struct Rates {
     /// Time from submission to the standing resolution; `None` when none was
     /// resolved.
     pub time_to_resolve: Option<Spread>,
+    /// Returns, extensions and urges of the cohort's tickets by the instant.
+    pub supervision: Supervision,
+}
+
+/// What supervision a cohort's tickets saw (退单, 延期, 催办): counts of
+/// events by the instant, each return's arbitration, each extension's
+/// answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Supervision {
+    /// Returns by departments (退单).
+    pub returned: u64,
+    /// Returns the dispatcher overruled: the department holds it again.
+    pub insisted: u64,
+    /// Returns the dispatcher upheld by sending the ticket elsewhere.
+    pub rerouted: u64,
+    /// Extensions asked (延期).
+    pub extensions_asked: u64,
+    /// Extensions granted.
+    pub extensions_granted: u64,
+    /// Extensions refused.
+    pub extensions_refused: u64,
+    /// Urges (催办).
+    pub urged: u64,
+    /// Tickets urged at least once.
+    pub tickets_urged: u64,
+}
+
+impl Supervision {
+    fn count(&mut self, facts: &TicketFacts, t: Timestamp) {
+        let mut urged = false;
+        for mark in facts.marks.iter().take_while(|m| m.at <= t) {
+            match mark.what {
+                What::Returned => self.returned += 1,
+                What::Insisted => self.insisted += 1,
+                What::Rerouted => self.rerouted += 1,
+                What::ExtensionAsked => self.extensions_asked += 1,
+                What::Extended(_) => self.extensions_granted += 1,
+                What::ExtensionRefused => self.extensions_refused += 1,
+                What::Urged => {
+                    self.urged += 1;
+                    urged = true;
+                }
+                _ => {}
+            }
+        }
+        self.tickets_urged += u64::from(urged);
+    }
 }
 
 /// How to break a cohort down.
@@ -479,6 +548,23 @@ impl Metrics {
             .tickets
             .get_mut(&number)
             .ok_or_else(|| ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version })?;
+        // A return not yet arbitrated is re-routed by whatever next sends
+        // the ticket elsewhere; `Insist` is its other outcome.
+        let open_return = facts.marks.iter().rev().find_map(|m| match m.what {
+            What::Returned => Some(true),
+            What::Insisted | What::Rerouted => Some(false),
+            _ => None,
+        }) == Some(true);
+        let rerouting = matches!(
+            payload,
+            TicketEvent::SelfHandled { .. }
+                | TicketEvent::Reassigned { .. }
+                | TicketEvent::Offered { .. }
+                | TicketEvent::Escalated { .. }
+        );
+        if open_return && rerouting {
+            facts.marks.push(Mark { at, what: What::Rerouted, by: None, feedback_by: None });
+        }
         let what = match payload {
             TicketEvent::SelfHandled { worker } => {
                 facts.holder = Some(Assignee::GridWorker(worker));
@@ -502,6 +588,18 @@ impl Metrics {
             TicketEvent::Closed { .. } => What::Closed,
             TicketEvent::Cancelled { .. } => What::Cancelled,
             TicketEvent::MarkedDuplicate { .. } => What::Duplicate,
+            TicketEvent::Returned { .. } => What::Returned,
+            TicketEvent::ReturnOverruled { to, .. } => {
+                facts.holder = Some(to);
+                What::Insisted
+            }
+            TicketEvent::ExtensionAsked { .. } => What::ExtensionAsked,
+            TicketEvent::ExtensionGranted { .. } => match judged {
+                Some(resolve_by) => What::Extended(resolve_by),
+                None => return Ok(()),
+            },
+            TicketEvent::ExtensionRefused { .. } => What::ExtensionRefused,
+            TicketEvent::Urged { .. } => What::Urged,
             _ => return Ok(()),
         };
         facts.marks.push(Mark { at, what, by, feedback_by });
@@ -592,6 +690,7 @@ struct Tally {
     close_due: u64,
     to_accept: Vec<Millis>,
     to_resolve: Vec<Millis>,
+    supervision: Supervision,
 }
 
 impl Tally {
@@ -600,6 +699,7 @@ impl Tally {
             return;
         }
         self.submitted += 1;
+        self.supervision.count(facts, t);
         let s = facts.as_of(t);
         if s.cancelled_before_taken || s.duplicate {
             return;
@@ -643,6 +743,7 @@ impl Tally {
             closed_loop: rate(self.closed, self.close_due),
             time_to_accept: Spread::of(self.to_accept),
             time_to_resolve: Spread::of(self.to_resolve),
+            supervision: self.supervision,
         }
     }
 }

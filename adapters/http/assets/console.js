@@ -57,6 +57,7 @@
       route_department: '按路由规则：交职能部门 {0}。', route_wider: '以下为更大范围（{0}）内的推荐志愿者：', route_self_handle: '按路由规则：网格员巡办合一，现场处置。',
       v_line: '{0} · 团队 {1} · 住 {2} · 在办 {3}/{4} · 近期 {5} 单', other_cands: '其他人选（逗号分隔，如 V-7, TM-3）',
       minutes: '有效分钟', a_offer: '派单（抢单）', a_assign: '指派', a_escalate: '上报', a_summon: '吹哨（召集部门）',
+      a_insist: '坚持原派（退单仲裁）', a_grant_ext: '批准延期', a_refuse_ext: '不予延期', a_urge: '催办', ext_asked: '申请延期至 {0}：{1}', returned_by: '{0} 退单', urges: '已催办 {0} 次',
       a_duplicate: '标记重复', a_close: '销号', a_cancel: '撤销', a_note: '备注', assign_to: '指派给', reason: '理由',
       reason_req: '理由（必填）', note_opt: '说明（选填）', dup_of: '与之重复的工单号', esc_reason: '上报原因',
       er_difficulty: '处置困难', er_whistle: '吹哨督办', er_emergency: '紧急直报区级', er_timeout: '超时', er_complaint: '投诉',
@@ -131,6 +132,7 @@
       route_department: 'Routing policy: department {0}.', route_wider: 'Volunteers suggested from the wider ring ({0}):', route_self_handle: 'Routing policy: the grid worker handles it on the spot.',
       v_line: '{0} · team {1} · lives in {2} · holds {3}/{4} · {5} recent', other_cands: 'Others (comma-separated, e.g. V-7, TM-3)',
       minutes: 'Minutes open', a_offer: 'Offer', a_assign: 'Assign', a_escalate: 'Escalate', a_summon: 'Summon departments',
+      a_insist: 'Insist (overrule the return)', a_grant_ext: 'Grant extension', a_refuse_ext: 'Refuse extension', a_urge: 'Urge', ext_asked: 'Extension asked until {0}: {1}', returned_by: 'Returned by {0}', urges: 'Urged {0} times',
       a_duplicate: 'Mark duplicate', a_close: 'Close', a_cancel: 'Cancel ticket', a_note: 'Note', assign_to: 'Assign to', reason: 'Reason',
       reason_req: 'Reason (required)', note_opt: 'Note (optional)', dup_of: 'Duplicate of ticket', esc_reason: 'Why',
       er_difficulty: 'too hard here', er_whistle: 'whistle (supervise)', er_emergency: 'emergency, to the district', er_timeout: 'missed deadline', er_complaint: 'complaint',
@@ -1007,6 +1009,24 @@
     if (can.has('close')) {
       box.append(fieldset('close', h('button', { type: 'button', class: 'action', id: 'close-button', onclick: () => act('close', undefined, t('a_close')) }, t('a_close'))));
     }
+    // The department's return and extension, and the urge (docs/department.md):
+    // each form shows only when the engine lists its action for this caller.
+    const textAction = (name, action, label, danger) => {
+      const input = h('input', { id: name + '-text', size: 24, maxlength: 2000 });
+      box.append(fieldset(name, labelled(name + '-text', t('reason'), input),
+        h('button', { type: 'button', class: danger ? 'danger' : 'action', id: name + '-button',
+          onclick: () => act(action, action === 'urge' || action === 'insist' ? { note: input.value.trim() } : { reason: input.value.trim() }, label) }, label)));
+    };
+    if (ticket.returned_by) box.append(h('p', { class: 'muted', id: 'returned-by' }, t('returned_by', ticket.returned_by.id)));
+    if (can.has('insist')) textAction('insist', 'insist', t('a_insist'));
+    if (ticket.extension) box.append(h('p', { class: 'muted', id: 'extension-asked' }, t('ext_asked', ticket.extension.until, ticket.extension.reason)));
+    if (can.has('grant-extension')) {
+      box.append(fieldset('grant_ext', h('button', { type: 'button', class: 'action', id: 'grant-extension-button',
+        onclick: () => act('grant-extension', undefined, t('a_grant_ext')) }, t('a_grant_ext'))));
+    }
+    if (can.has('refuse-extension')) textAction('refuse_ext', 'refuse-extension', t('a_refuse_ext'), true);
+    if (ticket.urges) box.append(h('p', { class: 'muted', id: 'urges' }, t('urges', ticket.urges)));
+    if (can.has('urge')) textAction('urge', 'urge', t('a_urge'));
     if (can.has('note')) {
       const text = h('input', { id: 'note-text', size: 30, maxlength: 2000 });
       box.append(fieldset('note', labelled('note-text', t('reason'), text),

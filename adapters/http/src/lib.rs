@@ -264,6 +264,7 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
             photos::upload::<S>.layer(DefaultBodyLimit::max(PHOTO_BODY)),
             W(Write::TicketAction),
         )
+        .add(tickets::__path_urge, tickets::urge::<S>, W(Write::Urge))
         .add(tickets::__path_act, tickets::act::<S>, W(Write::TicketAction))
         .add(reads::__path_list, reads::list::<S>, R(Read::Tickets))
         .add(reads::__path_queue, reads::queue::<S>, R(Read::Queue))

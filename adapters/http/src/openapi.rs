@@ -487,6 +487,9 @@ pub enum Status {
     Cancelled,
     /// A duplicate of another ticket, `duplicate_of` (final).
     Duplicate,
+    /// Returned by its department (退单); waiting for the tier's dispatcher
+    /// to re-route it or insist.
+    Returned,
 }
 
 /// An open offer.
@@ -501,6 +504,17 @@ pub struct Offer {
     pub declined: Vec<Assignee>,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+/// An extension request waiting for an answer.
+#[derive(Debug, ToSchema)]
+pub struct ExtensionRequest {
+    /// The holder who asked.
+    pub by: Assignee,
+    /// The resolve deadline asked for (RFC 3339).
+    pub until: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// A department summoned to a ticket (吹哨报到), and whether it has reported.
@@ -583,6 +597,16 @@ pub struct Ticket {
     /// The calendar its latest working-day deadlines were counted on
     /// (`中国法定节假日 2026–2027`); absent while its limits run in elapsed time.
     pub calendar: Option<String>,
+    /// While returned (退单): the department that returned it.
+    pub returned_by: Option<Assignee>,
+    /// How many times it was returned.
+    pub returns: u32,
+    /// The extension request (延期) waiting for the dispatcher's answer.
+    pub extension: Option<ExtensionRequest>,
+    /// How many extensions were asked.
+    pub extensions_asked: u32,
+    /// How many times it was urged (催办).
+    pub urges: u32,
     /// How many events were folded.
     pub version: u64,
 }
@@ -739,6 +763,16 @@ pub enum TicketAction {
     Cancel,
     /// Mark it a duplicate of another ticket.
     MarkDuplicate,
+    /// 退单: the holding department returns it as misrouted (with a reason).
+    Return,
+    /// The tier's dispatcher insists: the returning department holds it again.
+    Insist,
+    /// 延期: the holder asks for a later resolve deadline (`until`, `reason`).
+    AskExtension,
+    /// The tier's dispatcher grants the open extension request.
+    GrantExtension,
+    /// The tier's dispatcher refuses it (with a reason).
+    RefuseExtension,
 }
 
 /// The two answers of Open311, by the last segment's suffix.

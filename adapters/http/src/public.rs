@@ -138,7 +138,7 @@ pub fn update_row(update: &Update) -> Value {
 pub fn extended_status(status: Status) -> &'static str {
     match status {
         Status::None | Status::Submitted | Status::Reopened => "open",
-        Status::Triaged => "investigating",
+        Status::Triaged | Status::Returned => "investigating",
         Status::Offered | Status::Accepted => "action_scheduled",
         Status::InProgress => "in_progress",
         Status::Escalated => "internal_referral",
@@ -167,6 +167,7 @@ pub fn status_words(status: Status) -> &'static str {
         Status::Escalated => "Passed up to the street or a department.",
         Status::Resolved => "Reported done; waiting for the resident to confirm.",
         Status::Reopened => "Reopened; waiting for someone to be sent again.",
+        Status::Returned => "Sent back by a department; waiting for someone to be sent.",
         Status::Closed => "Done and closed.",
         Status::Cancelled => "Withdrawn; nothing more will be done.",
         Status::Duplicate => "The same as another request, which is followed instead.",

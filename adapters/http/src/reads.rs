@@ -79,7 +79,7 @@ pub const RATE_ROWS_MAX: usize = 1_000;
 pub const PARAM_BYTES_MAX: usize = 128;
 
 /// The status names a `status=` filter may give ([`board::BoardStatus::name`]).
-const STATUS_NAMES: [&str; 12] = [
+const STATUS_NAMES: [&str; 13] = [
     "submitted",
     "triaged",
     "offered",
@@ -92,6 +92,7 @@ const STATUS_NAMES: [&str; 12] = [
     "closed",
     "cancelled",
     "duplicate",
+    "returned",
 ];
 
 /// The projections the API reads, folded to the same position.
@@ -641,7 +642,7 @@ fn beginning() -> Timestamp {
 
 /// `YYYY-MM-DD` (local midnight, China time, as the CLI's `metrics` reads
 /// it) or RFC 3339.
-fn instant(name: &'static str, value: &str) -> Result<Timestamp, Error> {
+pub(crate) fn instant(name: &'static str, value: &str) -> Result<Timestamp, Error> {
     parse_day_or_instant(text(name, value)?).ok_or_else(|| Error::invalid(name, "expected YYYY-MM-DD or RFC 3339"))
 }
 

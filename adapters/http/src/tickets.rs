@@ -332,7 +332,8 @@ pub struct TicketView {
     /// [`Ticket::overdue`] now: it missed a deadline, and stays so after an
     /// escalation renews its deadlines.
     pub overdue: bool,
-    /// Which of [`CONSOLE_ACTIONS`] the caller may take now, as the engine decides.
+    /// Which of [`CONSOLE_ACTIONS`], [`SUPERVISION_ACTIONS`] and
+    /// [`HOLDER_ACTIONS`] the caller may take now, as the engine decides.
     pub actions: Vec<&'static str>,
 }
 
@@ -349,36 +350,70 @@ impl TicketView {
 pub const CONSOLE_ACTIONS: [&str; 8] =
     ["offer", "assign", "escalate", "summon", "mark-duplicate", "cancel", "close", "note"];
 
-/// Which of [`CONSOLE_ACTIONS`] the caller may take on `ticket` now, as the
-/// engine decides: each is decided with a stand-in body ([`stand_in`]), and
-/// only a refusal no body could lift (the status, the tier, the caller's
-/// role or place) leaves it out. So a client offers what the engine would
-/// allow, with no rule of its own.
+/// The arbitration of a return or an extension (the console's ticket page)
+/// and the urge (`POST /tickets/{id}/urge`).
+pub const SUPERVISION_ACTIONS: [&str; 4] = ["insist", "grant-extension", "refuse-extension", "urge"];
+
+/// A holder's actions, which the department's workspace offers.
+pub const HOLDER_ACTIONS: [&str; 7] = ["accept", "decline", "start", "resolve", "return", "ask-extension", "report"];
+
+/// Which of [`CONSOLE_ACTIONS`], [`SUPERVISION_ACTIONS`] and
+/// [`HOLDER_ACTIONS`] the caller may take on `ticket` now, as the engine
+/// decides: each is decided with a stand-in body ([`stand_in`]), and only a
+/// refusal no body could lift (the status, the tier, the caller's role or
+/// place, a holder or an offer that is someone else's) leaves it out. So a
+/// client offers what the engine would allow, with no rule of its own.
 fn allowed_actions<S: EventStore>(state: &AppState<S>, who: &Principal, ticket: &Ticket) -> Vec<&'static str> {
     let Some(id) = &ticket.id else { return Vec::new() };
-    if permit(who, Access::Write(Write::TicketAction), Target::Ticket(ticket)).is_err() {
-        return Vec::new();
-    }
     let world = state.service.world();
     let now = state.service.clock().now();
     let ctx = world.context(now, false);
     let allowed = |action: &&str| {
-        let refused = ticket.decide(id, &stand_in(action, now), &who.actor, &ctx);
+        let access = if *action == "urge" { Write::Urge } else { Write::TicketAction };
+        if permit(who, Access::Write(access), Target::Ticket(ticket)).is_err() {
+            return false;
+        }
+        let Some(command) = stand_in(action, who, ticket, now) else { return false };
+        let refused = ticket.decide(id, &command, &who.actor, &ctx);
         !matches!(
             refused,
             Err(Error::IllegalTransition { .. }
                 | Error::NotPermitted { .. }
                 | Error::NotHolder { .. }
-                | Error::NotOffered { .. })
+                | Error::NotOffered { .. }
+                | Error::AlreadyTaken { .. }
+                | Error::OfferExpired { .. })
         )
     };
-    CONSOLE_ACTIONS.into_iter().filter(allowed).collect()
+    CONSOLE_ACTIONS.into_iter().chain(SUPERVISION_ACTIONS).chain(HOLDER_ACTIONS).filter(allowed).collect()
 }
 
 /// A command for `action` whose body passes no judgement: the engine checks
 /// the status, tier and role before it reads the body, so deciding it says
-/// whether the action is open at all.
-fn stand_in(action: &str, now: Timestamp) -> TicketCommand {
+/// whether the action is open at all. `None` for an answer to an offer by
+/// a caller who answers for nobody in particular (a dispatcher names whom).
+fn stand_in(action: &str, who: &Principal, ticket: &Ticket, now: Timestamp) -> Option<TicketCommand> {
+    use TicketCommand as C;
+    let text = || "-".to_string();
+    let day = Millis(24 * 60 * MINUTE_MS);
+    Some(match action {
+        "accept" => C::AcceptOffer { by: speaker(who, None).ok()? },
+        "decline" => C::DeclineOffer { by: speaker(who, None).ok()?, reason: text() },
+        "start" => C::Start,
+        "resolve" => C::Resolve { result: text(), minutes_spent: 0, photos: Vec::new() },
+        "return" => C::Return { reason: text() },
+        "ask-extension" => C::AskExtension { until: ticket.resolve_by.unwrap_or(now).plus(day), reason: text() },
+        "report" => C::ReportToSummons { report: text() },
+        "insist" => C::Insist { note: text() },
+        "grant-extension" => C::GrantExtension,
+        "refuse-extension" => C::RefuseExtension { reason: text() },
+        "urge" => C::Urge { note: text() },
+        _ => return Some(stand_in_console(action, now)),
+    })
+}
+
+/// [`stand_in`] for the dispatcher's [`CONSOLE_ACTIONS`].
+fn stand_in_console(action: &str, now: Timestamp) -> TicketCommand {
     use TicketCommand as C;
     let text = || "-".to_string();
     match action {
@@ -589,7 +624,7 @@ pub(crate) async fn run_keyed<S: EventStore>(
     path = "/tickets/{id}/{action}",
     operation_id = "act_on_ticket",
     tag = "tickets",
-    summary = "Acts on a ticket: triage, self-handle, offer, accept, decline, start, note, escalate, summon, report, assign, resolve, feedback, reopen, close, cancel, mark-duplicate",
+    summary = "Acts on a ticket: triage, self-handle, offer, accept, decline, start, note, escalate, summon, report, assign, resolve, feedback, reopen, close, cancel, mark-duplicate, return, insist, ask-extension, grant-extension, refuse-extension",
     params(
         crate::openapi::IdempotencyKey,
         ("id" = String, Path, description = "A ticket id, `T-1024`"),
@@ -616,6 +651,53 @@ pub(crate) async fn act<S: EventStore>(
     let route = format!("POST /tickets/{id}/{action}");
     keyed(&state, &who.clone(), &headers, &route, &body, |command_id| {
         act_taken_up(&state, who, id, command, command_id)
+    })
+    .await
+    .map(Json)
+}
+
+/// `{"note": "..."}`: what an urge says (may be empty).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UrgeBody {
+    /// What to tell the handler; at most 2,000 characters, may be empty.
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /tickets/{id}/urge` (催办): a dispatcher (or an official) urges
+/// the handler on, within the place they serve. Its own route because its
+/// own access: urging is supervision, not acting on the ticket.
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/urge",
+    operation_id = "urge_ticket",
+    tag = "tickets",
+    summary = "Urges a ticket's handler on (催办): recorded, counted, shown on the board",
+    params(crate::openapi::IdempotencyKey, ("id" = String, Path, description = "A ticket id, `T-1024`")),
+    request_body(content = UrgeBody, description = "What to say; an empty body reads as `{}`"),
+    responses((status = 200, description = "What was written", body = Answer), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
+pub(crate) async fn urge<S: EventStore>(
+    State(state): State<AppState<S>>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Answer>, AppError> {
+    let id = TicketId::new(id)?;
+    let body = read_body(body)?;
+    let command = TicketCommand::Urge { note: parse::<UrgeBody>(&body)?.note };
+    let route = format!("POST /tickets/{id}/urge");
+    let state = &state;
+    keyed(state, &who.clone(), &headers, &route, &body, |command_id| async move {
+        permit(&who, Access::Write(Write::Urge), Target::Ticket(&existing(state, &id).await?))?;
+        let actor = who.actor;
+        let ticket_command = Command::Ticket { id: id.clone(), command };
+        let envelope =
+            CommandEnvelope { command_id, correlation_id: None, actor, command: ticket_command, expected_version: None };
+        Ok(Answer::new(id, state.service.execute(envelope).await?))
     })
     .await
     .map(Json)
@@ -754,6 +836,24 @@ struct SummonBody {
     departments: Vec<DepartmentId>,
 }
 
+/// An extension request: the resolve deadline asked for (RFC 3339) and why.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ExtensionBody {
+    /// The resolve deadline asked for, RFC 3339 (`2026-12-01T18:00:00+08:00`).
+    #[schema(max_length = 40)]
+    until: String,
+    reason: String,
+}
+
+/// The instant an extension asks for, read as RFC 3339 (bounded first).
+fn extension_until(text: &str) -> Result<Timestamp, Error> {
+    if text.len() > 40 {
+        return Err(Error::invalid("until", "an RFC 3339 instant of at most 40 characters"));
+    }
+    crate::reads::instant("until", text)
+}
+
 /// The bodies of the ticket actions, for the document: each action reads
 /// one of them ([`command_for`] says which).
 #[derive(Deserialize, ToSchema)]
@@ -770,6 +870,7 @@ enum ActionBody {
     Feedback(FeedbackBody),
     Duplicate(DuplicateBody),
     Summon(SummonBody),
+    Extension(ExtensionBody),
     Empty(Empty),
 }
 
@@ -804,6 +905,14 @@ fn command_for(action: &str, body: &[u8], who: &Principal, now: Timestamp) -> Re
         "close" => parse::<Empty>(body).map(|_| C::Close)?,
         "cancel" => parse::<TextBody>(body).map(|b| C::Cancel { reason: b.text })?,
         "mark-duplicate" => parse::<DuplicateBody>(body).map(|b| C::MarkDuplicate { of: b.of })?,
+        "return" => parse::<TextBody>(body).map(|b| C::Return { reason: b.text })?,
+        "insist" => parse::<TextBody>(body).map(|b| C::Insist { note: b.text })?,
+        "ask-extension" => {
+            let b: ExtensionBody = parse(body)?;
+            C::AskExtension { until: extension_until(&b.until)?, reason: b.reason }
+        }
+        "grant-extension" => parse::<Empty>(body).map(|_| C::GrantExtension)?,
+        "refuse-extension" => parse::<TextBody>(body).map(|b| C::RefuseExtension { reason: b.text })?,
         _ => return Err(Error::NotFound { kind: "action", id: action.to_string() }.into()),
     };
     Ok(command)

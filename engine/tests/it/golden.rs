@@ -81,6 +81,23 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
         TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "已到场".into() },
         TicketEvent::CountedInWorkingDays { calendar: "中国法定节假日 2026–2027".into() },
+        TicketEvent::Returned {
+            by: Assignee::Department(URBAN_MANAGEMENT.parse().unwrap()),
+            reason: "路灯不属本部门".into(),
+            respond_by: at(hours(2)),
+        },
+        TicketEvent::ReturnOverruled {
+            to: Assignee::Department(URBAN_MANAGEMENT.parse().unwrap()),
+            note: "路灯属城管".into(),
+        },
+        TicketEvent::ExtensionAsked {
+            by: Assignee::Department(URBAN_MANAGEMENT.parse().unwrap()),
+            until: at(days(8)),
+            reason: "需采购灯杆".into(),
+        },
+        TicketEvent::ExtensionGranted { resolve_by_before: at(days(5)), resolve_by: at(days(8)) },
+        TicketEvent::ExtensionRefused { reason: "请按期办结".into() },
+        TicketEvent::Urged { note: "居民再次来电".into() },
     ];
     let volunteer = [
         VolunteerEvent::Registered {

@@ -11,6 +11,7 @@
 //!   serde round trips, hash chain tamper detection.
 //! - `purity`: the engine depends on no runtime, store, clock or OS entropy.
 
+mod dept_scenarios;
 mod dispatch_scenarios;
 mod due;
 mod golden;

@@ -25,7 +25,7 @@ const ROLES: [Role; 9] = [
 /// dispatcher, official, volunteer, department, auditor and admin in that
 /// order. Written out by hand: a change to `Access::roles` must change this
 /// table too.
-const TABLE: [(Access, &str); 30] = [
+const TABLE: [(Access, &str); 31] = [
     (Access::Public, "+++++++++"),
     (Access::Read(Read::Reference), "+++++++++"),
     (Access::Read(Read::Tickets), "+++++++++"),
@@ -56,6 +56,7 @@ const TABLE: [(Access, &str); 30] = [
     (Access::Read(Read::Ranking), "---++-+++"),
     (Access::Read(Read::WeeklyReports), "-++++--++"),
     (Access::Write(Write::WeeklyReport), "--+------"),
+    (Access::Write(Write::Urge), "---++----"),
 ];
 
 fn code(text: &str) -> GridCode {
@@ -207,4 +208,19 @@ fn only_those_who_serve_a_place_carry_one() {
         let serves = matches!(role, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official);
         assert_eq!(carried, serves, "{role:?}");
     }
+}
+
+#[test]
+fn a_placed_dispatcher_urges_only_the_tickets_of_their_place() {
+    let urge = Access::Write(Write::Urge);
+    let mut elsewhere = ticket();
+    elsewhere.grid = Some(code("440802-002-001-001"));
+    let placed = who(Role::Dispatcher, "d-1", Some("440802-001"));
+    assert!(permit(&placed, urge, Target::Ticket(&ticket())).is_ok());
+    assert!(matches!(permit(&placed, urge, Target::Ticket(&elsewhere)), Err(Error::NotPermitted { .. })));
+    let summoned = who(Role::Department, "civil_affairs", None);
+    assert!(matches!(permit(&summoned, urge, Target::Ticket(&ticket())), Err(Error::NotPermitted { .. })));
+    let official = who(Role::Official, "o-1", Some("440802-001-001"));
+    assert!(permit(&official, urge, Target::Ticket(&ticket())).is_ok());
+    assert!(permit(&official, urge, Target::Ticket(&elsewhere)).is_err());
 }

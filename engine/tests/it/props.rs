@@ -176,6 +176,14 @@ fn arb_ticket_command() -> impl Strategy<Value = TicketCommand> {
         2 => Just(C::Summon { departments: vec![CIVIL_AFFAIRS.parse().unwrap()] }),
         2 => arb_text().prop_map(|report| C::ReportToSummons { report }),
         1 => Just(C::Follow),
+        // A department holding the ticket is what a return needs.
+        3 => Just(C::Assign { to: dept(URBAN_MANAGEMENT), reason: "派单".into() }),
+        4 => arb_text().prop_map(|reason| C::Return { reason }),
+        4 => Just(C::Insist { note: "属你部门".into() }),
+        4 => Just(C::AskExtension { until: t0(), reason: "需要更多时间".into() }),
+        4 => Just(C::GrantExtension),
+        5 => Just(C::RefuseExtension { reason: "请按期办结".into() }),
+        1 => arb_text().prop_map(|note| C::Urge { note }),
     ]
 }
 
@@ -221,7 +229,11 @@ fn natural_actor(command: &TicketCommand, state: &Ticket) -> Actor {
         | C::Reopen { .. }
         | C::MarkDuplicate { .. }
         | C::Summon { .. }
-        | C::AddNote { .. } => dispatcher(),
+        | C::AddNote { .. }
+        | C::Insist { .. }
+        | C::GrantExtension
+        | C::RefuseExtension { .. }
+        | C::Urge { .. } => dispatcher(),
         C::ReportToSummons { .. } => {
             let summoned = state.summons.iter().find(|s| !s.reported).map(|s| s.department.clone());
             summoned.map_or_else(dispatcher, |d| actor(Role::Department, d.as_str()))
@@ -229,7 +241,7 @@ fn natural_actor(command: &TicketCommand, state: &Ticket) -> Actor {
         C::SelfHandle => grid_worker(),
         C::ExpireOffer { .. } | C::Close => system(),
         C::AcceptOffer { by } | C::DeclineOffer { by, .. } => speaker(by),
-        C::Start | C::Resolve { .. } => holder(),
+        C::Start | C::Resolve { .. } | C::Return { .. } | C::AskExtension { .. } => holder(),
         C::Escalate { reason, .. } => match reason {
             EscalationReason::Timeout => system(),
             EscalationReason::Difficulty => holder(),
@@ -266,6 +278,13 @@ fn run_steps(start_ms: u64, steps: &[Step]) -> Run {
         let mut command = step.command.clone();
         if let TicketCommand::Offer { expires_at, .. } = &mut command {
             *expires_at = Timestamp::from_millis(now.as_millis() + step.expires_in_ms).expect("in range");
+        }
+        // An extension asks for a day past the deadline in force (or, when
+        // the step's expiry draw says so, past the bound).
+        if let TicketCommand::AskExtension { until, .. } = &mut command {
+            let base = live.resolve_by.unwrap_or(now).as_millis();
+            let past = if step.expires_in_ms % 5 == 0 { 31 * 86_400_000 } else { 86_400_000 };
+            *until = Timestamp::from_millis(base + past).expect("in range");
         }
         let who = match step.who {
             Who::Natural => natural_actor(&command, &live),
@@ -351,6 +370,27 @@ fn check_event_rule(
                 assert!(now >= state.feedback_by.unwrap(), "closed for no feedback inside the window: {}", ctx_msg());
             }
         },
+        TicketEvent::Returned { by, .. } => {
+            assert!(state.status.is_held(), "returned while not held: {}", ctx_msg());
+            assert_eq!(state.holder.as_ref(), Some(by), "only the holder returns: {}", ctx_msg());
+            assert!(matches!(by, Assignee::Department(_)), "only a department returns: {}", ctx_msg());
+        }
+        TicketEvent::ReturnOverruled { to, .. } => {
+            assert_eq!(state.status, Status::Returned, "{}", ctx_msg());
+            assert_eq!(state.returned_by.as_ref(), Some(to), "insisting gives it back to who returned it: {}", ctx_msg());
+        }
+        TicketEvent::ExtensionGranted { resolve_by_before, resolve_by } => {
+            let request = state.extension.as_ref().unwrap_or_else(|| panic!("granted unasked: {}", ctx_msg()));
+            assert_eq!(*resolve_by, request.until, "{}", ctx_msg());
+            assert_eq!(Some(*resolve_by_before), state.resolve_by, "{}", ctx_msg());
+            assert!(now < *resolve_by_before, "granted after the deadline passed: {}", ctx_msg());
+            assert!(*resolve_by > *resolve_by_before, "an extension extends: {}", ctx_msg());
+            assert!(
+                resolve_by.since(*resolve_by_before) <= gridloop_engine::ticket::EXTENSION_MAX,
+                "within the bound: {}",
+                ctx_msg()
+            );
+        }
         TicketEvent::FeedbackGiven { .. } => {
             assert_eq!(state.status, Status::Resolved, "{}", ctx_msg());
             assert!(now <= state.feedback_by.unwrap(), "feedback after the window: {}", ctx_msg());
@@ -407,6 +447,12 @@ pub fn assert_invariants(t: &Ticket) {
     if s.awaits_dispatch() || s == S::Offered {
         assert_eq!(t.holder, None, "{s:?} has no holder: {}", msg());
     }
+    assert_eq!(s == S::Returned, t.returned_by.is_some(), "returned_by <=> returned: {}", msg());
+    if t.extension.is_some() {
+        assert!(s.is_held(), "an open extension request has a holder: {}", msg());
+    }
+    assert!(t.returns <= gridloop_engine::ticket::RETURNS_MAX && t.urges <= gridloop_engine::ticket::URGES_MAX);
+    assert!(t.extensions_asked <= gridloop_engine::ticket::EXTENSIONS_MAX, "{}", msg());
 
     // Resolution and feedback.
     let resolved_or_closed = matches!(s, S::Resolved | S::Closed);
@@ -545,6 +591,7 @@ fn random_runs_reach_every_status_and_event() {
         Status::Closed,
         Status::Cancelled,
         Status::Duplicate,
+        Status::Returned,
     ]
     .map(Status::name)
     .into();
@@ -833,6 +880,12 @@ fn ticket_schema_names() -> Vec<String> {
         "summoned",
         "summons_answered",
         "followed",
+        "returned",
+        "return_overruled",
+        "extension_asked",
+        "extension_granted",
+        "extension_refused",
+        "urged",
     ]
     .iter()
     .map(|t| format!("ticket.{t}"))
@@ -1010,6 +1063,12 @@ fn every_event_variant_has_its_schema_name() {
         TicketEvent::Summoned { departments: vec![CIVIL_AFFAIRS.parse().unwrap()], report_by: at(days(1)) },
         TicketEvent::SummonsAnswered { department: CIVIL_AFFAIRS.parse().unwrap(), report: "x".into() },
         TicketEvent::Followed { resident: resident_id("r-2") },
+        TicketEvent::Returned { by: dept(CIVIL_AFFAIRS), reason: "x".into(), respond_by: at(hours(2)) },
+        TicketEvent::ReturnOverruled { to: dept(CIVIL_AFFAIRS), note: "x".into() },
+        TicketEvent::ExtensionAsked { by: dept(CIVIL_AFFAIRS), until: at(days(3)), reason: "x".into() },
+        TicketEvent::ExtensionGranted { resolve_by_before: at(days(2)), resolve_by: at(days(3)) },
+        TicketEvent::ExtensionRefused { reason: "x".into() },
+        TicketEvent::Urged { note: "x".into() },
     ];
     let names: Vec<String> = samples.iter().map(|e| e.schema().to_string()).collect();
     let version = |n: &str| current_ticket_version(n);
@@ -1040,3 +1099,5 @@ fn every_event_variant_has_its_schema_name() {
         Err(gridloop_engine::Error::Corrupt(_))
     ));
 }
+
+

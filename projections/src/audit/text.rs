@@ -83,6 +83,18 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
         }
         E::SummonsAnswered { department, report } => format!("{department} reported{}", quoted(report)),
         E::CountedInWorkingDays { calendar } => format!("those deadlines counted in working days on {calendar}"),
+        E::Returned { by, reason, respond_by } => {
+            format!("returned by {by} as misrouted, to be re-routed by {}{}", t(respond_by), quoted(reason))
+        }
+        E::ReturnOverruled { to, note } => format!("return overruled: {to} holds it again{}", quoted(note)),
+        E::ExtensionAsked { by, until, reason } => {
+            format!("{by} asked to extend the resolve deadline to {}{}", t(until), quoted(reason))
+        }
+        E::ExtensionGranted { resolve_by_before, resolve_by } => {
+            format!("extension granted: resolve deadline {} → {}", t(resolve_by_before), t(resolve_by))
+        }
+        E::ExtensionRefused { reason } => format!("extension refused{}", quoted(reason)),
+        E::Urged { note } => format!("urged{}", quoted(note)),
     }
 }
 

@@ -172,7 +172,9 @@ fn deadline_checks(event: &TicketEvent, before: &Ticket, at: Timestamp) -> Vec<D
     use TicketEvent as E;
     let mut checks = Vec::new();
     match event {
-        E::Accepted { .. } | E::SelfHandled { .. } | E::Reassigned { .. } if !before.status.is_held() => {
+        E::Accepted { .. } | E::SelfHandled { .. } | E::Reassigned { .. } | E::ReturnOverruled { .. }
+            if !before.status.is_held() =>
+        {
             if before.accepted_at.is_none() {
                 checks.extend(before.accept_by.map(|due| check("accept", None, due, at)));
             }

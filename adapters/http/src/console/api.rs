@@ -286,6 +286,8 @@ pub struct BoardRow {
     /// them, a tier's response or a summons report); it stays so after an
     /// escalation renews the deadlines.
     pub overdue: bool,
+    /// How many times it was urged (催办).
+    pub urges: u32,
     /// The ticket's version (events in its stream): a command quoting it acts
     /// only if nothing changed since the row was read.
     pub version: u64,
@@ -320,6 +322,7 @@ pub fn board_row(world: &World, ticket: &Ticket, now: Timestamp) -> Option<Board
         submitted_at: ticket.submitted_at,
         next_deadline: next_deadline.map(|(kind, at)| Deadline { kind, at }),
         overdue,
+        urges: ticket.urges,
         version: ticket.version,
         holder_name: None,
         resident: None,

@@ -58,6 +58,7 @@ pub fn status_words(status: &str) -> Words {
         "closed" => ("已结案", "Closed"),
         "cancelled" => ("已撤销", "Withdrawn"),
         "duplicate" => ("与其他诉求重复", "A duplicate of another request"),
+        "returned" => ("正在重新派单", "Being sent to the right office"),
         _ => ("处理中", "In hand"),
     };
     words(zh, en)

@@ -333,7 +333,7 @@ async fn a_ticket_read_carries_its_board_status_deadlines_and_actions() {
     let actions = |t: &Value| -> Vec<String> {
         t["actions"].as_array().expect("a list").iter().map(|a| a.as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(actions(&ticket), ["assign", "escalate", "mark-duplicate", "cancel", "note"], "{ticket}");
+    assert_eq!(actions(&ticket), ["assign", "escalate", "mark-duplicate", "cancel", "note", "urge"], "{ticket}");
     let (_, own) = h.get(&path, "resident").await;
     assert_eq!(actions(&own), ["cancel"], "a resident may only cancel their own: {own}");
     let steps = [("accept", "volunteer", ""), ("resolve", "volunteer", r#"{"result":"fixed","minutes_spent":40}"#)];

@@ -6,6 +6,7 @@ mod after_photos;
 mod authorization;
 mod console;
 mod console_desk;
+mod department;
 mod door;
 mod errors;
 mod hygiene;
