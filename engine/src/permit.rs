@@ -150,6 +150,8 @@ pub enum Read {
     Tokens,
     /// A resident's own account at the door: their personal links.
     Account,
+    /// The patrol log of a place or a worker (网格巡查).
+    Patrols,
 }
 
 /// The kinds of write.
@@ -184,13 +186,15 @@ pub enum Write {
     Tokens,
     /// Make or revoke one's own personal links (a resident's account).
     Account,
+    /// Start, check in on and end one's own patrol in a place (网格巡查).
+    Patrol,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 25] = [
+    pub const ALL: [Access; 27] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -216,6 +220,8 @@ impl Access {
         Access::Write(Write::World),
         Access::Write(Write::Tokens),
         Access::Write(Write::Account),
+        Access::Read(Read::Patrols),
+        Access::Write(Write::Patrol),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -243,6 +249,9 @@ impl Access {
             Access::Write(Write::Redeem) => &[Dispatcher, Volunteer],
             Access::Write(Write::LinkCode | Write::Emergency) => &[Dispatcher],
             Access::Read(Read::Account) | Access::Write(Write::Account) => &[Resident],
+            // Grid workers patrol; the staff who oversee them read the log.
+            Access::Write(Write::Patrol) => &[GridWorker, GridHead],
+            Access::Read(Read::Patrols) => &[GridWorker, GridHead, Dispatcher, Official, Auditor, Admin],
         }
     }
 
@@ -263,6 +272,7 @@ impl Access {
                 Read::World => "read the world",
                 Read::Tokens => "read the tokens",
                 Read::Account => "read one's own account",
+                Read::Patrols => "read the patrol log",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -277,6 +287,7 @@ impl Access {
                 Write::World => "change the world",
                 Write::Tokens => "manage tokens",
                 Write::Account => "manage one's own account",
+                Write::Patrol => "patrol",
             },
         }
     }

@@ -29,8 +29,9 @@ use cache::{Base, StreamCache};
 
 use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
+use crate::patrol::{PatrolCommand, PatrolEvent, Patrols};
 use crate::grid::{GridCode, Level};
-use crate::ids::{CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
+use crate::ids::{ActorId, CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
 use crate::rng::SplitMix64;
 use crate::store::{AppendResult, EventStore, ExpectedVersion};
 use crate::ticket::{Ticket, TicketCommand, TicketEvent};
@@ -146,6 +147,30 @@ impl Aggregate for Emergency {
     }
 }
 
+impl Aggregate for Patrols {
+    type Id = ActorId;
+    type Command = PatrolCommand;
+    type Event = PatrolEvent;
+    fn stream(id: &ActorId) -> StreamId {
+        StreamId::patrol(id)
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.patrols
+    }
+    fn evolve(&mut self, event: &PatrolEvent, _at: Timestamp) {
+        Patrols::evolve(self, event);
+    }
+    fn decide(
+        &self,
+        id: &ActorId,
+        command: &PatrolCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<PatrolEvent>, Error> {
+        Patrols::decide(self, id, command, actor, ctx)
+    }
+}
+
 impl Aggregate for Volunteer {
     type Id = VolunteerId;
     type Command = VolunteerCommand;
@@ -237,6 +262,13 @@ pub enum Command {
         /// Whether to declare or lift emergency mode.
         command: EmergencyCommand,
     },
+    /// A grid worker's patrol: start, check in, end.
+    Patrol {
+        /// The worker whose patrol stream it is (the actor themself).
+        worker: ActorId,
+        /// What is asked of the patrol.
+        command: PatrolCommand,
+    },
     /// Changes the world (the district's grids, catalog, teams, staff,
     /// routing): the operator's bundle import, or one change from the API.
     World {
@@ -291,6 +323,7 @@ pub struct Caches {
     tickets: StreamCache<Ticket>,
     volunteers: StreamCache<Volunteer>,
     emergencies: StreamCache<Emergency>,
+    patrols: StreamCache<Patrols>,
     world: StreamCache<WorldState>,
 }
 
@@ -413,6 +446,13 @@ impl<S: EventStore> CommandService<S> {
                     None => CorrelationId::new(call.command_id.as_str())?,
                 };
                 self.run::<Emergency>(&place, &command, call, correlation, false).await
+            }
+            Command::Patrol { worker, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(call.command_id.as_str())?,
+                };
+                self.run::<Patrols>(&worker, &command, call, correlation, false).await
             }
             Command::World { command } => {
                 let correlation = match correlation_id {

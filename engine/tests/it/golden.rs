@@ -113,7 +113,24 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
     out.extend(volunteer.iter().map(|e| (e.schema(), e.encode())));
     out.extend(emergency.iter().map(|e| (e.schema(), e.encode())));
     out.extend(world.iter().map(|e| (e.schema(), e.encode())));
+    out.extend(patrol_samples().iter().map(|e| (e.schema(), e.encode())));
     out
+}
+
+/// One sample of every patrol event.
+fn patrol_samples() -> Vec<gridloop_engine::patrol::PatrolEvent> {
+    use gridloop_engine::patrol::{PatrolEvent, VisitKind};
+    vec![
+        PatrolEvent::Started { patrol: 1, grid: grid(GRID) },
+        PatrolEvent::CheckedIn {
+            patrol: 1,
+            kind: VisitKind::Household,
+            label: "3栋 201".into(),
+            note: "独居老人, 一切正常".into(),
+            point: Some(gridloop_engine::grid::GeoPoint { lon: 110_360_000, lat: 21_270_000 }),
+        },
+        PatrolEvent::Ended { patrol: 1, check_ins: 1, note: "无异常".into() },
+    ]
 }
 
 /// One sample of every world event.
@@ -222,6 +239,7 @@ fn decode_any(schema: &Schema, payload: &serde_json::Value) -> Result<serde_json
         Some("volunteer") => VolunteerEvent::decode(schema, payload).map(|e| e.encode()),
         Some("emergency") => EmergencyEvent::decode(schema, payload).map(|e| e.encode()),
         Some("world") => WorldEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("patrol") => gridloop_engine::patrol::PatrolEvent::decode(schema, payload).map(|e| e.encode()),
         _ => panic!("unknown schema kind {schema}"),
     }
 }

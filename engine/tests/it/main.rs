@@ -14,6 +14,7 @@
 mod dispatch_scenarios;
 mod due;
 mod golden;
+mod patrol_scenarios;
 mod permit;
 mod props;
 mod purity;
@@ -595,6 +596,34 @@ pub mod support {
     }
     impl EventOf for VolunteerEvent {
         type Agg = Volunteer;
+    }
+    impl EventOf for gridloop_engine::patrol::PatrolEvent {
+        type Agg = gridloop_engine::patrol::Patrols;
+    }
+
+    impl Aggregate for gridloop_engine::patrol::Patrols {
+        type Id = gridloop_engine::ids::ActorId;
+        type Command = gridloop_engine::patrol::PatrolCommand;
+        type Event = gridloop_engine::patrol::PatrolEvent;
+        /// The default grid worker's patrol stream.
+        fn default_id() -> gridloop_engine::ids::ActorId {
+            grid_worker().id
+        }
+        fn evolve(&mut self, event: &Self::Event, _at: Timestamp) {
+            gridloop_engine::patrol::Patrols::evolve(self, event);
+        }
+        fn decide(
+            &self,
+            id: &Self::Id,
+            command: &Self::Command,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<Self::Event>, Error> {
+            gridloop_engine::patrol::Patrols::decide(self, id, command, actor, ctx)
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
     }
 
     /// A history, folded.

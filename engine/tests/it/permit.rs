@@ -25,7 +25,7 @@ const ROLES: [Role; 9] = [
 /// dispatcher, official, volunteer, department, auditor and admin in that
 /// order. Written out by hand: a change to `Access::roles` must change this
 /// table too.
-const TABLE: [(Access, &str); 25] = [
+const TABLE: [(Access, &str); 27] = [
     (Access::Public, "+++++++++"),
     (Access::Read(Read::Reference), "+++++++++"),
     (Access::Read(Read::Tickets), "+++++++++"),
@@ -51,6 +51,8 @@ const TABLE: [(Access, &str); 25] = [
     (Access::Write(Write::World), "--------+"),
     (Access::Write(Write::Tokens), "--------+"),
     (Access::Write(Write::Account), "+--------"),
+    (Access::Read(Read::Patrols), "-++++--++"),
+    (Access::Write(Write::Patrol), "-++------"),
 ];
 
 fn code(text: &str) -> GridCode {
@@ -202,4 +204,17 @@ fn only_those_who_serve_a_place_carry_one() {
         let serves = matches!(role, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official);
         assert_eq!(carried, serves, "{role:?}");
     }
+}
+
+#[test]
+fn a_grid_worker_patrols_only_within_their_place() {
+    let worker = who(Role::GridWorker, "gw-1", Some("440802-001-001-001"));
+    let patrol = Access::Write(Write::Patrol);
+    assert!(permit(&worker, patrol, Target::Place(&code("440802-001-001-001"))).is_ok());
+    let refused = permit(&worker, patrol, Target::Place(&code("440802-001-001-002")));
+    assert!(matches!(refused, Err(Error::NotPermitted { .. })), "{refused:?}");
+    let dispatcher = who(Role::Dispatcher, "d-1", Some("440802-001"));
+    let log = Access::Read(Read::Patrols);
+    assert!(permit(&dispatcher, log, Target::Place(&code("440802-001-001-002"))).is_ok(), "reads its place's log");
+    assert!(permit(&dispatcher, log, Target::Place(&code("440802-002-001-001"))).is_err(), "not another's");
 }
