@@ -421,12 +421,12 @@ impl<S: EventStore> CommandService<S> {
                     Some(c) => c,
                     None => CorrelationId::new(id.as_str())?,
                 };
-                let emergency = match &command {
-                    TicketCommand::Submit { grid, .. } => {
+                let emergency = match command.creates_in() {
+                    Some(grid) => {
                         self.refresh_world().await?;
                         self.in_emergency(grid).await?
                     }
-                    _ => false,
+                    None => false,
                 };
                 if let Err(refused) = self.check_references(&id, &command).await {
                     return self.refuse_reference(&id, &command, &call, refused).await;

@@ -13,6 +13,7 @@
 
 mod dispatch_scenarios;
 mod due;
+mod field_scenarios;
 mod golden;
 mod patrol_scenarios;
 mod permit;
@@ -382,7 +383,7 @@ pub mod support {
             ticket: tid(1),
             item: item_code(code),
             grid: grid(GRID),
-            resident: resident_id(RESIDENT),
+            resident: Some(resident_id(RESIDENT)),
             description: NEED.into(),
             urgency: Urgency::Normal,
             channel: Channel::QrCode,
