@@ -83,6 +83,16 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
         }
         E::SummonsAnswered { department, report } => format!("{department} reported{}", quoted(report)),
         E::CountedInWorkingDays { calendar } => format!("those deadlines counted in working days on {calendar}"),
+        E::Coordinated { done, minutes_spent, photos, children } => {
+            let names: Vec<&str> = children.iter().map(|c| c.as_str()).collect();
+            format!(
+                "part handled by the grid worker after {minutes_spent} min, the rest dispatched as {}{}{}",
+                names.join(", "),
+                photo_count(photos),
+                quoted(done)
+            )
+        }
+        E::ChildSettled { child } => format!("linked ticket {child} settled"),
     }
 }
 
