@@ -110,6 +110,8 @@ pub struct Views {
     /// Every change of a ticket's status, for Open311's
     /// `servicerequestupdates`: noted as the board applies each event.
     pub updates: crate::public::Updates,
+    /// The patrol log, for `GET /patrols` and the grid worker's pages.
+    pub patrols: Runner<gridloop_projections::patrols::PatrolLog>,
 }
 
 impl Views {
@@ -121,6 +123,7 @@ impl Views {
             self.ledger.checkpoint(),
             self.directory.checkpoint(),
             self.open311.checkpoint(),
+            self.patrols.checkpoint(),
         ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
@@ -136,6 +139,7 @@ impl Views {
         self.ledger.evolve(event)?;
         self.directory.evolve(event)?;
         self.open311.evolve(event)?;
+        self.patrols.evolve(event)?;
         Ok(())
     }
 
@@ -177,6 +181,7 @@ impl Live {
             directory: Runner::fresh(),
             open311: Runner::fresh(),
             updates: crate::public::Updates::default(),
+            patrols: Runner::fresh(),
         };
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }
