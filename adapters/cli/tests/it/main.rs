@@ -8,6 +8,7 @@ mod chat;
 mod console;
 mod crash;
 mod demo;
+mod field;
 mod fuzz_corpus;
 mod month;
 mod nats;
