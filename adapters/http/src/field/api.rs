@@ -356,6 +356,7 @@ pub(crate) async fn coordinate<S: EventStore>(
         grids: &world.grids,
         routing: &world.routing,
         emergency: false,
+        calendar: &world.calendar,
     };
     if parent.children.is_empty() {
         parent.decide(&id, &stand_in, &who.actor, &ctx)?;
