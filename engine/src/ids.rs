@@ -204,6 +204,10 @@ impl StreamId {
     pub fn emergency(place: &crate::grid::GridCode) -> Self {
         Self(format!("emergency-{place}"))
     }
+    /// The patrols of one grid worker: `patrol-gw-0101` (`patrol.rs`).
+    pub fn patrol(worker: &ActorId) -> Self {
+        Self(format!("patrol-{worker}"))
+    }
     /// Any other stream name: lower-case kind, `-`, an id token.
     pub fn new(text: impl Into<String>) -> Result<Self, Error> {
         let text = text.into();

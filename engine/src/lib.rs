@@ -7,7 +7,7 @@
 //!   input, randomness is seeded.
 //! - [`grid`]: the grid tree and its codes; point and address lookup.
 //! - [`catalog`]: what can be ordered, who handles it, how fast.
-//! - [`ticket`], [`volunteer`], [`emergency`]: the aggregates, each a
+//! - [`ticket`], [`volunteer`], [`emergency`], [`patrol`]: the aggregates, each a
 //!   `decide`/`evolve` pair.
 //! - [`text`]: the one rule for free text at the boundary (NFC, no
 //!   control, bidi-override or non-characters, not only invisible).
@@ -41,6 +41,7 @@ pub mod envelope;
 mod error;
 pub mod grid;
 pub mod ids;
+pub mod patrol;
 pub mod permit;
 pub mod personal;
 pub mod rng;

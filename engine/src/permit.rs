@@ -159,6 +159,8 @@ pub enum Read {
     /// Grid heads' weekly reports (周报告): a grid's week, or a
     /// community's reports and who has not reported.
     WeeklyReports,
+    /// The patrol log of a place or a worker (网格巡查).
+    Patrols,
 }
 
 /// The kinds of write.
@@ -201,13 +203,15 @@ pub enum Write {
     /// 催办: urge a ticket's handler on (dispatchers, and the officials who
     /// supervise a place), within the place they serve.
     Urge,
+    /// Start, check in on and end one's own patrol in a place (网格巡查).
+    Patrol,
 }
 
 use Role::{Admin, Auditor, Department as Dept, Dispatcher, GridHead, GridWorker, Official, Resident, Volunteer};
 
 impl Access {
     /// Every access a route can declare, for tables and tests.
-    pub const ALL: [Access; 31] = [
+    pub const ALL: [Access; 33] = [
         Access::Public,
         Access::Read(Read::Reference),
         Access::Read(Read::Tickets),
@@ -239,6 +243,8 @@ impl Access {
         Access::Write(Write::Intake),
         Access::Write(Write::WeeklyReport),
         Access::Write(Write::Urge),
+        Access::Read(Read::Patrols),
+        Access::Write(Write::Patrol),
     ];
 
     /// The roles that may use this access at all (the place and the
@@ -275,6 +281,9 @@ impl Access {
             Access::Read(Read::Ranking) => &[Dispatcher, Official, Dept, Auditor, Admin],
             Access::Read(Read::WeeklyReports) => &[GridWorker, GridHead, Dispatcher, Official, Auditor, Admin],
             Access::Write(Write::WeeklyReport) => &[GridHead],
+            // Grid workers patrol; the staff who oversee them read the log.
+            Access::Write(Write::Patrol) => &[GridWorker, GridHead],
+            Access::Read(Read::Patrols) => &[GridWorker, GridHead, Dispatcher, Official, Auditor, Admin],
         }
     }
 
@@ -298,6 +307,7 @@ impl Access {
                 Read::Residents => "read residents' names and phones",
                 Read::Ranking => "read the weekly ranking",
                 Read::WeeklyReports => "read weekly reports",
+                Read::Patrols => "read the patrol log",
             },
             Access::Write(write) => match write {
                 Write::Submit => "submit",
@@ -315,6 +325,7 @@ impl Access {
                 Write::Intake => "log a call or a walk-in",
                 Write::WeeklyReport => "submit a weekly report",
                 Write::Urge => "urge a ticket's handler",
+                Write::Patrol => "patrol",
             },
         }
     }

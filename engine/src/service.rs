@@ -30,8 +30,9 @@ use cache::{Base, StreamCache};
 use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
 use crate::weekly::{WeeklyCommand, WeeklyEvent, WeeklyId, WeeklyReport};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
+use crate::patrol::{PatrolCommand, PatrolEvent, Patrols};
 use crate::grid::{GridCode, Level};
-use crate::ids::{CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
+use crate::ids::{ActorId, CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
 use crate::rng::SplitMix64;
 use crate::store::{AppendResult, EventStore, ExpectedVersion};
 use crate::ticket::{Ticket, TicketCommand, TicketEvent};
@@ -171,6 +172,30 @@ impl Aggregate for WeeklyReport {
     }
 }
 
+impl Aggregate for Patrols {
+    type Id = ActorId;
+    type Command = PatrolCommand;
+    type Event = PatrolEvent;
+    fn stream(id: &ActorId) -> StreamId {
+        StreamId::patrol(id)
+    }
+    fn cache(caches: &Caches) -> &StreamCache<Self> {
+        &caches.patrols
+    }
+    fn evolve(&mut self, event: &PatrolEvent, _at: Timestamp) {
+        Patrols::evolve(self, event);
+    }
+    fn decide(
+        &self,
+        id: &ActorId,
+        command: &PatrolCommand,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<PatrolEvent>, Error> {
+        Patrols::decide(self, id, command, actor, ctx)
+    }
+}
+
 impl Aggregate for Volunteer {
     type Id = VolunteerId;
     type Command = VolunteerCommand;
@@ -269,6 +294,13 @@ pub enum Command {
         /// The submission.
         command: WeeklyCommand,
     },
+    /// A grid worker's patrol: start, check in, end.
+    Patrol {
+        /// The worker whose patrol stream it is (the actor themself).
+        worker: ActorId,
+        /// What is asked of the patrol.
+        command: PatrolCommand,
+    },
     /// Changes the world (the district's grids, catalog, teams, staff,
     /// routing): the operator's bundle import, or one change from the API.
     World {
@@ -324,6 +356,7 @@ pub struct Caches {
     volunteers: StreamCache<Volunteer>,
     emergencies: StreamCache<Emergency>,
     weekly: StreamCache<WeeklyReport>,
+    patrols: StreamCache<Patrols>,
     world: StreamCache<WorldState>,
 }
 
@@ -421,12 +454,12 @@ impl<S: EventStore> CommandService<S> {
                     Some(c) => c,
                     None => CorrelationId::new(id.as_str())?,
                 };
-                let emergency = match &command {
-                    TicketCommand::Submit { grid, .. } => {
+                let emergency = match command.creates_in() {
+                    Some(grid) => {
                         self.refresh_world().await?;
                         self.in_emergency(grid).await?
                     }
-                    _ => false,
+                    None => false,
                 };
                 if let Err(refused) = self.check_references(&id, &command).await {
                     return self.refuse_reference(&id, &command, &call, refused).await;
@@ -453,6 +486,13 @@ impl<S: EventStore> CommandService<S> {
                     None => CorrelationId::new(call.command_id.as_str())?,
                 };
                 self.run::<WeeklyReport>(&id, &command, call, correlation, false).await
+            }
+            Command::Patrol { worker, command } => {
+                let correlation = match correlation_id {
+                    Some(c) => c,
+                    None => CorrelationId::new(call.command_id.as_str())?,
+                };
+                self.run::<Patrols>(&worker, &command, call, correlation, false).await
             }
             Command::World { command } => {
                 let correlation = match correlation_id {

@@ -223,8 +223,9 @@ pub enum TicketEvent {
         /// community.
         grid: GridCode,
         /// The resident the order is for (not necessarily the actor who filed
-        /// it).
-        resident: ResidentId,
+        /// it); none for a problem a grid worker found on patrol (version 3
+        /// on; always one before).
+        resident: Option<ResidentId>,
         /// The resident's own words, trimmed, at most 2,000 characters.
         description: String,
         /// How pressing the resident says it is.
@@ -467,6 +468,25 @@ pub enum TicketEvent {
         /// What the urging actor says; may be empty.
         note: String,
     },
+    /// 巡办协同: the grid worker holding the ticket handled their part and
+    /// dispatched the rest as linked child tickets; the ticket resolves, with
+    /// this part as its result, when the last child has settled.
+    Coordinated {
+        /// What the worker did themself (at most 2,000 characters).
+        done: String,
+        /// The minutes the worker spent on their part.
+        minutes_spent: u32,
+        /// After-photos of the worker's part, by hash.
+        photos: Vec<BlobHash>,
+        /// The child tickets the rest went to (1 to `CHILDREN_MAX`).
+        children: Vec<TicketId>,
+    },
+    /// A linked child ticket settled (resolved, closed, cancelled or marked
+    /// a duplicate), as the coordination policy relayed it.
+    ChildSettled {
+        /// The child that settled.
+        child: TicketId,
+    },
 }
 
 /// The current version of each payload. When a payload's shape changes,
@@ -474,7 +494,8 @@ pub enum TicketEvent {
 /// files of every version in `fixtures/events/` keep decoding.
 fn ticket_schema_version(tag: &str) -> u32 {
     match tag {
-        "escalated" | "reopened" | "submitted" | "resolved" => 2,
+        "submitted" => 3,
+        "escalated" | "reopened" | "resolved" => 2,
         _ => 1,
     }
 }
@@ -497,6 +518,9 @@ fn upcast_ticket(tag: &str, version: u32, payload: serde_json::Value) -> Result<
         ("submitted" | "resolved", 1) => {
             fields.insert("photos".into(), serde_json::Value::Array(Vec::new()));
         }
+        // Version 3 lets the resident be absent (a problem found on
+        // patrol); every earlier payload names one, which reads the same.
+        ("submitted", 2) => {}
         _ => return Err(Error::Corrupt(format!("no upcaster for ticket.{tag}/{version}"))),
     }
     Ok(serde_json::Value::Object(fields))
@@ -508,7 +532,7 @@ event_payload!(TicketEvent, "ticket", ticket_schema_version, upcast_ticket);
 struct Order<'a> {
     item: &'a ItemCode,
     grid: &'a GridCode,
-    resident: &'a ResidentId,
+    resident: Option<&'a ResidentId>,
     description: &'a str,
     urgency: Urgency,
     channel: Channel,
@@ -551,6 +575,23 @@ impl TicketEvent {
             _ => None,
         }
     }
+}
+
+/// A problem a grid worker found on patrol, as they report it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Found {
+    /// The catalog item.
+    pub item: ItemCode,
+    /// The grid or sub-grid of the problem.
+    pub grid: GridCode,
+    /// What the worker found (at most 2,000 characters).
+    pub description: String,
+    /// Where exactly, when the phone knew.
+    #[serde(default)]
+    pub location: Option<GeoPoint>,
+    /// Photos of the problem (at most `ORDER_PHOTOS_MAX`).
+    #[serde(default)]
+    pub photos: Vec<BlobHash>,
 }
 
 /// What a caller asks of a ticket.
@@ -729,6 +770,43 @@ pub enum TicketCommand {
         /// What to say; may be empty.
         note: String,
     },
+    /// A grid worker on patrol reports a problem they found (巡查发现): a
+    /// ticket for no resident, channel `Patrol`. Refused if the ticket
+    /// exists.
+    Report(Found),
+    /// 巡办合一: a grid worker found a problem and handled it on the spot:
+    /// reported, taken and resolved in one step (one append).
+    HandleOnSpot {
+        /// The problem as reported (its item must be one the grid may
+        /// handle).
+        found: Found,
+        /// What was done (at most 2,000 characters).
+        result: String,
+        /// Time spent, in minutes.
+        minutes_spent: u32,
+        /// After-photos (at most `RESULT_PHOTOS_MAX`).
+        #[serde(default)]
+        photos: Vec<BlobHash>,
+    },
+    /// 巡办协同: the grid worker handles part of a ticket (taking it when it
+    /// waits for dispatch) and links the child tickets the rest went to;
+    /// it resolves when they have. Once per ticket.
+    Coordinate {
+        /// What the worker did themself (at most 2,000 characters).
+        done: String,
+        /// Time spent on it, in minutes.
+        minutes_spent: u32,
+        /// After-photos of the worker's part.
+        #[serde(default)]
+        photos: Vec<BlobHash>,
+        /// The child tickets (1 to `CHILDREN_MAX`, none twice, not itself).
+        children: Vec<TicketId>,
+    },
+    /// The coordination policy relays that a linked child settled.
+    SettleChild {
+        /// The child that settled.
+        child: TicketId,
+    },
 }
 
 impl TicketCommand {
@@ -761,6 +839,20 @@ impl TicketCommand {
             TicketCommand::GrantExtension => "grant the extension",
             TicketCommand::RefuseExtension { .. } => "refuse the extension",
             TicketCommand::Urge { .. } => "urge",
+            TicketCommand::Report { .. } => "report a problem",
+            TicketCommand::HandleOnSpot { .. } => "handle on the spot",
+            TicketCommand::Coordinate { .. } => "coordinate",
+            TicketCommand::SettleChild { .. } => "settle a child ticket",
+        }
+    }
+
+    /// The grid of a command that creates its ticket (`Submit`, `Report`,
+    /// `HandleOnSpot`); `None` for a command on an existing ticket.
+    pub fn creates_in(&self) -> Option<&GridCode> {
+        match self {
+            TicketCommand::Submit { grid, .. } => Some(grid),
+            TicketCommand::Report(found) | TicketCommand::HandleOnSpot { found, .. } => Some(&found.grid),
+            _ => None,
         }
     }
 }
@@ -945,6 +1037,14 @@ pub struct Ticket {
     /// How many times it was urged (催办; at most `URGES_MAX`).
     #[serde(default)]
     pub urges: u32,
+    /// 巡办协同: the child tickets the rest was dispatched to, and whether
+    /// each has settled.
+    #[serde(default)]
+    pub children: Vec<ChildTicket>,
+    /// 巡办协同: the worker's own part, which becomes the result when the
+    /// last child settles.
+    #[serde(default)]
+    pub part: Option<Part>,
     /// How many events were folded.
     pub version: u64,
 }
@@ -980,6 +1080,29 @@ pub const EXTENSIONS_MAX: u32 = 3;
 pub const EXTENSION_MAX: Millis = Millis(30 * 24 * 60 * 60 * 1000);
 /// The most times one ticket may be urged; an urge past it says nothing new.
 pub const URGES_MAX: u32 = 16;
+/// A linked child ticket (巡办协同) and whether it has settled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildTicket {
+    /// The child.
+    pub ticket: TicketId,
+    /// Whether it has resolved, closed, been cancelled or marked a
+    /// duplicate.
+    pub settled: bool,
+}
+
+/// The part of a coordinated ticket its grid worker handled themself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// What they did.
+    pub done: String,
+    /// The minutes they spent.
+    pub minutes_spent: u32,
+    /// After-photos.
+    pub photos: Vec<BlobHash>,
+}
+
+/// The most child tickets one coordination may link.
+pub const CHILDREN_MAX: usize = 8;
 
 /// Which deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -1016,7 +1139,7 @@ impl Ticket {
                 self.status = Status::Submitted;
                 self.item = Some(item.clone());
                 self.grid = Some(grid.clone());
-                self.resident = Some(resident.clone());
+                self.resident = resident.clone();
                 self.urgency = Some(*urgency);
                 self.tier = Some(*tier);
                 self.submitted_at = Some(at);
@@ -1142,6 +1265,15 @@ impl Ticket {
             }
             E::ExtensionRefused { .. } => self.extension = None,
             E::Urged { .. } => self.urges += 1,
+            E::Coordinated { done, minutes_spent, photos, children } => {
+                self.part = Some(Part { done: done.clone(), minutes_spent: *minutes_spent, photos: photos.clone() });
+                self.children = children.iter().map(|c| ChildTicket { ticket: c.clone(), settled: false }).collect();
+            }
+            E::ChildSettled { child } => {
+                for linked in self.children.iter_mut().filter(|c| &c.ticket == child) {
+                    linked.settled = true;
+                }
+            }
         }
     }
 
@@ -1166,14 +1298,23 @@ impl Ticket {
         ctx: &Context,
     ) -> Result<Vec<TicketEvent>, Error> {
         use TicketCommand as C;
-        if !matches!(command, C::Submit { .. }) && self.status == Status::None {
+        if command.creates_in().is_none() && self.status == Status::None {
             return Err(Error::not_found("ticket", id));
         }
         match command {
             C::Submit { item, grid, resident, description, urgency, channel, location, photos } => {
-                let order = Order { item, grid, resident, description, urgency: *urgency, channel: *channel };
+                let order =
+                    Order { item, grid, resident: Some(resident), description, urgency: *urgency, channel: *channel };
                 self.decide_submit(id, order, *location, photos, actor, ctx)
             }
+            C::Report(found) => self.decide_report(id, found, actor, ctx),
+            C::HandleOnSpot { found, result, minutes_spent, photos } => {
+                self.decide_on_spot(id, found, (result, *minutes_spent, photos), actor, ctx, command)
+            }
+            C::Coordinate { done, minutes_spent, photos, children } => {
+                self.decide_coordinate(id, (done, *minutes_spent, photos), children, actor, ctx, command)
+            }
+            C::SettleChild { child } => self.decide_settle_child(child, actor, ctx, command),
             C::Follow => self.decide_follow(actor, command),
             C::Triage { mode, item } => self.decide_triage(*mode, item.as_ref(), actor, ctx, command),
             C::SelfHandle => self.decide_self_handle(actor, ctx, command),
@@ -1349,6 +1490,9 @@ impl Ticket {
         if !self.status.is_held() {
             return Err(self.illegal(command));
         }
+        if self.awaits_children() {
+            return Err(Error::IllegalTransition { command: command.verb(), status: "waiting for its child tickets" });
+        }
         let by = self.check_holder(actor)?;
         if minutes_spent > MINUTES_SPENT_MAX {
             return Err(Error::invalid("minutes spent", "must be at most 30 days"));
@@ -1437,7 +1581,7 @@ impl Ticket {
             let id = self.id.as_ref().map_or_else(String::new, ToString::to_string);
             return Err(Error::AlreadyExists { kind: "ticket", id });
         }
-        if actor.role == Role::Resident && actor.id.as_str() != resident.as_str() {
+        if actor.role == Role::Resident && resident.is_none_or(|r| actor.id.as_str() != r.as_str()) {
             return Err(Error::NotPermitted { role: "resident", command: "submit for another resident" });
         }
         let entry = ctx.catalog.item(item)?;
@@ -1460,7 +1604,7 @@ impl Ticket {
             ticket: id.clone(),
             item: item.clone(),
             grid: grid.clone(),
-            resident: resident.clone(),
+            resident: resident.cloned(),
             description: bounded_text("description", description, false)?,
             urgency,
             channel,
@@ -1859,6 +2003,143 @@ fn respond_by(tier: Tier, ctx: &Context) -> Timestamp {
         Tier::District => ctx.routing.respond_within.district,
     };
     ctx.now.plus(within)
+}
+
+/// What a holder did: a result, the minutes spent, after-photos.
+type Work<'a> = (&'a str, u32, &'a [BlobHash]);
+
+// ---------------------------------------------------------------- field
+// The grid worker's commands (巡查发现, 巡办合一, 巡办协同).
+impl Ticket {
+    /// A problem found on patrol: a grid worker's order for no resident.
+    fn decide_report(
+        &self,
+        id: &TicketId,
+        found: &Found,
+        actor: &Actor,
+        ctx: &Context,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::GridWorker], "report a problem found on patrol")?;
+        let order = Order {
+            item: &found.item,
+            grid: &found.grid,
+            resident: None,
+            description: &found.description,
+            urgency: Urgency::Normal,
+            channel: Channel::Patrol,
+        };
+        self.decide_submit(id, order, found.location, &found.photos, actor, ctx)
+    }
+
+    /// 巡办合一: the report, the worker taking it and the resolution, each
+    /// decided by its own rule on the state the previous one leaves, so
+    /// nothing here is a second copy of those rules.
+    fn decide_on_spot(
+        &self,
+        id: &TicketId,
+        found: &Found,
+        work: Work<'_>,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        let mut events = self.decide_report(id, found, actor, ctx)?;
+        let mut state = self.clone();
+        fold_into(&mut state, &events, ctx.now);
+        let taken = state.decide_self_handle(actor, ctx, command)?;
+        fold_into(&mut state, &taken, ctx.now);
+        events.extend(taken);
+        let (result, minutes_spent, photos) = work;
+        events.extend(state.decide_resolve(result, minutes_spent, photos, actor, ctx, command)?);
+        Ok(events)
+    }
+
+    /// 巡办协同: the worker takes the ticket if it waits for dispatch (or
+    /// holds it already), and records their part and the children.
+    fn decide_coordinate(
+        &self,
+        id: &TicketId,
+        work: Work<'_>,
+        children: &[TicketId],
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::GridWorker], command.verb())?;
+        if !self.children.is_empty() {
+            return Err(Error::IllegalTransition { command: command.verb(), status: "coordinated already" });
+        }
+        if children.is_empty() || children.len() > CHILDREN_MAX {
+            return Err(Error::invalid("children", format!("1 to {CHILDREN_MAX} child tickets")));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if children.iter().any(|c| c == id || !seen.insert(c)) {
+            return Err(Error::invalid("children", "each child once, and not the ticket itself"));
+        }
+        let mut events = Vec::new();
+        let mut state = self.clone();
+        if self.status.awaits_dispatch() {
+            events = self.decide_self_handle(actor, ctx, command)?;
+            fold_into(&mut state, &events, ctx.now);
+        }
+        if !state.status.is_held() || state.holder != Some(Assignee::GridWorker(actor.id.clone())) {
+            return Err(self.illegal(command));
+        }
+        let (done, minutes_spent, photos) = work;
+        if minutes_spent > MINUTES_SPENT_MAX {
+            return Err(Error::invalid("minutes spent", "must be at most 30 days"));
+        }
+        events.push(TicketEvent::Coordinated {
+            done: bounded_text("done", done, false)?,
+            minutes_spent,
+            photos: checked_photos(photos, RESULT_PHOTOS_MAX)?,
+            children: children.to_vec(),
+        });
+        Ok(events)
+    }
+
+    /// A child settled: recorded once; the last one resolves the ticket
+    /// with the worker's part as its result.
+    fn decide_settle_child(
+        &self,
+        child: &TicketId,
+        actor: &Actor,
+        ctx: &Context,
+        command: &TicketCommand,
+    ) -> Result<Vec<TicketEvent>, Error> {
+        permit(actor, &[Role::System, Role::Dispatcher], command.verb())?;
+        if self.status.is_final() {
+            return Err(self.illegal(command));
+        }
+        if !self.children.iter().any(|c| &c.ticket == child && !c.settled) {
+            return Err(Error::IllegalTransition { command: command.verb(), status: "not waiting for that child" });
+        }
+        let mut events = vec![TicketEvent::ChildSettled { child: child.clone() }];
+        let last = self.children.iter().all(|c| c.settled || &c.ticket == child);
+        if let (true, true, Some(part), Some(by)) = (last, self.status.is_held(), &self.part, &self.holder) {
+            let window = ctx.catalog.item(self.item())?.sla.feedback_window;
+            events.push(TicketEvent::Resolved {
+                by: by.clone(),
+                result: part.done.clone(),
+                minutes_spent: part.minutes_spent,
+                feedback_by: ctx.now.plus(window),
+                photos: part.photos.clone(),
+            });
+        }
+        Ok(events)
+    }
+
+    /// Whether the ticket waits for linked child tickets before it may be
+    /// resolved.
+    pub fn awaits_children(&self) -> bool {
+        self.children.iter().any(|c| !c.settled)
+    }
+}
+
+fn fold_into(state: &mut Ticket, events: &[TicketEvent], at: Timestamp) {
+    for event in events {
+        state.evolve(event, at);
+    }
 }
 
 fn permit(actor: &Actor, roles: &[Role], verb: &'static str) -> Result<(), Error> {

@@ -34,6 +34,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod autodispatch;
+pub mod coordination;
 pub mod deadlines;
 pub mod dispatch;
 pub mod follower;

@@ -32,6 +32,7 @@ pub mod calendar;
 pub mod directory;
 pub mod ledger;
 pub mod metrics;
+pub mod patrols;
 pub mod runner;
 pub mod weekly;
 

@@ -377,7 +377,8 @@ impl<S: EventStore> Sim<S> {
         let mut rng = SplitMix64::new(self.seed ^ salt);
         let minutes = |rng: &mut SplitMix64, from: u64, to: u64| Millis::minutes(from + rng.below(to - from + 1));
         match event.decode::<TicketEvent>()? {
-            TicketEvent::Submitted { resident, tier, .. } => {
+            // A problem found on patrol has no resident to cancel it.
+            TicketEvent::Submitted { resident: Some(resident), tier, .. } => {
                 let act = |command| Act::Ticket { ticket: ticket.clone(), actor: resident_actor(&resident), command };
                 if rng.chance(20) && tier == Tier::Grid {
                     let at = now.plus(minutes(&mut rng, 3, 20));

@@ -43,7 +43,7 @@ fn photos_of(event: &RecordedEvent) -> Result<(TicketId, Vec<BlobHash>, Option<R
         .with_context(|| format!("decoding event {} of {}", event.version, event.stream))?;
     let photos = decoded.photos().to_vec();
     let ordered_by = match decoded {
-        TicketEvent::Submitted { resident, .. } => Some(resident),
+        TicketEvent::Submitted { resident, .. } => resident,
         _ => None,
     };
     Ok((ticket, photos, ordered_by))

@@ -61,6 +61,7 @@ pub mod console;
 pub mod courier;
 pub mod door;
 pub mod error;
+pub mod field;
 pub mod limits;
 pub mod link_codes;
 pub mod open311;
@@ -293,7 +294,8 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(reads::__path_grids, reads::grids::<S>, R(Read::Reference))
         .merge(console::api_routes::<S>())
         .merge(door::api_routes::<S>())
-        .merge(weekly::api_routes::<S>());
+        .merge(weekly::api_routes::<S>())
+        .merge(field::api_routes::<S>());
     Routes::new()
         .add(telemetry::__path_healthz, telemetry::healthz, P)
         .add(telemetry::__path_metrics, telemetry::metrics::<S>, P)
@@ -301,6 +303,7 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .merge(console::routes::<S>())
         .merge(door::routes::<S>())
         .merge(weekly::routes::<S>())
+        .merge(field::routes::<S>())
         .nest("/open311/v2", open311::documented::<S>())
 }
 

@@ -607,8 +607,23 @@ pub struct Ticket {
     pub extensions_asked: u32,
     /// How many times it was urged (催办).
     pub urges: u32,
+    /// 巡办协同: the linked child tickets and whether each has settled.
+    pub children: Vec<ChildTicket>,
+    /// 巡办协同: the grid worker's own part (`done`, `minutes_spent`,
+    /// `photos`), the result once the last child settles.
+    #[schema(value_type = Option<Object>)]
+    pub part: Option<serde_json::Value>,
     /// How many events were folded.
     pub version: u64,
+}
+
+/// A linked child ticket (巡办协同).
+#[derive(Debug, ToSchema)]
+pub struct ChildTicket {
+    /// The child's id.
+    pub ticket: String,
+    /// Whether it has resolved, closed, been cancelled or marked a duplicate.
+    pub settled: bool,
 }
 
 /// `GET /tickets/{id}`: the ticket with what the engine and the board derive

@@ -116,6 +116,8 @@ pub struct Views {
     pub updates: crate::public::Updates,
     /// Descriptions for the console's search ([`crate::console::search`]).
     pub texts: Runner<crate::console::search::Texts>,
+    /// The patrol log, for `GET /patrols` and the grid worker's pages.
+    pub patrols: Runner<gridloop_projections::patrols::PatrolLog>,
 }
 
 impl Views {
@@ -129,6 +131,7 @@ impl Views {
             self.open311.checkpoint(),
             self.texts.checkpoint(),
             self.weekly.checkpoint(),
+            self.patrols.checkpoint(),
         ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
     }
@@ -146,6 +149,7 @@ impl Views {
         self.open311.evolve(event)?;
         self.texts.evolve(event)?;
         self.weekly.evolve(event)?;
+        self.patrols.evolve(event)?;
         Ok(())
     }
 
@@ -189,6 +193,7 @@ impl Live {
             weekly: Runner::fresh(),
             updates: crate::public::Updates::default(),
             texts: Runner::fresh(),
+            patrols: Runner::fresh(),
         };
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }

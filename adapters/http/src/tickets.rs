@@ -565,7 +565,7 @@ pub struct Written {
 }
 
 impl Answer {
-    fn new(id: TicketId, outcome: Outcome) -> Self {
+    pub(crate) fn new(id: TicketId, outcome: Outcome) -> Self {
         let version = outcome.append.as_ref().map(|a| a.last_version);
         Self { id, version, events: written(outcome) }
     }

@@ -55,7 +55,7 @@ impl TicketNumbers {
     }
 
     /// Submits under the next free number; returns the ticket's id.
-    /// `command` must be a `Submit`.
+    /// `command` must create its ticket (`Submit`, `Report`, `HandleOnSpot`).
     pub async fn submit<S: EventStore>(
         &self,
         service: &CommandService<S>,
@@ -63,7 +63,7 @@ impl TicketNumbers {
         actor: Actor,
         command: TicketCommand,
     ) -> Result<TicketId, Error> {
-        debug_assert!(matches!(command, TicketCommand::Submit { .. }), "only a submission takes a number");
+        debug_assert!(command.creates_in().is_some(), "only a submission takes a number");
         if !self.reserved(&command_id) {
             service.check_submit(&command, &actor).await?;
         }

@@ -43,6 +43,17 @@ impl<S: EventStore> CommandService<S> {
             }
             TicketCommand::Assign { to, .. } => self.check_assignee_exists(to).await,
             TicketCommand::MarkDuplicate { of } => self.check_duplicate_of(id, of).await,
+            TicketCommand::Coordinate { children, .. } => {
+                // A coordination's children exist: a link to nothing would
+                // keep its ticket waiting for ever.
+                for child in children {
+                    let state: Ticket = fold(&self.store.read_stream(&StreamId::ticket(child), 1).await?)?;
+                    if state.status == Status::None {
+                        return Err(Error::not_found("ticket", child));
+                    }
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

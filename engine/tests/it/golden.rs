@@ -36,7 +36,7 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
             ticket: tid(1),
             item: item_code(VISIT),
             grid: grid(GRID),
-            resident: resident_id(RESIDENT),
+            resident: Some(resident_id(RESIDENT)),
             description: NEED.into(),
             urgency: Urgency::Normal,
             channel: Channel::QrCode,
@@ -47,6 +47,13 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         },
         TicketEvent::Triaged { mode: gridloop_engine::catalog::HandlingMode::Volunteer, item: item_code(VISIT) },
         TicketEvent::SelfHandled { worker: gridloop_engine::ids::ActorId::new(WORKER).unwrap() },
+        TicketEvent::Coordinated {
+            done: "已清理一楼".into(),
+            minutes_spent: 20,
+            photos: vec![gridloop_engine::blob::BlobHash::of(b"the first floor, cleared")],
+            children: vec![tid(2)],
+        },
+        TicketEvent::ChildSettled { child: tid(2) },
         TicketEvent::Offered { round: 1, candidates: vec![vol(1), team(2)], expires_at: at(mins(30)) },
         TicketEvent::OfferExpired { round: 1, reason: ExpiryReason::Deadline },
         TicketEvent::Accepted { by: vol(1), round: 1 },
@@ -156,7 +163,24 @@ fn samples() -> Vec<(Schema, serde_json::Value)> {
         },
     };
     out.push((weekly.schema(), weekly.encode()));
+    out.extend(patrol_samples().iter().map(|e| (e.schema(), e.encode())));
     out
+}
+
+/// One sample of every patrol event.
+fn patrol_samples() -> Vec<gridloop_engine::patrol::PatrolEvent> {
+    use gridloop_engine::patrol::{PatrolEvent, VisitKind};
+    vec![
+        PatrolEvent::Started { patrol: 1, grid: grid(GRID) },
+        PatrolEvent::CheckedIn {
+            patrol: 1,
+            kind: VisitKind::Household,
+            label: "3栋 201".into(),
+            note: "独居老人, 一切正常".into(),
+            point: Some(gridloop_engine::grid::GeoPoint { lon: 110_360_000, lat: 21_270_000 }),
+        },
+        PatrolEvent::Ended { patrol: 1, check_ins: 1, note: "无异常".into() },
+    ]
 }
 
 /// One sample of every world event.
@@ -266,6 +290,7 @@ fn decode_any(schema: &Schema, payload: &serde_json::Value) -> Result<serde_json
         Some("emergency") => EmergencyEvent::decode(schema, payload).map(|e| e.encode()),
         Some("world") => WorldEvent::decode(schema, payload).map(|e| e.encode()),
         Some("weekly") => gridloop_engine::weekly::WeeklyEvent::decode(schema, payload).map(|e| e.encode()),
+        Some("patrol") => gridloop_engine::patrol::PatrolEvent::decode(schema, payload).map(|e| e.encode()),
         _ => panic!("unknown schema kind {schema}"),
     }
 }

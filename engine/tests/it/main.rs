@@ -14,7 +14,9 @@
 mod dept_scenarios;
 mod dispatch_scenarios;
 mod due;
+mod field_scenarios;
 mod golden;
+mod patrol_scenarios;
 mod permit;
 mod props;
 mod purity;
@@ -383,7 +385,7 @@ pub mod support {
             ticket: tid(1),
             item: item_code(code),
             grid: grid(GRID),
-            resident: resident_id(RESIDENT),
+            resident: Some(resident_id(RESIDENT)),
             description: NEED.into(),
             urgency: Urgency::Normal,
             channel: Channel::QrCode,
@@ -597,6 +599,34 @@ pub mod support {
     }
     impl EventOf for VolunteerEvent {
         type Agg = Volunteer;
+    }
+    impl EventOf for gridloop_engine::patrol::PatrolEvent {
+        type Agg = gridloop_engine::patrol::Patrols;
+    }
+
+    impl Aggregate for gridloop_engine::patrol::Patrols {
+        type Id = gridloop_engine::ids::ActorId;
+        type Command = gridloop_engine::patrol::PatrolCommand;
+        type Event = gridloop_engine::patrol::PatrolEvent;
+        /// The default grid worker's patrol stream.
+        fn default_id() -> gridloop_engine::ids::ActorId {
+            grid_worker().id
+        }
+        fn evolve(&mut self, event: &Self::Event, _at: Timestamp) {
+            gridloop_engine::patrol::Patrols::evolve(self, event);
+        }
+        fn decide(
+            &self,
+            id: &Self::Id,
+            command: &Self::Command,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<Self::Event>, Error> {
+            gridloop_engine::patrol::Patrols::decide(self, id, command, actor, ctx)
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
     }
 
     impl Aggregate for gridloop_engine::weekly::WeeklyReport {

@@ -25,7 +25,7 @@ const ROLES: [Role; 9] = [
 /// dispatcher, official, volunteer, department, auditor and admin in that
 /// order. Written out by hand: a change to `Access::roles` must change this
 /// table too.
-const TABLE: [(Access, &str); 31] = [
+const TABLE: [(Access, &str); 33] = [
     (Access::Public, "+++++++++"),
     (Access::Read(Read::Reference), "+++++++++"),
     (Access::Read(Read::Tickets), "+++++++++"),
@@ -57,6 +57,8 @@ const TABLE: [(Access, &str); 31] = [
     (Access::Read(Read::WeeklyReports), "-++++--++"),
     (Access::Write(Write::WeeklyReport), "--+------"),
     (Access::Write(Write::Urge), "---++----"),
+    (Access::Read(Read::Patrols), "-++++--++"),
+    (Access::Write(Write::Patrol), "-++------"),
 ];
 
 fn code(text: &str) -> GridCode {
@@ -223,4 +225,17 @@ fn a_placed_dispatcher_urges_only_the_tickets_of_their_place() {
     let official = who(Role::Official, "o-1", Some("440802-001-001"));
     assert!(permit(&official, urge, Target::Ticket(&ticket())).is_ok());
     assert!(permit(&official, urge, Target::Ticket(&elsewhere)).is_err());
+}
+
+#[test]
+fn a_grid_worker_patrols_only_within_their_place() {
+    let worker = who(Role::GridWorker, "gw-1", Some("440802-001-001-001"));
+    let patrol = Access::Write(Write::Patrol);
+    assert!(permit(&worker, patrol, Target::Place(&code("440802-001-001-001"))).is_ok());
+    let refused = permit(&worker, patrol, Target::Place(&code("440802-001-001-002")));
+    assert!(matches!(refused, Err(Error::NotPermitted { .. })), "{refused:?}");
+    let dispatcher = who(Role::Dispatcher, "d-1", Some("440802-001"));
+    let log = Access::Read(Read::Patrols);
+    assert!(permit(&dispatcher, log, Target::Place(&code("440802-001-001-002"))).is_ok(), "reads its place's log");
+    assert!(permit(&dispatcher, log, Target::Place(&code("440802-002-001-001"))).is_err(), "not another's");
 }

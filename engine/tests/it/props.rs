@@ -184,6 +184,10 @@ fn arb_ticket_command() -> impl Strategy<Value = TicketCommand> {
         4 => Just(C::GrantExtension),
         5 => Just(C::RefuseExtension { reason: "请按期办结".into() }),
         1 => arb_text().prop_map(|note| C::Urge { note }),
+        1 => (arb_text(), vec(prop::sample::select(vec![2u64, 3]), 1..=2)).prop_map(|(done, children)| {
+            C::Coordinate { done, minutes_spent: 5, photos: vec![], children: children.into_iter().map(tid).collect() }
+        }),
+        2 => prop::sample::select(vec![2u64, 3]).prop_map(|n| C::SettleChild { child: tid(n) }),
     ]
 }
 
@@ -238,7 +242,8 @@ fn natural_actor(command: &TicketCommand, state: &Ticket) -> Actor {
             let summoned = state.summons.iter().find(|s| !s.reported).map(|s| s.department.clone());
             summoned.map_or_else(dispatcher, |d| actor(Role::Department, d.as_str()))
         }
-        C::SelfHandle => grid_worker(),
+        C::SelfHandle | C::Report(_) | C::HandleOnSpot { .. } | C::Coordinate { .. } => grid_worker(),
+        C::SettleChild { .. } => system(),
         C::ExpireOffer { .. } | C::Close => system(),
         C::AcceptOffer { by } | C::DeclineOffer { by, .. } => speaker(by),
         C::Start | C::Resolve { .. } | C::Return { .. } | C::AskExtension { .. } => holder(),
@@ -698,7 +703,7 @@ fn arb_ticket_event() -> impl Strategy<Value = TicketEvent> {
                     ticket,
                     item,
                     grid,
-                    resident: ResidentId::new(resident).unwrap(),
+                    resident: (resident.len() % 2 == 0).then(|| ResidentId::new(resident).unwrap()),
                     description,
                     urgency,
                     channel,
@@ -765,6 +770,10 @@ fn arb_ticket_event() -> impl Strategy<Value = TicketEvent> {
             .prop_map(|(departments, report_by)| E::Summoned { departments, report_by }),
         (arb_snake().prop_map(|s| DepartmentId::new(s).unwrap()), arb_any_text())
             .prop_map(|(department, report)| E::SummonsAnswered { department, report }),
+        (arb_any_text(), any::<u32>(), vec(arb_tid(), 1..4)).prop_map(|(done, minutes_spent, children)| {
+            E::Coordinated { done, minutes_spent, photos: vec![], children }
+        }),
+        arb_tid().prop_map(|child| E::ChildSettled { child }),
     ]
 }
 
@@ -854,8 +863,14 @@ fn arb_chain(min: usize) -> impl Strategy<Value = Vec<RecordedEvent>> {
 
 /// The version each ticket payload is written at now.
 fn current_ticket_version(name: &str) -> u32 {
-    let twice = ["ticket.escalated", "ticket.reopened", "ticket.submitted", "ticket.resolved"];
-    if twice.contains(&name) { 2 } else { 1 }
+    let twice = ["ticket.escalated", "ticket.reopened", "ticket.resolved"];
+    if name == "ticket.submitted" {
+        3
+    } else if twice.contains(&name) {
+        2
+    } else {
+        1
+    }
 }
 
 fn ticket_schema_names() -> Vec<String> {
@@ -886,6 +901,8 @@ fn ticket_schema_names() -> Vec<String> {
         "extension_granted",
         "extension_refused",
         "urged",
+        "coordinated",
+        "child_settled",
     ]
     .iter()
     .map(|t| format!("ticket.{t}"))
@@ -1069,6 +1086,8 @@ fn every_event_variant_has_its_schema_name() {
         TicketEvent::ExtensionGranted { resolve_by_before: at(days(2)), resolve_by: at(days(3)) },
         TicketEvent::ExtensionRefused { reason: "x".into() },
         TicketEvent::Urged { note: "x".into() },
+        TicketEvent::Coordinated { done: "x".into(), minutes_spent: 1, photos: vec![], children: vec![tid(2)] },
+        TicketEvent::ChildSettled { child: tid(2) },
     ];
     let names: Vec<String> = samples.iter().map(|e| e.schema().to_string()).collect();
     let version = |n: &str| current_ticket_version(n);

@@ -3,6 +3,7 @@
 //! and the dispatcher policy: firing, stopping, waiting out a failing
 //! store, stopping on a corrupt log).
 
+mod coordination;
 mod deadlines;
 mod points;
 // The projections' hand-built histories, shared rather than copied.

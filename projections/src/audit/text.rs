@@ -95,6 +95,16 @@ pub(super) fn describe(event: &TicketEvent, before: &Ticket, at: Timestamp) -> S
         }
         E::ExtensionRefused { reason } => format!("extension refused{}", quoted(reason)),
         E::Urged { note } => format!("urged{}", quoted(note)),
+        E::Coordinated { done, minutes_spent, photos, children } => {
+            let names: Vec<&str> = children.iter().map(|c| c.as_str()).collect();
+            format!(
+                "part handled by the grid worker after {minutes_spent} min, the rest dispatched as {}{}{}",
+                names.join(", "),
+                photo_count(photos),
+                quoted(done)
+            )
+        }
+        E::ChildSettled { child } => format!("linked ticket {child} settled"),
     }
 }
 

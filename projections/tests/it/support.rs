@@ -151,7 +151,7 @@ impl Log {
                 ticket: TicketId::from_number(n),
                 item: ItemCode::new(item).expect("valid item"),
                 grid: grid(grid_code),
-                resident: ResidentId::new(format!("r-{n}")).expect("valid"),
+                resident: Some(ResidentId::new(format!("r-{n}")).expect("valid")),
                 description: "楼道灯坏了".into(),
                 urgency: Urgency::Normal,
                 channel: Channel::QrCode,

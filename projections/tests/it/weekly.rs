@@ -28,7 +28,7 @@ fn patrol_submission(n: u64, grid_code: &str) -> TicketEvent {
         ticket: tid(n),
         item: ItemCode::new("SC-001").unwrap(),
         grid: grid(grid_code),
-        resident: ResidentId::new("r-9").unwrap(),
+        resident: Some(ResidentId::new("r-9").unwrap()),
         description: "巡查发现井盖缺失".into(),
         urgency: Urgency::Normal,
         channel: Channel::Patrol,

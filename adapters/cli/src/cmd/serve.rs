@@ -64,6 +64,8 @@ pub struct ServeArgs {
 struct Tasks {
     follower: JoinHandle<Result<(), gridloop_engine::Error>>,
     timers: JoinHandle<Result<gridloop_policies::deadlines::Fired, gridloop_engine::Error>>,
+    /// 巡办协同: relays settled child tickets to their parents.
+    coordination: JoinHandle<Result<(), gridloop_engine::Error>>,
     dispatcher: Option<JoinHandle<Result<u64, gridloop_engine::Error>>>,
     chatbot: Option<JoinHandle<Result<(), gridloop_chatbot::Error>>>,
     notifier: JoinHandle<Result<(), gridloop_notify::Error>>,
@@ -125,6 +127,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .auto_dispatch
         .then(|| tokio::spawn(gridloop_policies::autodispatch::run(service.clone(), stopped.clone())));
     let timers = tokio::spawn(gridloop_policies::timers::run(service.clone(), stopped.clone()));
+    let coordination = tokio::spawn(gridloop_policies::coordination::run(service.clone(), stopped.clone()));
     let sealer = seals.map(|every| tokio::spawn(seal_on_schedule(deployment.clone(), every, stopped.clone())));
     let control = control.map(|listener| tokio::spawn(listener.serve(serving, stopped.clone())));
     let shutdown = async {
@@ -136,7 +139,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let options = gridloop_http::server::Options::default();
     gridloop_http::serve(listener, gridloop_http::router(state), options, shutdown).await?;
     let _ = stop.send(true);
-    stopped_all(Tasks { follower, timers, dispatcher, chatbot, notifier, sealer, control }).await
+    stopped_all(Tasks { follower, timers, coordination, dispatcher, chatbot, notifier, sealer, control }).await
 }
 
 /// Waits for every task to stop, and says what the timers and the
@@ -150,6 +153,7 @@ async fn stopped_all(tasks: Tasks) -> Result<()> {
     }
     let fired = tasks.timers.await.context("the timer task")??;
     tasks.follower.await.context("the projection follower")??;
+    tasks.coordination.await.context("the coordination policy")??;
     if let Some(dispatcher) = tasks.dispatcher {
         let written = dispatcher.await.context("the dispatcher policy")??;
         say!("the dispatcher policy wrote {written} commands");

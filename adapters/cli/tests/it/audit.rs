@@ -75,7 +75,7 @@ fn audit_shows_a_timeline_and_as_of_equals_the_fold_of_a_prefix() {
     let text = gridloop(&["audit", &ticket, "--data", path(&data)]);
     assert!(text.status.success(), "{}", stderr(&text));
     let text = stdout(&text);
-    for part in ["ticket.submitted/2", "submitted ", "accept by", "→ ", "deadline accept", "state now:", "v1 "] {
+    for part in ["ticket.submitted/3", "submitted ", "accept by", "→ ", "deadline accept", "state now:", "v1 "] {
         assert!(text.contains(part), "the timeline lacks {part:?}:\n{text}");
     }
     assert_eq!(text.lines().filter(|l| l.starts_with('v')).count(), events.len(), "one block per event:\n{text}");

@@ -702,7 +702,62 @@ fn http_cases() -> Vec<Case> {
     ]
     .into_iter()
     .chain(photo_cases())
+    .chain(field_cases())
     .collect()
+}
+
+/// The grid worker's routes (`gw-1`, placed in `{grid}`): patrols and
+/// problems found on patrol.
+fn field_cases() -> Vec<Case> {
+    use Expect::Api;
+    let found = r#"{"category":"GP-001","grid":"{grid}","description":"楼道堆物"}"#;
+    vec![
+        case("patrol: an unknown action", post("/api/v1/patrols/jog", "grid_worker", "{}"), Api(404, "not_found")),
+        case(
+            "patrol: a malformed grid code",
+            post("/api/v1/patrols/start", "grid_worker", r#"{"grid":"440802-x"}"#),
+            Api(400, "bad_grid_code"),
+        ),
+        case(
+            "patrol: outside the worker's place",
+            post("/api/v1/patrols/start", "grid_worker", r#"{"grid":"440802-001-001-002"}"#),
+            Api(403, "not_permitted"),
+        ),
+        case(
+            "patrol: check in without a patrol",
+            post("/api/v1/patrols/check-in", "grid_worker", r#"{"kind":"site","label":"路口"}"#),
+            Api(409, "illegal_transition"),
+        ),
+        case(
+            "patrol: a check-in of an unknown kind",
+            post("/api/v1/patrols/check-in", "grid_worker", r#"{"kind":"shop","label":"路口"}"#),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "patrol: a volunteer",
+            post("/api/v1/patrols/start", "volunteer", r#"{"grid":"{grid}"}"#),
+            Api(403, "not_permitted"),
+        ),
+        case(
+            "found: by a resident",
+            post("/api/v1/field/found", "resident", found),
+            Api(403, "not_permitted"),
+        ),
+        case(
+            "found: on the spot for 31 days",
+            post(
+                "/api/v1/field/found",
+                "grid_worker",
+                r#"{"category":"GP-001","grid":"{grid}","description":"x","result":"done","minutes_spent":44640}"#,
+            ),
+            Api(400, "invalid_input"),
+        ),
+        case(
+            "found: an unknown field",
+            post("/api/v1/field/found", "grid_worker", r#"{"category":"GP-001","description":"x","resident":"r-1"}"#),
+            Api(400, "invalid_input"),
+        ),
+    ]
 }
 
 /// Photo uploads refused by their bytes (`gridloop-media`), whatever they
@@ -969,7 +1024,8 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
         grids.at_level(Level::Street).map(|n| n.code.clone()).find(|s| !grid.is_within(s)).expect("street");
     let mut table = TokenTable::new();
     let mut tokens: HashMap<&'static str, String> = HashMap::new();
-    let callers: [(&'static str, Role, &str, Option<GridCode>); 7] = [
+    let callers: [(&'static str, Role, &str, Option<GridCode>); 8] = [
+        ("grid_worker", Role::GridWorker, "gw-1", Some(grid.clone())),
         ("resident", Role::Resident, "r-1", None),
         ("volunteer", Role::Volunteer, "V-1", None),
         ("dispatcher", Role::Dispatcher, "d-440802", None),

@@ -9,6 +9,7 @@ mod console;
 mod console_desk;
 mod crash;
 mod demo;
+mod field;
 mod fuzz_corpus;
 mod month;
 mod nats;

@@ -137,7 +137,13 @@ async fn given_the_world(service: &CommandService<MemoryStore>, p: &Places) {
 
 /// The route's path with its parameters filled in.
 fn concrete(path: &str, p: &Places, token_id: &str) -> String {
-    let action = if path.starts_with("/api/v1/emergency") { "declare" } else { "note" };
+    let action = if path.starts_with("/api/v1/emergency") {
+        "declare"
+    } else if path.starts_with("/api/v1/patrols/") {
+        "start"
+    } else {
+        "note"
+    };
     path.replace("/queues/{kind}/{id}", "/queues/volunteer/V-1")
         .replace("/volunteers/{id}", "/volunteers/V-1")
         .replace("/tokens/{id}", &format!("/tokens/{token_id}"))
@@ -173,6 +179,11 @@ fn touches(method: &str, path: &str, p: &Places) -> Touches {
         (_, p2) if p2.starts_with("/api/v1/emergency/") => Touches::Place(p.street.clone()),
         (_, p2) if p2.starts_with("/api/v1/reports/weekly/") => Touches::Place(p.grid.clone()),
         (_, p2) if p2.starts_with("/api/v1/reports/community/") => Touches::Place(p.community.clone()),
+        // The grid worker's writes: a patrol in the ticket's grid, a
+        // problem found there, T-1 (in it) coordinated.
+        ("post", p2) if p2.starts_with("/api/v1/patrols/") || p2.starts_with("/api/v1/field/") => {
+            Touches::Place(p.grid.clone())
+        }
         ("post", "/api/v1/tickets" | "/api/v1/volunteers" | "/open311/v2/requests.{format}") => {
             Touches::Place(p.grid.clone())
         }
@@ -209,6 +220,11 @@ fn body(method: &str, path: &str, p: &Places, token: &str, resident: bool) -> (S
         ("post", "/api/v1/emergency/{place}/{action}") => r#"{"reason":"typhoon"}"#.into(),
         ("post", "/api/v1/tokens") => r#"{"role":"resident","subject":"r-9"}"#.into(),
         ("post", "/api/v1/reports/weekly/{grid}/{week}") => r#"{"narrative":"本周平稳"}"#.into(),
+        ("post", "/api/v1/patrols/{action}") => format!(r#"{{"grid":"{}"}}"#, p.grid),
+        ("post", "/api/v1/field/found") => {
+            format!(r#"{{"category":"IC-003","grid":"{}","description":"a blocked drain"}}"#, p.grid)
+        }
+        ("post", "/api/v1/field/coordinate/{id}") => r#"{"done":"part","rest":"the rest"}"#.into(),
         _ => String::new(),
     };
     (text, json)

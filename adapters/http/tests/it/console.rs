@@ -287,7 +287,7 @@ async fn the_stream_sends_each_event_of_the_place_as_its_board_row() {
     let event = next_event(&mut stream, &mut buffer, "ticket").await;
     assert_eq!(event["row"]["id"], id.as_str());
     assert_eq!(event["row"]["status"], "submitted");
-    assert_eq!(event["schema"], "ticket.submitted/2");
+    assert_eq!(event["schema"], "ticket.submitted/3");
     assert!(event["position"].as_u64() > hello["position"].as_u64());
 
     // Another street's dispatcher is not told; from a position, the missed

@@ -51,7 +51,7 @@ async fn a_ticket_goes_from_order_to_close() {
     assert_eq!(status, StatusCode::OK, "{history}");
     let schemas: Vec<&str> =
         history["events"].as_array().expect("events").iter().map(|e| e["schema"].as_str().unwrap()).collect();
-    assert_eq!(schemas.first(), Some(&"ticket.submitted/2"));
+    assert_eq!(schemas.first(), Some(&"ticket.submitted/3"));
     assert_eq!(schemas.last(), Some(&"ticket.closed/1"));
     assert_eq!(schemas.len(), 8, "{schemas:?}");
 }
