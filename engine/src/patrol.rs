@@ -7,7 +7,7 @@
 //! a patrol at once race for the same stream version, and the loser decides
 //! again on an open patrol and is refused. The state keeps only the patrol
 //! open now and the count, so folding a long stream stays cheap
-//! (`docs/adr/0006-field-decisions.md`).
+//! (`docs/adr/0008-field-decisions.md`).
 //!
 //! Only a grid worker (or a grid head) patrols, and only within the place
 //! they serve; the place is the door's check (`permit`), the role is
