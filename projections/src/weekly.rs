@@ -10,9 +10,9 @@
 //!
 //! The [`Weekly`] projection folds what the others do not keep: the
 //! reports submitted (the `weekly-<grid>@<week>` streams) and which tickets
-//! were filed on patrol. Patrols and visits are shown as the patrol
-//! aggregate's events give them; until the log holds any, they are zero
-//! and the page says that patrols are not yet recorded.
+//! were filed on patrol, and the patrols begun and the check-ins made in
+//! each grid (the patrol aggregate's `patrol.started` / `patrol.checked_in`
+//! events; a check-in counts in the grid its patrol walked).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +23,8 @@ use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{TicketId, VolunteerId};
 use gridloop_engine::ticket::{Channel, TicketEvent, Tier};
-use gridloop_engine::time::Timestamp;
+use gridloop_engine::patrol::PatrolEvent;
+use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::weekly::{IsoWeek, WeeklyEvent, WeeklyFigures};
 
 use crate::ProjectionError;
@@ -59,6 +60,17 @@ pub struct Weekly {
     reports: BTreeMap<GridCode, BTreeMap<String, Submission>>,
     /// The numbers of the tickets filed on patrol.
     patrol_tickets: BTreeSet<u64>,
+    /// When each patrol began, by the grid it walked.
+    #[serde(default)]
+    patrols: BTreeMap<GridCode, Vec<Timestamp>>,
+    /// When each check-in (a household visited, a site inspected) was made,
+    /// by the grid of its patrol.
+    #[serde(default)]
+    visits: BTreeMap<GridCode, Vec<Timestamp>>,
+    /// The grid of each worker's open patrol (by patrol stream), so that a
+    /// check-in, which names no grid, is counted in its patrol's.
+    #[serde(default)]
+    walking: BTreeMap<String, GridCode>,
 }
 
 impl Projection for Weekly {
@@ -71,6 +83,20 @@ impl Projection for Weekly {
                     self.patrol_tickets.insert(ticket.number());
                 }
             }
+            "patrol" => match event.decode()? {
+                PatrolEvent::Started { grid, .. } => {
+                    self.patrols.entry(grid.clone()).or_default().push(event.occurred_at);
+                    self.walking.insert(event.stream.to_string(), grid);
+                }
+                PatrolEvent::CheckedIn { .. } => {
+                    if let Some(grid) = self.walking.get(&event.stream.to_string()) {
+                        self.visits.entry(grid.clone()).or_default().push(event.occurred_at);
+                    }
+                }
+                PatrolEvent::Ended { .. } => {
+                    self.walking.remove(&event.stream.to_string());
+                }
+            },
             "weekly" => {
                 let WeeklyEvent::ReportSubmitted { grid, week, revision, narrative, figures, .. } = event.decode()?;
                 let submission =
@@ -92,6 +118,20 @@ impl Weekly {
     /// The standing report of `grid` for `week`, if submitted.
     pub fn report(&self, grid: &GridCode, week: IsoWeek) -> Option<&Submission> {
         self.reports.get(grid)?.get(&week.to_string())
+    }
+
+    /// Patrols begun and check-ins made in `grid` (or within it) from
+    /// `start` up to (not including) `end`.
+    pub fn patrols_in(&self, grid: &GridCode, start: Timestamp, end: Timestamp) -> (u64, u64) {
+        let count = |by_grid: &BTreeMap<GridCode, Vec<Timestamp>>| {
+            by_grid
+                .iter()
+                .filter(|(g, _)| g.is_within(grid))
+                .flat_map(|(_, at)| at.iter())
+                .filter(|at| (start..end).contains(*at))
+                .count() as u64
+        };
+        (count(&self.patrols), count(&self.visits))
     }
 
     /// Whether ticket `id` was filed on patrol.
@@ -229,6 +269,7 @@ impl GridWeek {
         for (id, facts) in in_grid {
             out.count_ticket(from.weekly, id, facts, start, end);
         }
+        (out.patrols, out.visits) = from.weekly.patrols_in(grid, start, end.min(as_of.plus(Millis(1))));
         out.volunteers = volunteers(from.ledger, residents, &week.to_string());
         out
     }

@@ -220,7 +220,7 @@ pub fn weekly_fragment(w: &WeekSheet) -> Markup {
                     tr { th { "走访打卡 Visits" } td.n { (w.patrols.1) } }
                     tr { th { "巡查发现 Found on patrol" } td.n { (w.patrols.2) } }
                 } }
-                @if !w.patrols_recorded { p.note { "本部署尚未记录巡查 · No patrols are recorded in this deployment yet." } }
+                @if !w.patrols_recorded { p.note { "本周本网格无巡查记录 · No patrols recorded in this grid this week." } }
             }
             div.cols {
                 section.block data-test="overdue" { h2 { "超期事项 Overdue" } (ids(&w.overdue)) }

@@ -198,3 +198,36 @@ fn the_ranking_orders_by_on_time_then_satisfaction_with_no_data_last() {
     assert_eq!(departments.len(), 1);
     assert_eq!((departments[0].rank, departments[0].on_time.per_mille()), (1, None));
 }
+
+/// A grid's patrols and visits: those begun and made in the week in the
+/// grid (a check-in counts in its patrol's grid), not another grid's, not
+/// last week's.
+#[test]
+fn a_grids_week_counts_its_patrols_and_visits() {
+    use gridloop_engine::patrol::{PatrolEvent, VisitKind};
+    let mut log = week();
+    let worker = |id: &str| StreamId::patrol(&gridloop_engine::ids::ActorId::new(id).unwrap());
+    let visit = |patrol: u32, label: &str| PatrolEvent::CheckedIn {
+        patrol,
+        kind: VisitKind::Household,
+        label: label.into(),
+        note: String::new(),
+        point: None,
+    };
+    let ended = |patrol: u32, check_ins: u32| PatrolEvent::Ended { patrol, check_ins, note: String::new() };
+    // Last Sunday: a patrol in grid A, not this week's.
+    log.push(worker("gw-a"), "2026-11-01T10:00:00Z", PatrolEvent::Started { patrol: 1, grid: grid(GRID_A) })
+        .push(worker("gw-a"), "2026-11-01T10:10:00Z", visit(1, "1-101"))
+        .push(worker("gw-a"), "2026-11-01T11:00:00Z", ended(1, 1));
+    // Tuesday: a patrol in grid A with two visits; grid B's worker walks too.
+    log.push(worker("gw-a"), "2026-11-03T01:00:00Z", PatrolEvent::Started { patrol: 2, grid: grid(GRID_A) })
+        .push(worker("gw-b"), "2026-11-03T01:05:00Z", PatrolEvent::Started { patrol: 1, grid: grid(GRID_B) })
+        .push(worker("gw-a"), "2026-11-03T01:10:00Z", visit(2, "2-201"))
+        .push(worker("gw-b"), "2026-11-03T01:15:00Z", visit(1, "5-501"))
+        .push(worker("gw-a"), "2026-11-03T01:20:00Z", visit(2, "2-202"))
+        .push(worker("gw-a"), "2026-11-03T02:00:00Z", ended(2, 2));
+    let week = grid_a_week(&log);
+    assert_eq!((week.patrols, week.visits), (1, 2));
+    let figures = week.figures();
+    assert_eq!((figures.patrols, figures.visits), (1, 2));
+}
