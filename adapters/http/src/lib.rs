@@ -33,6 +33,8 @@
 //!   (`POST /world/changes`, one world command).
 //! - [`console`]: the dispatcher console at `/` (one embedded page), its
 //!   JSON routes and its event stream.
+//! - [`department`]: the department's desktop page at `/d/` (its queue,
+//!   a ticket's timeline and the forms of the actions the API lists).
 //! - [`door`]: the resident's door: pages at `/r/...` (order by a grid's QR
 //!   code, "my requests", a ticket), the printable QR sheet, and their JSON
 //!   routes under `/api/v1/resident/...`; accounts, personal links, codes
@@ -58,6 +60,7 @@
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod department;
 pub mod courier;
 pub mod door;
 pub mod error;
@@ -301,6 +304,7 @@ pub fn routes<S: EventStore>() -> openapi::Routes<S> {
         .add(telemetry::__path_metrics, telemetry::metrics::<S>, P)
         .nest("/api/v1", api)
         .merge(console::routes::<S>())
+        .merge(department::routes::<S>())
         .merge(door::routes::<S>())
         .merge(weekly::routes::<S>())
         .merge(field::routes::<S>())

@@ -21,7 +21,7 @@ use crate::browser::{Browser, Killed, http, screenshots_dir, tool, until, worksp
 use crate::support::{gridloop, stderr, stdout};
 
 /// The token `gridloop token create` printed (its last word).
-fn token(data: &str, args: &[&str]) -> String {
+pub(crate) fn token(data: &str, args: &[&str]) -> String {
     let mut all = vec!["token", "create"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--data", data]);
@@ -31,7 +31,7 @@ fn token(data: &str, args: &[&str]) -> String {
 }
 
 /// `gridloop serve` on `data`, and the address it listens on.
-fn serve(data: &str) -> (Killed, String) {
+pub(crate) fn serve(data: &str) -> (Killed, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_gridloop"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data", data])
         .stdout(Stdio::piped())

@@ -9,6 +9,7 @@ mod console;
 mod console_desk;
 mod crash;
 mod demo;
+mod department_browser;
 mod field;
 mod fuzz_corpus;
 mod month;

@@ -98,3 +98,28 @@ async fn a_department_returns_the_dispatcher_insists_then_grants_an_extension_an
         .collect();
     assert_eq!(counts, [1, 1, 0, 1, 1, 1], "{all}");
 }
+
+/// The department's page at `/d/` and its assets: served without a token
+/// (what they show comes from the API), fenced to this origin like the
+/// console's, and naming no other host.
+#[tokio::test]
+async fn the_department_page_and_its_assets_are_embedded_and_fenced_to_this_origin() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+    let h = harness().await;
+    for (path, kind) in [("/d/", "text/html"), ("/d/app.js", "text/javascript"), ("/d/app.css", "text/css")] {
+        let request = Request::builder().uri(path).body(Body::empty()).expect("a request");
+        let response = h.router.clone().oneshot(request).await.expect("an answer");
+        assert_eq!(response.status(), StatusCode::OK, "{path} needs no token");
+        let headers = response.headers();
+        assert!(headers["content-type"].to_str().expect("ascii").starts_with(kind), "{path}");
+        let policy = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(policy.contains("default-src 'none'") && policy.contains("connect-src 'self'"), "{policy}");
+    }
+    use gridloop_http::department::{PAGE_HTML, SCRIPT_JS, STYLE_CSS};
+    for asset in [PAGE_HTML, SCRIPT_JS, STYLE_CSS] {
+        assert_eq!(asset.matches("http://").count() + asset.matches("https://").count(), 0, "an external URL in an asset");
+    }
+    assert!(SCRIPT_JS.contains("ticket.actions"), "the forms follow the API's actions");
+}
