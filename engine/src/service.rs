@@ -28,16 +28,16 @@ use std::sync::{Arc, Mutex, RwLock};
 use cache::{Base, StreamCache};
 
 use crate::emergency::{Emergency, EmergencyCommand, EmergencyEvent};
-use crate::weekly::{WeeklyCommand, WeeklyEvent, WeeklyId, WeeklyReport};
 use crate::envelope::{Actor, EventPayload, NewEvent, RecordedEvent};
-use crate::patrol::{PatrolCommand, PatrolEvent, Patrols};
 use crate::grid::{GridCode, Level};
 use crate::ids::{ActorId, CommandId, CorrelationId, StreamId, TicketId, VolunteerId};
+use crate::patrol::{PatrolCommand, PatrolEvent, Patrols};
 use crate::rng::SplitMix64;
 use crate::store::{AppendResult, EventStore, ExpectedVersion};
 use crate::ticket::{Ticket, TicketCommand, TicketEvent};
 use crate::time::Timestamp;
 use crate::volunteer::{Volunteer, VolunteerCommand, VolunteerEvent};
+use crate::weekly::{WeeklyCommand, WeeklyEvent, WeeklyId, WeeklyReport};
 use crate::world::{WorldCommand, WorldEvent, WorldState};
 use crate::{Context, Error, World};
 

@@ -15,12 +15,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::ids::{CommandId, TicketId};
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{TicketCommand, TicketEvent};
-use gridloop_engine::Error;
 use tokio::sync::watch;
 
 use crate::follower::{self, Follow};

@@ -22,8 +22,8 @@ use gridloop_engine::due::Due;
 use gridloop_engine::envelope::{Actor, RecordedEvent};
 use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{TicketId, VolunteerId};
-use gridloop_engine::ticket::{Channel, TicketEvent, Tier};
 use gridloop_engine::patrol::PatrolEvent;
+use gridloop_engine::ticket::{Channel, TicketEvent, Tier};
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::weekly::{IsoWeek, WeeklyEvent, WeeklyFigures};
 
@@ -424,7 +424,13 @@ pub struct RankRow {
 /// of `as_of`: by on-time resolution, then satisfaction, best first; a
 /// rate with no data ranks below every rate with data; ties share a rank
 /// and are listed by key.
-pub fn ranking(metrics: &Metrics, week: IsoWeek, scope: Option<GridCode>, as_of: Timestamp, by: RankBy) -> Vec<RankRow> {
+pub fn ranking(
+    metrics: &Metrics,
+    week: IsoWeek,
+    scope: Option<GridCode>,
+    as_of: Timestamp,
+    by: RankBy,
+) -> Vec<RankRow> {
     let cohort = Cohort { from: week.start(), to: week.end(), scope };
     let mut rows: Vec<RankRow> = metrics
         .rates_by(&cohort, as_of, by.by())

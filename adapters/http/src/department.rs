@@ -24,10 +24,11 @@ pub const STYLE_CSS: &str = include_str!("../assets/department.css");
 /// The page and its two assets, public as the console's are: what they
 /// show comes from the API, which asks for the token.
 pub fn routes<S: EventStore>() -> Routes<S> {
-    Routes::new()
-        .add(__path_page, page, Access::Public)
-        .add(__path_script, script, Access::Public)
-        .add(__path_style, style, Access::Public)
+    Routes::new().add(__path_page, page, Access::Public).add(__path_script, script, Access::Public).add(
+        __path_style,
+        style,
+        Access::Public,
+    )
 }
 
 /// `GET /d/`: the department's workspace.

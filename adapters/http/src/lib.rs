@@ -60,8 +60,8 @@
 pub mod admin;
 pub mod auth;
 pub mod console;
-pub mod department;
 pub mod courier;
+pub mod department;
 pub mod door;
 pub mod error;
 pub mod field;

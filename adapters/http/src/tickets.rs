@@ -695,8 +695,13 @@ pub(crate) async fn urge<S: EventStore>(
         permit(&who, Access::Write(Write::Urge), Target::Ticket(&existing(state, &id).await?))?;
         let actor = who.actor;
         let ticket_command = Command::Ticket { id: id.clone(), command };
-        let envelope =
-            CommandEnvelope { command_id, correlation_id: None, actor, command: ticket_command, expected_version: None };
+        let envelope = CommandEnvelope {
+            command_id,
+            correlation_id: None,
+            actor,
+            command: ticket_command,
+            expected_version: None,
+        };
         Ok(Answer::new(id, state.service.execute(envelope).await?))
     })
     .await

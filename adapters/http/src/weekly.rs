@@ -18,7 +18,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::response::{IntoResponse, Response};
 use gridloop_engine::grid::{GridCode, GridTree, Level};
 use gridloop_engine::permit::{Access, Read, Target, Write, permit};
@@ -90,7 +92,9 @@ fn format(asked: Option<&str>, csv: bool) -> Result<Format, Error> {
         None | Some("json") => Ok(Format::Json),
         Some("html") => Ok(Format::Html),
         Some("csv") if csv => Ok(Format::Csv),
-        Some(_) => Err(Error::invalid("format", if csv { "must be json, html or csv" } else { "must be json or html" })),
+        Some(_) => {
+            Err(Error::invalid("format", if csv { "must be json, html or csv" } else { "must be json or html" }))
+        }
     }
 }
 
@@ -108,7 +112,10 @@ fn params<T: serde::de::DeserializeOwned>(query: Result<Query<T>, QueryRejection
 
 fn known_grid(grids: &GridTree, name: &'static str, value: &str) -> Result<GridCode, Error> {
     let code = GridCode::parse(bounded(name, value)?)?;
-    grids.get(&code).map(|n| n.code.clone()).ok_or_else(|| Error::invalid(name, format!("{code} is not in the district")))
+    grids
+        .get(&code)
+        .map(|n| n.code.clone())
+        .ok_or_else(|| Error::invalid(name, format!("{code} is not in the district")))
 }
 
 fn week_of(text: &str) -> Result<IsoWeek, Error> {
@@ -250,7 +257,11 @@ fn fragment(markup: Markup) -> Response {
 }
 
 /// A grid's week generated now (the live projections, caught up).
-async fn generate<S: EventStore>(state: &AppState<S>, grid: &GridCode, week: IsoWeek) -> Result<(GridWeek, Value), AppError> {
+async fn generate<S: EventStore>(
+    state: &AppState<S>,
+    grid: &GridCode,
+    week: IsoWeek,
+) -> Result<(GridWeek, Value), AppError> {
     state.live.catch_up(state.service.store()).await?;
     let as_of = as_of_for(week, state.service.clock().now());
     let views = state.live.read().await;
@@ -261,7 +272,8 @@ async fn generate<S: EventStore>(state: &AppState<S>, grid: &GridCode, week: Iso
         .into_iter()
         .map(|v| v.id)
         .collect();
-    let sources = Sources { metrics: views.metrics.state(), ledger: views.ledger.state(), weekly: views.weekly.state() };
+    let sources =
+        Sources { metrics: views.metrics.state(), ledger: views.ledger.state(), weekly: views.weekly.state() };
     let generated = GridWeek::generate(sources, grid, week, as_of, &residents);
     let report = views.weekly.state().report(grid, week).cloned();
     Ok((generated, serde_json::to_value(report).map_err(|e| Error::Corrupt(e.to_string()))?))
@@ -341,7 +353,11 @@ pub fn sheet(world: &World, w: &GridWeek, week: IsoWeek, report: &Value) -> Week
         patrols_recorded: w.patrols + w.visits > 0,
         overdue: w.overdue.iter().map(ToString::to_string).collect(),
         escalated: w.escalated.iter().map(ToString::to_string).collect(),
-        volunteers: w.volunteers.iter().map(|v| (v.volunteer.to_string(), v.services, v.minutes, v.points_awarded)).collect(),
+        volunteers: w
+            .volunteers
+            .iter()
+            .map(|v| (v.volunteer.to_string(), v.services, v.minutes, v.points_awarded))
+            .collect(),
         submitted: report.get("revision").map(|rev| {
             let text = |k: &str| report.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
             let at = report.get("at").and_then(Value::as_str).and_then(|t| Timestamp::parse(t).ok()).map(local);
@@ -385,8 +401,10 @@ pub(crate) async fn submit<S: EventStore>(
     let (generated, _) = generate(&state, &grid, week).await?;
     let figures = generated.figures();
     let route = format!("POST /reports/weekly/{grid}/{week}");
-    let command =
-        Command::Weekly { id: WeeklyId { grid, week }, command: WeeklyCommand::SubmitWeeklyReport { narrative, figures } };
+    let command = Command::Weekly {
+        id: WeeklyId { grid, week },
+        command: WeeklyCommand::SubmitWeeklyReport { narrative, figures },
+    };
     let outcome = crate::tickets::run_keyed(&state, &who, &headers, &route, &body, command).await?;
     let events: Vec<Value> =
         outcome.events.into_iter().map(|e| json!({ "schema": e.schema.to_string(), "payload": e.payload })).collect();
@@ -437,34 +455,44 @@ pub(crate) async fn community<S: EventStore>(
 #[utoipa::path(get, path = "/reports/ranking", operation_id = "ranking_page", tag = "reports", summary = "The weekly ranking's page",
     responses((status = 200, description = "The page", body = String, content_type = "text/html")))]
 pub(crate) async fn ranking_page() -> Response {
-    shell("ranking", "通报 · Weekly ranking", html! {
-        label { "周 Week " input id="week" placeholder="2026-W49" size="9"; }
-        label { " 排名 Rank " select id="by" {
-            option value="community" { "社区 Communities" }
-            option value="street" { "街道 Streets" }
-            option value="department" { "部门 Departments" }
-        } }
-        button id="show" type="button" { "显示 Show" }
-        button id="csv" type="button" data-test="csv" { "导出 CSV" }
-        button id="print" type="button" { "打印 Print" }
-    }, html! {})
+    shell(
+        "ranking",
+        "通报 · Weekly ranking",
+        html! {
+            label { "周 Week " input id="week" placeholder="2026-W49" size="9"; }
+            label { " 排名 Rank " select id="by" {
+                option value="community" { "社区 Communities" }
+                option value="street" { "街道 Streets" }
+                option value="department" { "部门 Departments" }
+            } }
+            button id="show" type="button" { "显示 Show" }
+            button id="csv" type="button" data-test="csv" { "导出 CSV" }
+            button id="print" type="button" { "打印 Print" }
+        },
+        html! {},
+    )
 }
 
 #[utoipa::path(get, path = "/reports/weekly", operation_id = "weekly_page", tag = "reports", summary = "A grid head's weekly report page (printable, A4)",
     responses((status = 200, description = "The page", body = String, content_type = "text/html")))]
 pub(crate) async fn weekly_page() -> Response {
-    shell("weekly", "周报告 · Weekly report", html! {
-        label { "网格 Grid " input id="grid" size="20"; }
-        label { " 周 Week " input id="week" placeholder="2026-W49" size="9"; }
-        button id="show" type="button" { "显示 Show" }
-        button id="print" type="button" { "打印 Print" }
-    }, html! {
-        section.submit id="submit" hidden {
-            h2 { "提交周报告 Submit the report" }
-            textarea id="narrative" maxlength="2000" data-test="narrative-input" {}
-            p { button id="send" type="button" data-test="submit" { "提交 Submit" } " " span.status id="sent" role="status" {} }
-        }
-    })
+    shell(
+        "weekly",
+        "周报告 · Weekly report",
+        html! {
+            label { "网格 Grid " input id="grid" size="20"; }
+            label { " 周 Week " input id="week" placeholder="2026-W49" size="9"; }
+            button id="show" type="button" { "显示 Show" }
+            button id="print" type="button" { "打印 Print" }
+        },
+        html! {
+            section.submit id="submit" hidden {
+                h2 { "提交周报告 Submit the report" }
+                textarea id="narrative" maxlength="2000" data-test="narrative-input" {}
+                p { button id="send" type="button" data-test="submit" { "提交 Submit" } " " span.status id="sent" role="status" {} }
+            }
+        },
+    )
 }
 
 fn shell(page: &str, title: &str, controls: Markup, after: Markup) -> Response {

@@ -57,7 +57,9 @@ pub fn ranking_fragment(r: &Ranking) -> Markup {
         title: format!("{} · 按期办结率 / 满意率", r.ranked),
         labels: r.rows.iter().map(|l| l.name.clone()).collect(),
         series: vec![
-            Series { label: "按期办结率 on time".into(), points: r.rows.iter().map(|l| some(l.on_time)).collect() },
+            Series {
+                label: "按期办结率 on time".into(), points: r.rows.iter().map(|l| some(l.on_time)).collect()
+            },
             Series {
                 label: "满意率 satisfaction".into(),
                 points: r.rows.iter().map(|l| some(l.satisfaction)).collect(),

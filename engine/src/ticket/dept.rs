@@ -15,8 +15,8 @@
 //!   most `URGES_MAX` times.
 
 use super::{
-    EXTENSION_MAX, EXTENSIONS_MAX, RETURNS_MAX, Status, Ticket, TicketCommand, TicketEvent, URGES_MAX,
-    bounded_text, permit, respond_by,
+    EXTENSION_MAX, EXTENSIONS_MAX, RETURNS_MAX, Status, Ticket, TicketCommand, TicketEvent, URGES_MAX, bounded_text,
+    permit, respond_by,
 };
 use crate::envelope::{Actor, Role};
 use crate::permit::{Access, Write, person_may};
@@ -142,15 +142,16 @@ impl Ticket {
         actor: &Actor,
         command: &TicketCommand,
     ) -> Result<Vec<TicketEvent>, Error> {
-        person_may(actor, Access::Write(Write::Urge)).map_err(|_| Error::NotPermitted {
-            role: actor.role.name(),
-            command: command.verb(),
-        })?;
+        person_may(actor, Access::Write(Write::Urge))
+            .map_err(|_| Error::NotPermitted { role: actor.role.name(), command: command.verb() })?;
         if self.is_settled() {
             return Err(self.illegal(command));
         }
         if self.urges >= URGES_MAX {
-            return Err(Error::IllegalTransition { command: command.verb(), status: "urged as often as a ticket may be" });
+            return Err(Error::IllegalTransition {
+                command: command.verb(),
+                status: "urged as often as a ticket may be",
+            });
         }
         Ok(vec![TicketEvent::Urged { note: bounded_text("note", note, true)? }])
     }

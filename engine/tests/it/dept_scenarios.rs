@@ -41,9 +41,7 @@ fn h_held_by_department() -> Vec<TicketEvent> {
 fn h_returned() -> Vec<TicketEvent> {
     let mut h = h_held_by_department();
     h.push(TicketEvent::Returned {
-        by: dept(URBAN_MANAGEMENT),
-        reason: "不属本部门".into(),
-        respond_by: at(hours(2)),
+        by: dept(URBAN_MANAGEMENT), reason: "不属本部门".into(), respond_by: at(hours(2))
     });
     h
 }
@@ -51,9 +49,7 @@ fn h_returned() -> Vec<TicketEvent> {
 fn h_extension_asked() -> Vec<TicketEvent> {
     let mut h = h_held_by_department();
     h.push(TicketEvent::ExtensionAsked {
-        by: dept(URBAN_MANAGEMENT),
-        until: at(days(8)),
-        reason: "需采购灯杆".into(),
+        by: dept(URBAN_MANAGEMENT), until: at(days(8)), reason: "需采购灯杆".into()
     });
     h
 }
@@ -76,11 +72,12 @@ fn urban() -> gridloop_engine::envelope::Actor {
 
 #[test]
 fn the_department_returns_a_misrouted_ticket_and_it_waits_for_the_tiers_dispatcher() {
-    let state: Ticket = given(&h_held_by_department()).when(&urban(), ret(" 不属本部门 ")).then(&[TicketEvent::Returned {
-        by: dept(URBAN_MANAGEMENT),
-        reason: "不属本部门".into(),
-        respond_by: at(hours(2)),
-    }]);
+    let state: Ticket =
+        given(&h_held_by_department()).when(&urban(), ret(" 不属本部门 ")).then(&[TicketEvent::Returned {
+            by: dept(URBAN_MANAGEMENT),
+            reason: "不属本部门".into(),
+            respond_by: at(hours(2)),
+        }]);
     assert_eq!((state.status, state.holder.clone()), (Status::Returned, None));
     assert_eq!(state.returned_by, Some(dept(URBAN_MANAGEMENT)));
     assert_eq!(state.returns, 1);
@@ -93,9 +90,9 @@ fn the_department_returns_a_misrouted_ticket_and_it_waits_for_the_tiers_dispatch
 #[test]
 fn a_return_needs_a_reason_the_holding_department_and_a_held_ticket() {
     given(&h_held_by_department()).when(&urban(), ret("  ")).then_refused(invalid("reason"));
-    given(&h_held_by_department()).when(&department(CIVIL_AFFAIRS), ret("不是我们的")).then_refused(|e| {
-        matches!(e, Error::NotHolder { .. })
-    });
+    given(&h_held_by_department())
+        .when(&department(CIVIL_AFFAIRS), ret("不是我们的"))
+        .then_refused(|e| matches!(e, Error::NotHolder { .. }));
     given(&h_held_by_department()).when(&dispatcher(), ret("代退")).then_refused(not_permitted);
     given(&h_returned()).when(&urban(), ret("再退")).then_refused(illegal);
     given(&h_in_progress()).when(&volunteer(1), ret("不会修")).then_refused(not_permitted);
@@ -190,9 +187,9 @@ fn an_extension_is_bounded() {
     given(&held()).when(&urban(), ask(at(days(8)))).at(deadline()).then_refused(illegal);
     given(&h_extension_asked()).when(&urban(), ask(at(days(9)))).then_refused(illegal);
     // Only the holder asks; a dispatcher grants.
-    given(&held()).when(&department(CIVIL_AFFAIRS), ask(at(days(8)))).then_refused(|e| {
-        matches!(e, Error::NotHolder { .. })
-    });
+    given(&held())
+        .when(&department(CIVIL_AFFAIRS), ask(at(days(8))))
+        .then_refused(|e| matches!(e, Error::NotHolder { .. }));
     given(&held()).when(&dispatcher(), ask(at(days(8)))).then_refused(not_permitted);
     given(&h_extension_asked()).when(&urban(), TicketCommand::GrantExtension).then_refused(not_permitted);
     given(&held()).when(&dispatcher(), TicketCommand::GrantExtension).then_refused(illegal);

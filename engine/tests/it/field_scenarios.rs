@@ -102,9 +102,7 @@ fn handled_on_the_spot_it_is_reported_taken_and_resolved_in_one_decision() {
 fn on_the_spot_is_refused_whole_by_any_of_its_rules() {
     // The item must be one the grid may handle; the report alone would be
     // accepted, so nothing of it may be decided either.
-    no_ticket()
-        .when(&grid_worker(), on_spot(UNREVIEWED))
-        .then_refused(|e| matches!(e, Error::NotAdmitted { .. }));
+    no_ticket().when(&grid_worker(), on_spot(UNREVIEWED)).then_refused(|e| matches!(e, Error::NotAdmitted { .. }));
     no_ticket().when(&dispatcher(), on_spot(FLYERS)).then_refused(|e| matches!(e, Error::NotPermitted { .. }));
     given(&[reported(FLYERS)])
         .when(&grid_worker(), on_spot(FLYERS))

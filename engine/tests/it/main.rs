@@ -643,7 +643,13 @@ pub mod support {
         fn evolve(&mut self, event: &Self::Event, at: Timestamp) {
             gridloop_engine::weekly::WeeklyReport::evolve(self, event, at);
         }
-        fn decide(&self, id: &Self::Id, command: &Self::Command, actor: &Actor, ctx: &Context) -> Result<Vec<Self::Event>, Error> {
+        fn decide(
+            &self,
+            id: &Self::Id,
+            command: &Self::Command,
+            actor: &Actor,
+            ctx: &Context,
+        ) -> Result<Vec<Self::Event>, Error> {
             gridloop_engine::weekly::WeeklyReport::decide(self, id, command, actor, ctx)
         }
         fn version(&self) -> u64 {

@@ -16,7 +16,9 @@ fn started(patrol: u32) -> PatrolEvent {
 }
 
 fn check_in(label: &str, point: Option<GeoPoint>) -> PatrolCommand {
-    PatrolCommand::CheckIn { kind: VisitKind::Household, label: label.into(), note: "独居老人, 一切正常".into(), point }
+    PatrolCommand::CheckIn {
+        kind: VisitKind::Household, label: label.into(), note: "独居老人, 一切正常".into(), point
+    }
 }
 
 fn no_patrol() -> Given<Patrols> {
@@ -28,15 +30,14 @@ fn a_grid_worker_starts_checks_in_and_ends_a_patrol() {
     let state = no_patrol().when(&grid_worker(), start()).then(&[started(1)]);
     assert_eq!(state.open.as_ref().map(|o| o.patrol), Some(1));
     let point = Some(GeoPoint { lon: 100, lat: 100 });
-    let state = given(&[started(1)]).when(&grid_worker(), check_in(" 3栋 201 ", point)).then(&[
-        PatrolEvent::CheckedIn {
+    let state =
+        given(&[started(1)]).when(&grid_worker(), check_in(" 3栋 201 ", point)).then(&[PatrolEvent::CheckedIn {
             patrol: 1,
             kind: VisitKind::Household,
             label: "3栋 201".into(),
             note: "独居老人, 一切正常".into(),
             point,
-        },
-    ]);
+        }]);
     assert_eq!(state.open.as_ref().map(|o| o.check_ins), Some(1));
     let checked = PatrolEvent::CheckedIn {
         patrol: 1,
@@ -56,9 +57,9 @@ fn a_grid_worker_starts_checks_in_and_ends_a_patrol() {
 
 #[test]
 fn one_patrol_is_open_at_a_time() {
-    let refused = given(&[started(1)]).when(&grid_worker(), start()).then_refused(|e| {
-        matches!(e, Error::IllegalTransition { status, .. } if status.contains("already"))
-    });
+    let refused = given(&[started(1)])
+        .when(&grid_worker(), start())
+        .then_refused(|e| matches!(e, Error::IllegalTransition { status, .. } if status.contains("already")));
     assert_eq!(refused.code(), "illegal_transition");
 }
 
@@ -87,9 +88,9 @@ fn a_patrol_walks_a_known_grid_not_a_community() {
     no_patrol()
         .when(&grid_worker(), PatrolCommand::StartPatrol { grid: grid(COMMUNITY) })
         .then_refused(|e| matches!(e, Error::Invalid { field: "grid", .. }));
-    no_patrol().when(&grid_worker(), PatrolCommand::StartPatrol { grid: grid(SUB_GRID) }).then(&[
-        PatrolEvent::Started { patrol: 1, grid: grid(SUB_GRID) },
-    ]);
+    no_patrol()
+        .when(&grid_worker(), PatrolCommand::StartPatrol { grid: grid(SUB_GRID) })
+        .then(&[PatrolEvent::Started { patrol: 1, grid: grid(SUB_GRID) }]);
 }
 
 #[test]
@@ -101,9 +102,10 @@ fn a_check_in_is_bounded_and_in_the_patrols_grid() {
         .when(&grid_worker(), check_in("1栋", outside))
         .then_refused(|e| matches!(e, Error::LocationOutsideGrid { .. }));
     for label in ["", "   ", &"楼".repeat(101)] {
-        on_patrol.clone().when(&grid_worker(), check_in(label, None)).then_refused(|e| {
-            matches!(e, Error::Invalid { field: "label", .. })
-        });
+        on_patrol
+            .clone()
+            .when(&grid_worker(), check_in(label, None))
+            .then_refused(|e| matches!(e, Error::Invalid { field: "label", .. }));
     }
     on_patrol.clone().when(&grid_worker(), check_in(&"楼".repeat(100), None)).then(&[PatrolEvent::CheckedIn {
         patrol: 1,

@@ -382,7 +382,12 @@ fn check_event_rule(
         }
         TicketEvent::ReturnOverruled { to, .. } => {
             assert_eq!(state.status, Status::Returned, "{}", ctx_msg());
-            assert_eq!(state.returned_by.as_ref(), Some(to), "insisting gives it back to who returned it: {}", ctx_msg());
+            assert_eq!(
+                state.returned_by.as_ref(),
+                Some(to),
+                "insisting gives it back to who returned it: {}",
+                ctx_msg()
+            );
         }
         TicketEvent::ExtensionGranted { resolve_by_before, resolve_by } => {
             let request = state.extension.as_ref().unwrap_or_else(|| panic!("granted unasked: {}", ctx_msg()));
@@ -1120,5 +1125,3 @@ fn every_event_variant_has_its_schema_name() {
         Err(gridloop_engine::Error::Corrupt(_))
     ));
 }
-
-

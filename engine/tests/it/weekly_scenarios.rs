@@ -3,8 +3,10 @@
 
 use gridloop_engine::Error;
 use gridloop_engine::envelope::{Actor, Role};
-use gridloop_engine::weekly::{IsoWeek, REVISIONS_MAX, WeeklyCommand, WeeklyEvent, WeeklyFigures, WeeklyId, WeeklyReport};
 use gridloop_engine::time::Timestamp;
+use gridloop_engine::weekly::{
+    IsoWeek, REVISIONS_MAX, WeeklyCommand, WeeklyEvent, WeeklyFigures, WeeklyId, WeeklyReport,
+};
 
 use crate::support::*;
 
@@ -19,7 +21,15 @@ fn week48() -> IsoWeek {
 }
 
 fn figures(submitted: u64) -> WeeklyFigures {
-    WeeklyFigures { as_of: t0(), submitted, open: 1, resolved: submitted - 1, on_time: 2, resolve_due: 3, ..WeeklyFigures::default() }
+    WeeklyFigures {
+        as_of: t0(),
+        submitted,
+        open: 1,
+        resolved: submitted - 1,
+        on_time: 2,
+        resolve_due: 3,
+        ..WeeklyFigures::default()
+    }
 }
 
 fn submit(narrative: &str, figures: WeeklyFigures) -> WeeklyCommand {
@@ -47,9 +57,11 @@ fn invalid(field: &'static str) -> impl Fn(&Error) -> bool {
 
 #[test]
 fn a_grid_head_submits_the_week_to_the_community_with_its_figures() {
-    let state = no_report()
-        .when(&head(), submit("  本周走访独居老人 12 户。 ", figures(4)))
-        .then(&[submitted(1, "本周走访独居老人 12 户。", figures(4))]);
+    let state = no_report().when(&head(), submit("  本周走访独居老人 12 户。 ", figures(4))).then(&[submitted(
+        1,
+        "本周走访独居老人 12 户。",
+        figures(4),
+    )]);
     assert_eq!((state.revision, state.version), (1, 1));
     assert_eq!(state.submitted_at, Some(t0()));
     assert_eq!(state.figures.submitted, 4);
@@ -74,14 +86,15 @@ fn an_identical_resubmission_writes_nothing() {
 #[test]
 fn revisions_are_bounded() {
     let history: Vec<_> = (1..=REVISIONS_MAX).map(|r| submitted(r, &format!("第 {r} 稿"), figures(4))).collect();
-    given(&history).when(&head(), submit("再改一次", figures(4))).then_refused(|e| {
-        matches!(e, Error::IllegalTransition { command: "resubmit a weekly report", .. })
-    });
+    given(&history)
+        .when(&head(), submit("再改一次", figures(4)))
+        .then_refused(|e| matches!(e, Error::IllegalTransition { command: "resubmit a weekly report", .. }));
 }
 
 #[test]
 fn only_a_grid_head_submits() {
-    for actor in [resident(), grid_worker(), dispatcher(), volunteer(1), department(CIVIL_AFFAIRS), auditor(), system()] {
+    for actor in [resident(), grid_worker(), dispatcher(), volunteer(1), department(CIVIL_AFFAIRS), auditor(), system()]
+    {
         no_report()
             .when(&actor, submit("本周", figures(4)))
             .then_refused(|e| matches!(e, Error::NotPermitted { command: "submit a weekly report", .. }));
@@ -107,13 +120,20 @@ fn a_week_is_reported_from_its_first_moment_until_the_end_of_the_next() {
     let figures_at = |t: Timestamp| WeeklyFigures { as_of: t, ..figures(4) };
     let early = no_report().when(&head(), submit("本周", figures_at(start))).at(just_before(start));
     early.clone().then_refused(|e| matches!(e, Error::IllegalTransition { status: "the week has not begun", .. }));
-    no_report().when(&head(), submit("本周", figures_at(start))).at(start).then(&[submitted(1, "本周", figures_at(start))]);
+    no_report().when(&head(), submit("本周", figures_at(start))).at(start).then(&[submitted(
+        1,
+        "本周",
+        figures_at(start),
+    )]);
     let last = just_before(closes);
-    no_report().when(&head(), submit("补报", figures_at(last))).at(last).then(&[submitted(1, "补报", figures_at(last))]);
-    no_report()
-        .when(&head(), submit("太迟", figures_at(closes)))
-        .at(closes)
-        .then_refused(|e| matches!(e, Error::IllegalTransition { status: "the week's correction window has closed", .. }));
+    no_report().when(&head(), submit("补报", figures_at(last))).at(last).then(&[submitted(
+        1,
+        "补报",
+        figures_at(last),
+    )]);
+    no_report().when(&head(), submit("太迟", figures_at(closes))).at(closes).then_refused(|e| {
+        matches!(e, Error::IllegalTransition { status: "the week's correction window has closed", .. })
+    });
 }
 
 #[test]
@@ -142,7 +162,8 @@ fn iso_weeks_are_counted_in_china_time() {
     assert_eq!(IsoWeek::containing(Timestamp::parse("2026-11-22T15:59:59Z").unwrap()), w("2026-W47"));
     assert_eq!(IsoWeek::containing(Timestamp::parse("2026-11-22T16:00:00Z").unwrap()), w("2026-W48"));
     assert_eq!(w("2026-W49").to_string(), "2026-W49");
-    for bad in ["2027-W53", "2026-W00", "2026-W54", "2026-49", "2026-W4", "１２３４-W01", "1999-W01", "2026-w49", ""] {
+    for bad in ["2027-W53", "2026-W00", "2026-W54", "2026-49", "2026-W4", "１２３４-W01", "1999-W01", "2026-w49", ""]
+    {
         assert!(IsoWeek::parse(bad).is_err(), "{bad}");
     }
     let id = WeeklyId { grid: grid(GRID), week: w("2026-W49") };

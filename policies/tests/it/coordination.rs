@@ -51,8 +51,12 @@ async fn the_parent_resolves_when_its_child_has_and_a_second_run_writes_nothing(
     let service = CommandService::new(MemoryStore::new(), district.world.clone(), clock, 1);
     send(&service, "found-1", 1, found("楼道堆物, 二楼需城管清运")).await;
     send(&service, "found-2", 2, found("二楼大件杂物清运")).await;
-    let coordinate =
-        TicketCommand::Coordinate { done: "已清理一楼".into(), minutes_spent: 10, photos: vec![], children: vec![TicketId::from_number(2)] };
+    let coordinate = TicketCommand::Coordinate {
+        done: "已清理一楼".into(),
+        minutes_spent: 10,
+        photos: vec![],
+        children: vec![TicketId::from_number(2)],
+    };
     send(&service, "coordinate-1", 1, coordinate).await;
     let mut policy = Coordination::default();
     assert_eq!(catch_up(&mut policy, &service).await, 0, "nothing settled yet");

@@ -72,7 +72,11 @@ fn week() -> Log {
                 resolve_by: None,
             },
         )
-        .ticket(3, "2026-11-03T03:00:00Z", TicketEvent::Reassigned { to: dept("urban_management"), reason: "转办".into() });
+        .ticket(
+            3,
+            "2026-11-03T03:00:00Z",
+            TicketEvent::Reassigned { to: dept("urban_management"), reason: "转办".into() },
+        );
     log.submit(4, "2026-11-03T01:00:00Z", GRID_B, "CS-001", "2026-11-03T03:00:00Z", "2026-11-05T01:00:00Z");
     log.submit(5, "2026-11-01T15:00:00Z", GRID_A, "CS-001", "2026-11-01T17:00:00Z", "2026-11-03T15:00:00Z");
     log.submit(6, "2026-11-09T01:00:00Z", GRID_A, "CS-001", "2026-11-09T03:00:00Z", "2026-11-11T01:00:00Z");
@@ -108,7 +112,10 @@ fn a_grids_week_counts_what_the_log_says() {
     assert_eq!(week.escalated, [tid(3)]);
     assert_eq!(week.found_on_patrol, 1);
     assert_eq!(week.volunteers.len(), 1);
-    assert_eq!((week.volunteers[0].services, week.volunteers[0].minutes, week.volunteers[0].points_awarded), (1, 60, 10));
+    assert_eq!(
+        (week.volunteers[0].services, week.volunteers[0].minutes, week.volunteers[0].points_awarded),
+        (1, 60, 10)
+    );
     let figures = week.figures();
     assert_eq!((figures.open, figures.resolved, figures.overdue, figures.escalated), (2, 1, 2, 1));
     assert_eq!((figures.on_time, figures.resolve_due), (1, 2), "T-1 met, T-2 missed, T-3 not yet due");

@@ -152,7 +152,8 @@ fn print_week(w: &pages::WeekSheet) {
     say!("overdue ({}): {}", w.overdue.len(), w.overdue.join(" "));
     say!("escalated ({}): {}", w.escalated.len(), w.escalated.join(" "));
     for (label, (n, d)) in &w.rates {
-        let value = if *d == 0 { "no data".to_string() } else { format!("{} ({n}/{d})", gridloop_report::percent(*n, *d)) };
+        let value =
+            if *d == 0 { "no data".to_string() } else { format!("{} ({n}/{d})", gridloop_report::percent(*n, *d)) };
         say!("  {label}: {value}");
     }
     say!("volunteers ({}):", w.volunteers.len());
@@ -186,7 +187,9 @@ async fn ranking_run(args: RankingArgs, host: &Host<'_>) -> Result<()> {
     say!("{} · {} · as of {}", table.title, table.week, local(as_of));
     say!("{:>4}  {:<24} {:>7} {:>22} {:>22}", "rank", "name", "tickets", "on time", "satisfied");
     for l in &table.rows {
-        let rate = |(n, d): (u64, u64)| if d == 0 { "no data".into() } else { format!("{} ({n}/{d})", gridloop_report::percent(n, d)) };
+        let rate = |(n, d): (u64, u64)| {
+            if d == 0 { "no data".into() } else { format!("{} ({n}/{d})", gridloop_report::percent(n, d)) }
+        };
         say!("{:>4}  {:<24} {:>7} {:>22} {:>22}", l.rank, l.name, l.submitted, rate(l.on_time), rate(l.satisfaction));
     }
     Ok(())

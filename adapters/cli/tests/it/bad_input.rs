@@ -738,11 +738,7 @@ fn field_cases() -> Vec<Case> {
             post("/api/v1/patrols/start", "volunteer", r#"{"grid":"{grid}"}"#),
             Api(403, "not_permitted"),
         ),
-        case(
-            "found: by a resident",
-            post("/api/v1/field/found", "resident", found),
-            Api(403, "not_permitted"),
-        ),
+        case("found: by a resident", post("/api/v1/field/found", "resident", found), Api(403, "not_permitted")),
         case(
             "found: on the spot for 31 days",
             post(

@@ -97,7 +97,8 @@ fn a_department_returns_a_ticket_and_asks_for_an_extension_through_its_page() {
     browser.screenshot("department-ticket");
 
     let history = get(&addr, &auth, &format!("{path}/history"));
-    let schemas: Vec<&str> = history["events"].as_array().expect("events").iter().map(|e| e["schema"].as_str().unwrap_or("")).collect();
+    let schemas: Vec<&str> =
+        history["events"].as_array().expect("events").iter().map(|e| e["schema"].as_str().unwrap_or("")).collect();
     for schema in ["ticket.returned", "ticket.return_overruled", "ticket.extension_asked", "ticket.extension_granted"] {
         let count = schemas.iter().filter(|s| s.split('/').next() == Some(schema)).count();
         assert_eq!(count, 1, "{schema} once: {schemas:?}");

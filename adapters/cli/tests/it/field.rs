@@ -69,9 +69,9 @@ fn patrol_events(addr: &str, auth: &str) -> Vec<Value> {
 fn check_ins(addr: &str, auth: &str) -> Vec<String> {
     let patrols = patrol_events(addr, auth);
     let open = patrols.iter().find(|p| p["ended_at"].is_null()).cloned().unwrap_or_default();
-    open["check_ins"].as_array().map_or_else(Vec::new, |c| {
-        c.iter().map(|c| c["label"].as_str().unwrap_or_default().to_string()).collect()
-    })
+    open["check_ins"]
+        .as_array()
+        .map_or_else(Vec::new, |c| c.iter().map(|c| c["label"].as_str().unwrap_or_default().to_string()).collect())
 }
 
 #[test]
@@ -83,7 +83,8 @@ fn a_grid_worker_patrols_handles_on_the_spot_and_acts_offline_once() {
     let data = data.to_str().expect("a UTF-8 path");
     let demo = gridloop(&["demo", "--days", "1", "--orders-per-day", "3", "--seed", "5", "--data", data]);
     assert!(demo.status.success(), "demo: {}", stderr(&demo));
-    let worker = token(&["token", "create", "--role", "grid_worker", "--subject", WORKER, "--place", GRID, "--data", data]);
+    let worker =
+        token(&["token", "create", "--role", "grid_worker", "--subject", WORKER, "--place", GRID, "--data", data]);
     let auth = format!("Bearer {worker}");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");

@@ -65,14 +65,26 @@ fn report_weekly_prints_a_grid_heads_week_and_writes_its_page() {
     json_args.push("--json");
     let json: serde_json::Value = serde_json::from_str(&stdout(&run(&json_args, &data))).expect("JSON");
     let submitted = json["figures"]["submitted"].as_u64().expect("a count");
-    let by_status: u64 = json["week"]["by_status"].as_object().expect("an object").values().filter_map(|v| v.as_u64()).sum();
+    let by_status: u64 =
+        json["week"]["by_status"].as_object().expect("an object").values().filter_map(|v| v.as_u64()).sum();
     assert!(submitted > 0);
     assert_eq!(by_status, submitted);
     assert_eq!(json["week"]["rates"]["submitted"].as_u64(), Some(submitted));
 
     let csv_path = dir.path().join("ranking.csv");
     let ranking = run(
-        &["report", "ranking", "--week", &week, "--by", "street", "--as-of", &closes, "--csv", csv_path.to_str().expect("utf-8")],
+        &[
+            "report",
+            "ranking",
+            "--week",
+            &week,
+            "--by",
+            "street",
+            "--as-of",
+            &closes,
+            "--csv",
+            csv_path.to_str().expect("utf-8"),
+        ],
         &data,
     );
     assert!(ranking.status.success(), "{}", stderr(&ranking));

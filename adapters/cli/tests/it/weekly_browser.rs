@@ -77,11 +77,31 @@ fn a_grid_head_submits_the_week_and_the_page_prints_on_a4() {
     let grid = district.world.grids.at_level(Level::Grid).next().expect("a grid").code.clone();
     let community = grid.at_level(Level::Community).expect("a community");
     let dispatcher = token(&["token", "create", "--role", "dispatcher", "--subject", "d-1", "--data", data]);
-    let head =
-        token(&["token", "create", "--role", "grid_head", "--subject", "gh-1", "--place", grid.as_str(), "--data", data]);
+    let head = token(&[
+        "token",
+        "create",
+        "--role",
+        "grid_head",
+        "--subject",
+        "gh-1",
+        "--place",
+        grid.as_str(),
+        "--data",
+        data,
+    ]);
     let street = grid.at_level(Level::Street).expect("a street");
-    let official =
-        token(&["token", "create", "--role", "official", "--subject", "o-1", "--place", street.as_str(), "--data", data]);
+    let official = token(&[
+        "token",
+        "create",
+        "--role",
+        "official",
+        "--subject",
+        "o-1",
+        "--place",
+        street.as_str(),
+        "--data",
+        data,
+    ]);
     let (_server, addr) = serve(data);
     let origin = format!("http://{addr}");
     let auth = format!("Bearer {dispatcher}");
@@ -89,7 +109,8 @@ fn a_grid_head_submits_the_week_and_the_page_prints_on_a4() {
     order(&addr, &auth, grid.as_str(), "CS-001", "老人行动不便，需陪同就医");
     let lamp = order(&addr, &auth, grid.as_str(), "SC-001", "小区路灯不亮");
     let escalate = json!({ "reason": "difficulty", "note": "需街道协调" }).to_string();
-    let (status, body) = http(&addr, "POST", &format!("/api/v1/tickets/{lamp}/escalate"), &[("Authorization", &auth)], &escalate);
+    let (status, body) =
+        http(&addr, "POST", &format!("/api/v1/tickets/{lamp}/escalate"), &[("Authorization", &auth)], &escalate);
     assert_eq!(status, 200, "{body}");
     let week = IsoWeek::containing(gridloop_engine::service::Clock::now(&gridloop_http::SystemClock)).to_string();
 
@@ -125,8 +146,10 @@ fn a_grid_head_submits_the_week_and_the_page_prints_on_a4() {
     let pdf = cdp(&browser, "Page.printToPDF", json!({ "preferCSSPageSize": true, "printBackground": true }));
     let pdf = base64_decode(pdf["data"].as_str().expect("base64 PDF"));
     let text = String::from_utf8_lossy(&pdf);
-    let pages = text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count()
-        + text.matches("/Type /Page>").count() + text.matches("/Type /Page/").count();
+    let pages = text.matches("/Type /Page\n").count()
+        + text.matches("/Type /Page ").count()
+        + text.matches("/Type /Page>").count()
+        + text.matches("/Type /Page/").count();
     assert!((1..=2).contains(&pages), "{pages} pages");
     let media = text.split("/MediaBox").nth(1).expect("a media box");
     let numbers: Vec<f64> = media

@@ -361,7 +361,11 @@ pub(crate) async fn coordinate<S: EventStore>(
     if parent.children.is_empty() {
         parent.decide(&id, &stand_in, &who.actor, &ctx)?;
     }
-    let item = body.rest_category.clone().or(parent.item.clone()).ok_or_else(|| Error::NotFound { kind: "ticket", id: id.to_string() })?;
+    let item = body
+        .rest_category
+        .clone()
+        .or(parent.item.clone())
+        .ok_or_else(|| Error::NotFound { kind: "ticket", id: id.to_string() })?;
     let route = format!("POST /field/coordinate/{id}");
     let (service, numbering) = (&state.service, &state.numbering);
     let answer = keyed(&state, &who.clone(), &headers, &route, &bytes, |command_id: CommandId| async move {

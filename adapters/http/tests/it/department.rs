@@ -62,11 +62,19 @@ async fn a_department_returns_the_dispatcher_insists_then_grants_an_extension_an
     assert_eq!((&again["status"], &again["holder"]["id"]), (&"accepted".into(), &"civil_affairs".into()));
 
     let deadline = again["resolve_by"].as_str().expect("a deadline").to_string();
-    let until = gridloop_engine::time::Timestamp::parse(&deadline).expect("an instant").plus(
-        gridloop_engine::time::Millis(2 * 86_400_000),
-    );
+    let until = gridloop_engine::time::Timestamp::parse(&deadline)
+        .expect("an instant")
+        .plus(gridloop_engine::time::Millis(2 * 86_400_000));
     let ask = format!(r#"{{"until":"{until}","reason":"等配件"}}"#);
-    refused(&h, &format!("{path}/ask-extension"), "department", r#"{"until":"soon","reason":"x"}"#, StatusCode::BAD_REQUEST, "invalid_input").await;
+    refused(
+        &h,
+        &format!("{path}/ask-extension"),
+        "department",
+        r#"{"until":"soon","reason":"x"}"#,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
     let (status, answer) = h.post(&format!("{path}/ask-extension"), "department", &ask).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     refused(&h, &format!("{path}/ask-extension"), "department", &ask, StatusCode::CONFLICT, "illegal_transition").await;
@@ -119,7 +127,11 @@ async fn the_department_page_and_its_assets_are_embedded_and_fenced_to_this_orig
     }
     use gridloop_http::department::{PAGE_HTML, SCRIPT_JS, STYLE_CSS};
     for asset in [PAGE_HTML, SCRIPT_JS, STYLE_CSS] {
-        assert_eq!(asset.matches("http://").count() + asset.matches("https://").count(), 0, "an external URL in an asset");
+        assert_eq!(
+            asset.matches("http://").count() + asset.matches("https://").count(),
+            0,
+            "an external URL in an asset"
+        );
     }
     assert!(SCRIPT_JS.contains("ticket.actions"), "the forms follow the API's actions");
 }

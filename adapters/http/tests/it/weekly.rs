@@ -44,8 +44,9 @@ async fn a_grid_head_submits_the_week_and_the_community_sees_who_has_not_reporte
     assert!(week["report"].is_null());
 
     let before = log_length(&h).await;
-    let (status, answer) =
-        h.send("POST", &weekly_path(&h), Some("grid_head"), Some("w-1"), r#"{"narrative":"本周报修 1 件，待受理。"}"#).await;
+    let (status, answer) = h
+        .send("POST", &weekly_path(&h), Some("grid_head"), Some("w-1"), r#"{"narrative":"本周报修 1 件，待受理。"}"#)
+        .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(log_length(&h).await, before + 1);
     let event = &answer["events"][0];
@@ -56,8 +57,9 @@ async fn a_grid_head_submits_the_week_and_the_community_sees_who_has_not_reporte
     assert_eq!(event["payload"]["figures"]["submitted"], 1);
 
     // The same narrative on the same figures again writes nothing.
-    let (status, again) =
-        h.send("POST", &weekly_path(&h), Some("grid_head"), Some("w-2"), r#"{"narrative":"本周报修 1 件，待受理。"}"#).await;
+    let (status, again) = h
+        .send("POST", &weekly_path(&h), Some("grid_head"), Some("w-2"), r#"{"narrative":"本周报修 1 件，待受理。"}"#)
+        .await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["events"].as_array().map(Vec::len), Some(0));
     assert_eq!(log_length(&h).await, before + 1);
