@@ -29,6 +29,7 @@
 pub mod audit;
 pub mod board;
 pub mod calendar;
+pub mod cold;
 pub mod directory;
 pub mod ledger;
 pub mod metrics;

@@ -676,6 +676,66 @@ impl gridloop_projections::runner::SnapshotStore for SledSnapshots {
     }
 }
 
+/// The projections' cold rows ([`gridloop_projections::cold`]) in the same
+/// tree as their snapshots, so that one `apply_batch` writes the rows with
+/// the snapshots whose checkpoints they agree with.
+impl gridloop_projections::cold::ColdStore for SledSnapshots {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, gridloop_projections::ProjectionError> {
+        Ok(self.tree.get(key).map_err(cold_error)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<gridloop_projections::cold::Entry>, gridloop_projections::ProjectionError> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(after) if !reverse && after >= prefix => Bound::Excluded(after.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        let end = gridloop_projections::cold::prefix_end(prefix);
+        let upper = match (after, end) {
+            (Some(after), Some(end)) if reverse && after < end.as_slice() => Bound::Excluded(after.to_vec()),
+            (Some(after), None) if reverse => Bound::Excluded(after.to_vec()),
+            (_, Some(end)) => Bound::Excluded(end),
+            (_, None) => Bound::Unbounded,
+        };
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) = (&lower, &upper) {
+            if l >= u {
+                return Ok(Vec::new());
+            }
+        }
+        let range = self.tree.range::<Vec<u8>, _>((lower, upper));
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if reverse { Box::new(range.rev()) } else { Box::new(range) };
+        entries.take(limit).map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(cold_error)).collect()
+    }
+
+    fn commit(
+        &self,
+        writes: Vec<gridloop_projections::cold::Write>,
+    ) -> Result<(), gridloop_projections::ProjectionError> {
+        let _span = tracing::debug_span!("cold_commit", writes = writes.len()).entered();
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(cold_error)?;
+        self.tree.flush().map_err(cold_error)?;
+        Ok(())
+    }
+}
+
+fn cold_error(e: sled::Error) -> gridloop_projections::ProjectionError {
+    gridloop_projections::ProjectionError::SnapshotStore(e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
