@@ -23,18 +23,33 @@ use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::store::EventStore;
 
 use crate::ProjectionError;
+use crate::cold::Cold;
 
 /// A read model folded from the log.
 pub trait Projection: Default + Serialize + DeserializeOwned + Send {
-    /// The snapshot's name: `board`, `metrics`, `ledger`.
+    /// The snapshot's name: `board`, `metrics`, `ledger`; also the prefix
+    /// (`board/`) of the rows it keeps in the cold store.
     const NAME: &'static str;
+    /// The version of the state's shape. A snapshot saved under another
+    /// version is not read but rebuilt from position 0 (its cold rows
+    /// dropped with it): change it whenever the state's meaning changes.
+    const VERSION: u32 = 1;
     /// Folds one event in. Deterministic: the same events give the same state.
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError>;
+    /// Hands the projection the cold store in which it keeps what has
+    /// settled, under its own prefix (`NAME/`). A projection that keeps
+    /// everything in memory ignores it; one that is never attached keeps
+    /// its cold rows in memory.
+    fn attach(&mut self, _cold: &Cold) {}
 }
 
 /// A projection's state with the last position it applied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checkpointed<P> {
+    /// The projection's [`Projection::VERSION`] when it was saved (0: saved
+    /// before versions were kept, so rebuilt).
+    #[serde(default)]
+    pub version: u32,
     /// The position of the last event folded into `state` (0: none yet).
     pub checkpoint: u64,
     /// The projection's state after every event up to `checkpoint`.
@@ -86,6 +101,11 @@ impl Lag {
 /// Events read per batch while catching up.
 pub const CATCH_UP_BATCH: usize = 5_000;
 
+/// The prefix of the cold rows of projection `P`: `NAME/`.
+pub fn cold_prefix<P: Projection>() -> Vec<u8> {
+    [P::NAME.as_bytes(), b"/"].concat()
+}
+
 /// Drives one projection.
 #[derive(Debug)]
 pub struct Runner<P> {
@@ -98,16 +118,49 @@ pub struct Runner<P> {
 impl<P: Projection> Runner<P> {
     /// A projection at position 0.
     pub fn fresh() -> Self {
-        Self { current: Checkpointed::default(), save_every: 50_000, unsaved: 0 }
+        let current = Checkpointed { version: P::VERSION, checkpoint: 0, state: P::default() };
+        Self { current, save_every: 50_000, unsaved: 0 }
     }
 
     /// Resumes from the saved snapshot, or starts fresh without one.
     pub fn resume(snapshots: &dyn SnapshotStore) -> Result<Self, ProjectionError> {
         let mut runner = Self::fresh();
         if let Some(bytes) = snapshots.load(P::NAME)? {
-            runner.current = serde_json::from_slice(&bytes)
+            let current: Checkpointed<P> = serde_json::from_slice(&bytes)
                 .map_err(|e| ProjectionError::Snapshot { name: P::NAME, detail: e.to_string() })?;
+            if current.version == P::VERSION {
+                runner.current = current;
+            }
         }
+        Ok(runner)
+    }
+
+    /// Resumes from the snapshot committed in `cold` with the projection's
+    /// cold rows, and attaches `cold`. Without a snapshot, or with one of
+    /// another [`Projection::VERSION`] or one that does not decode, the
+    /// projection starts from position 0 and its old rows are dropped (at
+    /// the next commit), so that an older shape is rebuilt, never misread.
+    pub fn resume_cold(cold: &Cold) -> Result<Self, ProjectionError> {
+        let mut runner = Self::fresh();
+        let saved = cold.snapshot(P::NAME)?.map(|bytes| serde_json::from_slice::<Checkpointed<P>>(&bytes));
+        match saved {
+            Some(Ok(current)) if current.version == P::VERSION => runner.current = current,
+            Some(Ok(current)) => {
+                tracing::warn!(
+                    name = P::NAME,
+                    saved = current.version,
+                    now = P::VERSION,
+                    "snapshot of another version: rebuilding"
+                );
+                cold.clear_prefix(&cold_prefix::<P>())?;
+            }
+            Some(Err(e)) => {
+                tracing::warn!(name = P::NAME, error = %e, "snapshot does not decode: rebuilding");
+                cold.clear_prefix(&cold_prefix::<P>())?;
+            }
+            None => cold.clear_prefix(&cold_prefix::<P>())?,
+        }
+        runner.current.state.attach(cold);
         Ok(runner)
     }
 
@@ -136,6 +189,17 @@ impl<P: Projection> Runner<P> {
     /// The snapshot bytes: state and checkpoint together.
     pub fn snapshot(&self) -> Vec<u8> {
         serde_json::to_vec(&self.current).expect("projection states serialise")
+    }
+
+    /// Events applied since the last save.
+    pub fn unsaved(&self) -> u64 {
+        self.unsaved
+    }
+
+    /// Notes that the [`snapshot`](Self::snapshot) taken last was saved by
+    /// the caller (as [`Cold::commit`] does for many projections at once).
+    pub fn mark_saved(&mut self) {
+        self.unsaved = 0;
     }
 
     /// Saves state and checkpoint together as one snapshot, and restarts the

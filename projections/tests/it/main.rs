@@ -4,6 +4,7 @@
 
 mod audit;
 mod board;
+mod cold;
 mod directory;
 mod ledger;
 mod metrics;

@@ -1,0 +1,136 @@
+//! The cold store's promises: reads see pending writes, scans merge the
+//! overlay with the store in key order (either way, bounded, resumable from
+//! a key), a commit writes rows and snapshots together, and a snapshot of
+//! another version is rebuilt, its rows dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gridloop_projections::ProjectionError;
+use gridloop_projections::cold::{Cold, ColdStore, MemoryCold};
+use gridloop_projections::runner::{Projection, Runner};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One step against the cold store and the model map beside it.
+#[derive(Clone, Debug)]
+enum Step {
+    Put(u8, u8, u8),
+    Delete(u8, u8),
+    Commit,
+    Scan { prefix: u8, after: Option<u8>, reverse: bool, limit: usize },
+}
+
+fn key(prefix: u8, n: u8) -> Vec<u8> {
+    vec![prefix % 3, n % 16]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(p, n, v)| Step::Put(p, n, v)),
+        (any::<u8>(), any::<u8>()).prop_map(|(p, n)| Step::Delete(p, n)),
+        Just(Step::Commit),
+        (any::<u8>(), proptest::option::of(any::<u8>()), any::<bool>(), 0usize..20)
+            .prop_map(|(prefix, after, reverse, limit)| Step::Scan { prefix, after, reverse, limit }),
+    ]
+}
+
+/// What a scan of the model answers.
+fn model_scan(
+    model: &BTreeMap<Vec<u8>, Vec<u8>>,
+    prefix: u8,
+    after: Option<u8>,
+    reverse: bool,
+    limit: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let after = after.map(|n| key(prefix, n));
+    let within = model.iter().filter(|(k, _)| k[0] == prefix % 3);
+    let past: Vec<_> = within
+        .filter(|(k, _)| after.as_ref().is_none_or(|a| if reverse { *k < a } else { *k > a }))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if reverse { past.into_iter().rev().take(limit).collect() } else { past.into_iter().take(limit).collect() }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #[test]
+    fn scans_and_gets_equal_a_model_whatever_was_committed(steps in proptest::collection::vec(step(), 1..60)) {
+        let cold = Cold::default();
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for step in steps {
+            match step {
+                Step::Put(p, n, v) => {
+                    cold.put(key(p, n), vec![v]);
+                    model.insert(key(p, n), vec![v]);
+                }
+                Step::Delete(p, n) => {
+                    cold.delete(key(p, n));
+                    model.remove(&key(p, n));
+                }
+                Step::Commit => cold.commit(Vec::new()).expect("commits"),
+                Step::Scan { prefix, after, reverse, limit } => {
+                    let after_key = after.map(|n| key(prefix, n));
+                    let got = cold.scan(&[prefix % 3], after_key.as_deref(), reverse, limit).expect("scans");
+                    prop_assert_eq!(got, model_scan(&model, prefix, after, reverse, limit));
+                }
+            }
+        }
+        for (k, v) in &model {
+            prop_assert_eq!(cold.get(k).expect("reads"), Some(v.clone()));
+        }
+    }
+}
+
+#[test]
+fn nothing_reaches_the_store_before_a_commit_and_the_snapshot_goes_with_the_rows() {
+    let store = Arc::new(MemoryCold::default());
+    let cold = Cold::new(store.clone());
+    cold.put(b"board/1".to_vec(), b"row".to_vec());
+    assert_eq!(cold.get(b"board/1").expect("reads"), Some(b"row".to_vec()), "a pending write is read");
+    assert_eq!(store.get(b"board/1").expect("reads"), None, "and not yet written");
+    cold.commit(vec![("board", b"snap".to_vec())]).expect("commits");
+    assert_eq!(store.get(b"board/1").expect("reads"), Some(b"row".to_vec()));
+    assert_eq!(cold.snapshot("board").expect("reads"), Some(b"snap".to_vec()));
+    assert_eq!(cold.pending(), 0);
+}
+
+/// A projection that keeps one cold row per event folded.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Rows {
+    folded: u64,
+    #[serde(skip)]
+    cold: Cold,
+}
+
+impl Projection for Rows {
+    const NAME: &'static str = "rows";
+    const VERSION: u32 = 2;
+    fn evolve(&mut self, event: &gridloop_engine::envelope::RecordedEvent) -> Result<(), ProjectionError> {
+        self.folded += 1;
+        self.cold.put(format!("rows/{}", event.position).into_bytes(), vec![1]);
+        Ok(())
+    }
+    fn attach(&mut self, cold: &Cold) {
+        self.cold = cold.clone();
+    }
+}
+
+#[test]
+fn a_snapshot_of_another_version_is_rebuilt_and_its_rows_dropped() {
+    let cold = Cold::default();
+    cold.put(b"rows/7".to_vec(), vec![1]);
+    cold.put(b"other/7".to_vec(), vec![1]);
+    let old = serde_json::json!({ "version": 1, "checkpoint": 7, "state": { "folded": 7 } });
+    cold.commit(vec![("rows", serde_json::to_vec(&old).expect("encodes"))]).expect("commits");
+
+    let runner = Runner::<Rows>::resume_cold(&cold).expect("resumes");
+    assert_eq!(runner.checkpoint(), 0, "an older shape is rebuilt from 0, not misread");
+    assert_eq!(cold.get(b"rows/7").expect("reads"), None, "its rows are dropped");
+    assert_eq!(cold.get(b"other/7").expect("reads"), Some(vec![1]), "another projection's rows stay");
+
+    let current = serde_json::json!({ "version": 2, "checkpoint": 9, "state": { "folded": 9 } });
+    cold.commit(vec![("rows", serde_json::to_vec(&current).expect("encodes"))]).expect("commits");
+    let runner = Runner::<Rows>::resume_cold(&cold).expect("resumes");
+    assert_eq!((runner.checkpoint(), runner.state().folded), (9, 9), "the same version resumes");
+}
