@@ -16,7 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+/// The deployment's seal key (ed25519), re-exported so callers name one type.
+pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -79,29 +81,52 @@ impl Heads {
     }
 
     /// BLAKE3 over `stream \0 version(8 bytes BE) hash(32)` for every stream,
-    /// in name order.
+    /// in name order ([`HeadsDigest`]).
     pub fn digest(&self) -> Hash {
-        let mut hasher = blake3::Hasher::new();
+        let mut digest = HeadsDigest::default();
         for (stream, (version, hash)) in &self.heads {
-            hasher.update(stream.as_bytes());
-            hasher.update(&[0]);
-            hasher.update(&version.to_be_bytes());
-            hasher.update(&hash.0);
+            digest.add(stream, *version, hash);
         }
-        Hash(*hasher.finalize().as_bytes())
+        digest.finish()
     }
 
     /// A signed seal over the heads as they stand.
     pub fn seal(&self, key: &SigningKey) -> SealEvent {
-        let digest = self.digest();
-        let signature = key.sign(&signed_bytes(self.position, self.streams(), &digest));
-        SealEvent::Sealed {
-            position: self.position,
-            streams: self.streams(),
-            digest,
-            public_key: hex(key.verifying_key().as_bytes()),
-            signature: hex(&signature.to_bytes()),
-        }
+        sign(self.position, self.streams(), self.digest(), key)
+    }
+}
+
+/// The seal's digest, fed one stream head at a time in stream-name order,
+/// so that heads kept on disk (`gridloop_projections::audit::heads`) are
+/// digested without holding them all in memory.
+#[derive(Debug, Default)]
+pub struct HeadsDigest(blake3::Hasher);
+
+impl HeadsDigest {
+    /// Adds one stream's head; heads must come in stream-name (byte) order.
+    pub fn add(&mut self, stream: &str, version: u64, hash: &Hash) {
+        self.0.update(stream.as_bytes());
+        self.0.update(&[0]);
+        self.0.update(&version.to_be_bytes());
+        self.0.update(&hash.0);
+    }
+
+    /// The digest of every head added.
+    pub fn finish(&self) -> Hash {
+        Hash(*self.0.finalize().as_bytes())
+    }
+}
+
+/// A seal of `streams` heads whose digest is `digest`, after `position`
+/// events, signed with `key`.
+pub fn sign(position: u64, streams: u64, digest: Hash, key: &SigningKey) -> SealEvent {
+    let signature = key.sign(&signed_bytes(position, streams, &digest));
+    SealEvent::Sealed {
+        position,
+        streams,
+        digest,
+        public_key: hex(key.verifying_key().as_bytes()),
+        signature: hex(&signature.to_bytes()),
     }
 }
 

@@ -135,6 +135,9 @@ pub async fn run_with_personal<S: EventStore>(
     let end = orders_end.plus(Millis(DRAIN_DAYS * DAY_MS));
     let steps = end.since(config.start).0 / STEP.0;
     let mut now = config.start;
+    // The stream heads the midnight seals fold, kept between them so that
+    // each seal reads only the day's events.
+    let heads = gridloop_projections::cold::Cold::default();
     for step in 1..=steps {
         if now >= orders_end && sim.is_quiet() {
             break;
@@ -143,7 +146,7 @@ pub async fn run_with_personal<S: EventStore>(
         clock.set(now);
         sim.step(now).await?;
         if let Some(dir) = config.seal_dir.as_deref().filter(|_| now.as_millis() % DAY_MS as i64 == 0) {
-            crate::sealing::seal_now(sim.service.store(), dir, now)
+            crate::sealing::seal_now(sim.service.store(), dir, now, &heads)
                 .await
                 .map_err(|e| Error::Storage(format!("sealing the log failed: {e:#}")))?;
             sim.summary.seals += 1;

@@ -17,6 +17,7 @@ use gridloop_engine::World;
 use gridloop_engine::blob::BlobStore;
 use gridloop_engine::seal::SealEvent;
 use gridloop_engine::service::{Clock, CommandService};
+use gridloop_projections::cold::{Cold, ColdStore};
 
 use crate::cmd::DataDir;
 
@@ -31,6 +32,9 @@ pub struct Deployment {
     blobs: Arc<dyn BlobStore>,
     /// One seal at a time (the schedule and `gridloop seal` may meet).
     sealing: Arc<tokio::sync::Mutex<()>>,
+    /// Where projections keep their snapshots and settled rows: the local
+    /// sled database, on either log store ([`gridloop_projections::cold`]).
+    cold: Arc<dyn ColdStore>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -78,8 +82,9 @@ impl Deployment {
             .await
             .context("reading the district's world from the log")?;
         let blobs = store.blobs().await?;
+        let cold: Arc<dyn ColdStore> = Arc::new(store.local().snapshots()?);
         let (dir, service, sealing) = (data.dir.clone(), Arc::new(service), Arc::default());
-        Ok(Self { dir, store, clock, service, blobs, sealing })
+        Ok(Self { dir, store, clock, service, blobs, sealing, cold })
     }
 
     pub fn dir(&self) -> &Path {
@@ -93,6 +98,14 @@ impl Deployment {
     /// The photo store that goes with the log.
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.blobs
+    }
+
+    /// The projections' cold store (snapshots and settled rows). Each
+    /// group of projections committed together takes its own
+    /// `Cold::new(deployment.cold_store())`, so that one group's commit never
+    /// writes another's pending rows.
+    pub fn cold_store(&self) -> Arc<dyn ColdStore> {
+        self.cold.clone()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -112,6 +125,6 @@ impl Deployment {
     /// journals it ([`sealing::seal_now`]).
     pub async fn seal(&self) -> Result<SealEvent> {
         let _one_at_a_time = self.sealing.lock().await;
-        sealing::seal_now(&self.store, &self.dir, self.clock.now()).await
+        sealing::seal_now(&self.store, &self.dir, self.clock.now(), &Cold::new(self.cold.clone())).await
     }
 }

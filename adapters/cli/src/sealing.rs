@@ -15,9 +15,12 @@ use anyhow::{Context, Result, bail};
 use gridloop_engine::envelope::{Actor, EventPayload, NewEvent};
 use gridloop_engine::ids::{CommandId, CorrelationId, StreamId};
 use gridloop_engine::rng::SplitMix64;
-use gridloop_engine::seal::{Heads, SealChecker, SealEvent, SealReport, public_key_hex, signing_key};
+use gridloop_engine::seal::{SealChecker, SealEvent, SealReport, public_key_hex, signing_key};
 use gridloop_engine::store::{EventStore, ExpectedVersion};
 use gridloop_engine::time::Timestamp;
+use gridloop_projections::audit::heads::StreamHeads;
+use gridloop_projections::cold::Cold;
+use gridloop_projections::runner::Runner;
 
 /// The stream seals are appended to.
 pub const SEAL_STREAM: &str = "seal-log";
@@ -68,20 +71,22 @@ pub fn parse_key(text: &str) -> Option<[u8; 32]> {
 }
 
 /// Seals the log as it stands: appends the seal and writes it to the journal.
-pub async fn seal_now<S: EventStore>(store: &S, data: &Path, now: Timestamp) -> Result<SealEvent> {
+///
+/// The stream heads are a projection kept in `cold` (its own handle: a
+/// commit of it writes only the heads): a seal folds only the events since
+/// the last one, then digests the heads from disk. A `Cold::default()` (in
+/// memory) folds the whole log each time, as the demo does.
+pub async fn seal_now<S: EventStore>(store: &S, data: &Path, now: Timestamp, cold: &Cold) -> Result<SealEvent> {
     let key = load_key(data)?;
-    let mut heads = Heads::default();
-    crate::store::scan_log(store, |batch| {
-        batch.iter().for_each(|e| heads.apply(e));
-        Ok(())
-    })
-    .await?;
-    let seal = heads.seal(&key);
+    let mut heads = Runner::<StreamHeads>::resume_cold(cold)?;
+    heads.catch_up(store, Some(cold), |_| {}).await?;
+    let seal = heads.state().seal(&key)?;
+    let position = heads.state().folded;
     let event = NewEvent {
-        event_id: SplitMix64::new(heads.position ^ now.as_millis() as u64).uuid_v7(now.as_millis()),
+        event_id: SplitMix64::new(position ^ now.as_millis() as u64).uuid_v7(now.as_millis()),
         occurred_at: now,
         actor: Actor::system(),
-        command_id: CommandId::new(format!("seal-{}", heads.position))?,
+        command_id: CommandId::new(format!("seal-{position}"))?,
         correlation_id: CorrelationId::new("seal")?,
         schema: seal.schema(),
         payload: seal.encode(),

@@ -37,6 +37,7 @@
 //! sign.
 
 mod chain;
+pub mod heads;
 mod text;
 mod timeline;
 

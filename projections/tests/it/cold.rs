@@ -134,3 +134,50 @@ fn a_snapshot_of_another_version_is_rebuilt_and_its_rows_dropped() {
     let runner = Runner::<Rows>::resume_cold(&cold).expect("resumes");
     assert_eq!((runner.checkpoint(), runner.state().folded), (9, 9), "the same version resumes");
 }
+
+mod heads {
+    //! The seal's stream heads kept on disk digest to what the engine's
+    //! in-memory `Heads` digests, however the log was cut into catch-ups.
+
+    use gridloop_engine::seal::Heads;
+    use gridloop_engine::store::{EventStore, MemoryStore};
+    use gridloop_projections::audit::heads::StreamHeads;
+    use gridloop_projections::cold::Cold;
+    use gridloop_projections::runner::Runner;
+    use proptest::prelude::*;
+
+    use crate::support::random_history;
+
+    /// Folds the log into a cold-backed heads projection up to each cut (a
+    /// seal), resuming from the cold store each time as a new process would.
+    async fn sealed_in_steps(store: &MemoryStore, cuts: &[u64], cold: &Cold) -> (u64, u64, [u8; 32]) {
+        let events = store.read_all(1, usize::MAX).await.expect("reads");
+        for &cut in cuts.iter().chain(std::iter::once(&u64::MAX)) {
+            let mut runner = Runner::<StreamHeads>::resume_cold(cold).expect("resumes");
+            for event in events.iter().filter(|e| e.position <= cut) {
+                runner.evolve(event).expect("folds");
+            }
+            runner.save(cold).expect("commits");
+        }
+        let runner = Runner::<StreamHeads>::resume_cold(cold).expect("resumes");
+        (runner.state().folded, runner.state().streams, runner.state().digest().expect("digests").0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn cold_heads_seal_as_the_whole_log_does(seed in any::<u64>(), steps in 10u32..120, cuts in proptest::collection::vec(1u64..400, 0..4)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            let (expected, got) = runtime.block_on(async {
+                let store = random_history(seed, steps).await;
+                let mut heads = Heads::default();
+                store.read_all(1, usize::MAX).await.expect("reads").iter().for_each(|e| heads.apply(e));
+                let mut cuts = cuts.clone();
+                cuts.sort_unstable();
+                let got = sealed_in_steps(&store, &cuts, &Cold::default()).await;
+                ((heads.position, heads.streams(), heads.digest().0), got)
+            });
+            prop_assert_eq!(expected, got, "seed {}", seed);
+        }
+    }
+}

@@ -162,7 +162,8 @@ async fn simulate(deployment: &Deployment, district: Arc<District>, config: &Dem
 /// The last seal, the snapshots, and the HTML report.
 async fn finish(deployment: &Deployment, config: &DemoConfig, summary: &DemoSummary, metrics: &Metrics) -> Result<()> {
     let (store, dir) = (deployment.store(), deployment.dir());
-    let seal = sealing::seal_now(store, dir, summary.end).await?;
+    let heads = gridloop_projections::cold::Cold::new(deployment.cold_store());
+    let seal = sealing::seal_now(store, dir, summary.end, &heads).await?;
     let gridloop_engine::seal::SealEvent::Sealed { position, .. } = &seal;
     say!(
         "log sealed at every simulated midnight ({} seals) and at the end, position {position} (gridloop audit --all --verify checks them)",

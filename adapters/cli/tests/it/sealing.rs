@@ -9,6 +9,7 @@ use gridloop_cli::sealing::{check_seals, init_key, seal_now};
 use gridloop_engine::envelope::{NewEvent, RecordedEvent};
 use gridloop_engine::store::{EventStore, ExpectedVersion, MemoryStore};
 use gridloop_engine::time::Timestamp;
+use gridloop_projections::cold::Cold;
 
 async fn demo_store() -> MemoryStore {
     let store = MemoryStore::new();
@@ -47,7 +48,7 @@ async fn seals_pass_on_the_honest_log_and_name_a_removed_stream_or_a_cut_log() {
     assert!(init_key(dir.path()).is_err(), "a second key is refused");
     let store = demo_store().await;
     let now = Timestamp::parse("2026-12-01T00:00:00Z").expect("valid");
-    seal_now(&store, dir.path(), now).await.expect("seals");
+    seal_now(&store, dir.path(), now, &Cold::default()).await.expect("seals");
     let report = check_seals(&store, dir.path(), |_| {}).await.expect("the honest log verifies");
     assert_eq!(report.seals, 1, "the seal event and its journal line are one seal");
 
