@@ -89,6 +89,20 @@ pub enum AppError {
     Internal(String),
 }
 
+/// A projection's cold rows could not be read (the local disk failed) or do
+/// not decode: the store's failure (503, retry) or a corrupt row (500), as
+/// the follower classifies the same errors.
+impl From<gridloop_projections::ProjectionError> for AppError {
+    fn from(error: gridloop_projections::ProjectionError) -> Self {
+        use gridloop_projections::ProjectionError as P;
+        match error {
+            P::Log(error) => AppError::Engine(error),
+            P::SnapshotStore(reason) => AppError::Engine(Error::Storage(reason)),
+            other => AppError::Engine(Error::Corrupt(other.to_string())),
+        }
+    }
+}
+
 impl AppError {
     /// The stable, machine-readable code of the error's body (`not_found`,
     /// `rate_limited`, or the engine error's own code): clients branch on it,

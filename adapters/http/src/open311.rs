@@ -863,7 +863,14 @@ async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> R
     let board = views.board.state();
     let ids: Box<dyn Iterator<Item = TicketId>> = match (listed, &filter) {
         (Some(ids), _) => Box::new(ids.into_iter()),
-        (None, Some(f)) => Box::new(views.open311.state().submitted_between(f.from, f.to).take(TICKETS_FOLDED_MAX)),
+        (None, Some(f)) => Box::new(
+            views
+                .open311
+                .state()
+                .submitted_between(f.from, f.to, TICKETS_FOLDED_MAX)
+                .map_err(AppError::from)?
+                .into_iter(),
+        ),
         (None, None) => Box::new(std::iter::empty()),
     };
     let passing = ids.filter(|id| board.get(id).is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, t))));
@@ -941,7 +948,8 @@ fn window<S: EventStore>(
 async fn list_updates<S: EventStore>(state: &AppState<S>, params: &Params) -> Result<Doc, Failure> {
     let (from, to) = window(state, params, UPDATES_DEFAULT_DAYS)?;
     let views = views(state).await?;
-    let rows = views.updates.between(from, to).take(UPDATES_MAX).map(|u| public::update_row(&u)).collect();
+    let updates = views.updates.between(from, to, UPDATES_MAX).map_err(AppError::from)?;
+    let rows = updates.iter().map(public::update_row).collect();
     Ok(Doc::new("service_requests_updates", Value::Array(rows)))
 }
 

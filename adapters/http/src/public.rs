@@ -19,8 +19,6 @@
 //! - [`Updates`]: every change of a ticket's status, by time, for
 //!   mySociety's `servicerequestupdates`; [`update_row`] shows one.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use gridloop_engine::World;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::grid::{GeoPoint, GridCode, GridNode, Level};
@@ -28,21 +26,25 @@ use gridloop_engine::ids::TicketId;
 use gridloop_engine::ticket::{Status, Ticket};
 use gridloop_engine::time::Timestamp;
 use gridloop_projections::ProjectionError;
+use gridloop_projections::cold::{Cold, numbered_key};
 use gridloop_projections::runner::Projection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// When each ticket last changed, and the tickets by submission time.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// When each ticket last changed, and the tickets by submission time: both
+/// cold rows, so that neither grows memory with the length of history
+/// (`docs/adr/0011-scale.md`). Keys: `open311/u/<number>` → the time of its
+/// latest event; `open311/s/<submitted at><number>` → nothing (an ordered
+/// index, read backwards for "newest first").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Requests {
-    /// Ticket number → the time of its latest event.
-    updated: BTreeMap<u64, Timestamp>,
-    /// (submitted at, ticket number), in time order.
-    submitted: BTreeSet<(Timestamp, u64)>,
+    #[serde(skip)]
+    cold: Cold,
 }
 
 impl Projection for Requests {
     const NAME: &'static str = "open311";
+    const VERSION: u32 = 2;
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if event.stream.kind() != "ticket" {
@@ -50,36 +52,91 @@ impl Projection for Requests {
         }
         let number = TicketId::new(event.stream.id())?.number();
         if event.schema.name == "ticket.submitted" {
-            self.submitted.insert((event.occurred_at, number));
+            self.cold.put([SUBMITTED, &instant_key(event.occurred_at), &number.to_be_bytes()].concat(), Vec::new());
         }
-        self.updated.insert(number, event.occurred_at);
+        let at = event.occurred_at.as_millis().to_be_bytes().to_vec();
+        self.cold.put(numbered_key(UPDATED, number), at);
         Ok(())
+    }
+
+    fn attach(&mut self, cold: &Cold) {
+        self.cold = cold.clone();
     }
 }
 
+const UPDATED: &[u8] = b"open311/u/";
+const SUBMITTED: &[u8] = b"open311/s/";
+/// Board-owned rows: cleared with the board when it is rebuilt, since the
+/// board's fold is what notes them.
+const UPDATES: &[u8] = b"board/updates/";
+
+/// An instant as 8 bytes whose byte order is time order (the sign bit
+/// flipped, so that instants before 1970 sort first).
+fn instant_key(at: Timestamp) -> [u8; 8] {
+    ((at.as_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn instant_of(key: &[u8]) -> Option<Timestamp> {
+    let bytes: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    Timestamp::from_millis((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64).ok()
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
 impl Requests {
-    /// When ticket `id` last changed; `None` for a ticket never submitted.
+    /// When ticket `id` last changed; `None` for a ticket never submitted
+    /// (or, logged, when the cold store cannot be read).
     pub fn updated(&self, id: &TicketId) -> Option<Timestamp> {
-        self.updated.get(&id.number()).copied()
+        let row = self.cold.get(&numbered_key(UPDATED, id.number()));
+        let bytes = row.inspect_err(|e| tracing::warn!(error = %e, "reading open311 rows")).ok()??;
+        Timestamp::from_millis(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?)).ok()
     }
 
-    /// The tickets submitted within `from..=to`, newest first.
-    pub fn submitted_between(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = TicketId> + '_ {
-        self.submitted.range((from, 0)..=(to, u64::MAX)).rev().map(|(_, number)| TicketId::from_number(*number))
+    /// Up to `limit` tickets submitted within `from..=to`, newest first.
+    pub fn submitted_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<TicketId>, ProjectionError> {
+        let mut found = Vec::new();
+        let mut before = [SUBMITTED, &instant_key(to), &[0xFF; 9]].concat();
+        while found.len() < limit {
+            let chunk = self.cold.scan(SUBMITTED, Some(&before), true, (limit - found.len()).min(1_000))?;
+            let Some((last, _)) = chunk.last() else { break };
+            before = last.clone();
+            for (key, _) in &chunk {
+                let rest = &key[SUBMITTED.len()..];
+                if instant_of(rest).is_none_or(|at| at < from) {
+                    return Ok(found);
+                }
+                found.extend(u64_at(rest, 8).map(TicketId::from_number));
+            }
+        }
+        Ok(found)
     }
 }
 
 /// Every change of a ticket's status after its submission, in time order:
-/// (when, ticket number, stream version, the status it changed to). Kept
-/// beside the board by [`crate::reads::Views`], which knows the status
-/// before and after each event, so a window of updates is a range of an
-/// ordered set, not a scan of the log.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// (when, ticket number, stream version, the status it changed to), as cold
+/// rows `board/updates/<when><number><version>` → the status. Noted beside
+/// the board by [`crate::reads::Views`], which knows the status before and
+/// after each event, so a window of updates is a range of ordered keys, not
+/// a scan of the log; the rows are committed with the board's snapshot and
+/// dropped with it when the board is rebuilt.
+#[derive(Clone, Debug, Default)]
 pub struct Updates {
-    changes: BTreeSet<(Timestamp, u64, u64, Status)>,
+    cold: Cold,
 }
 
 impl Updates {
+    /// Keeps the rows in `cold` (the board's).
+    pub fn attach(&mut self, cold: &Cold) {
+        self.cold = cold.clone();
+    }
+
     /// Notes the event `event` of a ticket whose status went from `before`
     /// to `after`; an event that changed nothing, or submitted the ticket,
     /// is no update.
@@ -88,20 +145,37 @@ impl Updates {
             return Ok(());
         }
         let number = TicketId::new(event.stream.id())?.number();
-        self.changes.insert((event.occurred_at, number, event.version, after));
+        let key =
+            [UPDATES, &instant_key(event.occurred_at), &number.to_be_bytes(), &event.version.to_be_bytes()].concat();
+        let status = serde_json::to_vec(&after).map_err(|e| ProjectionError::SnapshotStore(e.to_string()))?;
+        self.cold.put(key, status);
         Ok(())
     }
 
-    /// The updates within `from..=to`, oldest first (a client pages forward
-    /// by asking again from the last one it read).
-    pub fn between(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = Update> + '_ {
-        let range = (from, 0, 0, Status::None)..=(to, u64::MAX, u64::MAX, Status::Duplicate);
-        self.changes.range(range).map(|&(at, number, version, status)| Update {
-            at,
-            ticket: TicketId::from_number(number),
-            version,
-            status,
-        })
+    /// Up to `limit` updates within `from..=to`, oldest first (a client pages
+    /// forward by asking again from the last one it read).
+    pub fn between(&self, from: Timestamp, to: Timestamp, limit: usize) -> Result<Vec<Update>, ProjectionError> {
+        let mut found = Vec::new();
+        let mut after = [UPDATES, &instant_key(from)].concat();
+        while found.len() < limit {
+            let chunk = self.cold.scan(UPDATES, Some(&after), false, (limit - found.len()).min(1_000))?;
+            let Some((last, _)) = chunk.last() else { break };
+            after = last.clone();
+            for (key, value) in &chunk {
+                let rest = &key[UPDATES.len()..];
+                let (Some(at), Some(number), Some(version)) = (instant_of(rest), u64_at(rest, 8), u64_at(rest, 16))
+                else {
+                    return Err(ProjectionError::SnapshotStore("an update row does not decode".into()));
+                };
+                if at > to {
+                    return Ok(found);
+                }
+                let status =
+                    serde_json::from_slice(value).map_err(|e| ProjectionError::SnapshotStore(e.to_string()))?;
+                found.push(Update { at, ticket: TicketId::from_number(number), version, status });
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -195,6 +195,10 @@ impl Live {
             texts: Runner::fresh(),
             patrols: Runner::fresh(),
         };
+        // Projections that are never resumed keep their cold rows in memory;
+        // the board's fold notes its updates among them.
+        let mut views = views;
+        views.updates.attach(&gridloop_projections::cold::Cold::default());
         Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
     }
 

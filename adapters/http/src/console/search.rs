@@ -18,7 +18,7 @@
 //! Descriptions are in the log; [`Texts`] keeps them folded for the search,
 //! beside the board.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use gridloop_engine::Error;
 use gridloop_engine::account::{PHONE_TAIL_DIGITS, TailKey, normalize_phone};
@@ -30,36 +30,53 @@ use gridloop_engine::personal::Lookup;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Ticket, TicketEvent};
 use gridloop_projections::ProjectionError;
+use gridloop_projections::cold::{Cold, numbered_key};
 use gridloop_projections::runner::Projection;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::auth::Principal;
 
-/// Each ticket's description, case folded, by ticket number.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Each ticket's description, case folded, by ticket number: cold rows
+/// `console-texts/<number>`, so descriptions never fill memory.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Texts {
-    descriptions: BTreeMap<u64, String>,
+    #[serde(skip)]
+    cold: Cold,
 }
 
 impl Projection for Texts {
     const NAME: &'static str = "console-texts";
+    const VERSION: u32 = 2;
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if event.stream.kind() != "ticket" || event.schema.name != "ticket.submitted" {
             return Ok(());
         }
         if let TicketEvent::Submitted { ticket, description, .. } = event.decode::<TicketEvent>()? {
-            self.descriptions.insert(ticket.number(), description.to_lowercase());
+            self.cold.put(numbered_key(TEXTS, ticket.number()), description.to_lowercase().into_bytes());
         }
         Ok(())
     }
+
+    fn attach(&mut self, cold: &Cold) {
+        self.cold = cold.clone();
+    }
 }
 
+const TEXTS: &[u8] = b"console-texts/";
+
 impl Texts {
-    /// Whether ticket `id`'s description contains `words` (case folded).
+    /// Whether ticket `id`'s description contains `words` (case folded). A
+    /// row that cannot be read is logged and does not match.
     pub fn mentions(&self, id: &TicketId, words: &str) -> bool {
-        self.descriptions.get(&id.number()).is_some_and(|d| d.contains(words))
+        match self.cold.get(&numbered_key(TEXTS, id.number())) {
+            Ok(text) => text.is_some_and(|t| String::from_utf8_lossy(&t).contains(words)),
+            Err(error) => {
+                tracing::warn!(%error, "reading a description for the search");
+                false
+            }
+        }
     }
 }
 
