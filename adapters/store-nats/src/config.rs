@@ -14,6 +14,7 @@
 //! | `ca`         | —          | a PEM file of root certificates to trust            |
 //! | `cert`,`key` | —          | a client certificate and key (mutual TLS)           |
 //! | `tls`        | `false`    | require TLS even if the server does not ask for it  |
+//! | `districts`  | —          | a city stream sourced from these districts: read only |
 //!
 //! A user and password, or a token, go in the address itself
 //! (`nats://user:pass@host:4222`), as every NATS client reads them.
@@ -29,6 +30,8 @@ pub const URL_LEN_MAX: usize = 4_096;
 /// only recognised as a repeat within the window, so it must outlast a
 /// client's retries.
 pub const DEDUPE_S_MIN: u64 = 10;
+/// How many districts one city stream may source.
+pub const DISTRICTS_MAX: usize = 99;
 /// The duplicate window's upper bound, in seconds (7 days): the server
 /// keeps every message id of the window in memory.
 pub const DEDUPE_S_MAX: u64 = 7 * 24 * 3_600;
@@ -63,6 +66,12 @@ pub struct NatsConfig {
     /// Whether to insist on TLS even when the server does not ask for it
     /// (`tls=`).
     pub tls_required: bool,
+    /// The districts a city stream sources, in order (`districts=a,b`);
+    /// empty for a district's own writable stream. A city stream is read
+    /// only: its subjects are `<prefix>.<district>.<kind>.<id>`, and the
+    /// district's place in this list keeps its ticket numbers apart
+    /// ([`crate::layout::city_stream`]).
+    pub districts: Vec<String>,
 }
 
 impl NatsConfig {
@@ -79,6 +88,7 @@ impl NatsConfig {
             tls_roots: None,
             tls_client: None,
             tls_required: false,
+            districts: Vec::new(),
         }
     }
 
@@ -122,6 +132,10 @@ impl NatsConfig {
                 "ca" => config.tls_roots = Some(path(value).ok_or_else(|| bad("ca: a file path"))?),
                 "cert" => cert = Some(path(value).ok_or_else(|| bad("cert: a file path"))?),
                 "key" => key = Some(path(value).ok_or_else(|| bad("key: a file path"))?),
+                "districts" => {
+                    config.districts = districts(value)
+                        .ok_or_else(|| bad("districts: 1 to 99 distinct names of letters, digits, - and _"))?
+                }
                 _ => return Err(bad(&format!("unknown option {name:?}"))),
             }
         }
@@ -131,6 +145,11 @@ impl NatsConfig {
             _ => return Err(bad("cert and key go together")),
         };
         Ok(config)
+    }
+
+    /// Whether this is a city stream, sourced from districts and read only.
+    pub fn is_city(&self) -> bool {
+        !self.districts.is_empty()
     }
 
     /// The subjects the stream covers.
@@ -144,6 +163,12 @@ fn token(value: &str) -> Option<String> {
         && value.len() <= 64
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| value.to_string())
+}
+
+fn districts(value: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = value.split(',').map(token).collect::<Option<_>>()?;
+    let distinct = names.iter().collect::<std::collections::BTreeSet<_>>().len() == names.len();
+    (distinct && names.len() <= DISTRICTS_MAX).then_some(names)
 }
 
 fn stream_name(value: &str) -> Option<String> {
@@ -179,6 +204,10 @@ mod tests {
         assert_eq!(full.duplicate_window, Duration::from_secs(120));
         assert!(!full.create && full.tls_required);
         assert_eq!(full.subjects(), "ops.>");
+        assert!(!full.is_city());
+        let city = NatsConfig::parse("nats://a:1?stream=CITY&prefix=city&districts=north,south").unwrap();
+        assert_eq!(city.districts, ["north", "south"]);
+        assert!(city.is_city());
     }
 
     #[test]
@@ -192,6 +221,9 @@ mod tests {
             "nats://x:1?cert=/c",
             "nats://x:1?colour=blue",
             "nats://x:1?stream",
+            "nats://x:1?districts=",
+            "nats://x:1?districts=a,a",
+            "nats://x:1?districts=a.b",
         ] {
             assert!(NatsConfig::parse(url).is_err(), "{url} should be refused");
         }

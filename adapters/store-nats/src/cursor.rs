@@ -18,6 +18,7 @@
 //! cursor asks the stream's leader for its last sequence before waiting.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -39,13 +40,25 @@ pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Pool {
     stream: stream::Stream,
+    city: Option<Arc<City>>,
     idle: Mutex<Vec<Cursor>>,
+}
+
+/// How a city stream's messages are read: which district each came from
+/// (the subject's token after the prefix), and so how its tickets are named.
+#[derive(Clone, Debug)]
+pub struct City {
+    /// The city stream's subject prefix.
+    pub prefix: String,
+    /// The districts, in the order that numbers their tickets apart.
+    pub districts: Vec<String>,
 }
 
 /// An ordered consumer and what it has delivered but not yet handed out.
 pub struct Cursor {
     /// The position the next caller will continue from.
     next_position: u64,
+    city: Option<Arc<City>>,
     messages: Ordered,
     /// The last stream sequence delivered (0: none yet).
     last_sequence: u64,
@@ -67,8 +80,9 @@ impl std::fmt::Debug for Cursor {
 
 impl Pool {
     /// An empty pool over `stream`; cursors are opened on first use.
-    pub fn new(stream: stream::Stream) -> Self {
-        Self { stream, idle: Mutex::new(Vec::new()) }
+    /// `city` is set when the stream is a city's, sourced from districts.
+    pub fn new(stream: stream::Stream, city: Option<City>) -> Self {
+        Self { stream, city: city.map(Arc::new), idle: Mutex::new(Vec::new()) }
     }
 
     /// The stream's last sequence, from the leader.
@@ -129,7 +143,7 @@ impl Pool {
         };
         match reusable {
             Some(cursor) => Ok(cursor),
-            None => Cursor::open(&self.stream, from).await,
+            None => Cursor::open(&self.stream, self.city.clone(), from).await,
         }
     }
 
@@ -144,7 +158,7 @@ impl Pool {
 }
 
 impl Cursor {
-    async fn open(stream: &stream::Stream, from: u64) -> Result<Self, Error> {
+    async fn open(stream: &stream::Stream, city: Option<Arc<City>>, from: u64) -> Result<Self, Error> {
         let start_sequence = layout::first_sequence_at(from);
         let config =
             OrderedConfig { deliver_policy: DeliverPolicy::ByStartSequence { start_sequence }, ..Default::default() };
@@ -156,6 +170,7 @@ impl Cursor {
             consumer.messages().await.map_err(|e| Error::Storage(format!("NATS: cannot read the consumer: {e}")))?;
         Ok(Self {
             next_position: from,
+            city,
             messages,
             last_sequence: start_sequence - 1,
             pending: None,
@@ -176,7 +191,19 @@ impl Cursor {
             if sequence <= self.last_sequence {
                 continue;
             }
-            let events = layout::decode(sequence, &message.payload)?;
+            let events = match &self.city {
+                None => layout::decode(sequence, &message.payload)?,
+                Some(city) => {
+                    let place =
+                        layout::district_of(&city.prefix, &city.districts, &message.subject).ok_or_else(|| {
+                            Error::Corrupt(format!(
+                                "city message {sequence} on {} is from no known district",
+                                message.subject
+                            ))
+                        })?;
+                    layout::decode_city(sequence, &message.payload, place)?
+                }
+            };
             self.last_sequence = sequence;
             self.pending = Some(pending);
             self.buffer.extend(events);

@@ -122,8 +122,14 @@ impl NatsStore {
         check_version(&client.server_info().version)?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(REQUEST_TIMEOUT);
-        let stream = open_stream(&js, &config).await?;
-        tracing::info!(stream = %config.stream, servers = %config.servers, "NATS store open");
+        let stream = match config.is_city() {
+            false => open_stream(&js, &config).await?,
+            true => open_city_stream(&js, &config).await?,
+        };
+        tracing::info!(stream = %config.stream, servers = %config.servers, city = config.is_city(), "NATS store open");
+        let city = config
+            .is_city()
+            .then(|| cursor::City { prefix: config.prefix.clone(), districts: config.districts.clone() });
         let max_payload = client.server_info().max_payload;
         let inner = Inner {
             max_payload,
@@ -132,7 +138,7 @@ impl NatsStore {
             stream: stream.clone(),
             config,
             cache: Mutex::new(HashMap::new()),
-            cursors: cursor::Pool::new(stream),
+            cursors: cursor::Pool::new(stream, city),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -501,6 +507,43 @@ pub fn check_version(version: &str) -> Result<(), NatsStoreError> {
     }
 }
 
+/// Opens a city stream: it must exist (its operator creates it with its
+/// sources), hold no subjects of its own (nothing can be published into
+/// it), keep every message, deduplicate nothing (duplicate window 0), and
+/// source each district listed with a subject transform into
+/// `<prefix>.<district>.>`.
+async fn open_city_stream(js: &jetstream::Context, config: &NatsConfig) -> Result<stream::Stream, NatsStoreError> {
+    let failed = |reason: String| NatsStoreError::Stream { stream: config.stream.clone(), reason };
+    let mut stream = js.get_stream(&config.stream).await.map_err(|e| failed(format!("a city stream: {e}")))?;
+    let actual = stream.info().await.map_err(|e| failed(e.to_string()))?.config.clone();
+    let mismatch = |field: &'static str, actual: String, wanted: String| {
+        Err(NatsStoreError::StreamConfig { stream: config.stream.clone(), field, actual, wanted })
+    };
+    if !actual.subjects.is_empty() {
+        return mismatch("subjects", format!("{:?}", actual.subjects), "none (a city stream is only sourced)".into());
+    }
+    check_keeps_everything(config, &actual)?;
+    if !actual.duplicate_window.is_zero() {
+        // Sourced messages keep their `Nats-Msg-Id`; two districts' equal
+        // command ids would stall or drop one of them in the city.
+        let window = format!("{:?}", actual.duplicate_window);
+        return mismatch("duplicate_window", window, "0 (districts deduplicate; the city must not)".into());
+    }
+    let sources = actual.sources.unwrap_or_default();
+    for district in &config.districts {
+        let wanted = format!("{}.{district}.>", config.prefix);
+        let found = sources.iter().any(|s| s.subject_transforms.iter().any(|t| t.destination == wanted));
+        if !found {
+            return mismatch(
+                "sources",
+                format!("no source transformed into {wanted}"),
+                format!("one per district ({wanted})"),
+            );
+        }
+    }
+    Ok(stream)
+}
+
 async fn open_stream(js: &jetstream::Context, config: &NatsConfig) -> Result<stream::Stream, NatsStoreError> {
     let failed = |reason: String| NatsStoreError::Stream { stream: config.stream.clone(), reason };
     match js.get_stream(&config.stream).await {
@@ -552,19 +595,7 @@ fn check_stream_config(config: &NatsConfig, actual: &stream::Config) -> Result<(
     if actual.subjects != wanted.subjects {
         return mismatch("subjects", format!("{:?}", actual.subjects), format!("{:?}", wanted.subjects));
     }
-    if actual.storage != stream::StorageType::File {
-        return mismatch("storage", format!("{:?}", actual.storage), "File".into());
-    }
-    if actual.retention != stream::RetentionPolicy::Limits {
-        return mismatch("retention", format!("{:?}", actual.retention), "Limits".into());
-    }
-    let unlimited = |n: i64| n <= 0;
-    if !unlimited(actual.max_messages) || !unlimited(actual.max_bytes) || !unlimited(actual.max_messages_per_subject) {
-        return mismatch("max_msgs/max_bytes/max_msgs_per_subject", "a limit".into(), "unlimited (-1)".into());
-    }
-    if !actual.max_age.is_zero() {
-        return mismatch("max_age", format!("{:?}", actual.max_age), "0 (keep forever)".into());
-    }
+    check_keeps_everything(config, actual)?;
     if actual.num_replicas != config.replicas {
         return mismatch("replicas", actual.num_replicas.to_string(), config.replicas.to_string());
     }
@@ -578,6 +609,33 @@ fn check_stream_config(config: &NatsConfig, actual: &stream::Config) -> Result<(
     Ok(())
 }
 
+/// File storage, limits retention, and no limit that could drop a message.
+fn check_keeps_everything(config: &NatsConfig, actual: &stream::Config) -> Result<(), NatsStoreError> {
+    let mismatch = |field: &'static str, actual: String, wanted: String| {
+        Err(NatsStoreError::StreamConfig { stream: config.stream.clone(), field, actual, wanted })
+    };
+    if actual.storage != stream::StorageType::File {
+        return mismatch("storage", format!("{:?}", actual.storage), "File".into());
+    }
+    if actual.retention != stream::RetentionPolicy::Limits {
+        return mismatch("retention", format!("{:?}", actual.retention), "Limits".into());
+    }
+    let unlimited = |n: i64| n <= 0;
+    if !unlimited(actual.max_messages) || !unlimited(actual.max_bytes) || !unlimited(actual.max_messages_per_subject) {
+        return mismatch("max_msgs/max_bytes/max_msgs_per_subject", "a limit".into(), "unlimited (-1)".into());
+    }
+    if !actual.max_age.is_zero() {
+        return mismatch("max_age", format!("{:?}", actual.max_age), "0 (keep forever)".into());
+    }
+    Ok(())
+}
+
+/// What a city store answers to a write or a read by stream: both belong to
+/// the districts' own stores.
+fn city_is_read_only(what: &str) -> Error {
+    Error::invalid("store", format!("a city stream is read only and read whole; {what} go to the district's store"))
+}
+
 impl EventStore for NatsStore {
     async fn append(
         &self,
@@ -585,11 +643,17 @@ impl EventStore for NatsStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, Error> {
+        if self.inner.config.is_city() {
+            return Err(city_is_read_only("appends"));
+        }
         let span = tracing::debug_span!("nats.append", %stream, events = events.len());
         self.append_inner(stream, expected, events).instrument(span).await
     }
 
     async fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<RecordedEvent>, Error> {
+        if self.inner.config.is_city() {
+            return Err(city_is_read_only("reads of one stream"));
+        }
         let span = tracing::debug_span!("nats.read_stream", %stream, from_version);
         self.read_stream_inner(stream, from_version).instrument(span).await
     }
