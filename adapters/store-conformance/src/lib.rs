@@ -14,10 +14,12 @@
 //! subscriptions with no gap under concurrent appends, and the accept race
 //! (64 tasks, exactly one winner) through the real command service.
 //!
-//! [`blobs`] is the same for photo stores (`blob_conformance_tests!`).
+//! [`blobs`] is the same for photo stores (`blob_conformance_tests!`), and
+//! [`cold`] for the projections' cold stores (`cold_conformance_tests!`).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod blobs;
+pub mod cold;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

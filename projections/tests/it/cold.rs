@@ -1,86 +1,15 @@
-//! The cold store's promises: reads see pending writes, scans merge the
-//! overlay with the store in key order (either way, bounded, resumable from
-//! a key), a commit writes rows and snapshots together, and a snapshot of
-//! another version is rebuilt, its rows dropped.
+//! The cold store's promises: reads see pending writes, a commit writes rows
+//! and snapshots together, and a snapshot of another version is rebuilt, its
+//! rows dropped. (That scans and gets equal a model, across commits and
+//! reopens, is the cold-store conformance suite in
+//! `gridloop-store-conformance`, run against `MemoryCold` and sled.)
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gridloop_projections::ProjectionError;
 use gridloop_projections::cold::{Cold, ColdStore, MemoryCold};
 use gridloop_projections::runner::{Projection, Runner};
-use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// One step against the cold store and the model map beside it.
-#[derive(Clone, Debug)]
-enum Step {
-    Put(u8, u8, u8),
-    Delete(u8, u8),
-    Commit,
-    Scan { prefix: u8, after: Option<u8>, reverse: bool, limit: usize },
-}
-
-fn key(prefix: u8, n: u8) -> Vec<u8> {
-    vec![prefix % 3, n % 16]
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(p, n, v)| Step::Put(p, n, v)),
-        (any::<u8>(), any::<u8>()).prop_map(|(p, n)| Step::Delete(p, n)),
-        Just(Step::Commit),
-        (any::<u8>(), proptest::option::of(any::<u8>()), any::<bool>(), 0usize..20)
-            .prop_map(|(prefix, after, reverse, limit)| Step::Scan { prefix, after, reverse, limit }),
-    ]
-}
-
-/// What a scan of the model answers.
-fn model_scan(
-    model: &BTreeMap<Vec<u8>, Vec<u8>>,
-    prefix: u8,
-    after: Option<u8>,
-    reverse: bool,
-    limit: usize,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let after = after.map(|n| key(prefix, n));
-    let within = model.iter().filter(|(k, _)| k[0] == prefix % 3);
-    let past: Vec<_> = within
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| if reverse { *k < a } else { *k > a }))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if reverse { past.into_iter().rev().take(limit).collect() } else { past.into_iter().take(limit).collect() }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-    #[test]
-    fn scans_and_gets_equal_a_model_whatever_was_committed(steps in proptest::collection::vec(step(), 1..60)) {
-        let cold = Cold::default();
-        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for step in steps {
-            match step {
-                Step::Put(p, n, v) => {
-                    cold.put(key(p, n), vec![v]);
-                    model.insert(key(p, n), vec![v]);
-                }
-                Step::Delete(p, n) => {
-                    cold.delete(key(p, n));
-                    model.remove(&key(p, n));
-                }
-                Step::Commit => cold.commit(Vec::new()).expect("commits"),
-                Step::Scan { prefix, after, reverse, limit } => {
-                    let after_key = after.map(|n| key(prefix, n));
-                    let got = cold.scan(&[prefix % 3], after_key.as_deref(), reverse, limit).expect("scans");
-                    prop_assert_eq!(got, model_scan(&model, prefix, after, reverse, limit));
-                }
-            }
-        }
-        for (k, v) in &model {
-            prop_assert_eq!(cold.get(k).expect("reads"), Some(v.clone()));
-        }
-    }
-}
 
 #[test]
 fn nothing_reaches_the_store_before_a_commit_and_the_snapshot_goes_with_the_rows() {

@@ -10,3 +10,11 @@ mod blobs {
 
     gridloop_store_conformance::blob_conformance_tests!(async { (MemoryBlobs::new(), ()) });
 }
+
+/// The reference cold store passes the cold suite.
+mod cold {
+    gridloop_store_conformance::cold_conformance_tests!(
+        gridloop_store_conformance::cold::MemoryFixture::default(),
+        256
+    );
+}

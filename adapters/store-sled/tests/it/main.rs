@@ -227,3 +227,26 @@ fn accounts_survive_a_reopen_one_phone_one_resident_and_forgetting_clears_them()
         assert!(!bytes.windows(11).any(|w| w == b"13800138000"), "{}", entry.display());
     }
 }
+
+/// The projections' cold rows in the store's database pass the cold suite:
+/// a database opened again reads every committed write and no pending one.
+mod cold {
+    use std::sync::Arc;
+
+    use gridloop_projections::cold::ColdStore;
+    use gridloop_store_conformance::cold::ColdFixture;
+    use gridloop_store_sled::SledStore;
+
+    /// A data directory that each `open` opens anew.
+    struct SledFixture(tempfile::TempDir);
+
+    impl ColdFixture for SledFixture {
+        fn open(&mut self) -> Arc<dyn ColdStore> {
+            let store = SledStore::open(&self.0.path().join("data")).expect("open");
+            Arc::new(store.snapshots().expect("the projections tree"))
+        }
+    }
+
+    // Fewer cases than in memory: each opens a sled database and flushes.
+    gridloop_store_conformance::cold_conformance_tests!(SledFixture(tempfile::tempdir().expect("tempdir")), 48);
+}
