@@ -16,7 +16,12 @@
 //!
 //! # Writing: one writer, group commit
 //!
-//! Appends are sent to a single writer thread. It takes every request that
+//! An append is encoded on the caller's thread first ([`Prepared`]): the
+//! events' JSON, their hashes chained onto the stream's head as sled holds
+//! it then, the index keys. Appends are then sent to a single writer thread,
+//! which keeps only what needs the one true order: it splices each event's
+//! position into its JSON, and encodes again only an append whose head
+//! moved in between. It takes every request that
 //! is waiting (up to [`GROUP_MAX`]), checks each against the stream heads
 //! (in sled, or earlier in the same group), builds one `sled::Batch` for the
 //! whole group, applies it atomically, and flushes once (fsync). Only then
@@ -142,8 +147,91 @@ struct Inner {
 struct Request {
     stream: StreamId,
     expected: ExpectedVersion,
+    command: CommandId,
+    /// The append encoded by the caller, on the head it expected.
+    prepared: Prepared,
+    /// The events as the caller gave them, for the rare append whose head
+    /// moved since it was prepared. They go back with the answer, so that
+    /// they are freed on the caller's thread, not the writer's.
     events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<AppendResult, EngineError>>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The writer's answer, and the request's events handed back.
+type Answer = (Result<AppendResult, EngineError>, Vec<NewEvent>);
+
+/// An append encoded on the caller's thread, before it reaches the writer.
+///
+/// Everything a write needs that does not depend on the position (the
+/// events' JSON, their hashes, the index keys, the new head) is computed
+/// here, on the head the caller read from sled. The hash covers the
+/// version and the previous hash but not the position, so the writer uses
+/// these bytes as they are when the stream's head is still that head, and
+/// only splices in the positions; otherwise (another append to the same
+/// stream got there first) it encodes the events again on the real head.
+#[derive(Debug)]
+struct Prepared {
+    /// The head the events were chained onto.
+    on: Head,
+    /// The head after them.
+    next: Head,
+    events: Vec<PreparedEvent>,
+    head_key: Vec<u8>,
+    command_key: Vec<u8>,
+}
+
+/// One event's stored JSON, cut where its position goes, and its index key.
+#[derive(Debug)]
+struct PreparedEvent {
+    /// The JSON up to and including `"position":`.
+    before: Vec<u8>,
+    /// The JSON after the position (from the comma on).
+    after: Vec<u8>,
+    stream_key: Vec<u8>,
+}
+
+impl PreparedEvent {
+    /// Encodes `recorded` (whose position is not yet known) once.
+    fn new(recorded: &RecordedEvent) -> Result<Self, EngineError> {
+        let placeholder = RecordedEvent { position: 0, ..recorded.clone() };
+        let json = serde_json::to_vec(&placeholder).map_err(|e| EngineError::Storage(e.to_string()))?;
+        // `position` is the fourth field, after the stream's name; a quote
+        // inside a JSON string is always escaped, so the first match of
+        // this pattern is the field itself.
+        const FIELD: &[u8] = b",\"position\":0,";
+        let at = json
+            .windows(FIELD.len())
+            .position(|w| w == FIELD)
+            .ok_or_else(|| EngineError::Storage("an event's JSON has no position field".into()))?;
+        let cut = at + FIELD.len() - 2;
+        Ok(Self {
+            before: json[..cut].to_vec(),
+            after: json[cut + 1..].to_vec(),
+            stream_key: stream_key(&recorded.stream, recorded.version),
+        })
+    }
+
+    /// The stored JSON with `position` spliced in.
+    fn at(&self, position: u64) -> Vec<u8> {
+        let digits = position.to_string();
+        [&self.before[..], digits.as_bytes(), &self.after[..]].concat()
+    }
+}
+
+impl Prepared {
+    /// Chains `events` onto `on` and encodes them.
+    fn new(stream: &StreamId, on: Head, events: &[NewEvent]) -> Result<Self, EngineError> {
+        let command_key = command_key(&events[0].command_id);
+        let mut next = on;
+        let mut prepared = Vec::with_capacity(events.len());
+        for event in events {
+            next.version += 1;
+            let recorded = event.clone().record(stream.clone(), next.version, 0, next.hash);
+            next.hash = recorded.hash;
+            prepared.push(PreparedEvent::new(&recorded)?);
+        }
+        Ok(Self { on, next, events: prepared, head_key: head_key(stream), command_key })
+    }
 }
 
 impl SledStore {
@@ -237,11 +325,21 @@ impl EventStore for SledStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, EngineError> {
         validate_append(&events)?;
+        let command = events[0].command_id.clone();
+        // Encode on the caller's thread, on the head sled holds now (which
+        // a group in flight may still change: the writer checks).
+        let on = match expected {
+            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Head::default(),
+            _ => read_head(&self.inner.db, stream).unwrap_or_default(),
+        };
+        let prepared = Prepared::new(stream, on, &events)?;
         let (reply, answer) = oneshot::channel();
-        let request = Request { stream: stream.clone(), expected, events, reply };
+        let request = Request { stream: stream.clone(), expected, command, prepared, events, reply };
         let sender = self.inner.requests.as_ref().ok_or_else(|| EngineError::Storage("the store is closed".into()))?;
         sender.send(request).map_err(|_| EngineError::Storage("the store's writer has stopped".into()))?;
-        answer.await.map_err(|_| EngineError::Storage("the store's writer stopped before answering".into()))?
+        let (result, _events) =
+            answer.await.map_err(|_| EngineError::Storage("the store's writer stopped before answering".into()))?;
+        result
     }
 
     async fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<RecordedEvent>, EngineError> {
@@ -312,7 +410,7 @@ struct Pending {
     bytes: u64,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Head {
     version: u64,
     hash: Hash,
@@ -391,7 +489,7 @@ impl Writer {
         let _span = tracing::debug_span!("group_commit", appends = group.len()).entered();
         if let Some(failed) = self.failed.get() {
             for request in group {
-                let _ = request.reply.send(Err(EngineError::Storage(failed.clone())));
+                let _ = request.reply.send((Err(EngineError::Storage(failed.clone())), request.events));
             }
             return;
         }
@@ -401,7 +499,7 @@ impl Writer {
         let mut answers = Vec::with_capacity(group.len());
         for request in group {
             let result = self.plan(&request, &mut batch, &mut pending);
-            answers.push((request.reply, result));
+            answers.push((request.reply, result, request.events));
         }
         if self.next_position != start_position {
             let written = match self.check_space(pending.bytes) {
@@ -418,7 +516,7 @@ impl Writer {
             if let Err(message) = written {
                 tracing::error!(error = %message, "group commit failed");
                 self.next_position = start_position;
-                for (_, result) in &mut answers {
+                for (_, result, _) in &mut answers {
                     // A repeat of an append planned in this same group fails with it.
                     if matches!(result, Ok(r) if !r.duplicate || r.position >= start_position) {
                         *result = Err(EngineError::Storage(message.clone()));
@@ -428,8 +526,8 @@ impl Writer {
                 self.durable.send_replace(self.next_position - 1);
             }
         }
-        for (reply, result) in answers {
-            let _ = reply.send(result);
+        for (reply, result, events) in answers {
+            let _ = reply.send((result, events));
         }
     }
 
@@ -455,7 +553,7 @@ impl Writer {
         batch: &mut sled::Batch,
         pending: &mut Pending,
     ) -> Result<AppendResult, EngineError> {
-        let command = &request.events[0].command_id;
+        let command = &request.command;
         if let Some(first) = self.earlier_result(command, pending)? {
             return Ok(AppendResult { duplicate: true, ..first });
         }
@@ -470,29 +568,32 @@ impl Writer {
                 actual: head.version,
             });
         }
-        let mut next = head;
-        for event in &request.events {
-            next.version += 1;
+        let again;
+        let prepared = if request.prepared.on == head {
+            &request.prepared
+        } else {
+            again = Prepared::new(&request.stream, head, &request.events)?;
+            &again
+        };
+        for event in &prepared.events {
             let position = self.next_position;
             self.next_position += 1;
-            let recorded = event.clone().record(request.stream.clone(), next.version, position, next.hash);
-            next.hash = recorded.hash;
-            let bytes = serde_json::to_vec(&recorded).map_err(|e| EngineError::Storage(e.to_string()))?;
+            let bytes = event.at(position);
             pending.bytes += bytes.len() as u64 + 64;
             batch.insert(event_key(position).to_vec(), bytes);
-            batch.insert(stream_key(&request.stream, next.version), position.to_be_bytes().to_vec());
+            batch.insert(event.stream_key.as_slice(), position.to_be_bytes().to_vec());
         }
         let result = AppendResult {
             stream: request.stream.clone(),
             first_version: head.version + 1,
-            last_version: next.version,
+            last_version: prepared.next.version,
             position: self.next_position - 1,
             duplicate: false,
         };
-        batch.insert(head_key(&request.stream), encode_head(next));
+        batch.insert(prepared.head_key.as_slice(), encode_head(prepared.next));
         let result_bytes = serde_json::to_vec(&result).map_err(|e| EngineError::Storage(e.to_string()))?;
-        batch.insert(command_key(command), result_bytes);
-        pending.heads.insert(request.stream.clone(), next);
+        batch.insert(prepared.command_key.as_slice(), result_bytes);
+        pending.heads.insert(request.stream.clone(), prepared.next);
         pending.commands.insert(command.clone(), result.clone());
         Ok(result)
     }
@@ -508,14 +609,19 @@ impl Writer {
     }
 
     fn stored_head(&self, stream: &StreamId) -> Result<Head, EngineError> {
-        let Some(bytes) = self.db.get(head_key(stream)).map_err(storage)? else { return Ok(Head::default()) };
-        if bytes.len() != 40 {
-            return Err(EngineError::Corrupt(format!("head of {stream} has {} bytes", bytes.len())));
-        }
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(&bytes[8..]);
-        Ok(Head { version: u64_from(&bytes[..8])?, hash: Hash(hash) })
+        read_head(&self.db, stream)
     }
+}
+
+/// The head of `stream` as sled holds it (applied, perhaps not yet durable).
+fn read_head(db: &sled::Db, stream: &StreamId) -> Result<Head, EngineError> {
+    let Some(bytes) = db.get(head_key(stream)).map_err(storage)? else { return Ok(Head::default()) };
+    if bytes.len() != 40 {
+        return Err(EngineError::Corrupt(format!("head of {stream} has {} bytes", bytes.len())));
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&bytes[8..]);
+    Ok(Head { version: u64_from(&bytes[..8])?, hash: Hash(hash) })
 }
 
 fn event_key(position: u64) -> [u8; 9] {
@@ -765,6 +871,20 @@ mod tests {
         gathering.committed(1, Duration::from_secs(1));
         let left = gathering.deadline(1).expect("waits").saturating_duration_since(std::time::Instant::now());
         assert!(left <= GATHER_WAIT_MAX, "never longer than the cap: {left:?}");
+    }
+
+    /// The bytes the writer stores are exactly the envelope's JSON, for any
+    /// position, though they were encoded before the position was known.
+    #[test]
+    fn a_prepared_event_with_its_position_spliced_in_is_the_envelope_json() {
+        let stream = gridloop_engine::ids::StreamId::new("ticket-T-\"position\":0,").expect("valid");
+        let new = gridloop_store_conformance::event("prepared", 7);
+        let recorded = new.record(stream, 3, 0, super::Hash([9; 32]));
+        let prepared = super::PreparedEvent::new(&recorded).expect("encodes");
+        for position in [0, 1, 9, 10, 12_345, u64::MAX] {
+            let expected = super::RecordedEvent { position, ..recorded.clone() };
+            assert_eq!(prepared.at(position), serde_json::to_vec(&expected).expect("encodes"), "position {position}");
+        }
     }
 
     #[test]
