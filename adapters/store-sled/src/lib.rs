@@ -14,6 +14,14 @@
 //! | `h` stream                           | head: version, hash, position      |
 //! | `c` command id                       | the append's result, JSON          |
 //!
+//! The marker also names the directory's [`Format`]. In format 2 (every new
+//! directory) sled compresses each page it writes with zstd: a page holds
+//! many events of the same shape, so the log takes 1.5 times the events'
+//! JSON on disk instead of 3.5 times (BENCHMARKS.md), while keys and values stay exactly as above (the
+//! stored event is still the JSON envelope that export and NATS carry).
+//! A format-1 directory (no compression; sled cannot switch in place) is
+//! read and written as it is.
+//!
 //! # Writing: one writer, group commit
 //!
 //! An append is encoded on the caller's thread first ([`Prepared`]): the
@@ -81,7 +89,37 @@ const GROUPS_REMEMBERED: usize = 8;
 pub const DISK_RESERVE_BYTES: u64 = 16 * 1024 * 1024;
 /// The marker file's name and first line.
 pub const MARKER_FILE: &str = "GRIDLOOP";
-const MARKER_TEXT: &str = "gridloop data directory\nformat = 1\n";
+/// The sled database's zstd level in format 2 (sled's own default is 5;
+/// 3 costs the writer less for nearly the same size, BENCHMARKS.md).
+const COMPRESSION_LEVEL: i32 = 3;
+
+/// How a data directory keeps its log: its marker file says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The first format: sled without compression, about 3.5 times the
+    /// events' JSON on disk. Directories written in it are read and
+    /// written in it as they are (sled cannot change compression in
+    /// place); to move one to format 2, `gridloop export` it and
+    /// `gridloop import` it into a new directory.
+    One,
+    /// sled compressing every page it writes with zstd (keys and values
+    /// alike), and the same keys and values as format 1.
+    Two,
+}
+
+impl Format {
+    /// The marker file's text for this format.
+    fn marker(self) -> &'static str {
+        match self {
+            Format::One => "gridloop data directory\nformat = 1\n",
+            Format::Two => "gridloop data directory\nformat = 2\n",
+        }
+    }
+
+    fn from_marker(text: &str) -> Option<Self> {
+        [Format::One, Format::Two].into_iter().find(|f| f.marker() == text)
+    }
+}
 
 /// The one error type of this crate: what can go wrong opening a store.
 /// (Once open, failures are reported as the engine's `Error::Storage` or
@@ -134,6 +172,7 @@ pub struct SledStore {
 #[derive(Debug)]
 struct Inner {
     db: sled::Db,
+    format: Format,
     /// Set by the writer when a write failed: from then on every read error
     /// is reported as that failure (sled keeps its IO error and hands it to
     /// readers too), so callers hear "restart" rather than a raw IO error.
@@ -237,14 +276,15 @@ impl Prepared {
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
-        prepare_directory(dir)?;
-        let path = dir.join("log");
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(64 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+        Self::open_or_create(dir, Format::Two)
+    }
+
+    /// Opens the store in `dir`, or creates it there in `format` if `dir`
+    /// is new or empty. Only tests create in [`Format::One`]: they check
+    /// that a directory written by the old code still reads.
+    pub fn open_or_create(dir: &Path, format: Format) -> Result<Self, SledStoreError> {
+        let format = prepare_directory(dir, format)?;
+        let db = sled_config(dir, format).open().map_err(|e| open_error(dir, e))?;
         let next_position =
             last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
         let (durable_tx, durable) = watch::channel(next_position - 1);
@@ -261,8 +301,14 @@ impl SledStore {
             .name("gridloop-sled-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
-        let inner = Inner { db, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
+        let inner =
+            Inner { db, format, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// How this directory keeps its log.
+    pub fn format(&self) -> Format {
+        self.inner.format
     }
 
     /// The last durable position (0 for an empty log).
@@ -683,8 +729,32 @@ fn last_position(db: &sled::Db) -> Result<u64, String> {
     }
 }
 
-/// Makes sure `dir` is ours: new, empty, or marked by gridloop.
-fn prepare_directory(dir: &Path) -> Result<(), SledStoreError> {
+/// The sled configuration of a data directory in `format`.
+fn sled_config(dir: &Path, format: Format) -> sled::Config {
+    sled::Config::new()
+        .path(dir.join("log"))
+        .cache_capacity(64 * 1024 * 1024)
+        .mode(sled::Mode::HighThroughput)
+        .use_compression(format == Format::Two)
+        .compression_factor(COMPRESSION_LEVEL)
+}
+
+/// Opens an existing data directory's sled database directly, configured
+/// for its format, without a store around it: for tests that change bytes
+/// behind the store's back, as a disk or a careless hand would.
+pub fn open_database(dir: &Path) -> Result<sled::Db, SledStoreError> {
+    let text = std::fs::read_to_string(dir.join(MARKER_FILE))
+        .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
+    let format = Format::from_marker(&text).ok_or_else(|| SledStoreError::NotADataDirectory {
+        path: dir.to_path_buf(),
+        found: "a GRIDLOOP marker of another format".into(),
+    })?;
+    sled_config(dir, format).open().map_err(|e| open_error(dir, e))
+}
+
+/// Makes sure `dir` is ours: new, empty, or marked by gridloop; and says
+/// in which format (a new or empty one is marked as `new`).
+fn prepare_directory(dir: &Path, new: Format) -> Result<Format, SledStoreError> {
     let io = |source| SledStoreError::Io { path: dir.to_path_buf(), source };
     let marker = dir.join(MARKER_FILE);
     if dir.exists() {
@@ -696,13 +766,10 @@ fn prepare_directory(dir: &Path) -> Result<(), SledStoreError> {
         }
         if marker.exists() {
             let text = std::fs::read_to_string(&marker).map_err(io)?;
-            if text != MARKER_TEXT {
-                return Err(SledStoreError::NotADataDirectory {
-                    path: dir.to_path_buf(),
-                    found: "a GRIDLOOP marker of another format".into(),
-                });
-            }
-            return Ok(());
+            return Format::from_marker(&text).ok_or_else(|| SledStoreError::NotADataDirectory {
+                path: dir.to_path_buf(),
+                found: "a GRIDLOOP marker of another format".into(),
+            });
         }
         let mut entries = std::fs::read_dir(dir).map_err(io)?;
         if let Some(entry) = entries.next() {
@@ -715,7 +782,8 @@ fn prepare_directory(dir: &Path) -> Result<(), SledStoreError> {
     } else {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    std::fs::write(&marker, MARKER_TEXT).map_err(io)
+    std::fs::write(&marker, new.marker()).map_err(io)?;
+    Ok(new)
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> SledStoreError {
@@ -848,6 +916,20 @@ mod tests {
 
     use super::{GATHER_WAIT_MAX, GROUPS_REMEMBERED, Gathering};
 
+    /// The bytes the writer stores are exactly the envelope's JSON, for any
+    /// position, though they were encoded before the position was known.
+    #[test]
+    fn a_prepared_event_with_its_position_spliced_in_is_the_envelope_json() {
+        let stream = gridloop_engine::ids::StreamId::new("ticket-T-\"position\":0,").expect("valid");
+        let new = gridloop_store_conformance::event("prepared", 7);
+        let recorded = new.record(stream, 3, 0, super::Hash([9; 32]));
+        let prepared = super::PreparedEvent::new(&recorded).expect("encodes");
+        for position in [0, 1, 9, 10, 12_345, u64::MAX] {
+            let expected = super::RecordedEvent { position, ..recorded.clone() };
+            assert_eq!(prepared.at(position), serde_json::to_vec(&expected).expect("encodes"), "position {position}");
+        }
+    }
+
     #[test]
     fn a_lone_writer_is_never_kept_waiting() {
         let mut gathering = Gathering::default();
@@ -871,20 +953,6 @@ mod tests {
         gathering.committed(1, Duration::from_secs(1));
         let left = gathering.deadline(1).expect("waits").saturating_duration_since(std::time::Instant::now());
         assert!(left <= GATHER_WAIT_MAX, "never longer than the cap: {left:?}");
-    }
-
-    /// The bytes the writer stores are exactly the envelope's JSON, for any
-    /// position, though they were encoded before the position was known.
-    #[test]
-    fn a_prepared_event_with_its_position_spliced_in_is_the_envelope_json() {
-        let stream = gridloop_engine::ids::StreamId::new("ticket-T-\"position\":0,").expect("valid");
-        let new = gridloop_store_conformance::event("prepared", 7);
-        let recorded = new.record(stream, 3, 0, super::Hash([9; 32]));
-        let prepared = super::PreparedEvent::new(&recorded).expect("encodes");
-        for position in [0, 1, 9, 10, 12_345, u64::MAX] {
-            let expected = super::RecordedEvent { position, ..recorded.clone() };
-            assert_eq!(prepared.at(position), serde_json::to_vec(&expected).expect("encodes"), "position {position}");
-        }
     }
 
     #[test]

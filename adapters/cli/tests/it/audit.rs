@@ -335,9 +335,9 @@ async fn import_through_the_store_trait_round_trips_and_keeps_appends_whole() {
 /// time), so a refused lock is retried for up to ten seconds.
 fn open_sled(path: &std::path::Path) -> sled::Db {
     for _ in 0..200 {
-        match sled::open(path) {
+        match gridloop_store_sled::open_database(path) {
             Ok(db) => return db,
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+            Err(gridloop_store_sled::SledStoreError::InUse { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(e) => panic!("the store's database opens: {e}"),
@@ -360,7 +360,7 @@ fn a_byte_changed_in_a_sled_record_is_named_by_audit_verify() {
         let position = 1 + rng.below(events);
         let key = [&b"e"[..], &position.to_be_bytes()].concat();
         let (original, at) = {
-            let db = open_sled(&data.join("log"));
+            let db = open_sled(&data);
             let original = db.get(&key).expect("read").expect("the event is stored").to_vec();
             let at = rng.below(original.len() as u64) as usize;
             let mut changed = original.clone();
@@ -373,7 +373,7 @@ fn a_byte_changed_in_a_sled_record_is_named_by_audit_verify() {
         let said = stderr(&out);
         assert!(!out.status.success(), "drill {drill}: byte {at} of position {position} changed, yet the log verifies");
         assert!(said.contains(&format!("position {position}")), "drill {drill}: names position {position}: {said}");
-        let db = open_sled(&data.join("log"));
+        let db = open_sled(&data);
         db.insert(&key, original).expect("restore");
         db.flush().expect("flush");
     }

@@ -89,7 +89,7 @@ async fn audit_verify_names_a_missing_or_changed_photo() {
 
     {
         // One photo's bytes changed, another's removed, behind the store's back.
-        let db = sled::open(data.join("log")).expect("raw sled");
+        let db = gridloop_store_sled::open_database(&data).expect("raw sled");
         let blobs = db.open_tree("blobs").expect("tree");
         blobs.insert(hashes[0].as_bytes(), b"not the photo".to_vec()).expect("changed");
         blobs.remove(hashes[2].as_bytes()).expect("removed");

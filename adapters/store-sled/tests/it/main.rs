@@ -169,7 +169,7 @@ mod blobs {
         {
             // Change one photo's bytes behind the store's back, as a disk
             // or a careless hand would.
-            let db = sled::open(data.join("log")).expect("raw sled");
+            let db = gridloop_store_sled::open_database(&data).expect("raw sled");
             db.open_tree("blobs").unwrap().insert(changed.as_bytes(), photo(4)).unwrap();
             db.flush().unwrap();
         }
@@ -271,4 +271,40 @@ async fn concurrent_appends_to_one_stream_with_any_version_chain_in_order() {
     verify_stream(&events).expect("one chain, whatever head each append was encoded on");
     let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
     assert_eq!(positions, (1..=128).collect::<Vec<_>>(), "dense positions in stream order");
+}
+
+/// A directory written by the old code (format 1: sled without
+/// compression) still opens, reads and appends in its own format; a new
+/// directory is written in format 2.
+#[tokio::test]
+async fn a_format_1_directory_still_opens_reads_and_appends() {
+    use gridloop_store_sled::Format;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("old");
+    {
+        let store = SledStore::open_or_create(&old, Format::One).expect("create in format 1");
+        store
+            .append(&stream("a"), ExpectedVersion::NoStream, vec![event("f1a", 1), event("f1a", 2)])
+            .await
+            .expect("append");
+        store.append(&stream("b"), ExpectedVersion::NoStream, vec![event("f1b", 3)]).await.expect("append");
+    }
+    let marker = std::fs::read_to_string(old.join("GRIDLOOP")).expect("marker");
+    assert_eq!(marker, "gridloop data directory\nformat = 1\n");
+    {
+        let store = SledStore::open(&old).expect("a format-1 directory opens");
+        assert_eq!(store.format(), Format::One, "it stays in its format");
+        let all = store.read_all(1, 100).await.expect("read");
+        assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3]);
+        verify_stream(&store.read_stream(&stream("a"), 1).await.expect("read")).expect("chain intact");
+        store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("f1c", 4)]).await.expect("append");
+    }
+    let store = SledStore::open(&old).expect("opens again");
+    let a = store.read_stream(&stream("a"), 1).await.expect("read");
+    assert_eq!((a.len(), a[2].position), (3, 4));
+    verify_stream(&a).expect("chain continues");
+
+    let new = SledStore::open(&dir.path().join("new")).expect("open");
+    assert_eq!(new.format(), Format::Two, "a new directory is compressed");
 }
