@@ -17,8 +17,9 @@
 //! The marker also names the directory's [`Format`]. In format 2 (every new
 //! directory) sled compresses each page it writes with zstd: a page holds
 //! many events of the same shape, so the log takes 1.5 times the events'
-//! JSON on disk instead of 3.5 times (BENCHMARKS.md), while keys and values stay exactly as above (the
-//! stored event is still the JSON envelope that export and NATS carry).
+//! JSON on disk instead of 3.5 times (BENCHMARKS.md), while keys and values
+//! stay exactly as above (the stored event is still the JSON envelope that
+//! export and NATS carry).
 //! A format-1 directory (no compression; sled cannot switch in place) is
 //! read and written as it is.
 //!
