@@ -206,6 +206,12 @@ pub struct AsOf {
 }
 
 impl TicketFacts {
+    /// When it became final (closed, cancelled or marked a duplicate), if
+    /// it did: nothing the metrics count happens to it after that.
+    pub fn final_at(&self) -> Option<Timestamp> {
+        self.marks.iter().find(|m| matches!(m.what, What::Closed | What::Cancelled | What::Duplicate)).map(|m| m.at)
+    }
+
     /// Replays the marks up to `t`.
     pub fn as_of(&self, t: Timestamp) -> AsOf {
         let mut s = AsOf {
