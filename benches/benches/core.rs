@@ -334,7 +334,7 @@ fn year_log() -> Vec<RecordedEvent> {
     let start = Timestamp::parse("2025-12-31T16:00:00Z").expect("valid");
     let mut log = Vec::new();
     let mut push = |n: u64, at: Timestamp, event: TicketEvent, version: u64, prev: Hash| {
-        let stream = StreamId::new(format!("ticket-{n}")).expect("valid");
+        let stream = StreamId::ticket(&TicketId::from_number(n));
         let position = log.len() as u64 + 1;
         let new = NewEvent {
             event_id: gridloop_engine::rng::SplitMix64::new(position).uuid_v7(at.as_millis()),
