@@ -324,9 +324,99 @@ async fn submit_to_offer(service: &CommandService<SledStore>, directory: &Direct
     service.ticket(&id).await.expect("loads").status
 }
 
+/// A generated year: every day `TICKETS_A_DAY` tickets over 20 grids and 5
+/// items, each submitted, accepted, resolved and closed within the day.
+fn year_log() -> Vec<RecordedEvent> {
+    use gridloop_engine::envelope::{Hash, NewEvent};
+    use gridloop_engine::ids::{CommandId, CorrelationId};
+    use gridloop_engine::ticket::{CloseReason, Tier};
+    const TICKETS_A_DAY: u64 = 200;
+    let start = Timestamp::parse("2025-12-31T16:00:00Z").expect("valid");
+    let mut log = Vec::new();
+    let mut push = |n: u64, at: Timestamp, event: TicketEvent, version: u64, prev: Hash| {
+        let stream = StreamId::ticket(&TicketId::from_number(n));
+        let position = log.len() as u64 + 1;
+        let new = NewEvent {
+            event_id: gridloop_engine::rng::SplitMix64::new(position).uuid_v7(at.as_millis()),
+            occurred_at: at,
+            actor: Actor::system(),
+            command_id: CommandId::new(format!("c-{position}")).expect("valid"),
+            correlation_id: CorrelationId::new(format!("t-{n}")).expect("valid"),
+            schema: event.schema(),
+            payload: event.encode(),
+        };
+        let recorded = new.record(stream, version, position, prev);
+        let hash = recorded.hash;
+        log.push(recorded);
+        hash
+    };
+    for day in 0..365u64 {
+        for k in 0..TICKETS_A_DAY {
+            let n = day * TICKETS_A_DAY + k + 1;
+            let at = start.plus(Millis::days(day)).plus(Millis::minutes(k * 5));
+            let grid = GridCode::parse(&format!("440802-001-001-{:03}", 1 + n % 20)).expect("valid");
+            let by = Assignee::Volunteer(VolunteerId::from_number(1 + n % 7));
+            let submitted = TicketEvent::Submitted {
+                photos: vec![],
+                ticket: TicketId::from_number(n),
+                item: ItemCode::new(format!("CS-00{}", 1 + n % 5)).expect("valid"),
+                grid,
+                resident: Some(ResidentId::new(format!("r-{n}")).expect("valid")),
+                description: "楼道灯坏了".into(),
+                urgency: Urgency::Normal,
+                channel: Channel::QrCode,
+                location: None,
+                tier: Tier::Grid,
+                accept_by: at.plus(Millis::hours(2)),
+                resolve_by: at.plus(Millis::days(1)),
+            };
+            let resolved = TicketEvent::Resolved {
+                photos: vec![],
+                by: by.clone(),
+                result: "已处理".into(),
+                minutes_spent: 30,
+                feedback_by: at.plus(Millis::hours(6)),
+            };
+            let h = push(n, at, submitted, 1, Hash::GENESIS);
+            let h = push(n, at.plus(Millis::minutes(10 + n % 50)), TicketEvent::Accepted { by, round: 1 }, 2, h);
+            let h = push(n, at.plus(Millis::minutes(100 + n % 300)), resolved, 3, h);
+            let h = push(n, at.plus(Millis::minutes(420)), TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() }, 4, h);
+            push(n, at.plus(Millis::minutes(430)), TicketEvent::Closed { reason: CloseReason::Confirmed }, 5, h);
+        }
+    }
+    log
+}
+
+/// A year's rates and a day's, from the counters of settled tickets
+/// (attached to a cold store) and from the plain per-ticket fold.
+fn rates(c: &mut Criterion) {
+    use gridloop_projections::Cohort;
+    use gridloop_projections::cold::Cold;
+    let log = year_log();
+    let as_of = log.iter().map(|e| e.occurred_at).max().expect("events").plus(Millis::days(1));
+    let cold = Cold::default();
+    let mut counted = Runner::<Metrics>::resume_cold(&cold).expect("resumes");
+    let mut folded = Runner::<Metrics>::fresh();
+    for event in &log {
+        counted.evolve(event).expect("folds");
+        folded.evolve(event).expect("folds");
+    }
+    cold.commit(vec![("metrics", counted.snapshot())]).expect("commits");
+    let start = Timestamp::parse("2025-12-31T16:00:00Z").expect("valid");
+    let year = Cohort { from: start, to: start.plus(Millis::days(365)), scope: None };
+    let day = Cohort { from: start.plus(Millis::days(180)), to: start.plus(Millis::days(181)), scope: None };
+    assert_eq!(counted.state().rates(&year, as_of), folded.state().rates(&year, as_of));
+    let mut group = c.benchmark_group("rates");
+    group.bench_function("year_counters", |b| b.iter(|| counted.state().rates(&year, as_of).submitted));
+    group.bench_function("day_counters", |b| b.iter(|| counted.state().rates(&day, as_of).submitted));
+    group.bench_function("year_fold", |b| b.iter(|| folded.state().rates(&year, as_of).submitted));
+    group.bench_function("day_fold", |b| b.iter(|| folded.state().rates(&day, as_of).submitted));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = lifecycle, fold, append, dispatch
+    targets = lifecycle, fold, append, dispatch, rates
 }
 criterion_main!(benches);

@@ -41,7 +41,7 @@
 //! "no data", never 0% or 100%. A ticket cancelled before a deadline came
 //! never becomes due against it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -56,8 +56,13 @@ use gridloop_engine::volunteer::VolunteerEvent;
 use gridloop_engine::world::{TeamKind, WorldEvent};
 
 use crate::ProjectionError;
-use crate::calendar::{Period, bucket};
+use crate::calendar::{Period, bucket, local_day};
+use crate::cold::{self, Cold, SCAN_KEYS_MAX, numbered_key};
 use crate::runner::Projection;
+
+mod counters;
+
+use counters::{Bucket, Histogram};
 
 /// One thing that happened to a ticket, for the metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +206,12 @@ pub struct AsOf {
 }
 
 impl TicketFacts {
+    /// When it became final (closed, cancelled or marked a duplicate), if
+    /// it did: nothing the metrics count happens to it after that.
+    pub fn final_at(&self) -> Option<Timestamp> {
+        self.marks.iter().find(|m| matches!(m.what, What::Closed | What::Cancelled | What::Duplicate)).map(|m| m.at)
+    }
+
     /// Replays the marks up to `t`.
     pub fn as_of(&self, t: Timestamp) -> AsOf {
         let mut s = AsOf {
@@ -360,9 +371,12 @@ pub struct Rates {
     /// feedback window (闭环率).
     pub closed_loop: Rate,
     /// Time from submission to being taken; `None` when none was taken.
+    /// Durations are counted in whole seconds, exactly below 2048 s and
+    /// then to 11 significant bits (within 0.1%, rounded down), so that
+    /// counters of any window merge at a bounded cost.
     pub time_to_accept: Option<Spread>,
     /// Time from submission to the standing resolution; `None` when none was
-    /// resolved.
+    /// resolved. Same resolution as `time_to_accept`.
     pub time_to_resolve: Option<Spread>,
     /// Returns, extensions and urges of the cohort's tickets by the instant.
     pub supervision: Supervision,
@@ -371,7 +385,7 @@ pub struct Rates {
 /// What supervision a cohort's tickets saw (退单, 延期, 催办): counts of
 /// events by the instant, each return's arbitration, each extension's
 /// answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Supervision {
     /// Returns by departments (退单).
     pub returned: u64,
@@ -410,6 +424,17 @@ impl Supervision {
             }
         }
         self.tickets_urged += u64::from(urged);
+    }
+
+    fn merge(&mut self, other: &Supervision) {
+        self.returned += other.returned;
+        self.insisted += other.insisted;
+        self.rerouted += other.rerouted;
+        self.extensions_asked += other.extensions_asked;
+        self.extensions_granted += other.extensions_granted;
+        self.extensions_refused += other.extensions_refused;
+        self.urged += other.urged;
+        self.tickets_urged += other.tickets_urged;
     }
 }
 
@@ -452,12 +477,23 @@ impl Cohort {
     }
 }
 
-/// The metrics projection: per ticket, its [`TicketFacts`], plus the
-/// volunteers' teams, teams' kinds and items' categories the world and
-/// volunteer streams set, to evaluate any [`Cohort`] as of any instant.
+/// The metrics projection: per open ticket, its [`TicketFacts`]; per day
+/// of submission, grid and item, the counters of the settled ones (cold
+/// rows, see [`counters`]); plus the volunteers' teams, teams' kinds and
+/// items' categories the world and volunteer streams set, to evaluate any
+/// [`Cohort`] as of any instant.
+///
+/// Until it is [attached](Projection::attach) to a cold store, nothing
+/// settles: every ticket's facts stay in memory, as a plain fold of the
+/// events (what the tests' oracle and `replay` into nothing use).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// The tickets not settled yet (every ticket when not attached).
     tickets: BTreeMap<u64, TicketFacts>,
+    /// The local days of submission that have settled tickets in the cold
+    /// store: a few hundred numbers a year.
+    #[serde(default)]
+    days: BTreeSet<i64>,
     teams: BTreeMap<VolunteerId, TeamId>,
     /// Each team's kind as the world stream last set it. A disbanded team
     /// keeps its last kind: a resolution it made stays what it was.
@@ -466,10 +502,31 @@ pub struct Metrics {
     /// Each item's category as the world stream last set it.
     #[serde(default)]
     categories: BTreeMap<ItemCode, CategoryCode>,
+    #[serde(skip)]
+    cold: Attached,
 }
+
+/// The cold store a projection was attached to. It is not part of the
+/// state: two states are equal whatever store holds their rows.
+#[derive(Clone, Debug, Default)]
+struct Attached(Option<Cold>);
+
+impl PartialEq for Attached {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Attached {}
 
 impl Projection for Metrics {
     const NAME: &'static str = "metrics";
+    /// 2: settled tickets are counters and cold rows.
+    const VERSION: u32 = 2;
+
+    fn attach(&mut self, cold: &Cold) {
+        self.cold = Attached(Some(cold.clone()));
+    }
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         match event.stream.kind() {
@@ -509,7 +566,10 @@ impl Metrics {
         Self::default()
     }
 
-    /// Every ticket's facts, in ticket-number order.
+    /// The facts held in memory, in ticket-number order: every ticket's
+    /// when not attached, the tickets not settled yet when attached (see
+    /// [`active_since`](Self::active_since) for the settled ones a report
+    /// needs).
     pub fn tickets(&self) -> impl Iterator<Item = (TicketId, &TicketFacts)> {
         self.tickets.iter().map(|(n, f)| (TicketId::from_number(*n), f))
     }
@@ -544,10 +604,14 @@ impl Metrics {
             TicketEvent::Resolved { feedback_by, .. } => Some(*feedback_by),
             _ => None,
         };
-        let facts = self
-            .tickets
-            .get_mut(&number)
-            .ok_or_else(|| ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version })?;
+        let Some(facts) = self.tickets.get_mut(&number) else {
+            // A settled ticket is final: the engine takes no counted event
+            // for it (a note, a follow may still come), so it is let be.
+            if self.cold.0.is_some() {
+                return Ok(());
+            }
+            return Err(ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version });
+        };
         // A return not yet arbitrated is re-routed by whatever next sends
         // the ticket elsewhere; `Insist` is its other outcome.
         let open_return = facts.marks.iter().rev().find_map(|m| match m.what {
@@ -603,6 +667,9 @@ impl Metrics {
             _ => return Ok(()),
         };
         facts.marks.push(Mark { at, what, by, feedback_by });
+        if matches!(what, What::Closed | What::Cancelled | What::Duplicate) {
+            self.settle(number)?;
+        }
         Ok(())
     }
 
@@ -627,54 +694,282 @@ impl Metrics {
         }
     }
 
-    /// The rates of a cohort, as of `as_of`.
+    /// The rates of a cohort, as of `as_of`. A cold store that fails to
+    /// read is logged and its rows left out; [`try_rates`](Self::try_rates)
+    /// says so instead.
     pub fn rates(&self, cohort: &Cohort, as_of: Timestamp) -> Rates {
-        let mut tally = Tally::default();
-        for facts in self.cohort(cohort) {
-            tally.count(facts, as_of);
-        }
-        tally.finish()
-    }
-
-    /// The rates of a cohort broken down by `by`, keyed in order.
-    pub fn rates_by(&self, cohort: &Cohort, as_of: Timestamp, by: By) -> BTreeMap<String, Rates> {
-        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
-        for facts in self.cohort(cohort) {
-            if let Some(key) = self.key(facts, by) {
-                tallies.entry(key).or_default().count(facts, as_of);
-            }
-        }
-        tallies.into_iter().map(|(k, t)| (k, t.finish())).collect()
-    }
-
-    fn cohort<'a>(&'a self, cohort: &'a Cohort) -> impl Iterator<Item = &'a TicketFacts> {
-        self.tickets.values().filter(move |t| {
-            t.submitted_at >= cohort.from
-                && t.submitted_at < cohort.to
-                && cohort.scope.as_ref().is_none_or(|s| t.grid.is_within(s))
+        self.try_rates(cohort, as_of).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "metrics: the cold store failed; rates of open tickets only");
+            let mut tallies = BTreeMap::new();
+            self.count_open(cohort, as_of, &|_| Some(String::new()), &mut tallies);
+            tallies.remove("").unwrap_or_default().finish()
         })
     }
 
-    fn key(&self, facts: &TicketFacts, by: By) -> Option<String> {
+    /// The rates of a cohort broken down by `by`, keyed in order (a failing
+    /// cold store as for [`rates`](Self::rates)).
+    pub fn rates_by(&self, cohort: &Cohort, as_of: Timestamp, by: By) -> BTreeMap<String, Rates> {
+        self.try_rates_by(cohort, as_of, by).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "metrics: the cold store failed; rates of open tickets only");
+            let mut tallies = BTreeMap::new();
+            self.count_open(cohort, as_of, &|key| key.of(self, by), &mut tallies);
+            tallies.into_iter().map(|(k, t)| (k, t.finish())).collect()
+        })
+    }
+
+    /// The rates of a cohort, as of `as_of`: the open tickets evaluated one
+    /// by one, the settled ones from their day's counters.
+    pub fn try_rates(&self, cohort: &Cohort, as_of: Timestamp) -> Result<Rates, ProjectionError> {
+        let mut tallies = BTreeMap::new();
+        self.count_open(cohort, as_of, &|_| Some(String::new()), &mut tallies);
+        self.count_settled(cohort, as_of, &|_| Some(String::new()), &mut tallies)?;
+        Ok(tallies.remove("").unwrap_or_default().finish())
+    }
+
+    /// The rates of a cohort broken down by `by`, keyed in order. Every
+    /// breakdown is exact from the counters: a bucket's grid gives the
+    /// place, its day the period, and its classes the category and last
+    /// holder (a volunteer's team is looked up now, as for an open ticket).
+    pub fn try_rates_by(
+        &self,
+        cohort: &Cohort,
+        as_of: Timestamp,
+        by: By,
+    ) -> Result<BTreeMap<String, Rates>, ProjectionError> {
+        let mut tallies = BTreeMap::new();
+        self.count_open(cohort, as_of, &|key| key.of(self, by), &mut tallies);
+        self.count_settled(cohort, as_of, &|key| key.of(self, by), &mut tallies)?;
+        Ok(tallies.into_iter().map(|(k, t)| (k, t.finish())).collect())
+    }
+
+    /// Counts the open tickets of the cohort into the tally of the key
+    /// `key` gives each (none: left out of the breakdown).
+    fn count_open(&self, cohort: &Cohort, as_of: Timestamp, key: &KeyFn<'_>, tallies: &mut Tallies) {
+        for facts in self.tickets.values().filter(|t| cohort.holds(t)) {
+            if let Some(key) = key(Key::of_facts(facts)) {
+                tallies.entry(key).or_default().count(facts, as_of);
+            }
+        }
+    }
+
+    /// Counts the settled tickets of the cohort: a bucket whose day lies
+    /// wholly in the cohort and that settled by `as_of` adds its counters;
+    /// any other evaluates its facts one by one.
+    fn count_settled(
+        &self,
+        cohort: &Cohort,
+        as_of: Timestamp,
+        key: &KeyFn<'_>,
+        tallies: &mut Tallies,
+    ) -> Result<(), ProjectionError> {
+        let Some(cold) = &self.cold.0 else { return Ok(()) };
+        let Some(last) = cohort.to.as_millis().checked_sub(1).and_then(|ms| Timestamp::from_millis(ms).ok()) else {
+            return Ok(());
+        };
+        for &day in self.days.range(local_day(cohort.from)..=local_day(last)) {
+            let whole = day_start(day) >= cohort.from && day_start(day + 1) <= cohort.to;
+            for (_, row) in scan_all(cold, &counters::scope_prefix(day, cohort.scope.as_ref()))? {
+                let bucket: Bucket = counters::decode(&row)?;
+                if cohort.scope.as_ref().is_some_and(|s| !bucket.grid.is_within(s)) {
+                    continue;
+                }
+                if whole && as_of >= bucket.settled_max {
+                    for (class, counts) in &bucket.classes {
+                        let class = Key {
+                            grid: &bucket.grid,
+                            category: class.category.as_ref(),
+                            holder: class.holder.as_ref(),
+                            submitted_at: day_start(day),
+                        };
+                        if let Some(key) = key(class) {
+                            tallies.entry(key).or_default().merge(counts);
+                        }
+                    }
+                    continue;
+                }
+                for (_, row) in scan_all(cold, &counters::facts_prefix(day, &bucket.grid, &bucket.item))? {
+                    let facts: TicketFacts = counters::decode(&row)?;
+                    if cohort.holds(&facts) && facts.grid == bucket.grid && facts.item == bucket.item {
+                        if let Some(key) = key(Key::of_facts(&facts)) {
+                            tallies.entry(key).or_default().count(&facts, as_of);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a final ticket's facts to the cold store and adds it to its
+    /// bucket's counters (when attached; otherwise it stays in memory).
+    fn settle(&mut self, number: u64) -> Result<(), ProjectionError> {
+        let Some(cold) = self.cold.0.clone() else { return Ok(()) };
+        let Some(settled_at) = self.tickets.get(&number).and_then(counters::settles_at) else { return Ok(()) };
+        let Some(facts) = self.tickets.remove(&number) else { return Ok(()) };
+        let day = local_day(facts.submitted_at);
+        let key = counters::bucket_key(day, &facts.grid, &facts.item);
+        let mut bucket = match cold.get(&key)? {
+            Some(row) => counters::decode(&row)?,
+            None => Bucket::new(&facts, day),
+        };
+        bucket.add(&facts, settled_at);
+        cold.put(key, counters::encode(&bucket));
+        let facts_key = numbered_key(&counters::facts_prefix(day, &facts.grid, &facts.item), number);
+        let final_at = facts.marks.last().map_or(facts.submitted_at, |m| m.at);
+        cold.put(numbered_key(&counters::settled_prefix(local_day(final_at)), number), facts_key.clone());
+        cold.put(facts_key, counters::encode(&facts));
+        self.days.insert(day);
+        Ok(())
+    }
+
+    /// When the first ticket inside `scope` was submitted, settled or not.
+    pub fn first_submitted(&self, scope: &GridCode) -> Result<Option<Timestamp>, ProjectionError> {
+        let mut first = self.tickets.values().filter(|f| f.grid.is_within(scope)).map(|f| f.submitted_at).min();
+        if let Some(cold) = &self.cold.0 {
+            for &day in &self.days {
+                if first.is_some_and(|at| at < day_start(day)) {
+                    break;
+                }
+                for (_, row) in scan_all(cold, &counters::scope_prefix(day, Some(scope)))? {
+                    let bucket: Bucket = counters::decode(&row)?;
+                    if bucket.grid.is_within(scope) {
+                        first = Some(first.map_or(bucket.first, |at| at.min(bucket.first)));
+                    }
+                }
+            }
+        }
+        Ok(first)
+    }
+
+    /// When the last ticket was submitted, settled or not.
+    pub fn last_submitted(&self) -> Result<Option<Timestamp>, ProjectionError> {
+        let mut last = self.tickets.values().map(|f| f.submitted_at).max();
+        if let (Some(cold), Some(&day)) = (&self.cold.0, self.days.last()) {
+            for (_, row) in scan_all(cold, &counters::day_prefix(day))? {
+                let bucket: Bucket = counters::decode(&row)?;
+                last = Some(last.map_or(bucket.last, |at| at.max(bucket.last)));
+            }
+        }
+        Ok(last)
+    }
+
+    /// The tickets inside `scope` that were open at `since` or opened
+    /// later: the open ones, and the settled ones whose final mark came at
+    /// or after `since` (read from the cold store by the day of that mark,
+    /// so the cost follows the tickets settled since, not the history).
+    pub fn active_since(
+        &self,
+        scope: &GridCode,
+        since: Timestamp,
+    ) -> Result<Vec<(TicketId, TicketFacts)>, ProjectionError> {
+        let mut found: BTreeMap<u64, TicketFacts> = self
+            .tickets
+            .iter()
+            .filter(|(_, f)| f.grid.is_within(scope))
+            .map(|(n, f)| (*n, f.clone()))
+            .collect();
+        if let Some(cold) = &self.cold.0 {
+            // Every key of the day of `since` and after sorts past the day's
+            // prefix without its final `/`.
+            let mut after = counters::settled_prefix(local_day(since));
+            after.pop();
+            loop {
+                let rows = cold.scan(b"metrics/s/", Some(&after), false, SCAN_KEYS_MAX)?;
+                let Some((last, _)) = rows.last() else { break };
+                after = last.clone();
+                for (key, facts_key) in &rows {
+                    let Some(row) = cold.get(facts_key)? else { continue };
+                    let facts: TicketFacts = counters::decode(&row)?;
+                    let final_at = facts.marks.last().map_or(facts.submitted_at, |m| m.at);
+                    if facts.grid.is_within(scope) && final_at >= since {
+                        let number = u64::from_be_bytes(key[key.len() - 8..].try_into().unwrap_or_default());
+                        found.insert(number, facts);
+                    }
+                }
+            }
+        }
+        Ok(found.into_iter().map(|(n, f)| (TicketId::from_number(n), f)).collect())
+    }
+}
+
+/// Tallies by breakdown key.
+type Tallies = BTreeMap<String, Tally>;
+
+/// The breakdown key of a ticket or a bucket's class (none: left out).
+type KeyFn<'k> = dyn Fn(Key<'_>) -> Option<String> + 'k;
+
+/// What places a ticket (or a bucket's class) in a breakdown.
+#[derive(Clone, Copy)]
+struct Key<'a> {
+    grid: &'a GridCode,
+    category: Option<&'a CategoryCode>,
+    holder: Option<&'a Assignee>,
+    /// The submission, or the start of its day for a bucket (which falls
+    /// in the same day, week and month).
+    submitted_at: Timestamp,
+}
+
+impl<'a> Key<'a> {
+    fn of_facts(facts: &'a TicketFacts) -> Self {
+        Key {
+            grid: &facts.grid,
+            category: facts.category.as_ref(),
+            holder: facts.holder.as_ref(),
+            submitted_at: facts.submitted_at,
+        }
+    }
+
+    fn of(self, metrics: &Metrics, by: By) -> Option<String> {
         match by {
-            By::Place(level) => facts.grid.at_level(level).map(|g| g.to_string()),
-            By::Department => match &facts.holder {
+            By::Place(level) => self.grid.at_level(level).map(|g| g.to_string()),
+            By::Department => match self.holder {
                 Some(Assignee::Department(d)) => Some(d.to_string()),
                 _ => None,
             },
-            By::Team => match &facts.holder {
+            By::Team => match self.holder {
                 Some(Assignee::Team(t)) => Some(t.to_string()),
-                Some(Assignee::Volunteer(v)) => self.teams.get(v).map(ToString::to_string),
+                Some(Assignee::Volunteer(v)) => metrics.teams.get(v).map(ToString::to_string),
                 _ => None,
             },
-            By::Category => Some(facts.category.as_ref().map_or("uncategorised", |c| c.as_str()).to_string()),
-            By::Period(period) => Some(bucket(facts.submitted_at, period)),
+            By::Category => Some(self.category.map_or("uncategorised", |c| c.as_str()).to_string()),
+            By::Period(period) => Some(bucket(self.submitted_at, period)),
         }
     }
 }
 
-#[derive(Default)]
-struct Tally {
+impl Cohort {
+    /// Whether the cohort holds a ticket: submitted in it, inside its scope.
+    fn holds(&self, facts: &TicketFacts) -> bool {
+        facts.submitted_at >= self.from
+            && facts.submitted_at < self.to
+            && self.scope.as_ref().is_none_or(|s| facts.grid.is_within(s))
+    }
+}
+
+/// The instant local day `day` begins (China time).
+fn day_start(day: i64) -> Timestamp {
+    const DAY_MS: i64 = 86_400_000;
+    const CST_OFFSET_MS: i64 = 8 * 3_600_000;
+    Timestamp::from_millis(day.saturating_mul(DAY_MS) - CST_OFFSET_MS).unwrap_or_default()
+}
+
+/// Every entry under `prefix`, page by page.
+fn scan_all(cold: &Cold, prefix: &[u8]) -> Result<Vec<cold::Entry>, ProjectionError> {
+    let mut all = Vec::new();
+    loop {
+        let page = cold.scan(prefix, all.last().map(|(k, _): &cold::Entry| k.as_slice()), false, SCAN_KEYS_MAX)?;
+        let done = page.len() < SCAN_KEYS_MAX;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// The numerators, denominators and durations of a set of tickets: what a
+/// cohort sums, and what a settled bucket keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Tally {
     submitted: u64,
     valid: u64,
     taken_on_time: u64,
@@ -688,12 +983,31 @@ struct Tally {
     in_grid: u64,
     closed: u64,
     close_due: u64,
-    to_accept: Vec<Millis>,
-    to_resolve: Vec<Millis>,
+    to_accept: Histogram,
+    to_resolve: Histogram,
     supervision: Supervision,
 }
 
 impl Tally {
+    fn merge(&mut self, other: &Tally) {
+        self.submitted += other.submitted;
+        self.valid += other.valid;
+        self.taken_on_time += other.taken_on_time;
+        self.accept_due += other.accept_due;
+        self.completed += other.completed;
+        self.on_time += other.on_time;
+        self.resolve_due += other.resolve_due;
+        self.satisfied += other.satisfied;
+        self.rated += other.rated;
+        self.resolved += other.resolved;
+        self.in_grid += other.in_grid;
+        self.closed += other.closed;
+        self.close_due += other.close_due;
+        self.to_accept.merge(&other.to_accept);
+        self.to_resolve.merge(&other.to_resolve);
+        self.supervision.merge(&other.supervision);
+    }
+
     fn count(&mut self, facts: &TicketFacts, t: Timestamp) {
         if facts.submitted_at > t {
             return;
@@ -709,7 +1023,7 @@ impl Tally {
         self.accept_due += u64::from(accept.is_due());
         self.taken_on_time += u64::from(accept == Due::Met);
         if let Some(taken) = s.taken_at {
-            self.to_accept.push(taken.since(facts.submitted_at));
+            self.to_accept.add(taken.since(facts.submitted_at));
         }
         let resolve = s.resolution(t);
         self.resolve_due += u64::from(resolve.is_due());
@@ -718,7 +1032,7 @@ impl Tally {
             self.resolved += 1;
             self.completed += 1;
             self.in_grid += u64::from(s.highest_tier <= Tier::Community && resolved_by_own(facts, &s));
-            self.to_resolve.push(resolved.since(facts.submitted_at));
+            self.to_resolve.add(resolved.since(facts.submitted_at));
         }
         if s.due_to_close(t) {
             self.close_due += 1;
@@ -741,8 +1055,8 @@ impl Tally {
             satisfaction: rate(self.satisfied, self.rated),
             in_grid: rate(self.in_grid, self.resolved),
             closed_loop: rate(self.closed, self.close_due),
-            time_to_accept: Spread::of(self.to_accept),
-            time_to_resolve: Spread::of(self.to_resolve),
+            time_to_accept: self.to_accept.spread(),
+            time_to_resolve: self.to_resolve.spread(),
             supervision: self.supervision,
         }
     }

@@ -265,9 +265,14 @@ impl GridWeek {
             visits: 0,
             volunteers: vec![],
         };
-        let in_grid = from.metrics.tickets().filter(|(_, f)| f.grid.is_within(grid) && f.submitted_at <= as_of);
-        for (id, facts) in in_grid {
-            out.count_ticket(from.weekly, id, facts, start, end);
+        // The week's matters are tickets open when it began or opened
+        // since: the metrics read those alone, not the grid's history.
+        let active = from.metrics.active_since(grid, start).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "weekly: the metrics' cold store failed; open tickets only");
+            from.metrics.tickets().filter(|(_, f)| f.grid.is_within(grid)).map(|(id, f)| (id, f.clone())).collect()
+        });
+        for (id, facts) in active.into_iter().filter(|(_, f)| f.submitted_at <= as_of) {
+            out.count_ticket(from.weekly, id, &facts, start, end);
         }
         (out.patrols, out.visits) = from.weekly.patrols_in(grid, start, end.min(as_of.plus(Millis(1))));
         out.volunteers = volunteers(from.ledger, residents, &week.to_string());
@@ -282,7 +287,9 @@ impl GridWeek {
             *self.by_category.entry(category.to_string()).or_default() += 1;
             self.found_on_patrol += u64::from(weekly.found_on_patrol(&id));
         }
-        if facts.submitted_at >= end {
+        // A ticket closed or withdrawn before the week began is no matter
+        // of the week, whatever its deadlines said.
+        if facts.submitted_at >= end || facts.final_at().is_some_and(|at| at < start) {
             return;
         }
         // Overdue by the engine's rule, as of the figures' instant; a

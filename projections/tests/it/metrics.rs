@@ -436,3 +436,208 @@ fn rates_count_only_the_tickets_due_at_each_instant() {
     let last = board.overdue_counts(t("2026-11-15T00:00:00Z"));
     assert_eq!(last.open, 3, "2 missed its deadlines but is closed; 3, 4 and 5 are open");
 }
+
+// ---------------------------------------------------------------------
+// Counters: settled tickets summed per day × grid × item must give what a
+// plain fold of the raw events gives, as of any instant.
+// ---------------------------------------------------------------------
+
+mod counters {
+    use std::sync::Arc;
+
+    use gridloop_engine::envelope::RecordedEvent;
+    use gridloop_engine::grid::{GridCode, Level};
+    use gridloop_engine::rng::SplitMix64;
+    use gridloop_engine::store::EventStore;
+    use gridloop_engine::time::{Millis, Timestamp};
+    use gridloop_engine::weekly::IsoWeek;
+    use gridloop_projections::calendar::{Period, local_day};
+    use gridloop_projections::cold::{Cold, MemoryCold};
+    use gridloop_projections::ledger::Ledger;
+    use gridloop_projections::runner::Runner;
+    use gridloop_projections::weekly::{GridWeek, Sources, Weekly};
+    use gridloop_projections::{By, Cohort, Metrics};
+    use proptest::prelude::*;
+
+    use crate::support::random_history;
+
+    fn log_of(seed: u64, steps: u32) -> Vec<RecordedEvent> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime.block_on(async { random_history(seed, steps).await.read_all(1, usize::MAX).await.expect("read") })
+    }
+
+    /// The oracle: a projection never attached keeps every ticket's facts
+    /// and evaluates each one as of the instant.
+    fn folded(log: &[RecordedEvent]) -> Runner<Metrics> {
+        let mut runner = Runner::<Metrics>::fresh();
+        for event in log {
+            runner.evolve(event).expect("applies");
+        }
+        runner
+    }
+
+    /// The projection under test: attached to `cold`, committing every
+    /// `commit_every` events, so that counters are read both from the
+    /// store and from pending writes.
+    fn counted(log: &[RecordedEvent], cold: &Cold, commit_every: usize) -> Runner<Metrics> {
+        let mut runner = Runner::<Metrics>::resume_cold(cold).expect("resumes");
+        for (i, event) in log.iter().enumerate() {
+            runner.evolve(event).expect("applies");
+            if (i + 1) % commit_every == 0 {
+                cold.commit(vec![("metrics", runner.snapshot())]).expect("commits");
+                runner.mark_saved();
+            }
+        }
+        runner
+    }
+
+    const BYS: [By; 9] = [
+        By::Place(Level::Street),
+        By::Place(Level::Community),
+        By::Place(Level::Grid),
+        By::Department,
+        By::Team,
+        By::Category,
+        By::Period(Period::Day),
+        By::Period(Period::Week),
+        By::Period(Period::Month),
+    ];
+
+    /// Instants before, at, just around, between and after the log's events.
+    fn instants(log: &[RecordedEvent], rng: &mut SplitMix64) -> Vec<Timestamp> {
+        let first = log.first().expect("events").occurred_at;
+        let last = log.iter().map(|e| e.occurred_at).max().expect("events");
+        let mut out = vec![first.plus(Millis(0)), last, last.plus(Millis::days(40))];
+        out.push(Timestamp::from_millis(first.as_millis() - 3_600_000).expect("in range"));
+        for _ in 0..6 {
+            let at = rng.pick(log).occurred_at;
+            out.push(at);
+            out.push(at.plus(Millis(1)));
+            out.push(Timestamp::from_millis(at.as_millis() - 1).expect("in range"));
+            let span = last.since(first).0.max(1);
+            out.push(first.plus(Millis(rng.below(span + Millis::days(5).0))));
+        }
+        out
+    }
+
+    /// Whole local days, and windows cut inside days, in or out of scopes.
+    fn cohorts(log: &[RecordedEvent], grids: &[GridCode], rng: &mut SplitMix64) -> Vec<Cohort> {
+        let first = log.first().expect("events").occurred_at;
+        let day_ms = Millis::days(1).0 as i64;
+        let midnight = |at: Timestamp| Timestamp::from_millis(local_day(at) * day_ms - 8 * 3_600_000).expect("day");
+        let mut out = vec![Cohort { from: Cohort::earliest(), to: first.plus(Millis::days(400)), scope: None }];
+        for _ in 0..6 {
+            let from = midnight(first).plus(Millis::days(rng.below(6)));
+            let to = from.plus(Millis::days(1 + rng.below(5)));
+            let (from, to) = if rng.chance(500) {
+                (from.plus(Millis::minutes(rng.below(1440))), to.plus(Millis::minutes(rng.below(1440))))
+            } else {
+                (from, to)
+            };
+            let scope = match rng.below(4) {
+                0 => None,
+                n => rng.pick(grids).at_level([Level::Street, Level::Community, Level::Grid][n as usize - 1]),
+            };
+            out.push(Cohort { from, to, scope });
+        }
+        out
+    }
+
+    fn check(seed: u64, steps: u32, commit_every: usize) {
+        let log = log_of(seed, steps);
+        let oracle = folded(&log);
+        let cold = Cold::default();
+        let runner = counted(&log, &cold, commit_every);
+        let (oracle, metrics) = (oracle.state(), runner.state());
+        let mut rng = SplitMix64::new(seed ^ 0x5eed);
+        let grids: Vec<GridCode> = oracle.tickets().map(|(_, f)| f.grid.clone()).collect();
+        for cohort in cohorts(&log, &grids, &mut rng) {
+            for as_of in instants(&log, &mut rng) {
+                let want = oracle.rates(&cohort, as_of);
+                assert_eq!(metrics.try_rates(&cohort, as_of).expect("reads"), want, "seed {seed}: {cohort:?} as of {as_of}");
+                for by in BYS {
+                    let got = metrics.try_rates_by(&cohort, as_of, by).expect("reads");
+                    assert_eq!(got, oracle.rates_by(&cohort, as_of, by), "seed {seed}: {cohort:?} by {by:?} as of {as_of}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// The counter-backed rates and breakdowns equal the per-ticket
+        /// fold of the raw events, for random cohorts and instants; the
+        /// failing seed is in the message.
+        #[test]
+        fn counters_equal_a_fold_of_the_events(seed in any::<u64>(), steps in 150u32..450, commit_every in 1usize..400) {
+            check(seed, steps, commit_every);
+        }
+    }
+
+    #[test]
+    fn settled_tickets_leave_memory_and_reports_still_see_them() {
+        let log = log_of(11, 500);
+        let oracle = folded(&log);
+        let cold = Cold::default();
+        let runner = counted(&log, &cold, 100);
+        let open: Vec<_> = oracle.state().tickets().filter(|(_, f)| f.final_at().is_none()).map(|(id, _)| id).collect();
+        let held: Vec<_> = runner.state().tickets().map(|(id, _)| id).collect();
+        let all = oracle.state().tickets().count();
+        assert!(open.len() < all, "the history settles some tickets ({} of {all} open)", open.len());
+        assert_eq!(held, open, "memory holds exactly the tickets not final");
+        // A grid's week reads the tickets settled since it began from the
+        // cold rows, and comes out as the plain fold's.
+        let (ledger, weekly) = (Runner::<Ledger>::fresh(), Runner::<Weekly>::fresh());
+        let as_of = log.iter().map(|e| e.occurred_at).max().expect("events");
+        let grids: std::collections::BTreeSet<GridCode> = oracle.state().tickets().map(|(_, f)| f.grid.clone()).collect();
+        for week in ["2026-W45", "2026-W46", "2026-W47"] {
+            let week = IsoWeek::parse(week).expect("week");
+            for grid in &grids {
+                let of = |metrics| {
+                    let sources = Sources { metrics, ledger: ledger.state(), weekly: weekly.state() };
+                    GridWeek::generate(sources, grid, week, as_of, &[])
+                };
+                assert_eq!(of(runner.state()), of(oracle.state()), "{grid} {week}");
+            }
+        }
+        assert_eq!(runner.state().last_submitted().expect("reads"), oracle.state().tickets().map(|(_, f)| f.submitted_at).max());
+        for grid in &grids {
+            let first = oracle.state().tickets().filter(|(_, f)| f.grid.is_within(grid)).map(|(_, f)| f.submitted_at).min();
+            assert_eq!(runner.state().first_submitted(grid).expect("reads"), first, "{grid}");
+        }
+    }
+
+    #[test]
+    fn resuming_from_committed_snapshot_and_rows_gives_the_same_rates() {
+        let log = log_of(23, 400);
+        let oracle = folded(&log);
+        let store = Arc::new(MemoryCold::default());
+        let cold = Cold::new(store.clone());
+        let half = log.len() / 2;
+        let mut runner = Runner::<Metrics>::resume_cold(&cold).expect("resumes");
+        for event in &log[..half] {
+            runner.evolve(event).expect("applies");
+        }
+        cold.commit(vec![("metrics", runner.snapshot())]).expect("commits");
+        // Folded further but never committed: a crash loses these rows and
+        // this state together.
+        for event in &log[half..half + 50] {
+            runner.evolve(event).expect("applies");
+        }
+        drop((runner, cold));
+        let cold = Cold::new(store);
+        let mut resumed = Runner::<Metrics>::resume_cold(&cold).expect("resumes");
+        assert_eq!(resumed.checkpoint(), log[half - 1].position);
+        for event in &log {
+            resumed.evolve(event).expect("applies");
+        }
+        let all = Cohort { from: Cohort::earliest(), to: log[0].occurred_at.plus(Millis::days(400)), scope: None };
+        let mut rng = SplitMix64::new(23);
+        for as_of in instants(&log, &mut rng) {
+            assert_eq!(resumed.state().try_rates(&all, as_of).expect("reads"), oracle.state().rates(&all, as_of));
+            let by = By::Place(Level::Grid);
+            assert_eq!(resumed.state().try_rates_by(&all, as_of, by).expect("reads"), oracle.state().rates_by(&all, as_of, by));
+        }
+    }
+}

@@ -71,7 +71,7 @@ pub async fn run(args: MetricsArgs, host: &Host<'_>) -> Result<()> {
     let store = deployment.store();
     let runner = catch_up::<Metrics>(store).await?;
     let metrics = runner.state();
-    let last = metrics.tickets().map(|(_, t)| t.submitted_at).max().unwrap_or_default();
+    let last = metrics.last_submitted()?.unwrap_or_default();
     let as_of = match args.as_of {
         Some(text) => Timestamp::parse(&text).context("--as-of")?,
         None => store_last_event_time(store).await?.unwrap_or(last).plus(Millis(1)),

@@ -622,7 +622,7 @@ pub(crate) async fn series<S: EventStore>(
     let as_of = state.service.clock().now();
     let views = state.live.read().await;
     let metrics = views.metrics.state();
-    let first = metrics.tickets().filter(|(_, f)| f.grid.is_within(&scope)).map(|(_, f)| f.submitted_at).min();
+    let first = metrics.first_submitted(&scope).map_err(|e| Error::Storage(e.to_string()))?;
     let from = from.or(first).unwrap_or(as_of);
     let to = to.unwrap_or(as_of.plus(Millis(1)));
     if from >= to {
