@@ -71,7 +71,7 @@ async fn main() {
     let residents: Vec<String> = (1..=CLIENTS).map(|n| issue(Role::Resident, format!("r-{n}"))).collect();
     let volunteers: Vec<String> = (1..=CLIENTS).map(|n| issue(Role::Volunteer, format!("V-{n}"))).collect();
     let dispatcher = issue(Role::Dispatcher, "d-bench".into());
-    let state = AppState::new(service.clone(), table).await.expect("state");
+    let state = AppState::new(service.clone(), table, gridloop_http::Cold::default()).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("address");
     let options = gridloop_http::server::Options::default();

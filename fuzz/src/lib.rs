@@ -303,7 +303,7 @@ pub mod http {
             }
             let personal: Arc<dyn PersonalStore> = Arc::new(MemoryPersonal::default());
             let state = runtime
-                .block_on(gridloop_http::AppState::new(service, table))
+                .block_on(gridloop_http::AppState::new(service, table, gridloop_http::Cold::default()))
                 .expect("the state")
                 .with_personal(personal)
                 .with_blobs(Arc::new(gridloop_engine::blob::MemoryBlobs::new()))

@@ -20,6 +20,7 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
+use gridloop_projections::cold::Cold;
 use gridloop_projections::directory::Directory;
 use gridloop_projections::runner::Runner;
 use tokio::sync::watch;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use crate::deadlines::DeadlineIndex;
 use crate::dispatch;
 use crate::follower::{self, Follow, fold_into};
+use crate::saved::{Saved, stored};
 
 /// The dispatcher policy as a follower: which tickets are open, who can be
 /// offered what, and how many commands wrote events.
@@ -36,6 +38,7 @@ struct AutoDispatch<S: EventStore> {
     index: Runner<DeadlineIndex>,
     directory: Runner<Directory>,
     written: u64,
+    saved: Saved,
 }
 
 impl<S: EventStore> Follow for AutoDispatch<S> {
@@ -62,6 +65,9 @@ impl<S: EventStore> Follow for AutoDispatch<S> {
     /// after writing, looks again at once (its own events may call for the
     /// next step), else sleeps until the log grows or a ring widens.
     async fn caught_up(&mut self) -> Result<Option<Duration>, Error> {
+        if self.saved.due(self.index.unsaved().max(self.directory.unsaved())) {
+            self.save()?;
+        }
         let now = self.service.clock().now();
         let index = self.index.state();
         let waiting: Vec<_> = index.open_tickets().filter(|t| t.status.awaits_dispatch()).cloned().collect();
@@ -71,10 +77,39 @@ impl<S: EventStore> Follow for AutoDispatch<S> {
     }
 }
 
-/// Runs until `stop` turns true; returns how many commands wrote events.
+impl<S: EventStore> AutoDispatch<S> {
+    /// Saves both states; each carries its own checkpoint, and the
+    /// follower resumes from the lower one (a runner skips what it has).
+    fn save(&mut self) -> Result<(), Error> {
+        self.index.save(&self.saved).map_err(stored)?;
+        self.directory.save(&self.saved).map_err(stored)?;
+        self.saved.saved();
+        Ok(())
+    }
+}
+
+/// Runs until `stop` turns true, from position 0 (nothing saved); returns
+/// how many commands wrote events.
 pub async fn run<S: EventStore>(service: Arc<CommandService<S>>, stop: watch::Receiver<bool>) -> Result<u64, Error> {
+    run_saved(service, Cold::default(), stop).await
+}
+
+/// Runs until `stop` turns true, resumed from its snapshots in `cold`
+/// (`dispatcher.deadlines`, `dispatcher.directory`) and saving them
+/// periodically and when it stops; returns how many commands wrote events.
+pub async fn run_saved<S: EventStore>(
+    service: Arc<CommandService<S>>,
+    cold: Cold,
+    stop: watch::Receiver<bool>,
+) -> Result<u64, Error> {
     let store = service.store().clone();
-    let mut policy = AutoDispatch { service, index: Runner::fresh(), directory: Runner::fresh(), written: 0 };
-    follower::run(&store, &mut policy, stop).await?;
+    let saved = Saved::new(cold, "dispatcher");
+    let (index, directory) = (Runner::resume(&saved).map_err(stored)?, Runner::resume(&saved).map_err(stored)?);
+    let mut policy = AutoDispatch { service, index, directory, written: 0, saved };
+    let ran = follower::run(&store, &mut policy, stop).await;
+    if policy.index.unsaved().max(policy.directory.unsaved()) > 0 {
+        policy.save()?;
+    }
+    ran?;
     Ok(policy.written)
 }

@@ -21,12 +21,17 @@ use gridloop_engine::ids::{CommandId, TicketId};
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{TicketCommand, TicketEvent};
+use gridloop_projections::cold::Cold;
+use gridloop_projections::runner::SnapshotStore;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::follower::{self, Follow};
+use crate::saved::{Saved, stored};
 
-/// Which children are whose, which settled, and what was relayed.
-#[derive(Debug, Default)]
+/// Which children are whose, which settled, and what was relayed; with
+/// the position it has folded to, so it snapshots as one blob.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coordination {
     parent_of: BTreeMap<TicketId, TicketId>,
     settled: BTreeSet<TicketId>,
@@ -111,10 +116,35 @@ impl Coordination {
     }
 }
 
+/// The version of the coordination snapshot's shape.
+const VERSION: u32 = 1;
+
+/// The coordination state as saved: its shape's version, and the state
+/// (which holds its own position).
+#[derive(Serialize, Deserialize)]
+struct SavedState<S> {
+    version: u32,
+    state: S,
+}
+
 /// The policy as a follower of the log, sending through `service`.
 struct Relay<S> {
     service: Arc<CommandService<S>>,
     state: Coordination,
+    saved: Saved,
+    /// Events folded since the last save.
+    unsaved: u64,
+}
+
+impl<S> Relay<S> {
+    fn save(&mut self) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(&SavedState { version: VERSION, state: &self.state })
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        self.saved.save("state", &bytes).map_err(stored)?;
+        self.saved.saved();
+        self.unsaved = 0;
+        Ok(())
+    }
 }
 
 impl<S: EventStore> Follow for Relay<S> {
@@ -133,18 +163,41 @@ impl<S: EventStore> Follow for Relay<S> {
     }
 
     async fn fold(&mut self, batch: &[RecordedEvent]) -> Result<(), Error> {
+        self.unsaved += batch.len() as u64;
         batch.iter().try_for_each(|event| self.state.fold(event))
     }
 
     async fn caught_up(&mut self) -> Result<Option<std::time::Duration>, Error> {
+        if self.saved.due(self.unsaved) {
+            self.save()?;
+        }
         self.state.relay(&self.service).await?;
         Ok(None)
     }
 }
 
-/// Runs until `stop` turns true.
+/// Runs until `stop` turns true, from position 0 (nothing saved).
 pub async fn run<S: EventStore>(service: Arc<CommandService<S>>, stop: watch::Receiver<bool>) -> Result<(), Error> {
+    run_saved(service, Cold::default(), stop).await
+}
+
+/// Runs until `stop` turns true, resumed from its snapshot in `cold`
+/// (`coordination.state`; one of another version is folded again from 0)
+/// and saving it periodically and when it stops.
+pub async fn run_saved<S: EventStore>(
+    service: Arc<CommandService<S>>,
+    cold: Cold,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
     let store = service.store().clone();
-    let mut relay = Relay { service, state: Coordination::default() };
-    follower::run(&store, &mut relay, stop).await
+    let saved = Saved::new(cold, "coordination");
+    let bytes = saved.load("state").map_err(stored)?;
+    let resumed = bytes.and_then(|b| serde_json::from_slice::<SavedState<Coordination>>(&b).ok());
+    let state = resumed.filter(|s| s.version == VERSION).map(|s| s.state).unwrap_or_default();
+    let mut relay = Relay { service, state, saved, unsaved: 0 };
+    let ran = follower::run(&store, &mut relay, stop).await;
+    if relay.unsaved > 0 {
+        relay.save()?;
+    }
+    ran
 }

@@ -14,6 +14,8 @@
 //! - [`timers`]: the task that fires them (`gridloop serve`).
 //! - [`dispatch`]: the dispatcher policy (社区派单) for a ticket waiting for
 //!   dispatch; [`autodispatch`] is its task (`serve --auto-dispatch`).
+//! - [`saved`]: where the followers keep their snapshots (the server's
+//!   cold store, under each policy's name), so a restart reads the tail.
 //! - [`points`]: the points policy, which turns closed tickets into
 //!   `AwardPoints` commands.
 //!
@@ -39,4 +41,5 @@ pub mod deadlines;
 pub mod dispatch;
 pub mod follower;
 pub mod points;
+pub mod saved;
 pub mod timers;

@@ -21,11 +21,13 @@ use gridloop_engine::Error;
 use gridloop_engine::envelope::RecordedEvent;
 use gridloop_engine::service::CommandService;
 use gridloop_engine::store::EventStore;
+use gridloop_projections::cold::Cold;
 use gridloop_projections::runner::Runner;
 use tokio::sync::watch;
 
 use crate::deadlines::{DeadlineIndex, Fired};
 use crate::follower::{self, Follow, fold_into};
+use crate::saved::{Saved, stored};
 
 /// The timers as a follower: the deadline index, and what they fired.
 #[derive(Debug)]
@@ -33,6 +35,7 @@ struct Timers<S: EventStore> {
     service: Arc<CommandService<S>>,
     index: Runner<DeadlineIndex>,
     total: Fired,
+    saved: Saved,
 }
 
 impl<S: EventStore> Follow for Timers<S> {
@@ -58,6 +61,9 @@ impl<S: EventStore> Follow for Timers<S> {
     /// After writing, looks again at once: the commands' own events may
     /// bring deadlines of their own.
     async fn caught_up(&mut self) -> Result<Option<Duration>, Error> {
+        if self.saved.due(self.index.unsaved()) {
+            self.save()?;
+        }
         let now = self.service.clock().now();
         let fired = self.index.state().fire(&self.service, now).await?;
         self.total.written += fired.written;
@@ -70,10 +76,36 @@ impl<S: EventStore> Follow for Timers<S> {
     }
 }
 
-/// Runs until `stop` turns true; returns what it fired in all.
+impl<S: EventStore> Timers<S> {
+    fn save(&mut self) -> Result<(), Error> {
+        self.index.save(&self.saved).map_err(stored)?;
+        self.saved.saved();
+        Ok(())
+    }
+}
+
+/// Runs until `stop` turns true, from position 0 (nothing saved); returns
+/// what it fired in all.
 pub async fn run<S: EventStore>(service: Arc<CommandService<S>>, stop: watch::Receiver<bool>) -> Result<Fired, Error> {
+    run_saved(service, Cold::default(), stop).await
+}
+
+/// Runs until `stop` turns true, resumed from the deadline index's
+/// snapshot in `cold` (`timers.deadlines`) and saving it periodically and
+/// when it stops; returns what it fired in all.
+pub async fn run_saved<S: EventStore>(
+    service: Arc<CommandService<S>>,
+    cold: Cold,
+    stop: watch::Receiver<bool>,
+) -> Result<Fired, Error> {
     let store = service.store().clone();
-    let mut timers = Timers { service, index: Runner::fresh(), total: Fired::default() };
-    follower::run(&store, &mut timers, stop).await?;
+    let saved = Saved::new(cold, "timers");
+    let index = Runner::resume(&saved).map_err(stored)?;
+    let mut timers = Timers { service, index, total: Fired::default(), saved };
+    let ran = follower::run(&store, &mut timers, stop).await;
+    if timers.index.unsaved() > 0 {
+        timers.save()?;
+    }
+    ran?;
     Ok(timers.total)
 }

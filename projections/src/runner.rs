@@ -164,6 +164,17 @@ impl<P: Projection> Runner<P> {
         Ok(runner)
     }
 
+    /// Starts from position 0 whatever `cold` holds, its old rows dropped
+    /// (at the next commit), and attaches `cold`: for a projection whose
+    /// snapshot disagrees with a companion's (saved beside it, at its
+    /// checkpoint) and so must be folded again with it.
+    pub fn rebuild_cold(cold: &Cold) -> Result<Self, ProjectionError> {
+        let mut runner = Self::fresh();
+        cold.clear_prefix(&cold_prefix::<P>())?;
+        runner.current.state.attach(cold);
+        Ok(runner)
+    }
+
     /// The projection's state as of the checkpoint.
     pub fn state(&self) -> &P {
         &self.current.state

@@ -792,7 +792,7 @@ async fn serve(service: Arc<CommandService<LogStore>>) -> Result<Served> {
         tokens.insert(entry)?;
         token.push(text);
     }
-    let state = gridloop_http::AppState::new(service.clone(), tokens).await?;
+    let state = gridloop_http::AppState::new(service.clone(), tokens, gridloop_http::Cold::default()).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(gridloop_http::reads::follow(state.live.clone(), service.store().clone(), stopped));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

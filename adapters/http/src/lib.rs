@@ -92,6 +92,7 @@ use gridloop_engine::time::Timestamp;
 
 pub use auth::{Principal, TokenEntry, TokenTable};
 pub use error::AppError;
+pub use gridloop_projections::cold::Cold;
 pub use limits::{RATE_BURST, RATE_LIMITED_TOKENS_MAX, RATE_PER_MINUTE, REQUEST_TIMEOUT, with_timeout};
 pub use server::serve;
 
@@ -163,13 +164,14 @@ impl<S> std::fmt::Debug for AppState<S> {
 }
 
 impl<S: EventStore> AppState<S> {
-    /// Reads the log once to learn the highest ticket number and which
-    /// idempotency keys already submitted a ticket.
-    pub async fn new(service: Arc<CommandService<S>>, tokens: TokenTable) -> Result<Self, Error> {
-        let numbering = tickets::Numbering::scan(service.store()).await?;
+    /// Resumes the projections (and the ticket numbering folded with them)
+    /// from their snapshots in `cold` and reads the log's tail past them;
+    /// tests give `Cold::default()` (in memory, so everything is folded).
+    pub async fn new(service: Arc<CommandService<S>>, tokens: TokenTable, cold: Cold) -> Result<Self, Error> {
         // Folded once here, so the first request finds the projections current.
-        let live = Arc::new(reads::Live::new());
+        let live = Arc::new(reads::Live::new(cold)?);
         live.catch_up(service.store()).await?;
+        let numbering = tickets::Numbering::resume(&live.read().await.numbers.state().0);
         let telemetry = Arc::new(telemetry::Telemetry::default());
         let limiter = Arc::new(limits::RateLimiter::new());
         let clients = Arc::new(limits::RateLimiter::new());

@@ -4,8 +4,10 @@
 //! # Map
 //!
 //! - [`Live`]: the projections the API reads (board, metrics, ledger,
-//!   directory), each in its [`Runner`], behind one `RwLock`; [`Live::catch_up`]
-//!   folds whatever the log holds past their checkpoint.
+//!   directory, ... and the ticket numbering), each in its [`Runner`],
+//!   behind one `RwLock`, resumed from their snapshots in the cold store;
+//!   [`Live::catch_up`] folds whatever the log holds past their checkpoint,
+//!   and [`Live::save`] commits all their snapshots in one atomic commit.
 //! - [`follow`]: the background task of `gridloop serve` that keeps them
 //!   warm, waking on every new event (the one log follower).
 //! - The handlers, one per route: [`list`] (`GET /tickets`), [`queue`]
@@ -47,9 +49,10 @@ use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
 use gridloop_policies::follower::{self, Follow, fold_error};
 use gridloop_projections::board::{self, Board, QueueOf, Row};
 use gridloop_projections::calendar::parse_day_or_instant;
+use gridloop_projections::cold::Cold;
 use gridloop_projections::directory::Directory;
 use gridloop_projections::ledger::Ledger;
-use gridloop_projections::runner::Runner;
+use gridloop_projections::runner::{Projection, Runner};
 use gridloop_projections::{By, Cohort, Metrics, ProjectionError, Rates};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -118,6 +121,9 @@ pub struct Views {
     pub texts: Runner<crate::console::search::Texts>,
     /// The patrol log, for `GET /patrols` and the grid worker's pages.
     pub patrols: Runner<gridloop_projections::patrols::PatrolLog>,
+    /// The ticket numbering (the highest number, recent submissions'
+    /// command ids), which the API resumes its numbering from at start.
+    pub numbers: Runner<crate::tickets::Numbers>,
 }
 
 impl Views {
@@ -132,8 +138,74 @@ impl Views {
             self.texts.checkpoint(),
             self.weekly.checkpoint(),
             self.patrols.checkpoint(),
+            self.numbers.checkpoint(),
         ];
         positions.into_iter().fold(self.board.checkpoint(), u64::min)
+    }
+
+    /// Resumes every view from its snapshot in `cold` (one of another
+    /// version, or none, is rebuilt from position 0).
+    fn resume(cold: &Cold) -> Result<Self, ProjectionError> {
+        let mut views = Self {
+            board: Runner::resume_cold(cold)?,
+            metrics: Runner::resume_cold(cold)?,
+            ledger: Runner::resume_cold(cold)?,
+            directory: Runner::resume_cold(cold)?,
+            open311: Runner::resume_cold(cold)?,
+            weekly: Runner::resume_cold(cold)?,
+            updates: crate::public::Updates::default(),
+            texts: Runner::resume_cold(cold)?,
+            patrols: Runner::resume_cold(cold)?,
+            numbers: Runner::resume_cold(cold)?,
+        };
+        // The updates are cold rows under the board's prefix: committed
+        // with its snapshot, dropped with it when the board is rebuilt.
+        views.updates.attach(cold);
+        Ok(views)
+    }
+
+    /// Every view's snapshot, to be committed together (with the cold rows
+    /// their folds left pending).
+    fn snapshots(&self) -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (Board::NAME, self.board.snapshot()),
+            (Metrics::NAME, self.metrics.snapshot()),
+            (Ledger::NAME, self.ledger.snapshot()),
+            (Directory::NAME, self.directory.snapshot()),
+            (crate::public::Requests::NAME, self.open311.snapshot()),
+            (gridloop_projections::weekly::Weekly::NAME, self.weekly.snapshot()),
+            (crate::console::search::Texts::NAME, self.texts.snapshot()),
+            (gridloop_projections::patrols::PatrolLog::NAME, self.patrols.snapshot()),
+            (crate::tickets::Numbers::NAME, self.numbers.snapshot()),
+        ]
+    }
+
+    /// Notes that the snapshots taken last were committed.
+    fn mark_saved(&mut self) {
+        self.board.mark_saved();
+        self.metrics.mark_saved();
+        self.ledger.mark_saved();
+        self.directory.mark_saved();
+        self.open311.mark_saved();
+        self.weekly.mark_saved();
+        self.texts.mark_saved();
+        self.patrols.mark_saved();
+        self.numbers.mark_saved();
+    }
+
+    /// The most events any view folded since the last save.
+    fn unsaved(&self) -> u64 {
+        let counts = [
+            self.metrics.unsaved(),
+            self.ledger.unsaved(),
+            self.directory.unsaved(),
+            self.open311.unsaved(),
+            self.texts.unsaved(),
+            self.weekly.unsaved(),
+            self.patrols.unsaved(),
+            self.numbers.unsaved(),
+        ];
+        counts.into_iter().fold(self.board.unsaved(), u64::max)
     }
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -150,6 +222,7 @@ impl Views {
         self.texts.evolve(event)?;
         self.weekly.evolve(event)?;
         self.patrols.evolve(event)?;
+        self.numbers.evolve(event)?;
         Ok(())
     }
 
@@ -164,42 +237,42 @@ impl Views {
     }
 }
 
-/// The live projections: folded in memory from position 0 at start, then
-/// kept current by [`catch_up`](Self::catch_up).
+/// Events folded between two saves of the views' snapshots, unless
+/// [`Live::with_save_every`] says otherwise: bounds the cold rows pending in
+/// memory and the tail a restart reads.
+pub const SAVE_EVERY: u64 = 50_000;
+/// The longest a serving process keeps folded events unsaved.
+pub const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The live projections: resumed at start from the snapshots committed in
+/// the cold store (only the log's tail is read), then kept current by
+/// [`catch_up`](Self::catch_up) and saved, all views in one commit, every
+/// [`SAVE_EVERY`] events, by [`follow`] at least each [`SAVE_INTERVAL`],
+/// and when it stops.
 #[derive(Debug)]
 pub struct Live {
     views: RwLock<Views>,
     /// The views' checkpoint, readable without the lock: written under the
     /// exclusive lock after every batch, so it never runs ahead of them.
     checkpoint: AtomicU64,
-}
-
-impl Default for Live {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Where the views' snapshots and cold rows are committed.
+    cold: Cold,
+    save_every: u64,
 }
 
 impl Live {
-    /// Projections at position 0; the first [`catch_up`](Self::catch_up)
-    /// folds the whole log.
-    pub fn new() -> Self {
-        let views = Views {
-            board: Runner::fresh(),
-            metrics: Runner::fresh(),
-            ledger: Runner::fresh(),
-            directory: Runner::fresh(),
-            open311: Runner::fresh(),
-            weekly: Runner::fresh(),
-            updates: crate::public::Updates::default(),
-            texts: Runner::fresh(),
-            patrols: Runner::fresh(),
-        };
-        // Projections that are never resumed keep their cold rows in memory;
-        // the board's fold notes its updates among them.
-        let mut views = views;
-        views.updates.attach(&gridloop_projections::cold::Cold::default());
-        Self { views: RwLock::new(views), checkpoint: AtomicU64::new(0) }
+    /// The views resumed from their snapshots in `cold`; the first
+    /// [`catch_up`](Self::catch_up) folds only what the log holds past them.
+    pub fn new(cold: Cold) -> Result<Self, Error> {
+        let views = Views::resume(&cold).map_err(stored)?;
+        let checkpoint = AtomicU64::new(views.checkpoint());
+        Ok(Self { views: RwLock::new(views), checkpoint, cold, save_every: SAVE_EVERY })
+    }
+
+    /// Saves after every `events` folded (at least 1).
+    pub fn with_save_every(mut self, events: u64) -> Self {
+        self.save_every = events.max(1);
+        self
     }
 
     /// Folds every event past the checkpoint; returns how many were read.
@@ -225,7 +298,28 @@ impl Live {
             views.evolve(event).map_err(|e| fold_error(e, event))?;
         }
         self.checkpoint.store(views.checkpoint(), Ordering::Release);
+        if views.unsaved() >= self.save_every {
+            self.save_views(views)?;
+        }
         Ok(())
+    }
+
+    /// Commits every view's snapshot, with the cold rows their folds left
+    /// pending, in one atomic commit.
+    pub async fn save(&self) -> Result<(), Error> {
+        let mut views = self.views.write().await;
+        self.save_views(&mut views)
+    }
+
+    fn save_views(&self, views: &mut Views) -> Result<(), Error> {
+        self.cold.commit(views.snapshots()).map_err(stored)?;
+        views.mark_saved();
+        Ok(())
+    }
+
+    /// The most events a view folded since the last save.
+    pub async fn unsaved(&self) -> u64 {
+        self.views.read().await.unsaved()
     }
 
     /// The views, for reading; hold the guard only while answering.
@@ -272,7 +366,45 @@ impl Follow for LiveFollower {
 /// fails for a while; ends only on a log that does not decode. Handlers
 /// catch up themselves too; this only keeps the fold off their path.
 pub async fn follow<S: EventStore>(live: Arc<Live>, store: S, stop: watch::Receiver<bool>) -> Result<(), Error> {
-    follower::run(&store, &mut LiveFollower(live), stop).await
+    let saver = save_while_serving(live.clone(), stop.clone());
+    let mut following = LiveFollower(live.clone());
+    let run = follower::run(&store, &mut following, stop);
+    tokio::pin!(run);
+    // The saver ends when `stop` turns; a follower that fails ends it too.
+    let followed = tokio::select! {
+        followed = &mut run => followed,
+        () = saver => run.await,
+    };
+    // Saved at the end even after a failure: what was folded is sound.
+    if live.unsaved().await > 0 {
+        live.save().await?;
+    }
+    followed
+}
+
+/// Saves the views each [`SAVE_INTERVAL`] when something is unsaved, until
+/// `stop` turns true; a failed save is logged and tried at the next turn.
+async fn save_while_serving(live: Arc<Live>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        tokio::select! {
+            () = tokio::time::sleep(SAVE_INTERVAL) => {}
+            changed = stop.changed() => if changed.is_err() { return } else { continue },
+        }
+        if live.unsaved().await > 0 {
+            if let Err(error) = live.save().await {
+                tracing::warn!(%error, "saving the views' snapshots failed; trying again later");
+            }
+        }
+    }
+}
+
+/// A cold store's failure as the engine's error: a store that failed (worth
+/// trying again) unless the log itself is at fault.
+fn stored(error: ProjectionError) -> Error {
+    match error {
+        ProjectionError::Log(error) => error,
+        other => Error::Storage(other.to_string()),
+    }
 }
 
 /// The parameters of a query string, or `400 invalid_input` naming what is

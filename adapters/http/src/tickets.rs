@@ -43,14 +43,16 @@ use gridloop_engine::envelope::{Actor, RecordedEvent, Role};
 use gridloop_engine::grid::{GeoPoint, GridCode};
 use gridloop_engine::ids::{CommandId, DepartmentId, ItemCode, ResidentId, StreamId, TeamId, TicketId, VolunteerId};
 use gridloop_engine::permit::{Access, Read, Target, Write, permit};
-use gridloop_engine::service::numbering::TicketNumbers;
+use gridloop_engine::service::numbering::{Numbered, TicketNumbers};
 use gridloop_engine::service::{Command, CommandEnvelope, CommandService, Outcome};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{
     Assignee, Channel, EscalationReason, Rating, Ticket, TicketCommand, Urgency, resident_for,
 };
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
+use gridloop_projections::ProjectionError;
 use gridloop_projections::board::BoardStatus;
+use gridloop_projections::runner::Projection;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -105,10 +107,25 @@ pub(crate) struct TakenUp {
     first: bool,
 }
 
+/// The log's ticket numbering ([`Numbered`]) as a projection, so it is
+/// checkpointed with the views and a server reads only the log's tail to
+/// number tickets.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Numbers(pub Numbered);
+
+impl Projection for Numbers {
+    const NAME: &'static str = "numbering";
+
+    fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        Ok(self.0.evolve(event)?)
+    }
+}
+
 impl Numbering {
-    /// Reads the whole log once for the ticket numbers.
-    pub(crate) async fn scan<S: EventStore>(store: &S) -> Result<Self, Error> {
-        Ok(Self { tickets: TicketNumbers::scan(store).await?, fingerprints: Mutex::default() })
+    /// The numbering of a log folded into `numbered` (the views' own copy,
+    /// resumed from its snapshot and caught up with the tail).
+    pub(crate) fn resume(numbered: &Numbered) -> Self {
+        Self { tickets: TicketNumbers::resume(numbered), fingerprints: Mutex::default() }
     }
 
     /// Takes up a request under `command_id`: refuses it when the id was

@@ -73,7 +73,7 @@ fn each_failure_is_logged_once_with_its_detail() {
             let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
             let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
             let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock, 7));
-            let state = AppState::new(service, TokenTable::new()).await.expect("state");
+            let state = AppState::new(service, TokenTable::new(), gridloop_http::Cold::default()).await.expect("state");
             let routes = Router::new().route("/boom", get(boom)).route("/refuse", get(refuse));
             let router = with_layers(routes, state);
             assert_eq!(status(&router, "/refuse").await, StatusCode::NOT_FOUND);

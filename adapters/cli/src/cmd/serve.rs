@@ -10,6 +10,8 @@ use clap::Args;
 use gridloop_cli::sealing;
 use gridloop_cli::store::LogStore;
 use gridloop_engine::seal::SealEvent;
+use gridloop_policies::{autodispatch, coordination, timers};
+use gridloop_projections::cold::Cold;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -96,7 +98,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // Residents' accounts, links and codes live beside the personal data,
     // in the local store, never in the log.
     let accounts: Arc<dyn gridloop_engine::account::AccountStore> = Arc::new(deployment.store().local().accounts()?);
-    let state = gridloop_http::AppState::new(deployment.service().clone(), tokens)
+    // The projections' snapshots and cold rows, in the local sled database
+    // (on NATS too): a restart folds only the log's tail past them.
+    let cold_store: Arc<dyn gridloop_projections::cold::ColdStore> = Arc::new(deployment.store().local().snapshots()?);
+    let started = std::time::Instant::now();
+    let state = gridloop_http::AppState::new(deployment.service().clone(), tokens, Cold::new(cold_store.clone()))
         .await?
         .with_token_file(token_file)
         .with_personal(personal)
@@ -113,6 +119,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         LogStore::Sled(_) => control::Listener::bind(deployment.dir()),
         LogStore::Nats { .. } => None,
     };
+    say!("projections ready at position {} in {:.2}s", state.live.checkpoint().await, started.elapsed().as_secs_f64());
     say!("listening on http://{}", listener.local_addr()?);
     let (stop, stopped) = watch::channel(false);
     let follower =
@@ -123,11 +130,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         async move { notifier.run(stopped).await }
     });
     let service = deployment.service();
-    let dispatcher = args
-        .auto_dispatch
-        .then(|| tokio::spawn(gridloop_policies::autodispatch::run(service.clone(), stopped.clone())));
-    let timers = tokio::spawn(gridloop_policies::timers::run(service.clone(), stopped.clone()));
-    let coordination = tokio::spawn(gridloop_policies::coordination::run(service.clone(), stopped.clone()));
+    let dispatcher = args.auto_dispatch.then(|| {
+        tokio::spawn(autodispatch::run_saved(service.clone(), Cold::new(cold_store.clone()), stopped.clone()))
+    });
+    // Each policy resumes from its own snapshot in the same store, with its
+    // own handle (its commits never carry the views' pending rows).
+    let timers = tokio::spawn(timers::run_saved(service.clone(), Cold::new(cold_store.clone()), stopped.clone()));
+    let coordination =
+        tokio::spawn(coordination::run_saved(service.clone(), Cold::new(cold_store.clone()), stopped.clone()));
     let sealer = seals.map(|every| tokio::spawn(seal_on_schedule(deployment.clone(), every, stopped.clone())));
     let control = control.map(|listener| tokio::spawn(listener.serve(serving, stopped.clone())));
     let shutdown = async {

@@ -1039,7 +1039,10 @@ fn every_bad_input_is_refused_with_its_code_and_writes_nothing() {
     tokens.insert("long", "x".repeat(10_000));
     let (addr, bot) = runtime.block_on(async {
         let blobs = Arc::new(gridloop_engine::blob::MemoryBlobs::new());
-        let state = AppState::new(service.clone(), table).await.expect("state").with_blobs(blobs);
+        let state = AppState::new(service.clone(), table, gridloop_http::Cold::default())
+            .await
+            .expect("state")
+            .with_blobs(blobs);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let options = gridloop_http::server::Options::default();

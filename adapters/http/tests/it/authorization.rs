@@ -285,7 +285,9 @@ async fn every_route_answers_every_role_inside_and_outside_as_the_permit_rule_sa
     table.insert(spare).expect("inserted");
     let blobs = Arc::new(MemoryBlobs::new());
     blobs.put(photo()).await.expect("the photo is stored");
-    let app = router(AppState::new(service.clone(), table).await.expect("state").with_blobs(blobs));
+    let app = router(
+        AppState::new(service.clone(), table, gridloop_http::Cold::default()).await.expect("state").with_blobs(blobs),
+    );
 
     let routes = accesses();
     let documented = gridloop_http::openapi::operations();

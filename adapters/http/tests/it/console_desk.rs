@@ -51,7 +51,7 @@ async fn desk() -> Desk {
         table.insert(entry).expect("inserted");
         tokens.insert(name, token);
     }
-    let state = AppState::new(service, table)
+    let state = AppState::new(service, table, gridloop_http::Cold::default())
         .await
         .expect("state")
         .with_personal(Arc::new(MemoryPersonal::default()))

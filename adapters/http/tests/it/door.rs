@@ -76,7 +76,7 @@ async fn door(confirm_phone: bool) -> Door {
         tokens.insert(name, token);
     }
     let courier = Arc::new(Recorder::default());
-    let state = AppState::new(service, table)
+    let state = AppState::new(service, table, gridloop_http::Cold::default())
         .await
         .expect("state")
         .with_personal(Arc::new(MemoryPersonal::default()))

@@ -180,7 +180,7 @@ async fn a_panicking_handler_answers_a_counted_json_500() {
     let district = gridloop_fixtures::chikan(1).expect("the fixture district loads");
     let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-11-23T08:00:00Z").expect("valid time")));
     let service = Arc::new(CommandService::new(MemoryStore::new(), district.world.clone(), clock, 7));
-    let state = AppState::new(service, TokenTable::new()).await.expect("state");
+    let state = AppState::new(service, TokenTable::new(), gridloop_http::Cold::default()).await.expect("state");
     let routes = Router::new()
         .route("/boom", get(boom))
         .route("/extract/{x}", get(exploding))

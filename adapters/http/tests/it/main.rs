@@ -18,6 +18,7 @@ mod openapi;
 mod people;
 mod photos;
 mod reads;
+mod restart;
 mod routes;
 mod telemetry;
 mod weekly;
@@ -96,7 +97,7 @@ pub async fn harness_with(store: MemoryStore, blobs: Option<Arc<dyn gridloop_eng
         table.insert(entry).expect("inserted");
         tokens.insert(name, token);
     }
-    let mut state = AppState::new(service.clone(), table).await.expect("state");
+    let mut state = AppState::new(service.clone(), table, gridloop_http::Cold::default()).await.expect("state");
     if let Some(blobs) = blobs {
         state = state.with_blobs(blobs);
     }

@@ -145,7 +145,10 @@ pub async fn people() -> People {
         tokens.insert(name, token);
     }
     let personal = Arc::new(MemoryPersonal::default());
-    let state = AppState::new(service.clone(), table).await.expect("state").with_personal(personal.clone());
+    let state = AppState::new(service.clone(), table, gridloop_http::Cold::default())
+        .await
+        .expect("state")
+        .with_personal(personal.clone());
     let h = Harness { router: router(state), store, service, clock, grid, tokens };
     People { h, personal, street, far_grid }
 }

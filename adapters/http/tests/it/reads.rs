@@ -338,7 +338,7 @@ async fn the_grid_tree_is_read_one_level_at_a_time() {
 #[tokio::test]
 async fn the_follower_keeps_up_until_stopped() {
     let h = harness().await;
-    let live = Arc::new(Live::new());
+    let live = Arc::new(Live::new(gridloop_http::Cold::default()).expect("resumes"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(follow(live.clone(), h.store.clone(), stopped));
     h.order(VOLUNTEER_ITEM).await;
@@ -406,7 +406,11 @@ async fn the_follower_stops_on_a_log_that_does_not_decode() {
     let expected = gridloop_engine::store::ExpectedVersion::NoStream;
     gridloop_engine::store::EventStore::append(&store, &stream, expected, vec![garbage]).await.expect("appended");
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let ended = tokio::time::timeout(Duration::from_secs(10), follow(Arc::new(Live::new()), store, stopped)).await;
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        follow(Arc::new(Live::new(gridloop_http::Cold::default()).expect("resumes")), store, stopped),
+    )
+    .await;
     let error = ended.expect("it stops by itself").expect_err("with an error");
     let message = error.to_string();
     assert_eq!(error.code(), "corrupt_log", "{message}");

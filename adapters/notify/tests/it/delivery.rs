@@ -257,7 +257,7 @@ async fn metrics_show_each_channel_pending_sent_and_failed() {
     world.take(&ticket).await;
     notifier.catch_up().await.expect("writes the outbox");
     notifier.deliver_due(Channel::Webhook).await.expect("tries");
-    let state = gridloop_http::AppState::new(world.service.clone(), gridloop_http::TokenTable::new())
+    let state = gridloop_http::AppState::new(world.service.clone(), gridloop_http::TokenTable::new(), gridloop_http::Cold::default())
         .await
         .expect("a state")
         .with_courier(std::sync::Arc::new(notifier));
