@@ -441,6 +441,11 @@ impl Board {
         Ok(OverdueCounts { all: open + settled, open })
     }
 
+    /// Open tickets that had missed a deadline as of `now`: memory only.
+    pub fn open_overdue(&self, now: Timestamp) -> u64 {
+        self.open.values().filter(|t| t.overdue(now)).count() as u64
+    }
+
     /// Tickets by board status, open and final (final ones from the
     /// tallies).
     pub fn counts_by_status(&self) -> BTreeMap<&'static str, u64> {

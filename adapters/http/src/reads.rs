@@ -160,7 +160,7 @@ impl Views {
             return None;
         }
         let id = gridloop_engine::ids::TicketId::new(event.stream.id()).ok()?;
-        Some(self.board.state().get(&id).map_or(gridloop_engine::ticket::Status::None, |t| t.status))
+        Some(self.board.state().get(&id).ok().flatten().map_or(gridloop_engine::ticket::Status::None, |t| t.status))
     }
 }
 
@@ -368,7 +368,7 @@ pub struct Deadline {
 
 impl From<Row<'_>> for Item {
     fn from(row: Row<'_>) -> Self {
-        let t = row.ticket;
+        let t = &*row.ticket;
         Item {
             id: t.id.clone(),
             status: row.status.name(),
@@ -446,9 +446,19 @@ pub(crate) async fn list<S: EventStore>(
     let query = board_query(&state, &who, params(query)?, now)?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
-    let page = views.board.state().query(&query, now);
+    let page = views.board.state().query(&query, now).map_err(cold_error)?;
     let items = page.items.into_iter().map(Item::from).collect();
     Ok(Json(ItemPage { items, total: page.total, overdue: page.overdue, page: page.page, per_page: page.per_page }))
+}
+
+/// A cold read of a projection that failed (the store, or a row that does
+/// not decode), as the engine's error a handler answers with.
+pub(crate) fn cold_error(error: ProjectionError) -> Error {
+    match error {
+        ProjectionError::Log(error) => error,
+        ProjectionError::SnapshotStore(reason) => Error::Storage(reason),
+        other => Error::Corrupt(other.to_string()),
+    }
 }
 
 /// The board query the parameters ask for, checked.
@@ -541,7 +551,7 @@ pub(crate) async fn queue<S: EventStore>(
     let views = state.live.read().await;
     let mut rows = views.board.state().queue(&of, state.service.clock().now());
     // A placed dispatcher sees a holder's work within their place only.
-    rows.retain(|row| visible(&who, row.ticket));
+    rows.retain(|row| visible(&who, &row.ticket));
     let total = rows.len() as u64;
     let offered = rows.iter().filter(|r| r.offer.is_some()).count() as u64;
     let overdue = rows.iter().filter(|r| r.overdue).count() as u64;
