@@ -373,7 +373,7 @@ mod against_a_plain_fold {
     #[test]
     fn memory_holds_the_open_work_and_a_resumed_board_answers_the_same() {
         for seed in [3u64, 17, 2026] {
-            let log = log_of(seed, 400);
+            let log = log_of(seed, 1_500);
             let oracle = Oracle::of(&log);
             let finals = oracle.0.values().filter(|t| t.status.is_final()).count();
             assert!(finals >= 10, "seed {seed}: the history closes tickets ({finals})");
@@ -402,4 +402,26 @@ mod against_a_plain_fold {
             same_answers(resumed.state(), &log, seed, 200);
         }
     }
+}
+
+/// An event for a final ticket (the fold does not rely on the engine
+/// refusing them) reads its row back, evolves it and writes it cold again,
+/// indexes and counts with it.
+#[test]
+fn an_event_for_a_final_ticket_thaws_and_refreezes_it() {
+    use gridloop_engine::envelope::{Actor, Role};
+    use gridloop_engine::ids::{ResidentId, TicketId};
+    use gridloop_engine::permit::Principal;
+    let mut log = history();
+    let follower = ResidentId::new("r-follows").expect("resident");
+    log.ticket(6, "2026-11-02T07:00:00Z", TicketEvent::Followed { resident: follower.clone() });
+    let board: Board = log.fold();
+    let six = board.get(&TicketId::from_number(6)).expect("read").expect("ticket 6");
+    assert_eq!((six.status, six.followers.clone()), (Status::Cancelled, vec![follower]));
+    assert_eq!(board.open_tickets().count(), 5, "still final, still cold");
+    let reach = Principal { actor: Actor::new(Role::Resident, "r-follows").expect("actor"), place: None };
+    let page = board.query(&Query { reach: Some(reach), ..query() }, now()).expect("query");
+    let numbers: Vec<u64> = page.items.iter().map(|r| r.ticket.id.as_ref().expect("id").number()).collect();
+    assert_eq!((numbers, page.total), (vec![6], 1), "the follower's index entry was written with it");
+    assert_eq!(board.counts_by_status()["cancelled"], 1, "counted once");
 }
