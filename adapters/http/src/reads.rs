@@ -446,19 +446,9 @@ pub(crate) async fn list<S: EventStore>(
     let query = board_query(&state, &who, params(query)?, now)?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
-    let page = views.board.state().query(&query, now).map_err(cold_error)?;
+    let page = views.board.state().query(&query, now)?;
     let items = page.items.into_iter().map(Item::from).collect();
     Ok(Json(ItemPage { items, total: page.total, overdue: page.overdue, page: page.page, per_page: page.per_page }))
-}
-
-/// A cold read of a projection that failed (the store, or a row that does
-/// not decode), as the engine's error a handler answers with.
-pub(crate) fn cold_error(error: ProjectionError) -> Error {
-    match error {
-        ProjectionError::Log(error) => error,
-        ProjectionError::SnapshotStore(reason) => Error::Storage(reason),
-        other => Error::Corrupt(other.to_string()),
-    }
 }
 
 /// The board query the parameters ask for, checked.

@@ -413,7 +413,7 @@ pub(crate) async fn board<S: EventStore>(
             rows.extend(keep(&t));
             true
         })
-        .map_err(crate::reads::cold_error)?;
+?;
     }
     let position = views.checkpoint();
     drop(views);
@@ -432,14 +432,14 @@ pub(crate) async fn board<S: EventStore>(
 
 /// Names beside the ids of the rows shown: the holder's, and the resident's
 /// (masked) to those who may read residents.
-async fn name_rows<S: EventStore>(state: &AppState<S>, who: &Principal, rows: &mut [BoardRow]) -> Result<(), Error> {
+async fn name_rows<S: EventStore>(state: &AppState<S>, who: &Principal, rows: &mut [BoardRow]) -> Result<(), AppError> {
     let world = state.service.world();
     let names = super::names::Names::for_caller(&world, state.personal.as_deref(), who);
     let views = state.live.read().await;
     for row in rows.iter_mut() {
         row.holder_name = row.holder.as_ref().and_then(|h| names.holder(h));
         if names.sees_residents() {
-            let ticket = views.board.state().get(&row.id).map_err(crate::reads::cold_error)?;
+            let ticket = views.board.state().get(&row.id)?;
             row.resident = ticket.as_ref().and_then(|t| t.resident.as_ref()).and_then(|r| names.resident(r));
         }
     }
