@@ -13,7 +13,65 @@
 //! "Overdue" is the engine's [`Ticket::overdue`]: the ticket missed a
 //! deadline (by the same rule the rates judge it), and stays so after the
 //! timers escalate it and someone else takes it on.
+//!
+//! # Hot and cold
+//!
+//! Memory follows the open work. In memory (and in the snapshot): the open
+//! tickets (`!status.is_final()`), and small tallies of the final ones per
+//! grid × status. Everything else is in the [`Cold`] store the runner
+//! attaches ([`Projection::attach`]), under `board/`, committed atomically
+//! with the snapshot:
+//!
+//! | key | value |
+//! |---|---|
+//! | `board/t/<number BE>` | the final ticket (JSON) |
+//! | `board/g/<grid>\0<number BE>` | its [mark](shelf::Mark) (grid `""`: none) |
+//! | `board/r/<resident>\0<number BE>` | its mark, for its resident and each follower |
+//! | `board/h/<party>\0<number BE>` | its mark, for its holder, each offered candidate, each summoned department (`volunteer:V-1`, `team:..`, `department:..`, `grid_worker:..`) |
+//!
+//! Rows are JSON like the snapshots and the log: a ticket is read back
+//! only when a page shows it or an event arrives for it, so the decoding
+//! cost is per row shown, and the form stays readable when debugging a
+//! store. Numbers are big-endian, so key order is ticket-number order; the
+//! index names end in `\0`, which no grid code or id holds, so one name's
+//! range is never another's prefix.
+//!
+//! An event for a final ticket (the engine refuses most commands on one;
+//! the fold does not rely on which) reads its row back,
+//! takes it off the indexes and tallies, evolves it, and writes it cold
+//! again if it is still final, or keeps it open.
+//!
+//! # Why totals need no scan
+//!
+//! A final ticket has no pending deadline, so whether it is overdue as of
+//! an instant only turns once, from false to true, at an instant fixed by
+//! its own timestamps (`shelf::overdue_since`). The tallies count final
+//! tickets per grid and status with the overdue ones among them as of the
+//! *horizon* (the latest ticket event folded); the few whose flag turns
+//! later are listed until the horizon passes them. So for any instant at
+//! or after the horizon (a query's `now`), the totals and overdue counts of
+//! final tickets are sums over the tallies of the grids in scope: no row is
+//! read. An instant before the horizon (an `overdue_as_of` in the past)
+//! walks the index instead.
+//!
+//! # Cost of each read
+//!
+//! - `get`: O(1) when open; one cold read when final.
+//! - `query` with status, scope and a placed caller's reach only: O(open) +
+//!   O(page × grids in scope) keys walked past the skipped pages, rows read
+//!   for the page only; totals from the tallies. With a holder, resident,
+//!   or a resident's, volunteer's or department's reach: the walk runs
+//!   through that one index range, O(their final tickets) keys, rows still
+//!   read for the page only.
+//! - `queue`: O(open), memory only (a queue is open work).
+//! - `overdue_counts`, `counts_by_status`, `len`: O(open + grids) from the
+//!   tallies.
+//! - `settled`, `settled_within`: a walk of cold rows, O(rows asked).
+//!
+//! Every cold read is a [`Cold::scan`] of at most [`SCAN_KEYS_MAX`] keys;
+//! a walk over many grids reads small chunks from each.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +85,13 @@ use gridloop_engine::ticket::{Assignee, Offer, Status, Ticket, TicketEvent, Tier
 use gridloop_engine::time::Timestamp;
 
 use crate::ProjectionError;
+use crate::cold::{Cold, SCAN_KEYS_MAX};
 use crate::runner::Projection;
+
+mod listing;
+mod shelf;
+
+use shelf::{Mark, Tallies, Walk};
 
 /// The most rows one page may hold.
 pub const PAGE_SIZE_MAX: u32 = 200;
@@ -116,8 +180,9 @@ pub fn next_deadline(ticket: &Ticket) -> Option<(DeadlineKind, Timestamp)> {
 /// A board row as a query returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row<'a> {
-    /// The ticket as the engine folds it.
-    pub ticket: &'a Ticket,
+    /// The ticket as the engine folds it (borrowed from memory when open,
+    /// read from its cold row when final).
+    pub ticket: Cow<'a, Ticket>,
     /// Its status as the board shows it.
     pub status: BoardStatus,
     /// The next pending deadline, which kind and when; `None` for a final
@@ -181,15 +246,33 @@ pub enum QueueOf {
     Place(GridCode),
 }
 
-/// The board projection: every ticket, folded with the engine's own
-/// `Ticket::evolve`, keyed by ticket number.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The board projection: open tickets in memory, folded with the engine's
+/// own `Ticket::evolve` and keyed by ticket number; final ones as cold rows
+/// with their indexes, and their tallies (see the module doc).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Board {
-    tickets: BTreeMap<u64, Ticket>,
+    /// Tickets not in a final status.
+    open: BTreeMap<u64, Ticket>,
+    /// Final tickets counted per grid and status.
+    settled: Tallies,
+    /// Where final tickets' rows and indexes are kept (not in the snapshot).
+    /// A clone shares it.
+    #[serde(skip)]
+    cold: Cold,
+}
+
+/// Two boards are equal when their memory is: open tickets and tallies
+/// (the cold rows follow from the same events).
+impl PartialEq for Board {
+    fn eq(&self, other: &Self) -> bool {
+        self.open == other.open && self.settled == other.settled
+    }
 }
 
 impl Projection for Board {
     const NAME: &'static str = "board";
+    /// 2: open tickets only in the snapshot, final ones as cold rows.
+    const VERSION: u32 = 2;
 
     fn evolve(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
         if event.stream.kind() != "ticket" {
@@ -197,70 +280,136 @@ impl Projection for Board {
         }
         let number = TicketId::new(event.stream.id())?.number();
         let payload: TicketEvent = event.decode()?;
+        self.settled.advance(event.occurred_at);
+        // A submission starts a ticket (the store keeps each stream's
+        // versions unique, so version 1 is never a cold ticket's); any other
+        // event is for an open ticket, or a final one read back from its row.
         let is_submission = matches!(payload, TicketEvent::Submitted { .. });
-        let ticket = self.tickets.entry(number).or_default();
+        let mut ticket = match self.open.remove(&number) {
+            Some(ticket) => ticket,
+            None if is_submission => Ticket::default(),
+            None => self.thaw(number)?.unwrap_or_default(),
+        };
         if is_submission != (ticket.version == 0) || ticket.version + 1 != event.version {
+            self.shelve(number, ticket)?;
             return Err(ProjectionError::OutOfOrder { stream: event.stream.to_string(), version: event.version });
         }
         ticket.evolve(&payload, event.occurred_at);
-        Ok(())
+        self.shelve(number, ticket)
+    }
+
+    fn attach(&mut self, cold: &Cold) {
+        self.cold = cold.clone();
     }
 }
 
 impl Board {
-    /// The ticket `id`, if it has been submitted.
-    pub fn get(&self, id: &TicketId) -> Option<&Ticket> {
-        self.tickets.get(&id.number())
+    /// Keeps `ticket` open in memory, or writes it cold when final.
+    fn shelve(&mut self, number: u64, ticket: Ticket) -> Result<(), ProjectionError> {
+        if ticket.version == 0 {
+            return Ok(());
+        }
+        if !ticket.status.is_final() {
+            self.open.insert(number, ticket);
+            return Ok(());
+        }
+        let mark = Mark::of(&ticket);
+        self.settled.add(number, &mark);
+        let row = serde_json::to_vec(&ticket).expect("tickets serialise");
+        let entry = serde_json::to_vec(&mark).expect("marks serialise");
+        self.cold.put(shelf::row_key(number), row);
+        for key in shelf::index_keys(&ticket, number) {
+            self.cold.put(key, entry.clone());
+        }
+        Ok(())
     }
 
-    /// Tickets on the board.
+    /// Reads a final ticket back and takes it off the cold side (its row,
+    /// its index entries, its tallies); `None` if there is none.
+    fn thaw(&mut self, number: u64) -> Result<Option<Ticket>, ProjectionError> {
+        let Some(ticket) = self.cold_ticket(number)? else { return Ok(None) };
+        self.settled.remove(number, &Mark::of(&ticket));
+        self.cold.delete(shelf::row_key(number));
+        for key in shelf::index_keys(&ticket, number) {
+            self.cold.delete(key);
+        }
+        Ok(Some(ticket))
+    }
+
+    fn cold_ticket(&self, number: u64) -> Result<Option<Ticket>, ProjectionError> {
+        self.cold.get(&shelf::row_key(number))?.map(|bytes| shelf::decode(&bytes)).transpose()
+    }
+
+    /// The ticket `id`, if it has been submitted: from memory when open,
+    /// from its cold row when final.
+    pub fn get(&self, id: &TicketId) -> Result<Option<Cow<'_, Ticket>>, ProjectionError> {
+        if let Some(ticket) = self.open.get(&id.number()) {
+            return Ok(Some(Cow::Borrowed(ticket)));
+        }
+        Ok(self.cold_ticket(id.number())?.map(Cow::Owned))
+    }
+
+    /// Tickets on the board, open and final.
     pub fn len(&self) -> usize {
-        self.tickets.len()
+        let settled: u64 = self.settled.by_status().map(|(_, n)| n).sum();
+        self.open.len() + settled as usize
     }
 
     /// Whether no ticket has been submitted yet.
     pub fn is_empty(&self) -> bool {
-        self.tickets.is_empty()
+        self.len() == 0
     }
 
-    /// Every ticket, in ticket-number order.
-    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
-        self.tickets.values()
+    /// Open tickets (those in memory), in ticket-number order. Final ones
+    /// are read with [`settled`](Self::settled) or through [`query`](Self::query).
+    pub fn open_tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.open.values()
     }
 
-    /// One page of the tickets matching `query`, in ticket-number order
-    /// (newest last), with the total count of matches.
-    pub fn query(&self, query: &Query, now: Timestamp) -> Page<Row<'_>> {
-        let per_page = query.per_page.clamp(1, PAGE_SIZE_MAX);
-        let page = query.page.max(1);
-        let skip = u64::from(page - 1) * u64::from(per_page);
-        let (mut total, mut overdue) = (0u64, 0u64);
-        let mut items = Vec::new();
-        for ticket in self.tickets.values() {
-            let row = row(ticket, query.overdue_as_of.unwrap_or(now));
-            if !matches(query, &row) {
-                continue;
+    /// Open tickets on the board.
+    pub fn open_len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Up to `limit` final tickets numbered past `after`, in ticket-number
+    /// order, read from their cold rows (at most [`SCAN_KEYS_MAX`] a read):
+    /// walk them all by asking again from the last number returned.
+    pub fn settled(&self, after: Option<u64>, limit: usize) -> Result<Vec<Ticket>, ProjectionError> {
+        let after = after.map(shelf::row_key);
+        let rows = self.cold.scan(shelf::ROWS, after.as_deref(), false, limit.min(SCAN_KEYS_MAX))?;
+        rows.iter().map(|(_, bytes)| shelf::decode(bytes)).collect()
+    }
+
+    /// Calls `each` with every final ticket inside `scope` (any level of the
+    /// grid tree; `None`: all), grid by grid and in ticket-number order
+    /// within a grid, until it returns `false`. O(final tickets in scope).
+    pub fn settled_within(
+        &self,
+        scope: Option<&GridCode>,
+        mut each: impl FnMut(Ticket) -> bool,
+    ) -> Result<(), ProjectionError> {
+        let grids: Vec<&str> =
+            self.settled.grids().filter(|g| scope.is_none_or(|s| shelf::name_within(g, s.as_str()))).collect();
+        for grid in grids {
+            let mut walk = Walk::new(&self.cold, vec![shelf::range(shelf::BY_GRID, grid)]);
+            while let Some((number, _)) = walk.next_entry()? {
+                let ticket = self.cold_ticket(number)?.ok_or_else(|| shelf::corrupt("an index entry without its row"))?;
+                if !each(ticket) {
+                    return Ok(());
+                }
             }
-            overdue += u64::from(row.overdue);
-            if query.overdue_as_of.is_some() && !row.overdue {
-                continue;
-            }
-            if total >= skip && items.len() < per_page as usize {
-                items.push(row);
-            }
-            total += 1;
         }
-        Page { items, total, overdue, page, per_page }
+        Ok(())
     }
 
     /// The open work of a holder or a place, soonest deadline first. A
     /// holder's queue holds what it holds and the offers it may still accept
     /// ([`Ticket::open_offer_to`]), each of those rows carrying its offer.
+    /// Only open tickets are queued: it reads memory alone.
     pub fn queue(&self, of: &QueueOf, now: Timestamp) -> Vec<Row<'_>> {
         let mut rows: Vec<Row<'_>> = self
-            .tickets
+            .open
             .values()
-            .filter(|t| !t.status.is_final())
             .filter_map(|t| match of {
                 QueueOf::Holder(h) if t.holder.as_ref() == Some(h) && t.status != Status::Resolved => Some(row(t, now)),
                 QueueOf::Holder(h) => t.open_offer_to(h, now).map(|offer| Row { offer: Some(offer), ..row(t, now) }),
@@ -272,21 +421,46 @@ impl Board {
     }
 
     /// Tickets that had missed a deadline as of `now` ([`Ticket::overdue`]),
-    /// open ones and all: what the overdue filter lists.
-    pub fn overdue_counts(&self, now: Timestamp) -> OverdueCounts {
-        let mut counts = OverdueCounts::default();
-        for ticket in self.tickets.values().filter(|t| t.overdue(now)) {
-            counts.all += 1;
-            counts.open += u64::from(!ticket.status.is_final());
-        }
-        counts
+    /// open ones and all: what the overdue filter lists. Final ones come
+    /// from the tallies (a walk of the grid index when `now` is before the
+    /// last event folded).
+    pub fn overdue_counts(&self, now: Timestamp) -> Result<OverdueCounts, ProjectionError> {
+        let open = self.open.values().filter(|t| t.overdue(now)).count() as u64;
+        let settled = match self.settled.count(now, |_, _| true) {
+            Some((_, overdue)) => overdue,
+            None => {
+                let ranges = self.settled.grids().map(|g| shelf::range(shelf::BY_GRID, g)).collect();
+                let mut walk = Walk::new(&self.cold, ranges);
+                let mut overdue = 0;
+                while let Some((_, mark)) = walk.next_mark()? {
+                    overdue += u64::from(mark.overdue(now));
+                }
+                overdue
+            }
+        };
+        Ok(OverdueCounts { all: open + settled, open })
     }
 
-    /// Open tickets by board status.
+    /// Open tickets that had missed a deadline as of `now`: memory only.
+    pub fn open_overdue(&self, now: Timestamp) -> u64 {
+        self.open.values().filter(|t| t.overdue(now)).count() as u64
+    }
+
+    /// Tickets by board status, open and final (final ones from the
+    /// tallies).
     pub fn counts_by_status(&self) -> BTreeMap<&'static str, u64> {
         let mut counts = BTreeMap::new();
-        for ticket in self.tickets.values() {
+        for ticket in self.open.values() {
             *counts.entry(BoardStatus::of(ticket).name()).or_default() += 1;
+        }
+        for (status, n) in self.settled.by_status() {
+            let name = [BoardStatus::Closed, BoardStatus::Cancelled, BoardStatus::Duplicate]
+                .into_iter()
+                .map(BoardStatus::name)
+                .find(|name| *name == status);
+            if let Some(name) = name {
+                *counts.entry(name).or_default() += n;
+            }
         }
         counts
     }
@@ -303,7 +477,7 @@ pub struct OverdueCounts {
 
 fn row(ticket: &Ticket, now: Timestamp) -> Row<'_> {
     Row {
-        ticket,
+        ticket: Cow::Borrowed(ticket),
         status: BoardStatus::of(ticket),
         next_deadline: next_deadline(ticket),
         overdue: ticket.overdue(now),
@@ -312,7 +486,7 @@ fn row(ticket: &Ticket, now: Timestamp) -> Row<'_> {
 }
 
 fn matches(query: &Query, row: &Row<'_>) -> bool {
-    let t = row.ticket;
+    let t = &*row.ticket;
     query.status.as_deref().is_none_or(|s| row.status.name() == s)
         && query.scope.as_ref().is_none_or(|scope| t.grid.as_ref().is_some_and(|g| g.is_within(scope)))
         && query.holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))

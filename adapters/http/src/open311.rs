@@ -789,10 +789,10 @@ fn public_row(
     id: &TicketId,
     reader: Option<&Principal>,
 ) -> Option<Value> {
-    let ticket = views.board.state().get(id)?;
-    let permitted = reader.is_some_and(|who| permit(who, Access::Read(Read::Ticket), Target::Ticket(ticket)).is_ok());
+    let ticket = views.board.state().get(id).ok()??;
+    let permitted = reader.is_some_and(|who| permit(who, Access::Read(Read::Ticket), Target::Ticket(&ticket)).is_ok());
     let reach = if permitted { public::Reach::Permitted } else { public::Reach::Public };
-    Some(public::row(world, ticket, views.open311.state().updated(id), reach))
+    Some(public::row(world, &ticket, views.open311.state().updated(id), reach))
 }
 
 /// `GET tokens/{token}`: the token is the request's id.
@@ -873,7 +873,7 @@ async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> R
         ),
         (None, None) => Box::new(std::iter::empty()),
     };
-    let passing = ids.filter(|id| board.get(id).is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, t))));
+    let passing = ids.filter(|id| board.get(id).ok().flatten().is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, &t))));
     let rows = passing.filter_map(|id| public_row(&world, &views, &id, reader.as_ref())).take(REQUESTS_MAX).collect();
     Ok(Doc::new("service_requests", Value::Array(rows)))
 }

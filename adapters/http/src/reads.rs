@@ -233,7 +233,7 @@ impl Views {
             return None;
         }
         let id = gridloop_engine::ids::TicketId::new(event.stream.id()).ok()?;
-        Some(self.board.state().get(&id).map_or(gridloop_engine::ticket::Status::None, |t| t.status))
+        Some(self.board.state().get(&id).ok().flatten().map_or(gridloop_engine::ticket::Status::None, |t| t.status))
     }
 }
 
@@ -500,7 +500,7 @@ pub struct Deadline {
 
 impl From<Row<'_>> for Item {
     fn from(row: Row<'_>) -> Self {
-        let t = row.ticket;
+        let t = &*row.ticket;
         Item {
             id: t.id.clone(),
             status: row.status.name(),
@@ -578,7 +578,7 @@ pub(crate) async fn list<S: EventStore>(
     let query = board_query(&state, &who, params(query)?, now)?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
-    let page = views.board.state().query(&query, now);
+    let page = views.board.state().query(&query, now)?;
     let items = page.items.into_iter().map(Item::from).collect();
     Ok(Json(ItemPage { items, total: page.total, overdue: page.overdue, page: page.page, per_page: page.per_page }))
 }
@@ -673,7 +673,7 @@ pub(crate) async fn queue<S: EventStore>(
     let views = state.live.read().await;
     let mut rows = views.board.state().queue(&of, state.service.clock().now());
     // A placed dispatcher sees a holder's work within their place only.
-    rows.retain(|row| visible(&who, row.ticket));
+    rows.retain(|row| visible(&who, &row.ticket));
     let total = rows.len() as u64;
     let offered = rows.iter().filter(|r| r.offer.is_some()).count() as u64;
     let overdue = rows.iter().filter(|r| r.overdue).count() as u64;

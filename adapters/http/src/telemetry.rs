@@ -129,13 +129,13 @@ pub async fn metrics<S: EventStore>(State(state): State<AppState<S>>) -> Result<
     for (status, n) in views.board.state().counts_by_status() {
         let _ = writeln!(out, "gridloop_tickets{{status=\"{status}\"}} {n}");
     }
-    let overdue = views.board.state().overdue_counts(state.service.clock().now());
+    let overdue_open = views.board.state().open_overdue(state.service.clock().now());
     let _ = writeln!(
         out,
         "# HELP gridloop_tickets_overdue Open tickets that missed a deadline (accept, resolve, a tier's response, a summons report)."
     );
     let _ = writeln!(out, "# TYPE gridloop_tickets_overdue gauge");
-    let _ = writeln!(out, "gridloop_tickets_overdue {}", overdue.open);
+    let _ = writeln!(out, "gridloop_tickets_overdue {overdue_open}");
     if let Some(courier) = &state.courier {
         notify_metrics(&mut out, &courier.channels());
     }

@@ -14,7 +14,7 @@ use gridloop_engine::ticket::{Assignee, Channel, Rating, TicketCommand, TicketEv
 use gridloop_engine::time::{Millis, Timestamp};
 use gridloop_engine::world::TeamKind;
 use gridloop_fixtures::District;
-use gridloop_projections::runner::{Projection, Runner};
+use gridloop_projections::runner::Projection;
 
 pub fn t(text: &str) -> Timestamp {
     Timestamp::parse(text).expect("valid timestamp")
@@ -164,22 +164,13 @@ impl Log {
     }
 
     pub fn fold<P: Projection>(&self) -> P {
-        let mut runner = Runner::<P>::fresh();
+        // Folded in place, not cloned through serde: a board's final
+        // tickets are in its cold store, which no snapshot carries.
+        let mut state = P::default();
         for event in &self.events {
-            runner.evolve(event).expect("applies");
+            state.evolve(event).expect("applies");
         }
-        runner.state().clone_state()
-    }
-}
-
-/// Cloning through serde, since projection states need not be `Clone`.
-pub trait CloneState {
-    fn clone_state(&self) -> Self;
-}
-
-impl<P: Projection> CloneState for P {
-    fn clone_state(&self) -> Self {
-        serde_json::from_slice(&serde_json::to_vec(self).expect("serialises")).expect("deserialises")
+        state
     }
 }
 

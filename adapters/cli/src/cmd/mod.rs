@@ -13,7 +13,8 @@ use gridloop_cli::store::LogStore;
 use gridloop_engine::store::EventStore;
 use gridloop_engine::time::Timestamp;
 use gridloop_projections::calendar::parse_day_or_instant;
-use gridloop_projections::runner::{Projection, Runner};
+use gridloop_projections::cold::{Cold, snapshot_key};
+use gridloop_projections::runner::{Projection, Runner, cold_prefix};
 use gridloop_store_sled::SledSnapshots;
 
 use crate::deployment::Deployment;
@@ -112,12 +113,19 @@ pub fn parse_instant(text: &str, flag: &str) -> Result<Timestamp> {
 }
 
 /// Folds the whole log into a fresh projection, with a progress bar, and
-/// saves its snapshot.
+/// saves its snapshot. The projection's cold rows (the board's final
+/// tickets) go to the same database, committed with its snapshot every
+/// `save_every` events, so a rebuild's memory follows the open work too;
+/// its old rows and snapshot are dropped first.
 pub async fn rebuild<P: Projection>(store: &LogStore, snapshots: &SledSnapshots) -> Result<(u64, f64, Vec<u8>)> {
     let bar = progress_bar(store.head_position().await?, P::NAME);
     let started = Instant::now();
-    let mut runner = Runner::<P>::fresh();
-    let events = runner.catch_up(store, None, |position| bar.set_position(position)).await?;
+    let cold = Cold::new(Arc::new(snapshots.clone()));
+    cold.delete(snapshot_key(P::NAME));
+    cold.clear_prefix(&cold_prefix::<P>())?;
+    cold.commit(vec![])?;
+    let mut runner = Runner::<P>::resume_cold(&cold)?;
+    let events = runner.catch_up(store, Some(&cold), |position| bar.set_position(position)).await?;
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     runner.save(snapshots)?;

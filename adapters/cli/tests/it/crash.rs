@@ -306,9 +306,12 @@ fn folded_board(log: &[RecordedEvent]) -> BTreeMap<String, (String, Value, Value
     for event in log {
         runner.evolve(event).expect("the board folds the log");
     }
-    runner
-        .state()
-        .tickets()
+    // Open tickets from memory, final ones from the board's cold rows.
+    let board = runner.state();
+    let settled = board.settled(None, usize::MAX).expect("the board's cold rows");
+    board
+        .open_tickets()
+        .chain(&settled)
         .map(|t| {
             let id = t.id.as_ref().expect("a ticket on the board has an id").to_string();
             let status = BoardStatus::of(t).name().to_string();

@@ -240,6 +240,9 @@ pub(crate) struct BoardParams {
     closed: Option<bool>,
 }
 
+/// The final statuses' names: rows a board asks the cold side for.
+const FINAL_STATUSES: [&str; 3] = ["closed", "cancelled", "duplicate"];
+
 /// One row of the console's board.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardRow {
@@ -389,21 +392,29 @@ pub(crate) async fn board<S: EventStore>(
     let now = state.service.clock().now();
     let views = state.live.read().await;
     let matcher = search::Matcher::of(query, residents, views.texts.state());
-    let mut rows: Vec<BoardRow> = views
-        .board
-        .state()
-        .tickets()
-        .filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope)))
-        .filter(|t| match status {
-            Some(s) => BoardStatus::of(t).name() == s,
-            // A search looks at closed tickets too: a caller asks after one.
-            None => matcher.is_some() || with_closed || !t.status.is_final(),
+    // Open tickets from memory; final ones (asked for by status, with
+    // `closed`, or by a search, which looks at closed tickets too: a caller
+    // asks after one) walked from the board's cold rows in scope.
+    let keep = |t: &Ticket| -> Option<BoardRow> {
+        let wanted = status.is_none_or(|s| BoardStatus::of(t).name() == s)
+            && holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h))
+            && matcher.as_ref().is_none_or(|m| m.finds(t));
+        wanted.then(|| board_row(&world, t, now)).flatten().filter(|r| category.is_none_or(|c| r.category == c))
+    };
+    let board = views.board.state();
+    let mut rows: Vec<BoardRow> =
+        board.open_tickets().filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope))).filter_map(keep).collect();
+    let finals = match status {
+        Some(s) => FINAL_STATUSES.contains(&s),
+        None => matcher.is_some() || with_closed,
+    };
+    if finals {
+        board.settled_within(Some(&scope), |t| {
+            rows.extend(keep(&t));
+            true
         })
-        .filter(|t| holder.as_ref().is_none_or(|h| t.holder.as_ref() == Some(h)))
-        .filter(|t| matcher.as_ref().is_none_or(|m| m.finds(t)))
-        .filter_map(|t| board_row(&world, t, now))
-        .filter(|r| category.is_none_or(|c| r.category == c))
-        .collect();
+?;
+    }
     let position = views.checkpoint();
     drop(views);
     // The count beside the board: of the rows every other filter keeps, those
@@ -421,15 +432,15 @@ pub(crate) async fn board<S: EventStore>(
 
 /// Names beside the ids of the rows shown: the holder's, and the resident's
 /// (masked) to those who may read residents.
-async fn name_rows<S: EventStore>(state: &AppState<S>, who: &Principal, rows: &mut [BoardRow]) -> Result<(), Error> {
+async fn name_rows<S: EventStore>(state: &AppState<S>, who: &Principal, rows: &mut [BoardRow]) -> Result<(), AppError> {
     let world = state.service.world();
     let names = super::names::Names::for_caller(&world, state.personal.as_deref(), who);
     let views = state.live.read().await;
     for row in rows.iter_mut() {
         row.holder_name = row.holder.as_ref().and_then(|h| names.holder(h));
         if names.sees_residents() {
-            let resident = views.board.state().get(&row.id).and_then(|t| t.resident.as_ref());
-            row.resident = resident.and_then(|r| names.resident(r));
+            let ticket = views.board.state().get(&row.id)?;
+            row.resident = ticket.as_ref().and_then(|t| t.resident.as_ref()).and_then(|r| names.resident(r));
         }
     }
     Ok(())

@@ -109,7 +109,7 @@ pub(crate) async fn board_map<S: EventStore>(
     let now = state.service.clock().now();
     let views = state.live.read().await;
     let mut counts: BTreeMap<GridCode, (u64, u64)> = BTreeMap::new();
-    for ticket in views.board.state().tickets().filter(|t| !t.status.is_final()) {
+    for ticket in views.board.state().open_tickets() {
         let Some(grid) = ticket.grid.as_ref().filter(|g| g.is_within(&scope)) else { continue };
         let Some(grid) = grid.at_level(Level::Grid) else { continue };
         let count = counts.entry(grid).or_default();

@@ -191,8 +191,8 @@ impl<S: EventStore> Cursor<S> {
         for event in batch.iter().filter(|e| e.position <= folded) {
             self.next = event.position + 1;
             if let Some(message) = self.message(event, |id| {
-                let ticket = views.board.state().get(id)?;
-                super::api::board_row(&world, ticket, now)
+                let ticket = views.board.state().get(id).ok()??;
+                super::api::board_row(&world, &ticket, now)
             }) {
                 self.pending.push_back(message);
             }

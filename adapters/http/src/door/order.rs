@@ -217,7 +217,8 @@ pub(crate) async fn open<S: EventStore>(
     let mut rows: Vec<&Ticket> = views
         .board
         .state()
-        .tickets()
+        // Only an open ticket may be followed: memory holds them all.
+        .open_tickets()
         .filter(|t| t.grid.as_ref() == Some(&grid) && t.item.as_ref() == Some(&item))
         .filter(|t| super::track::followable(&state, t))
         .collect();

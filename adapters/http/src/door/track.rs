@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use gridloop_engine::blob::BlobHash;
 use gridloop_engine::envelope::Actor;
 use gridloop_engine::ids::{ResidentId, StreamId, TicketId};
-use gridloop_engine::permit::{Access, Read, Target, permit, visible};
+use gridloop_engine::permit::{Access, Principal, Read, Target, permit};
 use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Rating, Ticket, TicketCommand, TicketEvent};
 use gridloop_engine::time::Timestamp;
@@ -126,9 +126,31 @@ pub(crate) async fn requests<S: EventStore>(
     permit(&who, Access::Read(Read::Tickets), Target::District)?;
     state.live.catch_up(state.service.store()).await?;
     let views = state.live.read().await;
-    let mut mine: Vec<&Ticket> = views.board.state().tickets().filter(|t| visible(&who, t)).collect();
+    let mut mine = newest_in_reach(views.board.state(), &who, state.service.clock().now())?;
     mine.sort_by_key(|t| std::cmp::Reverse(t.submitted_at));
-    Ok(Json(mine.into_iter().take(REQUESTS_MAX).filter_map(|t| row(&state, t)).collect()))
+    Ok(Json(mine.iter().take(REQUESTS_MAX).filter_map(|t| row(&state, t)).collect()))
+}
+
+/// The newest [`REQUESTS_MAX`] tickets in `who`'s reach (the permit rule's
+/// `visible`): the board's last two pages of that size, in ticket-number
+/// order. For a resident the board walks their own index (their tickets
+/// and those they follow), so the cost is their tickets', not the city's.
+fn newest_in_reach<'b>(
+    board: &'b gridloop_projections::board::Board,
+    who: &Principal,
+    now: gridloop_engine::time::Timestamp,
+) -> Result<Vec<std::borrow::Cow<'b, Ticket>>, AppError> {
+    let per_page = REQUESTS_MAX as u32;
+    let query = |page| gridloop_projections::board::Query { reach: Some(who.clone()), page, per_page, ..Default::default() };
+    let ask = |page| board.query(&query(page), now).map_err(AppError::from);
+    let first = ask(1)?;
+    let last = u32::try_from(first.total.div_ceil(u64::from(per_page))).unwrap_or(u32::MAX).max(1);
+    let mut tickets = Vec::new();
+    for page in last.saturating_sub(1).max(1)..=last {
+        let rows = if page == 1 { first.items.clone() } else { ask(page)?.items };
+        tickets.extend(rows.into_iter().map(|r| r.ticket));
+    }
+    Ok(tickets)
 }
 
 /// One step of a ticket's life, in words.
