@@ -111,7 +111,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// binary) through the same path as `gridloop world import`, and returns
 /// the district the simulation draws its people from: the world now in the
 /// log, the bundle's volunteers, and the grid workers among its staff.
-async fn import_chikan(deployment: &Deployment) -> Result<District> {
+pub(super) async fn import_chikan(deployment: &Deployment) -> Result<District> {
     let files = gridloop_fixtures::bundle_files("chikan").context("the Chikan bundle is embedded")?;
     let bundle = gridloop_world::read_files(&files, gridloop_world::Encoding::Auto).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();

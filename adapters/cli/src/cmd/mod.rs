@@ -34,6 +34,8 @@ pub mod qr;
 pub mod replay;
 pub mod report;
 pub mod resident;
+pub mod scale;
+pub mod scale_plot;
 pub mod seal;
 pub mod serve;
 pub mod token;

@@ -18,6 +18,7 @@ mod notify;
 mod operator;
 mod photos;
 mod resident;
+mod scale;
 mod sealing;
 mod security;
 mod serve;
