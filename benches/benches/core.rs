@@ -380,7 +380,13 @@ fn year_log() -> Vec<RecordedEvent> {
             let h = push(n, at, submitted, 1, Hash::GENESIS);
             let h = push(n, at.plus(Millis::minutes(10 + n % 50)), TicketEvent::Accepted { by, round: 1 }, 2, h);
             let h = push(n, at.plus(Millis::minutes(100 + n % 300)), resolved, 3, h);
-            let h = push(n, at.plus(Millis::minutes(420)), TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() }, 4, h);
+            let h = push(
+                n,
+                at.plus(Millis::minutes(420)),
+                TicketEvent::FeedbackGiven { rating: Rating::Satisfied, comment: String::new() },
+                4,
+                h,
+            );
             push(n, at.plus(Millis::minutes(430)), TicketEvent::Closed { reason: CloseReason::Confirmed }, 5, h);
         }
     }

@@ -393,7 +393,8 @@ impl Board {
         for grid in grids {
             let mut walk = Walk::new(&self.cold, vec![shelf::range(shelf::BY_GRID, grid)]);
             while let Some((number, _)) = walk.next_entry()? {
-                let ticket = self.cold_ticket(number)?.ok_or_else(|| shelf::corrupt("an index entry without its row"))?;
+                let ticket =
+                    self.cold_ticket(number)?.ok_or_else(|| shelf::corrupt("an index entry without its row"))?;
                 if !each(ticket) {
                     return Ok(());
                 }

@@ -522,7 +522,7 @@ impl Eq for Attached {}
 impl Projection for Metrics {
     const NAME: &'static str = "metrics";
     /// 2: settled tickets are counters and cold rows.
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn attach(&mut self, cold: &Cold) {
         self.cold = Attached(Some(cold.clone()));
@@ -722,7 +722,7 @@ impl Metrics {
     pub fn try_rates(&self, cohort: &Cohort, as_of: Timestamp) -> Result<Rates, ProjectionError> {
         let mut tallies = BTreeMap::new();
         self.count_open(cohort, as_of, &|_| Some(String::new()), &mut tallies);
-        self.count_settled(cohort, as_of, &|_| Some(String::new()), &mut tallies)?;
+        self.count_settled(cohort, as_of, None, &|_| Some(String::new()), &mut tallies)?;
         Ok(tallies.remove("").unwrap_or_default().finish())
     }
 
@@ -738,7 +738,11 @@ impl Metrics {
     ) -> Result<BTreeMap<String, Rates>, ProjectionError> {
         let mut tallies = BTreeMap::new();
         self.count_open(cohort, as_of, &|key| key.of(self, by), &mut tallies);
-        self.count_settled(cohort, as_of, &|key| key.of(self, by), &mut tallies)?;
+        let place = match by {
+            By::Place(level) => Some(level),
+            _ => None,
+        };
+        self.count_settled(cohort, as_of, place, &|key| key.of(self, by), &mut tallies)?;
         Ok(tallies.into_iter().map(|(k, t)| (k, t.finish())).collect())
     }
 
@@ -759,6 +763,7 @@ impl Metrics {
         &self,
         cohort: &Cohort,
         as_of: Timestamp,
+        place: Option<Level>,
         key: &KeyFn<'_>,
         tallies: &mut Tallies,
     ) -> Result<(), ProjectionError> {
@@ -766,25 +771,20 @@ impl Metrics {
         let Some(last) = cohort.to.as_millis().checked_sub(1).and_then(|ms| Timestamp::from_millis(ms).ok()) else {
             return Ok(());
         };
+        let rollup = rollup_level(cohort.scope.as_ref(), place);
         for &day in self.days.range(local_day(cohort.from)..=local_day(last)) {
             let whole = day_start(day) >= cohort.from && day_start(day + 1) <= cohort.to;
+            if let Some(level) = rollup.filter(|_| whole) {
+                self.count_rollups(cold, cohort, as_of, (level, day), key, tallies)?;
+                continue;
+            }
             for (_, row) in scan_all(cold, &counters::scope_prefix(day, cohort.scope.as_ref()))? {
                 let bucket: Bucket = counters::decode(&row)?;
                 if cohort.scope.as_ref().is_some_and(|s| !bucket.grid.is_within(s)) {
                     continue;
                 }
                 if whole && as_of >= bucket.settled_max {
-                    for (class, counts) in &bucket.classes {
-                        let class = Key {
-                            grid: &bucket.grid,
-                            category: class.category.as_ref(),
-                            holder: class.holder.as_ref(),
-                            submitted_at: day_start(day),
-                        };
-                        if let Some(key) = key(class) {
-                            tallies.entry(key).or_default().merge(counts);
-                        }
-                    }
+                    add_classes(&bucket, day, key, tallies);
                     continue;
                 }
                 for (_, row) in scan_all(cold, &counters::facts_prefix(day, &bucket.grid, &bucket.item))? {
@@ -793,6 +793,40 @@ impl Metrics {
                         if let Some(key) = key(Key::of_facts(&facts)) {
                             tallies.entry(key).or_default().count(&facts, as_of);
                         }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts one whole day of settled tickets from the roll-ups of the
+    /// places at `level` within the cohort's scope: a roll-up settled by
+    /// `as_of` adds its counters; one not yet settled then has its facts
+    /// evaluated one by one (an as-of in the past).
+    fn count_rollups(
+        &self,
+        cold: &Cold,
+        cohort: &Cohort,
+        as_of: Timestamp,
+        (level, day): (Level, i64),
+        key: &KeyFn<'_>,
+        tallies: &mut Tallies,
+    ) -> Result<(), ProjectionError> {
+        for (_, row) in scan_all(cold, &counters::rollup_prefix(level, day, cohort.scope.as_ref()))? {
+            let rollup: Bucket = counters::decode(&row)?;
+            if cohort.scope.as_ref().is_some_and(|s| !rollup.grid.is_within(s)) {
+                continue;
+            }
+            if as_of >= rollup.settled_max {
+                add_classes(&rollup, day, key, tallies);
+                continue;
+            }
+            for (_, row) in scan_all(cold, &counters::facts_day_prefix(day, &rollup.grid))? {
+                let facts: TicketFacts = counters::decode(&row)?;
+                if cohort.holds(&facts) && facts.grid.is_within(&rollup.grid) {
+                    if let Some(key) = key(Key::of_facts(&facts)) {
+                        tallies.entry(key).or_default().count(&facts, as_of);
                     }
                 }
             }
@@ -814,6 +848,16 @@ impl Metrics {
         };
         bucket.add(&facts, settled_at);
         cold.put(key, counters::encode(&bucket));
+        for level in counters::ROLLUP_LEVELS {
+            let Some(place) = facts.grid.at_level(level) else { continue };
+            let key = counters::rollup_key(level, day, &place);
+            let mut rollup = match cold.get(&key)? {
+                Some(row) => counters::decode(&row)?,
+                None => Bucket { grid: place, ..Bucket::new(&facts, day) },
+            };
+            rollup.add(&facts, settled_at);
+            cold.put(key, counters::encode(&rollup));
+        }
         let facts_key = numbered_key(&counters::facts_prefix(day, &facts.grid, &facts.item), number);
         let final_at = facts.marks.last().map_or(facts.submitted_at, |m| m.at);
         cold.put(numbered_key(&counters::settled_prefix(local_day(final_at)), number), facts_key.clone());
@@ -862,12 +906,8 @@ impl Metrics {
         scope: &GridCode,
         since: Timestamp,
     ) -> Result<Vec<(TicketId, TicketFacts)>, ProjectionError> {
-        let mut found: BTreeMap<u64, TicketFacts> = self
-            .tickets
-            .iter()
-            .filter(|(_, f)| f.grid.is_within(scope))
-            .map(|(n, f)| (*n, f.clone()))
-            .collect();
+        let mut found: BTreeMap<u64, TicketFacts> =
+            self.tickets.iter().filter(|(_, f)| f.grid.is_within(scope)).map(|(n, f)| (*n, f.clone())).collect();
         if let Some(cold) = &self.cold.0 {
             // Every key of the day of `since` and after sorts past the day's
             // prefix without its final `/`.
@@ -944,6 +984,31 @@ impl Cohort {
             && facts.submitted_at < self.to
             && self.scope.as_ref().is_none_or(|s| facts.grid.is_within(s))
     }
+}
+
+/// Adds a settled bucket's (or roll-up's) counters, class by class, to the
+/// tallies of the keys they fall under.
+fn add_classes(bucket: &Bucket, day: i64, key: &KeyFn<'_>, tallies: &mut Tallies) {
+    for (class, counts) in &bucket.classes {
+        let class = Key {
+            grid: &bucket.grid,
+            category: class.category.as_ref(),
+            holder: class.holder.as_ref(),
+            submitted_at: day_start(day),
+        };
+        if let Some(key) = key(class) {
+            tallies.entry(key).or_default().merge(counts);
+        }
+    }
+}
+
+/// The roll-up level a cohort reads its whole days from: its scope's level
+/// (the district's without one), or finer when the breakdown is by places
+/// of a finer level; `None` below grids (sub-grids keep no roll-up), where
+/// the per-item buckets are read.
+fn rollup_level(scope: Option<&GridCode>, place: Option<Level>) -> Option<Level> {
+    let level = scope.map_or(Level::District, GridCode::level).max(place.unwrap_or(Level::District));
+    counters::ROLLUP_LEVELS.contains(&level).then_some(level)
 }
 
 /// The instant local day `day` begins (China time).

@@ -873,7 +873,8 @@ async fn list_requests<S: EventStore>(state: &AppState<S>, params: &Params) -> R
         ),
         (None, None) => Box::new(std::iter::empty()),
     };
-    let passing = ids.filter(|id| board.get(id).ok().flatten().is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, &t))));
+    let passing =
+        ids.filter(|id| board.get(id).ok().flatten().is_some_and(|t| filter.as_ref().is_none_or(|f| passes(f, &t))));
     let rows = passing.filter_map(|id| public_row(&world, &views, &id, reader.as_ref())).take(REQUESTS_MAX).collect();
     Ok(Doc::new("service_requests", Value::Array(rows)))
 }

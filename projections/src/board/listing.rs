@@ -82,7 +82,10 @@ impl Board {
             Some((Role::Resident, id)) => return index(shelf::BY_RESIDENT, id),
             Some((Role::Volunteer, id)) => {
                 let ranges = [format!("volunteer:{id}"), format!("team:{id}")];
-                return Plan { ranges: ranges.iter().map(|p| shelf::range(shelf::BY_PARTY, p)).collect(), by_grid: false };
+                return Plan {
+                    ranges: ranges.iter().map(|p| shelf::range(shelf::BY_PARTY, p)).collect(),
+                    by_grid: false,
+                };
             }
             Some((Role::Department, id)) => return index(shelf::BY_PARTY, &format!("department:{id}")),
             _ => {}
@@ -134,11 +137,14 @@ impl Row<'_> {
 /// placed role, the caller's place (a ticket without a grid is in no
 /// place's reach).
 fn grid_admitted(query: &Query, grid: &str) -> bool {
-    let placed = query.reach.as_ref().filter(|who| {
-        matches!(who.actor.role, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official)
-    });
+    let placed = query
+        .reach
+        .as_ref()
+        .filter(|who| matches!(who.actor.role, Role::GridWorker | Role::GridHead | Role::Dispatcher | Role::Official));
     query.scope.as_ref().is_none_or(|s| shelf::name_within(grid, s.as_str()))
-        && placed.is_none_or(|who| !grid.is_empty() && who.place.as_ref().is_none_or(|p| shelf::name_within(grid, p.as_str())))
+        && placed.is_none_or(|who| {
+            !grid.is_empty() && who.place.as_ref().is_none_or(|p| shelf::name_within(grid, p.as_str()))
+        })
 }
 
 /// Whether a final ticket's mark passes every filter of `query` but the

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use gridloop_engine::grid::GridCode;
+use gridloop_engine::grid::{GridCode, Level};
 use gridloop_engine::ids::{CategoryCode, ItemCode};
 use gridloop_engine::ticket::Assignee;
 use gridloop_engine::time::{Millis, Timestamp};
@@ -199,6 +199,33 @@ pub(crate) fn scope_prefix(day: i64, scope: Option<&GridCode>) -> Vec<u8> {
 /// `metrics/c/<day>/<grid>/<item>`.
 pub(crate) fn bucket_key(day: i64, grid: &GridCode, item: &ItemCode) -> Vec<u8> {
     [day_prefix(day).as_slice(), grid.as_str().as_bytes(), b"/", item.as_str().as_bytes()].concat()
+}
+
+/// The levels whose places keep a roll-up of each day's buckets (items
+/// merged), so that a cohort scoped to a place, or broken down by places of
+/// one level, reads one row per place and day whatever the catalog's size.
+pub(crate) const ROLLUP_LEVELS: [Level; 4] = [Level::District, Level::Street, Level::Community, Level::Grid];
+
+/// `metrics/l/<level>/<day>/<place>`: the roll-up of one place's day.
+pub(crate) fn rollup_key(level: Level, day: i64, place: &GridCode) -> Vec<u8> {
+    [rollup_prefix(level, day, None).as_slice(), place.as_str().as_bytes()].concat()
+}
+
+/// `metrics/l/<level>/<day>/<scope>`: the day's roll-ups at a level, of
+/// the places whose codes start with the scope's (the caller keeps those
+/// within it).
+pub(crate) fn rollup_prefix(level: Level, day: i64, scope: Option<&GridCode>) -> Vec<u8> {
+    let mut key = [PREFIX, b"l/", &[level as u8], b"/", &day_bytes(day), b"/"].concat();
+    if let Some(scope) = scope {
+        key.extend_from_slice(scope.as_str().as_bytes());
+    }
+    key
+}
+
+/// `metrics/f/<day>/<place>`: the settled facts of a day whose grid codes
+/// start with the place's (the caller keeps those within it).
+pub(crate) fn facts_day_prefix(day: i64, place: &GridCode) -> Vec<u8> {
+    [PREFIX, b"f/", &day_bytes(day), b"/", place.as_str().as_bytes()].concat()
 }
 
 /// `metrics/f/<day>/<grid>/<item>/`: the settled facts of one bucket.

@@ -100,7 +100,13 @@ fn next_deadlines_by_status() {
 fn filters_by_status_place_holder_and_overdue() {
     let board: Board = history().fold();
     let numbers = |q: Query| -> Vec<u64> {
-        board.query(&q, now()).expect("query").items.iter().map(|r| r.ticket.id.as_ref().expect("id").number()).collect()
+        board
+            .query(&q, now())
+            .expect("query")
+            .items
+            .iter()
+            .map(|r| r.ticket.id.as_ref().expect("id").number())
+            .collect()
     };
     assert_eq!(numbers(Query { status: Some("escalated".into()), ..query() }), [3]);
     assert_eq!(numbers(Query { scope: Some(grid("440802-001-001")), ..query() }), [1, 2, 4, 5, 6]);
@@ -295,11 +301,8 @@ mod against_a_plain_fold {
 
     fn seen(board: &Board, q: &Query, now: Timestamp) -> (Vec<Seen>, u64, u64) {
         let page = board.query(q, now).expect("query");
-        let rows = page
-            .items
-            .iter()
-            .map(|r| (r.ticket.id.as_ref().expect("id").number(), r.status, r.overdue))
-            .collect();
+        let rows =
+            page.items.iter().map(|r| (r.ticket.id.as_ref().expect("id").number(), r.status, r.overdue)).collect();
         (rows, page.total, page.overdue)
     }
 
@@ -318,7 +321,11 @@ mod against_a_plain_fold {
         for i in 0..queries {
             // Mostly now after the last event, as a live clock reads; some
             // instants inside the history.
-            let now = if rng.chance(800) { end.plus(Millis(rng.below(3 * 86_400_000))) } else { start.plus(Millis(rng.below(span + 1))) };
+            let now = if rng.chance(800) {
+                end.plus(Millis(rng.below(3 * 86_400_000)))
+            } else {
+                start.plus(Millis(rng.below(span + 1)))
+            };
             let q = random_query(&mut rng, &oracle, start, end);
             assert_eq!(seen(board, &q, now), oracle.query(&q, now), "seed {seed}: query {i} {q:?} at {now:?}");
             let all = oracle.0.values().filter(|t| t.overdue(now));

@@ -554,10 +554,18 @@ mod counters {
         for cohort in cohorts(&log, &grids, &mut rng) {
             for as_of in instants(&log, &mut rng) {
                 let want = oracle.rates(&cohort, as_of);
-                assert_eq!(metrics.try_rates(&cohort, as_of).expect("reads"), want, "seed {seed}: {cohort:?} as of {as_of}");
+                assert_eq!(
+                    metrics.try_rates(&cohort, as_of).expect("reads"),
+                    want,
+                    "seed {seed}: {cohort:?} as of {as_of}"
+                );
                 for by in BYS {
                     let got = metrics.try_rates_by(&cohort, as_of, by).expect("reads");
-                    assert_eq!(got, oracle.rates_by(&cohort, as_of, by), "seed {seed}: {cohort:?} by {by:?} as of {as_of}");
+                    assert_eq!(
+                        got,
+                        oracle.rates_by(&cohort, as_of, by),
+                        "seed {seed}: {cohort:?} by {by:?} as of {as_of}"
+                    );
                 }
             }
         }
@@ -590,7 +598,8 @@ mod counters {
         // cold rows, and comes out as the plain fold's.
         let (ledger, weekly) = (Runner::<Ledger>::fresh(), Runner::<Weekly>::fresh());
         let as_of = log.iter().map(|e| e.occurred_at).max().expect("events");
-        let grids: std::collections::BTreeSet<GridCode> = oracle.state().tickets().map(|(_, f)| f.grid.clone()).collect();
+        let grids: std::collections::BTreeSet<GridCode> =
+            oracle.state().tickets().map(|(_, f)| f.grid.clone()).collect();
         for week in ["2026-W45", "2026-W46", "2026-W47"] {
             let week = IsoWeek::parse(week).expect("week");
             for grid in &grids {
@@ -601,9 +610,13 @@ mod counters {
                 assert_eq!(of(runner.state()), of(oracle.state()), "{grid} {week}");
             }
         }
-        assert_eq!(runner.state().last_submitted().expect("reads"), oracle.state().tickets().map(|(_, f)| f.submitted_at).max());
+        assert_eq!(
+            runner.state().last_submitted().expect("reads"),
+            oracle.state().tickets().map(|(_, f)| f.submitted_at).max()
+        );
         for grid in &grids {
-            let first = oracle.state().tickets().filter(|(_, f)| f.grid.is_within(grid)).map(|(_, f)| f.submitted_at).min();
+            let first =
+                oracle.state().tickets().filter(|(_, f)| f.grid.is_within(grid)).map(|(_, f)| f.submitted_at).min();
             assert_eq!(runner.state().first_submitted(grid).expect("reads"), first, "{grid}");
         }
     }
@@ -637,7 +650,10 @@ mod counters {
         for as_of in instants(&log, &mut rng) {
             assert_eq!(resumed.state().try_rates(&all, as_of).expect("reads"), oracle.state().rates(&all, as_of));
             let by = By::Place(Level::Grid);
-            assert_eq!(resumed.state().try_rates_by(&all, as_of, by).expect("reads"), oracle.state().rates_by(&all, as_of, by));
+            assert_eq!(
+                resumed.state().try_rates_by(&all, as_of, by).expect("reads"),
+                oracle.state().rates_by(&all, as_of, by)
+            );
         }
     }
 }

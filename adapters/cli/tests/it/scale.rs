@@ -21,8 +21,7 @@ fn bench_scale_measures_every_figure_on_a_small_log_with_the_open_tickets_asked_
     ]);
     assert!(o.status.success(), "bench --scale failed:\n{}\n{}", stdout(&o), stderr(&o));
     let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("results.json")).expect("results.json"))
-            .expect("JSON");
+        serde_json::from_slice(&std::fs::read(out.path().join("results.json")).expect("results.json")).expect("JSON");
     let size = &results["sizes"][0];
     let events = size["events"].as_f64().expect("events");
     assert!((18_000.0..=22_000.0).contains(&events), "20k events ±10%, got {events}");

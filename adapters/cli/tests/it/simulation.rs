@@ -512,7 +512,10 @@ impl Sim {
         assert_eq!(self.metrics.snapshot(), fresh::<Metrics>(&log), "seed {seed}: the metrics differ from a rebuild");
         for id in &self.ordered {
             let ticket = TicketId::new(id.as_str()).expect("valid");
-            assert!(self.board.state().get(&ticket).expect("a board read").is_some(), "seed {seed}: {id} is not on the board (lost)");
+            assert!(
+                self.board.state().get(&ticket).expect("a board read").is_some(),
+                "seed {seed}: {id} is not on the board (lost)"
+            );
         }
         // Just past now: the cohort's end is exclusive, and this step's
         // orders were submitted at now.

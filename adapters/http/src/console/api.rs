@@ -402,8 +402,11 @@ pub(crate) async fn board<S: EventStore>(
         wanted.then(|| board_row(&world, t, now)).flatten().filter(|r| category.is_none_or(|c| r.category == c))
     };
     let board = views.board.state();
-    let mut rows: Vec<BoardRow> =
-        board.open_tickets().filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope))).filter_map(keep).collect();
+    let mut rows: Vec<BoardRow> = board
+        .open_tickets()
+        .filter(|t| t.grid.as_ref().is_some_and(|g| g.is_within(&scope)))
+        .filter_map(keep)
+        .collect();
     let finals = match status {
         Some(s) => FINAL_STATUSES.contains(&s),
         None => matcher.is_some() || with_closed,
@@ -412,8 +415,7 @@ pub(crate) async fn board<S: EventStore>(
         board.settled_within(Some(&scope), |t| {
             rows.extend(keep(&t));
             true
-        })
-?;
+        })?;
     }
     let position = views.checkpoint();
     drop(views);

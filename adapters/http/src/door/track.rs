@@ -141,7 +141,8 @@ fn newest_in_reach<'b>(
     now: gridloop_engine::time::Timestamp,
 ) -> Result<Vec<std::borrow::Cow<'b, Ticket>>, AppError> {
     let per_page = REQUESTS_MAX as u32;
-    let query = |page| gridloop_projections::board::Query { reach: Some(who.clone()), page, per_page, ..Default::default() };
+    let query =
+        |page| gridloop_projections::board::Query { reach: Some(who.clone()), page, per_page, ..Default::default() };
     let ask = |page| board.query(&query(page), now).map_err(AppError::from);
     let first = ask(1)?;
     let last = u32::try_from(first.total.div_ceil(u64::from(per_page))).unwrap_or(u32::MAX).max(1);

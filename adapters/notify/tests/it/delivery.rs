@@ -257,10 +257,14 @@ async fn metrics_show_each_channel_pending_sent_and_failed() {
     world.take(&ticket).await;
     notifier.catch_up().await.expect("writes the outbox");
     notifier.deliver_due(Channel::Webhook).await.expect("tries");
-    let state = gridloop_http::AppState::new(world.service.clone(), gridloop_http::TokenTable::new(), gridloop_http::Cold::default())
-        .await
-        .expect("a state")
-        .with_courier(std::sync::Arc::new(notifier));
+    let state = gridloop_http::AppState::new(
+        world.service.clone(),
+        gridloop_http::TokenTable::new(),
+        gridloop_http::Cold::default(),
+    )
+    .await
+    .expect("a state")
+    .with_courier(std::sync::Arc::new(notifier));
     let request = axum::http::Request::get("/metrics").body(axum::body::Body::empty()).expect("a request");
     let answer = tower::ServiceExt::oneshot(gridloop_http::router(state), request).await.expect("answers");
     let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.expect("a body");
