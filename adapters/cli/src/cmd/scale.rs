@@ -681,7 +681,7 @@ impl Reads<'_> {
                 let path = match name {
                     "board" => "/api/v1/tickets?page=1&per_page=50".to_string(),
                     "rates" => rates.clone(),
-                    _ => format!("/api/v1/tickets/{}/audit", TicketId::from_number(1 + rng.next_u64() % history)),
+                    _ => format!("/api/v1/tickets/{}/history", TicketId::from_number(1 + rng.next_u64() % history)),
                 };
                 let at = Instant::now();
                 let (status, body) = client.send("GET", &path, self.token).await?;
