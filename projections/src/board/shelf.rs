@@ -153,7 +153,15 @@ pub(super) struct Tallies {
     later: Vec<Later>,
     /// The latest instant of a ticket event folded: every query at or after
     /// it reads overdue counts from the tallies.
+    // Unset (before any ticket event) it is the default instant, 1970,
+    // which is no instant the engine parses back: leave it out of the
+    // snapshot then, or a fresh board's snapshot would not decode.
+    #[serde(default, skip_serializing_if = "unset")]
     horizon: Timestamp,
+}
+
+fn unset(at: &Timestamp) -> bool {
+    *at == Timestamp::default()
 }
 
 impl Tallies {

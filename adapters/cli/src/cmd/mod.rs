@@ -130,17 +130,21 @@ pub async fn rebuild<P: Projection>(store: &LogStore, snapshots: &SledSnapshots)
     let events = runner.catch_up(store, Some(&cold), |position| bar.set_position(position)).await?;
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    runner.save(snapshots)?;
+    runner.save(&cold)?;
     Ok((events, seconds, runner.snapshot()))
 }
 
 /// Folds the log into projection `P` from its snapshot, with a progress
 /// bar, and saves the snapshot again.
+///
+/// The projection resumes from its snapshot in the cold store with its
+/// cold rows attached (what has settled lives there, not in the snapshot),
+/// and commits its rows with its snapshot.
 pub async fn catch_up<P: Projection>(store: &LogStore) -> Result<Runner<P>> {
-    let snapshots = store.local().snapshots()?;
+    let cold = Cold::new(Arc::new(store.local().snapshots()?));
     let bar = progress_bar(store.head_position().await?, "events folded");
-    let mut runner = Runner::<P>::resume(&snapshots)?;
-    runner.catch_up(store, Some(&snapshots), |position| bar.set_position(position)).await?;
+    let mut runner = Runner::<P>::resume_cold(&cold)?;
+    runner.catch_up(store, Some(&cold), |position| bar.set_position(position)).await?;
     bar.finish_and_clear();
     Ok(runner)
 }

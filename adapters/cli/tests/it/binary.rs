@@ -94,6 +94,15 @@ fn demo_on_sled_prints_the_rates_and_is_reproducible() {
         |o: &Output| stdout(o).lines().map(|l| l.rsplit(' ').next().unwrap_or("").to_string()).collect::<Vec<_>>();
     assert_eq!(digests(&replay).len(), 3);
     assert_eq!(digests(&replay), digests(&replay_again), "a rebuild gives the same bytes");
+    let layers = gridloop(&["replay", "--layers", "--data", a.to_str().expect("utf-8")]);
+    assert!(layers.status.success(), "{}", stderr(&layers));
+    let passes: Vec<String> = stdout(&layers).lines().map(str::to_string).collect();
+    assert_eq!(passes.len(), 4, "four passes: {passes:?}");
+    let events: Vec<&str> = passes.iter().map(|l| l.split_whitespace().rev().nth(5).unwrap_or("")).collect();
+    assert!(
+        events.iter().all(|n| *n == events[0] && n.parse::<u64>().is_ok_and(|n| n > 0)),
+        "every pass reads the whole log: {passes:?}"
+    );
 
     let again = run(&a);
     assert!(!again.status.success());

@@ -26,8 +26,8 @@ fn bench_scale_measures_every_figure_on_a_small_log_with_the_open_tickets_asked_
     let events = size["events"].as_f64().expect("events");
     assert!((18_000.0..=22_000.0).contains(&events), "20k events ±10%, got {events}");
     assert_eq!(size["open_tickets"], 90, "the open tickets asked for");
-    assert_eq!(size["refusals"], 0, "the engine accepted every generated step");
     assert!(size["tickets"].as_u64().expect("tickets") > 2_000, "a year of tickets behind the open ones");
+    assert_eq!(size["refusals"], 0, "the engine accepted every generated step");
     let measures = size["measures"].as_object().expect("measures");
     for name in [
         "rss_ready_mib",
