@@ -24,6 +24,21 @@ use gridloop_engine::volunteer::VolunteerEvent;
 /// Event decoding and upcasting: the input as a stored envelope, and as
 /// `schema\npayload` (any schema and version, so that every upcaster meets
 /// hostile payloads).
+/// A format-3 stored event value (`gridloop_store_sled::codec`): a
+/// changed or truncated value is refused with an error, never a panic or
+/// an allocation its header alone asked for; a value that decodes parses
+/// as an envelope or is refused.
+pub fn stored_event(data: &[u8]) {
+    use std::sync::OnceLock;
+    static CODEC: OnceLock<gridloop_store_sled::codec::Codec> = OnceLock::new();
+    let codec = CODEC.get_or_init(|| gridloop_store_sled::codec::Codec::new(gridloop_store_sled::codec::DICTIONARY));
+    if let Ok(json) = codec.decode(data) {
+        let _ = serde_json::from_slice::<RecordedEvent>(&json);
+        let again = codec.encode(&json).expect("what decoded encodes");
+        assert_eq!(codec.decode(&again).expect("round trip"), json);
+    }
+}
+
 pub fn event_decode(data: &[u8]) {
     if let Ok(event) = serde_json::from_slice::<RecordedEvent>(data) {
         round_trip::<TicketEvent>(&event.schema, &event.payload);
@@ -658,8 +673,9 @@ pub fn photo_check(data: &[u8]) {
 }
 
 /// Every target by name, for the corpus regression test.
-pub const TARGETS: [(&str, Target); 15] = [
+pub const TARGETS: [(&str, Target); 16] = [
     ("event_decode", event_decode),
+    ("stored_event", stored_event),
     ("grid_code", grid_code),
     ("chat_command", chat_command),
     ("open311_form", open311_form),

@@ -14,14 +14,17 @@
 //! | `h` stream                           | head: version, hash, position      |
 //! | `c` command id                       | the append's result, JSON          |
 //!
-//! The marker also names the directory's [`Format`]. In format 2 (every new
-//! directory) sled compresses each page it writes with zstd: a page holds
-//! many events of the same shape, so the log takes 1.5 times the events'
-//! JSON on disk instead of 3.5 times (BENCHMARKS.md), while keys and values
-//! stay exactly as above (the stored event is still the JSON envelope that
-//! export and NATS carry).
-//! A format-1 directory (no compression; sled cannot switch in place) is
-//! read and written as it is.
+//! The marker also names the directory's [`Format`]. In format 3 (every new
+//! directory) an `e` value is not the JSON itself but the JSON compressed
+//! with a zstd dictionary the database keeps under `dictionary`
+//! ([`codec`]), and the position is only in the key: the log takes about
+//! 1.2 times the events' JSON on disk, and sled's pages stay plain, so
+//! appends, reads and sled's recovery at open cost what format 1's did.
+//! What export and NATS carry is still the JSON envelope. A format-1
+//! directory (no compression) or format-2 one (sled compressing its pages,
+//! which made every page read and every page replayed at open create a
+//! zstd context: slow) is read and written in its own format, as sled
+//! cannot switch in place.
 //!
 //! # Writing: one writer, group commit
 //!
@@ -65,6 +68,7 @@
 
 pub mod accounts;
 pub mod blobs;
+pub mod codec;
 pub mod personal;
 
 use std::collections::HashMap;
@@ -104,8 +108,14 @@ pub enum Format {
     /// `gridloop import` it into a new directory.
     One,
     /// sled compressing every page it writes with zstd (keys and values
-    /// alike), and the same keys and values as format 1.
+    /// alike), and the same keys and values as format 1. Still read and
+    /// written as it is; sled's page compression made its appends, reads
+    /// and recovery at open slow ([`codec`]).
     Two,
+    /// Every new directory: sled's pages plain, each event's JSON stored
+    /// compressed with a dictionary the database keeps ([`codec`]), its
+    /// position only in its key.
+    Three,
 }
 
 impl Format {
@@ -114,11 +124,12 @@ impl Format {
         match self {
             Format::One => "gridloop data directory\nformat = 1\n",
             Format::Two => "gridloop data directory\nformat = 2\n",
+            Format::Three => "gridloop data directory\nformat = 3\n",
         }
     }
 
     fn from_marker(text: &str) -> Option<Self> {
-        [Format::One, Format::Two].into_iter().find(|f| f.marker() == text)
+        [Format::One, Format::Two, Format::Three].into_iter().find(|f| f.marker() == text)
     }
 }
 
@@ -174,6 +185,8 @@ pub struct SledStore {
 struct Inner {
     db: sled::Db,
     format: Format,
+    /// Format 3's event compression (none in formats 1 and 2).
+    codec: Option<Arc<codec::Codec>>,
     /// Set by the writer when a write failed: from then on every read error
     /// is reported as that failure (sled keeps its IO error and hands it to
     /// readers too), so callers hear "restart" rather than a raw IO error.
@@ -223,6 +236,8 @@ struct Prepared {
 /// One event's stored JSON, cut where its position goes, and its index key.
 #[derive(Debug)]
 struct PreparedEvent {
+    /// Format 3: the stored value, whole (the position is in the key).
+    stored: Option<Vec<u8>>,
     /// The JSON up to and including `"position":`.
     before: Vec<u8>,
     /// The JSON after the position (from the comma on).
@@ -232,9 +247,14 @@ struct PreparedEvent {
 
 impl PreparedEvent {
     /// Encodes `recorded` (whose position is not yet known) once.
-    fn new(recorded: &RecordedEvent) -> Result<Self, EngineError> {
+    fn new(recorded: &RecordedEvent, codec: Option<&codec::Codec>) -> Result<Self, EngineError> {
         let placeholder = RecordedEvent { position: 0, ..recorded.clone() };
         let json = serde_json::to_vec(&placeholder).map_err(|e| EngineError::Storage(e.to_string()))?;
+        let stream_key = stream_key(&recorded.stream, recorded.version);
+        if let Some(codec) = codec {
+            let stored = codec.encode(&json).map_err(EngineError::Storage)?;
+            return Ok(Self { stored: Some(stored), before: vec![], after: vec![], stream_key });
+        }
         // `position` is the fourth field, after the stream's name; a quote
         // inside a JSON string is always escaped, so the first match of
         // this pattern is the field itself.
@@ -244,15 +264,15 @@ impl PreparedEvent {
             .position(|w| w == FIELD)
             .ok_or_else(|| EngineError::Storage("an event's JSON has no position field".into()))?;
         let cut = at + FIELD.len() - 2;
-        Ok(Self {
-            before: json[..cut].to_vec(),
-            after: json[cut + 1..].to_vec(),
-            stream_key: stream_key(&recorded.stream, recorded.version),
-        })
+        Ok(Self { stored: None, before: json[..cut].to_vec(), after: json[cut + 1..].to_vec(), stream_key })
     }
 
-    /// The stored JSON with `position` spliced in.
+    /// The stored value at `position`: format 3's as it is, or the JSON
+    /// with `position` spliced in.
     fn at(&self, position: u64) -> Vec<u8> {
+        if let Some(stored) = &self.stored {
+            return stored.clone();
+        }
         let digits = position.to_string();
         [&self.before[..], digits.as_bytes(), &self.after[..]].concat()
     }
@@ -260,7 +280,12 @@ impl PreparedEvent {
 
 impl Prepared {
     /// Chains `events` onto `on` and encodes them.
-    fn new(stream: &StreamId, on: Head, events: &[NewEvent]) -> Result<Self, EngineError> {
+    fn new(
+        stream: &StreamId,
+        on: Head,
+        events: &[NewEvent],
+        codec: Option<&codec::Codec>,
+    ) -> Result<Self, EngineError> {
         let command_key = command_key(&events[0].command_id);
         let mut next = on;
         let mut prepared = Vec::with_capacity(events.len());
@@ -268,7 +293,7 @@ impl Prepared {
             next.version += 1;
             let recorded = event.clone().record(stream.clone(), next.version, 0, next.hash);
             next.hash = recorded.hash;
-            prepared.push(PreparedEvent::new(&recorded)?);
+            prepared.push(PreparedEvent::new(&recorded, codec)?);
         }
         Ok(Self { on, next, events: prepared, head_key: head_key(stream), command_key })
     }
@@ -277,7 +302,7 @@ impl Prepared {
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
-        Self::open_or_create(dir, Format::Two)
+        Self::open_or_create(dir, Format::Three)
     }
 
     /// Opens the store in `dir`, or creates it there in `format` if `dir`
@@ -286,8 +311,12 @@ impl SledStore {
     pub fn open_or_create(dir: &Path, format: Format) -> Result<Self, SledStoreError> {
         let format = prepare_directory(dir, format)?;
         let db = sled_config(dir, format).open().map_err(|e| open_error(dir, e))?;
-        let next_position =
-            last_position(&db).map_err(|detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail })? + 1;
+        let corrupt = |detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail };
+        let next_position = last_position(&db).map_err(corrupt)? + 1;
+        let codec = match format {
+            Format::Three => Some(Arc::new(dictionary(&db, next_position == 1).map_err(corrupt)?)),
+            Format::One | Format::Two => None,
+        };
         let (durable_tx, durable) = watch::channel(next_position - 1);
         let (requests, receiver) = std::sync::mpsc::channel();
         let failed = Arc::new(std::sync::OnceLock::new());
@@ -295,6 +324,7 @@ impl SledStore {
             db: db.clone(),
             dir: dir.to_path_buf(),
             next_position,
+            codec: codec.clone(),
             durable: durable_tx,
             failed: failed.clone(),
         };
@@ -303,7 +333,7 @@ impl SledStore {
             .spawn(move || writer.run(receiver))
             .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
         let inner =
-            Inner { db, format, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
+            Inner { db, format, codec, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -379,7 +409,7 @@ impl EventStore for SledStore {
             ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Head::default(),
             _ => read_head(&self.inner.db, stream).unwrap_or_default(),
         };
-        let prepared = Prepared::new(stream, on, &events)?;
+        let prepared = Prepared::new(stream, on, &events, self.inner.codec.as_deref())?;
         let (reply, answer) = oneshot::channel();
         let request = Request { stream: stream.clone(), expected, command, prepared, events, reply };
         let sender = self.inner.requests.as_ref().ok_or_else(|| EngineError::Storage("the store is closed".into()))?;
@@ -403,7 +433,7 @@ impl EventStore for SledStore {
             let bytes = self.inner.db.get(event_key(position)).map_err(|e| self.read_failure(e))?.ok_or_else(|| {
                 EngineError::Corrupt(format!("{stream}: index names position {position}, which holds no event"))
             })?;
-            events.push(decode_event(position, &bytes)?);
+            events.push(decode_event(position, &bytes, self.inner.codec.as_deref())?);
         }
         Ok(events)
     }
@@ -421,7 +451,7 @@ impl EventStore for SledStore {
             .take(take)
             .map(|entry| {
                 let (key, bytes) = entry.map_err(|e| self.read_failure(e))?;
-                decode_event(u64_from(&key[1..])?, &bytes)
+                decode_event(u64_from(&key[1..])?, &bytes, self.inner.codec.as_deref())
             })
             .collect()
     }
@@ -442,6 +472,7 @@ struct Writer {
     /// The data directory, whose file system's free space is checked.
     dir: PathBuf,
     next_position: u64,
+    codec: Option<Arc<codec::Codec>>,
     durable: watch::Sender<u64>,
     /// Why writing stopped: set when a batch failed after sled may have
     /// applied it in memory, so that nothing is ever written on top of it.
@@ -619,7 +650,7 @@ impl Writer {
         let prepared = if request.prepared.on == head {
             &request.prepared
         } else {
-            again = Prepared::new(&request.stream, head, &request.events)?;
+            again = Prepared::new(&request.stream, head, &request.events, self.codec.as_deref())?;
             &again
         };
         for event in &prepared.events {
@@ -638,7 +669,7 @@ impl Writer {
             duplicate: false,
         };
         batch.insert(prepared.head_key.as_slice(), encode_head(prepared.next));
-        let result_bytes = serde_json::to_vec(&result).map_err(|e| EngineError::Storage(e.to_string()))?;
+        let result_bytes = encode_result(&result, self.codec.is_some())?;
         batch.insert(prepared.command_key.as_slice(), result_bytes);
         pending.heads.insert(request.stream.clone(), prepared.next);
         pending.commands.insert(command.clone(), result.clone());
@@ -650,7 +681,7 @@ impl Writer {
             return Ok(Some(result.clone()));
         }
         let Some(bytes) = self.db.get(command_key(command)).map_err(storage)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
+        decode_result(&bytes, self.codec.is_some())
             .map(Some)
             .map_err(|e| EngineError::Corrupt(format!("command index of {command}: {e}")))
     }
@@ -658,6 +689,38 @@ impl Writer {
     fn stored_head(&self, stream: &StreamId) -> Result<Head, EngineError> {
         read_head(&self.db, stream)
     }
+}
+
+/// A command's append result as the command index keeps it: JSON in
+/// formats 1 and 2; in format 3 (`compact`) the first and last versions
+/// and the position (u64 BE each), then the stream's name: 24 bytes and
+/// the name instead of some 110 bytes of JSON, once per append.
+fn encode_result(result: &AppendResult, compact: bool) -> Result<Vec<u8>, EngineError> {
+    if !compact {
+        return serde_json::to_vec(result).map_err(|e| EngineError::Storage(e.to_string()));
+    }
+    let mut bytes = Vec::with_capacity(24 + result.stream.as_str().len());
+    for n in [result.first_version, result.last_version, result.position] {
+        bytes.extend_from_slice(&n.to_be_bytes());
+    }
+    bytes.extend_from_slice(result.stream.as_str().as_bytes());
+    Ok(bytes)
+}
+
+/// Reads what [`encode_result`] wrote (a stored result is never a duplicate).
+fn decode_result(bytes: &[u8], compact: bool) -> Result<AppendResult, String> {
+    if !compact {
+        return serde_json::from_slice(bytes).map_err(|e| e.to_string());
+    }
+    if bytes.len() < 24 {
+        return Err(format!("{} bytes, fewer than the 24 of its versions and position", bytes.len()));
+    }
+    let n = |at: usize| u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let name = std::str::from_utf8(&bytes[24..]).map_err(|e| e.to_string())?;
+    // As the JSON form reads it: the stream's name as it was appended.
+    let stream: StreamId =
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|e| e.to_string())?;
+    Ok(AppendResult { stream, first_version: n(0), last_version: n(8), position: n(16), duplicate: false })
 }
 
 /// The head of `stream` as sled holds it (applied, perhaps not yet durable).
@@ -705,9 +768,18 @@ fn u64_from(bytes: &[u8]) -> Result<u64, EngineError> {
 
 /// The event stored under `position`; one that does not decode, or that
 /// names another position than its key, is named by its position.
-fn decode_event(position: u64, bytes: &[u8]) -> Result<RecordedEvent, EngineError> {
-    let event: RecordedEvent = serde_json::from_slice(bytes)
-        .map_err(|e| EngineError::Corrupt(format!("the event at position {position} does not decode: {e}")))?;
+fn decode_event(position: u64, bytes: &[u8], codec: Option<&codec::Codec>) -> Result<RecordedEvent, EngineError> {
+    let corrupt = |e: String| EngineError::Corrupt(format!("the event at position {position} does not decode: {e}"));
+    if let Some(codec) = codec {
+        // Format 3 keeps the position only in the key (the value says 0).
+        let json = codec.decode(bytes).map_err(corrupt)?;
+        let event: RecordedEvent = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+        if event.position != 0 {
+            return Err(corrupt(format!("its value names position {}", event.position)));
+        }
+        return Ok(RecordedEvent { position, ..event });
+    }
+    let event: RecordedEvent = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
     if event.position != position {
         return Err(EngineError::Corrupt(format!(
             "the event stored at position {position} says it is at position {}",
@@ -728,6 +800,20 @@ fn last_position(db: &sled::Db) -> Result<u64, String> {
         Some(Ok((key, _))) => u64_from(&key[1..]).map_err(|e| e.to_string()),
         Some(Err(e)) => Err(e.to_string()),
     }
+}
+
+/// Format 3's codec, with the dictionary the database keeps; a new
+/// database (`empty`) is given this binary's.
+fn dictionary(db: &sled::Db, empty: bool) -> Result<codec::Codec, String> {
+    if let Some(kept) = db.get(codec::DICTIONARY_KEY).map_err(|e| e.to_string())? {
+        return Ok(codec::Codec::new(&kept));
+    }
+    if !empty {
+        return Err("a format-3 log without its compression dictionary".into());
+    }
+    db.insert(codec::DICTIONARY_KEY, codec::DICTIONARY).map_err(|e| e.to_string())?;
+    db.flush().map_err(|e| e.to_string())?;
+    Ok(codec::Codec::new(codec::DICTIONARY))
 }
 
 /// The sled configuration of a data directory in `format`.
@@ -924,10 +1010,25 @@ mod tests {
         let stream = gridloop_engine::ids::StreamId::new("ticket-T-\"position\":0,").expect("valid");
         let new = gridloop_store_conformance::event("prepared", 7);
         let recorded = new.record(stream, 3, 0, super::Hash([9; 32]));
-        let prepared = super::PreparedEvent::new(&recorded).expect("encodes");
+        let prepared = super::PreparedEvent::new(&recorded, None).expect("encodes");
         for position in [0, 1, 9, 10, 12_345, u64::MAX] {
             let expected = super::RecordedEvent { position, ..recorded.clone() };
             assert_eq!(prepared.at(position), serde_json::to_vec(&expected).expect("encodes"), "position {position}");
+        }
+    }
+
+    /// Format 3 stores the same value at any position, and it decodes to
+    /// the envelope at the position of the key it is read under.
+    #[test]
+    fn a_format_3_value_decodes_to_the_envelope_at_its_key() {
+        let codec = super::codec::Codec::new(super::codec::DICTIONARY);
+        let stream = gridloop_engine::ids::StreamId::new("ticket-T-5").expect("valid");
+        let recorded = gridloop_store_conformance::event("three", 2).record(stream, 1, 0, super::Hash([7; 32]));
+        let prepared = super::PreparedEvent::new(&recorded, Some(&codec)).expect("encodes");
+        assert_eq!(prepared.at(1), prepared.at(99), "the position is not in the value");
+        for position in [1, 99, u64::MAX] {
+            let read = super::decode_event(position, &prepared.at(position), Some(&codec)).expect("decodes");
+            assert_eq!(read, super::RecordedEvent { position, ..recorded.clone() });
         }
     }
 

@@ -251,6 +251,7 @@ macro_rules! fuzz_tests {
 
 fuzz_tests!(
     event_decode,
+    stored_event,
     grid_code,
     chat_command,
     open311_form,

@@ -273,38 +273,92 @@ async fn concurrent_appends_to_one_stream_with_any_version_chain_in_order() {
     assert_eq!(positions, (1..=128).collect::<Vec<_>>(), "dense positions in stream order");
 }
 
-/// A directory written by the old code (format 1: sled without
-/// compression) still opens, reads and appends in its own format; a new
-/// directory is written in format 2.
+/// Directories written by older code (format 1: sled without compression;
+/// format 2: sled compressing its pages) still open, read and append in
+/// their own format; a new directory is written in format 3.
 #[tokio::test]
-async fn a_format_1_directory_still_opens_reads_and_appends() {
+async fn format_1_and_2_directories_still_open_read_and_append() {
     use gridloop_store_sled::Format;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let old = dir.path().join("old");
+    for (format, n) in [(Format::One, 1), (Format::Two, 2)] {
+        let old = dir.path().join(format!("old{n}"));
+        {
+            let store = SledStore::open_or_create(&old, format).expect("create in an old format");
+            store
+                .append(&stream("a"), ExpectedVersion::NoStream, vec![event("f1a", 1), event("f1a", 2)])
+                .await
+                .expect("append");
+            store.append(&stream("b"), ExpectedVersion::NoStream, vec![event("f1b", 3)]).await.expect("append");
+        }
+        let marker = std::fs::read_to_string(old.join("GRIDLOOP")).expect("marker");
+        assert_eq!(marker, format!("gridloop data directory\nformat = {n}\n"));
+        {
+            let store = SledStore::open(&old).expect("an old directory opens");
+            assert_eq!(store.format(), format, "it stays in its format");
+            let all = store.read_all(1, 100).await.expect("read");
+            assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3]);
+            verify_stream(&store.read_stream(&stream("a"), 1).await.expect("read")).expect("chain intact");
+            store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("f1c", 4)]).await.expect("append");
+        }
+        let store = SledStore::open(&old).expect("opens again");
+        let a = store.read_stream(&stream("a"), 1).await.expect("read");
+        assert_eq!((a.len(), a[2].position), (3, 4));
+        verify_stream(&a).expect("chain continues");
+    }
+    let new = SledStore::open(&dir.path().join("new")).expect("open");
+    assert_eq!(new.format(), Format::Three, "a new directory compresses its events itself");
+}
+
+/// A format-3 directory keeps the dictionary it was created with: a
+/// reopen reads the events back with the database's own dictionary, and a
+/// log whose dictionary is gone is refused, not misread.
+#[tokio::test]
+async fn a_format_3_directory_reads_with_its_own_dictionary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
     {
-        let store = SledStore::open_or_create(&old, Format::One).expect("create in format 1");
+        let store = SledStore::open(&data).expect("open");
         store
-            .append(&stream("a"), ExpectedVersion::NoStream, vec![event("f1a", 1), event("f1a", 2)])
+            .append(&stream("a"), ExpectedVersion::NoStream, vec![event("d1", 1), event("d1", 2)])
             .await
             .expect("append");
-        store.append(&stream("b"), ExpectedVersion::NoStream, vec![event("f1b", 3)]).await.expect("append");
     }
-    let marker = std::fs::read_to_string(old.join("GRIDLOOP")).expect("marker");
-    assert_eq!(marker, "gridloop data directory\nformat = 1\n");
     {
-        let store = SledStore::open(&old).expect("a format-1 directory opens");
-        assert_eq!(store.format(), Format::One, "it stays in its format");
+        let store = SledStore::open(&data).expect("reopen");
         let all = store.read_all(1, 100).await.expect("read");
-        assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3]);
-        verify_stream(&store.read_stream(&stream("a"), 1).await.expect("read")).expect("chain intact");
-        store.append(&stream("a"), ExpectedVersion::Exact(2), vec![event("f1c", 4)]).await.expect("append");
+        assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2]);
+        verify_stream(&all).expect("chain intact");
     }
-    let store = SledStore::open(&old).expect("opens again");
-    let a = store.read_stream(&stream("a"), 1).await.expect("read");
-    assert_eq!((a.len(), a[2].position), (3, 4));
-    verify_stream(&a).expect("chain continues");
+    {
+        let db = open_raw(&data);
+        assert_eq!(
+            db.get(gridloop_store_sled::codec::DICTIONARY_KEY).expect("get").as_deref(),
+            Some(gridloop_store_sled::codec::DICTIONARY),
+            "the dictionary is kept in the database"
+        );
+        db.remove(gridloop_store_sled::codec::DICTIONARY_KEY).expect("remove");
+        db.flush().expect("flush");
+    }
+    match SledStore::open(&data) {
+        Err(gridloop_store_sled::SledStoreError::Corrupt { detail, .. }) => {
+            assert!(detail.contains("dictionary"), "{detail}")
+        }
+        other => panic!("expected corrupt, got {other:?}"),
+    }
+}
 
-    let new = SledStore::open(&dir.path().join("new")).expect("open");
-    assert_eq!(new.format(), Format::Two, "a new directory is compressed");
+/// Opens a data directory's sled database directly, waiting out the lock a
+/// handle dropped a moment ago may still hold.
+fn open_raw(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..200 {
+        match gridloop_store_sled::open_database(dir) {
+            Ok(db) => return db,
+            Err(gridloop_store_sled::SledStoreError::InUse { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("raw open: {e}"),
+        }
+    }
+    panic!("the database stayed locked")
 }
