@@ -152,6 +152,29 @@ impl BoardStatus {
         }
     }
 
+    /// Every status once (an escalation at the grid tier standing for all
+    /// tiers): the names a `status=` filter may give are theirs.
+    pub const ALL: [BoardStatus; 13] = [
+        BoardStatus::Submitted,
+        BoardStatus::Triaged,
+        BoardStatus::Offered,
+        BoardStatus::Accepted,
+        BoardStatus::InProgress,
+        BoardStatus::Escalated(Tier::Grid),
+        BoardStatus::AwaitingFeedback,
+        BoardStatus::Resolved,
+        BoardStatus::Reopened,
+        BoardStatus::Closed,
+        BoardStatus::Cancelled,
+        BoardStatus::Duplicate,
+        BoardStatus::Returned,
+    ];
+
+    /// The status named `name` (an escalation at the grid tier), if any.
+    pub fn named(name: &str) -> Option<BoardStatus> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The status's name without its tier: what a `status=` filter names.
     pub fn name(self) -> &'static str {
         match self {
@@ -259,6 +282,10 @@ pub struct Board {
     /// A clone shares it.
     #[serde(skip)]
     cold: Cold,
+    /// Past how many grids' ranges a query walks the rows instead (unset:
+    /// [`shelf::GRID_RANGES_MAX`]); not in the snapshot.
+    #[serde(skip)]
+    grid_ranges_max: Option<usize>,
 }
 
 /// Two boards are equal when their memory is: open tickets and tallies
@@ -266,6 +293,16 @@ pub struct Board {
 impl PartialEq for Board {
     fn eq(&self, other: &Self) -> bool {
         self.open == other.open && self.settled == other.settled
+    }
+}
+
+impl Board {
+    /// The board with queries walking the rows of final tickets once more
+    /// than `grids` grids' ranges would be merged (0: always), so that
+    /// tests reach both walks with a handful of grids.
+    pub fn with_grid_ranges_max(mut self, grids: usize) -> Self {
+        self.grid_ranges_max = Some(grids);
+        self
     }
 }
 

@@ -876,22 +876,29 @@ async fn http(stores: &Stores, district: &Arc<District>, per_client: usize) -> R
     Ok(vec![row("POST /tickets", &mut posts, post_seconds), row("GET /tickets/{id}", &mut gets, get_seconds)])
 }
 
-/// A tiny HTTP/1.1 keep-alive client: one connection, one request at a time.
-struct KeepAlive {
+/// A tiny HTTP/1.1 keep-alive client: one connection, one request at a
+/// time (the benches' own, so that a client library's pooling and
+/// buffering are not part of what they measure).
+#[derive(Debug)]
+pub struct KeepAlive {
     reader: tokio::io::BufReader<tokio::net::TcpStream>,
 }
 
 impl KeepAlive {
-    async fn connect(addr: std::net::SocketAddr) -> Result<Self> {
+    /// Connects to `addr`, with Nagle's delay off.
+    pub async fn connect(addr: std::net::SocketAddr) -> Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self { reader: tokio::io::BufReader::new(stream) })
     }
 
-    async fn send(&mut self, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
+    /// Sends one request (no `Authorization` when `token` is empty) and
+    /// reads its answer whole: the status and the body.
+    pub async fn send(&mut self, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let auth = if token.is_empty() { String::new() } else { format!("Authorization: Bearer {token}\r\n") };
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let stream = self.reader.get_mut();

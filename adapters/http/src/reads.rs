@@ -47,7 +47,7 @@ use gridloop_engine::store::EventStore;
 use gridloop_engine::ticket::{Assignee, Tier};
 use gridloop_engine::time::{MINUTE_MS, Millis, Timestamp};
 use gridloop_policies::follower::{self, Follow, fold_error};
-use gridloop_projections::board::{self, Board, QueueOf, Row};
+use gridloop_projections::board::{self, Board, BoardStatus, QueueOf, Row};
 use gridloop_projections::calendar::parse_day_or_instant;
 use gridloop_projections::cold::Cold;
 use gridloop_projections::directory::Directory;
@@ -80,23 +80,6 @@ pub const VOLUNTEERS_MAX: usize = 200;
 pub const RATE_ROWS_MAX: usize = 1_000;
 /// The longest query parameter value read, in bytes.
 pub const PARAM_BYTES_MAX: usize = 128;
-
-/// The status names a `status=` filter may give ([`board::BoardStatus::name`]).
-const STATUS_NAMES: [&str; 13] = [
-    "submitted",
-    "triaged",
-    "offered",
-    "accepted",
-    "in_progress",
-    "escalated",
-    "awaiting_feedback",
-    "resolved",
-    "reopened",
-    "closed",
-    "cancelled",
-    "duplicate",
-    "returned",
-];
 
 /// The projections the API reads, folded to the same position.
 #[derive(Debug)]
@@ -598,9 +581,10 @@ fn board_query<S: EventStore>(
     if !(1..=PER_PAGE_MAX).contains(&per_page) {
         return Err(Error::invalid("per_page", format!("must be 1 to {PER_PAGE_MAX}")));
     }
-    if let Some(status) = p.status.as_deref().filter(|s| !STATUS_NAMES.contains(s)) {
+    if let Some(status) = p.status.as_deref().filter(|s| BoardStatus::named(s).is_none()) {
         let status = text("status", status)?;
-        return Err(Error::invalid("status", format!("{status:?} is not one of {}", STATUS_NAMES.join(", "))));
+        let names: Vec<&str> = BoardStatus::ALL.iter().map(|s| s.name()).collect();
+        return Err(Error::invalid("status", format!("{status:?} is not one of {}", names.join(", "))));
     }
     let grids = &state.service.world().grids;
     let scope = p.scope.as_deref().map(|s| known_grid(grids, "scope", s)).transpose()?;

@@ -27,11 +27,22 @@ use std::sync::Mutex;
 
 use zstd::zstd_safe::{self, CCtx, CDict, DCtx, DDict};
 
-/// The dictionary new directories are created with.
+/// The dictionary new directories compress their events with.
 pub const DICTIONARY: &[u8] = include_bytes!("events.zdict");
-/// The key the database keeps its dictionary under (outside the log's
-/// one-byte prefixes `e`, `s`, `h`, `c`).
+/// The key the database keeps its events' dictionary under (outside the
+/// log's one-byte prefixes `e`, `s`, `h`, `c`).
 pub const DICTIONARY_KEY: &[u8] = b"dictionary";
+/// The dictionary new directories compress the projections' snapshots and
+/// cold rows with (trained by `examples/train-dictionary --cold` on the
+/// rows of a scale bench's year): they are JSON of a few shapes, and a
+/// dictionary makes them about a seventh of their size.
+pub const COLD_DICTIONARY: &[u8] = include_bytes!("cold.zdict");
+/// The key the database keeps the cold rows' dictionary under (like
+/// [`DICTIONARY_KEY`], outside the log's one-byte prefixes).
+pub const COLD_DICTIONARY_KEY: &[u8] = b"dictionary-cold";
+/// The largest snapshot or cold row a value may hold: a board snapshot
+/// of a hundred thousand open tickets is some 80 MB.
+pub const COLD_BYTES_MAX: usize = 1 << 30;
 /// The zstd level: 3 costs the caller's thread little and compresses a
 /// dictionary-primed event within a few bytes of level 9.
 const LEVEL: i32 = 3;
@@ -43,8 +54,10 @@ const CONTEXTS_KEPT_MAX: usize = 16;
 /// The bytes before the frame: length and checksum.
 const HEADER_BYTES: usize = 8;
 
-/// Compresses and decompresses event JSON with one dictionary.
+/// Compresses and decompresses values with one dictionary.
 pub struct Codec {
+    /// The longest value it encodes or decodes.
+    bytes_max: usize,
     compress: CDict<'static>,
     decompress: DDict<'static>,
     compressors: Mutex<Vec<CCtx<'static>>>,
@@ -58,9 +71,16 @@ impl std::fmt::Debug for Codec {
 }
 
 impl Codec {
-    /// A codec for `dictionary` (the database's own).
+    /// A codec for events, with `dictionary` (the database's own).
     pub fn new(dictionary: &[u8]) -> Self {
+        Self::bounded(dictionary, EVENT_BYTES_MAX)
+    }
+
+    /// A codec for values of at most `bytes_max` bytes.
+    pub fn bounded(dictionary: &[u8], bytes_max: usize) -> Self {
+        assert!(bytes_max <= u32::MAX as usize, "the length must fit the header");
         Self {
+            bytes_max,
             compress: CDict::create(dictionary, LEVEL),
             decompress: DDict::create(dictionary),
             compressors: Mutex::new(Vec::new()),
@@ -70,8 +90,8 @@ impl Codec {
 
     /// The stored value for `json`.
     pub fn encode(&self, json: &[u8]) -> Result<Vec<u8>, String> {
-        if json.len() > EVENT_BYTES_MAX {
-            return Err(format!("an event of {} bytes is past the {EVENT_BYTES_MAX}-byte bound", json.len()));
+        if json.len() > self.bytes_max {
+            return Err(format!("a value of {} bytes is past the {}-byte bound", json.len(), self.bytes_max));
         }
         let mut context = self.compressors.lock().map_err(|_| "codec lock")?.pop().unwrap_or_else(CCtx::create);
         let mut frame = Vec::with_capacity(zstd_safe::compress_bound(json.len()));
@@ -96,8 +116,8 @@ impl Codec {
         if crc32fast::hash(frame) != checksum {
             return Err("its bytes do not match their checksum".into());
         }
-        if length > EVENT_BYTES_MAX {
-            return Err(format!("it claims {length} bytes, past the {EVENT_BYTES_MAX}-byte bound"));
+        if length > self.bytes_max {
+            return Err(format!("it claims {length} bytes, past the {}-byte bound", self.bytes_max));
         }
         let mut context = self.decompressors.lock().map_err(|_| "codec lock")?.pop().unwrap_or_else(DCtx::create);
         let mut json = Vec::with_capacity(length);

@@ -187,6 +187,8 @@ struct Inner {
     format: Format,
     /// Format 3's event compression (none in formats 1 and 2).
     codec: Option<Arc<codec::Codec>>,
+    /// Format 3's compression of the projections' tree.
+    cold_codec: Option<Arc<codec::Codec>>,
     /// Set by the writer when a write failed: from then on every read error
     /// is reported as that failure (sled keeps its IO error and hands it to
     /// readers too), so callers hear "restart" rather than a raw IO error.
@@ -313,9 +315,22 @@ impl SledStore {
         let db = sled_config(dir, format).open().map_err(|e| open_error(dir, e))?;
         let corrupt = |detail| SledStoreError::Corrupt { path: dir.to_path_buf(), detail };
         let next_position = last_position(&db).map_err(corrupt)? + 1;
-        let codec = match format {
-            Format::Three => Some(Arc::new(dictionary(&db, next_position == 1).map_err(corrupt)?)),
-            Format::One | Format::Two => None,
+        let (codec, cold_codec) = match format {
+            Format::Three => {
+                let events =
+                    Kept { key: codec::DICTIONARY_KEY, new: codec::DICTIONARY, bytes_max: codec::EVENT_BYTES_MAX };
+                let cold = Kept {
+                    key: codec::COLD_DICTIONARY_KEY,
+                    new: codec::COLD_DICTIONARY,
+                    bytes_max: codec::COLD_BYTES_MAX,
+                };
+                let projections = db.open_tree(PROJECTIONS_TREE).map_err(|e| corrupt(e.to_string()))?;
+                (
+                    Some(Arc::new(events.codec(&db, next_position == 1).map_err(corrupt)?)),
+                    Some(Arc::new(cold.codec(&db, projections.is_empty()).map_err(corrupt)?)),
+                )
+            }
+            Format::One | Format::Two => (None, None),
         };
         let (durable_tx, durable) = watch::channel(next_position - 1);
         let (requests, receiver) = std::sync::mpsc::channel();
@@ -332,8 +347,16 @@ impl SledStore {
             .name("gridloop-sled-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|source| SledStoreError::Io { path: dir.to_path_buf(), source })?;
-        let inner =
-            Inner { db, format, codec, write_failure: failed, requests: Some(requests), durable, writer: Some(writer) };
+        let inner = Inner {
+            db,
+            format,
+            codec,
+            cold_codec,
+            write_failure: failed,
+            requests: Some(requests),
+            durable,
+            writer: Some(writer),
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -802,18 +825,32 @@ fn last_position(db: &sled::Db) -> Result<u64, String> {
     }
 }
 
-/// Format 3's codec, with the dictionary the database keeps; a new
-/// database (`empty`) is given this binary's.
-fn dictionary(db: &sled::Db, empty: bool) -> Result<codec::Codec, String> {
-    if let Some(kept) = db.get(codec::DICTIONARY_KEY).map_err(|e| e.to_string())? {
-        return Ok(codec::Codec::new(&kept));
+/// The tree of the projections' snapshots and cold rows.
+const PROJECTIONS_TREE: &str = "projections";
+
+/// A dictionary a format-3 database keeps, under `key`.
+struct Kept {
+    key: &'static [u8],
+    /// What a new database is given: this binary's.
+    new: &'static [u8],
+    bytes_max: usize,
+}
+
+impl Kept {
+    /// The codec of the dictionary the database keeps; one that has
+    /// nothing yet to decode (`empty`) and no dictionary is given `new`.
+    fn codec(&self, db: &sled::Db, empty: bool) -> Result<codec::Codec, String> {
+        if let Some(kept) = db.get(self.key).map_err(|e| e.to_string())? {
+            return Ok(codec::Codec::bounded(&kept, self.bytes_max));
+        }
+        if !empty {
+            let name = String::from_utf8_lossy(self.key);
+            return Err(format!("a format-3 database with values but without its {name} (compression dictionary)"));
+        }
+        db.insert(self.key, self.new).map_err(|e| e.to_string())?;
+        db.flush().map_err(|e| e.to_string())?;
+        Ok(codec::Codec::bounded(self.new, self.bytes_max))
     }
-    if !empty {
-        return Err("a format-3 log without its compression dictionary".into());
-    }
-    db.insert(codec::DICTIONARY_KEY, codec::DICTIONARY).map_err(|e| e.to_string())?;
-    db.flush().map_err(|e| e.to_string())?;
-    Ok(codec::Codec::new(codec::DICTIONARY))
 }
 
 /// The sled configuration of a data directory in `format`.
@@ -911,12 +948,36 @@ impl SledStore {
 #[derive(Clone, Debug)]
 pub struct SledSnapshots {
     tree: sled::Tree,
+    /// Format 3: every value compressed with the database's cold dictionary.
+    codec: Option<Arc<codec::Codec>>,
 }
 
 impl SledStore {
     /// The snapshot store of this data directory.
     pub fn snapshots(&self) -> Result<SledSnapshots, EngineError> {
-        Ok(SledSnapshots { tree: self.inner.db.open_tree("projections").map_err(storage)? })
+        let tree = self.inner.db.open_tree(PROJECTIONS_TREE).map_err(storage)?;
+        Ok(SledSnapshots { tree, codec: self.inner.cold_codec.clone() })
+    }
+}
+
+impl SledSnapshots {
+    /// A value as the tree keeps it.
+    fn encode(&self, value: &[u8]) -> Result<Vec<u8>, gridloop_projections::ProjectionError> {
+        match &self.codec {
+            Some(codec) => codec.encode(value).map_err(gridloop_projections::ProjectionError::SnapshotStore),
+            None => Ok(value.to_vec()),
+        }
+    }
+
+    /// A value as the tree kept it, read back; `key` names it in an error.
+    fn decode(&self, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, gridloop_projections::ProjectionError> {
+        match &self.codec {
+            Some(codec) => codec.decode(stored).map_err(|e| {
+                let key = String::from_utf8_lossy(key);
+                gridloop_projections::ProjectionError::SnapshotStore(format!("the projections' row {key:?}: {e}"))
+            }),
+            None => Ok(stored.to_vec()),
+        }
     }
 }
 
@@ -925,13 +986,13 @@ impl gridloop_projections::runner::SnapshotStore for SledSnapshots {
         let _span = tracing::debug_span!("snapshot_load", name).entered();
         let value =
             self.tree.get(name).map_err(|e| gridloop_projections::ProjectionError::SnapshotStore(e.to_string()))?;
-        Ok(value.map(|v| v.to_vec()))
+        value.map(|v| self.decode(name.as_bytes(), &v)).transpose()
     }
 
     fn save(&self, name: &str, bytes: &[u8]) -> Result<(), gridloop_projections::ProjectionError> {
         let _span = tracing::debug_span!("snapshot_save", name, bytes = bytes.len()).entered();
         let fail = |e: sled::Error| gridloop_projections::ProjectionError::SnapshotStore(e.to_string());
-        self.tree.insert(name, bytes).map_err(fail)?;
+        self.tree.insert(name, self.encode(bytes)?).map_err(fail)?;
         self.tree.flush().map_err(fail)?;
         Ok(())
     }
@@ -942,7 +1003,7 @@ impl gridloop_projections::runner::SnapshotStore for SledSnapshots {
 /// the snapshots whose checkpoints they agree with.
 impl gridloop_projections::cold::ColdStore for SledSnapshots {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, gridloop_projections::ProjectionError> {
-        Ok(self.tree.get(key).map_err(cold_error)?.map(|v| v.to_vec()))
+        self.tree.get(key).map_err(cold_error)?.map(|v| self.decode(key, &v)).transpose()
     }
 
     fn scan(
@@ -972,7 +1033,14 @@ impl gridloop_projections::cold::ColdStore for SledSnapshots {
         let range = self.tree.range::<Vec<u8>, _>((lower, upper));
         let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
             if reverse { Box::new(range.rev()) } else { Box::new(range) };
-        entries.take(limit).map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(cold_error)).collect()
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry.map_err(cold_error)?;
+                let value = self.decode(&k, &v)?;
+                Ok((k.to_vec(), value))
+            })
+            .collect()
     }
 
     fn commit(
@@ -983,7 +1051,7 @@ impl gridloop_projections::cold::ColdStore for SledSnapshots {
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
-                Some(value) => batch.insert(key, value),
+                Some(value) => batch.insert(key, self.encode(&value)?),
                 None => batch.remove(key),
             }
         }

@@ -17,6 +17,8 @@ struct Plan {
     /// The ranges are grids, and no filter but status and place applies:
     /// the tallies can count.
     by_grid: bool,
+    /// Walk the rows themselves rather than the ranges (too many grids).
+    rows: bool,
 }
 
 impl Board {
@@ -41,7 +43,8 @@ impl Board {
         let mut hot = hot.into_iter().filter(|r| query.overdue_as_of.is_none() || r.overdue).peekable();
         let plan = self.plan(query);
         let tallied = if plan.by_grid { self.tallied(query, as_of) } else { None };
-        let mut cold = Matches { walk: Walk::new(&self.cold, plan.ranges), query, as_of, total: 0, overdue: 0 };
+        let walk = if plan.rows { Walk::rows(&self.cold) } else { Walk::new(&self.cold, plan.ranges) };
+        let mut cold = Matches { walk, query, as_of, total: 0, overdue: 0 };
         let (mut items, mut index, mut hot_total) = (Vec::new(), 0u64, 0u64);
         let mut next_cold = cold.next()?;
         loop {
@@ -76,7 +79,8 @@ impl Board {
 
     /// The ranges to walk for `query`'s final tickets.
     fn plan(&self, query: &Query) -> Plan {
-        let index = |prefix: &[u8], name: &str| Plan { ranges: vec![shelf::range(prefix, name)], by_grid: false };
+        let index =
+            |prefix: &[u8], name: &str| Plan { ranges: vec![shelf::range(prefix, name)], by_grid: false, rows: false };
         let reach = query.reach.as_ref().map(|who| (who.actor.role, who.actor.id.as_str()));
         match reach {
             Some((Role::Resident, id)) => return index(shelf::BY_RESIDENT, id),
@@ -85,6 +89,7 @@ impl Board {
                 return Plan {
                     ranges: ranges.iter().map(|p| shelf::range(shelf::BY_PARTY, p)).collect(),
                     by_grid: false,
+                    rows: false,
                 };
             }
             Some((Role::Department, id)) => return index(shelf::BY_PARTY, &format!("department:{id}")),
@@ -96,13 +101,16 @@ impl Board {
         if let Some(holder) = &query.holder {
             return index(shelf::BY_PARTY, &shelf::party(holder));
         }
-        let ranges = self
+        let ranges: Vec<Vec<u8>> = self
             .settled
             .grids()
             .filter(|grid| grid_admitted(query, grid))
             .map(|grid| shelf::range(shelf::BY_GRID, grid))
             .collect();
-        Plan { ranges, by_grid: true }
+        // Every walked entry is checked against the query's grid filter
+        // (`admitted`), so walking the rows gives the same matches.
+        let rows = ranges.len() > self.grid_ranges_max.unwrap_or(shelf::GRID_RANGES_MAX);
+        Plan { ranges, by_grid: true, rows }
     }
 
     /// The tallies' count of final matches (all, overdue as of `as_of`),

@@ -1,5 +1,5 @@
 //! `gridloop bench --scale` at a small size: the harness runs end to end
-//! (generate, serve, read, restart, replay) and writes every measure.
+//! (generate, serve, read, restart twice) and writes every measure.
 //! No timing is asserted: only that each figure is there and sane.
 
 use crate::support::{gridloop, stderr, stdout};
@@ -34,10 +34,12 @@ fn bench_scale_measures_every_figure_on_a_small_log_with_the_open_tickets_asked_
         "rss_after_queries_mib",
         "hwm_mib",
         "restart_rss_mib",
+        "restart_again_rss_mib",
         "disk_bytes_per_event",
         "disk_gib",
         "first_ready_s",
         "restart_ready_s",
+        "restart_again_ready_s",
         "p99_board_ms",
         "p99_rates_ms",
         "p99_audit_ms",
@@ -53,6 +55,6 @@ fn bench_scale_measures_every_figure_on_a_small_log_with_the_open_tickets_asked_
     assert!((50.0..100_000.0).contains(&per_event), "bytes per event {per_event}");
     assert!(out.path().join("scale-rss-ready-mib.svg").exists(), "a plot per measure");
     assert!(std::fs::read_to_string(out.path().join("table.md")).expect("table.md").contains("p99 a year's rates"));
-    assert!(stdout(&o).contains("| restart to ready (s) |"), "the table on stdout");
+    assert!(stdout(&o).contains("| second restart to ready (nothing written since) (s) |"), "the table on stdout");
     assert!(!out.path().join("data-20000").exists(), "the data is deleted after measuring without --keep");
 }
