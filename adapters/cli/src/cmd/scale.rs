@@ -271,7 +271,12 @@ async fn generate(data: &DataDir, requested: u64, options: &ScaleOptions) -> Res
     }
     let store = deployment.store().clone();
     let set_up = store.head_position().await?;
-    let end = gridloop_http::SystemClock.now();
+    // The year ends a day before now: each ticket's steps run hours past
+    // its start, and no event may lie in the reader's future (the board's
+    // tallies count only up to the latest event; a query before that
+    // instant walks every match instead).
+    let now = gridloop_http::SystemClock.now();
+    let end = Timestamp::from_millis(now.as_millis() - DAY_MS as i64).unwrap_or(now);
     let grids: Arc<Vec<GridCode>> =
         Arc::new(deployment.world().grids.at_level(Level::Grid).map(|g| g.code.clone()).collect());
     // An open ticket writes about two events; the settled ones fill the rest.
@@ -400,7 +405,11 @@ impl Worker {
     /// ticket is cancelled so that history holds no stray open ticket.
     async fn settled(&self, i: u64, at: Timestamp) -> Result<()> {
         let mut rng = SplitMix64::new(self.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        self.clock.set(at.max(self.clock.now()));
+        // Each ticket starts at its own instant of the year, not where this
+        // worker's last ticket ended: a worker takes every 64th ticket, and
+        // a story of hours would otherwise push its clock past the year
+        // (and past now) as the log grows.
+        self.clock.set(at);
         let (id, v) = (TicketId::from_number(i + 1), self.volunteer(i));
         let roll = rng.next_u64() % 100;
         let mut steps = vec![(By::Resident, self.submit(i)?)];
@@ -429,7 +438,7 @@ impl Worker {
     /// An open ticket at `at`: waiting for dispatch, offered, or accepted, in turn.
     async fn open(&self, i: u64, at: Timestamp) -> Result<()> {
         let mut rng = SplitMix64::new(self.seed ^ i);
-        self.clock.set(at.max(self.clock.now()));
+        self.clock.set(at);
         let (id, v) = (TicketId::from_number(i + 1), self.volunteer(i));
         let mut steps = vec![(By::Resident, self.submit(i)?)];
         steps.extend(offer_accept(&v, self.clock.now()).into_iter().take((i % 3) as usize));

@@ -139,7 +139,12 @@ fn a_dispatcher_filters_by_the_map_logs_a_call_and_finds_it_by_the_phone() {
     browser.click("#nav-board");
     browser.wait("body[data-view=board][data-board=ready]");
     browser.type_into("#f-q", "5678\u{e007}");
-    until("the call found by its phone", || rows(&browser).first().is_some_and(|(id, _)| *id == called));
+    // The newest ticket heads the unfiltered board too, so wait for the
+    // search's own answer: the caller's ticket alone.
+    until("the call found by its phone, alone", || {
+        let shown = rows(&browser);
+        shown.len() == 1 && shown[0].0 == called
+    });
     assert_eq!(rows(&browser).len(), 1, "only the caller's ticket ends in 5678");
     let resident = browser.text(&format!("#board-rows tr[data-id='{called}'] td.resident"));
     assert!(resident.contains("王**") && resident.contains("138****5678"), "masked beside the ticket: {resident}");
