@@ -778,6 +778,19 @@ impl Metrics {
                 self.count_rollups(cold, cohort, as_of, (level, day), key, tallies)?;
                 continue;
             }
+            if !whole {
+                // A day cut by the cohort's bounds is judged ticket by
+                // ticket: its facts in one scan, not one scan per bucket.
+                for (_, row) in scan_all(cold, &counters::facts_scope_prefix(day, cohort.scope.as_ref()))? {
+                    let facts: TicketFacts = counters::decode(&row)?;
+                    if cohort.holds(&facts) {
+                        if let Some(key) = key(Key::of_facts(&facts)) {
+                            tallies.entry(key).or_default().count(&facts, as_of);
+                        }
+                    }
+                }
+                continue;
+            }
             for (_, row) in scan_all(cold, &counters::scope_prefix(day, cohort.scope.as_ref()))? {
                 let bucket: Bucket = counters::decode(&row)?;
                 if cohort.scope.as_ref().is_some_and(|s| !bucket.grid.is_within(s)) {

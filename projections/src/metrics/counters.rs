@@ -228,6 +228,16 @@ pub(crate) fn facts_day_prefix(day: i64, place: &GridCode) -> Vec<u8> {
     [PREFIX, b"f/", &day_bytes(day), b"/", place.as_str().as_bytes()].concat()
 }
 
+/// `metrics/f/<day>/[<scope>]`: the settled facts of one day, within a
+/// place when given (a prefix: the caller checks each grid is within it).
+pub(crate) fn facts_scope_prefix(day: i64, scope: Option<&GridCode>) -> Vec<u8> {
+    let mut key = [PREFIX, b"f/", &day_bytes(day), b"/"].concat();
+    if let Some(scope) = scope {
+        key.extend_from_slice(scope.as_str().as_bytes());
+    }
+    key
+}
+
 /// `metrics/f/<day>/<grid>/<item>/`: the settled facts of one bucket.
 pub(crate) fn facts_prefix(day: i64, grid: &GridCode, item: &ItemCode) -> Vec<u8> {
     [PREFIX, b"f/", &day_bytes(day), b"/", grid.as_str().as_bytes(), b"/", item.as_str().as_bytes(), b"/"].concat()
